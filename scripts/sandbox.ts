@@ -1,0 +1,33 @@
+// `npm run sandbox`: the sandbox servers in the foreground until Ctrl-C.
+import { startSandbox } from '../test/sandbox';
+
+async function main(): Promise<void> {
+  const sandbox = await startSandbox({ log: (line) => console.log(`[sandbox] ${line}`) });
+  console.log(`
+Sandbox running (Ctrl-C stops it):
+  Temporal address  ${sandbox.temporal.address}
+  Temporal Web UI   ${sandbox.temporal.uiUrl}
+  AWS endpoint      ${sandbox.aws.endpoint}
+  Environment       . ${sandbox.envFile}
+`);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`[sandbox] ${signal}: stopping`);
+    sandbox.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('[sandbox] stop failed', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

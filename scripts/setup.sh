@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what the sandbox, the demo and the tests need, into git-ignored .tools/.
+# Idempotent and quick when everything is present: each piece is pinned and stamped.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+TEMPORAL_CLI_VERSION="v1.5.1" # later tags carry a replace directive and cannot be go-installed
+MOTO_REQUIREMENTS="$ROOT/test/sandbox/moto/requirements.txt"
+
+log() { printf '[setup] %s\n' "$*"; }
+mkdir -p "$TOOLS/bin"
+
+# --- npm dependencies -------------------------------------------------------------------
+if [ ! -f "$ROOT/node_modules/.package-lock.json" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+  log "installing npm dependencies (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund)
+fi
+
+# --- Temporal CLI (dev server + Web UI) -------------------------------------------------
+if [ -n "${TEMPORAL_CLI_PATH:-}" ] && [ -x "$TEMPORAL_CLI_PATH" ]; then
+  log "temporal: using TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH"
+elif command -v temporal >/dev/null 2>&1; then
+  log "temporal: using $(command -v temporal) from PATH"
+elif [ -x "$TOOLS/bin/temporal" ] && [ "$(cat "$TOOLS/bin/.temporal-version" 2>/dev/null)" = "$TEMPORAL_CLI_VERSION" ]; then
+  : # already built
+else
+  command -v go >/dev/null 2>&1 || { log "temporal: no 'temporal' on PATH and no Go toolchain to build it; install Go 1.22+ or the Temporal CLI"; exit 1; }
+  log "temporal: building the Temporal CLI $TEMPORAL_CLI_VERSION from Go modules (several minutes on 2 cores)"
+  started=$SECONDS
+  # -v lists each package as it compiles; print a heartbeat every 100 so the build visibly progresses.
+  CGO_ENABLED=0 GOBIN="$TOOLS/bin" go install -v "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" 2>&1 |
+    awk '/^go: / { print "[setup] temporal: " $0; fflush(); next } { n++; if (n % 100 == 0) { print "[setup] temporal: compiled " n " packages"; fflush() } }'
+  [ -x "$TOOLS/bin/temporal" ] || { log "temporal: build failed"; exit 1; }
+  echo "$TEMPORAL_CLI_VERSION" > "$TOOLS/bin/.temporal-version"
+  log "temporal: built in $((SECONDS - started))s"
+fi
+
+# --- moto (AWS emulator) in a venv ------------------------------------------------------
+if [ -f "$MOTO_REQUIREMENTS" ]; then
+  wanted="$(sha256sum "$MOTO_REQUIREMENTS" | cut -d' ' -f1)"
+  if [ ! -x "$TOOLS/venv/bin/python" ] || [ "$(cat "$TOOLS/venv/.requirements-sha256" 2>/dev/null)" != "$wanted" ]; then
+    log "moto: creating the Python venv in .tools/venv"
+    python3 -m venv "$TOOLS/venv"
+    "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check -r "$MOTO_REQUIREMENTS"
+    echo "$wanted" > "$TOOLS/venv/.requirements-sha256"
+    log "moto: installed $("$TOOLS/venv/bin/python" -c 'import moto; print(moto.__version__)')"
+  fi
+fi
+
+# --- Kubernetes (etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok) -----
+if [ -f "$ROOT/scripts/setup-kube.sh" ] && [ "${TENANT_FLEET_SKIP_KUBE:-}" != "1" ]; then
+  bash "$ROOT/scripts/setup-kube.sh"
+fi
+
+log "ready"

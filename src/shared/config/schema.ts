@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import { durationSchema } from '../durations';
+import {
+  awsAccountIdSchema,
+  awsRegionSchema,
+  hostnameSchema,
+  iamRoleArnSchema,
+  tenantIdSchema,
+} from '../ids';
+
+const nameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected a lowercase name: letters, digits and "-", starting with a letter');
+
+export const environmentSchema = z.strictObject({
+  name: nameSchema,
+  /** Production tenants get deletion protection and need explicit confirmation to deprovision. */
+  production: z.boolean().default(false),
+  /** Customers often forbid wildcard certificates in production; the certificate planner obeys this. */
+  allowWildcardCertificates: z.boolean().default(false),
+});
+
+export const accountSchema = z.strictObject({
+  name: nameSchema,
+  accountId: awsAccountIdSchema,
+  /** The fleet access role in the tenant's account (infra/cloudformation/fleet-access-role.yaml). */
+  roleArn: iamRoleArnSchema,
+  /** Not a secret, but it guards against the confused-deputy problem; AWS requires it on AssumeRole. */
+  externalId: z.string().min(2).max(1224).regex(/^[\w+=,.@:/-]+$/, 'expected 2-1224 characters of [A-Za-z0-9+=,.@:/_-]'),
+  regions: z.array(awsRegionSchema).min(1),
+  /** Where each region's tenant databases live (passed to the tenant stack). */
+  network: z
+    .record(
+      awsRegionSchema,
+      z.strictObject({
+        vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC ID such as "vpc-0abc123"'),
+        subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet ID such as "subnet-0abc123"')).min(2),
+      }),
+    )
+    .default({}),
+  hostedZoneId: z.string().regex(/^[A-Z0-9]{1,32}$/, 'expected a Route53 hosted zone ID such as "Z0123456789ABC"').optional(),
+});
+
+export const kubernetesClusterSchema = z.strictObject({
+  name: nameSchema,
+  /** Path to a kubeconfig file; omit to use the in-cluster service account. */
+  kubeconfig: z.string().min(1).optional(),
+  context: z.string().min(1).optional(),
+  /** Activities for this cluster run on their own task queue, so a worker inside the cluster can serve it. */
+  taskQueue: z.string().min(1).optional(),
+});
+
+export const ecsClusterSchema = z.strictObject({
+  name: nameSchema,
+  account: nameSchema,
+  region: awsRegionSchema,
+  clusterName: z.string().min(1).max(255),
+  subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet ID such as "subnet-0abc123"')).min(1),
+  securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'expected a security group ID such as "sg-0abc123"')).default([]),
+});
+
+export const loadBalancerSchema = z.strictObject({
+  name: nameSchema,
+  account: nameSchema,
+  region: awsRegionSchema,
+  /** The HTTPS listener that certificates are attached to. */
+  listenerArn: z.string().regex(/^arn:aws[a-z-]*:elasticloadbalancing:/, 'expected an ELBv2 listener ARN'),
+  dnsName: hostnameSchema,
+});
+
+export const databaseSchema = z.strictObject({
+  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'expected an RDS instance class such as "db.r6g.large"'),
+  engineVersion: z.string().regex(/^\d+(\.\d+)*$/, 'expected an Aurora PostgreSQL engine version such as "16.4"').default('16.4'),
+  backupRetentionDays: z.number().int().min(1).max(35).default(7),
+});
+
+export const tenantSchema = z.strictObject({
+  id: tenantIdSchema,
+  environment: nameSchema,
+  account: nameSchema,
+  region: awsRegionSchema,
+  runtime: z.enum(['kubernetes', 'ecs']),
+  /** Which Kubernetes or ECS cluster (by name) runs the workload. */
+  cluster: nameSchema,
+  hostnames: z.array(hostnameSchema).min(1),
+  database: databaseSchema,
+  tier: z.enum(['internal', 'free', 'standard', 'premium', 'enterprise']).default('standard'),
+  loadBalancer: nameSchema.optional(),
+  /** An HTTPS URL the verify step polls after a deploy. */
+  healthCheckUrl: z.url().optional(),
+  /** CloudWatch alarms that must not be in ALARM during verification. */
+  alarmNames: z.array(z.string().min(1).max(255)).default([]),
+  replicas: z.number().int().min(1).max(100).default(2),
+  image: z.string().min(1).regex(/^[^:@\s]+$/, 'expected an image repository without a tag, such as "ghcr.io/acme/app"'),
+});
+
+const percentSchema = z.number().gt(0).max(100);
+
+export const waveSchema = z
+  .strictObject({
+    name: nameSchema,
+    /** Exactly one of: an absolute count, a percentage of the selected tenants, or "rest". */
+    tenants: z.union([z.number().int().min(1), z.literal('rest')]).optional(),
+    percent: percentSchema.optional(),
+    maxInFlight: z.number().int().min(1).max(2000).default(10),
+    failureThreshold: z
+      .union([z.strictObject({ count: z.number().int().min(0) }), z.strictObject({ percent: z.number().min(0).max(100) })])
+      .default({ count: 0 }),
+    bake: durationSchema.default(0),
+    approval: z
+      .strictObject({
+        required: z.boolean().default(true),
+        timeout: durationSchema.prefault('24h'),
+        onTimeout: z.enum(['abort', 'continue']).default('abort'),
+      })
+      .optional(),
+  })
+  .refine((wave) => (wave.tenants === undefined) !== (wave.percent === undefined), {
+    message: 'give exactly one of "tenants" (a count or "rest") or "percent"',
+  });
+
+export const releasePlanSchema = z.strictObject({
+  name: nameSchema,
+  selector: z
+    .strictObject({
+      environments: z.array(nameSchema).optional(),
+      tiers: z.array(tenantSchema.shape.tier.unwrap()).optional(),
+      regions: z.array(awsRegionSchema).optional(),
+      tenants: z.array(tenantIdSchema).optional(),
+    })
+    .default({}),
+  /** Least risky tenants first: ordered by these keys, then by tenant ID for a stable order. */
+  order: z.array(z.enum(['tier', 'environment', 'region', 'id'])).default(['tier', 'environment', 'id']),
+  waves: z.array(waveSchema).min(1),
+  verifyWindow: durationSchema.prefault('30s'),
+  /** Restore the database from the pre-release snapshot on rollback (irreversible migrations). */
+  restoreDatabaseOnRollback: z.boolean().default(false),
+  rollbackOnAbort: z.boolean().default(false),
+});
+
+export const fleetConfigSchema = z
+  .strictObject({
+    version: z.literal(1),
+    environments: z.array(environmentSchema).min(1),
+    accounts: z.array(accountSchema).min(1),
+    kubernetesClusters: z.array(kubernetesClusterSchema).default([]),
+    ecsClusters: z.array(ecsClusterSchema).default([]),
+    loadBalancers: z.array(loadBalancerSchema).default([]),
+    tenants: z.array(tenantSchema).default([]),
+    releasePlans: z.array(releasePlanSchema).default([]),
+    certificates: z
+      .strictObject({
+        maxNamesPerCertificate: z.number().int().min(1).max(100).default(10),
+        maxCertificatesPerListener: z.number().int().min(1).max(100).default(25),
+        renewBefore: durationSchema.prefault('30d'),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    checkUnique(ctx, config.environments, 'environments', (e) => e.name);
+    checkUnique(ctx, config.accounts, 'accounts', (a) => a.name);
+    checkUnique(ctx, config.kubernetesClusters, 'kubernetesClusters', (c) => c.name);
+    checkUnique(ctx, config.ecsClusters, 'ecsClusters', (c) => c.name);
+    checkUnique(ctx, config.loadBalancers, 'loadBalancers', (l) => l.name);
+    checkUnique(ctx, config.tenants, 'tenants', (t) => t.id);
+    checkUnique(ctx, config.releasePlans, 'releasePlans', (p) => p.name);
+
+    const environments = new Set(config.environments.map((e) => e.name));
+    const accounts = new Map(config.accounts.map((a) => [a.name, a]));
+    const kubeClusters = new Set(config.kubernetesClusters.map((c) => c.name));
+    const ecsClusters = new Set(config.ecsClusters.map((c) => c.name));
+    const loadBalancers = new Set(config.loadBalancers.map((l) => l.name));
+    const tenantIds = new Set(config.tenants.map((t) => t.id));
+    const hostnameOwners = new Map<string, string>();
+
+    config.ecsClusters.forEach((cluster, i) => {
+      if (!accounts.has(cluster.account)) {
+        ctx.addIssue({ code: 'custom', path: ['ecsClusters', i, 'account'], message: `unknown account; expected one of: ${[...accounts.keys()].join(', ')}` });
+      }
+    });
+    config.tenants.forEach((tenant, i) => {
+      const at = (field: string) => ['tenants', i, field];
+      if (!environments.has(tenant.environment)) {
+        ctx.addIssue({ code: 'custom', path: at('environment'), message: `unknown environment; expected one of: ${[...environments].join(', ')}` });
+      }
+      const account = accounts.get(tenant.account);
+      if (!account) {
+        ctx.addIssue({ code: 'custom', path: at('account'), message: `unknown account; expected one of: ${[...accounts.keys()].join(', ')}` });
+      } else if (!account.regions.includes(tenant.region)) {
+        ctx.addIssue({ code: 'custom', path: at('region'), message: `account "${account.name}" is not set up in this region; expected one of: ${account.regions.join(', ')}` });
+      }
+      const clusters = tenant.runtime === 'kubernetes' ? kubeClusters : ecsClusters;
+      if (!clusters.has(tenant.cluster)) {
+        ctx.addIssue({ code: 'custom', path: at('cluster'), message: `unknown ${tenant.runtime} cluster; expected one of: ${[...clusters].join(', ') || '(none configured)'}` });
+      }
+      if (tenant.loadBalancer !== undefined && !loadBalancers.has(tenant.loadBalancer)) {
+        ctx.addIssue({ code: 'custom', path: at('loadBalancer'), message: `unknown load balancer; expected one of: ${[...loadBalancers].join(', ') || '(none configured)'}` });
+      }
+      tenant.hostnames.forEach((hostname, j) => {
+        const owner = hostnameOwners.get(hostname);
+        if (owner !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['tenants', i, 'hostnames', j], message: `hostname already belongs to tenant "${owner}"` });
+        } else {
+          hostnameOwners.set(hostname, tenant.id);
+        }
+      });
+    });
+    config.releasePlans.forEach((plan, i) => {
+      plan.selector.tenants?.forEach((id, j) => {
+        if (!tenantIds.has(id)) {
+          ctx.addIssue({ code: 'custom', path: ['releasePlans', i, 'selector', 'tenants', j], message: 'unknown tenant' });
+        }
+      });
+      plan.selector.environments?.forEach((name, j) => {
+        if (!environments.has(name)) {
+          ctx.addIssue({ code: 'custom', path: ['releasePlans', i, 'selector', 'environments', j], message: 'unknown environment' });
+        }
+      });
+      const restIndex = plan.waves.findIndex((w) => w.tenants === 'rest');
+      if (restIndex !== -1 && restIndex !== plan.waves.length - 1) {
+        ctx.addIssue({ code: 'custom', path: ['releasePlans', i, 'waves', restIndex, 'tenants'], message: '"rest" is only allowed on the last wave' });
+      }
+    });
+  });
+
+function checkUnique<T>(ctx: z.RefinementCtx, items: T[], field: string, key: (item: T) => string): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const value = key(item);
+    if (seen.has(value)) ctx.addIssue({ code: 'custom', path: [field, i], message: `duplicate name "${value}"` });
+    seen.add(value);
+  });
+}
+
+export type FleetConfigInput = z.input<typeof fleetConfigSchema>;
+export type FleetConfig = z.output<typeof fleetConfigSchema>;
+export type Tenant = FleetConfig['tenants'][number];
+export type Account = FleetConfig['accounts'][number];
+export type Environment = FleetConfig['environments'][number];
+export type ReleasePlan = FleetConfig['releasePlans'][number];
+export type Wave = ReleasePlan['waves'][number];
+export type EcsCluster = FleetConfig['ecsClusters'][number];
+export type KubernetesCluster = FleetConfig['kubernetesClusters'][number];
+export type LoadBalancer = FleetConfig['loadBalancers'][number];

@@ -1,0 +1,66 @@
+import { ApplicationFailure } from '@temporalio/common';
+
+/**
+ * Every permanent failure the project raises carries one of these types, so retry
+ * policies (`nonRetryableErrorTypes`), the CLI's exit codes and the UI all read the same word.
+ */
+export enum ErrorType {
+  InvalidInput = 'InvalidInput',
+  UnknownTenant = 'UnknownTenant',
+  TenantLocked = 'TenantLocked',
+  ProductionConfirmationRequired = 'ProductionConfirmationRequired',
+  AccessDenied = 'AccessDenied',
+  StackFailed = 'StackFailed',
+  StackInUnrecoverableState = 'StackInUnrecoverableState',
+  SnapshotFailed = 'SnapshotFailed',
+  RolloutFailed = 'RolloutFailed',
+  VerificationFailed = 'VerificationFailed',
+  RollbackFailed = 'RollbackFailed',
+  CertificateValidationStuck = 'CertificateValidationStuck',
+  CertificateInUse = 'CertificateInUse',
+  ResourceNotFound = 'ResourceNotFound',
+  Timeout = 'Timeout',
+  Aborted = 'Aborted',
+}
+
+export interface FailureOptions {
+  cause?: unknown;
+  details?: unknown[];
+}
+
+/** A failure that retrying cannot fix: bad input, a resource in a state only a human can repair. */
+export function permanentFailure(type: ErrorType, message: string, options: FailureOptions = {}): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: true,
+    details: options.details,
+    cause: toError(options.cause),
+  });
+}
+
+/** A typed failure that the activity's retry policy may retry (for example a rollout still converging). */
+export function retryableFailure(type: ErrorType, message: string, options: FailureOptions = {}): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: false,
+    details: options.details,
+    cause: toError(options.cause),
+  });
+}
+
+function toError(cause: unknown): Error | undefined {
+  if (cause === undefined) return undefined;
+  return cause instanceof Error ? cause : new Error(String(cause));
+}
+
+/** Used by retry policies: these types never succeed on a second attempt. */
+export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
+  ErrorType.InvalidInput,
+  ErrorType.UnknownTenant,
+  ErrorType.ProductionConfirmationRequired,
+  ErrorType.AccessDenied,
+  ErrorType.StackInUnrecoverableState,
+  ErrorType.CertificateInUse,
+];

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/**
+ * Tenant IDs end up in CloudFormation stack names, RDS snapshot identifiers, Kubernetes
+ * namespaces and DNS labels; this is the intersection of what all of them accept.
+ */
+export const TENANT_ID_PATTERN = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,31}$/;
+
+export const tenantIdSchema = z
+  .string()
+  .regex(TENANT_ID_PATTERN, 'expected 2-32 lowercase letters, digits and single hyphens, starting with a letter (it names stacks, namespaces and snapshots)');
+
+export const RELEASE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const releaseIdSchema = z
+  .string()
+  .regex(RELEASE_ID_PATTERN, 'expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+/** Container image tags as the OCI distribution spec allows them. */
+export const imageTagSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'expected an image tag: up to 128 letters, digits, "_", "." or "-", not starting with "." or "-"');
+
+export const hostnameSchema = z
+  .string()
+  .max(253)
+  .regex(
+    /^(\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    'expected a lowercase fully qualified hostname such as "acme.example.com"',
+  );
+
+export const awsAccountIdSchema = z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account ID (quote it in YAML)');
+export const awsRegionSchema = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'expected an AWS region such as "us-east-1"');
+export const iamRoleArnSchema = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'expected an IAM role ARN such as "arn:aws:iam::123456789012:role/TenantFleetAccess"');
+
+/** Workflow IDs are the public contract and the per-tenant lock (DESIGN.md). */
+export const workflowIds = {
+  provision: (tenantId: string) => `tenant/${tenantId}/provision`,
+  deprovision: (tenantId: string) => `tenant/${tenantId}/deprovision`,
+  release: (releaseId: string) => `release/${releaseId}`,
+  releaseTenant: (releaseId: string, tenantId: string) => `release/${releaseId}/tenant/${tenantId}`,
+  certificates: (group: string) => `certs/${group}`,
+} as const;
+
+export const stackNameFor = (tenantId: string) => `tenant-${tenantId}`;

@@ -1,0 +1,51 @@
+import type { z } from 'zod';
+
+/** One line per problem: `path: message (got value)`, the form every boundary of the project reports. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
+  return issues.map((issue) => {
+    const path = formatPath(issue.path);
+    const got = valueAt(input, issue.path);
+    return `${path}: ${issue.message} (got ${formatValue(got)})`;
+  });
+}
+
+/** Thrown before anything starts when input does not match its schema; lists every problem. */
+export class InputValidationError extends Error {
+  constructor(
+    readonly subject: string,
+    readonly problems: string[],
+  ) {
+    super(`${subject} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'InputValidationError';
+  }
+}
+
+/** Parses `input` with `schema` or throws an InputValidationError naming every field at fault. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, subject: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new InputValidationError(subject, describeIssues(result.error.issues, input));
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path
+    .map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`))
+    .join('');
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = input;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+function formatValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  if (text === undefined) return String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

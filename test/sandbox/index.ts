@@ -1,0 +1,76 @@
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startAwsEmulator, SANDBOX_AWS_CREDENTIALS, type AwsEmulator } from './moto';
+import { startTemporalServer, type TemporalServer } from './temporal';
+import { repoRoot, toolsDir } from './tools';
+
+export interface SandboxOptions {
+  /** Where state, logs and the env file go; `.sandbox/` for people, a throwaway folder for tests. */
+  stateDir?: string;
+  /** Start from empty state instead of resuming the previous run's history. */
+  fresh?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface Sandbox {
+  stateDir: string;
+  envFile: string;
+  temporal: TemporalServer;
+  aws: AwsEmulator;
+  /** Environment variables that point the SDKs, `temporal` and `tenantctl` at this sandbox. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_STATE_DIR = join(repoRoot, '.sandbox');
+
+/**
+ * Starts the real servers (Temporal dev server with UI, moto) on free 127.0.0.1 ports and
+ * writes `<stateDir>/env`. If any fails to start, the ones already running are stopped.
+ */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
+  const log = options.log ?? (() => undefined);
+  if (options.fresh && existsSync(stateDir)) rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(stateDir, { recursive: true });
+
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    const results = await Promise.allSettled(started.reverse().map((s) => s.stop()));
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failures.length > 0) throw new AggregateError(failures.map((f) => f.reason as unknown), 'sandbox: some servers did not stop cleanly');
+  };
+
+  try {
+    log('starting Temporal dev server and moto');
+    const [temporal, aws] = await Promise.all([
+      startTemporalServer({ stateDir: join(stateDir, 'temporal') }).then((t) => (started.push(t), t)),
+      startAwsEmulator({ stateDir: join(stateDir, 'aws') }).then((a) => (started.push(a), a)),
+    ]);
+    log(`Temporal ${temporal.address} (UI ${temporal.uiUrl}), AWS emulator ${aws.endpoint}`);
+
+    const env: Record<string, string> = {
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: temporal.namespace,
+      TEMPORAL_UI_URL: temporal.uiUrl,
+      AWS_ENDPOINT_URL: aws.endpoint,
+      ...SANDBOX_AWS_CREDENTIALS,
+      PATH: `${join(toolsDir, 'bin')}:${process.env.PATH ?? ''}`,
+    };
+    const envFile = join(stateDir, 'env');
+    writeEnvFile(envFile, env);
+    return { stateDir, envFile, temporal, aws, env, stop: stopAll };
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+}
+
+function writeEnvFile(path: string, env: Record<string, string>): void {
+  const lines = Object.entries(env).map(([key, value]) => `export ${key}=${shellQuote(value)}`);
+  writeFileSync(path, `# Written by the tenant-fleet sandbox: \`. ${path}\` points tenantctl, temporal and kubectl at it.\n${lines.join('\n')}\n`);
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
