@@ -1,0 +1,128 @@
+import { ACMClient } from '@aws-sdk/client-acm';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsTarget } from '../../shared/tenant-spec';
+
+export interface AwsClientsOptions {
+  /** Set for the sandbox (moto) or a VPC endpoint; unset means AWS's public endpoints. */
+  endpoint?: string;
+  /** Credentials of the worker itself; default: the SDK's default provider chain. */
+  baseCredentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  sessionName?: string;
+  /** Refresh assumed-role credentials this long before they expire. */
+  refreshMarginMs?: number;
+  maxAttempts?: number;
+}
+
+type ClientConstructor<C> = new (config: {
+  region: string;
+  endpoint?: string;
+  credentials: AwsCredentialIdentityProvider;
+  maxAttempts?: number;
+}) => C;
+
+/**
+ * One SDK client per (service, account role, region), reused across activity calls, with
+ * credentials from AssumeRole on the account's fleet access role (external ID required),
+ * cached until shortly before they expire. Credentials live only in this process.
+ */
+export class AwsClients {
+  private readonly clients = new Map<string, unknown>();
+  private readonly credentialProviders = new Map<string, AwsCredentialIdentityProvider>();
+  private readonly stsByRegion = new Map<string, STSClient>();
+
+  constructor(private readonly options: AwsClientsOptions = {}) {}
+
+  cloudFormation = (target: AwsTarget) => this.client(CloudFormationClient, target);
+  rds = (target: AwsTarget) => this.client(RDSClient, target);
+  ecs = (target: AwsTarget) => this.client(ECSClient, target);
+  ssm = (target: AwsTarget) => this.client(SSMClient, target);
+  route53 = (target: AwsTarget) => this.client(Route53Client, target);
+  acm = (target: AwsTarget) => this.client(ACMClient, target);
+  elbv2 = (target: AwsTarget) => this.client(ElasticLoadBalancingV2Client, target);
+  cloudWatch = (target: AwsTarget) => this.client(CloudWatchClient, target);
+
+  /** Credentials for the target's role, for callers that build their own clients. */
+  credentialsFor(target: AwsTarget): AwsCredentialIdentityProvider {
+    const key = `${target.roleArn}|${target.externalId}`;
+    let provider = this.credentialProviders.get(key);
+    if (!provider) {
+      provider = this.assumeRoleProvider(target);
+      this.credentialProviders.set(key, provider);
+    }
+    return provider;
+  }
+
+  destroy(): void {
+    for (const client of this.clients.values()) (client as { destroy(): void }).destroy();
+    for (const sts of this.stsByRegion.values()) sts.destroy();
+    this.clients.clear();
+  }
+
+  private client<C>(ctor: ClientConstructor<C>, target: AwsTarget): C {
+    const key = `${ctor.name}|${target.roleArn}|${target.region}`;
+    let client = this.clients.get(key) as C | undefined;
+    if (!client) {
+      client = new ctor({
+        region: target.region,
+        endpoint: this.options.endpoint,
+        credentials: this.credentialsFor(target),
+        maxAttempts: this.options.maxAttempts ?? 5,
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  private assumeRoleProvider(target: AwsTarget): AwsCredentialIdentityProvider {
+    const margin = this.options.refreshMarginMs ?? 5 * 60_000;
+    let cached: AwsCredentialIdentity | undefined;
+    let inFlight: Promise<AwsCredentialIdentity> | undefined;
+    return async () => {
+      if (cached?.expiration && cached.expiration.getTime() - margin > Date.now()) return cached;
+      // Concurrent activities share one AssumeRole call instead of stampeding STS.
+      inFlight ??= this.assumeRole(target).finally(() => {
+        inFlight = undefined;
+      });
+      cached = await inFlight;
+      return cached;
+    };
+  }
+
+  private async assumeRole(target: AwsTarget): Promise<AwsCredentialIdentity> {
+    const response = await this.sts(target.region).send(
+      new AssumeRoleCommand({
+        RoleArn: target.roleArn,
+        ExternalId: target.externalId,
+        RoleSessionName: this.options.sessionName ?? 'tenant-fleet',
+        DurationSeconds: 3600,
+      }),
+    );
+    const credentials = response.Credentials;
+    if (!credentials?.AccessKeyId || !credentials.SecretAccessKey) {
+      throw new Error(`AssumeRole on ${target.roleArn} returned no credentials`);
+    }
+    return {
+      accessKeyId: credentials.AccessKeyId,
+      secretAccessKey: credentials.SecretAccessKey,
+      sessionToken: credentials.SessionToken,
+      expiration: credentials.Expiration,
+    };
+  }
+
+  private sts(region: string): STSClient {
+    let sts = this.stsByRegion.get(region);
+    if (!sts) {
+      sts = new STSClient({ region, endpoint: this.options.endpoint, credentials: this.options.baseCredentials });
+      this.stsByRegion.set(region, sts);
+    }
+    return sts;
+  }
+}

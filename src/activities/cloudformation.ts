@@ -1,0 +1,265 @@
+import {
+  CreateChangeSetCommand,
+  DeleteChangeSetCommand,
+  DeleteStackCommand,
+  DescribeChangeSetCommand,
+  DescribeStackEventsCommand,
+  DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+  type CloudFormationClient,
+  type DescribeChangeSetCommandOutput,
+  type Stack,
+  type StackEvent,
+} from '@aws-sdk/client-cloudformation';
+import { createHash } from 'node:crypto';
+import { ErrorType, permanentFailure, retryableFailure } from '../shared/errors';
+import type { AwsTarget } from '../shared/tenant-spec';
+import type { AwsClients } from './aws/clients';
+import { abortSignal, pollWithHeartbeat } from './poll';
+import type { TemplateStore } from './templates';
+
+/** Explicit state sets: anything not listed as stable is waited on, never guessed at. */
+export const STACK_SUCCESS_STATES = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'IMPORT_COMPLETE']);
+export const STACK_FAILURE_STATES = new Set([
+  'CREATE_FAILED',
+  'ROLLBACK_COMPLETE',
+  'ROLLBACK_FAILED',
+  'UPDATE_ROLLBACK_COMPLETE',
+  'UPDATE_ROLLBACK_FAILED',
+  'UPDATE_FAILED',
+  'DELETE_FAILED',
+  'IMPORT_ROLLBACK_COMPLETE',
+  'IMPORT_ROLLBACK_FAILED',
+]);
+export const STACK_IN_PROGRESS_STATES = new Set([
+  'CREATE_IN_PROGRESS',
+  'ROLLBACK_IN_PROGRESS',
+  'DELETE_IN_PROGRESS',
+  'UPDATE_IN_PROGRESS',
+  'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+  'UPDATE_ROLLBACK_IN_PROGRESS',
+  'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS',
+  'REVIEW_IN_PROGRESS',
+  'IMPORT_IN_PROGRESS',
+  'IMPORT_ROLLBACK_IN_PROGRESS',
+]);
+/** States from which CloudFormation accepts an update change set. */
+const UPDATABLE_STATES = new Set([...STACK_SUCCESS_STATES, 'UPDATE_ROLLBACK_COMPLETE', 'IMPORT_ROLLBACK_COMPLETE']);
+const NO_CHANGES = /didn't contain changes|No updates are to be performed/i;
+
+export interface DeployStackInput {
+  target: AwsTarget;
+  stackName: string;
+  template: 'tenant';
+  parameters: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+export interface DeployStackResult {
+  stackName: string;
+  stackId: string;
+  /** `none` when the stack already matched: nothing was executed. */
+  operation: 'create' | 'update' | 'none';
+  changeSetName?: string;
+}
+
+export interface StackFailureReason {
+  logicalResourceId: string;
+  resourceType: string;
+  status: string;
+  reason: string;
+}
+
+export interface WaitForStackInput {
+  target: AwsTarget;
+  stackName: string;
+  timeoutMs?: number;
+}
+
+export interface StackState {
+  stackName: string;
+  status: string;
+  outputs: Record<string, string>;
+}
+
+export function createCloudFormationActivities({ aws, templates }: { aws: AwsClients; templates: TemplateStore }) {
+  const describeStack = async (cfn: CloudFormationClient, stackName: string): Promise<Stack | undefined> => {
+    try {
+      const { Stacks } = await cfn.send(new DescribeStacksCommand({ StackName: stackName }), { abortSignal: abortSignal() });
+      const stack = Stacks?.[0];
+      return stack?.StackStatus === 'DELETE_COMPLETE' ? undefined : stack;
+    } catch (error) {
+      if (isStackMissing(error)) return undefined;
+      throw error;
+    }
+  };
+
+  const waitWhileInProgress = (cfn: CloudFormationClient, stackName: string, timeoutMs?: number) =>
+    pollWithHeartbeat({
+      what: `stack ${stackName} to leave its in-progress state`,
+      read: () => describeStack(cfn, stackName),
+      done: (stack) => !stack || !STACK_IN_PROGRESS_STATES.has(stack.StackStatus ?? ''),
+      intervalMs: 2_000,
+      timeoutMs,
+      onTimeout: (stack) => retryableFailure(ErrorType.Timeout, `stack ${stackName} still ${stack?.StackStatus} after waiting`),
+    });
+
+  const failureReasons = async (cfn: CloudFormationClient, stackName: string): Promise<StackFailureReason[]> => {
+    const { StackEvents = [] } = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName }));
+    // Events come newest first; only the latest operation (since the last user-initiated event) matters.
+    const latest: StackEvent[] = [];
+    for (const event of StackEvents) {
+      latest.push(event);
+      if (event.LogicalResourceId === stackName && event.ResourceStatusReason === 'User Initiated') break;
+    }
+    return latest
+      .filter((e) => e.ResourceStatus?.endsWith('_FAILED') && e.LogicalResourceId !== stackName)
+      .map((e) => ({
+        logicalResourceId: e.LogicalResourceId ?? '?',
+        resourceType: e.ResourceType ?? '?',
+        status: e.ResourceStatus ?? '?',
+        reason: e.ResourceStatusReason ?? '(no reason given)',
+      }))
+      .reverse();
+  };
+
+  return {
+    /**
+     * Creates or updates the stack through a change set named after the content, so a retried
+     * call finds the change set (or the execution) of the first attempt instead of starting a
+     * second operation. Returns once the change set is executing; `waitForStack` follows it.
+     */
+    async deployStack(input: DeployStackInput): Promise<DeployStackResult> {
+      const cfn = aws.cloudFormation(input.target);
+      let stack = await describeStack(cfn, input.stackName);
+      if (stack && STACK_IN_PROGRESS_STATES.has(stack.StackStatus ?? '') && stack.StackStatus !== 'REVIEW_IN_PROGRESS') {
+        stack = await waitWhileInProgress(cfn, input.stackName);
+      }
+      if (stack?.StackStatus === 'ROLLBACK_COMPLETE') {
+        // A stack whose creation rolled back holds nothing and cannot be updated: AWS requires deleting it.
+        await cfn.send(new DeleteStackCommand({ StackName: input.stackName }));
+        stack = await waitWhileInProgress(cfn, input.stackName);
+      }
+      const status = stack?.StackStatus;
+      const changeSetType = !stack || status === 'REVIEW_IN_PROGRESS' ? 'CREATE' : 'UPDATE';
+      if (changeSetType === 'UPDATE' && !UPDATABLE_STATES.has(status ?? '')) {
+        throw permanentFailure(
+          ErrorType.StackInUnrecoverableState,
+          `stack ${input.stackName} is ${status}; CloudFormation cannot update it from this state (expected one of ${[...UPDATABLE_STATES].join(', ')}). Repair it in the console (for example "continue update rollback") and retry`,
+        );
+      }
+
+      const templateBody = templates.cloudFormation(input.template);
+      const changeSetName = `tenant-fleet-${contentHash(changeSetType, templateBody, input.parameters, input.tags)}`;
+      const changeSet = await createOrFindChangeSet(cfn, {
+        StackName: input.stackName,
+        ChangeSetName: changeSetName,
+        ChangeSetType: changeSetType,
+        TemplateBody: templateBody,
+        Parameters: Object.entries(input.parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+        Tags: Object.entries(input.tags).map(([Key, Value]) => ({ Key, Value })),
+        Capabilities: ['CAPABILITY_NAMED_IAM'],
+      });
+
+      if (changeSet.Status === 'FAILED') {
+        if (NO_CHANGES.test(changeSet.StatusReason ?? '')) {
+          await cfn.send(new DeleteChangeSetCommand({ StackName: input.stackName, ChangeSetName: changeSetName }));
+          return { stackName: input.stackName, stackId: stack?.StackId ?? changeSet.StackId ?? '', operation: 'none' };
+        }
+        throw permanentFailure(ErrorType.StackFailed, `change set ${changeSetName} for stack ${input.stackName} failed: ${changeSet.StatusReason}`);
+      }
+      if (changeSet.ExecutionStatus === 'AVAILABLE') {
+        await cfn.send(
+          new ExecuteChangeSetCommand({ StackName: input.stackName, ChangeSetName: changeSetName, ClientRequestToken: changeSetName }),
+        );
+      } else if (!['EXECUTE_IN_PROGRESS', 'EXECUTE_COMPLETE', 'EXECUTE_FAILED'].includes(changeSet.ExecutionStatus ?? '')) {
+        throw retryableFailure(ErrorType.StackFailed, `change set ${changeSetName} is ${changeSet.ExecutionStatus}; retrying`);
+      }
+      return {
+        stackName: input.stackName,
+        stackId: changeSet.StackId ?? stack?.StackId ?? '',
+        operation: changeSetType === 'CREATE' ? 'create' : 'update',
+        changeSetName,
+      };
+    },
+
+    /** Waits for a terminal state; on failure the error lists each failed resource and its reason. */
+    async waitForStack(input: WaitForStackInput): Promise<StackState> {
+      const cfn = aws.cloudFormation(input.target);
+      const stack = await waitWhileInProgress(cfn, input.stackName, input.timeoutMs);
+      if (!stack) {
+        throw permanentFailure(ErrorType.ResourceNotFound, `stack ${input.stackName} does not exist in account ${input.target.accountId} ${input.target.region}`);
+      }
+      const status = stack.StackStatus ?? 'UNKNOWN';
+      if (STACK_SUCCESS_STATES.has(status)) {
+        return { stackName: input.stackName, status, outputs: outputsOf(stack) };
+      }
+      const reasons = await failureReasons(cfn, input.stackName);
+      const summary = reasons.map((r) => `${r.logicalResourceId} (${r.resourceType}) ${r.status}: ${r.reason}`).join('; ');
+      throw permanentFailure(
+        ErrorType.StackFailed,
+        `stack ${input.stackName} ended ${status}${summary ? `: ${summary}` : stack.StackStatusReason ? `: ${stack.StackStatusReason}` : ''}`,
+        { details: [{ stackName: input.stackName, status, reasons }] },
+      );
+    },
+
+    async getStackOutputs(input: { target: AwsTarget; stackName: string }): Promise<Record<string, string> | undefined> {
+      const stack = await describeStack(aws.cloudFormation(input.target), input.stackName);
+      return stack ? outputsOf(stack) : undefined;
+    },
+
+    /** Deletes the stack and waits until it is gone; deleting a missing stack succeeds. */
+    async deleteStack(input: { target: AwsTarget; stackName: string; timeoutMs?: number }): Promise<{ deleted: boolean }> {
+      const cfn = aws.cloudFormation(input.target);
+      const stack = await describeStack(cfn, input.stackName);
+      if (!stack) return { deleted: false };
+      if (stack.StackStatus !== 'DELETE_IN_PROGRESS') {
+        await cfn.send(new DeleteStackCommand({ StackName: input.stackName, ClientRequestToken: `delete-${stack.StackId?.split('/').pop() ?? input.stackName}` }));
+      }
+      const after = await waitWhileInProgress(cfn, input.stackName, input.timeoutMs);
+      if (after) {
+        const reasons = await failureReasons(cfn, input.stackName);
+        throw permanentFailure(
+          ErrorType.StackFailed,
+          `stack ${input.stackName} could not be deleted (${after.StackStatus}): ${reasons.map((r) => `${r.logicalResourceId}: ${r.reason}`).join('; ') || after.StackStatusReason}`,
+          { details: [{ stackName: input.stackName, status: after.StackStatus, reasons }] },
+        );
+      }
+      return { deleted: true };
+    },
+  };
+
+  async function createOrFindChangeSet(
+    cfn: CloudFormationClient,
+    params: ConstructorParameters<typeof CreateChangeSetCommand>[0] & { ChangeSetName: string; StackName: string },
+  ): Promise<DescribeChangeSetCommandOutput> {
+    try {
+      await cfn.send(new CreateChangeSetCommand(params));
+    } catch (error) {
+      // A retry after the first attempt created it: carry on with that change set.
+      if ((error as Error).name !== 'AlreadyExistsException') throw error;
+    }
+    return pollWithHeartbeat({
+      what: `change set ${params.ChangeSetName}`,
+      read: () => cfn.send(new DescribeChangeSetCommand({ StackName: params.StackName, ChangeSetName: params.ChangeSetName })),
+      done: (cs) => cs.Status === 'CREATE_COMPLETE' || cs.Status === 'FAILED' || cs.Status === 'DELETE_COMPLETE',
+      intervalMs: 1_000,
+      timeoutMs: 5 * 60_000,
+      onTimeout: (cs) => retryableFailure(ErrorType.Timeout, `change set ${params.ChangeSetName} still ${cs?.Status}`),
+    });
+  }
+}
+
+function outputsOf(stack: Stack): Record<string, string> {
+  return Object.fromEntries((stack.Outputs ?? []).filter((o) => o.OutputKey).map((o) => [o.OutputKey!, o.OutputValue ?? '']));
+}
+
+function isStackMissing(error: unknown): boolean {
+  return (error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message);
+}
+
+function contentHash(...parts: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+}
+
+export type CloudFormationActivities = ReturnType<typeof createCloudFormationActivities>;

@@ -1,0 +1,174 @@
+import {
+  CreateServiceCommand,
+  DeleteServiceCommand,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+  type ContainerDefinition,
+  type Service,
+} from '@aws-sdk/client-ecs';
+import { ErrorType, permanentFailure, retryableFailure } from '../../shared/errors';
+import type { RuntimeSpec } from '../../shared/tenant-spec';
+import type { AwsClients } from '../aws/clients';
+import { pollWithHeartbeat } from '../poll';
+import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type RolloutStatus, type WorkloadSpec } from './types';
+
+export type EcsRuntime = Extract<RuntimeSpec, { kind: 'ecs' }>;
+
+const CONTAINER = 'app';
+const serviceName = (tenantId: string) => `tenant-${tenantId}`;
+const family = (tenantId: string) => `tenant-${tenantId}`;
+
+export function createEcsActivities({ aws }: { aws: AwsClients }) {
+  const describeService = async (runtime: EcsRuntime, tenantId: string): Promise<Service | undefined> => {
+    const { services = [] } = await aws
+      .ecs(runtime.aws)
+      .send(new DescribeServicesCommand({ cluster: runtime.clusterName, services: [serviceName(tenantId)] }));
+    const service = services[0];
+    return service && service.status !== 'INACTIVE' ? service : undefined;
+  };
+
+  const taskDefinitionOf = async (runtime: EcsRuntime, arn: string) => {
+    const { taskDefinition } = await aws.ecs(runtime.aws).send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }));
+    return taskDefinition;
+  };
+
+  const rolloutOf = (service: Service): RolloutStatus => {
+    const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
+    const desired = service.desiredCount ?? 0;
+    const failed = primary?.rolloutState === 'FAILED';
+    return {
+      ready: primary?.rolloutState === 'COMPLETED' && (service.deployments?.length ?? 0) === 1,
+      failureReason: failed ? primary?.rolloutStateReason ?? 'ECS deployment failed' : undefined,
+      updatedReplicas: primary?.runningCount ?? 0,
+      readyReplicas: primary?.runningCount ?? 0,
+      desiredReplicas: desired,
+    };
+  };
+
+  return {
+    /** Registers a task definition revision only if the latest differs, then creates or updates the service. */
+    async ecsApplyWorkload({ runtime, workload }: { runtime: EcsRuntime; workload: WorkloadSpec }): Promise<ApplyResult> {
+      const ecs = aws.ecs(runtime.aws);
+      const container: ContainerDefinition = {
+        name: CONTAINER,
+        image: imageRef(workload),
+        essential: true,
+        portMappings: [{ containerPort: workload.port ?? 8080, protocol: 'tcp' }],
+        environment: Object.entries(workload.config)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([name, value]) => ({ name, value })),
+      };
+      const service = await describeService(runtime, workload.tenantId);
+      let taskDefinitionArn = service?.taskDefinition;
+      const current = taskDefinitionArn ? await taskDefinitionOf(runtime, taskDefinitionArn) : undefined;
+      const currentContainer = current?.containerDefinitions?.find((c) => c.name === CONTAINER);
+      const sameDefinition =
+        currentContainer?.image === container.image &&
+        JSON.stringify(currentContainer?.environment ?? []) === JSON.stringify(container.environment) &&
+        (current?.taskRoleArn ?? undefined) === workload.appRoleArn;
+      let changed = false;
+      if (!sameDefinition) {
+        const { taskDefinition } = await ecs.send(
+          new RegisterTaskDefinitionCommand({
+            family: family(workload.tenantId),
+            networkMode: 'awsvpc',
+            requiresCompatibilities: ['FARGATE'],
+            cpu: '256',
+            memory: '512',
+            taskRoleArn: workload.appRoleArn,
+            containerDefinitions: [container],
+            tags: [{ key: 'TenantId', value: workload.tenantId }],
+          }),
+        );
+        taskDefinitionArn = taskDefinition?.taskDefinitionArn;
+        changed = true;
+      }
+      if (!service) {
+        await ecs.send(
+          new CreateServiceCommand({
+            cluster: runtime.clusterName,
+            serviceName: serviceName(workload.tenantId),
+            taskDefinition: taskDefinitionArn,
+            desiredCount: workload.replicas,
+            launchType: 'FARGATE',
+            networkConfiguration: {
+              awsvpcConfiguration: { subnets: runtime.subnetIds, securityGroups: runtime.securityGroupIds, assignPublicIp: 'DISABLED' },
+            },
+            // We roll back ourselves (to the recorded previous version); the breaker only stops a bad rollout early.
+            deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: false }, minimumHealthyPercent: 100, maximumPercent: 200 },
+            tags: [{ key: 'TenantId', value: workload.tenantId }],
+            propagateTags: 'SERVICE',
+            // A retried create after a lost response gets the same service, not a second one.
+            clientToken: `tf-${workload.tenantId}-${workload.version}`.slice(0, 36),
+          }),
+        );
+        changed = true;
+      } else if (changed || service.desiredCount !== workload.replicas) {
+        await ecs.send(
+          new UpdateServiceCommand({
+            cluster: runtime.clusterName,
+            service: serviceName(workload.tenantId),
+            taskDefinition: taskDefinitionArn,
+            desiredCount: workload.replicas,
+          }),
+        );
+        changed = true;
+      }
+      return { changed, revision: taskDefinitionArn ?? '' };
+    },
+
+    async ecsRolloutStatus({ runtime, tenantId }: { runtime: EcsRuntime; tenantId: string }): Promise<RolloutStatus> {
+      const service = await describeService(runtime, tenantId);
+      if (!service) throw permanentFailure(ErrorType.ResourceNotFound, `ECS service ${serviceName(tenantId)} not found in cluster ${runtime.clusterName}`);
+      return rolloutOf(service);
+    },
+
+    /** Waits until the primary deployment completes; a failed rollout is returned, not thrown, so the caller can roll back. */
+    async ecsWaitForRollout({ runtime, tenantId, timeoutMs }: { runtime: EcsRuntime; tenantId: string; timeoutMs?: number }): Promise<RolloutStatus> {
+      const service = await pollWithHeartbeat({
+        what: `ECS service ${serviceName(tenantId)} rollout`,
+        read: () => describeService(runtime, tenantId),
+        done: (s) => !s || rolloutOf(s).ready || rolloutOf(s).failureReason !== undefined,
+        intervalMs: 1_000,
+        timeoutMs: timeoutMs ?? 15 * 60_000,
+        onTimeout: (s) =>
+          retryableFailure(ErrorType.Timeout, `ECS service ${serviceName(tenantId)} rollout not finished: ${JSON.stringify(s ? rolloutOf(s) : 'missing')}`),
+      });
+      if (!service) throw permanentFailure(ErrorType.ResourceNotFound, `ECS service ${serviceName(tenantId)} disappeared during its rollout`);
+      return rolloutOf(service);
+    },
+
+    async ecsCurrentWorkload({ runtime, tenantId }: { runtime: EcsRuntime; tenantId: string }): Promise<CurrentWorkload | undefined> {
+      const service = await describeService(runtime, tenantId);
+      if (!service?.taskDefinition) return undefined;
+      const definition = await taskDefinitionOf(runtime, service.taskDefinition);
+      const image = definition?.containerDefinitions?.find((c) => c.name === CONTAINER)?.image;
+      if (!image) return undefined;
+      return { image, version: versionOf(image), revision: service.taskDefinition };
+    },
+
+    /** Scales to zero and deletes the service; a missing service counts as deleted. */
+    async ecsDeleteWorkload({ runtime, tenantId }: { runtime: EcsRuntime; tenantId: string }): Promise<{ deleted: boolean }> {
+      const service = await describeService(runtime, tenantId);
+      if (!service) return { deleted: false };
+      try {
+        await aws.ecs(runtime.aws).send(new DeleteServiceCommand({ cluster: runtime.clusterName, service: serviceName(tenantId), force: true }));
+      } catch (error) {
+        if ((error as Error).name !== 'ServiceNotFoundException') throw error;
+      }
+      await pollWithHeartbeat({
+        what: `ECS service ${serviceName(tenantId)} to drain`,
+        read: () => describeService(runtime, tenantId),
+        done: (s) => !s || s.status === 'INACTIVE',
+        intervalMs: 1_000,
+        timeoutMs: 10 * 60_000,
+        onTimeout: () => retryableFailure(ErrorType.Timeout, `ECS service ${serviceName(tenantId)} still draining`),
+      });
+      return { deleted: true };
+    },
+  };
+}
+
+export type EcsActivities = ReturnType<typeof createEcsActivities>;

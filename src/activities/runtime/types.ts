@@ -1,0 +1,44 @@
+/**
+ * What a tenant workload should look like, independent of where it runs. The Kubernetes
+ * and ECS activities each implement apply / wait / read / delete over this shape.
+ */
+export interface WorkloadSpec {
+  tenantId: string;
+  /** Repository without tag, e.g. `ghcr.io/acme/app`. */
+  image: string;
+  version: string;
+  replicas: number;
+  /** Non-secret configuration (SSM values), exposed to the app as environment variables. */
+  config: Record<string, string>;
+  /** The tenant's application role from its stack (IRSA / Pod Identity on Kubernetes, task role on ECS). */
+  appRoleArn?: string;
+  port?: number;
+}
+
+export interface ApplyResult {
+  /** False when the live workload already matched: nothing was written. */
+  changed: boolean;
+  revision: string;
+}
+
+export interface RolloutStatus {
+  ready: boolean;
+  /** Set when the rollout can no longer succeed: crash loop, circuit breaker, progress deadline. */
+  failureReason?: string;
+  updatedReplicas: number;
+  readyReplicas: number;
+  desiredReplicas: number;
+}
+
+export interface CurrentWorkload {
+  image: string;
+  version: string;
+  revision: string;
+}
+
+export const imageRef = (spec: Pick<WorkloadSpec, 'image' | 'version'>) => `${spec.image}:${spec.version}`;
+
+export function versionOf(imageReference: string): string {
+  const lastColon = imageReference.lastIndexOf(':');
+  return lastColon > imageReference.lastIndexOf('/') ? imageReference.slice(lastColon + 1) : 'latest';
+}

@@ -1,0 +1,51 @@
+import { DeleteParametersCommand, GetParametersCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import type { AwsTarget } from '../shared/tenant-spec';
+import type { AwsClients } from './aws/clients';
+
+export interface PutParametersInput {
+  target: AwsTarget;
+  tenantId: string;
+  /** Relative names under `/tenant-fleet/<tenant>/`; values are non-secret configuration only. */
+  parameters: Record<string, string>;
+}
+
+export const parameterPrefix = (tenantId: string) => `/tenant-fleet/${tenantId}/`;
+
+export function createSsmActivities({ aws }: { aws: AwsClients }) {
+  return {
+    /** Writes only the parameters whose value differs, so a second run changes nothing. */
+    async putTenantParameters(input: PutParametersInput): Promise<{ written: string[]; unchanged: string[] }> {
+      const ssm = aws.ssm(input.target);
+      const prefix = parameterPrefix(input.tenantId);
+      const names = Object.keys(input.parameters).map((name) => prefix + name);
+      const current = new Map<string, string>();
+      for (let i = 0; i < names.length; i += 10) {
+        const { Parameters = [] } = await ssm.send(new GetParametersCommand({ Names: names.slice(i, i + 10) }));
+        for (const p of Parameters) if (p.Name) current.set(p.Name, p.Value ?? '');
+      }
+      const written: string[] = [];
+      const unchanged: string[] = [];
+      for (const [name, value] of Object.entries(input.parameters)) {
+        const fullName = prefix + name;
+        if (current.get(fullName) === value) {
+          unchanged.push(fullName);
+          continue;
+        }
+        await ssm.send(new PutParameterCommand({ Name: fullName, Value: value, Type: 'String', Overwrite: true }));
+        written.push(fullName);
+      }
+      return { written, unchanged };
+    },
+
+    async deleteTenantParameters(input: { target: AwsTarget; tenantId: string; names: string[] }): Promise<{ deleted: string[] }> {
+      if (input.names.length === 0) return { deleted: [] };
+      const prefix = parameterPrefix(input.tenantId);
+      const { DeletedParameters = [] } = await aws
+        .ssm(input.target)
+        .send(new DeleteParametersCommand({ Names: input.names.map((n) => prefix + n) }));
+      return { deleted: DeletedParameters };
+    },
+  };
+}
+
+export type SsmActivities = ReturnType<typeof createSsmActivities>;

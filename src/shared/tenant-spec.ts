@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { awsAccountIdSchema, awsRegionSchema, hostnameSchema, iamRoleArnSchema, tenantIdSchema } from './ids';
+
+/** Where an AWS call goes: the account's fleet access role and a region. No credentials, ever. */
+export const awsTargetSchema = z.strictObject({
+  accountId: awsAccountIdSchema,
+  roleArn: iamRoleArnSchema,
+  externalId: z.string().min(2),
+  region: awsRegionSchema,
+});
+export type AwsTarget = z.infer<typeof awsTargetSchema>;
+
+export const runtimeSpecSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('ecs'),
+    cluster: z.string().min(1),
+    clusterName: z.string().min(1),
+    aws: awsTargetSchema,
+    subnetIds: z.array(z.string()).min(1),
+    securityGroupIds: z.array(z.string()),
+  }),
+  z.strictObject({
+    kind: z.literal('kubernetes'),
+    cluster: z.string().min(1),
+    /** Activities for this cluster run on the cluster's own task queue. */
+    taskQueue: z.string().min(1),
+  }),
+]);
+export type RuntimeSpec = z.infer<typeof runtimeSpecSchema>;
+
+/**
+ * Everything a workflow needs to know about one tenant, resolved from the fleet config by
+ * the client and recorded in history, so a workflow never reads config files itself.
+ */
+export const tenantSpecSchema = z.strictObject({
+  id: tenantIdSchema,
+  environment: z.string().min(1),
+  production: z.boolean(),
+  tier: z.string().min(1),
+  aws: awsTargetSchema,
+  network: z.strictObject({ vpcId: z.string().min(1), subnetIds: z.array(z.string()).min(2) }),
+  hostedZoneId: z.string().optional(),
+  runtime: runtimeSpecSchema,
+  hostnames: z.array(hostnameSchema).min(1),
+  database: z.strictObject({
+    instanceClass: z.string().min(1),
+    engineVersion: z.string().min(1),
+    backupRetentionDays: z.number().int().min(1).max(35),
+  }),
+  image: z.string().min(1),
+  replicas: z.number().int().min(1),
+  loadBalancer: z
+    .strictObject({ name: z.string(), listenerArn: z.string(), dnsName: hostnameSchema, aws: awsTargetSchema })
+    .optional(),
+  healthCheckUrl: z.string().optional(),
+  alarmNames: z.array(z.string()),
+});
+export type TenantSpec = z.infer<typeof tenantSpecSchema>;
