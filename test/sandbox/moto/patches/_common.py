@@ -1,0 +1,41 @@
+"""Small helpers shared by the sandbox patches (no moto gap of its own)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+# Per-request context for data that moto's response layer reads but does not
+# hand to its backends (ClientRequestToken, OnFailure, DisableRollback, ...).
+# moto's server is a threaded werkzeug server, so this is thread-local.
+_local = threading.local()
+
+
+def set_request_context(**values: Any) -> None:
+    _local.ctx = dict(values)
+
+
+def clear_request_context() -> None:
+    _local.ctx = {}
+
+
+def request_context() -> dict[str, Any]:
+    ctx = getattr(_local, "ctx", None)
+    if ctx is None:
+        ctx = _local.ctx = {}
+    return ctx
+
+
+def error_code_and_message(exc: BaseException) -> tuple[str, str]:
+    """The AWS error code and message of a moto exception (or any exception)."""
+    # moto.core.exceptions.ServiceException: code (str) + message
+    # moto.core.exceptions._RESTError/JsonRESTError/AWSError: error_type + message
+    code = getattr(exc, "error_type", None)
+    if not isinstance(code, str) or not code:
+        code = getattr(exc, "code", None)
+    if not isinstance(code, str) or not code:
+        code = type(exc).__name__
+    message = getattr(exc, "message", None)
+    if not isinstance(message, str) or not message:
+        message = str(exc) or type(exc).__name__
+    return code, message

@@ -1,0 +1,292 @@
+"""ECS service deployments with a rollout state machine (and the `-broken` image fault).
+
+moto gap closed
+---------------
+moto's `UpdateService` only overwrites the service's task definition: no new
+deployment is started (the single deployment keeps its id and task definition,
+`forceNewDeployment` just renames it), runningCount jumps to desiredCount at
+once, and a deployment can never fail. `CreateService` reports its first
+deployment as IN_PROGRESS forever unless MOTO_ECS_SERVICE_RUNNING is set, and
+the service's taskDefinition becomes whatever string the caller passed (not the
+ARN).
+
+Why the product relies on it
+----------------------------
+Releases on the ECS runtime call UpdateService with a new task definition and
+poll DescribeServices until the PRIMARY deployment's rolloutState is COMPLETED
+(healthy) or FAILED (circuit breaker -> roll the wave back). The sandbox fault
+convention "an image tag ending in `-broken` never becomes healthy" needs the
+FAILED path.
+
+Behaviour
+---------
+* CreateService, and UpdateService when the task definition changes or
+  forceNewDeployment is true, start a new PRIMARY deployment (rolloutState
+  IN_PROGRESS, runningCount 0, pendingCount = desiredCount); the previous
+  PRIMARY becomes ACTIVE and keeps its running tasks.
+* Evaluated lazily on DescribeServices (no threads): once
+  `SANDBOX_ECS_ROLLOUT_SECONDS` (default 2) have passed, the deployment becomes
+  COMPLETED with runningCount = desiredCount and the ACTIVE deployments
+  disappear -- unless any container image of its task definition has a tag
+  ending in `-broken`: then it becomes FAILED with rolloutStateReason
+  "ECS deployment circuit breaker: tasks failed to start.", runningCount 0 and
+  failedTasks > 0; the old deployment keeps serving. If the service's
+  deploymentConfiguration.deploymentCircuitBreaker has `rollback: true`, ECS's
+  automatic rollback is emulated: a new PRIMARY deployment of the last
+  deployment's task definition is started (and completes as above).
+* Service `events` carry ECS-style messages (newest first).
+* A desiredCount-only change updates the PRIMARY deployment (no new deployment).
+
+How it hooks into moto
+----------------------
+Wraps `EC2ContainerServiceBackend.create_service/update_service/
+describe_services` and `EC2ContainerServiceResponse.create_service` (to keep
+`deploymentConfiguration`, which moto drops on create). State lives on moto's
+`Service` objects (`deployments`, `events`, `running_count`, `pending_count`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+from moto.core.utils import utcnow
+from moto.ecs import models as ecs_models
+from moto.ecs import responses as ecs_responses
+from moto.moto_api._internal import mock_random
+
+ROLLOUT_ENV = "SANDBOX_ECS_ROLLOUT_SECONDS"
+BROKEN_SUFFIX = "-broken"
+CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+
+
+def rollout_seconds() -> float:
+    try:
+        return max(float(os.environ.get(ROLLOUT_ENV, "2")), 0.0)
+    except ValueError:
+        return 2.0
+
+
+def image_tag(image: str) -> str:
+    name = (image or "").split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def _task_definition(backend: Any, ref: str | None) -> Any | None:
+    if not ref:
+        return None
+    try:
+        return backend.describe_task_definition(ref)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def is_broken(backend: Any, task_definition_ref: str | None) -> bool:
+    task_definition = _task_definition(backend, task_definition_ref)
+    if task_definition is None:
+        return False
+    return any(
+        image_tag(str(container.get("image") or container.get("Image") or "")).endswith(BROKEN_SUFFIX)
+        for container in task_definition.container_definitions
+    )
+
+
+def _meta(service: Any) -> dict[str, dict[str, Any]]:
+    meta = getattr(service, "_sandbox_rollouts", None)
+    if meta is None:
+        meta = service._sandbox_rollouts = {}
+    return meta
+
+
+def _event(service: Any, message: str) -> None:
+    service.events.insert(0, {"id": str(mock_random.uuid4()), "createdAt": utcnow(), "message": message})
+    del service.events[100:]
+
+
+def _refresh_counts(service: Any) -> None:
+    service.running_count = sum(int(d.get("runningCount") or 0) for d in service.deployments)
+    service.pending_count = sum(int(d.get("pendingCount") or 0) for d in service.deployments)
+
+
+def _managed(service: Any) -> bool:
+    return (getattr(service, "deployment_controller", None) or {}).get("type", "ECS") == "ECS"
+
+
+def start_deployment(service: Any, backend: Any, *, rollback_of: str | None = None) -> dict[str, Any]:
+    now = utcnow()
+    task_definition = _task_definition(backend, service.task_definition)
+    if task_definition is not None:
+        service.task_definition = task_definition.arn
+    deployment_id = f"ecs-svc/{mock_random.randint(10**18, 10**19 - 1)}"
+    template = service.deployments[0] if service.deployments else {}
+    deployment = {
+        "id": deployment_id,
+        "status": "PRIMARY",
+        "taskDefinition": service.task_definition,
+        "desiredCount": service.desired_count,
+        "pendingCount": service.desired_count,
+        "runningCount": 0,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": service.launch_type,
+        "platformVersion": template.get("platformVersion", service.platform_version),
+        "platformFamily": template.get("platformFamily"),
+        "networkConfiguration": service.network_configuration or None,
+        "rolloutState": "IN_PROGRESS",
+        "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
+    }
+    for other in service.deployments:
+        if other.get("status") == "PRIMARY":
+            other["status"] = "ACTIVE"
+            other["updatedAt"] = now
+    service.deployments.insert(0, deployment)
+    _meta(service)[deployment_id] = {
+        "due": time.monotonic() + rollout_seconds(),
+        "broken": is_broken(backend, service.task_definition),
+        "rollback_of": rollback_of,
+    }
+    _refresh_counts(service)
+    return deployment
+
+
+def _circuit_breaker_rollback(service: Any) -> bool:
+    config = getattr(service, "deployment_configuration", None) or {}
+    breaker = config.get("deploymentCircuitBreaker") or config.get("deployment_circuit_breaker") or {}
+    return bool(breaker.get("enable")) and bool(breaker.get("rollback"))
+
+
+def advance(service: Any, backend: Any) -> None:
+    """Move deployments whose rollout time has passed to their final state."""
+    if not _managed(service):
+        return
+    meta = _meta(service)
+    now_mono = time.monotonic()
+    for deployment in list(service.deployments):
+        info = meta.get(deployment.get("id"))
+        if info is None or deployment.get("rolloutState") != "IN_PROGRESS" or info["due"] > now_mono:
+            continue
+        if deployment.get("status") != "PRIMARY":
+            continue  # superseded before it finished: ECS scales it in with the next completion
+        now = utcnow()
+        deployment["updatedAt"] = now
+        name = service.name
+        if info["broken"]:
+            deployment["rolloutState"] = "FAILED"
+            deployment["rolloutStateReason"] = CIRCUIT_BREAKER_REASON
+            deployment["runningCount"] = 0
+            deployment["pendingCount"] = 0
+            deployment["failedTasks"] = max(3, int(deployment.get("desiredCount") or 0))
+            _event(service, f"(service {name}) has started {deployment['desiredCount']} tasks.")
+            _event(service, f"(service {name}) (deployment {deployment['id']}) deployment failed: tasks failed to start.")
+            previous = next((d for d in service.deployments if d is not deployment and d.get("status") == "ACTIVE"), None)
+            if _circuit_breaker_rollback(service) and previous is not None and deployment.get("status") == "PRIMARY":
+                _event(service, f"(service {name}) rolling back to deployment {previous['id']}.")
+                service.task_definition = previous["taskDefinition"]
+                deployment["status"] = "ACTIVE"
+                start_deployment(service, backend, rollback_of=deployment["id"])
+        else:
+            deployment["rolloutState"] = "COMPLETED"
+            deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} completed."
+            deployment["runningCount"] = deployment.get("desiredCount") or 0
+            deployment["pendingCount"] = 0
+            if deployment.get("status") == "PRIMARY":
+                service.deployments[:] = [deployment]
+            _event(service, f"(service {name}) has started {deployment['desiredCount']} tasks.")
+            _event(service, f"(service {name}) (deployment {deployment['id']}) deployment completed.")
+            _event(service, f"(service {name}) has reached a steady state.")
+    _refresh_counts(service)
+
+
+# ------------------------------------------------------------------ wrappers
+
+
+def _wrap_create_service(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_service(self: Any, *args: Any, **kwargs: Any) -> Any:
+        service = original(self, *args, **kwargs)
+        if _managed(service):
+            start_deployment(service, self)  # moto's own deployment is the template
+            service.deployments[:] = service.deployments[:1]
+            _refresh_counts(service)
+        return service
+
+    return create_service
+
+
+def _wrap_update_service(original: Callable[..., Any]) -> Callable[..., Any]:
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        props = dict(service_properties)
+        force = props.pop("force_new_deployment", False)
+        if isinstance(force, str):
+            force = force.lower() == "true"
+        cluster_str = props.get("cluster", "default")
+        service_str = str(props.get("service", "")).split("/")[-1]
+        before = self._get_service(cluster_str, service_str)
+        advance(before, self)
+        previous_td = _task_definition(self, before.task_definition)
+        previous_arn = previous_td.arn if previous_td is not None else before.task_definition
+        service = original(self, props)
+        if not _managed(service):
+            return service
+        current = _task_definition(self, service.task_definition)
+        if current is not None:
+            service.task_definition = current.arn
+        if force or service.task_definition != previous_arn:
+            start_deployment(service, self)
+        else:
+            primary = next((d for d in service.deployments if d.get("status") == "PRIMARY"), None)
+            if primary is not None:
+                primary["desiredCount"] = service.desired_count
+                primary["updatedAt"] = utcnow()
+                if primary.get("rolloutState") == "COMPLETED":
+                    primary["runningCount"] = service.desired_count
+                    primary["pendingCount"] = 0
+                elif primary.get("rolloutState") == "IN_PROGRESS":
+                    primary["pendingCount"] = service.desired_count
+        _refresh_counts(service)
+        return service
+
+    return update_service
+
+
+def _wrap_describe_services(original: Callable[..., Any]) -> Callable[..., Any]:
+    def describe_services(self: Any, cluster_str: str, service_names_or_arns: list[str]) -> Any:
+        services, failures = original(self, cluster_str, service_names_or_arns)
+        for service in services:
+            advance(service, self)
+        return services, failures
+
+    return describe_services
+
+
+def _wrap_response_create_service(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_service(self: Any) -> Any:
+        result = original(self)
+        config = self._get_param("deploymentConfiguration")
+        service = getattr(result, "result", {}).get("service") if hasattr(result, "result") else None
+        if config and service is not None:
+            service.deployment_configuration = config
+        return result
+
+    return create_service
+
+
+def apply() -> None:
+    backend = ecs_models.EC2ContainerServiceBackend
+    if getattr(backend.create_service, "__sandbox_patched__", False):
+        return
+    for name, factory in (
+        ("create_service", _wrap_create_service),
+        ("update_service", _wrap_update_service),
+        ("describe_services", _wrap_describe_services),
+    ):
+        wrapped = factory(getattr(backend, name))
+        wrapped.__sandbox_patched__ = True  # type: ignore[attr-defined]
+        wrapped.__name__ = name
+        setattr(backend, name, wrapped)
+    response = ecs_responses.EC2ContainerServiceResponse
+    wrapped = _wrap_response_create_service(response.create_service)
+    wrapped.__name__ = "create_service"
+    response.create_service = wrapped
