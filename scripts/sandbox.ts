@@ -8,6 +8,8 @@ Sandbox running (Ctrl-C stops it):
   Temporal address  ${sandbox.temporal.address}
   Temporal Web UI   ${sandbox.temporal.uiUrl}
   AWS endpoint      ${sandbox.aws.endpoint}
+  Kubernetes API    ${sandbox.kube?.apiServerUrl ?? '(not started)'}
+  Fleet config      ${sandbox.fleetConfigPath}
   Environment       . ${sandbox.envFile}
 `);
   let stopping = false;

@@ -52,7 +52,7 @@ export function retryableFailure(type: ErrorType, message: string, options: Fail
 
 function toError(cause: unknown): Error | undefined {
   if (cause === undefined) return undefined;
-  return cause instanceof Error ? cause : new Error(String(cause));
+  return cause instanceof Error ? cause : new Error(typeof cause === 'string' ? cause : JSON.stringify(cause));
 }
 
 /** Used by retry policies: these types never succeed on a second attempt. */

@@ -46,6 +46,6 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 function formatValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   const text = JSON.stringify(value);
-  if (text === undefined) return String(value);
+  if (text === undefined) return typeof value;
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

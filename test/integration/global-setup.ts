@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeWorkflowBundle } from '../../src/workers/bundle';
 import { startSandbox } from '../sandbox';
 import { repoRoot } from '../sandbox/tools';
 import { SANDBOX_HANDLE, TEST_ENV_FILE } from './sandbox-env';
@@ -12,5 +13,6 @@ export default async function globalSetup(): Promise<void> {
     log: (line) => process.stdout.write(`[sandbox] ${line}\n`),
   });
   (globalThis as Record<string, unknown>)[SANDBOX_HANDLE] = sandbox;
-  writeFileSync(TEST_ENV_FILE, JSON.stringify(sandbox.env, null, 2));
+  const bundle = await writeWorkflowBundle(join(sandbox.stateDir, 'workflow-bundle.js'));
+  writeFileSync(TEST_ENV_FILE, JSON.stringify({ ...sandbox.env, TENANT_FLEET_WORKFLOW_BUNDLE: bundle }, null, 2));
 }

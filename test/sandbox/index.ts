@@ -1,5 +1,8 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { seedAwsBaseline } from './aws-baseline';
+import { startKubeCluster, type KubeCluster } from './kube/cluster';
+import { writeSandboxFleetConfig } from './fleet-config';
 import { startAwsEmulator, SANDBOX_AWS_CREDENTIALS, type AwsEmulator } from './moto';
 import { startTemporalServer, type TemporalServer } from './temporal';
 import { repoRoot, toolsDir } from './tools';
@@ -9,6 +12,8 @@ export interface SandboxOptions {
   stateDir?: string;
   /** Start from empty state instead of resuming the previous run's history. */
   fresh?: boolean;
+  /** Also start the Kubernetes cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok). */
+  kubernetes?: boolean;
   log?: (line: string) => void;
 }
 
@@ -17,8 +22,10 @@ export interface Sandbox {
   envFile: string;
   temporal: TemporalServer;
   aws: AwsEmulator;
+  kube?: KubeCluster;
   /** Environment variables that point the SDKs, `temporal` and `tenantctl` at this sandbox. */
   env: Record<string, string>;
+  fleetConfigPath: string;
   stop(): Promise<void>;
 }
 
@@ -48,6 +55,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       startAwsEmulator({ stateDir: join(stateDir, 'aws') }).then((a) => (started.push(a), a)),
     ]);
     log(`Temporal ${temporal.address} (UI ${temporal.uiUrl}), AWS emulator ${aws.endpoint}`);
+    let kube: KubeCluster | undefined;
+    if (options.kubernetes ?? true) {
+      log('starting the Kubernetes cluster (kwok, binary runtime)');
+      kube = await startKubeCluster({ repoRoot, workDir: join(stateDir, 'kube'), name: 'tenant-fleet', log });
+      started.push(kube);
+      log(`Kubernetes API ${kube.apiServerUrl}`);
+    }
+
+    log('seeding AWS accounts (fleet access role, network, DNS zone, ECS cluster, load balancer)');
+    const baseline = await seedAwsBaseline(aws.endpoint);
+    const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'));
 
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: temporal.address,
@@ -55,11 +73,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       TEMPORAL_UI_URL: temporal.uiUrl,
       AWS_ENDPOINT_URL: aws.endpoint,
       ...SANDBOX_AWS_CREDENTIALS,
+      TENANT_FLEET_CONFIG: fleetConfigPath,
+      ...(kube ? { KUBECONFIG: kube.kubeconfigPath } : {}),
       PATH: `${join(toolsDir, 'bin')}:${process.env.PATH ?? ''}`,
     };
     const envFile = join(stateDir, 'env');
     writeEnvFile(envFile, env);
-    return { stateDir, envFile, temporal, aws, env, stop: stopAll };
+    return { stateDir, envFile, temporal, aws, kube, env, fleetConfigPath, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;

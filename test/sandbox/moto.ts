@@ -30,7 +30,7 @@ export async function startAwsEmulator(options: { stateDir: string; port?: numbe
   });
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    await waitUntil('moto server', () => httpOk(`${endpoint}/moto-api/`), { timeoutMs: 60_000, isAlive: proc.isAlive });
+    await waitUntil('moto server', () => httpOk(`${endpoint}/moto-api/`), { timeoutMs: 60_000, isAlive: () => proc.isAlive() });
   } catch (error) {
     await proc.stop();
     throw new Error(`${(error as Error).message}\n--- ${proc.logPath} ---\n${proc.tail()}`, { cause: error });

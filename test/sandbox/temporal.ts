@@ -51,8 +51,8 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
   const address = `127.0.0.1:${grpc}`;
   const uiUrl = `http://127.0.0.1:${ui}`;
   try {
-    await waitUntil('Temporal dev server', () => canListNamespaces(address), { timeoutMs: 90_000, isAlive: proc.isAlive });
-    await waitUntil('Temporal Web UI', () => httpOk(uiUrl), { timeoutMs: 30_000, isAlive: proc.isAlive });
+    await waitUntil('Temporal dev server', () => canListNamespaces(address), { timeoutMs: 90_000, isAlive: () => proc.isAlive() });
+    await waitUntil('Temporal Web UI', () => httpOk(uiUrl), { timeoutMs: 30_000, isAlive: () => proc.isAlive() });
   } catch (error) {
     await proc.stop();
     throw new Error(`${(error as Error).message}\n--- ${proc.logPath} ---\n${proc.tail()}`, { cause: error });

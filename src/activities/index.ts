@@ -1,0 +1,23 @@
+import type { AwsClients } from './aws/clients';
+import { createCloudFormationActivities } from './cloudformation';
+import { createRdsActivities } from './rds';
+import { createRoute53Activities } from './route53';
+import { createEcsActivities } from './runtime/ecs';
+import { createSsmActivities } from './ssm';
+import type { TemplateStore } from './templates';
+
+export interface AwsActivityDependencies {
+  aws: AwsClients;
+  templates: TemplateStore;
+}
+
+/** The activities served on the AWS task queue, each module built over the shared clients. */
+export function createAwsActivities(deps: AwsActivityDependencies) {
+  return {
+    ...createCloudFormationActivities(deps),
+    ...createRdsActivities(deps),
+    ...createRoute53Activities(deps),
+    ...createSsmActivities(deps),
+    ...createEcsActivities(deps),
+  };
+}

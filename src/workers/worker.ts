@@ -1,0 +1,77 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createAwsActivities } from '../activities';
+import { AwsClients } from '../activities/aws/clients';
+import { createTemporalActivities } from '../activities/temporal';
+import { TemplateStore } from '../activities/templates';
+import type { TemporalSettings } from '../client/connection';
+import { TASK_QUEUES } from '../shared/task-queues';
+
+export type WorkerRole = 'workflows' | 'aws';
+
+export interface FleetWorkersOptions {
+  temporal: TemporalSettings;
+  roles: WorkerRole[];
+  awsEndpoint?: string;
+  /** A prebuilt workflow bundle (npm run build); without it the workflows are bundled at start. */
+  workflowBundlePath?: string;
+}
+
+export interface FleetWorkers {
+  /** Resolves when every worker has stopped; rejects if one failed. */
+  run(): Promise<void>;
+  /** Graceful: stops polling, lets running activities and workflow tasks finish. */
+  shutdown(): void;
+}
+
+const DEFAULT_BUNDLE = resolve(__dirname, '..', '..', 'dist', 'workflow-bundle.js');
+
+/** Builds one Worker per role on a shared connection; each role is its own task queue. */
+export async function createFleetWorkers(options: FleetWorkersOptions): Promise<FleetWorkers> {
+  const connection = await NativeConnection.connect(options.temporal.connection);
+  const clientConnection = await Connection.connect(options.temporal.connection);
+  const client = new Client({ connection: clientConnection, namespace: options.temporal.namespace });
+  const aws = new AwsClients({ endpoint: options.awsEndpoint, sessionName: 'tenant-fleet-worker' });
+  const common: Pick<WorkerOptions, 'connection' | 'namespace'> = { connection, namespace: options.temporal.namespace };
+  const bundlePath = options.workflowBundlePath ?? (existsSync(DEFAULT_BUNDLE) ? DEFAULT_BUNDLE : undefined);
+
+  const workers: Worker[] = [];
+  for (const role of options.roles) {
+    if (role === 'workflows') {
+      workers.push(
+        await Worker.create({
+          ...common,
+          taskQueue: TASK_QUEUES.workflows,
+          ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: join(__dirname, '..', 'workflows') }),
+          activities: createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows }),
+        }),
+      );
+    } else {
+      workers.push(
+        await Worker.create({
+          ...common,
+          taskQueue: TASK_QUEUES.aws,
+          activities: createAwsActivities({ aws, templates: new TemplateStore() }),
+          maxConcurrentActivityTaskExecutions: 200,
+        }),
+      );
+    }
+  }
+
+  return {
+    async run() {
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        aws.destroy();
+        await clientConnection.close();
+        await connection.close();
+      }
+    },
+    shutdown() {
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+    },
+  };
+}

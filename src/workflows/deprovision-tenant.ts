@@ -1,0 +1,113 @@
+import { proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { CloudFormationActivities } from '../activities/cloudformation';
+import type { RdsActivities } from '../activities/rds';
+import type { Route53Activities } from '../activities/route53';
+import type { SsmActivities } from '../activities/ssm';
+import { ErrorType, permanentFailure } from '../shared/errors';
+import { stackNameFor } from '../shared/ids';
+import {
+  deprovisionTenantInputSchema,
+  tenantProgressQuery,
+  type DeprovisionTenantInput,
+  type DeprovisionTenantResult,
+} from '../shared/messages/provisioning';
+import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
+import { awsCall, awsWait } from './activity-options';
+import { tenantRuntime } from './runtime';
+import { StepTracker } from './steps';
+import { dnsRecordsFor, stackParametersFor } from './tenant-footprint';
+import { validateWorkflowInput } from './validate';
+import { withTenantLock } from './with-tenant-lock';
+
+const cfn = proxyActivities<CloudFormationActivities>(awsCall);
+const cfnWait = proxyActivities<CloudFormationActivities>(awsWait);
+const rds = proxyActivities<RdsActivities>(awsWait);
+const ssm = proxyActivities<SsmActivities>(awsCall);
+const dns = proxyActivities<Route53Activities>(awsWait);
+
+const STEPS = ['lock', 'final-snapshot', 'workload', 'dns', 'deletion-protection', 'stack', 'parameters'];
+
+/** The final snapshot's ID depends only on the tenant and this workflow's start, so retries reuse it. */
+export function finalSnapshotId(tenantId: string, startTime: Date): string {
+  const stamp = startTime.toISOString().replace(/[-:T]/g, '').slice(0, 12);
+  return `final-${tenantId}-${stamp}`;
+}
+
+/** Final snapshot, then workload, DNS and stack; production tenants need explicit confirmation. */
+export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promise<DeprovisionTenantResult> {
+  const input = validateWorkflowInput(deprovisionTenantInputSchema, rawInput, 'deprovisionTenant input');
+  const { tenant } = input;
+  if (tenant.production && input.confirmProduction !== tenant.id) {
+    throw permanentFailure(
+      ErrorType.ProductionConfirmationRequired,
+      `tenant ${tenant.id} is in production environment "${tenant.environment}": set confirmProduction to "${tenant.id}" to deprovision it (got ${JSON.stringify(input.confirmProduction ?? null)})`,
+    );
+  }
+  const steps = new StepTracker(tenant.id, 'deprovision', STEPS);
+  setHandler(tenantProgressQuery, () => steps.progress);
+  upsertSearchAttributes([
+    { key: TenantIdKey, value: tenant.id },
+    { key: EnvironmentKey, value: tenant.environment },
+  ]);
+  const stackName = stackNameFor(tenant.id);
+  const runtime = tenantRuntime(tenant);
+  steps.setPhase('waiting-for-lock');
+
+  return withTenantLock(tenant.id, { operation: 'deprovision', wait: true, timeout: '30 minutes' }, async () => {
+    steps.skip('lock', 'held');
+    const outputs = await cfn.getStackOutputs({ target: tenant.aws, stackName });
+
+    let finalSnapshot: string | undefined;
+    if (outputs?.DatabaseClusterIdentifier) {
+      const snapshot = await steps.run(
+        'final-snapshot',
+        () =>
+          rds.snapshotCluster({
+            target: tenant.aws,
+            clusterIdentifier: outputs.DatabaseClusterIdentifier!,
+            snapshotIdentifier: finalSnapshotId(tenant.id, workflowInfo().startTime),
+            tags: { TenantId: tenant.id, Reason: 'deprovision' },
+          }),
+        (s) => `${s.snapshotIdentifier} (${s.created ? 'created' : 'already existed'})`,
+      );
+      finalSnapshot = snapshot.snapshotIdentifier;
+    } else {
+      steps.skip('final-snapshot', 'no stack or database');
+    }
+
+    await steps.run('workload', () => runtime.remove(), (r) => (r.deleted ? 'deleted' : 'already gone'));
+
+    const records = dnsRecordsFor(tenant);
+    if (records) await steps.run('dns', () => dns.deleteDnsRecords(records), (r) => `deleted ${r.deleted.length}, left ${r.skipped.length} repointed`);
+    else steps.skip('dns', 'no DNS managed for this tenant');
+
+    let stackDeleted = false;
+    if (outputs) {
+      if (tenant.production) {
+        // The confirmation above is the human's decision; only now may the cluster lose its protection.
+        await steps.run('deletion-protection', async () => {
+          await cfn.deployStack({
+            target: tenant.aws,
+            stackName,
+            template: 'tenant',
+            parameters: stackParametersFor(tenant, { deletionProtection: false }),
+            tags: { TenantId: tenant.id, Environment: tenant.environment, ManagedBy: 'tenant-fleet' },
+          });
+          return cfnWait.waitForStack({ target: tenant.aws, stackName });
+        });
+      } else {
+        steps.skip('deletion-protection', 'not production');
+      }
+      stackDeleted = (await steps.run('stack', () => cfnWait.deleteStack({ target: tenant.aws, stackName }))).deleted;
+    } else {
+      steps.skip('deletion-protection', 'no stack');
+      steps.skip('stack', 'no stack');
+    }
+
+    await steps.run('parameters', () =>
+      ssm.deleteTenantParameters({ target: tenant.aws, tenantId: tenant.id, names: ['workload/version', 'workload/runtime', 'hostnames'] }),
+    );
+    steps.setPhase('done');
+    return { tenantId: tenant.id, finalSnapshot, stackDeleted };
+  });
+}

@@ -1,0 +1,4 @@
+// The workflow bundle's entry point: every workflow type the workers register.
+export { tenantLock } from './tenant-lock';
+export { provisionTenant } from './provision-tenant';
+export { deprovisionTenant } from './deprovision-tenant';

@@ -1,0 +1,145 @@
+import { CancellationScope, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { CloudFormationActivities } from '../activities/cloudformation';
+import type { Route53Activities } from '../activities/route53';
+import type { SsmActivities } from '../activities/ssm';
+import { ErrorType, permanentFailure } from '../shared/errors';
+import { stackNameFor } from '../shared/ids';
+import {
+  provisionTenantInputSchema,
+  tenantProgressQuery,
+  type ProvisionTenantInput,
+  type ProvisionTenantResult,
+} from '../shared/messages/provisioning';
+import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
+import { awsCall, awsWait } from './activity-options';
+import { tenantRuntime } from './runtime';
+import { StepFailure, StepTracker, messageOf } from './steps';
+import { dnsRecordsFor, stackParametersFor, workloadConfigFrom } from './tenant-footprint';
+import { validateWorkflowInput } from './validate';
+import { withTenantLock } from './with-tenant-lock';
+
+const cfn = proxyActivities<CloudFormationActivities>(awsCall);
+const cfnWait = proxyActivities<CloudFormationActivities>(awsWait);
+const ssm = proxyActivities<SsmActivities>(awsCall);
+const dns = proxyActivities<Route53Activities>(awsWait);
+
+const STEPS = ['lock', 'stack', 'parameters', 'workload', 'dns'];
+
+/**
+ * Creates or updates a tenant's footprint: stack, parameters, workload, DNS. A failed fresh
+ * provisioning is compensated in reverse (unless asked to keep it); a failed update of an
+ * existing tenant never deletes anything.
+ */
+export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<ProvisionTenantResult> {
+  const input = validateWorkflowInput(provisionTenantInputSchema, rawInput, 'provisionTenant input');
+  const { tenant } = input;
+  const steps = new StepTracker(tenant.id, 'provision', STEPS);
+  setHandler(tenantProgressQuery, () => steps.progress);
+  upsertSearchAttributes([
+    { key: TenantIdKey, value: tenant.id },
+    { key: EnvironmentKey, value: tenant.environment },
+  ]);
+
+  const stackName = stackNameFor(tenant.id);
+  const runtime = tenantRuntime(tenant);
+  steps.setPhase('waiting-for-lock');
+
+  return withTenantLock(tenant.id, { operation: 'provision', wait: true, timeout: '30 minutes' }, async () => {
+    steps.skip('lock', 'held');
+    const existingOutputs = await cfn.getStackOutputs({ target: tenant.aws, stackName });
+    const fresh = existingOutputs === undefined;
+    steps.progress.fresh = fresh;
+    try {
+      const deployed = await steps.run(
+        'stack',
+        async () => {
+          const result = await cfn.deployStack({
+            target: tenant.aws,
+            stackName,
+            template: 'tenant',
+            parameters: stackParametersFor(tenant),
+            tags: { TenantId: tenant.id, Environment: tenant.environment, ManagedBy: 'tenant-fleet' },
+          });
+          if (fresh) steps.onCompensate('stack', () => cfnWait.deleteStack({ target: tenant.aws, stackName }));
+          const state = await cfnWait.waitForStack({ target: tenant.aws, stackName });
+          return { operation: result.operation, outputs: state.outputs };
+        },
+        (r) => `${stackName}: ${r.operation}`,
+      );
+
+      const current = await runtime.current();
+      const version = current?.version ?? input.initialVersion;
+      await steps.run(
+        'parameters',
+        async () => {
+          const parameters = { 'workload/version': version, 'workload/runtime': tenant.runtime.kind, hostnames: tenant.hostnames.join(',') };
+          if (fresh) steps.onCompensate('parameters', () => ssm.deleteTenantParameters({ target: tenant.aws, tenantId: tenant.id, names: Object.keys(parameters) }));
+          return ssm.putTenantParameters({ target: tenant.aws, tenantId: tenant.id, parameters });
+        },
+        (r) => `${r.written.length} written, ${r.unchanged.length} unchanged`,
+      );
+
+      await steps.run(
+        'workload',
+        async () => {
+          if (fresh) steps.onCompensate('workload', () => runtime.remove());
+          const applied = await runtime.apply({
+            tenantId: tenant.id,
+            image: tenant.image,
+            version,
+            replicas: tenant.replicas,
+            config: workloadConfigFrom(tenant, deployed.outputs),
+            appRoleArn: deployed.outputs.AppRoleArn,
+          });
+          const rollout = await runtime.waitForRollout();
+          if (!rollout.ready) {
+            throw permanentFailure(ErrorType.RolloutFailed, `workload of tenant ${tenant.id} (${tenant.runtime.kind} ${tenant.runtime.cluster}) did not become ready: ${rollout.failureReason ?? 'unknown reason'}`);
+          }
+          return applied;
+        },
+        (r) => (r.changed ? `applied ${r.revision}` : 'unchanged'),
+      );
+
+      const dnsChanged = await steps.run('dns', async () => {
+        const records = dnsRecordsFor(tenant);
+        if (!records) return [];
+        if (fresh) steps.onCompensate('dns', () => dns.deleteDnsRecords(records));
+        return (await dns.upsertDnsRecords(records)).changed;
+      });
+      if (!dnsRecordsFor(tenant)) steps.skip('dns', 'no load balancer or hosted zone configured');
+
+      steps.setPhase('done');
+      return { tenantId: tenant.id, fresh, stackOperation: deployed.operation, version, outputs: deployed.outputs, dnsChanged };
+    } catch (error) {
+      throw await failProvisioning(error, { fresh, keep: input.keepPartialOnFailure, steps, tenantId: tenant.id });
+    }
+  });
+}
+
+async function failProvisioning(
+  error: unknown,
+  { fresh, keep, steps, tenantId }: { fresh: boolean; keep: boolean; steps: StepTracker; tenantId: string },
+): Promise<Error> {
+  const step = error instanceof StepFailure ? error.step : steps.progress.phase;
+  const cause = error instanceof StepFailure ? error.cause : error;
+  let outcome: string;
+  if (!fresh) {
+    outcome = 'existing tenant: nothing was deleted';
+  } else if (keep) {
+    outcome = 'partial footprint kept for debugging (keepPartialOnFailure)';
+  } else {
+    const problems = await CancellationScope.nonCancellable(() => steps.compensate());
+    outcome = problems.length === 0 ? 'everything created was removed' : `compensation incomplete: ${problems.join('; ')}`;
+  }
+  steps.progress.error = `${step}: ${messageOf(cause)}`;
+  steps.setPhase('failed');
+  return permanentFailure(failureTypeOf(cause), `provisioning tenant ${tenantId} failed at step "${step}": ${messageOf(cause)} (${outcome})`, {
+    cause,
+    details: [{ step, outcome }],
+  });
+}
+
+function failureTypeOf(cause: unknown): ErrorType {
+  const type = (cause as { type?: string; cause?: { type?: string } })?.cause?.type ?? (cause as { type?: string })?.type;
+  return Object.values(ErrorType).includes(type as ErrorType) ? (type as ErrorType) : ErrorType.StackFailed;
+}

@@ -1,0 +1,51 @@
+import type { Client } from '@temporalio/client';
+import { AwsClients } from '../../src/activities/aws/clients';
+import { connectClient, temporalSettingsFromEnv } from '../../src/client/connection';
+import { loadFleetConfig } from '../../src/shared/config/load';
+import { resolveTenantSpec } from '../../src/shared/config/resolve';
+import type { FleetConfig } from '../../src/shared/config/schema';
+import type { TenantSpec } from '../../src/shared/tenant-spec';
+import { createFleetWorkers, type FleetWorkers } from '../../src/workers/worker';
+import { sandboxEnv } from './sandbox-env';
+
+export interface Harness {
+  env: Record<string, string>;
+  client: Client;
+  config: FleetConfig;
+  aws: AwsClients;
+  tenant(id: string): TenantSpec;
+  stop(): Promise<void>;
+}
+
+/** Workers and a client against the run's shared sandbox, as a test file's beforeAll. */
+export async function startHarness({ workers = true }: { workers?: boolean } = {}): Promise<Harness> {
+  const env = sandboxEnv();
+  Object.assign(process.env, env);
+  const settings = temporalSettingsFromEnv(env);
+  const client = await connectClient(settings);
+  const config = await loadFleetConfig(env.TENANT_FLEET_CONFIG!);
+  const aws = new AwsClients({ endpoint: env.AWS_ENDPOINT_URL });
+  let running: { workers: FleetWorkers; done: Promise<void> } | undefined;
+  if (workers) {
+    const fleetWorkers = await createFleetWorkers({
+      temporal: settings,
+      roles: ['workflows', 'aws'],
+      awsEndpoint: env.AWS_ENDPOINT_URL,
+      workflowBundlePath: env.TENANT_FLEET_WORKFLOW_BUNDLE,
+    });
+    running = { workers: fleetWorkers, done: fleetWorkers.run() };
+  }
+  return {
+    env,
+    client,
+    config,
+    aws,
+    tenant: (id) => resolveTenantSpec(config, id),
+    async stop() {
+      running?.workers.shutdown();
+      await running?.done;
+      aws.destroy();
+      await client.connection.close();
+    },
+  };
+}

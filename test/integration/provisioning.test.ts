@@ -1,0 +1,142 @@
+import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
+import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
+import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../../src/shared/errors';
+import { workflowIds, stackNameFor } from '../../src/shared/ids';
+import type { ProvisionTenantResult, DeprovisionTenantResult } from '../../src/shared/messages/provisioning';
+import { TASK_QUEUES } from '../../src/shared/task-queues';
+import type { TenantSpec } from '../../src/shared/tenant-spec';
+import { startHarness, type Harness } from './harness';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+const provision = (tenant: TenantSpec, extra: Record<string, unknown> = {}) =>
+  h.client.workflow.execute('provisionTenant', {
+    workflowId: `${workflowIds.provision(tenant.id)}`,
+    taskQueue: TASK_QUEUES.workflows,
+    args: [{ tenant, requestedBy: 'jest', ...extra }],
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  }) as Promise<ProvisionTenantResult>;
+
+const deprovision = (tenant: TenantSpec, extra: Record<string, unknown> = {}) =>
+  h.client.workflow.execute('deprovisionTenant', {
+    workflowId: workflowIds.deprovision(tenant.id),
+    taskQueue: TASK_QUEUES.workflows,
+    args: [{ tenant, requestedBy: 'jest', ...extra }],
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  }) as Promise<DeprovisionTenantResult>;
+
+async function stackStatus(tenant: TenantSpec): Promise<string | undefined> {
+  try {
+    const { Stacks } = await h.aws.cloudFormation(tenant.aws).send(new DescribeStacksCommand({ StackName: stackNameFor(tenant.id) }));
+    return Stacks?.[0]?.StackStatus;
+  } catch (error) {
+    if (/does not exist/.test((error as Error).message)) return undefined;
+    throw error;
+  }
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const cause = (error as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+describe('provisioning against the sandbox (Temporal + moto)', () => {
+  it('provisions a tenant: stack, database, bucket, parameters, role, ECS service and DNS all exist', async () => {
+    const tenant = h.tenant('globex');
+    const result = await provision(tenant);
+    expect(result).toMatchObject({ tenantId: 'globex', fresh: true, stackOperation: 'create', version: '1.0.0' });
+    expect(await stackStatus(tenant)).toBe('CREATE_COMPLETE');
+
+    const rds = h.aws.rds(tenant.aws);
+    const cluster = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'tenant-globex' }))).DBClusters?.[0];
+    expect(cluster).toMatchObject({ Engine: 'aurora-postgresql', StorageEncrypted: true });
+    expect(cluster?.MasterUserSecret?.SecretArn).toMatch(/^arn:aws:secretsmanager:/);
+    const params = await h.aws.ssm(tenant.aws).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/globex/', Recursive: true }));
+    const byName = new Map((params.Parameters ?? []).map((p) => [p.Name ?? '', p.Value ?? '']));
+    expect(byName.get('/tenant-fleet/globex/bucket/name')).toBe(result.outputs.BucketName);
+    expect(byName.get('/tenant-fleet/globex/database/endpoint')).toBe(result.outputs.DatabaseEndpoint);
+    expect(byName.get('/tenant-fleet/globex/workload/version')).toBe('1.0.0');
+    expect(result.outputs.AppRoleArn).toBe('arn:aws:iam::111111111111:role/tenant-globex-app');
+
+    if (tenant.runtime.kind !== 'ecs') throw new Error('globex is an ECS tenant in the sandbox fleet');
+    const { services } = await h.aws.ecs(tenant.runtime.aws).send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: ['tenant-globex'] }));
+    expect(services?.[0]?.status).toBe('ACTIVE');
+    const records = await h.aws.route53(tenant.aws).send(new ListResourceRecordSetsCommand({ HostedZoneId: tenant.hostedZoneId! }));
+    expect(records.ResourceRecordSets?.filter((r) => r.Type === 'CNAME').map((r) => r.Name)).toEqual(
+      expect.arrayContaining(['globex.a.tenants.test.', 'api.globex.a.tenants.test.']),
+    );
+
+    // Provisioning again changes nothing and fails nothing.
+    const again = await provision(tenant);
+    expect(again).toMatchObject({ fresh: false, stackOperation: 'none', version: '1.0.0', dnsChanged: [] });
+
+    // A new database size updates the stack, and the writer instance really changes class.
+    const bigger = { ...tenant, database: { ...tenant.database, instanceClass: 'db.r6g.2xlarge' } };
+    expect(await provision(bigger)).toMatchObject({ fresh: false, stackOperation: 'update' });
+    const writer = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'tenant-globex-writer' }))).DBInstances?.[0];
+    expect(writer?.DBInstanceClass).toBe('db.r6g.2xlarge');
+    expect(await stackStatus(tenant)).toBe('UPDATE_COMPLETE');
+
+    // Deprovisioning leaves a final snapshot and no stack.
+    const gone = await deprovision(bigger);
+    expect(gone.stackDeleted).toBe(true);
+    expect(gone.finalSnapshot).toMatch(/^final-globex-\d{12}$/);
+    const snapshots = await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: gone.finalSnapshot }));
+    expect(snapshots.DBClusterSnapshots?.[0]?.Status).toBe('available');
+    expect(await stackStatus(tenant)).toBeUndefined();
+  });
+
+  it('compensates a fresh provisioning that fails half-way and names the failing step', async () => {
+    const tenant = h.tenant('acme');
+    // The sandbox's fault convention: an image tag ending in -broken never becomes healthy.
+    const failure = await failureOf(provision(tenant, { initialVersion: '1.0.0-broken' }));
+    expect(failure.type).toBe(ErrorType.RolloutFailed);
+    expect(failure.message).toMatch(/failed at step "workload"/);
+    expect(failure.message).toMatch(/everything created was removed/);
+    expect(await stackStatus(tenant)).toBeUndefined();
+    if (tenant.runtime.kind !== 'ecs') throw new Error('acme is an ECS tenant');
+    const { services } = await h.aws.ecs(tenant.runtime.aws).send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: ['tenant-acme'] }));
+    expect(services?.filter((s) => s.status === 'ACTIVE')).toEqual([]);
+    const params = await h.aws.ssm(tenant.aws).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/acme/', Recursive: true }));
+    expect(params.Parameters).toEqual([]);
+  });
+
+  it('refuses to deprovision a production tenant without confirmation, before touching anything', async () => {
+    const tenant = h.tenant('initech');
+    const failure = await failureOf(deprovision(tenant));
+    expect(failure.type).toBe(ErrorType.ProductionConfirmationRequired);
+    expect(failure.message).toContain('set confirmProduction to "initech"');
+  });
+
+  it('refuses an invalid tenant ID in the workflow input before any activity runs', async () => {
+    const tenant = { ...h.tenant('acme'), id: 'Tenant_1!' };
+    const handle = await h.client.workflow.start('provisionTenant', {
+      workflowId: 'tenant/invalid-id-test/provision',
+      taskQueue: TASK_QUEUES.workflows,
+      args: [{ tenant }],
+    });
+    const failure = await failureOf(handle.result());
+    expect(failure.type).toBe(ErrorType.InvalidInput);
+    expect(failure.message).toContain('tenant.id: expected 2-32 lowercase letters');
+    expect(failure.message).toContain('(got "Tenant_1!")');
+    const history = await handle.fetchHistory();
+    expect(history.events?.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+  });
+});

@@ -1,0 +1,222 @@
+import { ImportCertificateCommand, ACMClient, ListCertificatesCommand } from '@aws-sdk/client-acm';
+import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CreateClusterCommand, ECSClient } from '@aws-sdk/client-ecs';
+import {
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateTagsCommand,
+  CreateVpcCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  DescribeListenersCommand,
+  DescribeLoadBalancersCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateHostedZoneCommand, ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TemplateStore } from '../../src/activities/templates';
+import { SANDBOX_AWS_CREDENTIALS } from './moto';
+
+/**
+ * What an operator sets up once per AWS account before tenant-fleet manages tenants there:
+ * the fleet access role (from infra/, with an external ID), a VPC with two subnets, a hosted
+ * zone; and in the platform account the ECS cluster and the load balancer's HTTPS listener.
+ * Every step looks first, so seeding a sandbox that already has them changes nothing.
+ */
+export interface SandboxAccount {
+  name: string;
+  accountId: string;
+  zone: string;
+  cidr: string;
+}
+
+export const PLATFORM_ACCOUNT_ID = '123456789012';
+export const SANDBOX_REGION = 'us-east-1';
+export const SANDBOX_ACCOUNTS: SandboxAccount[] = [
+  { name: 'platform', accountId: PLATFORM_ACCOUNT_ID, zone: 'tenants.test', cidr: '10.0' },
+  { name: 'tenants-a', accountId: '111111111111', zone: 'a.tenants.test', cidr: '10.1' },
+  { name: 'tenants-b', accountId: '222222222222', zone: 'b.tenants.test', cidr: '10.2' },
+];
+export const externalIdFor = (account: SandboxAccount) => `tenant-fleet-sandbox-${account.name}`;
+export const ACCESS_ROLE_NAME = 'TenantFleetAccess';
+
+export interface AccountBaseline {
+  account: SandboxAccount;
+  roleArn: string;
+  externalId: string;
+  vpcId: string;
+  subnetIds: [string, string];
+  securityGroupId: string;
+  hostedZoneId: string;
+}
+
+export interface PlatformBaseline {
+  ecsClusterName: string;
+  listenerArn: string;
+  loadBalancerDnsName: string;
+}
+
+export interface SandboxBaseline {
+  accounts: AccountBaseline[];
+  platform: PlatformBaseline;
+}
+
+export async function seedAwsBaseline(endpoint: string): Promise<SandboxBaseline> {
+  const templates = new TemplateStore();
+  const accounts: AccountBaseline[] = [];
+  for (const account of SANDBOX_ACCOUNTS) {
+    accounts.push(await seedAccount(endpoint, account, templates));
+  }
+  const platform = accounts.find((a) => a.account.accountId === PLATFORM_ACCOUNT_ID)!;
+  return { accounts, platform: await seedPlatform(endpoint, platform) };
+}
+
+async function adminCredentials(endpoint: string, accountId: string): Promise<AwsCredentialIdentity> {
+  // The AWS Organizations convention: the management account administers member accounts through this role.
+  const sts = new STSClient({ region: SANDBOX_REGION, endpoint, credentials: baseCredentials() });
+  const { Credentials } = await sts.send(
+    new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${accountId}:role/OrganizationAccountAccessRole`, RoleSessionName: 'sandbox-seed' }),
+  );
+  sts.destroy();
+  return { accessKeyId: Credentials!.AccessKeyId!, secretAccessKey: Credentials!.SecretAccessKey!, sessionToken: Credentials!.SessionToken };
+}
+
+function baseCredentials(): AwsCredentialIdentity {
+  return { accessKeyId: SANDBOX_AWS_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: SANDBOX_AWS_CREDENTIALS.AWS_SECRET_ACCESS_KEY };
+}
+
+async function seedAccount(endpoint: string, account: SandboxAccount, templates: TemplateStore): Promise<AccountBaseline> {
+  const config = { region: SANDBOX_REGION, endpoint, credentials: await adminCredentials(endpoint, account.accountId) };
+  const cfn = new CloudFormationClient(config);
+  const ec2 = new EC2Client(config);
+  const route53 = new Route53Client(config);
+  try {
+    const externalId = externalIdFor(account);
+    const stackName = 'tenant-fleet-access';
+    const existing = await cfn.send(new DescribeStacksCommand({ StackName: stackName })).catch(() => undefined);
+    if (!existing?.Stacks?.length) {
+      await cfn.send(
+        new CreateStackCommand({
+          StackName: stackName,
+          TemplateBody: templates.cloudFormation('fleet-access-role'),
+          Parameters: [
+            { ParameterKey: 'FleetPrincipalArn', ParameterValue: `arn:aws:iam::${PLATFORM_ACCOUNT_ID}:root` },
+            { ParameterKey: 'ExternalId', ParameterValue: externalId },
+            { ParameterKey: 'RoleName', ParameterValue: ACCESS_ROLE_NAME },
+          ],
+          Capabilities: ['CAPABILITY_NAMED_IAM'],
+        }),
+      );
+    }
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+    if (stack?.StackStatus !== 'CREATE_COMPLETE') throw new Error(`fleet access role stack in ${account.name} is ${stack?.StackStatus}`);
+    const roleArn = stack.Outputs?.find((o) => o.OutputKey === 'AccessRoleArn')?.OutputValue;
+    if (!roleArn) throw new Error(`fleet access role stack in ${account.name} has no AccessRoleArn output`);
+
+    const tag = { Key: 'Name', Value: 'tenant-fleet-sandbox' };
+    let vpcId = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:Name', Values: [tag.Value] }] }))).Vpcs?.[0]?.VpcId;
+    if (!vpcId) {
+      vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: `${account.cidr}.0.0/16` }))).Vpc!.VpcId!;
+      await ec2.send(new CreateTagsCommand({ Resources: [vpcId], Tags: [tag] }));
+    }
+    const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }))).Subnets ?? [];
+    const subnetIds: string[] = subnets.map((s) => s.SubnetId!).sort();
+    for (const [i, zone] of ['a', 'b'].entries()) {
+      if (subnets.some((s) => s.CidrBlock === `${account.cidr}.${i + 1}.0/24`)) continue;
+      const created = await ec2.send(
+        new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `${account.cidr}.${i + 1}.0/24`, AvailabilityZone: `${SANDBOX_REGION}${zone}` }),
+      );
+      subnetIds.push(created.Subnet!.SubnetId!);
+    }
+    subnetIds.sort();
+    const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['tenant-workloads'] }, { Name: 'vpc-id', Values: [vpcId] }] }))).SecurityGroups ?? [];
+    const securityGroupId =
+      groups[0]?.GroupId ??
+      (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'tenant-workloads', Description: 'tenant workloads', VpcId: vpcId }))).GroupId!;
+
+    const zones = (await route53.send(new ListHostedZonesByNameCommand({ DNSName: account.zone }))).HostedZones ?? [];
+    const zoneId =
+      zones.find((z) => z.Name === `${account.zone}.`)?.Id ??
+      (await route53.send(new CreateHostedZoneCommand({ Name: account.zone, CallerReference: `tenant-fleet-sandbox-${account.name}` }))).HostedZone!.Id!;
+
+    return {
+      account,
+      roleArn,
+      externalId,
+      vpcId,
+      subnetIds: [subnetIds[0]!, subnetIds[1]!],
+      securityGroupId,
+      hostedZoneId: zoneId.replace('/hostedzone/', ''),
+    };
+  } finally {
+    cfn.destroy();
+    ec2.destroy();
+    route53.destroy();
+  }
+}
+
+async function seedPlatform(endpoint: string, platform: AccountBaseline): Promise<PlatformBaseline> {
+  const config = { region: SANDBOX_REGION, endpoint, credentials: await adminCredentials(endpoint, PLATFORM_ACCOUNT_ID) };
+  const ecs = new ECSClient(config);
+  const elb = new ElasticLoadBalancingV2Client(config);
+  const acm = new ACMClient(config);
+  try {
+    const ecsClusterName = 'tenants';
+    await ecs.send(new CreateClusterCommand({ clusterName: ecsClusterName }));
+
+    const name = 'tenants';
+    let lb = (await elb.send(new DescribeLoadBalancersCommand({ Names: [name] })).catch(() => undefined))?.LoadBalancers?.[0];
+    lb ??= (await elb.send(new CreateLoadBalancerCommand({ Name: name, Subnets: platform.subnetIds, Type: 'application', Scheme: 'internet-facing' }))).LoadBalancers![0]!;
+    const listeners = (await elb.send(new DescribeListenersCommand({ LoadBalancerArn: lb.LoadBalancerArn }))).Listeners ?? [];
+    let listenerArn = listeners.find((l) => l.Port === 443)?.ListenerArn;
+    if (!listenerArn) {
+      // An ALB's HTTPS listener needs a default certificate before any tenant's exists.
+      const certificateArn = await defaultCertificate(acm);
+      listenerArn = (
+        await elb.send(
+          new CreateListenerCommand({
+            LoadBalancerArn: lb.LoadBalancerArn,
+            Protocol: 'HTTPS',
+            Port: 443,
+            Certificates: [{ CertificateArn: certificateArn }],
+            DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404', ContentType: 'text/plain' } }],
+          }),
+        )
+      ).Listeners![0]!.ListenerArn!;
+    }
+    return { ecsClusterName, listenerArn, loadBalancerDnsName: lb.DNSName!.toLowerCase() };
+  } finally {
+    ecs.destroy();
+    elb.destroy();
+    acm.destroy();
+  }
+}
+
+async function defaultCertificate(acm: ACMClient): Promise<string> {
+  const existing = (await acm.send(new ListCertificatesCommand({}))).CertificateSummaryList?.find((c) => c.DomainName === 'default.tenants.test');
+  if (existing?.CertificateArn) return existing.CertificateArn;
+  const dir = mkdtempSync(join(tmpdir(), 'tenant-fleet-cert-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '365',
+      '-subj', '/CN=default.tenants.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    const { CertificateArn } = await acm.send(
+      new ImportCertificateCommand({ Certificate: readFileSync(join(dir, 'cert.pem')), PrivateKey: readFileSync(join(dir, 'key.pem')) }),
+    );
+    return CertificateArn!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,33 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseFleetConfig } from '../../src/shared/config/load';
+import type { SandboxBaseline } from './aws-baseline';
+import { repoRoot } from './tools';
+
+export const SANDBOX_FLEET_TEMPLATE = join(repoRoot, 'config', 'fleet.sandbox.yaml');
+
+/** Fills config/fleet.sandbox.yaml's placeholders with the seeded IDs, validates it, writes it. */
+export function writeSandboxFleetConfig(baseline: SandboxBaseline, path: string): string {
+  const values = new Map<string, string>();
+  for (const a of baseline.accounts) {
+    const prefix = a.account.name;
+    values.set(`${prefix}.roleArn`, a.roleArn);
+    values.set(`${prefix}.externalId`, a.externalId);
+    values.set(`${prefix}.hostedZoneId`, a.hostedZoneId);
+    values.set(`${prefix}.vpcId`, a.vpcId);
+    values.set(`${prefix}.subnetIds`, a.subnetIds.join(', '));
+    values.set(`${prefix}.securityGroupId`, a.securityGroupId);
+  }
+  values.set('ecs.clusterName', baseline.platform.ecsClusterName);
+  values.set('alb.listenerArn', baseline.platform.listenerArn);
+  values.set('alb.dnsName', baseline.platform.loadBalancerDnsName);
+
+  const text = readFileSync(SANDBOX_FLEET_TEMPLATE, 'utf8').replace(/\$\{([\w.-]+)\}/g, (_, key: string) => {
+    const value = values.get(key);
+    if (value === undefined) throw new Error(`${SANDBOX_FLEET_TEMPLATE}: unknown placeholder \${${key}}`);
+    return value;
+  });
+  parseFleetConfig(text, path);
+  writeFileSync(path, text);
+  return path;
+}
