@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { EcsActivities } from '../activities/runtime/ecs';
 import type { ApplyResult, CurrentWorkload, RolloutStatus, WorkloadSpec } from '../activities/runtime/types';
+import { ErrorType, permanentFailure } from '../shared/errors';
 import type { TenantSpec } from '../shared/tenant-spec';
 import { awsCall, awsWait } from './activity-options';
 
@@ -28,7 +29,10 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
 }
 
 function kubernetesRuntime(tenant: TenantSpec, runtime: Extract<TenantSpec['runtime'], { kind: 'kubernetes' }>): TenantRuntime {
-  void tenant;
-  void runtime;
-  throw new Error('kubernetes runtime: see runtime-kubernetes.ts');
+  // The Kubernetes activities are not part of this version yet (issue: Kubernetes tenant runtime);
+  // refuse clearly instead of failing half-way through a provisioning.
+  throw permanentFailure(
+    ErrorType.InvalidInput,
+    `tenant ${tenant.id}: runtime "kubernetes" (cluster ${runtime.cluster}) is not supported by this version of tenant-fleet yet; use runtime "ecs"`,
+  );
 }

@@ -1,0 +1,107 @@
+// `npm run demo`: the main job on the embedded sandbox, end to end, then a summary.
+// `npm run demo -- --keep` leaves the sandbox and workers running until Ctrl-C.
+import { WorkflowFailedError } from '@temporalio/client';
+import { connectClient, temporalSettingsFromEnv } from '../src/client/connection';
+import { loadFleetConfig } from '../src/shared/config/load';
+import { resolveTenantSpec } from '../src/shared/config/resolve';
+import { workflowIds } from '../src/shared/ids';
+import type { DeprovisionTenantResult, ProvisionTenantResult } from '../src/shared/messages/provisioning';
+import { TASK_QUEUES } from '../src/shared/task-queues';
+import { createFleetWorkers } from '../src/workers/worker';
+import { startSandbox } from '../test/sandbox';
+
+const keep = process.argv.includes('--keep');
+const log = (line: string) => console.log(`[demo] ${line}`);
+
+async function main(): Promise<void> {
+  const sandbox = await startSandbox({ fresh: true, log: (line) => log(`sandbox: ${line}`) });
+  Object.assign(process.env, sandbox.env);
+  const settings = temporalSettingsFromEnv(sandbox.env);
+  const workers = await createFleetWorkers({ temporal: settings, roles: ['workflows', 'aws'], awsEndpoint: sandbox.aws.endpoint });
+  const running = workers.run();
+  const client = await connectClient(settings);
+  const shutdown = async () => {
+    workers.shutdown();
+    await running;
+    await client.connection.close();
+    await sandbox.stop();
+  };
+  try {
+    const config = await loadFleetConfig(sandbox.fleetConfigPath);
+    const rows: string[][] = [];
+    const uiLink = (id: string) => `${sandbox.temporal.uiUrl}/namespaces/${settings.namespace}/workflows/${encodeURIComponent(id)}`;
+
+    log(`provisioning ${config.tenants.length} tenants in parallel`);
+    await Promise.all(
+      config.tenants.map(async (t) => {
+        const tenant = resolveTenantSpec(config, t.id);
+        const result = (await client.workflow.execute('provisionTenant', {
+          workflowId: workflowIds.provision(t.id),
+          taskQueue: TASK_QUEUES.workflows,
+          args: [{ tenant, requestedBy: 'demo' }],
+          staticSummary: `provision ${t.id}`,
+        })) as ProvisionTenantResult;
+        rows.push([t.id, t.runtime, 'provision', `stack ${result.stackOperation}, version ${result.version}`, uiLink(workflowIds.provision(t.id))]);
+      }),
+    );
+
+    log('provisioning acme again: nothing changes');
+    const acme = resolveTenantSpec(config, 'acme');
+    const again = (await client.workflow.execute('provisionTenant', {
+      workflowId: workflowIds.provision('acme'),
+      taskQueue: TASK_QUEUES.workflows,
+      args: [{ tenant: acme, requestedBy: 'demo' }],
+    })) as ProvisionTenantResult;
+    rows.push(['acme', acme.runtime.kind, 're-provision', `stack ${again.stackOperation}`, uiLink(workflowIds.provision('acme'))]);
+
+    log('deprovisioning initech (prod) without confirmation: refused');
+    const initech = resolveTenantSpec(config, 'initech');
+    const refused = await client.workflow
+      .execute('deprovisionTenant', { workflowId: workflowIds.deprovision('initech'), taskQueue: TASK_QUEUES.workflows, args: [{ tenant: initech }] })
+      .then(
+        () => 'NOT refused',
+        (error: unknown) => {
+          if (error instanceof WorkflowFailedError) return `refused: ${error.cause?.message ?? ''}`;
+          throw error;
+        },
+      );
+    rows.push(['initech', initech.runtime.kind, 'deprovision', refused.slice(0, 70), uiLink(workflowIds.deprovision('initech'))]);
+    if (refused === 'NOT refused') throw new Error('a production deprovisioning without confirmation was not refused');
+
+    log('deprovisioning globex: final snapshot, then workload, DNS, stack');
+    const globex = resolveTenantSpec(config, 'globex');
+    const gone = (await client.workflow.execute('deprovisionTenant', {
+      workflowId: workflowIds.deprovision('globex'),
+      taskQueue: TASK_QUEUES.workflows,
+      args: [{ tenant: globex, requestedBy: 'demo' }],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    })) as DeprovisionTenantResult;
+    rows.push(['globex', globex.runtime.kind, 'deprovision', `snapshot ${gone.finalSnapshot}, stack deleted`, uiLink(workflowIds.deprovision('globex'))]);
+
+    console.log(`\nSummary\n${table(['tenant', 'runtime', 'operation', 'outcome', 'Temporal UI'], rows)}`);
+    console.log(`\nTemporal Web UI: ${sandbox.temporal.uiUrl}\nEnvironment:     . ${sandbox.envFile}\n`);
+    if (keep) {
+      log('--keep: sandbox and workers keep running; Ctrl-C stops them');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    }
+  } finally {
+    await shutdown();
+  }
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error('[demo] failed:', error);
+    process.exit(1);
+  },
+);
