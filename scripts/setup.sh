@@ -14,7 +14,9 @@ mkdir -p "$TOOLS/bin"
 # --- npm dependencies -------------------------------------------------------------------
 if [ ! -f "$ROOT/node_modules/.package-lock.json" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
   log "installing npm dependencies (npm ci)"
-  (cd "$ROOT" && npm ci --no-audit --no-fund)
+  # npm 11 can refuse `npm ci` for a lockfile it wrote itself when optional platform packages
+  # (@swc/core-*) are missing from it; `npm install` then installs the same locked versions.
+  (cd "$ROOT" && { npm ci --no-audit --no-fund || { log "npm ci refused the lockfile; falling back to npm install"; npm install --no-audit --no-fund; }; })
 fi
 
 # --- Temporal CLI (dev server + Web UI) -------------------------------------------------

@@ -15,7 +15,7 @@ import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
 import { awsCall, awsWait } from './activity-options';
 import { tenantRuntime } from './runtime';
 import { StepTracker } from './steps';
-import { dnsRecordsFor, stackParametersFor } from './tenant-footprint';
+import { dnsRecordsFor, stackParametersFor, stackTagsFor } from './tenant-footprint';
 import { validateWorkflowInput } from './validate';
 import { withTenantLock } from './with-tenant-lock';
 
@@ -91,7 +91,7 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
             stackName,
             template: 'tenant',
             parameters: stackParametersFor(tenant, { deletionProtection: false }),
-            tags: { TenantId: tenant.id, Environment: tenant.environment, ManagedBy: 'tenant-fleet' },
+            tags: stackTagsFor(tenant),
           });
           return cfnWait.waitForStack({ target: tenant.aws, stackName });
         });

@@ -14,7 +14,7 @@ import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
 import { awsCall, awsWait } from './activity-options';
 import { tenantRuntime } from './runtime';
 import { StepFailure, StepTracker, messageOf } from './steps';
-import { dnsRecordsFor, stackParametersFor, workloadConfigFrom } from './tenant-footprint';
+import { dnsRecordsFor, stackParametersFor, stackTagsFor, workloadConfigFrom } from './tenant-footprint';
 import { validateWorkflowInput } from './validate';
 import { withTenantLock } from './with-tenant-lock';
 
@@ -58,7 +58,7 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
             stackName,
             template: 'tenant',
             parameters: stackParametersFor(tenant),
-            tags: { TenantId: tenant.id, Environment: tenant.environment, ManagedBy: 'tenant-fleet' },
+            tags: stackTagsFor(tenant),
           });
           if (fresh) steps.onCompensate('stack', () => cfnWait.deleteStack({ target: tenant.aws, stackName }));
           const state = await cfnWait.waitForStack({ target: tenant.aws, stackName });

@@ -42,3 +42,8 @@ export function dnsRecordsFor(tenant: TenantSpec): DnsRecordsInput | undefined {
     records: tenant.hostnames.map((name) => ({ name, type: 'CNAME', value: target, ttl: 300 })),
   };
 }
+
+/** Tags on the tenant stack (CloudFormation propagates them to the resources). */
+export function stackTagsFor(tenant: TenantSpec): Record<string, string> {
+  return { TenantId: tenant.id, Environment: tenant.environment, ManagedBy: 'tenant-fleet' };
+}

@@ -25,8 +25,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { freeLoopbackPorts } from '../ports';
 
 export interface KubeClusterPorts {
   kubeApiserver: number;
@@ -424,23 +424,6 @@ function run(command: string, args: string[], options: RunOptions): Promise<stri
   });
 }
 
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolvePromise(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function freeLoopbackPorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freeLoopbackPort());
-  return [...ports];
-}
 
 /** kwokctl logs JSON lines when not on a terminal; keep level, message and the useful fields. */
 function kwokctlLine(line: string): string {
