@@ -1,10 +1,19 @@
 // `npm run sandbox`: the sandbox servers in the foreground until Ctrl-C.
+import { temporalSettingsFromEnv } from '../src/client/connection';
+import { createFleetWorkers } from '../src/workers/worker';
 import { startSandbox } from '../test/sandbox';
 
 async function main(): Promise<void> {
   const sandbox = await startSandbox({ log: (line) => console.log(`[sandbox] ${line}`) });
+  Object.assign(process.env, sandbox.env);
+  const workers = await createFleetWorkers({
+    temporal: temporalSettingsFromEnv(sandbox.env),
+    roles: ['workflows', 'aws'],
+    awsEndpoint: sandbox.aws.endpoint,
+  });
+  const workersDone = workers.run();
   console.log(`
-Sandbox running (Ctrl-C stops it):
+Sandbox and workers running (Ctrl-C stops them):
   Temporal address  ${sandbox.temporal.address}
   Temporal Web UI   ${sandbox.temporal.uiUrl}
   AWS endpoint      ${sandbox.aws.endpoint}
@@ -17,7 +26,8 @@ Sandbox running (Ctrl-C stops it):
     if (stopping) return;
     stopping = true;
     console.log(`[sandbox] ${signal}: stopping`);
-    sandbox.stop().then(
+    workers.shutdown();
+    workersDone.then(() => sandbox.stop()).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error('[sandbox] stop failed', error);
