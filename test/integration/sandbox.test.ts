@@ -24,7 +24,11 @@ describe('sandbox servers', () => {
 
   it('answers AWS calls on loopback with moto', async () => {
     expect(env.AWS_ENDPOINT_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const sts = new STSClient({ region: 'us-east-1', endpoint: env.AWS_ENDPOINT_URL });
+    const sts = new STSClient({
+      region: 'us-east-1',
+      endpoint: env.AWS_ENDPOINT_URL,
+      credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+    });
     expect((await sts.send(new GetCallerIdentityCommand({}))).Account).toBe('123456789012');
     sts.destroy();
   });
