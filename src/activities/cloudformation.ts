@@ -214,7 +214,12 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
       const stack = await describeStack(cfn, input.stackName);
       if (!stack) return { deleted: false };
       if (stack.StackStatus !== 'DELETE_IN_PROGRESS') {
-        await cfn.send(new DeleteStackCommand({ StackName: input.stackName, ClientRequestToken: `delete-${stack.StackId?.split('/').pop() ?? input.stackName}` }));
+        // Same token for a retry of this delete; a new one after a DELETE_FAILED (named after that failure's
+        // event), or CloudFormation would take the new attempt for a repeat of the failed one and ignore it.
+        const attempt = stack.StackStatus === 'DELETE_FAILED' ? contentHash(await latestEventId(cfn, input.stackName)) : 'first';
+        await cfn.send(
+          new DeleteStackCommand({ StackName: input.stackName, ClientRequestToken: `delete-${stack.StackId?.split('/').pop() ?? input.stackName}-${attempt}` }),
+        );
       }
       const after = await waitWhileInProgress(cfn, input.stackName, input.timeoutMs);
       if (after) {
@@ -248,6 +253,11 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
       onTimeout: (cs) => retryableFailure(ErrorType.Timeout, `change set ${params.ChangeSetName} still ${cs?.Status}`),
     });
   }
+}
+
+async function latestEventId(cfn: CloudFormationClient, stackName: string): Promise<string> {
+  const { StackEvents = [] } = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName }));
+  return StackEvents[0]?.EventId ?? 'none';
 }
 
 function outputsOf(stack: Stack): Record<string, string> {

@@ -1,0 +1,97 @@
+/* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`; Temporal calls them detached too. */
+import { ModifyDBClusterCommand } from '@aws-sdk/client-rds';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createAwsActivities } from '../../src/activities';
+import { TemplateStore } from '../../src/activities/templates';
+import { stackNameFor } from '../../src/shared/ids';
+import { dnsRecordsFor, stackParametersFor, stackTagsFor, workloadConfigFrom } from '../../src/workflows/tenant-footprint';
+import { startHarness, type Harness } from './harness';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ workers: false });
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+/** Runs an activity the way a retry would: twice in a row, each time inside an activity context. */
+async function twice<I, O>(activity: (input: I) => Promise<O>, input: I): Promise<[O, O]> {
+  const first = (await new MockActivityEnvironment().run(activity, input)) as O;
+  const second = (await new MockActivityEnvironment().run(activity, input)) as O;
+  return [first, second];
+}
+
+describe('every provisioning activity is safe to run twice', () => {
+  it('stack, parameters, workload, DNS, snapshot and deletion each give the same outcome on a second run', async () => {
+    const activities = createAwsActivities({ aws: h.aws, templates: new TemplateStore() });
+    const tenant = h.tenant('initech');
+    const stackName = stackNameFor(tenant.id);
+    const stackInput = { target: tenant.aws, stackName, template: 'tenant' as const, parameters: stackParametersFor(tenant), tags: stackTagsFor(tenant) };
+
+    const [created, repeated] = await twice(activities.deployStack, stackInput);
+    expect(created.operation).toBe('create');
+    // The retry sees the stack the first attempt created and has nothing to change.
+    expect(repeated.operation).toBe('none');
+    expect(repeated.stackId).toBe(created.stackId);
+    const [stable, stableAgain] = await twice(activities.waitForStack, { target: tenant.aws, stackName });
+    expect(stable).toEqual(stableAgain);
+    expect(stable.status).toBe('CREATE_COMPLETE');
+
+    const params = { target: tenant.aws, tenantId: tenant.id, parameters: { 'workload/version': '1.0.0', hostnames: tenant.hostnames.join(',') } };
+    const [written, unchanged] = await twice(activities.putTenantParameters, params);
+    expect(written.written).toHaveLength(2);
+    expect(unchanged).toEqual({ written: [], unchanged: written.written });
+
+    if (tenant.runtime.kind !== 'ecs') throw new Error('initech is an ECS tenant');
+    const workload = {
+      runtime: tenant.runtime,
+      workload: { tenantId: tenant.id, image: tenant.image, version: '1.0.0', replicas: 2, config: workloadConfigFrom(tenant, stable.outputs), appRoleArn: stable.outputs.AppRoleArn },
+    };
+    const [applied, reapplied] = await twice(activities.ecsApplyWorkload, workload);
+    expect(applied.changed).toBe(true);
+    expect(reapplied).toEqual({ changed: false, revision: applied.revision });
+    const [rollout, rolloutAgain] = await twice(activities.ecsWaitForRollout, { runtime: tenant.runtime, tenantId: tenant.id });
+    expect(rollout.ready).toBe(true);
+    expect(rolloutAgain).toEqual(rollout);
+
+    const records = dnsRecordsFor(tenant)!;
+    const [upserted, upsertedAgain] = await twice(activities.upsertDnsRecords, records);
+    expect(upserted.changed).toEqual(['initech.b.tenants.test.']);
+    expect(upsertedAgain.changed).toEqual([]);
+
+    const snapshot = { target: tenant.aws, clusterIdentifier: stable.outputs.DatabaseClusterIdentifier!, snapshotIdentifier: 'pre-idempotency-initech' };
+    const [snap, snapAgain] = await twice(activities.snapshotCluster, snapshot);
+    expect(snap.created).toBe(true);
+    expect(snapAgain).toEqual({ ...snap, created: false });
+
+    const [removedRecords, removedRecordsAgain] = await twice(activities.deleteDnsRecords, records);
+    expect(removedRecords.deleted).toEqual(['initech.b.tenants.test.']);
+    expect(removedRecordsAgain).toEqual({ deleted: [], skipped: [] });
+    const [removedService, removedServiceAgain] = await twice(activities.ecsDeleteWorkload, { runtime: tenant.runtime, tenantId: tenant.id });
+    expect(removedService.deleted).toBe(true);
+    expect(removedServiceAgain.deleted).toBe(false);
+    // initech is production: its stack holds a protected cluster, so lift protection the way deprovisioning does.
+    await activities.deployStack({ ...stackInput, parameters: stackParametersFor(tenant, { deletionProtection: false }) });
+    await activities.waitForStack({ target: tenant.aws, stackName });
+    const [deleted, deletedAgain] = await twice(activities.deleteStack, { target: tenant.aws, stackName });
+    expect(deleted.deleted).toBe(true);
+    expect(deletedAgain.deleted).toBe(false);
+  });
+
+  it('refuses to delete a production stack whose cluster is still protected, naming the resource', async () => {
+    const activities = createAwsActivities({ aws: h.aws, templates: new TemplateStore() });
+    const tenant = { ...h.tenant('initech'), id: 'initech-protected' };
+    const stackName = stackNameFor(tenant.id);
+    await activities.deployStack({ target: tenant.aws, stackName, template: 'tenant', parameters: stackParametersFor(tenant), tags: stackTagsFor(tenant) });
+    await activities.waitForStack({ target: tenant.aws, stackName });
+    const refusal: unknown = await new MockActivityEnvironment().run(activities.deleteStack, { target: tenant.aws, stackName }).catch((e: unknown) => e);
+    expect(refusal).toBeInstanceOf(ApplicationFailure);
+    expect((refusal as ApplicationFailure).type).toBe('StackFailed');
+    expect((refusal as ApplicationFailure).message).toMatch(/could not be deleted \(DELETE_FAILED\): DatabaseCluster/);
+    // CloudFormation only accepts another delete from DELETE_FAILED: lift protection on the cluster itself, as an operator would.
+    await h.aws.rds(tenant.aws).send(new ModifyDBClusterCommand({ DBClusterIdentifier: `tenant-${tenant.id}`, DeletionProtection: false, ApplyImmediately: true }));
+    expect(await activities.deleteStack({ target: tenant.aws, stackName })).toEqual({ deleted: true });
+  });
+});
