@@ -13,7 +13,7 @@ import {
 import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
 import { awsCall, awsWait } from './activity-options';
 import { tenantRuntime } from './runtime';
-import { StepFailure, StepTracker, messageOf } from './steps';
+import { StepTracker, failedStepOf, failureTypeOf, messageOf } from './steps';
 import { dnsRecordsFor, stackParametersFor, stackTagsFor, workloadConfigFrom } from './tenant-footprint';
 import { validateWorkflowInput } from './validate';
 import { withTenantLock } from './with-tenant-lock';
@@ -120,8 +120,8 @@ async function failProvisioning(
   error: unknown,
   { fresh, keep, steps, tenantId }: { fresh: boolean; keep: boolean; steps: StepTracker; tenantId: string },
 ): Promise<Error> {
-  const step = error instanceof StepFailure ? error.step : steps.progress.phase;
-  const cause = error instanceof StepFailure ? error.cause : error;
+  const step = failedStepOf(error) ?? steps.progress.phase;
+  const cause = failedStepOf(error) !== undefined ? (error as Error).cause : error;
   let outcome: string;
   if (!fresh) {
     outcome = 'existing tenant: nothing was deleted';
@@ -137,9 +137,4 @@ async function failProvisioning(
     cause,
     details: [{ step, outcome }],
   });
-}
-
-function failureTypeOf(cause: unknown): ErrorType {
-  const type = (cause as { type?: string; cause?: { type?: string } })?.cause?.type ?? (cause as { type?: string })?.type;
-  return Object.values(ErrorType).includes(type as ErrorType) ? (type as ErrorType) : ErrorType.StackFailed;
 }

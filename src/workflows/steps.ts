@@ -1,4 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { isCancellation } from '@temporalio/workflow';
+import { ErrorType, permanentFailure } from '../shared/errors';
 import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { StepProgress, StepStatus, TenantOperationProgress } from '../shared/messages/provisioning';
 import { PhaseKey } from '../shared/search-attributes';
@@ -23,8 +25,10 @@ export class StepTracker {
       this.mark(name, 'done', describe?.(result));
       return result;
     } catch (error) {
+      if (isCancellation(error)) throw error;
       this.mark(name, 'failed', messageOf(error));
-      throw new StepFailure(name, error);
+      // An ApplicationFailure fails the workflow; a plain Error would only fail (and retry) the workflow task.
+      throw permanentFailure(failureTypeOf(error), `step "${name}" failed: ${messageOf(error)}`, { cause: error, details: [{ step: name }] });
     }
   }
 
@@ -69,15 +73,16 @@ export class StepTracker {
   }
 }
 
-/** Names the step in which the cause happened; the cause is kept, never swallowed. */
-export class StepFailure extends Error {
-  constructor(
-    readonly step: string,
-    override readonly cause: unknown,
-  ) {
-    super(`step "${step}" failed: ${messageOf(cause)}`);
-    this.name = 'StepFailure';
-  }
+/** The step a failure thrown by `StepTracker.run` happened in. */
+export function failedStepOf(error: unknown): string | undefined {
+  const details = error instanceof ApplicationFailure ? (error.details as { step?: string }[] | undefined) : undefined;
+  return details?.[0]?.step;
+}
+
+/** Keeps the activity's own error type (StackFailed, RolloutFailed, ...) when there is one. */
+export function failureTypeOf(error: unknown): ErrorType {
+  const type = (error as { type?: string; cause?: { type?: string } })?.cause?.type ?? (error as { type?: string })?.type;
+  return Object.values(ErrorType).includes(type as ErrorType) ? (type as ErrorType) : ErrorType.StackFailed;
 }
 
 export function messageOf(error: unknown): string {
