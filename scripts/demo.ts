@@ -2,11 +2,10 @@
 // `npm run demo -- --keep` leaves the sandbox and workers running until Ctrl-C.
 import { WorkflowFailedError } from '@temporalio/client';
 import { connectClient, temporalSettingsFromEnv } from '../src/client/connection';
+import { deprovisionTenant, provisionTenant } from '../src/client/tenants';
 import { loadFleetConfig } from '../src/shared/config/load';
 import { resolveTenantSpec } from '../src/shared/config/resolve';
 import { workflowIds } from '../src/shared/ids';
-import type { DeprovisionTenantResult, ProvisionTenantResult } from '../src/shared/messages/provisioning';
-import { TASK_QUEUES } from '../src/shared/task-queues';
 import { createFleetWorkers } from '../src/workers/worker';
 import { startSandbox } from '../test/sandbox';
 
@@ -35,30 +34,19 @@ async function main(): Promise<void> {
     await Promise.all(
       config.tenants.map(async (t) => {
         const tenant = resolveTenantSpec(config, t.id);
-        const result = (await client.workflow.execute('provisionTenant', {
-          workflowId: workflowIds.provision(t.id),
-          taskQueue: TASK_QUEUES.workflows,
-          args: [{ tenant, requestedBy: 'demo' }],
-          staticSummary: `provision ${t.id}`,
-        })) as ProvisionTenantResult;
+        const result = await provisionTenant(client, { tenant, requestedBy: 'demo' });
         rows.push([t.id, t.runtime, 'provision', `stack ${result.stackOperation}, version ${result.version}`, uiLink(workflowIds.provision(t.id))]);
       }),
     );
 
     log('provisioning acme again: nothing changes');
     const acme = resolveTenantSpec(config, 'acme');
-    const again = (await client.workflow.execute('provisionTenant', {
-      workflowId: workflowIds.provision('acme'),
-      taskQueue: TASK_QUEUES.workflows,
-      args: [{ tenant: acme, requestedBy: 'demo' }],
-    })) as ProvisionTenantResult;
+    const again = await provisionTenant(client, { tenant: acme, requestedBy: 'demo' });
     rows.push(['acme', acme.runtime.kind, 're-provision', `stack ${again.stackOperation}`, uiLink(workflowIds.provision('acme'))]);
 
     log('deprovisioning initech (prod) without confirmation: refused');
     const initech = resolveTenantSpec(config, 'initech');
-    const refused = await client.workflow
-      .execute('deprovisionTenant', { workflowId: workflowIds.deprovision('initech'), taskQueue: TASK_QUEUES.workflows, args: [{ tenant: initech }] })
-      .then(
+    const refused = await deprovisionTenant(client, { tenant: initech, requestedBy: 'demo' }).then(
         () => 'NOT refused',
         (error: unknown) => {
           if (error instanceof WorkflowFailedError) return `refused: ${error.cause?.message ?? ''}`;
@@ -70,12 +58,7 @@ async function main(): Promise<void> {
 
     log('deprovisioning globex: final snapshot, then workload, DNS, stack');
     const globex = resolveTenantSpec(config, 'globex');
-    const gone = (await client.workflow.execute('deprovisionTenant', {
-      workflowId: workflowIds.deprovision('globex'),
-      taskQueue: TASK_QUEUES.workflows,
-      args: [{ tenant: globex, requestedBy: 'demo' }],
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    })) as DeprovisionTenantResult;
+    const gone = await deprovisionTenant(client, { tenant: globex, requestedBy: 'demo' });
     rows.push(['globex', globex.runtime.kind, 'deprovision', `snapshot ${gone.finalSnapshot}, stack deleted`, uiLink(workflowIds.deprovision('globex'))]);
 
     console.log(`\nSummary\n${table(['tenant', 'runtime', 'operation', 'outcome', 'Temporal UI'], rows)}`);

@@ -83,11 +83,6 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
       }
       return { snapshotIdentifier: input.snapshotIdentifier, snapshotArn: snapshot.DBClusterSnapshotArn, status: snapshot.Status, created };
     },
-
-    async describeSnapshot(input: { target: AwsTarget; snapshotIdentifier: string }): Promise<{ status: string; arn: string } | undefined> {
-      const s = await find(input.target, input.snapshotIdentifier);
-      return s ? { status: s.Status ?? 'unknown', arn: s.DBClusterSnapshotArn ?? '' } : undefined;
-    },
   };
 }
 

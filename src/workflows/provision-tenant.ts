@@ -100,13 +100,16 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
         (r) => (r.changed ? `applied ${r.revision}` : 'unchanged'),
       );
 
-      const dnsChanged = await steps.run('dns', async () => {
-        const records = dnsRecordsFor(tenant);
-        if (!records) return [];
-        if (fresh) steps.onCompensate('dns', () => dns.deleteDnsRecords(records));
-        return (await dns.upsertDnsRecords(records)).changed;
-      });
-      if (!dnsRecordsFor(tenant)) steps.skip('dns', 'no load balancer or hosted zone configured');
+      const records = dnsRecordsFor(tenant);
+      let dnsChanged: string[] = [];
+      if (records) {
+        dnsChanged = await steps.run('dns', async () => {
+          if (fresh) steps.onCompensate('dns', () => dns.deleteDnsRecords(records));
+          return (await dns.upsertDnsRecords(records)).changed;
+        });
+      } else {
+        steps.skip('dns', 'no load balancer or hosted zone configured');
+      }
 
       steps.setPhase('done');
       return { tenantId: tenant.id, fresh, stackOperation: deployed.operation, version, outputs: deployed.outputs, dnsChanged };

@@ -6,8 +6,9 @@ import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../src/shared/errors';
-import { workflowIds, stackNameFor } from '../../src/shared/ids';
-import type { ProvisionTenantResult, DeprovisionTenantResult } from '../../src/shared/messages/provisioning';
+import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
+import { stackNameFor } from '../../src/shared/ids';
+import type { DeprovisionTenantInput, ProvisionTenantInput } from '../../src/shared/messages/provisioning';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { startHarness, type Harness } from './harness';
@@ -20,21 +21,10 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const provision = (tenant: TenantSpec, extra: Record<string, unknown> = {}) =>
-  h.client.workflow.execute('provisionTenant', {
-    workflowId: `${workflowIds.provision(tenant.id)}`,
-    taskQueue: TASK_QUEUES.workflows,
-    args: [{ tenant, requestedBy: 'jest', ...extra }],
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-  }) as Promise<ProvisionTenantResult>;
-
-const deprovision = (tenant: TenantSpec, extra: Record<string, unknown> = {}) =>
-  h.client.workflow.execute('deprovisionTenant', {
-    workflowId: workflowIds.deprovision(tenant.id),
-    taskQueue: TASK_QUEUES.workflows,
-    args: [{ tenant, requestedBy: 'jest', ...extra }],
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-  }) as Promise<DeprovisionTenantResult>;
+const provision = (tenant: TenantSpec, extra: Partial<ProvisionTenantInput> = {}) =>
+  provisionTenant(h.client, { tenant, requestedBy: 'jest', ...extra });
+const deprovision = (tenant: TenantSpec, extra: Partial<DeprovisionTenantInput> = {}) =>
+  deprovisionTenant(h.client, { tenant, requestedBy: 'jest', ...extra });
 
 async function stackStatus(tenant: TenantSpec): Promise<string | undefined> {
   try {

@@ -119,12 +119,6 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       return { changed, revision: taskDefinitionArn ?? '' };
     },
 
-    async ecsRolloutStatus({ runtime, tenantId }: { runtime: EcsRuntime; tenantId: string }): Promise<RolloutStatus> {
-      const service = await describeService(runtime, tenantId);
-      if (!service) throw permanentFailure(ErrorType.ResourceNotFound, `ECS service ${serviceName(tenantId)} not found in cluster ${runtime.clusterName}`);
-      return rolloutOf(service);
-    },
-
     /** Waits until the primary deployment completes; a failed rollout is returned, not thrown, so the caller can roll back. */
     async ecsWaitForRollout({ runtime, tenantId, timeoutMs }: { runtime: EcsRuntime; tenantId: string; timeoutMs?: number }): Promise<RolloutStatus> {
       const service = await pollWithHeartbeat({

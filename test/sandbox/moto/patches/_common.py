@@ -39,3 +39,20 @@ def error_code_and_message(exc: BaseException) -> tuple[str, str]:
     if not isinstance(message, str) or not message:
         message = str(exc) or type(exc).__name__
     return code, message
+
+
+def wrap_once(owner: Any, name: str, factory: Any, patch: str) -> None:
+    """Replaces `owner.name` with `factory(original)`, once per patch module.
+
+    Several patches may wrap the same moto method (ACM's `CertBundle.describe`), so the
+    guard remembers which patches a function already carries instead of a single flag;
+    `__name__` is kept because moto's response dispatch looks methods up by name.
+    """
+    original = getattr(owner, name)
+    applied = getattr(original, "__sandbox_patches__", frozenset())
+    if patch in applied:
+        return
+    wrapped = factory(original)
+    wrapped.__name__ = name
+    wrapped.__sandbox_patches__ = applied | {patch}
+    setattr(owner, name, wrapped)

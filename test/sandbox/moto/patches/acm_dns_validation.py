@@ -46,6 +46,8 @@ from moto.core.utils import utcnow
 from moto.route53.models import route53_backends
 from moto.utilities.utils import get_partition
 
+from ._common import wrap_once
+
 
 def _norm(name: str) -> str:
     return (name or "").strip().lower().rstrip(".")
@@ -193,14 +195,6 @@ def _wrap_request_certificate(original: Callable[..., Any]) -> Callable[..., Any
 
 
 def apply() -> None:
-    bundle = acm_models.CertBundle
-    if getattr(bundle.check, "__sandbox_patched__", False):
-        return
-    for name, factory in (("check", _wrap_check), ("describe", _wrap_describe)):
-        wrapped = factory(getattr(bundle, name))
-        wrapped.__sandbox_patched__ = True  # type: ignore[attr-defined]
-        setattr(bundle, name, wrapped)
-    response = acm_responses.AWSCertificateManagerResponse
-    wrapped = _wrap_request_certificate(response.request_certificate)
-    wrapped.__name__ = "request_certificate"
-    response.request_certificate = wrapped
+    wrap_once(acm_models.CertBundle, "check", _wrap_check, __name__)
+    wrap_once(acm_models.CertBundle, "describe", _wrap_describe, __name__)
+    wrap_once(acm_responses.AWSCertificateManagerResponse, "request_certificate", _wrap_request_certificate, __name__)

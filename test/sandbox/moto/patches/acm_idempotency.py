@@ -29,6 +29,8 @@ from typing import Any, Callable
 from moto.acm import models as acm_models
 from moto.core.utils import utcnow
 
+from ._common import wrap_once
+
 TOKEN_LIFETIME = datetime.timedelta(hours=1)
 
 
@@ -59,9 +61,4 @@ def _wrap(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def apply() -> None:
-    backend = acm_models.AWSCertificateManagerBackend
-    if getattr(backend.request_certificate, "__sandbox_patched__", False):
-        return
-    wrapped = _wrap(backend.request_certificate)
-    wrapped.__sandbox_patched__ = True  # type: ignore[attr-defined]
-    backend.request_certificate = wrapped
+    wrap_once(acm_models.AWSCertificateManagerBackend, "request_certificate", _wrap, __name__)

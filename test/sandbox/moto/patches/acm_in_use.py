@@ -30,6 +30,8 @@ from moto.core.exceptions import AWSError
 from moto.elb.models import elb_backends
 from moto.elbv2.models import elbv2_backends
 
+from ._common import wrap_once
+
 
 class ResourceInUseException(AWSError):
     TYPE = "ResourceInUseException"
@@ -74,12 +76,5 @@ def _wrap_describe(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def apply() -> None:
-    backend = acm_models.AWSCertificateManagerBackend
-    if getattr(backend.delete_certificate, "__sandbox_in_use__", False):
-        return
-    wrapped = _wrap_delete(backend.delete_certificate)
-    wrapped.__sandbox_in_use__ = True  # type: ignore[attr-defined]
-    backend.delete_certificate = wrapped
-    describe = _wrap_describe(acm_models.CertBundle.describe)
-    describe.__sandbox_in_use__ = True  # type: ignore[attr-defined]
-    acm_models.CertBundle.describe = describe
+    wrap_once(acm_models.AWSCertificateManagerBackend, "delete_certificate", _wrap_delete, __name__)
+    wrap_once(acm_models.CertBundle, "describe", _wrap_describe, __name__)

@@ -56,6 +56,8 @@ from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.moto_api._internal import mock_random
 
+from ._common import wrap_once
+
 ROLLOUT_ENV = "SANDBOX_ECS_ROLLOUT_SECONDS"
 BROKEN_SUFFIX = "-broken"
 CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
@@ -275,18 +277,7 @@ def _wrap_response_create_service(original: Callable[..., Any]) -> Callable[...,
 
 def apply() -> None:
     backend = ecs_models.EC2ContainerServiceBackend
-    if getattr(backend.create_service, "__sandbox_patched__", False):
-        return
-    for name, factory in (
-        ("create_service", _wrap_create_service),
-        ("update_service", _wrap_update_service),
-        ("describe_services", _wrap_describe_services),
-    ):
-        wrapped = factory(getattr(backend, name))
-        wrapped.__sandbox_patched__ = True  # type: ignore[attr-defined]
-        wrapped.__name__ = name
-        setattr(backend, name, wrapped)
-    response = ecs_responses.EC2ContainerServiceResponse
-    wrapped = _wrap_response_create_service(response.create_service)
-    wrapped.__name__ = "create_service"
-    response.create_service = wrapped
+    wrap_once(backend, "create_service", _wrap_create_service, __name__)
+    wrap_once(backend, "update_service", _wrap_update_service, __name__)
+    wrap_once(backend, "describe_services", _wrap_describe_services, __name__)
+    wrap_once(ecs_responses.EC2ContainerServiceResponse, "create_service", _wrap_response_create_service, __name__)
