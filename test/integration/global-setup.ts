@@ -2,14 +2,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeWorkflowBundle } from '../../src/workers/bundle';
 import { startSandbox } from '../sandbox';
-import { repoRoot } from '../sandbox/tools';
-import { SANDBOX_HANDLE, TEST_ENV_FILE } from './sandbox-env';
+import { SANDBOX_HANDLE, TEST_ENV_FILE, TEST_SANDBOX_DIR } from './sandbox-env';
 
 /** One sandbox for the whole integration run; test files read its addresses from TEST_ENV_FILE. */
 export default async function globalSetup(): Promise<void> {
   const sandbox = await startSandbox({
-    stateDir: join(repoRoot, '.sandbox', 'test'),
+    stateDir: TEST_SANDBOX_DIR,
     fresh: true,
+    // TENANT_FLEET_TEST_KUBE=0 leaves the Kubernetes cluster out, for a quick run of AWS-only suites.
+    kubernetes: process.env.TENANT_FLEET_TEST_KUBE !== '0',
     log: (line) => process.stdout.write(`[sandbox] ${line}\n`),
   });
   (globalThis as Record<string, unknown>)[SANDBOX_HANDLE] = sandbox;

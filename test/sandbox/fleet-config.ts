@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseFleetConfig } from '../../src/shared/config/load';
 import type { SandboxBaseline } from './aws-baseline';
 import { repoRoot } from './tools';
@@ -7,7 +7,7 @@ import { repoRoot } from './tools';
 export const SANDBOX_FLEET_TEMPLATE = join(repoRoot, 'config', 'fleet.sandbox.yaml');
 
 /** Fills config/fleet.sandbox.yaml's placeholders with the seeded IDs, validates it, writes it. */
-export function writeSandboxFleetConfig(baseline: SandboxBaseline, path: string): string {
+export function writeSandboxFleetConfig(baseline: SandboxBaseline, path: string, kubeconfigPath?: string): string {
   const values = new Map<string, string>();
   for (const a of baseline.accounts) {
     const prefix = a.account.name;
@@ -21,6 +21,8 @@ export function writeSandboxFleetConfig(baseline: SandboxBaseline, path: string)
   values.set('ecs.clusterName', baseline.platform.ecsClusterName);
   values.set('alb.listenerArn', baseline.platform.listenerArn);
   values.set('alb.dnsName', baseline.platform.loadBalancerDnsName);
+  // Without the sandbox cluster the Kubernetes tenants stay in the config but cannot be reached.
+  values.set('kube.kubeconfig', kubeconfigPath ?? join(dirname(path), 'kube', 'not-started.kubeconfig'));
 
   const text = readFileSync(SANDBOX_FLEET_TEMPLATE, 'utf8').replace(/\$\{([\w.-]+)\}/g, (_, key: string) => {
     const value = values.get(key);

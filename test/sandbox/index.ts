@@ -65,7 +65,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
     log('seeding AWS accounts (fleet access role, network, DNS zone, ECS cluster, load balancer)');
     const baseline = await seedAwsBaseline(aws.endpoint);
-    const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'));
+    const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'), kube?.kubeconfigPath);
 
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: temporal.address,
