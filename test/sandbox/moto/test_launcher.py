@@ -7,6 +7,7 @@ patch from patches/__init__.py makes the matching tests fail.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -725,6 +726,73 @@ def test_acm_in_use_certificate_cannot_be_deleted(aws: Aws) -> None:
     acm.delete_certificate(CertificateArn=extra_arn)
     elbv2.delete_listener(ListenerArn=listener)
     acm.delete_certificate(CertificateArn=pem_arn)
+
+
+def test_acm_dns_validation_reads_the_authoritative_zone_of_any_account(aws: Aws, endpoint: str) -> None:
+    # The certificate lives in the load balancer's account; the hostname's zone in the tenant's.
+    sts = aws("sts")
+    creds = sts.assume_role(RoleArn="arn:aws:iam::333333333333:role/tenant-dns", RoleSessionName="tenant-dns")["Credentials"]
+    tenant = Aws(endpoint, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    parent = f"{_name('p')}.example.net"
+    child = f"tenants.{parent}"
+    parent_zone = aws("route53").create_hosted_zone(Name=parent, CallerReference=_name("ref"))["HostedZone"]["Id"]
+    child_zone = tenant("route53").create_hosted_zone(Name=child, CallerReference=_name("ref"))["HostedZone"]["Id"]
+    acm = aws("acm")
+    arn = acm.request_certificate(DomainName=f"shop.{child}", ValidationMethod="DNS")["CertificateArn"]
+    record = acm.describe_certificate(CertificateArn=arn)["Certificate"]["DomainValidationOptions"][0]["ResourceRecord"]
+
+    def upsert(route53: Any, zone: str) -> None:
+        route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
+            "Action": "UPSERT", "ResourceRecordSet": {"Name": record["Name"], "Type": "CNAME", "TTL": 300,
+                                                      "ResourceRecords": [{"Value": record["Value"]}]}}]})
+
+    # A record in the parent zone is shadowed by the delegated child zone: a resolver never sees it.
+    upsert(aws("route53"), parent_zone)
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "PENDING_VALIDATION"
+    upsert(tenant("route53"), child_zone)
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED"
+
+
+def test_acm_not_after_tag_makes_renewal_due_and_expires(aws: Aws) -> None:
+    acm, route53, ec2, elbv2 = aws("acm"), aws("route53"), aws("ec2"), aws("elbv2")
+    zone_name = f"{_name('r')}.example.com"
+    zone = route53.create_hosted_zone(Name=zone_name, CallerReference=_name("ref"))["HostedZone"]["Id"]
+    arn = acm.request_certificate(DomainName=f"app.{zone_name}", ValidationMethod="DNS")["CertificateArn"]
+    record = acm.describe_certificate(CertificateArn=arn)["Certificate"]["DomainValidationOptions"][0]["ResourceRecord"]
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
+        "Action": "UPSERT", "ResourceRecordSet": {"Name": record["Name"], "Type": "CNAME", "TTL": 300,
+                                                  "ResourceRecords": [{"Value": record["Value"]}]}}]})
+    cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert cert["Status"] == "ISSUED"
+    # Not in use: ACM would not renew it.
+    assert cert["RenewalEligibility"] == "INELIGIBLE" and "RenewalSummary" not in cert
+    default_not_after = cert["NotAfter"]
+
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24", AvailabilityZone=f"us-east-1{az}")[
+        "Subnet"]["SubnetId"] for i, az in ((1, "a"), (2, "b"))]
+    lb = elbv2.create_load_balancer(Name=_name("lb"), Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    listener = elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTPS", Port=443,
+                                     Certificates=[{"CertificateArn": arn}],
+                                     DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
+                                         "StatusCode": "404"}}])["Listeners"][0]["ListenerArn"]
+    cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert cert["RenewalEligibility"] == "ELIGIBLE" and "RenewalSummary" not in cert  # 365 days left
+
+    soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=10)).replace(microsecond=0)
+    acm.add_tags_to_certificate(CertificateArn=arn, Tags=[{"Key": "sandbox:not-after", "Value": soon.isoformat()}])
+    cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert cert["NotAfter"] == soon and cert["NotAfter"] < default_not_after
+    assert cert["Status"] == "ISSUED"
+    assert cert["RenewalSummary"]["RenewalStatus"] == "PENDING_AUTO_RENEWAL"
+    summary = acm.list_certificates()["CertificateSummaryList"]
+    assert [c["NotAfter"] for c in summary if c["CertificateArn"] == arn] == [soon]
+
+    past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).replace(microsecond=0)
+    acm.add_tags_to_certificate(CertificateArn=arn, Tags=[{"Key": "sandbox:not-after", "Value": past.isoformat()}])
+    cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert cert["Status"] == "EXPIRED" and cert["RenewalEligibility"] == "INELIGIBLE"
+    elbv2.delete_listener(ListenerArn=listener)
 
 
 # ------------------------------------------------- f. STS multi-account, g. CloudWatch

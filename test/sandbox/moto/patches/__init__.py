@@ -24,6 +24,7 @@ PATCHES = (
     "acm_dns_validation",
     "acm_idempotency",
     "acm_in_use",
+    "acm_renewal",
 )
 
 

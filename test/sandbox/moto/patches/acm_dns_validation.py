@@ -22,8 +22,13 @@ For certificates requested with `ValidationMethod=DNS`:
   `_<32 hex>.<domain>.`, value `_<32 hex>.<10 letters>.acm-validations.aws.`
   (a wildcard `*.example.com` shares the record of `example.com`, as in ACM).
 * The certificate stays PENDING_VALIDATION until, for every domain, a CNAME
-  with exactly that name and value exists in a Route53 hosted zone of the same
-  (moto) account whose name contains the record; then it becomes ISSUED (on the
+  with exactly that name and value is what DNS would answer: it exists in the
+  *authoritative* Route53 hosted zone for the record name, i.e. the zone with
+  the longest name containing it, in any (moto) account -- DNS is global, so a
+  certificate in the load balancer's account is validated by a record in the
+  tenant account's zone, as in AWS (delegation from parent zones is assumed).
+  A record written into a parent zone that has a more specific child zone does
+  not count, as a resolver would never see it. Then it becomes ISSUED (on the
   next DescribeCertificate/ListCertificates/GetCertificate) and stays ISSUED.
   Per-domain `ValidationStatus` is SUCCESS / PENDING_VALIDATION accordingly.
 Other certificates (EMAIL validation, private CA, imported) keep moto's behaviour.
@@ -44,7 +49,6 @@ from moto.acm import models as acm_models
 from moto.acm import responses as acm_responses
 from moto.core.utils import utcnow
 from moto.route53.models import route53_backends
-from moto.utilities.utils import get_partition
 
 from ._common import wrap_once
 
@@ -78,14 +82,27 @@ def _record_values(rrset: Any) -> list[str]:
     return values
 
 
-def record_exists(account_id: str, region: str, record: dict[str, str]) -> bool:
+def _authoritative_zones(name: str) -> list[Any]:
+    """Hosted zones (any account) with the longest name that contains `name`."""
+    best: list[Any] = []
+    best_len = -1
+    for per_account in list(route53_backends.values()):
+        for backend in list(per_account.values()):
+            for zone in list(backend.zones.values()):
+                zone_name = _norm(zone.name)
+                if name != zone_name and not name.endswith("." + zone_name):
+                    continue
+                if len(zone_name) > best_len:
+                    best, best_len = [zone], len(zone_name)
+                elif len(zone_name) == best_len:
+                    best.append(zone)
+    return best
+
+
+def record_exists(record: dict[str, str]) -> bool:
     name = _norm(record["Name"])
     value = _norm(record["Value"])
-    backend = route53_backends[account_id][get_partition(region)]
-    for zone in list(backend.zones.values()):
-        zone_name = _norm(zone.name)
-        if name != zone_name and not name.endswith("." + zone_name):
-            continue
+    for zone in _authoritative_zones(name):
         for rrset in list(zone.rrsets):
             if (getattr(rrset, "type", None) or getattr(rrset, "type_", None)) != "CNAME":
                 continue
@@ -96,10 +113,6 @@ def record_exists(account_id: str, region: str, record: dict[str, str]) -> bool:
 
 def _account(cert: Any) -> str:
     return cert.arn.split(":")[4]
-
-
-def _region(cert: Any) -> str:
-    return cert.arn.split(":")[3]
 
 
 def domains_of(cert: Any) -> list[str]:
@@ -117,7 +130,7 @@ def _dns_managed(cert: Any) -> bool:
 
 
 def domain_validated(cert: Any, domain: str) -> bool:
-    return record_exists(_account(cert), _region(cert), validation_record(_account(cert), domain))
+    return record_exists(validation_record(_account(cert), domain))
 
 
 def _wrap_check(original: Callable[..., Any]) -> Callable[..., Any]:
