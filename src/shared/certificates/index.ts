@@ -1,0 +1,3 @@
+export * from './hash';
+export * from './hostnames';
+export * from './planner';
