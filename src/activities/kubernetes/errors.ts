@@ -1,0 +1,96 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType, permanentFailure } from '../../shared/errors';
+
+/** How a failed API call should be treated; decided once here so every caller agrees. */
+export type KubeErrorKind = 'NotFound' | 'Conflict' | 'Invalid' | 'Forbidden' | 'Unavailable' | 'Other';
+
+/** A non-2xx answer from the API server, with the server's own Status message and reason. */
+export class KubeApiError extends Error {
+  readonly kind: KubeErrorKind;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    /** The Status object's `reason` (NotFound, AlreadyExists, Conflict, Invalid, ...), when it sent one. */
+    readonly reason: string | undefined,
+    readonly serverMessage: string,
+  ) {
+    super(`${method} ${path}: HTTP ${status}${reason ? ` ${reason}` : ''}: ${serverMessage}`);
+    this.name = 'KubeApiError';
+    this.kind = kindOf(status);
+  }
+}
+
+/** The request never got an answer: refused, reset, timed out, TLS failure. */
+export class KubeConnectionError extends Error {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    cause: Error,
+  ) {
+    super(`${method} ${url}: ${cause.message}`, { cause });
+    this.name = 'KubeConnectionError';
+  }
+}
+
+export const isNotFound = (error: unknown): boolean => error instanceof KubeApiError && error.kind === 'NotFound';
+
+function kindOf(status: number): KubeErrorKind {
+  if (status === 404 || status === 410) return 'NotFound';
+  if (status === 409) return 'Conflict';
+  if (status === 400 || status === 422 || status === 415) return 'Invalid';
+  if (status === 401 || status === 403) return 'Forbidden';
+  if (status === 429 || status >= 500) return 'Unavailable';
+  return 'Other';
+}
+
+/**
+ * Thrown for answers a later attempt may not get (conflict, throttling, server error, lost
+ * connection). DESIGN.md leaves transient errors to the retry policy, so this is a plain
+ * error (Temporal records its name as the failure type) rather than one of the enum's types.
+ */
+export class KubeTransientError extends Error {
+  constructor(message: string, cause?: Error) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'KubeTransientError';
+  }
+}
+
+/**
+ * Turns whatever a Kubernetes call threw into what the activity should throw, with `doing`
+ * (what we were doing, naming the resource) in front and the original as the cause. A refused
+ * manifest, missing permissions or a missing resource become non-retryable ApplicationFailures,
+ * because a second attempt would meet the same answer.
+ */
+export function toKubeFailure(error: unknown, doing: string): unknown {
+  if (error instanceof ApplicationFailure) return error;
+  if (error instanceof KubeApiError) {
+    const message = `${doing}: ${error.message}`;
+    const details = [{ status: error.status, reason: error.reason ?? null }];
+    switch (error.kind) {
+      case 'NotFound':
+        return permanentFailure(ErrorType.ResourceNotFound, message, { cause: error, details });
+      case 'Forbidden':
+        return permanentFailure(ErrorType.AccessDenied, `${message} (check the worker's RBAC in this cluster)`, { cause: error, details });
+      case 'Conflict':
+      case 'Unavailable':
+        return new KubeTransientError(message, error);
+      default:
+        // A refused manifest, or an answer this client does not expect (405, a redirect): a retry gets the same.
+        return permanentFailure(ErrorType.InvalidInput, message, { cause: error, details });
+    }
+  }
+  if (error instanceof KubeConnectionError) return new KubeTransientError(`${doing}: ${error.message}`, error);
+  // Cancellation and our own programming errors pass through untouched.
+  return error;
+}
+
+/** Runs `fn` and rethrows any failure as `toKubeFailure(error, doing)`. */
+export async function kubeStep<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw toKubeFailure(error, doing);
+  }
+}

@@ -1,0 +1,227 @@
+import { z } from 'zod';
+import { ErrorType, permanentFailure, retryableFailure } from '../../shared/errors';
+import { iamRoleArnSchema, imageTagSchema, tenantIdSchema } from '../../shared/ids';
+import { runtimeSpecSchema, type RuntimeSpec } from '../../shared/tenant-spec';
+import { InputValidationError, parseOrThrow } from '../../shared/validation';
+import type { KubeClient, KubeObject } from '../kubernetes/client';
+import { KubeTransientError, kubeStep } from '../kubernetes/errors';
+import { describe, objectPath } from '../kubernetes/resources';
+import { containerImage, judgeRollout, type Deployment, type RolloutJudgement } from '../kubernetes/rollout';
+import { TENANT_OBJECTS, tenantNamespace, type TenantTemplate } from '../kubernetes/tenant-template';
+import { pollWithHeartbeat } from '../poll';
+import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type RolloutStatus, type WorkloadSpec } from './types';
+
+export type KubernetesRuntime = Extract<RuntimeSpec, { kind: 'kubernetes' }>;
+
+/** Owns every field of the full apply (server-side apply). */
+export const FIELD_MANAGER = 'tenant-fleet';
+/**
+ * Records who moved the image in a release or rollback. It is a plain patch, not an apply:
+ * an apply by this manager would own only the image, and an apply by FIELD_MANAGER with only the
+ * image would drop every other field FIELD_MANAGER owns. The next full apply (forced) takes the
+ * image back with the same value, so the two never disagree.
+ */
+export const RELEASE_FIELD_MANAGER = 'tenant-fleet-release';
+/** Marks namespaces this project created; deletion refuses any other. */
+const MANAGED_BY = { key: 'app.kubernetes.io/managed-by', value: 'tenant-fleet' };
+
+// Typed, so reordering the union in tenant-spec.ts is a compile error here rather than a wrong schema.
+const kubernetesRuntimeSchema: z.ZodType<KubernetesRuntime> = runtimeSpecSchema.options[1];
+const workloadSpecSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  image: z.string().regex(/^[^\s@]+$/, 'expected an image repository without a tag, such as "ghcr.io/acme/app"'),
+  version: imageTagSchema,
+  replicas: z.number().int().min(0).max(1000),
+  config: z.record(z.string().regex(/^[-._a-zA-Z0-9]+$/, 'expected a ConfigMap key: letters, digits, "-", "_" or "."'), z.string()),
+  appRoleArn: iamRoleArnSchema.optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+});
+const tenantInputSchema = z.object({ runtime: kubernetesRuntimeSchema, tenantId: tenantIdSchema });
+const applyInputSchema = z.object({ runtime: kubernetesRuntimeSchema, workload: workloadSpecSchema });
+const setVersionInputSchema = tenantInputSchema.extend({ image: workloadSpecSchema.shape.image, version: imageTagSchema });
+const waitInputSchema = tenantInputSchema.extend({ timeoutMs: z.number().int().min(1).optional() });
+
+export interface KubernetesActivityDependencies {
+  /** The fleet config's name for the cluster `kube` talks to; inputs naming another cluster are refused. */
+  cluster: string;
+  kube: KubeClient;
+  template: TenantTemplate;
+}
+
+/** The Kubernetes runtime's activities for one cluster, served on that cluster's own task queue. */
+export function createKubernetesActivities({ cluster, kube, template }: KubernetesActivityDependencies) {
+  const where = `in Kubernetes cluster ${cluster}`;
+
+  /** Validates an activity's input, and that it was routed to the worker of the cluster it names. */
+  function accept<S extends z.ZodType>(schema: S, input: unknown, activity: string): z.output<S> {
+    let parsed: z.output<S>;
+    try {
+      parsed = parseOrThrow(schema, input, `${activity} input`);
+    } catch (error) {
+      if (error instanceof InputValidationError) throw permanentFailure(ErrorType.InvalidInput, error.message, { cause: error });
+      throw error;
+    }
+    const runtime = (parsed as { runtime: KubernetesRuntime }).runtime;
+    if (runtime.cluster !== cluster) {
+      throw permanentFailure(
+        ErrorType.InvalidInput,
+        `${activity}: runtime.cluster is "${runtime.cluster}" but this worker serves cluster "${cluster}" (task queue "${runtime.taskQueue}" is routed to the wrong worker; check kubernetesClusters[].taskQueue)`,
+      );
+    }
+    return parsed;
+  }
+
+  const deploymentRef = (tenantId: string) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: TENANT_OBJECTS.deployment, namespace: tenantNamespace(tenantId) },
+  });
+  const namespaceRef = (tenantId: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: tenantNamespace(tenantId) } });
+
+  const readDeployment = (tenantId: string) => {
+    const ref = deploymentRef(tenantId);
+    return kubeStep(`reading ${describe(ref)} ${where}`, () => kube.get<Deployment>(objectPath(ref)));
+  };
+  // The Deployment's generation changes exactly when its spec does: a stable revision for an unchanged workload.
+  const revisionOf = (deployment: KubeObject) => `${describe(deployment)} generation ${deployment.metadata.generation ?? 0}`;
+
+  /** Distinct reasons the tenant's containers are waiting (CrashLoopBackOff, ImagePullBackOff), for a failed rollout's message. */
+  async function podProblems(tenantId: string): Promise<string[]> {
+    const pods = await kubeStep(`listing the pods of tenant ${tenantId} ${where}`, () =>
+      kube.list<KubeObject & { status?: { containerStatuses?: { name: string; state?: { waiting?: { reason?: string } } }[] } }>(
+        `/api/v1/namespaces/${tenantNamespace(tenantId)}/pods`,
+        { labelSelector: `app.kubernetes.io/instance=${tenantId}` },
+      ),
+    );
+    const reasons = pods.flatMap((pod) =>
+      (pod.status?.containerStatuses ?? []).flatMap((c) => (c.state?.waiting?.reason ? [`container ${c.name}: ${c.state.waiting.reason}`] : [])),
+    );
+    return [...new Set(reasons)].sort();
+  }
+
+  return {
+    /**
+     * Renders infra/kubernetes/tenant for the workload and server-side applies every object
+     * (field manager `tenant-fleet`, forced). An apply that changes nothing does not bump an
+     * object's resourceVersion, which is how `changed` is known.
+     */
+    async k8sApplyWorkload(input: { runtime: KubernetesRuntime; workload: WorkloadSpec }): Promise<ApplyResult> {
+      const { workload } = accept(applyInputSchema, input, 'k8sApplyWorkload');
+      const objects = template.render(workload);
+      let changed = false;
+      let deployment: KubeObject | undefined;
+      for (const object of objects) {
+        const path = objectPath(object);
+        const what = describe(object);
+        const before = await kubeStep(`reading ${what} ${where}`, () => kube.get(path));
+        if (object.kind === 'Namespace' && before?.metadata.deletionTimestamp) {
+          // Objects cannot be created in a terminating namespace; once it is gone, a retry recreates everything.
+          throw new KubeTransientError(`${what} ${where} is still being deleted (since ${before.metadata.deletionTimestamp}); tenant ${workload.tenantId} can be applied once it is gone`);
+        }
+        const after = await kubeStep(`applying ${what} ${where} (server-side apply as ${FIELD_MANAGER})`, () =>
+          kube.apply(path, object, { fieldManager: FIELD_MANAGER, force: true }),
+        );
+        if (before?.metadata.resourceVersion !== after.metadata.resourceVersion) changed = true;
+        if (object.kind === 'Deployment') deployment = after;
+      }
+      if (!deployment) throw permanentFailure(ErrorType.InvalidInput, `the tenant template rendered no Deployment for tenant ${workload.tenantId}; expected templates/deployment.yaml`);
+      return { changed, revision: revisionOf(deployment) };
+    },
+
+    /** Moves the app container to `image:version` and touches nothing else; no write when it already runs that image. */
+    async k8sSetVersion(input: { runtime: KubernetesRuntime; tenantId: string; image: string; version: string }): Promise<ApplyResult> {
+      const { tenantId, image, version } = accept(setVersionInputSchema, input, 'k8sSetVersion');
+      const ref = deploymentRef(tenantId);
+      const current = await readDeployment(tenantId);
+      if (!current) throw permanentFailure(ErrorType.ResourceNotFound, `${describe(ref)} not found ${where}: provision tenant ${tenantId} before releasing to it`);
+      const running = containerImage(current, TENANT_OBJECTS.container);
+      if (running === undefined) {
+        throw permanentFailure(ErrorType.ResourceNotFound, `${describe(ref)} ${where} has no container "${TENANT_OBJECTS.container}"; expected the one from the tenant template`);
+      }
+      const wanted = imageRef({ image, version });
+      if (running === wanted) return { changed: false, revision: revisionOf(current) };
+      const patch = {
+        // A precondition: if someone changed the Deployment since we read it, the server answers 409 and the retry reads again.
+        metadata: { resourceVersion: current.metadata.resourceVersion },
+        spec: { template: { spec: { containers: [{ name: TENANT_OBJECTS.container, image: wanted }] } } },
+      };
+      const patched = await kubeStep(`setting the image of ${describe(ref)} ${where} from ${running} to ${wanted}`, () =>
+        kube.patch(objectPath(ref), patch, { type: 'strategic-merge', fieldManager: RELEASE_FIELD_MANAGER }),
+      );
+      return { changed: true, revision: revisionOf(patched) };
+    },
+
+    /**
+     * Waits, heartbeating, until the Deployment's latest generation is fully rolled out or has
+     * exceeded its progress deadline. A failed rollout is returned (with the reason) so the
+     * caller can roll back; only a wait that outlives `timeoutMs` throws.
+     */
+    async k8sWaitForRollout(input: { runtime: KubernetesRuntime; tenantId: string; timeoutMs?: number }): Promise<RolloutStatus> {
+      const { tenantId, timeoutMs = 15 * 60_000 } = accept(waitInputSchema, input, 'k8sWaitForRollout');
+      const what = `${describe(deploymentRef(tenantId))} ${where}`;
+      const judged = await pollWithHeartbeat<RolloutJudgement | undefined>({
+        what: `rollout of ${what}`,
+        read: async () => {
+          const deployment = await readDeployment(tenantId);
+          return deployment && judgeRollout(deployment);
+        },
+        done: (state) => state === undefined || state.settled,
+        intervalMs: 1_000,
+        timeoutMs,
+        onTimeout: (state) => retryableFailure(ErrorType.Timeout, `rollout of ${what} not finished after ${timeoutMs} ms: waiting for ${state?.waitingFor ?? 'the Deployment'}`),
+      });
+      if (!judged) throw permanentFailure(ErrorType.ResourceNotFound, `${what} not found: provision tenant ${tenantId} before waiting for its rollout`);
+      const { ready, updatedReplicas, readyReplicas, desiredReplicas } = judged;
+      if (judged.failureReason === undefined) return { ready, updatedReplicas, readyReplicas, desiredReplicas };
+      const problems = await podProblems(tenantId);
+      const failureReason = problems.length === 0 ? judged.failureReason : `${judged.failureReason} (${problems.join(', ')})`;
+      return { ready, failureReason, updatedReplicas, readyReplicas, desiredReplicas };
+    },
+
+    async k8sCurrentWorkload(input: { runtime: KubernetesRuntime; tenantId: string }): Promise<CurrentWorkload | undefined> {
+      const { tenantId } = accept(tenantInputSchema, input, 'k8sCurrentWorkload');
+      const deployment = await readDeployment(tenantId);
+      const image = deployment && containerImage(deployment, TENANT_OBJECTS.container);
+      if (!deployment || image === undefined) return undefined;
+      return { image, version: versionOf(image), revision: revisionOf(deployment) };
+    },
+
+    /**
+     * Deletes the tenant's namespace (and so everything in it) and waits until it is gone. A
+     * retry finds it terminating and only waits; a missing namespace is `{ deleted: false }`.
+     */
+    async k8sDeleteWorkload(input: { runtime: KubernetesRuntime; tenantId: string }): Promise<{ deleted: boolean }> {
+      const { tenantId } = accept(tenantInputSchema, input, 'k8sDeleteWorkload');
+      const ref = namespaceRef(tenantId);
+      const path = objectPath(ref);
+      const what = `${describe(ref)} ${where}`;
+      const existing = await kubeStep(`reading ${what}`, () => kube.get(path));
+      if (!existing) return { deleted: false };
+      const owner = existing.metadata.labels?.[MANAGED_BY.key];
+      if (owner !== MANAGED_BY.value) {
+        throw permanentFailure(
+          ErrorType.InvalidInput,
+          `${what} is not managed by tenant-fleet (label ${MANAGED_BY.key} is ${JSON.stringify(owner ?? null)}, expected "${MANAGED_BY.value}"); refusing to delete it`,
+        );
+      }
+      if (!existing.metadata.deletionTimestamp) {
+        await kubeStep(`deleting ${what}`, () => kube.delete(path, { propagationPolicy: 'Background' }));
+      }
+      await pollWithHeartbeat({
+        what: `${what} to be deleted`,
+        read: () =>
+          kubeStep(`reading ${what}`, async () => {
+            const namespace = await kube.get<KubeObject & { status?: { phase?: string; conditions?: unknown[] } }>(path);
+            return namespace && { phase: namespace.status?.phase ?? 'unknown', conditions: namespace.status?.conditions ?? [] };
+          }),
+        done: (status) => status === undefined,
+        intervalMs: 1_000,
+        timeoutMs: 10 * 60_000,
+        onTimeout: (status) => retryableFailure(ErrorType.Timeout, `${what} still terminating after 10 minutes: ${JSON.stringify(status)}`),
+      });
+      return { deleted: true };
+    },
+  };
+}
+
+export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;

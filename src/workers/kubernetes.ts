@@ -1,0 +1,68 @@
+import { Worker, type WorkerOptions } from '@temporalio/worker';
+import { KubeClient } from '../activities/kubernetes/client';
+import { loadKubeConnection } from '../activities/kubernetes/kubeconfig';
+import { TenantTemplate } from '../activities/kubernetes/tenant-template';
+import { createKubernetesActivities } from '../activities/runtime/kubernetes';
+import { loadFleetConfig } from '../shared/config/load';
+import { kubernetesTaskQueue } from '../shared/config/resolve';
+
+export interface KubernetesWorkersOptions {
+  /** The fleet YAML listing `kubernetesClusters` (TENANT_FLEET_CONFIG). */
+  fleetConfigPath?: string;
+  /** Serve only these clusters (TENANT_FLEET_KUBE_CLUSTERS), e.g. for a worker running inside one of them. Default: all. */
+  clusters?: string[];
+  /** A values file over infra/kubernetes/tenant/values.yaml (TENANT_FLEET_KUBE_VALUES). */
+  valuesFile?: string;
+}
+
+/**
+ * One Worker per Kubernetes cluster, on that cluster's own task queue, with activities built
+ * over that cluster's client: a tenant's workload calls can only reach the cluster it lives in.
+ */
+export async function createKubernetesWorkers(
+  common: Pick<WorkerOptions, 'connection' | 'namespace'> & Partial<WorkerOptions>,
+  options: KubernetesWorkersOptions,
+): Promise<{ workers: Worker[]; close: () => void }> {
+  if (!options.fleetConfigPath) {
+    throw new Error('worker role "kubernetes" needs the fleet config (TENANT_FLEET_CONFIG) to know its clusters and their kubeconfigs');
+  }
+  const config = await loadFleetConfig(options.fleetConfigPath);
+  const known = config.kubernetesClusters.map((c) => c.name);
+  const unknown = (options.clusters ?? []).filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(`TENANT_FLEET_KUBE_CLUSTERS names ${unknown.map((n) => `"${n}"`).join(', ')}, not in ${options.fleetConfigPath}; expected some of: ${known.join(', ') || '(none configured)'}`);
+  }
+  const clusters = config.kubernetesClusters.filter((c) => options.clusters === undefined || options.clusters.includes(c.name));
+  if (clusters.length === 0) {
+    throw new Error(`worker role "kubernetes": ${options.fleetConfigPath} has no kubernetesClusters to serve`);
+  }
+  const template = TenantTemplate.load({ valuesFile: options.valuesFile });
+
+  const clients: KubeClient[] = [];
+  const close = () => clients.forEach((client) => client.close());
+  const workers: Worker[] = [];
+  try {
+    for (const cluster of clusters) {
+      let kube: KubeClient;
+      try {
+        kube = new KubeClient(loadKubeConnection({ kubeconfig: cluster.kubeconfig, context: cluster.context }));
+      } catch (cause) {
+        throw new Error(`Kubernetes cluster "${cluster.name}" (${options.fleetConfigPath}): ${(cause as Error).message}`, { cause });
+      }
+      clients.push(kube);
+      workers.push(
+        await Worker.create({
+          ...common,
+          taskQueue: cluster.taskQueue ?? kubernetesTaskQueue(cluster.name),
+          activities: createKubernetesActivities({ cluster: cluster.name, kube, template }),
+          // Mostly waiting on rollouts and namespace deletions: cheap, so many at once.
+          maxConcurrentActivityTaskExecutions: 200,
+        }),
+      );
+    }
+  } catch (error) {
+    close();
+    throw error;
+  }
+  return { workers, close };
+}
