@@ -78,6 +78,35 @@ export function createRoute53Activities({ aws }: { aws: AwsClients }) {
     },
 
     /**
+     * UPSERTs CNAMEs (ACM validation records) into one zone, reading the zone once rather than
+     * once per record; only records that are missing or differ are written.
+     */
+    async upsertZoneRecords(input: DnsRecordsInput): Promise<{ changed: string[] }> {
+      const existing = new Map<string, ResourceRecordSet>();
+      let start: { name?: string; type?: ResourceRecordSet['Type'] } = {};
+      for (;;) {
+        const page = await aws.route53(input.target).send(
+          new ListResourceRecordSetsCommand({ HostedZoneId: input.hostedZoneId, StartRecordName: start.name, StartRecordType: start.type }),
+        );
+        for (const set of page.ResourceRecordSets ?? []) existing.set(`${set.Type} ${set.Name?.toLowerCase()}`, set);
+        if (!page.IsTruncated) break;
+        start = { name: page.NextRecordName, type: page.NextRecordType };
+      }
+      const wanted = new Map(input.records.map((r) => [`${r.type} ${fqdn(r.name).toLowerCase()}`, r]));
+      const changes = [...wanted.entries()]
+        .filter(([key, r]) => {
+          const set = existing.get(key);
+          return fqdn(set?.ResourceRecords?.[0]?.Value ?? '').toLowerCase() !== fqdn(r.value).toLowerCase() || set?.TTL !== (r.ttl ?? 300);
+        })
+        .map(([, r]) => ({
+          Action: 'UPSERT' as const,
+          ResourceRecordSet: { Name: fqdn(r.name), Type: r.type, TTL: r.ttl ?? 300, ResourceRecords: [{ Value: r.value }] },
+        }));
+      if (changes.length > 0) await applyChange(input, changes);
+      return { changed: changes.map((c) => c.ResourceRecordSet.Name) };
+    },
+
+    /**
      * Deletes records that still point where we put them; a record someone repointed is
      * left alone and reported, because deleting it would take down whatever it now serves.
      */

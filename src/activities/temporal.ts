@@ -1,4 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { workflowIds } from '../shared/ids';
+import { reconcileSignal, type CertificatesInput, type ReconcileRequest } from '../shared/messages/certificates';
 import { acquireLockSignal, type LockRequest } from '../shared/messages/lock';
 
 /**
@@ -16,6 +18,23 @@ export function createTemporalActivities({ client, taskQueue }: { client: Client
         signalArgs: [request],
         staticSummary: `lock for ${lockWorkflowId.split('/')[1] ?? lockWorkflowId}`,
       });
+    },
+
+    /**
+     * Tells the group's certificates workflow that a tenant's hostnames changed, starting it
+     * (with `start`) if it does not run; provisioning and deprovisioning call it last.
+     */
+    async signalCertificates({ start, request }: { start: CertificatesInput; request: ReconcileRequest }): Promise<{ workflowId: string }> {
+      const workflowId = workflowIds.certificates(start.group);
+      await client.workflow.signalWithStart('certificates', {
+        workflowId,
+        taskQueue,
+        args: [start],
+        signal: reconcileSignal,
+        signalArgs: [request],
+        staticSummary: `certificates of ${start.group}`,
+      });
+      return { workflowId };
     },
 
     /** Lets the lock workflow reclaim a lease whose holder ended without releasing it (terminated, timed out). */

@@ -3,8 +3,10 @@ import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { RdsActivities } from '../activities/rds';
 import type { Route53Activities } from '../activities/route53';
 import type { SsmActivities } from '../activities/ssm';
+import type { TemporalActivities } from '../activities/temporal';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { stackNameFor } from '../shared/ids';
+import { reconcileForTenant } from '../shared/messages/certificates';
 import {
   deprovisionTenantInputSchema,
   tenantProgressQuery,
@@ -24,8 +26,9 @@ const cfnWait = proxyActivities<CloudFormationActivities>(awsWait);
 const rds = proxyActivities<RdsActivities>(awsWait);
 const ssm = proxyActivities<SsmActivities>(awsCall);
 const dns = proxyActivities<Route53Activities>(awsWait);
+const temporal = proxyActivities<TemporalActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 10 } });
 
-const STEPS = ['lock', 'final-snapshot', 'workload', 'dns', 'deletion-protection', 'stack', 'parameters'];
+const STEPS = ['lock', 'final-snapshot', 'workload', 'dns', 'deletion-protection', 'stack', 'parameters', 'certificates'];
 
 /** The final snapshot's ID depends only on the tenant and this workflow's start, so retries reuse it. */
 export function finalSnapshotId(tenantId: string, startTime: Date): string {
@@ -107,6 +110,13 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
     await steps.run('parameters', () =>
       ssm.deleteTenantParameters({ target: tenant.aws, tenantId: tenant.id, names: ['workload/version', 'workload/runtime', 'hostnames'] }),
     );
+    // Last: the certificates workflow retires the tenant's names (replacement attached before anything is removed).
+    const certificates = reconcileForTenant(tenant, true);
+    if (certificates) {
+      await steps.run('certificates', () => temporal.signalCertificates(certificates), (r) => `reconcile sent to ${r.workflowId}`);
+    } else {
+      steps.skip('certificates', 'no load balancer');
+    }
     steps.setPhase('done');
     return { tenantId: tenant.id, finalSnapshot, stackDeleted };
   });

@@ -2,8 +2,10 @@ import { CancellationScope, proxyActivities, setHandler, upsertSearchAttributes 
 import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { Route53Activities } from '../activities/route53';
 import type { SsmActivities } from '../activities/ssm';
+import type { TemporalActivities } from '../activities/temporal';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { stackNameFor } from '../shared/ids';
+import { reconcileForTenant } from '../shared/messages/certificates';
 import {
   provisionTenantInputSchema,
   tenantProgressQuery,
@@ -22,8 +24,9 @@ const cfn = proxyActivities<CloudFormationActivities>(awsCall);
 const cfnWait = proxyActivities<CloudFormationActivities>(awsWait);
 const ssm = proxyActivities<SsmActivities>(awsCall);
 const dns = proxyActivities<Route53Activities>(awsWait);
+const temporal = proxyActivities<TemporalActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 10 } });
 
-const STEPS = ['lock', 'stack', 'parameters', 'workload', 'dns'];
+const STEPS = ['lock', 'stack', 'parameters', 'workload', 'dns', 'certificates'];
 
 /**
  * Creates or updates a tenant's footprint: stack, parameters, workload, DNS. A failed fresh
@@ -49,6 +52,7 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
     const existingOutputs = await cfn.getStackOutputs({ target: tenant.aws, stackName });
     const fresh = existingOutputs === undefined;
     steps.progress.fresh = fresh;
+    let result: ProvisionTenantResult;
     try {
       const deployed = await steps.run(
         'stack',
@@ -111,11 +115,19 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
         steps.skip('dns', 'no load balancer or hosted zone configured');
       }
 
-      steps.setPhase('done');
-      return { tenantId: tenant.id, fresh, stackOperation: deployed.operation, version, outputs: deployed.outputs, dnsChanged };
+      result = { tenantId: tenant.id, fresh, stackOperation: deployed.operation, version, outputs: deployed.outputs, dnsChanged };
     } catch (error) {
       throw await failProvisioning(error, { fresh, keep: input.keepPartialOnFailure, steps, tenantId: tenant.id });
     }
+    // Last, and outside the compensation above: the footprint is complete whatever happens here.
+    const certificates = reconcileForTenant(tenant, false);
+    if (certificates) {
+      await steps.run('certificates', () => temporal.signalCertificates(certificates), (r) => `reconcile sent to ${r.workflowId}`);
+    } else {
+      steps.skip('certificates', 'no load balancer');
+    }
+    steps.setPhase('done');
+    return result;
   });
 }
 

@@ -1,3 +1,4 @@
 export * from './hash';
 export * from './hostnames';
 export * from './planner';
+export * from './from-config';

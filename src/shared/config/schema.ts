@@ -153,6 +153,12 @@ export const fleetConfigSchema = z
         maxNamesPerCertificate: z.number().int().min(1).max(100).default(10),
         maxCertificatesPerListener: z.number().int().min(1).max(100).default(25),
         renewBefore: durationSchema.prefault('30d'),
+        /** A certificate pending validation this long is reported stuck (query, Phase, health), not waited on for ever. */
+        validationTimeout: durationSchema.prefault('2h'),
+        /** Between attaching a replacement certificate and detaching the one it replaces. */
+        gracePeriod: durationSchema.prefault('5m'),
+        /** Longest sleep of the certificates workflow between checks of expiry and renewal status. */
+        checkInterval: durationSchema.prefault('1d'),
       })
       .prefault({}),
   })
