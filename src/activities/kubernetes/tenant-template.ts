@@ -11,6 +11,8 @@ import { renderManifests } from './render';
 import { inApplyOrder } from './resources';
 
 export const TENANT_TEMPLATE_DIR = join(INFRA_DIR, 'kubernetes', 'tenant');
+/** Values for the sandbox's kwok cluster (a short progress deadline); workers elsewhere use their own or none. */
+export const SANDBOX_VALUES_FILE = join(TENANT_TEMPLATE_DIR, 'values-sandbox.yaml');
 
 /** Names the template gives the tenant's objects; the activities find them by these. */
 export const TENANT_OBJECTS = { deployment: 'app', container: 'app', configMap: 'app-config' } as const;
