@@ -111,11 +111,14 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(releasedAgain).toEqual({ changed: false, revision: released.revision });
     expect(await twice(activities.k8sWaitForRollout, ref)).toEqual([rollout, rollout]);
     expect((await activities.k8sCurrentWorkload(ref))?.version).toBe('1.1.0');
-    // The release patch and the full apply own the image together: re-provisioning with the live
-    // version neither conflicts nor rolls the pods (same generation), and then settles to no-op.
-    const reprovisioned = await activities.k8sApplyWorkload({ runtime, workload: { ...workload, version: '1.1.0' } });
-    expect(reprovisioned.revision).toBe(released.revision);
-    expect(await activities.k8sApplyWorkload({ runtime, workload: { ...workload, version: '1.1.0' } })).toEqual({ changed: false, revision: released.revision });
+    // Re-provisioning with the live version (as provisionTenant does) takes the image's ownership
+    // back without a conflict and without touching the workload: same generation, nothing changed.
+    const reprovision = { runtime, workload: { ...workload, version: '1.1.0' } };
+    expect(await twice(activities.k8sApplyWorkload, reprovision)).toEqual([
+      { changed: false, revision: released.revision },
+      { changed: false, revision: released.revision },
+    ]);
+    expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-wonka', '-o', 'jsonpath={.metadata.managedFields[*].manager}')).toContain('tenant-fleet-release');
 
     // The sandbox convention: a "-broken" tag crash-loops, and the progress deadline (15 s) reports it.
     const broken = await activities.k8sSetVersion({ ...release, version: '1.2.0-broken' });
@@ -142,7 +145,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(await twice(activities.k8sCurrentWorkload, ref)).toEqual([undefined, undefined]);
     expect((await failureOf(activities.k8sSetVersion(release))).type).toBe(ErrorType.ResourceNotFound);
     expect((await failureOf(new MockActivityEnvironment().run(activities.k8sWaitForRollout, ref))).message).toMatch(/Deployment tenant-wonka\/app in Kubernetes cluster sandbox-k8s not found/);
-  });
+  }, 600_000);
 
   it('refuses input for another cluster and invalid workloads, naming the field and value', async () => {
     const tenant = kubernetesTenant('soylent');
@@ -176,5 +179,5 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     const gone = await deprovisionTenant(h.client, { tenant, requestedBy: 'jest' });
     expect(gone.stackDeleted).toBe(true);
     expect(await namespaceExists('tenant-cyberdyne')).toBe(false);
-  });
+  }, 600_000);
 });

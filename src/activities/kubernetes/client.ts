@@ -16,6 +16,7 @@ export interface KubeObject {
     generation?: number;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
+    finalizers?: string[];
     deletionTimestamp?: string;
   };
   [field: string]: unknown;

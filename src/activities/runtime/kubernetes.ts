@@ -102,8 +102,9 @@ export function createKubernetesActivities({ cluster, kube, template }: Kubernet
   return {
     /**
      * Renders infra/kubernetes/tenant for the workload and server-side applies every object
-     * (field manager `tenant-fleet`, forced). An apply that changes nothing does not bump an
-     * object's resourceVersion, which is how `changed` is known.
+     * (field manager `tenant-fleet`, forced). `changed` compares each object before and after
+     * without its status and server-kept metadata: a controller writing status between the read
+     * and the apply bumps the resourceVersion without the workload having changed.
      */
     async k8sApplyWorkload(input: { runtime: KubernetesRuntime; workload: WorkloadSpec }): Promise<ApplyResult> {
       const { workload } = accept(applyInputSchema, input, 'k8sApplyWorkload');
@@ -121,7 +122,7 @@ export function createKubernetesActivities({ cluster, kube, template }: Kubernet
         const after = await kubeStep(`applying ${what} ${where} (server-side apply as ${FIELD_MANAGER})`, () =>
           kube.apply(path, object, { fieldManager: FIELD_MANAGER, force: true }),
         );
-        if (before?.metadata.resourceVersion !== after.metadata.resourceVersion) changed = true;
+        if (!before || intentOf(before) !== intentOf(after)) changed = true;
         if (object.kind === 'Deployment') deployment = after;
       }
       if (!deployment) throw permanentFailure(ErrorType.InvalidInput, `the tenant template rendered no Deployment for tenant ${workload.tenantId}; expected templates/deployment.yaml`);
@@ -225,3 +226,16 @@ export function createKubernetesActivities({ cluster, kube, template }: Kubernet
 }
 
 export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;
+
+/** An object's desired state: everything but its status and the metadata the server keeps (versions, field ownership, timestamps). */
+function intentOf(object: KubeObject): string {
+  const { status: _status, metadata, ...rest } = object;
+  const { labels, annotations, finalizers } = metadata;
+  return stableJson({ ...rest, metadata: { labels, annotations, finalizers } });
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
+}
