@@ -145,7 +145,7 @@ export function createAcmActivities({ aws }: { aws: AwsClients }) {
         intervalMs: 3_000,
         timeoutMs: remaining,
         onTimeout: (last) =>
-          permanentFailure(ErrorType.CertificateValidationStuck, `certificate ${arn} still pending validation ${Math.round(validationTimeoutMs / 60_000)} minute(s) after its request: ${pendingSummary(last)}`, {
+          permanentFailure(ErrorType.CertificateValidationStuck, `certificate ${arn} still pending validation ${formatDuration(validationTimeoutMs)} after its request: ${pendingSummary(last)}`, {
             details: [{ arn, pendingRecords: (last?.validation ?? []).filter((v) => v.status !== 'SUCCESS') }],
           }),
       });
@@ -198,6 +198,8 @@ function toInfo(arn: string, detail: CertificateDetail): CertificateInfo {
       .map((o) => ({ domain: o.DomainName ?? '', name: o.ResourceRecord!.Name!, value: o.ResourceRecord!.Value!, status: o.ValidationStatus ?? 'UNKNOWN' })),
   };
 }
+
+const formatDuration = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 60_000)} minute(s)` : `${Math.round(ms / 1000)} second(s)`);
 
 function pendingSummary(last: CertificateInfo | undefined): string {
   const pending = (last?.validation ?? []).filter((v) => v.status !== 'SUCCESS');
