@@ -1,0 +1,331 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import type { FleetConfig } from '../../shared/config/schema';
+import { imageTagSchema, releaseIdSchema, tenantIdSchema } from '../../shared/ids';
+import { releaseProgressQuery, type ReleaseSummary, type ReleaseWaveInput } from '../../shared/messages/release';
+import type { ReleaseRequest } from '../../shared/release/plan';
+import { InputValidationError } from '../../shared/validation';
+import {
+  abortRelease,
+  approveRelease,
+  listReleases,
+  pauseRelease,
+  planRelease,
+  releaseHandle,
+  releaseOutcome,
+  resumeRelease,
+  startRelease,
+  type ReleaseHandle,
+} from '../releases';
+import { defineCommand, type Command } from './command';
+import type { CliContext } from './context';
+import { CliInputError, EXIT, exitCodeForSummary } from './exit-codes';
+import { followRelease, type FollowView } from './follow';
+import { formatTime, printJson, renderTable, type Colour } from './output';
+import { progressBlock, summaryLines } from './release-view';
+import { commaList, configName, count, flag, required } from './schemas';
+
+const idArg = { name: 'id', description: 'the release ID (what `release start` printed, or the --release-id CI passed)' };
+const idSchema = required('the release ID', releaseIdSchema);
+
+const start = defineCommand({
+  group: 'release',
+  name: 'start',
+  summary: 'start a release of a version across the fleet in waves (or attach to the one with this --release-id)',
+  options: {
+    version: { type: 'string', value: '<tag>', description: 'image tag to release (required)' },
+    plan: { type: 'string', value: '<name>', description: 'release plan from the fleet config (default: the only plan, or the one named "default")' },
+    env: { type: 'string', value: '<env,...>', description: 'only tenants in these environments' },
+    tenants: { type: 'string', value: '<id,...>', description: 'only these tenants' },
+    'release-id': { type: 'string', value: '<id>', description: 'idempotency key: a second start with the same ID attaches instead of starting again (CI: the pipeline run ID)' },
+    wait: { type: 'boolean', description: 'follow the release to its end; exit 0 only if every tenant succeeded' },
+    'dry-run': { type: 'boolean', description: 'show the waves the plan would run, start nothing' },
+  },
+  examples: [
+    'tenantctl release start --version 2.4.0 --wait',
+    'tenantctl release start --version 2.4.0 --plan standard --env staging --dry-run',
+    'tenantctl release start --version "$TAG" --release-id "ci-$GITHUB_RUN_ID" --wait --json   # CI: a retried job attaches',
+    'tenantctl release start --version 2.4.1-hotfix --tenants acme,globex --release-id hotfix-acme',
+  ],
+  notes: [
+    'The release ID is the idempotency key: starting again with the same ID and version attaches to',
+    'the existing release (running or finished) and, with --wait, reports its result; the same ID with',
+    'another version is refused. Without --release-id a new ID is generated.',
+  ],
+  schema: z.object({
+    version: required('the image tag to release, e.g. --version 2.4.0', imageTagSchema),
+    plan: configName.optional(),
+    env: commaList(configName).optional(),
+    tenants: commaList(tenantIdSchema).optional(),
+    'release-id': releaseIdSchema.optional(),
+    wait: flag,
+    'dry-run': flag,
+  }),
+  async run(args, ctx) {
+    const config = await ctx.config();
+    const request: ReleaseRequest = {
+      releaseId: args['release-id'] ?? generatedReleaseId(args.version),
+      version: args.version,
+      plan: choosePlan(config, args.plan),
+      environments: args.env,
+      tenants: args.tenants,
+      requestedBy: ctx.actor,
+    };
+    // Refused here, before connecting: unknown tenants, environments or plan; an empty selection.
+    const planned = asCliInput(() => planRelease(config, request));
+    if (args['dry-run']) {
+      if (ctx.json) printJson(ctx.out, { dryRun: true, release: planned });
+      else for (const line of planLines(ctx, planned)) ctx.out.line(line);
+      return EXIT.ok;
+    }
+
+    const client = await ctx.client();
+    const { handle, input, started } = await startRelease(client, config, request);
+    const url = ctx.ui.workflow(handle.workflowId);
+    const identity = { releaseId: input.releaseId, workflowId: handle.workflowId, url, started, attached: !started };
+    if (started) {
+      ctx.note.line(`started release ${ctx.note.paint('bold', input.releaseId)}: ${describePlan(input)}`);
+      if (!args['release-id']) ctx.note.line(ctx.note.paint('grey', 'tip: pass --release-id (e.g. the CI run ID) so a retried job attaches instead of starting a second release'));
+    } else {
+      ctx.note.line(`release ${ctx.note.paint('bold', input.releaseId)} already exists: attached to it, nothing new started`);
+    }
+    if (url) ctx.note.line(ctx.note.paint('grey', url));
+
+    if (!args.wait) {
+      if (ctx.json) printJson(ctx.out, { ...identity, version: input.version, plan: input.plan, waves: input.waves.map((w) => ({ name: w.name, tenants: w.tenants })) });
+      else ctx.out.line(`follow it: tenantctl release status ${input.releaseId} --watch`);
+      return EXIT.ok;
+    }
+    return follow(ctx, client, handle, identity);
+  },
+});
+
+const status = defineCommand({
+  group: 'release',
+  name: 'status',
+  summary: "a release's waves, tenants in flight and failures; --watch follows it live to the end",
+  positionals: [idArg],
+  options: {
+    watch: { type: 'boolean', short: 'w', description: 'follow until the release ends; then exit like `release start --wait`' },
+  },
+  examples: ['tenantctl release status 2026-03-01-web', 'tenantctl release status ci-812 --watch', 'tenantctl release status ci-812 --json | jq .progress.phase'],
+  notes: ['On a terminal --watch redraws a live view; piped or in CI it prints one line per change.'],
+  schema: z.object({ id: idSchema, watch: flag }),
+  async run(args, ctx) {
+    const client = await ctx.client();
+    const handle = releaseHandle(client, args.id);
+    const described = await describeOrRefuse(handle, args.id);
+    const url = ctx.ui.workflow(handle.workflowId);
+    const identity = { releaseId: args.id, workflowId: handle.workflowId, url };
+    if (args.watch) return follow(ctx, client, handle, identity);
+
+    if (described.status.name !== 'RUNNING') {
+      const summary = await releaseOutcome(handle);
+      if (ctx.json) printJson(ctx.out, { ...identity, state: 'closed', summary });
+      else for (const line of summaryLines(ctx.out, summary, url)) ctx.out.line(line);
+      return EXIT.ok;
+    }
+    const progress = await client.withDeadline(Date.now() + 10_000, () => handle.query(releaseProgressQuery));
+    if (ctx.json) printJson(ctx.out, { ...identity, state: 'running', progress });
+    else for (const line of progressBlock(ctx.out, progress, url)) ctx.out.line(line);
+    return EXIT.ok;
+  },
+});
+
+const approve = defineCommand({
+  group: 'release',
+  name: 'approve',
+  summary: "approve the next wave's gate (early approvals are kept until the gate opens)",
+  positionals: [idArg],
+  options: {
+    comment: { type: 'string', value: '<text>', description: 'recorded with the approval' },
+    wave: { type: 'string', value: '<name>', description: 'which wave\'s gate (default: the next one without an approval)' },
+  },
+  examples: ['tenantctl release approve 2026-03-01-web --comment "canary looks good"', 'tenantctl release approve ci-812 --wave early --by alice'],
+  schema: z.object({ id: idSchema, comment: z.string().max(1000).optional(), wave: configName.optional() }),
+  async run(args, ctx) {
+    const client = await ctx.client();
+    const result = await withReleaseRefusals(client, args.id, () => approveRelease(client, args.id, { by: ctx.actor, comment: args.comment, wave: args.wave }));
+    if (ctx.json) printJson(ctx.out, { releaseId: args.id, ...result, by: ctx.actor, url: ctx.ui.workflow(releaseHandle(client, args.id).workflowId) });
+    else ctx.out.line(`approved wave ${result.wave} of release ${args.id}${result.early ? ' (early: the gate is not open yet; the approval is kept for it)' : ''}`);
+    return EXIT.ok;
+  },
+});
+
+const abort = defineCommand({
+  group: 'release',
+  name: 'abort',
+  summary: 'stop a release: no tenant starts any more; with --rollback, deployed tenants are reverted',
+  positionals: [idArg],
+  options: {
+    reason: { type: 'string', value: '<text>', description: 'why (required, recorded in history)' },
+    rollback: { type: 'boolean', description: 'also revert tenants in flight and those already deployed' },
+    'no-rollback': { type: 'boolean', description: 'leave deployed tenants on the new version (default: the plan\'s rollbackOnAbort)' },
+  },
+  examples: ['tenantctl release abort 2026-03-01-web --reason "error rate up in canary"', 'tenantctl release abort ci-812 --reason "bad migration" --rollback'],
+  schema: z
+    .object({ id: idSchema, reason: required('why the release is aborted, e.g. --reason "errors in canary"', z.string().trim().min(1, 'expected a reason').max(1000)), rollback: flag, 'no-rollback': flag })
+    .refine((a) => !(a.rollback && a['no-rollback']), { path: ['rollback'], message: 'give --rollback or --no-rollback, not both' }),
+  async run(args, ctx) {
+    const client = await ctx.client();
+    const rollback = args.rollback ? true : args['no-rollback'] ? false : undefined;
+    const result = await withReleaseRefusals(client, args.id, () => abortRelease(client, args.id, { by: ctx.actor, reason: args.reason, rollback }));
+    if (ctx.json) printJson(ctx.out, { releaseId: args.id, aborted: true, ...result, by: ctx.actor });
+    else ctx.out.line(`aborted release ${args.id}; ${result.stoppedStarting.length} tenants will not start${result.stoppedStarting.length ? ` (${result.stoppedStarting.join(', ')})` : ''}`);
+    return EXIT.ok;
+  },
+});
+
+const pauseOrResume = (name: 'pause' | 'resume') =>
+  defineCommand({
+    group: 'release',
+    name,
+    summary: name === 'pause' ? 'stop starting new tenants (those in flight finish)' : 'start tenants again after a pause',
+    positionals: [idArg],
+    options: { reason: { type: 'string', value: '<text>', description: 'recorded in history' } },
+    examples: [`tenantctl release ${name} 2026-03-01-web${name === 'pause' ? ' --reason "investigating latency"' : ''}`],
+    schema: z.object({ id: idSchema, reason: z.string().max(1000).optional() }),
+    async run(args, ctx) {
+      const client = await ctx.client();
+      const act = name === 'pause' ? pauseRelease : resumeRelease;
+      await withReleaseRefusals(client, args.id, () => act(client, args.id, { by: ctx.actor, reason: args.reason }));
+      if (ctx.json) printJson(ctx.out, { releaseId: args.id, [name === 'pause' ? 'paused' : 'resumed']: true, by: ctx.actor });
+      else ctx.out.line(`${name === 'pause' ? 'paused' : 'resumed'} release ${args.id}`);
+      return EXIT.ok;
+    },
+  });
+
+const list = defineCommand({
+  group: 'release',
+  name: 'list',
+  summary: 'recent releases, newest first (from Temporal visibility)',
+  options: {
+    limit: { type: 'string', value: '<n>', description: 'at most this many (default 20)' },
+    running: { type: 'boolean', description: 'only releases still in progress' },
+  },
+  examples: ['tenantctl release list', 'tenantctl release list --running --json'],
+  schema: z.object({ limit: count(1, 1000).optional(), running: flag }),
+  async run(args, ctx) {
+    const client = await ctx.client();
+    const releases = await listReleases(client, { limit: args.limit ?? 20, running: args.running });
+    const withUrls = releases.map((r) => ({ ...r, url: ctx.ui.workflow(r.workflowId) }));
+    if (ctx.json) {
+      printJson(ctx.out, { releases: withUrls });
+      return EXIT.ok;
+    }
+    if (releases.length === 0) {
+      ctx.out.line('no releases found');
+      return EXIT.ok;
+    }
+    const statusColour = (s: string): Colour => (s === 'RUNNING' ? 'cyan' : s === 'COMPLETED' ? 'green' : 'red');
+    for (const line of renderTable(
+      ctx.out,
+      ['RELEASE', 'VERSION', 'PLAN', 'STATUS', 'PHASE', 'STARTED', 'BY'],
+      releases.map((r) => [r.releaseId, r.version ?? '', r.plan ?? '', { text: r.status.toLowerCase(), colour: statusColour(r.status) }, r.phase ?? '', formatTime(r.startTime), r.requestedBy ?? '']),
+    ))
+      ctx.out.line(line);
+    if (ctx.ui.enabled) ctx.out.line(ctx.out.paint('grey', `\nin the UI: ${ctx.ui.search(`WorkflowType = 'releaseWave'`)}`));
+    return EXIT.ok;
+  },
+});
+
+export const releaseCommands: Command<never>[] = [start, status, approve, abort, pauseOrResume('pause'), pauseOrResume('resume'), list] as unknown as Command<never>[];
+
+// --- helpers ----------------------------------------------------------------------------------
+
+/** Follows to the end and reports like CI wants it: the summary, and the exit code from its status. */
+async function follow(ctx: CliContext, client: Client, handle: ReleaseHandle, identity: Record<string, unknown> & { url?: string }): Promise<number> {
+  const display = ctx.json ? ctx.err : ctx.out;
+  const view: FollowView = display.isTTY ? 'live' : 'lines';
+  const result = await followRelease(client, handle, { view, out: display, url: identity.url, onInterrupt: ctx.io.onInterrupt });
+  if (result.interrupted) {
+    ctx.note.line(`stopped following; the release continues${identity.url ? `: ${identity.url}` : ''}`);
+    if (ctx.json) printJson(ctx.out, { ...identity, interrupted: true, progress: result.progress });
+    return EXIT.interrupted;
+  }
+  const summary: ReleaseSummary = result.summary;
+  if (ctx.json) printJson(ctx.out, { ...identity, ...summary, exitCode: exitCodeForSummary(summary) });
+  else for (const line of summaryLines(ctx.out, summary, identity.url)) ctx.out.line(line);
+  return exitCodeForSummary(summary);
+}
+
+async function describeOrRefuse(handle: ReleaseHandle, releaseId: string) {
+  try {
+    return await handle.describe();
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw unknownRelease(releaseId);
+    throw error;
+  }
+}
+
+const unknownRelease = (releaseId: string) =>
+  new CliInputError([`<id>: no release with this ID in this namespace; \`tenantctl release list\` shows recent ones (got ${JSON.stringify(releaseId)})`]);
+
+/** An update to a release that does not exist, or has already finished, is refused input, said plainly. */
+async function withReleaseRefusals<T>(client: Client, releaseId: string, act: () => Promise<T>): Promise<T> {
+  try {
+    return await act();
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+    const described = await releaseHandle(client, releaseId)
+      .describe()
+      .catch(() => undefined);
+    if (!described) throw unknownRelease(releaseId);
+    throw new CliInputError([`<id>: release ${releaseId} has already finished (${described.status.name.toLowerCase()}); there is nothing to change (got ${JSON.stringify(releaseId)})`]);
+  }
+}
+
+/** The plan's problems name request fields (`plan`, `tenants`, `environments`); say them as the options people typed. */
+const REQUEST_FIELD_OPTIONS: Record<string, string> = { plan: '--plan', tenants: '--tenants', environments: '--env', releaseId: '--release-id', version: '--version' };
+
+function asCliInput<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (!(error instanceof InputValidationError)) throw error;
+    throw new CliInputError(
+      error.problems.map((p) => {
+        const field = /^([A-Za-z]+)[[.:]/.exec(p)?.[1];
+        return field && REQUEST_FIELD_OPTIONS[field] ? REQUEST_FIELD_OPTIONS[field] + p.slice(field.length) : p;
+      }),
+    );
+  }
+}
+
+function choosePlan(config: FleetConfig, plan: string | undefined): string {
+  if (plan !== undefined) return plan; // an unknown name is refused by planRelease, listing the known ones
+  const names = config.releasePlans.map((p) => p.name);
+  if (names.length === 1) return names[0]!;
+  if (names.includes('default')) return 'default';
+  throw new CliInputError([`--plan: required when the fleet config has ${names.length === 0 ? 'no release plans' : `several plans: ${names.join(', ')}`} (got nothing)`]);
+}
+
+/** `rel-20260301-140509-2.4.0`: sortable, and says what it released. */
+export function generatedReleaseId(version: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `rel-${stamp}-${version}`.slice(0, 64).replace(/[._-]+$/, '');
+}
+
+function describePlan(input: ReleaseWaveInput): string {
+  const tenants = input.waves.reduce((n, w) => n + w.tenants.length, 0);
+  return `${input.version} with plan ${input.plan}, ${tenants} tenants in ${input.waves.length} waves (${input.waves.map((w) => `${w.name}: ${w.tenants.length}`).join(', ')})`;
+}
+
+function planLines(ctx: CliContext, input: ReleaseWaveInput): string[] {
+  return [
+    `release ${input.releaseId}: ${describePlan(input)} (dry run: nothing started)`,
+    '',
+    ...renderTable(
+      ctx.out,
+      ['WAVE', 'TENANTS', 'MAX IN FLIGHT', 'FAILURES ALLOWED', 'BAKE', 'APPROVAL'],
+      input.waves.map((w) => [
+        w.name,
+        w.tenants.join(', '),
+        String(w.maxInFlight),
+        'count' in w.failureThreshold ? String(w.failureThreshold.count) : `${w.failureThreshold.percent}%`,
+        `${w.bakeMs / 1000}s`,
+        w.approval ? `required (then ${w.approval.onTimeout} after ${w.approval.timeoutMs / 1000}s)` : '',
+      ]),
+    ),
+  ];
+}
