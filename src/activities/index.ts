@@ -1,5 +1,8 @@
+import { createAcmActivities } from './acm';
 import type { AwsClients } from './aws/clients';
 import { createCloudFormationActivities } from './cloudformation';
+import { createElbv2Activities } from './elbv2';
+import { createHealthActivities } from './health';
 import { createRdsActivities } from './rds';
 import { createRoute53Activities } from './route53';
 import { createEcsActivities } from './runtime/ecs';
@@ -19,5 +22,8 @@ export function createAwsActivities(deps: AwsActivityDependencies) {
     ...createRoute53Activities(deps),
     ...createSsmActivities(deps),
     ...createEcsActivities(deps),
+    ...createHealthActivities(deps),
+    ...createAcmActivities(deps),
+    ...createElbv2Activities(deps),
   };
 }

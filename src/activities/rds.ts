@@ -1,8 +1,15 @@
 import {
   CreateDBClusterSnapshotCommand,
+  CreateDBInstanceCommand,
+  DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
+  DescribeDBInstancesCommand,
+  ModifyDBClusterCommand,
+  RestoreDBClusterFromSnapshotCommand,
+  type DBCluster,
   type DBClusterSnapshot,
 } from '@aws-sdk/client-rds';
+import { createHash } from 'node:crypto';
 import { ErrorType, permanentFailure, retryableFailure } from '../shared/errors';
 import type { AwsTarget } from '../shared/tenant-spec';
 import type { AwsClients } from './aws/clients';
@@ -25,16 +32,22 @@ export interface SnapshotResult {
   created: boolean;
 }
 
-/** RDS snapshot identifiers: letters, digits, hyphens; start with a letter; no "--"; at most 255. */
-export function snapshotIdentifier(...parts: string[]): string {
-  const id = parts
-    .join('-')
-    .toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/^-|-$/g, '');
-  return (/^[a-z]/.test(id) ? id : `s-${id}`).slice(0, 255).replace(/-$/, '');
+export interface RestoreInput {
+  target: AwsTarget;
+  /** The tenant's live cluster; after the restore this identifier (and so its endpoint) holds the snapshot's data. */
+  clusterIdentifier: string;
+  snapshotIdentifier: string;
+  timeoutMs?: number;
 }
+
+export interface RestoreResult {
+  clusterIdentifier: string;
+  /** Where the replaced cluster now lives, kept for forensics until a human deletes it. */
+  retiredClusterIdentifier: string;
+  restored: boolean;
+}
+
+const RESTORED_FROM_TAG = 'tenant-fleet:restored-from';
 
 export function createRdsActivities({ aws }: { aws: AwsClients }) {
   const find = async (target: AwsTarget, id: string): Promise<DBClusterSnapshot | undefined> => {
@@ -47,7 +60,79 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
     }
   };
 
+  const findCluster = async (target: AwsTarget, id: string): Promise<DBCluster | undefined> => {
+    try {
+      const { DBClusters = [] } = await aws.rds(target).send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }));
+      return DBClusters[0];
+    } catch (error) {
+      if ((error as Error).name === 'DBClusterNotFoundFault') return undefined;
+      throw error;
+    }
+  };
+
+  const waitForCluster = (target: AwsTarget, id: string, timeoutMs?: number) =>
+    pollWithHeartbeat({
+      what: `database cluster ${id} to be available`,
+      read: () => findCluster(target, id),
+      done: (c) => c?.Status === 'available',
+      intervalMs: 5_000,
+      timeoutMs,
+      onTimeout: (c) => retryableFailure(ErrorType.Timeout, `database cluster ${id} still ${c?.Status ?? 'missing'}`),
+    });
+
   return {
+    /**
+     * Puts a snapshot's data behind the tenant's cluster identifier: Aurora cannot restore in
+     * place, so the snapshot is restored as a new cluster (with a writer), the live cluster is
+     * renamed aside and the restored one takes its name, so the endpoint the application uses
+     * is unchanged. Every step looks before it acts, so a retry resumes where the last stopped.
+     */
+    async restoreClusterFromSnapshot(input: RestoreInput): Promise<RestoreResult> {
+      const rds = aws.rds(input.target);
+      const suffix = createHash('sha256').update(input.snapshotIdentifier).digest('hex').slice(0, 8);
+      const staging = `${input.clusterIdentifier.slice(0, 50)}-r${suffix}`;
+      const retired = `${input.clusterIdentifier.slice(0, 50)}-o${suffix}`;
+      const tagged = (c?: DBCluster) => c?.TagList?.some((t) => t.Key === RESTORED_FROM_TAG && t.Value === input.snapshotIdentifier) ?? false;
+
+      const live = await findCluster(input.target, input.clusterIdentifier);
+      if (tagged(live)) return { clusterIdentifier: input.clusterIdentifier, retiredClusterIdentifier: retired, restored: false };
+
+      if (!(await findCluster(input.target, staging))) {
+        const source = live ?? (await findCluster(input.target, retired));
+        if (!source) throw permanentFailure(ErrorType.ResourceNotFound, `database cluster ${input.clusterIdentifier} not found in account ${input.target.accountId} ${input.target.region}: nothing to restore into`);
+        await rds.send(
+          new RestoreDBClusterFromSnapshotCommand({
+            DBClusterIdentifier: staging,
+            SnapshotIdentifier: input.snapshotIdentifier,
+            Engine: source.Engine,
+            EngineVersion: source.EngineVersion,
+            DBSubnetGroupName: source.DBSubnetGroup,
+            VpcSecurityGroupIds: source.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId ?? '').filter(Boolean),
+            DeletionProtection: source.DeletionProtection,
+            Tags: [...(source.TagList ?? []).filter((t) => !t.Key?.startsWith('aws:') && t.Key !== RESTORED_FROM_TAG), { Key: RESTORED_FROM_TAG, Value: input.snapshotIdentifier }],
+          }),
+        );
+      }
+      await waitForCluster(input.target, staging, input.timeoutMs);
+      const writer = `${staging}-writer`;
+      const { DBInstances = [] } = await rds.send(new DescribeDBInstancesCommand({ Filters: [{ Name: 'db-cluster-id', Values: [staging] }] }));
+      if (!DBInstances.some((i) => i.DBInstanceIdentifier === writer)) {
+        const sourceWriter = live?.DBClusterMembers?.find((m) => m.IsClusterWriter)?.DBInstanceIdentifier;
+        const instanceClass = sourceWriter
+          ? (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: sourceWriter }))).DBInstances?.[0]?.DBInstanceClass
+          : undefined;
+        await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: writer, DBClusterIdentifier: staging, Engine: live?.Engine ?? 'aurora-postgresql', DBInstanceClass: instanceClass ?? 'db.r6g.large' }));
+      }
+
+      if (live) {
+        await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: input.clusterIdentifier, NewDBClusterIdentifier: retired, ApplyImmediately: true }));
+        await waitForCluster(input.target, retired, input.timeoutMs);
+      }
+      await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: staging, NewDBClusterIdentifier: input.clusterIdentifier, ApplyImmediately: true }));
+      await waitForCluster(input.target, input.clusterIdentifier, input.timeoutMs);
+      return { clusterIdentifier: input.clusterIdentifier, retiredClusterIdentifier: retired, restored: true };
+    },
+
     /** Creates the cluster snapshot unless it exists, then waits until it is available. */
     async snapshotCluster(input: SnapshotInput): Promise<SnapshotResult> {
       const rds = aws.rds(input.target);

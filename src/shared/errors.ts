@@ -21,6 +21,7 @@ export enum ErrorType {
   ResourceNotFound = 'ResourceNotFound',
   Timeout = 'Timeout',
   Aborted = 'Aborted',
+  ReleaseHalted = 'ReleaseHalted',
 }
 
 export interface FailureOptions {

@@ -44,3 +44,20 @@ export const workflowIds = {
 } as const;
 
 export const stackNameFor = (tenantId: string) => `tenant-${tenantId}`;
+
+/**
+ * RDS snapshot identifiers allow letters, digits and single hyphens, start with a letter and
+ * stay under 255 characters; a release ID may hold "." and "_", so it is folded into that form.
+ */
+export function rdsSnapshotId(...parts: string[]): string {
+  const id = parts
+    .join('-')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
+  return (/^[a-z]/.test(id) ? id : `s-${id}`).slice(0, 255).replace(/-$/, '');
+}
+
+/** The snapshot a release takes of a tenant's database before deploying: a retry or re-run finds it. */
+export const preReleaseSnapshotId = (releaseId: string, tenantId: string) => rdsSnapshotId('pre', releaseId, tenantId);

@@ -21,4 +21,8 @@ export const awsWait: ActivityOptions = {
   retry,
 };
 
+/** Kubernetes calls; the task queue is the tenant's cluster's own (see `onQueue`). */
+export const kubeCall: ActivityOptions = { startToCloseTimeout: '2 minutes', retry };
+export const kubeWait: ActivityOptions = { startToCloseTimeout: '1 hour', heartbeatTimeout: '30 seconds', retry };
+
 export const onQueue = (options: ActivityOptions, taskQueue: string): ActivityOptions => ({ ...options, taskQueue });

@@ -2,3 +2,6 @@
 export { tenantLock } from './tenant-lock';
 export { provisionTenant } from './provision-tenant';
 export { deprovisionTenant } from './deprovision-tenant';
+export { releaseWave } from './release-wave';
+export { releaseTenant } from './release-tenant';
+export { certificates } from './certificates';

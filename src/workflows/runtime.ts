@@ -1,13 +1,17 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { EcsActivities } from '../activities/runtime/ecs';
+import type { KubernetesActivities } from '../activities/runtime/kubernetes';
 import type { ApplyResult, CurrentWorkload, RolloutStatus, WorkloadSpec } from '../activities/runtime/types';
-import { ErrorType, permanentFailure } from '../shared/errors';
 import type { TenantSpec } from '../shared/tenant-spec';
-import { awsCall, awsWait } from './activity-options';
+import { awsCall, awsWait, kubeCall, kubeWait, onQueue } from './activity-options';
 
 /** What provisioning and releases need from a tenant's runtime, whichever it is. */
 export interface TenantRuntime {
+  /** Creates or updates the whole workload (provisioning). */
   apply(workload: WorkloadSpec): Promise<ApplyResult>;
+  /** Changes only the image tag, keeping everything else (release deploy and rollback). */
+  setVersion(version: string): Promise<ApplyResult>;
+  /** Waits until the latest change is rolled out or can no longer succeed; a failed rollout is returned, not thrown. */
   waitForRollout(): Promise<RolloutStatus>;
   current(): Promise<CurrentWorkload | undefined>;
   remove(): Promise<{ deleted: boolean }>;
@@ -15,24 +19,26 @@ export interface TenantRuntime {
 
 export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
   const runtime = tenant.runtime;
+  const tenantId = tenant.id;
   if (runtime.kind === 'ecs') {
     const quick = proxyActivities<EcsActivities>(awsCall);
     const waiting = proxyActivities<EcsActivities>(awsWait);
     return {
       apply: (workload) => quick.ecsApplyWorkload({ runtime, workload }),
-      waitForRollout: () => waiting.ecsWaitForRollout({ runtime, tenantId: tenant.id }),
-      current: () => quick.ecsCurrentWorkload({ runtime, tenantId: tenant.id }),
-      remove: () => waiting.ecsDeleteWorkload({ runtime, tenantId: tenant.id }),
+      setVersion: (version) => quick.ecsSetVersion({ runtime, tenantId, image: tenant.image, version }),
+      waitForRollout: () => waiting.ecsWaitForRollout({ runtime, tenantId }),
+      current: () => quick.ecsCurrentWorkload({ runtime, tenantId }),
+      remove: () => waiting.ecsDeleteWorkload({ runtime, tenantId }),
     };
   }
-  return kubernetesRuntime(tenant, runtime);
-}
-
-function kubernetesRuntime(tenant: TenantSpec, runtime: Extract<TenantSpec['runtime'], { kind: 'kubernetes' }>): TenantRuntime {
-  // The Kubernetes activities are not part of this version yet (issue: Kubernetes tenant runtime);
-  // refuse clearly instead of failing half-way through a provisioning.
-  throw permanentFailure(
-    ErrorType.InvalidInput,
-    `tenant ${tenant.id}: runtime "kubernetes" (cluster ${runtime.cluster}) is not supported by this version of tenant-fleet yet; use runtime "ecs"`,
-  );
+  // Each Kubernetes cluster has its own task queue, served by a worker that can reach its API.
+  const quick = proxyActivities<KubernetesActivities>(onQueue(kubeCall, runtime.taskQueue));
+  const waiting = proxyActivities<KubernetesActivities>(onQueue(kubeWait, runtime.taskQueue));
+  return {
+    apply: (workload) => quick.k8sApplyWorkload({ runtime, workload }),
+    setVersion: (version) => quick.k8sSetVersion({ runtime, tenantId, image: tenant.image, version }),
+    waitForRollout: () => waiting.k8sWaitForRollout({ runtime, tenantId }),
+    current: () => quick.k8sCurrentWorkload({ runtime, tenantId }),
+    remove: () => waiting.k8sDeleteWorkload({ runtime, tenantId }),
+  };
 }

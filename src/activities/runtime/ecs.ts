@@ -119,6 +119,54 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       return { changed, revision: taskDefinitionArn ?? '' };
     },
 
+    /**
+     * Moves the service to another image tag and nothing else: a new task definition revision
+     * copied from the running one. A retry reuses the family's latest revision when it already
+     * carries the wanted image (the first attempt registered it but did not update the service).
+     */
+    async ecsSetVersion({ runtime, tenantId, image, version }: { runtime: EcsRuntime; tenantId: string; image: string; version: string }): Promise<ApplyResult> {
+      const ecs = aws.ecs(runtime.aws);
+      const wanted = imageRef({ image, version });
+      const service = await describeService(runtime, tenantId);
+      if (!service?.taskDefinition) {
+        throw permanentFailure(ErrorType.ResourceNotFound, `ECS service ${serviceName(tenantId)} not found in cluster ${runtime.clusterName}: provision tenant ${tenantId} first`);
+      }
+      const running = await taskDefinitionOf(runtime, service.taskDefinition);
+      if (!running?.containerDefinitions?.some((c) => c.name === CONTAINER)) {
+        throw permanentFailure(ErrorType.ResourceNotFound, `task definition ${service.taskDefinition} has no container "${CONTAINER}"`);
+      }
+      if (running.containerDefinitions.find((c) => c.name === CONTAINER)?.image === wanted) {
+        return { changed: false, revision: service.taskDefinition };
+      }
+      const withImage = (definitions: ContainerDefinition[]) => definitions.map((c) => (c.name === CONTAINER ? { ...c, image: wanted } : c));
+      const latest = await taskDefinitionOf(runtime, family(tenantId));
+      let revision: string | undefined;
+      if (
+        latest?.taskDefinitionArn &&
+        latest.containerDefinitions?.find((c) => c.name === CONTAINER)?.image === wanted &&
+        JSON.stringify(latest.containerDefinitions) === JSON.stringify(withImage(running.containerDefinitions))
+      ) {
+        revision = latest.taskDefinitionArn;
+      } else {
+        const { taskDefinition } = await ecs.send(
+          new RegisterTaskDefinitionCommand({
+            family: family(tenantId),
+            networkMode: running.networkMode,
+            requiresCompatibilities: running.requiresCompatibilities,
+            cpu: running.cpu,
+            memory: running.memory,
+            taskRoleArn: running.taskRoleArn,
+            executionRoleArn: running.executionRoleArn,
+            containerDefinitions: withImage(running.containerDefinitions),
+            tags: [{ key: 'TenantId', value: tenantId }],
+          }),
+        );
+        revision = taskDefinition?.taskDefinitionArn;
+      }
+      await ecs.send(new UpdateServiceCommand({ cluster: runtime.clusterName, service: serviceName(tenantId), taskDefinition: revision }));
+      return { changed: true, revision: revision ?? '' };
+    },
+
     /** Waits until the primary deployment completes; a failed rollout is returned, not thrown, so the caller can roll back. */
     async ecsWaitForRollout({ runtime, tenantId, timeoutMs }: { runtime: EcsRuntime; tenantId: string; timeoutMs?: number }): Promise<RolloutStatus> {
       const service = await pollWithHeartbeat({

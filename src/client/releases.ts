@@ -1,0 +1,152 @@
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type Client,
+  type WorkflowExecutionStatusName,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { FleetConfig } from '../shared/config/schema';
+import { workflowIds } from '../shared/ids';
+import {
+  abortUpdate,
+  approveUpdate,
+  pauseUpdate,
+  releaseProgressQuery,
+  releaseWaveInputSchema,
+  resumeUpdate,
+  type AbortInput,
+  type ApproveInput,
+  type ApproveResult,
+  type PauseInput,
+  type ReleaseProgress,
+  type ReleaseSummary,
+  type ReleaseWaveInput,
+} from '../shared/messages/release';
+import { expandReleasePlan, type ReleaseRequest } from '../shared/release/plan';
+import { EnvironmentKey, PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
+import { TASK_QUEUES } from '../shared/task-queues';
+import { InputValidationError, parseOrThrow } from '../shared/validation';
+
+type ReleaseWorkflow = (input: ReleaseWaveInput) => Promise<ReleaseSummary>;
+export type ReleaseHandle = WorkflowHandle<ReleaseWorkflow>;
+
+export interface StartedRelease {
+  handle: ReleaseHandle;
+  input: ReleaseWaveInput;
+  /** False when a release with this ID already existed (a retried CI job): it was joined, not duplicated. */
+  started: boolean;
+}
+
+/**
+ * Expands the plan against the fleet (refusing bad input before anything starts) and starts
+ * `release/<releaseId>`. The release ID is the idempotency key: a second start with the same
+ * ID and version attaches to the existing release, running or finished; with another version
+ * it is refused, since one ID must mean one release.
+ */
+export async function startRelease(client: Client, config: FleetConfig, request: ReleaseRequest): Promise<StartedRelease> {
+  const input = parseOrThrow(releaseWaveInputSchema, expandReleasePlan(config, request), 'release request') as ReleaseWaveInput;
+  const workflowId = workflowIds.release(request.releaseId);
+  try {
+    const handle = await client.workflow.start('releaseWave', {
+      workflowId,
+      taskQueue: TASK_QUEUES.workflows,
+      args: [input],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowIdConflictPolicy: 'FAIL',
+      memo: { version: input.version, plan: input.plan, requestedBy: input.requestedBy },
+      staticSummary: `release ${input.version} (plan ${input.plan}, ${input.waves.reduce((n, w) => n + w.tenants.length, 0)} tenants in ${input.waves.length} waves)`,
+    });
+    return { handle: handle as ReleaseHandle, input, started: true };
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const handle = client.workflow.getHandle<ReleaseWorkflow>(workflowId);
+    const existing = (await handle.describe()).memo as { version?: string } | undefined;
+    if (existing?.version !== undefined && existing.version !== input.version) {
+      throw new InputValidationError('release request', [
+        `releaseId: release ${request.releaseId} already exists for version ${existing.version}; choose another release ID for version ${input.version} (got ${JSON.stringify(request.releaseId)})`,
+      ]);
+    }
+    return { handle, input, started: false };
+  }
+}
+
+export const releaseHandle = (client: Client, releaseId: string): ReleaseHandle => client.workflow.getHandle<ReleaseWorkflow>(workflowIds.release(releaseId));
+
+export const releaseProgress = (client: Client, releaseId: string): Promise<ReleaseProgress> => releaseHandle(client, releaseId).query(releaseProgressQuery);
+export const approveRelease = (client: Client, releaseId: string, request: ApproveInput): Promise<ApproveResult> =>
+  releaseHandle(client, releaseId).executeUpdate(approveUpdate, { args: [request] });
+export const abortRelease = (client: Client, releaseId: string, request: AbortInput): Promise<{ stoppedStarting: string[] }> =>
+  releaseHandle(client, releaseId).executeUpdate(abortUpdate, { args: [request] });
+export const pauseRelease = (client: Client, releaseId: string, request: PauseInput): Promise<void> =>
+  releaseHandle(client, releaseId).executeUpdate(pauseUpdate, { args: [request] });
+export const resumeRelease = (client: Client, releaseId: string, request: PauseInput): Promise<void> =>
+  releaseHandle(client, releaseId).executeUpdate(resumeUpdate, { args: [request] });
+
+/**
+ * Waits for the release and returns its summary whatever the outcome: a halted or aborted
+ * release fails its workflow (red in the UI) and carries the summary in the failure's details.
+ */
+export async function releaseOutcome(handle: ReleaseHandle): Promise<ReleaseSummary> {
+  try {
+    return await handle.result();
+  } catch (error) {
+    const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+    const summary = cause instanceof ApplicationFailure ? (cause.details?.[0] as ReleaseSummary | undefined) : undefined;
+    if (summary?.status) return summary;
+    throw error;
+  }
+}
+
+/**
+ * The release a request would start, validated, without starting it: for `--dry-run`, and so
+ * the CLI refuses bad input before it even connects. startRelease does the same again.
+ */
+export function planRelease(config: FleetConfig, request: ReleaseRequest): ReleaseWaveInput {
+  return parseOrThrow(releaseWaveInputSchema, expandReleasePlan(config, request), 'release request');
+}
+
+/** A release as Temporal visibility lists it (no worker needed). */
+export interface ReleaseListing {
+  releaseId: string;
+  workflowId: string;
+  runId: string;
+  /** The workflow's status: RUNNING, COMPLETED (succeeded or completed with failures), FAILED (halted or aborted), ... */
+  status: WorkflowExecutionStatusName;
+  /** The release's own phase (Phase search attribute), e.g. `wave-2/awaiting-approval`, `aborted`. */
+  phase?: string;
+  environment?: string;
+  version?: string;
+  plan?: string;
+  requestedBy?: string;
+  startTime: string;
+  closeTime?: string;
+}
+
+export const RELEASES_QUERY = `WorkflowType = 'releaseWave'`;
+
+/** Releases, newest first; `running` narrows to those still in progress. */
+export async function listReleases(client: Client, { limit = 20, running = false }: { limit?: number; running?: boolean } = {}): Promise<ReleaseListing[]> {
+  const query = running ? `${RELEASES_QUERY} AND ExecutionStatus = 'Running'` : RELEASES_QUERY;
+  const found: ReleaseListing[] = [];
+  for await (const execution of client.workflow.list({ query, pageSize: Math.min(limit * 2, 1000) })) {
+    // A release that continued as new is listed once, by its live (or final) run.
+    if (execution.status.name === 'CONTINUED_AS_NEW') continue;
+    const memo = (execution.memo ?? {}) as { version?: string; plan?: string; requestedBy?: string };
+    found.push({
+      releaseId: execution.typedSearchAttributes.get(ReleaseIdKey) ?? execution.workflowId.replace(/^release\//, ''),
+      workflowId: execution.workflowId,
+      runId: execution.runId,
+      status: execution.status.name,
+      phase: execution.typedSearchAttributes.get(PhaseKey),
+      environment: execution.typedSearchAttributes.get(EnvironmentKey),
+      version: memo.version,
+      plan: memo.plan,
+      requestedBy: memo.requestedBy,
+      startTime: execution.startTime.toISOString(),
+      closeTime: execution.closeTime?.toISOString(),
+    });
+    if (found.length >= limit) break;
+  }
+  return found.sort((a, b) => b.startTime.localeCompare(a.startTime));
+}

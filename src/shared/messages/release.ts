@@ -1,0 +1,205 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+import { imageTagSchema, releaseIdSchema, tenantIdSchema } from '../ids';
+
+/**
+ * Everything about a release that the workflow, the client (tenantctl) and the UI share.
+ * The waves arrive already expanded (which tenants, in which order): the client resolves the
+ * plan against the fleet config before anything starts, so bad input is refused up front and
+ * the workflow's history records exactly what was decided.
+ */
+export const waveSpecSchema = z.strictObject({
+  name: z.string().min(1).max(63),
+  tenants: z.array(tenantIdSchema),
+  maxInFlight: z.number().int().min(1).max(2000),
+  failureThreshold: z.union([z.strictObject({ count: z.number().int().min(0) }), z.strictObject({ percent: z.number().min(0).max(100) })]),
+  bakeMs: z.number().int().min(0),
+  /** A human approves before the NEXT wave starts. */
+  approval: z.strictObject({ timeoutMs: z.number().int().min(1), onTimeout: z.enum(['abort', 'continue']) }).optional(),
+});
+export type WaveSpec = z.infer<typeof waveSpecSchema>;
+
+export const releaseOptionsSchema = z.strictObject({
+  /** How long alarms and the health endpoint must stay good after a deploy. */
+  verifyWindowMs: z.number().int().min(0),
+  /** Restore the database from the pre-release snapshot on rollback (irreversible migrations). */
+  restoreDatabaseOnRollback: z.boolean(),
+  /** On abort: roll back tenants in flight and those already deployed. */
+  rollbackOnAbort: z.boolean(),
+  /** A tenant busy with another operation is retried this often, this far apart, then skipped. */
+  busyRetry: z.strictObject({ attempts: z.number().int().min(1).max(100), delayMs: z.number().int().min(0) }),
+  /** Continue-as-new (between tenants, with none in flight) once the history has this many events. */
+  continueAsNewAfterEvents: z.number().int().min(100).max(40_000).default(10_000),
+});
+export type ReleaseOptions = z.infer<typeof releaseOptionsSchema>;
+
+export const releaseWaveInputSchema = z
+  .strictObject({
+    releaseId: releaseIdSchema,
+    version: imageTagSchema,
+    plan: z.string().min(1),
+    /** Environments the release touches, for the Environment search attribute. */
+    environments: z.array(z.string().min(1)).min(1),
+    waves: z.array(waveSpecSchema).min(1),
+    options: releaseOptionsSchema,
+    requestedBy: z.string().min(1).max(200),
+  })
+  .superRefine((input, ctx) => {
+    const seen = new Map<string, number>();
+    input.waves.forEach((wave, w) =>
+      wave.tenants.forEach((tenant, t) => {
+        const first = seen.get(tenant);
+        if (first !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['waves', w, 'tenants', t], message: `tenant is already in wave ${first}; a tenant belongs to one wave` });
+        } else {
+          seen.set(tenant, w);
+        }
+      }),
+    );
+    if (seen.size === 0) ctx.addIssue({ code: 'custom', path: ['waves'], message: 'expected at least one tenant in some wave' });
+  });
+export type ReleaseWaveInput = z.input<typeof releaseWaveInputSchema>;
+
+/** A tenant's place in a release. Terminal: succeeded, rolled-back, rollback-failed, skipped. */
+export type TenantReleaseStatus = 'pending' | 'running' | 'busy' | 'succeeded' | 'rolled-back' | 'rollback-failed' | 'skipped';
+export const TERMINAL_TENANT_STATUSES: readonly TenantReleaseStatus[] = ['succeeded', 'rolled-back', 'rollback-failed', 'skipped'];
+
+export interface TenantReleaseRecord {
+  wave: number;
+  status: TenantReleaseStatus;
+  reason?: string;
+  previousVersion?: string;
+  /** How many times the tenant was tried (busy tenants are retried). */
+  attempts: number;
+  /** Epoch ms before which a busy tenant is not tried again. */
+  notBefore?: number;
+  /** This release changed the tenant's workload (false for one already on the version). */
+  deployed?: boolean;
+  /** Counts against the wave's failure threshold: rolled back, rollback failed, or failed before deploying. */
+  failed?: boolean;
+}
+
+export type WaveStatus = 'pending' | 'running' | 'baking' | 'awaiting-approval' | 'done' | 'halted' | 'skipped';
+
+export interface WaveRecord {
+  name: string;
+  status: WaveStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  approval?: ApprovalRecord;
+}
+
+export interface ApprovalRecord {
+  by: string;
+  comment?: string;
+  at: string;
+}
+
+export type ReleaseStatus = 'running' | 'paused' | 'succeeded' | 'completed-with-failures' | 'halted' | 'aborted';
+
+/** Plain JSON (no Map): it is the continue-as-new state and the `progress` query's answer. */
+export interface ReleaseState {
+  waveIndex: number;
+  phase: string;
+  paused?: { by: string; reason?: string; at: string };
+  abort?: { by: string; reason: string; at: string; rollback: boolean };
+  haltReason?: string;
+  waves: WaveRecord[];
+  tenants: Record<string, TenantReleaseRecord>;
+  /** How many runs this release took (continue-as-new). */
+  run: number;
+}
+
+export interface ReleaseProgress {
+  releaseId: string;
+  version: string;
+  plan: string;
+  status: ReleaseStatus;
+  phase: string;
+  waves: (WaveRecord & { tenants: string[]; counts: Record<TenantReleaseStatus, number> })[];
+  tenants: Record<string, TenantReleaseRecord>;
+  inFlight: string[];
+  paused?: ReleaseState['paused'];
+  abort?: ReleaseState['abort'];
+  haltReason?: string;
+}
+
+export interface ReleaseSummary {
+  releaseId: string;
+  version: string;
+  status: Exclude<ReleaseStatus, 'running' | 'paused'>;
+  reason?: string;
+  counts: Record<TenantReleaseStatus, number>;
+  tenants: { tenantId: string; wave: string; status: TenantReleaseStatus; reason?: string; previousVersion?: string }[];
+}
+
+// --- messages ------------------------------------------------------------------------------
+
+const actorSchema = z.string().trim().min(1, 'expected who is acting (a name or CI job)').max(200);
+
+export const approveInputSchema = z.strictObject({
+  by: actorSchema,
+  comment: z.string().max(1000).optional(),
+  /** Which wave's gate; default: the next gate that has no approval yet. */
+  wave: z.string().min(1).optional(),
+});
+export type ApproveInput = z.input<typeof approveInputSchema>;
+export interface ApproveResult {
+  wave: string;
+  /** True when the wave was not waiting yet: the approval is kept for when it does. */
+  early: boolean;
+}
+
+export const abortInputSchema = z.strictObject({
+  by: actorSchema,
+  reason: z.string().trim().min(1, 'expected a reason for the abort').max(1000),
+  /** Roll back tenants in flight and those already deployed; default: the plan's rollbackOnAbort. */
+  rollback: z.boolean().optional(),
+});
+export type AbortInput = z.input<typeof abortInputSchema>;
+
+export const pauseInputSchema = z.strictObject({ by: actorSchema, reason: z.string().max(1000).optional() });
+export type PauseInput = z.input<typeof pauseInputSchema>;
+
+/** Updates, so that a wrong-state request is refused with a reason instead of being lost. */
+export const approveUpdate = defineUpdate<ApproveResult, [ApproveInput]>('approve');
+export const abortUpdate = defineUpdate<{ stoppedStarting: string[] }, [AbortInput]>('abort');
+export const pauseUpdate = defineUpdate<void, [PauseInput]>('pause');
+export const resumeUpdate = defineUpdate<void, [PauseInput]>('resume');
+export const releaseProgressQuery = defineQuery<ReleaseProgress>('progress');
+
+// --- the per-tenant child ------------------------------------------------------------------
+
+export const releaseTenantInputSchema = z.strictObject({
+  releaseId: releaseIdSchema,
+  tenantId: tenantIdSchema,
+  version: imageTagSchema,
+  mode: z.enum(['deploy', 'revert']),
+  /** For `revert`: the version the tenant had before this release. */
+  revertTo: imageTagSchema.optional(),
+  verifyWindowMs: z.number().int().min(0),
+  restoreDatabaseOnRollback: z.boolean(),
+});
+export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
+
+export type ReleaseTenantStep = 'lock' | 'inspect' | 'snapshot' | 'deploy' | 'verify' | 'record' | 'rollback' | 'restore-database' | 'done';
+
+export interface ReleaseTenantResult {
+  tenantId: string;
+  status: Extract<TenantReleaseStatus, 'succeeded' | 'rolled-back' | 'rollback-failed' | 'skipped'>;
+  reason?: string;
+  previousVersion?: string;
+  snapshot?: string;
+  /** True when this run changed the workload (false for a tenant already on the version). */
+  deployed: boolean;
+}
+
+export interface ReleaseTenantProgress {
+  tenantId: string;
+  step: ReleaseTenantStep;
+  detail?: string;
+}
+
+/** Sent by the release to a tenant in flight when the release is aborted with rollback. */
+export const stopTenantSignal = defineSignal<[{ reason: string }]>('stopTenant');
+export const releaseTenantProgressQuery = defineQuery<ReleaseTenantProgress>('tenantProgress');

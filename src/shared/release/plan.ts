@@ -1,0 +1,142 @@
+import type { FleetConfig, ReleasePlan, Tenant } from '../config/schema';
+import { tenantIdSchema } from '../ids';
+import type { ReleaseOptions, ReleaseWaveInput, WaveSpec } from '../messages/release';
+import { InputValidationError } from '../validation';
+
+/** Lower ranks carry less risk and go first. */
+const TIER_RANK: Record<Tenant['tier'], number> = { internal: 0, free: 1, standard: 2, premium: 3, enterprise: 4 };
+
+export interface ReleaseRequest {
+  releaseId: string;
+  version: string;
+  plan: string;
+  /** Narrow the plan's selector further (CLI `--env`, `--tenants`). */
+  environments?: string[];
+  tenants?: string[];
+  requestedBy: string;
+  /** Per-release overrides of the plan's options (a longer verify window, say). */
+  options?: Partial<ReleaseOptions>;
+}
+
+/** The busy-tenant retry policy when a plan does not say otherwise. */
+export const DEFAULT_BUSY_RETRY = { attempts: 5, delayMs: 30_000 } as const;
+
+/**
+ * Resolves a plan against the fleet: selects tenants, orders them least-risk first and cuts
+ * the order into waves. Pure, so the client can show and validate the exact plan before the
+ * release starts; every problem is reported as `field: what is wrong (got value)`.
+ */
+export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest): ReleaseWaveInput {
+  const problems: string[] = [];
+  const plan = config.releasePlans.find((p) => p.name === request.plan);
+  if (!plan) {
+    problems.push(`plan: unknown release plan; expected one of: ${config.releasePlans.map((p) => p.name).join(', ') || '(none configured)'} (got ${JSON.stringify(request.plan)})`);
+  }
+  const knownEnvironments = new Set(config.environments.map((e) => e.name));
+  for (const env of request.environments ?? []) {
+    if (!knownEnvironments.has(env)) problems.push(`environments: unknown environment; expected one of: ${[...knownEnvironments].join(', ')} (got ${JSON.stringify(env)})`);
+  }
+  const knownTenants = new Set(config.tenants.map((t) => t.id));
+  for (const id of request.tenants ?? []) {
+    if (!tenantIdSchema.safeParse(id).success) problems.push(`tenants: not a tenant ID (got ${JSON.stringify(id)})`);
+    else if (!knownTenants.has(id)) problems.push(`tenants: unknown tenant; the fleet config has no tenant with this ID (got ${JSON.stringify(id)})`);
+  }
+  if (problems.length > 0 || !plan) throw new InputValidationError('release request', problems);
+
+  const selected = orderTenants(config, plan, selectTenants(config, plan, request));
+  if (selected.length === 0) {
+    throw new InputValidationError('release request', [
+      `tenants: plan "${plan.name}" with these filters selects no tenant (got environments ${JSON.stringify(request.environments ?? 'any')}, tenants ${JSON.stringify(request.tenants ?? 'any')})`,
+    ]);
+  }
+  const environments = [...new Set(selected.map((t) => t.environment))];
+  return {
+    releaseId: request.releaseId,
+    version: request.version,
+    plan: plan.name,
+    environments,
+    waves: cutWaves(plan, selected.map((t) => t.id)),
+    options: {
+      verifyWindowMs: plan.verifyWindow,
+      restoreDatabaseOnRollback: plan.restoreDatabaseOnRollback,
+      rollbackOnAbort: plan.rollbackOnAbort,
+      busyRetry: { ...DEFAULT_BUSY_RETRY },
+      ...request.options,
+    },
+    requestedBy: request.requestedBy,
+  };
+}
+
+function selectTenants(config: FleetConfig, plan: ReleasePlan, request: ReleaseRequest): Tenant[] {
+  const { selector } = plan;
+  return config.tenants.filter(
+    (t) =>
+      (!selector.environments || selector.environments.includes(t.environment)) &&
+      (!selector.tiers || selector.tiers.includes(t.tier)) &&
+      (!selector.regions || selector.regions.includes(t.region)) &&
+      (!selector.tenants || selector.tenants.includes(t.id)) &&
+      (!request.environments || request.environments.includes(t.environment)) &&
+      (!request.tenants || request.tenants.includes(t.id)),
+  );
+}
+
+/** Least risk first: by the plan's keys; non-production environments before production ones. */
+export function orderTenants(config: FleetConfig, plan: Pick<ReleasePlan, 'order'>, tenants: Tenant[]): Tenant[] {
+  const envRank = new Map(
+    [...config.environments]
+      .map((e, i) => ({ name: e.name, rank: (e.production ? 1_000 : 0) + i }))
+      .map((e) => [e.name, e.rank] as const),
+  );
+  const keyOf: Record<ReleasePlan['order'][number], (t: Tenant) => number | string> = {
+    tier: (t) => TIER_RANK[t.tier],
+    environment: (t) => envRank.get(t.environment) ?? Number.MAX_SAFE_INTEGER,
+    region: (t) => t.region,
+    id: (t) => t.id,
+  };
+  const keys = [...plan.order.map((k) => keyOf[k]), keyOf.id];
+  return [...tenants].sort((a, b) => {
+    for (const key of keys) {
+      const [x, y] = [key(a), key(b)];
+      if (x < y) return -1;
+      if (x > y) return 1;
+    }
+    return 0;
+  });
+}
+
+/**
+ * Sizes each wave from the whole selection: a count, a percentage (rounded up, at least one)
+ * or "rest". Tenants left over after a plan without "rest" join its last wave, so a release
+ * never silently leaves selected tenants out; waves that find nothing left are dropped.
+ */
+export function cutWaves(plan: Pick<ReleasePlan, 'waves'>, orderedIds: string[]): WaveSpec[] {
+  const total = orderedIds.length;
+  const waves: WaveSpec[] = [];
+  let next = 0;
+  plan.waves.forEach((wave, i) => {
+    const isLast = i === plan.waves.length - 1;
+    let size: number;
+    if (wave.tenants === 'rest' || isLast) size = total - next;
+    else if (wave.tenants !== undefined) size = wave.tenants;
+    else size = Math.max(1, Math.ceil(((wave.percent ?? 0) * total) / 100));
+    const tenants = orderedIds.slice(next, next + size);
+    next += tenants.length;
+    if (tenants.length === 0) return;
+    waves.push({
+      name: wave.name,
+      tenants,
+      maxInFlight: wave.maxInFlight,
+      failureThreshold: wave.failureThreshold,
+      bakeMs: wave.bake,
+      approval: wave.approval?.required ? { timeoutMs: wave.approval.timeout, onTimeout: wave.approval.onTimeout } : undefined,
+    });
+  });
+  return waves;
+}
+
+/** True when a wave's failures exceed its threshold (a count, or a percentage of the wave). */
+export function thresholdExceeded(wave: Pick<WaveSpec, 'failureThreshold' | 'tenants'>, failures: number): boolean {
+  const threshold = wave.failureThreshold;
+  if ('count' in threshold) return failures > threshold.count;
+  return (failures * 100) / Math.max(1, wave.tenants.length) > threshold.percent;
+}

@@ -1,0 +1,175 @@
+import {
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { CloudFormationActivities } from '../activities/cloudformation';
+import type { FleetActivities } from '../activities/fleet';
+import type { HealthActivities } from '../activities/health';
+import type { RdsActivities } from '../activities/rds';
+import type { SsmActivities } from '../activities/ssm';
+import { preReleaseSnapshotId, stackNameFor } from '../shared/ids';
+import {
+  releaseTenantInputSchema,
+  releaseTenantProgressQuery,
+  stopTenantSignal,
+  type ReleaseTenantInput,
+  type ReleaseTenantProgress,
+  type ReleaseTenantResult,
+  type ReleaseTenantStep,
+} from '../shared/messages/release';
+import { EnvironmentKey, ReleaseIdKey, TenantIdKey } from '../shared/search-attributes';
+import type { TenantSpec } from '../shared/tenant-spec';
+import { awsCall, awsWait } from './activity-options';
+import { tenantRuntime, type TenantRuntime } from './runtime';
+import { messageOf } from './steps';
+import { validateWorkflowInput } from './validate';
+import { withTenantLock, type LockOptions } from './with-tenant-lock';
+
+const fleet = proxyActivities<FleetActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+const cfn = proxyActivities<CloudFormationActivities>(awsCall);
+const rds = proxyActivities<RdsActivities>(awsWait);
+const ssm = proxyActivities<SsmActivities>(awsCall);
+const health = proxyActivities<HealthActivities>({ ...awsWait, startToCloseTimeout: '1 hour' });
+
+/**
+ * One tenant in one release (ID `release/<releaseId>/tenant/<id>`), holding the tenant's lock:
+ * snapshot the database, deploy, verify, and roll back to the previous version on failure.
+ * A `stopTenant` signal (the release was aborted with rollback) interrupts the deploy or the
+ * verification and rolls back too. `revert` mode undoes a finished deploy after an abort.
+ */
+export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<ReleaseTenantResult> {
+  const input = validateWorkflowInput(releaseTenantInputSchema, rawInput, 'releaseTenant input');
+  const { tenantId, releaseId } = input;
+  let progress: ReleaseTenantProgress = { tenantId, step: 'lock' };
+  const step = (name: ReleaseTenantStep, detail?: string) => {
+    progress = { tenantId, step: name, detail };
+    setCurrentDetails(`**${input.mode} ${input.version}** on ${tenantId}: ${name}${detail ? ` (${detail})` : ''}`);
+  };
+  setHandler(releaseTenantProgressQuery, () => progress);
+
+  // The deploy and verification run in this scope, so a stop can interrupt the waits inside them.
+  const deployScope = new CancellationScope();
+  let stopReason: string | undefined;
+  setHandler(stopTenantSignal, ({ reason }) => {
+    stopReason ??= reason;
+    deployScope.cancel();
+  });
+
+  upsertSearchAttributes([
+    { key: TenantIdKey, value: tenantId },
+    { key: ReleaseIdKey, value: releaseId },
+  ]);
+  const tenant = await fleet.loadTenantSpec({ tenantId });
+  upsertSearchAttributes([{ key: EnvironmentKey, value: tenant.environment }]);
+  const runtime = tenantRuntime(tenant);
+
+  // Not waiting: a tenant busy with provisioning fails fast with TenantLocked and the release retries it later.
+  const lock: LockOptions = { operation: `release ${releaseId} (${input.mode} ${input.version})`, wait: false, timeout: '2 minutes' };
+  const result = await withTenantLock(tenantId, lock, async (): Promise<ReleaseTenantResult> => {
+    step('inspect');
+    const current = await runtime.current();
+    if (!current) return { tenantId, status: 'skipped', reason: `tenant ${tenantId} has no workload: provision it first`, deployed: false };
+    const outputs = (await cfn.getStackOutputs({ target: tenant.aws, stackName: stackNameFor(tenantId) })) ?? {};
+    const undo = (to: string, why: string, snapshot?: string) => rollBack({ runtime, tenant, outputs, to, why, snapshot, restoreDatabase: input.restoreDatabaseOnRollback, step });
+
+    if (input.mode === 'revert') {
+      const target = input.revertTo ?? current.version;
+      if (current.version === target) return { tenantId, status: 'rolled-back', reason: `already on ${target}`, previousVersion: target, deployed: false };
+      return { ...(await undo(target, 'release aborted')), previousVersion: target, deployed: true };
+    }
+
+    const previousVersion = current.version;
+    if (previousVersion === input.version) return { tenantId, status: 'succeeded', reason: `already on ${input.version}`, previousVersion, deployed: false };
+    const notStarted = (snapshot?: string): ReleaseTenantResult => ({ tenantId, status: 'skipped', reason: `not deployed: ${stopReason}`, previousVersion, snapshot, deployed: false });
+    if (stopReason) return notStarted();
+
+    step('snapshot');
+    const snapshot = outputs.DatabaseClusterIdentifier
+      ? (
+          await rds.snapshotCluster({
+            target: tenant.aws,
+            clusterIdentifier: outputs.DatabaseClusterIdentifier,
+            snapshotIdentifier: preReleaseSnapshotId(releaseId, tenantId),
+            tags: { TenantId: tenantId, ReleaseId: releaseId, Reason: 'pre-release' },
+          })
+        ).snapshotIdentifier
+      : undefined;
+    if (stopReason) return notStarted(snapshot);
+
+    let failure: string | undefined;
+    try {
+      await deployScope.run(async () => {
+        step('deploy', `${previousVersion} → ${input.version}`);
+        await runtime.setVersion(input.version);
+        const rollout = await runtime.waitForRollout();
+        if (!rollout.ready) {
+          failure = `rollout of ${input.version} failed: ${rollout.failureReason ?? 'not ready'}`;
+          return;
+        }
+        step('verify');
+        const verdict = await health.verifyTenantHealth({
+          tenantId,
+          target: tenant.aws,
+          // The stack's own error alarm plus any the fleet config lists.
+          alarmNames: [...new Set([...(outputs.ErrorAlarmName ? [outputs.ErrorAlarmName] : []), ...tenant.alarmNames])],
+          healthCheckUrl: tenant.healthCheckUrl,
+          windowMs: input.verifyWindowMs,
+        });
+        if (!verdict.healthy) failure = `verification failed: ${verdict.reason ?? 'unhealthy'}`;
+      });
+    } catch (error) {
+      if (isCancellation(error) && stopReason === undefined) {
+        // This workflow itself was cancelled (terminating the release): leave the tenant as it was, then stop.
+        await undo(previousVersion, 'release cancelled', snapshot);
+        throw error;
+      }
+      failure = stopReason !== undefined ? `stopped: ${stopReason}` : `deploy failed: ${messageOf(error)}`;
+    }
+
+    if (failure !== undefined) return { ...(await undo(previousVersion, failure, snapshot)), previousVersion, snapshot, deployed: true };
+    step('record');
+    await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters: { 'workload/version': input.version } });
+    return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true };
+  });
+  step('done', `${result.status}${result.reason ? `: ${result.reason}` : ''}`);
+  return result;
+}
+
+interface RollBackArgs {
+  runtime: TenantRuntime;
+  tenant: TenantSpec;
+  outputs: Record<string, string>;
+  to: string;
+  why: string;
+  snapshot?: string;
+  restoreDatabase: boolean;
+  step: (name: ReleaseTenantStep, detail?: string) => void;
+}
+
+/** Back to `to`; never interrupted by a stop or a cancellation, so nothing is left half-way. */
+function rollBack({ runtime, tenant, outputs, to, why, snapshot, restoreDatabase, step }: RollBackArgs): Promise<Pick<ReleaseTenantResult, 'tenantId' | 'status' | 'reason'>> {
+  return CancellationScope.nonCancellable(async () => {
+    step('rollback', `to ${to}: ${why}`);
+    try {
+      // Irreversible migrations: the previous version only runs against the data it knew, so the database goes first.
+      if (restoreDatabase && snapshot && outputs.DatabaseClusterIdentifier) {
+        step('restore-database', snapshot);
+        await rds.restoreClusterFromSnapshot({ target: tenant.aws, clusterIdentifier: outputs.DatabaseClusterIdentifier, snapshotIdentifier: snapshot });
+        step('rollback', `to ${to}: ${why}`);
+      }
+      await runtime.setVersion(to);
+      const rollout = await runtime.waitForRollout();
+      if (!rollout.ready) {
+        return { tenantId: tenant.id, status: 'rollback-failed', reason: `${why}; rollback to ${to} did not become ready: ${rollout.failureReason ?? 'not ready'}` } as const;
+      }
+      await ssm.putTenantParameters({ target: tenant.aws, tenantId: tenant.id, parameters: { 'workload/version': to } });
+      return { tenantId: tenant.id, status: 'rolled-back', reason: why } as const;
+    } catch (error) {
+      return { tenantId: tenant.id, status: 'rollback-failed', reason: `${why}; rollback to ${to} failed: ${messageOf(error)}` } as const;
+    }
+  });
+}

@@ -1,0 +1,186 @@
+import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { abortRelease, approveRelease, releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
+import { provisionTenant } from '../../src/client/tenants';
+import { preReleaseSnapshotId, workflowIds } from '../../src/shared/ids';
+import { acquireLockSignal, lockStateQuery, lockWorkflowId, releaseLockSignal } from '../../src/shared/messages/lock';
+import type { ReleaseSummary } from '../../src/shared/messages/release';
+import type { ReleaseRequest } from '../../src/shared/release/plan';
+import { TASK_QUEUES } from '../../src/shared/task-queues';
+import { startHarness, type Harness } from './harness';
+import { liveVersion } from './live-version';
+
+let h: Harness;
+const ALL = ['acme', 'globex', 'initech', 'hooli', 'umbrella', 'stark', 'wayne', 'wonka', 'cyberdyne', 'soylent', 'tyrell', 'oscorp'];
+
+beforeAll(async () => {
+  h = await startHarness();
+  // Every tenant of the sandbox fleet, on both runtimes, at 1.0.0.
+  await Promise.all(ALL.map((id) => provisionTenant(h.client, { tenant: h.tenant(id), initialVersion: '1.0.0', requestedBy: 'jest' })));
+}, 900_000);
+afterAll(async () => {
+  await h?.stop();
+});
+
+let releaseCounter = 0;
+const release = (request: Partial<ReleaseRequest> & { version: string }) =>
+  startRelease(h.client, h.config, { releaseId: `jest-${Date.now()}-${++releaseCounter}`, plan: 'quick', requestedBy: 'jest', ...request });
+
+const versions = async (ids: string[]) => Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await liveVersion(h, id)] as const)));
+const byStatus = (summary: ReleaseSummary, status: string) => summary.tenants.filter((t) => t.status === status).map((t) => t.tenantId).sort();
+
+async function setAlarm(tenantId: string, state: 'ALARM' | 'OK'): Promise<void> {
+  await h.aws.cloudWatch(h.tenant(tenantId).aws).send(new SetAlarmStateCommand({ AlarmName: `tenant-${tenantId}-5xx`, StateValue: state, StateReason: `jest: ${state}` }));
+}
+
+async function refusalOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
+  const cause = (error as WorkflowUpdateFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return (cause as ApplicationFailure).message;
+}
+
+async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+describe('release waves against the sandbox (ECS and Kubernetes tenants)', () => {
+  it('a -broken image fails the canary, which is rolled back, and no other tenant is touched', async () => {
+    const { handle } = await release({ version: '1.1.0-broken' });
+    const summary = await releaseOutcome(handle);
+    expect(summary.status).toBe('halted');
+    expect(summary.reason).toMatch(/wave "canary": 1 of 1 tenants failed/);
+    const canary = summary.tenants.find((t) => t.wave === 'canary')!;
+    expect(canary).toMatchObject({ tenantId: 'acme', status: 'rolled-back', previousVersion: '1.0.0' });
+    expect(canary.reason).toMatch(/rollout of 1\.1\.0-broken failed/);
+    expect(byStatus(summary, 'skipped')).toEqual(ALL.filter((id) => id !== 'acme').sort());
+    expect(Object.values(await versions(ALL))).toEqual(ALL.map(() => '1.0.0'));
+    // Only the canary's child workflow ever existed.
+    const children = await h.client.workflow.count(`WorkflowType = 'releaseTenant' AND ReleaseId = '${summary.releaseId}'`);
+    expect(children.count).toBe(1);
+  });
+
+  it('a clean release passes every wave on both runtimes, snapshots first, and survives continue-as-new', async () => {
+    // A tiny history budget forces the release through several runs.
+    const { handle, input } = await release({ version: '1.1.0', options: { continueAsNewAfterEvents: 100 } });
+    expect(input.waves.map((w) => [w.name, w.tenants.length])).toEqual([['canary', 1], ['early', 4], ['rest', 7]]);
+    const summary = await releaseOutcome(handle);
+    expect(summary.status).toBe('succeeded');
+    expect(summary.counts.succeeded).toBe(12);
+    expect(await versions(ALL)).toEqual(Object.fromEntries(ALL.map((id) => [id, '1.1.0'])));
+    const description = await handle.describe();
+    expect(description.runId).not.toBe(description.raw.workflowExecutionInfo?.firstRunId);
+
+    const tenant = h.tenant('tyrell');
+    const snapshot = await h.aws.rds(tenant.aws).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: preReleaseSnapshotId(summary.releaseId, 'tyrell') }));
+    expect(snapshot.DBClusterSnapshots?.[0]?.Status).toBe('available');
+    const recorded = await h.aws.ssm(tenant.aws).send(new GetParameterCommand({ Name: '/tenant-fleet/tyrell/workload/version' }));
+    expect(recorded.Parameter?.Value).toBe('1.1.0');
+  });
+
+  it('keeps an approval sent before the wave waits, and refuses one when nothing waits', async () => {
+    const { handle, input } = await release({ version: '1.2.0', plan: 'gated', tenants: ['hooli', 'wonka', 'globex'] });
+    expect(input.waves[0]?.approval).toBeDefined();
+    const early = await approveRelease(h.client, input.releaseId, { by: 'jest', comment: 'pre-approved' });
+    expect(early).toEqual({ wave: 'canary', early: true });
+    const refused = await refusalOf(approveRelease(h.client, input.releaseId, { by: 'jest' }));
+    expect(refused).toMatch(/no wave of release .* waits for approval/);
+    const summary = await releaseOutcome(handle);
+    expect(summary.status).toBe('succeeded');
+    const progress = await releaseProgress(h.client, input.releaseId);
+    expect(progress.waves[0]?.approval).toMatchObject({ by: 'jest', comment: 'pre-approved' });
+  });
+
+  it('waits at the approval gate until a human approves', async () => {
+    const { handle, input } = await release({ version: '1.2.1', plan: 'gated', tenants: ['hooli', 'wonka'] });
+    const waiting = await until('the approval gate', () => releaseProgress(h.client, input.releaseId), (p) => p.phase === 'wave-2/awaiting-approval');
+    expect(waiting.waves[1]?.counts.pending).toBe(1);
+    expect(await approveRelease(h.client, input.releaseId, { by: 'alice' })).toEqual({ wave: 'canary', early: false });
+    expect((await releaseOutcome(handle)).status).toBe('succeeded');
+  });
+
+  it('honours an abort within a second: nothing new starts and nothing is left half-deployed', async () => {
+    const before = await versions(ALL);
+    const { handle, input } = await release({ version: '1.3.0', options: { verifyWindowMs: 6_000 } });
+    await until('the second wave to be in flight', () => releaseProgress(h.client, input.releaseId), (p) => p.waves[1]!.counts.running > 0);
+    const asked = Date.now();
+    const { stoppedStarting } = await abortRelease(h.client, input.releaseId, { by: 'jest', reason: 'testing abort', rollback: false });
+    expect(Date.now() - asked).toBeLessThan(1_000);
+    const atAbort = await releaseProgress(h.client, input.releaseId);
+    const touched = Object.entries(atAbort.tenants).filter(([, t]) => t.attempts > 0).map(([id]) => id).sort();
+    expect(stoppedStarting.length).toBe(ALL.length - touched.length);
+
+    const summary = await releaseOutcome(handle);
+    expect(summary.status).toBe('aborted');
+    // Tenants in flight finished; none started after the abort.
+    expect([...byStatus(summary, 'succeeded'), ...byStatus(summary, 'rolled-back')].sort()).toEqual(touched);
+    const after = await versions(ALL);
+    for (const t of summary.tenants) {
+      expect([t.tenantId, after[t.tenantId]]).toEqual([t.tenantId, t.status === 'succeeded' ? '1.3.0' : before[t.tenantId]]);
+    }
+  });
+
+  it('halts when a later wave fails over its threshold; touched tenants are on the new version or rolled back', async () => {
+    const before = await versions(ALL);
+    await Promise.all(['stark', 'umbrella'].map((id) => setAlarm(id, 'ALARM')));
+    try {
+      const { handle } = await release({ version: '1.4.0' });
+      const summary = await releaseOutcome(handle);
+      expect(summary.status).toBe('halted');
+      expect(summary.reason).toMatch(/wave "rest": 2 of 7 tenants failed \(20% allowed\)/);
+      expect(byStatus(summary, 'rolled-back')).toEqual(['stark', 'umbrella']);
+      for (const id of ['stark', 'umbrella']) expect(summary.tenants.find((t) => t.tenantId === id)?.reason).toMatch(/tenant-.*-5xx is in ALARM/);
+      const after = await versions(ALL);
+      for (const t of summary.tenants) {
+        expect([t.tenantId, t.status, after[t.tenantId]]).toEqual([t.tenantId, t.status, t.status === 'succeeded' ? '1.4.0' : before[t.tenantId]]);
+      }
+      expect(byStatus(summary, 'succeeded').length + byStatus(summary, 'rolled-back').length + byStatus(summary, 'skipped').length).toBe(12);
+    } finally {
+      await Promise.all(['stark', 'umbrella'].map((id) => setAlarm(id, 'OK')));
+    }
+  });
+
+  it('reports a tenant busy with another operation and retries it later, never touching it twice at once', async () => {
+    // A holder that stays RUNNING (its task queue has no worker) keeps hooli's lock.
+    const holder = await h.client.workflow.start('provisionTenant', { workflowId: `jest-lock-holder-${Date.now()}`, taskQueue: 'jest-nobody-polls', args: [] });
+    const request = { requesterWorkflowId: holder.workflowId, requesterRunId: holder.firstExecutionRunId, operation: 'jest holds the lock', wait: true };
+    const lock = await h.client.workflow.signalWithStart('tenantLock', {
+      workflowId: lockWorkflowId('hooli'),
+      taskQueue: TASK_QUEUES.workflows,
+      args: [{ lockWorkflowId: lockWorkflowId('hooli') }],
+      signal: acquireLockSignal,
+      signalArgs: [request],
+    });
+    await until('the lock to be held', () => lock.query(lockStateQuery), (s) => s.holder?.workflowId === holder.workflowId);
+
+    const { handle, input } = await release({ version: '1.5.0', tenants: ['hooli'], options: { busyRetry: { attempts: 20, delayMs: 1_000 } } });
+    const busy = await until('hooli to be reported busy', () => releaseProgress(h.client, input.releaseId), (p) => p.tenants.hooli?.status === 'busy');
+    expect(busy.tenants.hooli?.reason).toMatch(/tenant hooli is busy: jest holds the lock/);
+    await lock.signal(releaseLockSignal, { requesterWorkflowId: holder.workflowId, requesterRunId: holder.firstExecutionRunId });
+    await holder.terminate('test done');
+
+    const summary = await releaseOutcome(handle);
+    expect(summary.status).toBe('succeeded');
+    const progress = await releaseProgress(h.client, input.releaseId);
+    expect(progress.tenants.hooli?.attempts).toBeGreaterThan(1);
+    expect(await liveVersion(h, 'hooli')).toBe('1.5.0');
+  });
+
+  it('refuses bad requests before anything starts', async () => {
+    const id = `jest-refused-${Date.now()}`;
+    await expect(startRelease(h.client, h.config, { releaseId: id, version: '1.0.0', plan: 'nope', requestedBy: 'jest' })).rejects.toThrow(/plan: unknown release plan; expected one of: standard, quick, gated \(got "nope"\)/);
+    await expect(startRelease(h.client, h.config, { releaseId: id, version: '1.0.0', plan: 'quick', tenants: ['nobody'], requestedBy: 'jest' })).rejects.toThrow(/tenants: unknown tenant.*\(got "nobody"\)/);
+    await expect(startRelease(h.client, h.config, { releaseId: id, version: 'not a tag!', plan: 'quick', requestedBy: 'jest' })).rejects.toThrow(/version: expected an image tag.*\(got "not a tag!"\)/);
+    await expect(h.client.workflow.getHandle(workflowIds.release(id)).describe()).rejects.toThrow(/not found/i);
+  });
+});
