@@ -9,6 +9,7 @@ import { EXIT, exitCodeForError, exitCodeForSummary, CliInputError } from '../..
 import { runCli } from '../../src/client/cli/main';
 import { colourWanted, Output, renderTable } from '../../src/client/cli/output';
 import { generatedReleaseId } from '../../src/client/cli/release';
+import { finalEvents } from '../../src/client/cli/follow';
 import { progressEvents } from '../../src/client/cli/release-view';
 import { cliTemporalSettings } from '../../src/client/cli/temporal-settings';
 import { UiLinks } from '../../src/client/cli/ui-links';
@@ -174,6 +175,26 @@ describe('tenantctl output', () => {
     expect(progressEvents(first, next)).toEqual(['phase wave-2/awaiting-approval', 'tenant acme: running → succeeded', 'waiting for approval: tenantctl release approve r1']);
     const aborted = progress({ status: 'aborted', abort: { by: 'alice', reason: 'errors', at: 'now', rollback: false } });
     expect(progressEvents(next, aborted)).toContain('aborted by alice: errors');
+  });
+
+  it('ends the plain log with the transitions only the final summary saw', () => {
+    const counts = { pending: 0, running: 0, busy: 0, succeeded: 1, 'rolled-back': 1, 'rollback-failed': 0, skipped: 0 };
+    const summary = {
+      releaseId: 'r1',
+      version: '2.0.0',
+      status: 'halted' as const,
+      reason: 'wave "canary": 1 of 1 tenants failed',
+      counts,
+      tenants: [
+        { tenantId: 'acme', wave: 'canary', status: 'rolled-back' as const, reason: 'rollout failed' },
+        { tenantId: 'globex', wave: 'early', status: 'skipped' as const },
+      ],
+    };
+    expect(finalEvents(progress(), summary)).toEqual([
+      'tenant acme: running → rolled-back (rollout failed)',
+      'tenant globex: pending → skipped',
+      'release r1 halted: wave "canary": 1 of 1 tenants failed',
+    ]);
   });
 });
 

@@ -66,7 +66,17 @@ export async function followRelease(client: Client, handle: ReleaseHandle, optio
   }
   live.clear();
   if (interrupted && !settled) return { interrupted: true, progress: last };
-  return { interrupted: false, summary: await outcome };
+  const summary = await outcome;
+  // The last poll may predate the final transitions; the summary has them, so the log ends complete.
+  if (view === 'lines') for (const event of finalEvents(last, summary)) out.line(`${timestamp()} ${event}`);
+  return { interrupted: false, summary };
+}
+
+export function finalEvents(last: ReleaseProgress | undefined, summary: ReleaseSummary): string[] {
+  const events = summary.tenants
+    .filter((t) => last?.tenants[t.tenantId]?.status !== t.status)
+    .map((t) => `tenant ${t.tenantId}: ${last?.tenants[t.tenantId] ? `${last.tenants[t.tenantId]!.status} → ` : ''}${t.status}${t.reason ? ` (${t.reason})` : ''}`);
+  return [...events, `release ${summary.releaseId} ${summary.status}${summary.reason ? `: ${summary.reason}` : ''}`];
 }
 
 const noop = () => undefined;

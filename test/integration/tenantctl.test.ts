@@ -1,0 +1,263 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { repoRoot } from '../sandbox/tools';
+import { startHarness, type Harness } from './harness';
+
+/**
+ * tenantctl as CI and people use it: the real CLI (`node bin/tenantctl.js`) as a subprocess,
+ * against the run's sandbox, with this file's in-process workers doing the work. ECS tenants
+ * only, so the suite also runs without the Kubernetes cluster (TENANT_FLEET_TEST_KUBE=0).
+ */
+const BIN = join(repoRoot, 'bin', 'tenantctl.js');
+/** Release IDs unique to this run, in case the sandbox is reused. */
+const RUN = Date.now().toString(36);
+const rid = (name: string) => `jest-${name}-${RUN}`;
+
+let h: Harness;
+let env: Record<string, string>;
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tenantctl(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: repoRoot, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs and parses stdout as the one JSON document --json promises; the stderr is shown when it is not. */
+async function tenantctlJson<T = Record<string, unknown>>(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult & { json: T }> {
+  const result = await tenantctl([...args, '--json'], extraEnv);
+  try {
+    return { ...result, json: JSON.parse(result.stdout) as T };
+  } catch {
+    throw new Error(`tenantctl ${args.join(' ')} (exit ${result.code}) printed no JSON document:\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+  }
+}
+
+const expectExit = (result: CliResult, code: number) => {
+  if (result.code !== code) throw new Error(`expected exit ${code}, got ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+};
+
+async function waitForPhase(releaseId: string, pattern: RegExp, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const { code, json } = await tenantctlJson<{ progress?: { phase: string } }>(['release', 'status', releaseId]);
+    last = `exit ${code}: ${JSON.stringify(json).slice(0, 300)}`;
+    if (code === 0 && json.progress && pattern.test(json.progress.phase)) return;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  throw new Error(`release ${releaseId} never reached phase ${pattern}; last status ${last}`);
+}
+
+interface ReleaseResult {
+  releaseId: string;
+  workflowId: string;
+  url?: string;
+  started: boolean;
+  attached: boolean;
+  status: string;
+  reason?: string;
+  version: string;
+  exitCode: number;
+  counts: Record<string, number>;
+  tenants: { tenantId: string; wave: string; status: string; reason?: string; previousVersion?: string }[];
+}
+
+beforeAll(async () => {
+  h = await startHarness();
+  // The sandbox fleet plus two plans of this suite's own, so a release takes seconds and the tests
+  // do not depend on how the sandbox's plans are tuned. Workers read tenants from the sandbox
+  // file; these are the same.
+  const fleet = parseYaml(readFileSync(h.env.TENANT_FLEET_CONFIG!, 'utf8')) as { releasePlans: unknown[] };
+  fleet.releasePlans.push(
+    { name: 'cli-quick', verifyWindow: '1s', waves: [{ name: 'all', tenants: 'rest', maxInFlight: 3 }] },
+    {
+      name: 'cli-gated',
+      verifyWindow: '1s',
+      waves: [
+        { name: 'canary', tenants: 1, maxInFlight: 1, approval: { timeout: '10m', onTimeout: 'abort' } },
+        { name: 'rest', tenants: 'rest', maxInFlight: 3 },
+      ],
+    },
+  );
+  const configPath = join(dirname(h.env.TENANT_FLEET_CONFIG!), 'fleet.tenantctl-test.yaml');
+  writeFileSync(configPath, toYaml(fleet));
+  env = { ...(process.env as Record<string, string>), ...h.env, TENANT_FLEET_CONFIG: configPath, USER: 'jest', NO_COLOR: '1' };
+
+  // Releases deploy only to provisioned tenants: provision three through the CLI itself.
+  const { code, json, stderr } = await tenantctlJson<{ results: { tenantId: string; ok: boolean }[] }>(['tenant', 'provision', 'hooli', 'globex', 'umbrella']);
+  if (code !== 0) throw new Error(`provisioning failed (exit ${code}): ${stderr}`);
+  expect(json.results.map((r) => [r.tenantId, r.ok])).toEqual([
+    ['hooli', true],
+    ['globex', true],
+    ['umbrella', true],
+  ]);
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+describe('tenantctl against the sandbox', () => {
+  it('release start --wait --json follows a release to success, and tenant list shows the new version', async () => {
+    const releaseId = rid('wait');
+    const result = await tenantctlJson<ReleaseResult>(['release', 'start', '--version', '2.0.0', '--plan', 'cli-quick', '--tenants', 'hooli,globex', '--release-id', releaseId, '--wait']);
+    expectExit(result, 0);
+    expect(result.json).toMatchObject({ releaseId, workflowId: `release/${releaseId}`, started: true, attached: false, status: 'succeeded', version: '2.0.0', exitCode: 0 });
+    expect(result.json.tenants.map((t) => [t.tenantId, t.status, t.previousVersion]).sort()).toEqual([
+      ['globex', 'succeeded', '1.0.0'],
+      ['hooli', 'succeeded', '1.0.0'],
+    ]);
+    expect(result.json.url).toBe(`${h.env.TEMPORAL_UI_URL}/namespaces/${h.env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(`release/${releaseId}`)}`);
+    // Progress went to stderr as plain lines (not a terminal), the result alone to stdout.
+    expect(result.stderr).toMatch(/tenant hooli: .*succeeded/);
+
+    const list = await tenantctlJson<{ tenants: { id: string; runtime: string; version: string | null; latest: { type: string; status: string } | null }[] }>(['tenant', 'list']);
+    expectExit(list, 0);
+    const byId = new Map(list.json.tenants.map((t) => [t.id, t]));
+    expect(list.json.tenants).toHaveLength(12);
+    expect(byId.get('hooli')).toMatchObject({ runtime: 'ecs', version: '2.0.0', latest: { type: 'releaseTenant', status: 'COMPLETED' } });
+    expect(byId.get('umbrella')).toMatchObject({ version: '1.0.0', latest: { type: 'provisionTenant', status: 'COMPLETED' } });
+    expect(byId.get('stark')).toMatchObject({ version: null, latest: null });
+  });
+
+  it('a second release start with the same --release-id attaches instead of starting another release', async () => {
+    const releaseId = rid('attach');
+    const args = ['release', 'start', '--version', '2.1.0', '--plan', 'cli-gated', '--tenants', 'umbrella,globex', '--release-id', releaseId];
+    const first = await tenantctlJson<ReleaseResult>(args);
+    expectExit(first, 0);
+    expect(first.json).toMatchObject({ started: true, attached: false });
+    // The retried CI job, while the first is still running (it waits at the canary's gate).
+    const second = await tenantctlJson<ReleaseResult>(args);
+    expectExit(second, 0);
+    expect(second.json).toMatchObject({ releaseId, started: false, attached: true });
+    expect(second.stderr).toContain('already exists: attached to it');
+    // The same ID for another version is one ID meaning two releases: refused.
+    const other = await tenantctl([...args.map((a) => (a === '2.1.0' ? '2.1.1' : a))]);
+    expectExit(other, 2);
+    expect(other.stderr).toContain(`already exists for version 2.1.0`);
+
+    const runs = await h.client.workflow.count(`WorkflowId = 'release/${releaseId}'`);
+    expect(runs.count).toBe(1);
+    // Leave nothing running for the next test: abort, and follow until the canary in flight has finished.
+    expectExit(await tenantctl(['release', 'abort', releaseId, '--reason', 'test cleanup']), 0);
+    const watched = await tenantctlJson<ReleaseResult>(['release', 'status', releaseId, '--watch']);
+    expectExit(watched, 3);
+    expect(watched.json.status).toBe('aborted');
+  });
+
+  it('approves the canary gate through the CLI; --watch then reports success', async () => {
+    const releaseId = rid('approve');
+    expectExit(await tenantctl(['release', 'start', '--version', '2.2.0', '--plan', 'cli-gated', '--tenants', 'hooli,globex', '--release-id', releaseId]), 0);
+    await waitForPhase(releaseId, /awaiting-approval$/);
+
+    const approve = await tenantctlJson<{ wave: string; early: boolean; by: string }>(['release', 'approve', releaseId, '--comment', 'canary healthy', '--by', 'alice']);
+    expectExit(approve, 0);
+    expect(approve.json).toMatchObject({ wave: 'canary', early: false, by: 'alice' });
+
+    const watched = await tenantctlJson<ReleaseResult>(['release', 'status', releaseId, '--watch']);
+    expectExit(watched, 0);
+    expect(watched.json.status).toBe('succeeded');
+    expect(watched.json.counts.succeeded).toBe(2);
+    expect(watched.json.tenants.find((t) => t.tenantId === 'hooli')).toMatchObject({ wave: 'canary', status: 'succeeded' });
+
+    // Nothing left to approve: the release's validator refuses, and the CLI says so with exit 2.
+    const again = await tenantctl(['release', 'approve', releaseId]);
+    expectExit(again, 2);
+    expect(again.stderr).toMatch(/nothing to approve|has already finished/);
+  });
+
+  it('pauses, resumes and aborts through the CLI; waiting on the aborted release exits 3', async () => {
+    const releaseId = rid('abort');
+    const args = ['release', 'start', '--version', '2.3.0', '--plan', 'cli-gated', '--tenants', 'hooli,umbrella', '--release-id', releaseId];
+    expectExit(await tenantctl(args), 0);
+    await waitForPhase(releaseId, /awaiting-approval$/);
+
+    expectExit(await tenantctl(['release', 'pause', releaseId, '--reason', 'looking at graphs']), 0);
+    const paused = await tenantctlJson<{ progress: { status: string; paused?: { by: string } } }>(['release', 'status', releaseId]);
+    expect(paused.json.progress).toMatchObject({ status: 'paused', paused: { by: 'jest' } });
+    const pausedTwice = await tenantctl(['release', 'pause', releaseId]);
+    expectExit(pausedTwice, 2);
+    expect(pausedTwice.stderr).toContain('is already paused');
+    expectExit(await tenantctl(['release', 'resume', releaseId]), 0);
+
+    const abort = await tenantctlJson<{ aborted: boolean; stoppedStarting: string[] }>(['release', 'abort', releaseId, '--reason', 'error rate up in canary']);
+    expectExit(abort, 0);
+    expect(abort.json).toMatchObject({ aborted: true, stoppedStarting: ['umbrella'] });
+
+    // CI retrying `start --wait` on the aborted release attaches and reports the abort.
+    const waited = await tenantctlJson<ReleaseResult>([...args, '--wait']);
+    expectExit(waited, 3);
+    expect(waited.json).toMatchObject({ attached: true, status: 'aborted', exitCode: 3 });
+    expect(waited.json.reason).toContain('error rate up in canary');
+    expect(waited.json.tenants.find((t) => t.tenantId === 'umbrella')).toMatchObject({ status: 'skipped' });
+
+    const approveAfter = await tenantctl(['release', 'approve', releaseId]);
+    expectExit(approveAfter, 2);
+  });
+
+  it('a release whose tenant never becomes healthy is rolled back and exits 1', async () => {
+    const releaseId = rid('broken');
+    const result = await tenantctlJson<ReleaseResult>(['release', 'start', '--version', '3.0.0-broken', '--plan', 'cli-quick', '--tenants', 'globex', '--release-id', releaseId, '--wait']);
+    expectExit(result, 1);
+    expect(result.json.status).toMatch(/^(halted|completed-with-failures)$/);
+    expect(result.json.tenants).toEqual([expect.objectContaining({ tenantId: 'globex', status: 'rolled-back' })]);
+  });
+
+  it.each([
+    ['an unknown tenant', ['--version', '4.0.0', '--plan', 'cli-quick', '--tenants', 'hooli,nobody'], '--tenants: unknown tenant; the fleet config has no tenant with this ID (got "nobody")'],
+    ['a malformed version', ['--version', '4.0.0 beta', '--plan', 'cli-quick'], '--version: expected an image tag: up to 128 letters, digits, "_", "." or "-", not starting with "." or "-" (got "4.0.0 beta")'],
+    ['an unknown plan', ['--version', '4.0.0', '--plan', 'yolo'], '--plan: unknown release plan; expected one of: standard, '],
+  ])('refuses %s with exit 2 and a message naming it, and starts nothing', async (what, args, message) => {
+    const releaseId = rid(`refused-${what.split(' ').pop()!}`);
+    const result = await tenantctl(['release', 'start', ...args, '--release-id', releaseId, '--wait']);
+    expectExit(result, 2);
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).toContain('refused, nothing was started');
+    await expect(h.client.workflow.getHandle(`release/${releaseId}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    expect((await h.client.workflow.count(`WorkflowId = 'release/${releaseId}'`)).count).toBe(0);
+  });
+
+  it('tenant history lists every workflow that touched the tenant, newest first, with UI links', async () => {
+    const { code, json } = await tenantctlJson<{ workflows: { workflowId: string; type: string; status: string; startTime: string; url: string }[] }>(['tenant', 'history', 'hooli']);
+    expect(code).toBe(0);
+    const ids = json.workflows.map((w) => w.workflowId);
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'tenant/hooli/provision',
+        `release/${rid('wait')}/tenant/hooli`,
+        `release/${rid('approve')}/tenant/hooli`,
+        `release/${rid('abort')}/tenant/hooli`,
+      ]),
+    );
+    expect(ids).not.toContain('tenant/hooli/lock');
+    expect(ids.some((id) => id.includes('globex'))).toBe(false);
+    const starts = json.workflows.map((w) => w.startTime);
+    expect(starts).toEqual([...starts].sort().reverse());
+    expect(ids[ids.length - 1]).toBe('tenant/hooli/provision');
+    expect(json.workflows[0]!.url).toContain(`${h.env.TEMPORAL_UI_URL}/namespaces/`);
+  });
+
+  it('release list shows the releases with their version, plan and outcome', async () => {
+    const { code, json } = await tenantctlJson<{ releases: { releaseId: string; status: string; version?: string; plan?: string; phase?: string }[] }>(['release', 'list', '--limit', '100']);
+    expect(code).toBe(0);
+    const byId = new Map(json.releases.map((r) => [r.releaseId, r]));
+    expect(byId.get(rid('wait'))).toMatchObject({ status: 'COMPLETED', version: '2.0.0', plan: 'cli-quick', phase: 'succeeded' });
+    expect(byId.get(rid('abort'))).toMatchObject({ status: 'FAILED', version: '2.3.0', phase: 'aborted' });
+    expect([...byId.keys()].some((id) => id.includes('refused'))).toBe(false);
+  });
+});
