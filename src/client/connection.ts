@@ -1,7 +1,9 @@
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseOrThrow } from '../shared/validation';
+import { dataConverterFromEnv } from './codec';
 
 /**
  * Connection settings from the environment, using the names of Temporal's own clients
@@ -23,6 +25,8 @@ export interface TemporalSettings {
   namespace: string;
   /** Accepted by both the client's Connection and the worker's NativeConnection. */
   connection: ConnectionOptions & { apiKey?: string };
+  /** Encrypts every payload (src/client/codec); clients and workers must share it. */
+  dataConverter: DataConverter;
 }
 
 export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
@@ -31,6 +35,7 @@ export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): T
   const tlsWanted = settings.TEMPORAL_TLS === 'true' || Boolean(mtls) || Boolean(settings.TEMPORAL_API_KEY);
   return {
     namespace: settings.TEMPORAL_NAMESPACE,
+    dataConverter: dataConverterFromEnv(env),
     connection: {
       address: settings.TEMPORAL_ADDRESS,
       apiKey: settings.TEMPORAL_API_KEY,
@@ -49,5 +54,5 @@ export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): T
 
 export async function connectClient(settings: TemporalSettings = temporalSettingsFromEnv()): Promise<Client> {
   const connection = await Connection.connect(settings.connection);
-  return new Client({ connection, namespace: settings.namespace });
+  return new Client({ connection, namespace: settings.namespace, dataConverter: settings.dataConverter });
 }

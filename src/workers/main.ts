@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { temporalSettingsFromEnv } from '../client/connection';
 import { parseOrThrow } from '../shared/validation';
+import { startHealthServer } from './health';
+import { installTelemetry } from './telemetry';
 import { createFleetWorkers } from './worker';
 
 const envSchema = z.object({
@@ -13,20 +15,45 @@ const envSchema = z.object({
     .pipe(z.array(z.enum(['workflows', 'aws'])).min(1)),
   AWS_ENDPOINT_URL: z.url().optional(),
   TENANT_FLEET_WORKFLOW_BUNDLE: z.string().optional(),
+  /** Probes' port; unset means no health endpoint (tests, laptops). */
+  TENANT_FLEET_HEALTH_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  TENANT_FLEET_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Drain time for running activities after SIGTERM; keep it below the pod's terminationGracePeriodSeconds. */
+  TENANT_FLEET_SHUTDOWN_GRACE: z
+    .string()
+    .regex(/^\d+(ms|s|m)$/, 'expected a duration such as "30s", "90s" or "2m"')
+    .default('30s')
+    .transform((text) => Number(/^\d+/.exec(text)![0]) * ({ ms: 1, s: 1_000, m: 60_000 } as const)[/[a-z]+$/.exec(text)![0] as 'ms' | 's' | 'm']),
 });
 
 async function main(): Promise<void> {
   const env = parseOrThrow(envSchema, process.env, 'worker settings (environment)');
+  const { logger, metricsAddress } = installTelemetry(process.env, { service: 'tenant-fleet-worker', roles: env.TENANT_FLEET_WORKER_ROLES });
   const workers = await createFleetWorkers({
     temporal: temporalSettingsFromEnv(),
     roles: env.TENANT_FLEET_WORKER_ROLES,
     awsEndpoint: env.AWS_ENDPOINT_URL,
     workflowBundlePath: env.TENANT_FLEET_WORKFLOW_BUNDLE,
+    shutdownGraceTime: env.TENANT_FLEET_SHUTDOWN_GRACE,
   });
+  const health = env.TENANT_FLEET_HEALTH_PORT
+    ? await startHealthServer({ host: env.TENANT_FLEET_HEALTH_HOST, port: env.TENANT_FLEET_HEALTH_PORT, ready: () => workers.isRunning() })
+    : undefined;
   // SIGTERM (Kubernetes, docker stop) drains: no new tasks, running ones finish.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => workers.shutdown());
-  console.log(JSON.stringify({ level: 'info', msg: 'workers started', roles: env.TENANT_FLEET_WORKER_ROLES }));
-  await workers.run();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      logger.info('draining', { signal, graceTimeMs: env.TENANT_FLEET_SHUTDOWN_GRACE });
+      workers.shutdown();
+    });
+  }
+  const running = workers.run();
+  logger.info('workers started', { metrics: metricsAddress, health: health?.url });
+  try {
+    await running;
+  } finally {
+    await health?.close();
+  }
+  logger.info('workers stopped');
 }
 
 main().catch((error: unknown) => {

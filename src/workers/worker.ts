@@ -7,7 +7,9 @@ import { AwsClients } from '../activities/aws/clients';
 import { createTemporalActivities } from '../activities/temporal';
 import { TemplateStore } from '../activities/templates';
 import type { TemporalSettings } from '../client/connection';
+import type { Duration } from '@temporalio/common';
 import { TASK_QUEUES } from '../shared/task-queues';
+import { stepMetricsInterceptor } from './step-metrics';
 
 export type WorkerRole = 'workflows' | 'aws';
 
@@ -17,6 +19,8 @@ export interface FleetWorkersOptions {
   awsEndpoint?: string;
   /** A prebuilt workflow bundle (npm run build); without it the workflows are bundled at start. */
   workflowBundlePath?: string;
+  /** How long a shutdown waits for running activities before cancelling them (default 30s; keep below the pod's termination grace). */
+  shutdownGraceTime?: Duration;
 }
 
 export interface FleetWorkers {
@@ -24,6 +28,8 @@ export interface FleetWorkers {
   run(): Promise<void>;
   /** Graceful: stops polling, lets running activities and workflow tasks finish. */
   shutdown(): void;
+  /** True while every worker is polling (the readiness probe). */
+  isRunning(): boolean;
 }
 
 const DEFAULT_BUNDLE = resolve(__dirname, '..', '..', 'dist', 'workflow-bundle.js');
@@ -32,9 +38,15 @@ const DEFAULT_BUNDLE = resolve(__dirname, '..', '..', 'dist', 'workflow-bundle.j
 export async function createFleetWorkers(options: FleetWorkersOptions): Promise<FleetWorkers> {
   const connection = await NativeConnection.connect(options.temporal.connection);
   const clientConnection = await Connection.connect(options.temporal.connection);
-  const client = new Client({ connection: clientConnection, namespace: options.temporal.namespace });
+  const client = new Client({ connection: clientConnection, namespace: options.temporal.namespace, dataConverter: options.temporal.dataConverter });
   const aws = new AwsClients({ endpoint: options.awsEndpoint, sessionName: 'tenant-fleet-worker' });
-  const common: Pick<WorkerOptions, 'connection' | 'namespace'> = { connection, namespace: options.temporal.namespace };
+  const common: Pick<WorkerOptions, 'connection' | 'namespace' | 'dataConverter' | 'shutdownGraceTime' | 'interceptors'> = {
+    connection,
+    namespace: options.temporal.namespace,
+    dataConverter: options.temporal.dataConverter,
+    shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+    interceptors: { activity: [stepMetricsInterceptor] },
+  };
   const bundlePath = options.workflowBundlePath ?? (existsSync(DEFAULT_BUNDLE) ? DEFAULT_BUNDLE : undefined);
 
   const workers: Worker[] = [];
@@ -73,5 +85,6 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
     shutdown() {
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
     },
+    isRunning: () => workers.every((worker) => worker.getState() === 'RUNNING'),
   };
 }

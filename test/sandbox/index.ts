@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { seedAwsBaseline } from './aws-baseline';
+import { startSandboxCodec, type SandboxCodec } from './codec-server';
 import { startKubeCluster, type KubeCluster } from './kube/cluster';
 import { writeSandboxFleetConfig } from './fleet-config';
 import { startAwsEmulator, SANDBOX_AWS_CREDENTIALS, type AwsEmulator } from './moto';
+import { freeLoopbackPorts } from './ports';
 import { startTemporalServer, type TemporalServer } from './temporal';
 import { repoRoot, toolsDir } from './tools';
 
@@ -21,6 +23,8 @@ export interface Sandbox {
   stateDir: string;
   envFile: string;
   temporal: TemporalServer;
+  /** Payload keys and the codec server the sandbox UI decodes through. */
+  codec: SandboxCodec;
   aws: AwsEmulator;
   kube?: KubeCluster;
   /** Environment variables that point the SDKs, `temporal` and `tenantctl` at this sandbox. */
@@ -49,9 +53,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
 
   try {
+    // The codec server must know the UI's origin and the UI its codec endpoint, so ports come first.
+    const [grpc, ui, http, metrics] = (await freeLoopbackPorts(4)) as [number, number, number, number];
+    const codec = await startSandboxCodec({ stateDir: join(stateDir, 'codec'), uiOrigins: [`http://127.0.0.1:${ui}`, `http://localhost:${ui}`] });
+    started.push(codec);
     log('starting Temporal dev server and moto');
     const [temporal, aws] = await Promise.all([
-      startTemporalServer({ stateDir: join(stateDir, 'temporal') }).then((t) => (started.push(t), t)),
+      startTemporalServer({ stateDir: join(stateDir, 'temporal'), ports: { grpc, ui, http, metrics }, codecEndpoint: codec.uiEndpoint }).then((t) => (started.push(t), t)),
       startAwsEmulator({ stateDir: join(stateDir, 'aws') }).then((a) => (started.push(a), a)),
     ]);
     log(`Temporal ${temporal.address} (UI ${temporal.uiUrl}), AWS emulator ${aws.endpoint}`);
@@ -74,12 +82,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       AWS_ENDPOINT_URL: aws.endpoint,
       ...SANDBOX_AWS_CREDENTIALS,
       TENANT_FLEET_CONFIG: fleetConfigPath,
+      TENANT_FLEET_CODEC_KEY_FILE: codec.keyFile,
+      // `temporal workflow show` etc. decode through the codec server with these.
+      TEMPORAL_CODEC_ENDPOINT: codec.url,
+      TEMPORAL_CODEC_AUTH: `Bearer ${codec.token}`,
       ...(kube ? { KUBECONFIG: kube.kubeconfigPath } : {}),
       PATH: `${join(toolsDir, 'bin')}:${process.env.PATH ?? ''}`,
     };
     const envFile = join(stateDir, 'env');
     writeEnvFile(envFile, env);
-    return { stateDir, envFile, temporal, aws, kube, env, fleetConfigPath, stop: stopAll };
+    return { stateDir, envFile, temporal, codec, aws, kube, env, fleetConfigPath, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;
