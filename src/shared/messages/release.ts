@@ -29,7 +29,7 @@ export const releaseOptionsSchema = z.strictObject({
   /** A tenant busy with another operation is retried this often, this far apart, then skipped. */
   busyRetry: z.strictObject({ attempts: z.number().int().min(1).max(100), delayMs: z.number().int().min(0) }),
   /** Continue-as-new (between tenants, with none in flight) once the history has this many events. */
-  continueAsNewAfterEvents: z.number().int().min(100).max(40_000).default(10_000),
+  continueAsNewAfterEvents: z.number().int().min(20).max(40_000).default(10_000),
 });
 export type ReleaseOptions = z.infer<typeof releaseOptionsSchema>;
 

@@ -829,3 +829,28 @@ def test_cloudwatch_set_alarm_state_sticks(aws: Aws) -> None:
     described = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
     assert described["StateValue"] == "ALARM" and described["StateReason"] == "sandbox fault"
     assert alarm in [a["AlarmName"] for a in cloudwatch.describe_alarms(StateValue="ALARM")["MetricAlarms"]]
+
+
+def test_cfn_cloudwatch_alarm_is_created_kept_firing_on_update_and_deleted(aws: Aws) -> None:
+    cfn, cloudwatch = aws("cloudformation"), aws("cloudwatch")
+    stack, alarm = _name("alarm-stack"), _name("tenant-5xx")
+
+    def template(threshold: int) -> str:
+        return json.dumps({
+            "Resources": {"Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                "AlarmName": alarm, "Namespace": "TenantFleet/App", "MetricName": "HTTPCode_5XX",
+                "Dimensions": [{"Name": "TenantId", "Value": "t"}], "Statistic": "Sum", "Period": 60,
+                "EvaluationPeriods": 3, "Threshold": threshold, "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching"}}},
+            "Outputs": {"AlarmName": {"Value": {"Ref": "Alarm"}}}})
+
+    cfn.create_stack(StackName=stack, TemplateBody=template(10))
+    assert _outputs(_stack(cfn, stack))["AlarmName"] == alarm
+    described = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+    assert [a["Threshold"] for a in described] == [10.0]
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="sandbox fault")
+    cfn.update_stack(StackName=stack, TemplateBody=template(20))
+    updated = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
+    assert (updated["Threshold"], updated["StateValue"]) == (20.0, "ALARM")
+    cfn.delete_stack(StackName=stack)
+    assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"] == []

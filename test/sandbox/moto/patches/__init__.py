@@ -20,6 +20,7 @@ PATCHES = (
     "cfn_rds",
     "cfn_ecs",
     "cfn_ssm_tags",
+    "cfn_cloudwatch",
     "ecs_deployments",
     "acm_dns_validation",
     "acm_idempotency",
