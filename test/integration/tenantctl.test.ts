@@ -252,6 +252,41 @@ describe('tenantctl against the sandbox', () => {
     expect(json.workflows[0]!.url).toContain(`${h.env.TEMPORAL_UI_URL}/namespaces/`);
   });
 
+  it('certs plan is a dry run over the fleet config; certs sync tells the running workflow about every tenant; certs status reports', async () => {
+    const group = 'sandbox-alb';
+    const handle = h.client.workflow.getHandle(`certs/${group}`);
+    const signals = async () => ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+    const groupTenants = h.config.tenants.filter((t) => t.loadBalancer === group);
+
+    // Provisioning started the group's workflow; status reads it.
+    const status = await tenantctlJson<{ groups: { group: string; status: { phase: string; health: string } | null }[] }>(['certs', 'status', '--group', group]);
+    expect([0, 1]).toContain(status.code);
+    expect(status.json.groups.map((g) => g.group)).toEqual([group]);
+    expect(status.json.groups[0]!.status?.phase).toMatch(/^certs\//);
+
+    const before = await signals();
+    const plan = await tenantctlJson<{ groups: { group: string; basis: string; plan: { certificates: { names: string[] }[]; uncovered: unknown[] } }[] }>(['certs', 'plan', '--group', group]);
+    expectExit(plan, 0);
+    const [planned] = plan.json.groups;
+    expect(planned).toMatchObject({ group, basis: 'workflow-status', plan: { uncovered: [] } });
+    // Every hostname of every tenant on the load balancer is served by some planned certificate name.
+    const served = planned!.plan.certificates.flatMap((c) => c.names);
+    for (const hostname of groupTenants.flatMap((t) => t.hostnames)) {
+      expect(served.some((name) => name === hostname || (name.startsWith('*.') && hostname.slice(hostname.indexOf('.') + 1) === name.slice(2)))).toBe(true);
+    }
+    expect(await signals()).toBe(before); // a dry run tells the workflow nothing
+
+    const sync = await tenantctlJson<{ groups: { group: string; started: boolean; tenants: string[] }[] }>(['certs', 'sync', '--group', group]);
+    expectExit(sync, 0);
+    expect(sync.json.groups).toEqual([expect.objectContaining({ group, started: false })]);
+    expect(sync.json.groups[0]!.tenants.sort()).toEqual(groupTenants.map((t) => t.id).sort());
+    expect(await signals()).toBe(before + groupTenants.length);
+
+    const unknown = await tenantctl(['certs', 'status', '--group', 'nope']);
+    expectExit(unknown, 2);
+    expect(unknown.stderr).toContain('--group: unknown certificate group');
+  });
+
   it('release list shows the releases with their version, plan and outcome', async () => {
     const { code, json } = await tenantctlJson<{ releases: { releaseId: string; status: string; version?: string; plan?: string; phase?: string }[] }>(['release', 'list', '--limit', '100']);
     expect(code).toBe(0);

@@ -57,7 +57,9 @@ describe('tenantctl argument validation (refused before connecting)', () => {
     [['tenant', 'provision', 'nobody'], '<tenant>: unknown tenant; the fleet config has: acme, globex (got "nobody")'],
     [['tenant', 'deprovision', 'acme'], '--confirm-production: tenant acme is in production environment prod; pass --confirm-production acme'],
     [['tenant', 'history', 'NOPE'], '<tenant>: expected 2-32 lowercase letters'],
-    [['rocket', 'launch'], '<group>: unknown command group; expected one of: tenant, release (got "rocket")'],
+    [['certs', 'status', '--group', 'nope'], '--group: unknown certificate group; expected a load balancer from the fleet config: public-us-east-1 (got "nope")'],
+    [['certs', 'sync', '--timeout', '0'], '--timeout: expected a whole number from 1 to 86400 (got "0")'],
+    [['rocket', 'launch'], '<group>: unknown command group; expected one of: tenant, release, certs (got "rocket")'],
     [['release', 'launch'], '<command>: unknown `tenantctl release` command'],
   ])('%j exits 2 naming the problem, without connecting', async (argv, message) => {
     const { code, err, out } = await cli(argv);

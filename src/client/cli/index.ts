@@ -11,3 +11,4 @@ export { UiLinks } from './ui-links';
 export { followRelease, type FollowView, type FollowResult } from './follow';
 export * from '../releases';
 export * from '../tenants';
+export * from './certificates-client';

@@ -2,6 +2,7 @@ import { commandHelp, groupHelp, parseCommandLine, validateArgs, type Command, t
 import { CliContext, type CliIo } from './context';
 import { applicationFailureOf, CliInputError, EXIT, EXIT_CODE_HELP, exitCodeForError } from './exit-codes';
 import { Output, colourWanted, printJson } from './output';
+import { certsCommands } from './certs';
 import { releaseCommands } from './release';
 import { tenantCommands } from './tenant';
 import { InputValidationError } from '../../shared/validation';
@@ -14,6 +15,7 @@ interface Group {
 const GROUPS: Record<string, Group> = {
   tenant: { summary: 'provision, deprovision, list tenants and show their history', commands: tenantCommands },
   release: { summary: 'roll a version across the fleet in waves, and steer it (approve, abort, pause, resume)', commands: releaseCommands },
+  certs: { summary: "TLS certificates per load balancer: plan (dry run), sync, status", commands: certsCommands },
 };
 
 const ENVIRONMENT_HELP = [
@@ -49,6 +51,7 @@ export function mainHelp(): string {
     '  tenantctl release start --version 2.4.0 --release-id "ci-$RUN_ID" --wait --json',
     '  tenantctl release status ci-812 --watch',
     '  tenantctl release approve ci-812 --comment "canary healthy"',
+    '  tenantctl certs plan',
     '',
     'Every command takes --help, --json (one JSON document on stdout), --config, --by and --no-color.',
     '',
