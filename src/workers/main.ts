@@ -5,7 +5,7 @@ import { temporalSettingsFromEnv } from '../client/connection';
 import { parseOrThrow } from '../shared/validation';
 import { startHealthServer } from './health';
 import { installTelemetry } from './telemetry';
-import { createFleetWorkers } from './worker';
+import { createFleetWorkers, type FleetWorkers } from './worker';
 
 const envSchema = z.object({
   TENANT_FLEET_WORKER_ROLES: z
@@ -47,13 +47,25 @@ async function main(): Promise<void> {
     });
   }
   const running = workers.run();
-  logger.info('workers started', { metrics: metricsAddress, health: health?.url });
+  // "started" means polling: scripts and tests wait for this line before sending work.
+  if (await untilPolling(workers, running)) logger.info('workers started', { metrics: metricsAddress, health: health?.url });
   try {
     await running;
   } finally {
     await health?.close();
   }
   logger.info('workers stopped');
+}
+
+/** True once every worker polls; false if they stopped first (run()'s error is reported by main). */
+async function untilPolling(workers: FleetWorkers, running: Promise<void>): Promise<boolean> {
+  let ended = false;
+  void running.then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  while (!ended && !workers.isRunning()) await new Promise((resolve) => setTimeout(resolve, 50));
+  return workers.isRunning();
 }
 
 main().catch((error: unknown) => {
