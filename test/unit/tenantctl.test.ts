@@ -9,7 +9,9 @@ import { EXIT, exitCodeForError, exitCodeForSummary, CliInputError } from '../..
 import { runCli } from '../../src/client/cli/main';
 import { colourWanted, Output, renderTable } from '../../src/client/cli/output';
 import { generatedReleaseId } from '../../src/client/cli/release';
-import { finalEvents } from '../../src/client/cli/follow';
+import type { Client } from '@temporalio/client';
+import { finalEvents, followRelease } from '../../src/client/cli/follow';
+import type { ReleaseHandle } from '../../src/client/releases';
 import { progressEvents } from '../../src/client/cli/release-view';
 import { cliTemporalSettings } from '../../src/client/cli/temporal-settings';
 import { UiLinks } from '../../src/client/cli/ui-links';
@@ -177,6 +179,30 @@ describe('tenantctl output', () => {
     expect(progressEvents(first, next)).toEqual(['phase wave-2/awaiting-approval', 'tenant acme: running → succeeded', 'waiting for approval: tenantctl release approve r1']);
     const aborted = progress({ status: 'aborted', abort: { by: 'alice', reason: 'errors', at: 'now', rollback: false } });
     expect(progressEvents(next, aborted)).toContain('aborted by alice: errors');
+  });
+
+  it('redraws the live view in place on a terminal and clears it before the summary', async () => {
+    const stream = Object.assign(new PassThrough(), { isTTY: true, columns: 200 });
+    let written = '';
+    stream.on('data', (chunk: Buffer) => (written += chunk.toString()));
+    const summary = { releaseId: 'r1', version: '2.0.0', status: 'succeeded' as const, counts: progress().waves[0]!.counts, tenants: [] };
+    let polls = 0;
+    let finish: (value: typeof summary) => void = () => undefined;
+    const handle = {
+      query: () => {
+        if (++polls === 3) finish(summary);
+        return Promise.resolve(progress());
+      },
+      result: () => new Promise<typeof summary>((resolve) => (finish = resolve)),
+    } as unknown as ReleaseHandle;
+    const client = { withDeadline: (_: number, fn: () => Promise<unknown>) => fn() } as unknown as Client;
+    const result = await followRelease(client, handle, { view: 'live', out: new Output(stream, false), intervalMs: 5 });
+    expect(result).toEqual({ interrupted: false, summary });
+    const blockRows = written.split('\u001b[')[0]!.split('\n').length - 1;
+    expect(blockRows).toBeGreaterThan(2);
+    // Every redraw moves up over the previous block and clears it; the last clear leaves nothing behind.
+    expect(written.match(new RegExp(`\u001b\\[${blockRows}A\u001b\\[0J`, 'g'))?.length).toBe(polls);
+    expect(written.endsWith('\u001b[0J')).toBe(true);
   });
 
   it('ends the plain log with the transitions only the final summary saw', () => {
