@@ -92,11 +92,12 @@ export function applicationFailureOf(error: unknown): ApplicationFailure | undef
   return undefined;
 }
 
-/** gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html) that mean the server was not reached. */
+/**
+ * gRPC UNAVAILABLE (https://grpc.github.io/grpc/core/md_doc_statuscodes.html): the server was not
+ * reached. DEADLINE_EXCEEDED is not counted: a query nobody answers (no worker) ends that way too.
+ */
 const GRPC_UNAVAILABLE = 14;
-const GRPC_DEADLINE_EXCEEDED = 4;
 
 function isUnavailable(error: ServiceError): boolean {
-  const code = (error.cause as { code?: number } | undefined)?.code;
-  return code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED;
+  return (error.cause as { code?: number } | undefined)?.code === GRPC_UNAVAILABLE;
 }

@@ -4,6 +4,7 @@ import type { FleetConfig } from '../../shared/config/schema';
 import { imageTagSchema, releaseIdSchema, tenantIdSchema } from '../../shared/ids';
 import { releaseProgressQuery, type ReleaseSummary, type ReleaseWaveInput } from '../../shared/messages/release';
 import type { ReleaseRequest } from '../../shared/release/plan';
+import { PhaseKey } from '../../shared/search-attributes';
 import { InputValidationError } from '../../shared/validation';
 import {
   abortRelease,
@@ -125,7 +126,17 @@ const status = defineCommand({
       else for (const line of summaryLines(ctx.out, summary, url)) ctx.out.line(line);
       return EXIT.ok;
     }
-    const progress = await client.withDeadline(Date.now() + 10_000, () => handle.query(releaseProgressQuery));
+    let progress;
+    try {
+      progress = await client.withDeadline(Date.now() + 10_000, () => handle.query(releaseProgressQuery));
+    } catch (error) {
+      // Queries need a worker; without one, say what visibility knows rather than fail.
+      const phase = described.typedSearchAttributes.get(PhaseKey);
+      const problem = `progress query not answered (${(error as Error).message}); is a worker polling task queue ${described.taskQueue}?`;
+      if (ctx.json) printJson(ctx.out, { ...identity, state: 'running', phase, progress: null, progressError: problem });
+      else ctx.out.line(`release ${args.id}: running, phase ${phase ?? 'unknown'}\n${ctx.out.paint('yellow', problem)}${url ? `\n${url}` : ''}`);
+      return EXIT.ok;
+    }
     if (ctx.json) printJson(ctx.out, { ...identity, state: 'running', progress });
     else for (const line of progressBlock(ctx.out, progress, url)) ctx.out.line(line);
     return EXIT.ok;
