@@ -3,8 +3,9 @@ import type { MetricMeter, MetricTags } from '@temporalio/common';
 /**
  * The project's own metrics, next to the SDK's. Pass the meter of the calling context:
  * `metricMeter` from `@temporalio/workflow` in workflow code (it does not double-count on
- * replay), `Context.current().metricMeter` in an activity. Names get the runtime's `temporal_`
- * prefix in Prometheus (e.g. `temporal_tenant_fleet_releases_started`).
+ * replay), `Context.current().metricMeter` in an activity. In Prometheus they appear as named
+ * here (the runtime's `temporal_` prefix is for the SDK's own), counters with `_total`:
+ * `tenant_fleet_releases_started_total`, `tenant_fleet_step_duration_seconds_bucket`.
  *
  * Tags stay low-cardinality (environment, runtime, step, outcome): a tag per tenant would make
  * one time series per tenant; tenant and release IDs belong in logs and search attributes.
