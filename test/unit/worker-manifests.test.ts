@@ -69,7 +69,7 @@ describe('infra/kubernetes/workers', () => {
     expect(c.readinessProbe).toBeDefined();
     expect(c.livenessProbe).toBeDefined();
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+    expect(d.spec.template.spec.securityContext?.runAsNonRoot).toBe(true);
     // The image is a name that kustomize pins to a tag, never `latest`.
     const image = kustomization.images.find((i) => i.name === c.image);
     expect(image?.newTag).toMatch(/\d/);
