@@ -19,6 +19,10 @@ const temporalEnvSchema = z.object({
   TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
   TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().min(1).optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+}).refine((env) => Boolean(env.TEMPORAL_TLS_CLIENT_CERT_PATH) === Boolean(env.TEMPORAL_TLS_CLIENT_KEY_PATH), {
+  // Half a client certificate would silently fall back to server-only TLS and fail at the frontend.
+  path: ['TEMPORAL_TLS_CLIENT_KEY_PATH'],
+  message: 'expected TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH together (mutual TLS needs both)',
 });
 
 export interface TemporalSettings {
