@@ -6,6 +6,7 @@ import { deprovisionTenant, provisionTenant } from '../src/client/tenants';
 import { loadFleetConfig } from '../src/shared/config/load';
 import { resolveTenantSpec } from '../src/shared/config/resolve';
 import { workflowIds } from '../src/shared/ids';
+import { SANDBOX_VALUES_FILE } from '../src/activities/kubernetes/tenant-template';
 import { createFleetWorkers } from '../src/workers/worker';
 import { startSandbox } from '../test/sandbox';
 
@@ -16,7 +17,14 @@ async function main(): Promise<void> {
   const sandbox = await startSandbox({ fresh: true, log: (line) => log(`sandbox: ${line}`) });
   Object.assign(process.env, sandbox.env);
   const settings = temporalSettingsFromEnv(sandbox.env);
-  const workers = await createFleetWorkers({ temporal: settings, roles: ['workflows', 'aws'], awsEndpoint: sandbox.aws.endpoint });
+  const workers = await createFleetWorkers({
+    temporal: settings,
+    // The Kubernetes role serves the sandbox cluster's queue, so the fleet's Kubernetes tenants provision too.
+    roles: ['workflows', 'aws', ...(sandbox.kube ? (['kubernetes'] as const) : [])],
+    awsEndpoint: sandbox.aws.endpoint,
+    fleetConfigPath: sandbox.fleetConfigPath,
+    kubernetes: { valuesFile: SANDBOX_VALUES_FILE },
+  });
   const running = workers.run();
   const client = await connectClient(settings);
   const shutdown = async () => {
@@ -63,6 +71,7 @@ async function main(): Promise<void> {
 
     console.log(`\nSummary\n${table(['tenant', 'runtime', 'operation', 'outcome', 'Temporal UI'], rows)}`);
     console.log(`\nTemporal Web UI: ${sandbox.temporal.uiUrl}\nEnvironment:     . ${sandbox.envFile}\n`);
+    if (sandbox.kube) console.log(`Kubernetes:      .tools/bin/kubectl --kubeconfig ${sandbox.kube.kubeconfigPath} get deploy -A\n`);
     if (keep) {
       log('--keep: sandbox and workers keep running; Ctrl-C stops them');
       await new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 // `npm run sandbox`: the sandbox servers in the foreground until Ctrl-C.
 import { temporalSettingsFromEnv } from '../src/client/connection';
+import { SANDBOX_VALUES_FILE } from '../src/activities/kubernetes/tenant-template';
 import { createFleetWorkers } from '../src/workers/worker';
 import { startSandbox } from '../test/sandbox';
 
@@ -8,8 +9,10 @@ async function main(): Promise<void> {
   Object.assign(process.env, sandbox.env);
   const workers = await createFleetWorkers({
     temporal: temporalSettingsFromEnv(sandbox.env),
-    roles: ['workflows', 'aws'],
+    roles: ['workflows', 'aws', ...(sandbox.kube ? (['kubernetes'] as const) : [])],
     awsEndpoint: sandbox.aws.endpoint,
+    fleetConfigPath: sandbox.fleetConfigPath,
+    kubernetes: { valuesFile: SANDBOX_VALUES_FILE },
   });
   const workersDone = workers.run();
   console.log(`

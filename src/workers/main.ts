@@ -12,9 +12,17 @@ const envSchema = z.object({
     .string()
     .default('workflows,aws')
     .transform((s) => s.split(',').map((r) => r.trim()))
-    .pipe(z.array(z.enum(['workflows', 'aws'])).min(1)),
+    .pipe(z.array(z.enum(['workflows', 'aws', 'kubernetes'])).min(1)),
   AWS_ENDPOINT_URL: z.url().optional(),
   TENANT_FLEET_WORKFLOW_BUNDLE: z.string().optional(),
+  TENANT_FLEET_CONFIG: z.string().min(1).optional(),
+  /** Role kubernetes: serve only these clusters of the fleet config (comma-separated), e.g. from a worker inside one. */
+  TENANT_FLEET_KUBE_CLUSTERS: z
+    .string()
+    .transform((s) => s.split(',').map((c) => c.trim()).filter(Boolean))
+    .optional(),
+  /** Role kubernetes: a values file over infra/kubernetes/tenant/values.yaml. */
+  TENANT_FLEET_KUBE_VALUES: z.string().min(1).optional(),
   /** Probes' port; unset means no health endpoint (tests, laptops). */
   TENANT_FLEET_HEALTH_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   TENANT_FLEET_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
@@ -34,6 +42,8 @@ async function main(): Promise<void> {
     roles: env.TENANT_FLEET_WORKER_ROLES,
     awsEndpoint: env.AWS_ENDPOINT_URL,
     workflowBundlePath: env.TENANT_FLEET_WORKFLOW_BUNDLE,
+    fleetConfigPath: env.TENANT_FLEET_CONFIG,
+    kubernetes: { clusters: env.TENANT_FLEET_KUBE_CLUSTERS, valuesFile: env.TENANT_FLEET_KUBE_VALUES },
     shutdownGraceTime: env.TENANT_FLEET_SHUTDOWN_GRACE,
   });
   const health = env.TENANT_FLEET_HEALTH_PORT

@@ -9,9 +9,10 @@ import { TemplateStore } from '../activities/templates';
 import type { TemporalSettings } from '../client/connection';
 import type { Duration } from '@temporalio/common';
 import { TASK_QUEUES } from '../shared/task-queues';
+import { createKubernetesWorkers, type KubernetesWorkersOptions } from './kubernetes';
 import { stepMetricsInterceptor } from './step-metrics';
 
-export type WorkerRole = 'workflows' | 'aws';
+export type WorkerRole = 'workflows' | 'aws' | 'kubernetes';
 
 export interface FleetWorkersOptions {
   temporal: TemporalSettings;
@@ -19,8 +20,12 @@ export interface FleetWorkersOptions {
   awsEndpoint?: string;
   /** A prebuilt workflow bundle (npm run build); without it the workflows are bundled at start. */
   workflowBundlePath?: string;
+  /** The fleet YAML (TENANT_FLEET_CONFIG): release workflows resolve their tenants from it. */
+  fleetConfigPath?: string;
   /** How long a shutdown waits for running activities before cancelling them (default 30s; keep below the pod's termination grace). */
   shutdownGraceTime?: Duration;
+  /** Role `kubernetes`: which of the fleet config's clusters to serve, and a values file for the tenant template. */
+  kubernetes?: Omit<KubernetesWorkersOptions, 'fleetConfigPath'>;
 }
 
 export interface FleetWorkers {
@@ -50,6 +55,7 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
   const bundlePath = options.workflowBundlePath ?? (existsSync(DEFAULT_BUNDLE) ? DEFAULT_BUNDLE : undefined);
 
   const workers: Worker[] = [];
+  const closers: (() => void)[] = [];
   for (const role of options.roles) {
     if (role === 'workflows') {
       workers.push(
@@ -60,6 +66,10 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
           activities: createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows }),
         }),
       );
+    } else if (role === 'kubernetes') {
+      const kube = await createKubernetesWorkers(common, { fleetConfigPath: options.fleetConfigPath, ...options.kubernetes });
+      workers.push(...kube.workers);
+      closers.push(kube.close);
     } else {
       workers.push(
         await Worker.create({
@@ -78,6 +88,7 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
         await Promise.all(workers.map((w) => w.run()));
       } finally {
         aws.destroy();
+        for (const close of closers) close();
         await clientConnection.close();
         await connection.close();
       }

@@ -5,6 +5,7 @@ import { loadFleetConfig } from '../../src/shared/config/load';
 import { resolveTenantSpec } from '../../src/shared/config/resolve';
 import type { FleetConfig } from '../../src/shared/config/schema';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
+import { SANDBOX_VALUES_FILE } from '../../src/activities/kubernetes/tenant-template';
 import { createFleetWorkers, type FleetWorkers } from '../../src/workers/worker';
 import { sandboxEnv } from './sandbox-env';
 
@@ -29,9 +30,12 @@ export async function startHarness({ workers = true }: { workers?: boolean } = {
   if (workers) {
     const fleetWorkers = await createFleetWorkers({
       temporal: settings,
-      roles: ['workflows', 'aws'],
+      // The Kubernetes role only when the run started the cluster (TENANT_FLEET_TEST_KUBE=0 leaves it out).
+      roles: ['workflows', 'aws', ...(env.KUBECONFIG ? (['kubernetes'] as const) : [])],
+      kubernetes: { valuesFile: SANDBOX_VALUES_FILE },
       awsEndpoint: env.AWS_ENDPOINT_URL,
       workflowBundlePath: env.TENANT_FLEET_WORKFLOW_BUNDLE,
+      fleetConfigPath: env.TENANT_FLEET_CONFIG,
     });
     running = { workers: fleetWorkers, done: fleetWorkers.run() };
   }
