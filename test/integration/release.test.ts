@@ -11,16 +11,21 @@ import type { ReleaseSummary } from '../../src/shared/messages/release';
 import type { ReleaseRequest } from '../../src/shared/release/plan';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { startHarness, type Harness } from './harness';
+import { replayAndMaybeRecord } from './histories';
 import { liveVersion } from './live-version';
 
 let h: Harness;
+/** Versions only this file releases, so other files' releases on the shared sandbox cannot collide with them. */
+const V = (version: string) => `${version}-wave`;
 const ALL = ['acme', 'globex', 'initech', 'hooli', 'umbrella', 'stark', 'wayne', 'wonka', 'cyberdyne', 'soylent', 'tyrell', 'oscorp'];
 
 beforeAll(async () => {
   h = await startHarness();
   // Every tenant of the sandbox fleet, on both runtimes, at 1.0.0.
   await Promise.all(ALL.map((id) => provisionTenant(h.client, { tenant: h.tenant(id), initialVersion: '1.0.0', requestedBy: 'jest' })));
+  initial = await versions(ALL);
 }, 900_000);
+let initial: Record<string, string | undefined>;
 afterAll(async () => {
   await h?.stop();
 });
@@ -56,15 +61,15 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => 
 
 describe('release waves against the sandbox (ECS and Kubernetes tenants)', () => {
   it('a -broken image fails the canary, which is rolled back, and no other tenant is touched', async () => {
-    const { handle } = await release({ version: '1.1.0-broken' });
+    const { handle } = await release({ version: V('1.1.0-broken') });
     const summary = await releaseOutcome(handle);
     expect(summary.status).toBe('halted');
     expect(summary.reason).toMatch(/wave "canary": 1 of 1 tenants failed/);
     const canary = summary.tenants.find((t) => t.wave === 'canary')!;
-    expect(canary).toMatchObject({ tenantId: 'acme', status: 'rolled-back', previousVersion: '1.0.0' });
-    expect(canary.reason).toMatch(/rollout of 1\.1\.0-broken failed/);
+    expect(canary).toMatchObject({ tenantId: 'acme', status: 'rolled-back', previousVersion: initial.acme });
+    expect(canary.reason).toMatch(/rollout of 1\.1\.0-wave-broken failed/);
     expect(byStatus(summary, 'skipped')).toEqual(ALL.filter((id) => id !== 'acme').sort());
-    expect(Object.values(await versions(ALL))).toEqual(ALL.map(() => '1.0.0'));
+    expect(await versions(ALL)).toEqual(initial);
     // Only the canary's child workflow ever existed.
     const children = await h.client.workflow.count(`WorkflowType = 'releaseTenant' AND ReleaseId = '${summary.releaseId}'`);
     expect(children.count).toBe(1);
@@ -72,24 +77,33 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
 
   it('a clean release passes every wave on both runtimes, snapshots first, and survives continue-as-new', async () => {
     // A tiny history budget forces the release through several runs.
-    const { handle, input } = await release({ version: '1.1.0', options: { continueAsNewAfterEvents: 100 } });
+    const { handle, input } = await release({ version: V('1.1.0'), options: { continueAsNewAfterEvents: 20 } });
     expect(input.waves.map((w) => [w.name, w.tenants.length])).toEqual([['canary', 1], ['early', 4], ['rest', 7]]);
     const summary = await releaseOutcome(handle);
     expect(summary.status).toBe('succeeded');
     expect(summary.counts.succeeded).toBe(12);
-    expect(await versions(ALL)).toEqual(Object.fromEntries(ALL.map((id) => [id, '1.1.0'])));
+    expect(await versions(ALL)).toEqual(Object.fromEntries(ALL.map((id) => [id, V('1.1.0')])));
     const description = await handle.describe();
-    expect(description.runId).not.toBe(description.raw.workflowExecutionInfo?.firstRunId);
+    const firstRunId = description.raw.workflowExecutionInfo?.firstRunId ?? '';
+    expect(firstRunId).not.toBe('');
+    expect(description.runId).not.toBe(firstRunId);
+    // Both the first run (it continued as new) and the last replay against today's code.
+    await replayAndMaybeRecord(h.client, handle.workflowId, firstRunId, 'release-wave-first-run');
+    await replayAndMaybeRecord(h.client, handle.workflowId, description.runId, 'release-wave-last-run');
+    const child = await h.client.workflow.getHandle(workflowIds.releaseTenant(summary.releaseId, 'tyrell')).describe();
+    await replayAndMaybeRecord(h.client, child.workflowId, child.runId, 'release-tenant-kubernetes');
+    const ecsChild = await h.client.workflow.getHandle(workflowIds.releaseTenant(summary.releaseId, 'initech')).describe();
+    await replayAndMaybeRecord(h.client, ecsChild.workflowId, ecsChild.runId, 'release-tenant-ecs');
 
     const tenant = h.tenant('tyrell');
     const snapshot = await h.aws.rds(tenant.aws).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: preReleaseSnapshotId(summary.releaseId, 'tyrell') }));
     expect(snapshot.DBClusterSnapshots?.[0]?.Status).toBe('available');
     const recorded = await h.aws.ssm(tenant.aws).send(new GetParameterCommand({ Name: '/tenant-fleet/tyrell/workload/version' }));
-    expect(recorded.Parameter?.Value).toBe('1.1.0');
+    expect(recorded.Parameter?.Value).toBe(V('1.1.0'));
   });
 
   it('keeps an approval sent before the wave waits, and refuses one when nothing waits', async () => {
-    const { handle, input } = await release({ version: '1.2.0', plan: 'gated', tenants: ['hooli', 'wonka', 'globex'] });
+    const { handle, input } = await release({ version: V('1.2.0'), plan: 'gated', tenants: ['hooli', 'wonka', 'globex'] });
     expect(input.waves[0]?.approval).toBeDefined();
     const early = await approveRelease(h.client, input.releaseId, { by: 'jest', comment: 'pre-approved' });
     expect(early).toEqual({ wave: 'canary', early: true });
@@ -102,7 +116,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
   });
 
   it('waits at the approval gate until a human approves', async () => {
-    const { handle, input } = await release({ version: '1.2.1', plan: 'gated', tenants: ['hooli', 'wonka'] });
+    const { handle, input } = await release({ version: V('1.2.1'), plan: 'gated', tenants: ['hooli', 'wonka'] });
     const waiting = await until('the approval gate', () => releaseProgress(h.client, input.releaseId), (p) => p.phase === 'wave-2/awaiting-approval');
     expect(waiting.waves[1]?.counts.pending).toBe(1);
     expect(await approveRelease(h.client, input.releaseId, { by: 'alice' })).toEqual({ wave: 'canary', early: false });
@@ -111,7 +125,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
 
   it('honours an abort within a second: nothing new starts and nothing is left half-deployed', async () => {
     const before = await versions(ALL);
-    const { handle, input } = await release({ version: '1.3.0', options: { verifyWindowMs: 6_000 } });
+    const { handle, input } = await release({ version: V('1.3.0'), options: { verifyWindowMs: 6_000 } });
     await until('the second wave to be in flight', () => releaseProgress(h.client, input.releaseId), (p) => p.waves[1]!.counts.running > 0);
     const asked = Date.now();
     const { stoppedStarting } = await abortRelease(h.client, input.releaseId, { by: 'jest', reason: 'testing abort', rollback: false });
@@ -126,7 +140,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect([...byStatus(summary, 'succeeded'), ...byStatus(summary, 'rolled-back')].sort()).toEqual(touched);
     const after = await versions(ALL);
     for (const t of summary.tenants) {
-      expect([t.tenantId, after[t.tenantId]]).toEqual([t.tenantId, t.status === 'succeeded' ? '1.3.0' : before[t.tenantId]]);
+      expect([t.tenantId, after[t.tenantId]]).toEqual([t.tenantId, t.status === 'succeeded' ? V('1.3.0') : before[t.tenantId]]);
     }
   });
 
@@ -134,7 +148,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     const before = await versions(ALL);
     await Promise.all(['stark', 'umbrella'].map((id) => setAlarm(id, 'ALARM')));
     try {
-      const { handle } = await release({ version: '1.4.0' });
+      const { handle } = await release({ version: V('1.4.0') });
       const summary = await releaseOutcome(handle);
       expect(summary.status).toBe('halted');
       expect(summary.reason).toMatch(/wave "rest": 2 of 7 tenants failed \(20% allowed\)/);
@@ -142,7 +156,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
       for (const id of ['stark', 'umbrella']) expect(summary.tenants.find((t) => t.tenantId === id)?.reason).toMatch(/tenant-.*-5xx is in ALARM/);
       const after = await versions(ALL);
       for (const t of summary.tenants) {
-        expect([t.tenantId, t.status, after[t.tenantId]]).toEqual([t.tenantId, t.status, t.status === 'succeeded' ? '1.4.0' : before[t.tenantId]]);
+        expect([t.tenantId, t.status, after[t.tenantId]]).toEqual([t.tenantId, t.status, t.status === 'succeeded' ? V('1.4.0') : before[t.tenantId]]);
       }
       expect(byStatus(summary, 'succeeded').length + byStatus(summary, 'rolled-back').length + byStatus(summary, 'skipped').length).toBe(12);
     } finally {
@@ -163,7 +177,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     });
     await until('the lock to be held', () => lock.query(lockStateQuery), (s) => s.holder?.workflowId === holder.workflowId);
 
-    const { handle, input } = await release({ version: '1.5.0', tenants: ['hooli'], options: { busyRetry: { attempts: 20, delayMs: 1_000 } } });
+    const { handle, input } = await release({ version: V('1.5.0'), tenants: ['hooli'], options: { busyRetry: { attempts: 20, delayMs: 1_000 } } });
     const busy = await until('hooli to be reported busy', () => releaseProgress(h.client, input.releaseId), (p) => p.tenants.hooli?.status === 'busy');
     expect(busy.tenants.hooli?.reason).toMatch(/tenant hooli is busy: jest holds the lock/);
     await lock.signal(releaseLockSignal, { requesterWorkflowId: holder.workflowId, requesterRunId: holder.firstExecutionRunId });
@@ -173,7 +187,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(summary.status).toBe('succeeded');
     const progress = await releaseProgress(h.client, input.releaseId);
     expect(progress.tenants.hooli?.attempts).toBeGreaterThan(1);
-    expect(await liveVersion(h, 'hooli')).toBe('1.5.0');
+    expect(await liveVersion(h, 'hooli')).toBe(V('1.5.0'));
   });
 
   it('refuses bad requests before anything starts', async () => {

@@ -1,0 +1,99 @@
+import { DescribeTaskDefinitionCommand, ListTaskDefinitionsCommand } from '@aws-sdk/client-ecs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { SANDBOX_VALUES_FILE } from '../../src/activities/kubernetes/tenant-template';
+import { releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
+import { provisionTenant } from '../../src/client/tenants';
+import { toolsDir } from '../sandbox/tools';
+import { startHarness, type Harness } from './harness';
+import { liveVersion } from './live-version';
+import { startEntryPoint, type EntryPointProcess } from './node-process';
+import { TEST_SANDBOX_DIR } from './sandbox-env';
+
+// Its own tenants: this file's worker processes share the sandbox with other files' in-process workers.
+const TENANTS = ['hooli', 'umbrella', 'initech', 'wonka', 'soylent', 'tyrell'];
+const VERSION = '3.0.0-crash';
+
+let h: Harness;
+const workers: EntryPointProcess[] = [];
+const startWorker = (name: string) => {
+  const worker = startEntryPoint({
+    name,
+    entry: 'src/workers/main.ts',
+    logDir: join(TEST_SANDBOX_DIR, 'logs'),
+    env: { ...h.env, TENANT_FLEET_WORKER_ROLES: 'workflows,aws,kubernetes', TENANT_FLEET_KUBE_VALUES: SANDBOX_VALUES_FILE },
+  });
+  workers.push(worker);
+  return worker;
+};
+
+beforeAll(async () => {
+  h = await startHarness({ workers: false });
+}, 300_000);
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.kill()));
+  await h?.stop();
+});
+
+/** What each runtime was asked to run: task definition revisions (ECS), ReplicaSets (Kubernetes) carrying the version. */
+async function deploysOf(tenantId: string, version: string): Promise<number> {
+  const tenant = h.tenant(tenantId);
+  if (tenant.runtime.kind === 'ecs') {
+    const ecs = h.aws.ecs(tenant.runtime.aws);
+    const { taskDefinitionArns = [] } = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: `tenant-${tenantId}` }));
+    const images = await Promise.all(
+      taskDefinitionArns.map(async (arn) => (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).taskDefinition?.containerDefinitions?.[0]?.image),
+    );
+    return images.filter((image) => image?.endsWith(`:${version}`)).length;
+  }
+  const images = execFileSync(
+    join(toolsDir, 'bin', 'kubectl'),
+    ['--kubeconfig', h.env.KUBECONFIG!, '-n', `tenant-${tenantId}`, 'get', 'replicasets', '-o', 'jsonpath={range .items[*]}{.spec.template.spec.containers[0].image}{"\\n"}{end}'],
+    { encoding: 'utf8' },
+  );
+  return images.split('\n').filter((image) => image.endsWith(`:${version}`)).length;
+}
+
+describe('a worker killed in the middle of a wave', () => {
+  it('is replaced and the release finishes with every tenant deployed exactly once', async () => {
+    const first = startWorker('worker-1');
+    await first.waitForOutput(/workers started/, 120_000);
+    await Promise.all(TENANTS.map((id) => provisionTenant(h.client, { tenant: h.tenant(id), initialVersion: '1.0.0', requestedBy: 'jest' })));
+
+    const { handle, input } = await startRelease(h.client, h.config, {
+      releaseId: `jest-crash-${Date.now()}`,
+      version: VERSION,
+      plan: 'quick',
+      tenants: TENANTS,
+      requestedBy: 'jest',
+      options: { verifyWindowMs: 4_000 },
+    });
+    // Mid-wave: the canary is done and the next wave has tenants in flight.
+    await waitFor(async () => {
+      const p = await releaseProgress(h.client, input.releaseId);
+      return p.waves[0]?.counts.succeeded === 1 && p.inFlight.length > 0;
+    });
+    await first.kill();
+
+    const second = startWorker('worker-2');
+    await second.waitForOutput(/workers started/, 120_000);
+    const summary = await releaseOutcome(handle);
+    expect(summary.status).toBe('succeeded');
+    expect(summary.counts.succeeded).toBe(TENANTS.length);
+
+    for (const id of TENANTS) {
+      expect([id, await liveVersion(h, id)]).toEqual([id, VERSION]);
+      expect([id, await deploysOf(id, VERSION)]).toEqual([id, 1]);
+      const runs = await h.client.workflow.count(`WorkflowId = 'release/${input.releaseId}/tenant/${id}'`);
+      expect([id, runs.count]).toEqual([id, 1]);
+    }
+  }, 600_000);
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
