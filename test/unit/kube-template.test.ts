@@ -100,7 +100,7 @@ describe('the tenant template (infra/kubernetes/tenant)', () => {
 
   it('rolls the pods when only the config changes (envFrom is read at start)', () => {
     const checksum = (w: WorkloadSpec) =>
-      at(byKind(TenantTemplate.load().render(w) as unknown as Json[]).get('Deployment/app'), 'spec', 'template', 'metadata', 'annotations', 'tenant-fleet.io/config-checksum');
+      at(byKind(TenantTemplate.load().render(w)).get('Deployment/app'), 'spec', 'template', 'metadata', 'annotations', 'tenant-fleet.io/config-checksum');
     expect(checksum(workload)).toMatch(/^[0-9a-f]{16}$/);
     expect(checksum({ ...workload, config: { ...workload.config } })).toBe(checksum(workload));
     expect(checksum({ ...workload, config: { ...workload.config, TENANT_ID: 'other' } })).not.toBe(checksum(workload));
@@ -118,7 +118,7 @@ describe('the tenant template (infra/kubernetes/tenant)', () => {
 
   it('leaves the role annotation out for a workload without an app role', () => {
     const { appRoleArn: _none, ...withoutRole } = workload;
-    const rendered = byKind(TenantTemplate.load().render(withoutRole) as unknown as Json[]);
+    const rendered = byKind(TenantTemplate.load().render(withoutRole));
     expect(at(rendered.get('ServiceAccount/app'), 'metadata', 'annotations')).toEqual({});
   });
 
