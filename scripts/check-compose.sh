@@ -25,9 +25,14 @@ fi
 if [ "${#compose[@]}" -gt 0 ]; then
   log "validating docker-compose.yml with: ${compose[*]} config ($("${compose[@]}" version --short 2>/dev/null || echo '?'))"
   "${compose[@]}" --env-file "$tmp/compose.env" -f docker-compose.yml config -q
-  # Without the env file the stack must refuse to start rather than run with empty keys.
-  if "${compose[@]}" --env-file /dev/null -f docker-compose.yml config -q >/dev/null 2>&1; then
+  # Without the secrets the stack must refuse to start rather than run with empty keys.
+  : > "$tmp/empty.env"
+  if refusal="$(env -u TENANT_FLEET_CODEC_KEYS -u TENANT_FLEET_CODEC_UI_TOKEN -u TENANT_FLEET_CODEC_UI_TOKEN_SHA256 \
+      "${compose[@]}" --env-file "$tmp/empty.env" -f docker-compose.yml config -q 2>&1)"; then
     log "FAIL: docker-compose.yml validates without TENANT_FLEET_CODEC_KEYS; it must require them"
+    exit 1
+  elif ! grep -q "compose-env.sh" <<<"$refusal"; then
+    log "FAIL: without its secrets docker-compose.yml should point at scripts/compose-env.sh; it said: $refusal"
     exit 1
   fi
 else
