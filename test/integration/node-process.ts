@@ -108,3 +108,43 @@ export function startEntryPoint(options: { name: string; entry: string; env: Rec
     },
   };
 }
+
+/** The sandbox variables a worker process reads; everything else it must not need. */
+const WORKER_ENV_KEYS = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TENANT_FLEET_CODEC_KEY_FILE',
+  'TENANT_FLEET_WORKFLOW_BUNDLE',
+  'TENANT_FLEET_CONFIG',
+  'AWS_ENDPOINT_URL',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_REGION',
+  'KUBECONFIG',
+] as const;
+
+/**
+ * A worker process (src/workers/main.ts) against the run's sandbox, resolved once it polls.
+ * For tests that kill, restart or run several workers: `worker.signal('SIGKILL')` is a crash,
+ * `worker.signal('SIGTERM')` a graceful drain (exit 0).
+ */
+export async function startWorkerProcess(options: {
+  name: string;
+  sandboxEnv: Record<string, string>;
+  logDir: string;
+  roles?: string;
+  /** Extra or overriding variables, e.g. TENANT_FLEET_SHUTDOWN_GRACE, TENANT_FLEET_METRICS_PORT. */
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}): Promise<EntryPointProcess> {
+  const env: Record<string, string> = { TENANT_FLEET_WORKER_ROLES: options.roles ?? 'workflows,aws' };
+  for (const key of WORKER_ENV_KEYS) if (options.sandboxEnv[key] !== undefined) env[key] = options.sandboxEnv[key];
+  const worker = startEntryPoint({ name: options.name, entry: 'src/workers/main.ts', logDir: options.logDir, env: { ...env, ...options.env } });
+  try {
+    await worker.waitForOutput(/"msg":"workers started"/, options.startTimeoutMs ?? 120_000);
+  } catch (error) {
+    await worker.kill();
+    throw error;
+  }
+  return worker;
+}

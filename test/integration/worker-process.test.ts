@@ -1,5 +1,5 @@
 import { freeLoopbackPorts } from '../sandbox/ports';
-import { startEntryPoint, type EntryPointProcess } from './node-process';
+import { startWorkerProcess, type EntryPointProcess } from './node-process';
 import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
 import { join } from 'node:path';
 
@@ -18,27 +18,17 @@ describe('worker process', () => {
     const [metricsPort, healthPort] = (await freeLoopbackPorts(2)) as [number, number];
     metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     healthUrl = `http://127.0.0.1:${healthPort}`;
-    worker = startEntryPoint({
+    worker = await startWorkerProcess({
       name: 'worker-sigterm',
-      entry: 'src/workers/main.ts',
+      sandboxEnv: env,
       logDir: join(TEST_SANDBOX_DIR, 'worker-process-test'),
+      roles: 'workflows,aws',
       env: {
-        TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS!,
-        TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE!,
-        TENANT_FLEET_CODEC_KEY_FILE: env.TENANT_FLEET_CODEC_KEY_FILE!,
-        TENANT_FLEET_WORKFLOW_BUNDLE: env.TENANT_FLEET_WORKFLOW_BUNDLE!,
-        TENANT_FLEET_CONFIG: env.TENANT_FLEET_CONFIG!,
-        AWS_ENDPOINT_URL: env.AWS_ENDPOINT_URL!,
-        AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID!,
-        AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY!,
-        AWS_REGION: env.AWS_REGION!,
-        TENANT_FLEET_WORKER_ROLES: 'workflows,aws',
         TENANT_FLEET_METRICS_PORT: String(metricsPort),
         TENANT_FLEET_HEALTH_PORT: String(healthPort),
         TENANT_FLEET_SHUTDOWN_GRACE: '10s',
       },
     });
-    await worker.waitForOutput(/"msg":"workers started"/, 120_000);
   });
 
   afterAll(async () => {
