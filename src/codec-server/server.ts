@@ -147,7 +147,13 @@ function route(url: string, allowPathTokens: boolean): { operation: 'encode' | '
   const last = segments[segments.length - 1];
   if (last !== 'encode' && last !== 'decode') throw new HttpError(404, 'expected POST /encode or POST /decode');
   if (segments.length === 1) return { operation: last };
-  if (segments.length === 2 && allowPathTokens) return { operation: last, pathToken: decodeURIComponent(segments[0]!) };
+  if (segments.length === 2 && allowPathTokens) {
+    try {
+      return { operation: last, pathToken: decodeURIComponent(segments[0]!) };
+    } catch {
+      throw new HttpError(404, 'expected POST /encode or POST /decode');
+    }
+  }
   throw new HttpError(404, 'expected POST /encode or POST /decode');
 }
 
