@@ -7,7 +7,9 @@ import { loadFleetConfig } from '../src/shared/config/load';
 import { resolveTenantSpec } from '../src/shared/config/resolve';
 import { workflowIds } from '../src/shared/ids';
 import { SANDBOX_VALUES_FILE } from '../src/activities/kubernetes/tenant-template';
+import { AwsClients } from '../src/activities/aws/clients';
 import { createFleetWorkers } from '../src/workers/worker';
+import { demoCertificates, demoRelease } from './demo-release';
 import { startSandbox } from '../test/sandbox';
 
 const keep = process.argv.includes('--keep');
@@ -63,6 +65,11 @@ async function main(): Promise<void> {
       );
     rows.push(['initech', initech.runtime.kind, 'deprovision', refused.slice(0, 70), uiLink(workflowIds.deprovision('initech'))]);
     if (refused === 'NOT refused') throw new Error('a production deprovisioning without confirmation was not refused');
+
+    const chapter = { client, config, aws: new AwsClients({ endpoint: sandbox.aws.endpoint }), log, uiLink };
+    log('release 1.1.0 across the fleet: canary, approval, growing waves; one tenant fails its verification');
+    rows.push(...(await demoRelease(chapter)));
+    rows.push(...(await demoCertificates(chapter)));
 
     log('deprovisioning globex: final snapshot, then workload, DNS, stack');
     const globex = resolveTenantSpec(config, 'globex');

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createAwsActivities } from '../activities';
 import { AwsClients } from '../activities/aws/clients';
+import { createFleetActivities } from '../activities/fleet';
 import { createTemporalActivities } from '../activities/temporal';
 import { TemplateStore } from '../activities/templates';
 import type { TemporalSettings } from '../client/connection';
@@ -63,7 +64,10 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
           ...common,
           taskQueue: TASK_QUEUES.workflows,
           ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: join(__dirname, '..', 'workflows') }),
-          activities: createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows }),
+          activities: {
+            ...createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows }),
+            ...createFleetActivities({ configPath: options.fleetConfigPath }),
+          },
         }),
       );
     } else if (role === 'kubernetes') {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { seedAwsBaseline } from './aws-baseline';
 import { startSandboxCodec, type SandboxCodec } from './codec-server';
@@ -35,6 +35,9 @@ export interface Sandbox {
 
 export const DEFAULT_STATE_DIR = join(repoRoot, '.sandbox');
 
+/** What a sandbox writes into its state folder; `fresh` removes exactly these. */
+const SANDBOX_STATE_ENTRIES = ['temporal', 'aws', 'kube', 'codec', 'fleet.yaml', 'env', 'env.json', 'workflow-bundle.js', 'logs'];
+
 /**
  * Starts the real servers (Temporal dev server with UI, moto) on free 127.0.0.1 ports and
  * writes `<stateDir>/env`. If any fails to start, the ones already running are stopped.
@@ -42,7 +45,10 @@ export const DEFAULT_STATE_DIR = join(repoRoot, '.sandbox');
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
   const log = options.log ?? (() => undefined);
-  if (options.fresh && existsSync(stateDir)) rmSync(stateDir, { recursive: true, force: true });
+  if (options.fresh) {
+    // Only this sandbox's own state: `.sandbox/` also holds test runs' sandboxes (`.sandbox/test*`), possibly running.
+    for (const entry of SANDBOX_STATE_ENTRIES) rmSync(join(stateDir, entry), { recursive: true, force: true });
+  }
   mkdirSync(stateDir, { recursive: true });
 
   const started: { stop(): Promise<void> }[] = [];

@@ -1,0 +1,97 @@
+// The demo's release and certificate chapters: a wave release with a canary, a human approval
+// and a forced failure that is rolled back, then the certificates provisioning asked for.
+import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import type { Client } from '@temporalio/client';
+import type { AwsClients } from '../src/activities/aws/clients';
+import { approveRelease, releaseOutcome, releaseProgress, startRelease } from '../src/client/releases';
+import type { FleetConfig } from '../src/shared/config/schema';
+import { resolveTenantSpec } from '../src/shared/config/resolve';
+import { workflowIds } from '../src/shared/ids';
+import { certificatesStatusQuery, type CertificatesStatus } from '../src/shared/messages/certificates';
+
+export interface DemoContext {
+  client: Client;
+  config: FleetConfig;
+  aws: AwsClients;
+  log: (line: string) => void;
+  uiLink: (workflowId: string) => string;
+}
+
+/** The tenant whose error alarm the demo fires during its verify window, so its deploy is rolled back. */
+const FAILING_TENANT = 'stark';
+
+export async function demoRelease({ client, config, aws, log, uiLink }: DemoContext): Promise<string[][]> {
+  const releaseId = `demo-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`;
+  const failing = resolveTenantSpec(config, FAILING_TENANT);
+  const alarm = (state: 'ALARM' | 'OK') =>
+    aws.cloudWatch(failing.aws).send(new SetAlarmStateCommand({ AlarmName: `tenant-${FAILING_TENANT}-5xx`, StateValue: state, StateReason: `demo: forced ${state}` }));
+
+  await alarm('ALARM');
+  try {
+    const { handle, input } = await startRelease(client, config, { releaseId, version: '1.1.0', plan: 'standard', requestedBy: 'demo' });
+    log(`release ${releaseId}: ${input.waves.map((w) => `${w.name} (${w.tenants.length})`).join(' → ')}; ${FAILING_TENANT}'s error alarm is firing`);
+    log(`  ${uiLink(handle.workflowId)}`);
+    const gate = await waitFor(
+      () => releaseProgress(client, releaseId),
+      (p) => p.phase.endsWith('/awaiting-approval') || p.status !== 'running',
+    );
+    if (!gate.phase.endsWith('/awaiting-approval')) throw new Error(`release ${releaseId} did not reach its approval gate: ${gate.phase} ${gate.haltReason ?? ''}`);
+    const canary = gate.waves[0]!;
+    log(`canary ${canary.tenants.join(', ')}: ${canary.counts.succeeded} succeeded; approving the next wave as "demo-operator"`);
+    await approveRelease(client, releaseId, { by: 'demo-operator', comment: 'canary healthy' });
+    const summary = await releaseOutcome(handle);
+    log(`release ${releaseId}: ${summary.status} (${summary.counts.succeeded} succeeded, ${summary.counts['rolled-back']} rolled back)`);
+
+    const failed = summary.tenants.filter((t) => t.status !== 'succeeded');
+    if (summary.status !== 'completed-with-failures' || failed.length !== 1 || failed[0]?.tenantId !== FAILING_TENANT || failed[0].status !== 'rolled-back') {
+      throw new Error(`expected every tenant but ${FAILING_TENANT} to succeed and ${FAILING_TENANT} to be rolled back, got ${JSON.stringify(summary.tenants)}`);
+    }
+    const runtimeOf = new Map(config.tenants.map((t) => [t.id, t.runtime]));
+    return summary.tenants.map((t) => [
+      t.tenantId,
+      runtimeOf.get(t.tenantId) ?? '',
+      `release ${t.wave}`,
+      t.status === 'succeeded' ? `${t.previousVersion ?? '?'} → 1.1.0` : `${t.status}: ${t.reason ?? ''}`.slice(0, 70),
+      uiLink(workflowIds.releaseTenant(releaseId, t.tenantId)),
+    ]);
+  } finally {
+    await alarm('OK');
+  }
+}
+
+/** Provisioning signalled the certificate workflow of each load balancer; wait until it has covered every hostname. */
+export async function demoCertificates({ client, config, log, uiLink }: DemoContext): Promise<string[][]> {
+  const rows: string[][] = [];
+  for (const lb of config.loadBalancers) {
+    const handle = client.workflow.getHandle(workflowIds.certificates(lb.name));
+    const wanted = config.tenants.filter((t) => t.loadBalancer === lb.name).flatMap((t) => t.hostnames);
+    const covered = (s: CertificatesStatus) => new Set(s.certificates.filter((c) => c.attached && c.status === 'ISSUED').flatMap((c) => c.names));
+    const status: CertificatesStatus = await waitFor(
+      () => handle.query(certificatesStatusQuery),
+      (s) => s.health === 'failing' || wanted.every((name) => covered(s).has(name)),
+      300_000,
+    );
+    if (status.health === 'failing') throw new Error(`certificates of ${lb.name}: ${status.health}: ${status.problems.join('; ')}`);
+    const names = status.certificates.reduce((n, c) => n + c.names.length, 0);
+    log(`certificates of ${lb.name}: ${status.certificates.length} certificate(s) covering ${names} hostnames, attached to the listener`);
+    for (const cert of status.certificates) {
+      rows.push([lb.name, 'alb', 'certificate', `${cert.status}${cert.attached ? ', attached' : ''}: ${cert.names.length} names (${cert.names.slice(0, 2).join(', ')}…)`, uiLink(handle.workflowId)]);
+    }
+  }
+  return rows;
+}
+
+async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 600_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const value = await read();
+      if (done(value)) return value;
+      if (Date.now() > deadline) throw new Error(`gave up waiting after ${timeoutMs} ms; last: ${JSON.stringify(value).slice(0, 300)}`);
+    } catch (error) {
+      // A query can fail while the workflow continues as new or has not started yet; the deadline still holds.
+      if (Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
