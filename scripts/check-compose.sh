@@ -36,6 +36,11 @@ if [ "${#compose[@]}" -gt 0 ]; then
     exit 1
   fi
 else
+  if [ "${CI:-}" = "true" ]; then
+    # CI must validate against the Compose spec itself; scripts/setup.sh installs docker-compose.
+    log "FAIL: no 'docker compose' or 'docker-compose' in CI (scripts/setup.sh installs Debian's docker-compose)"
+    exit 1
+  fi
   log "no 'docker compose' or 'docker-compose' here: falling back to a YAML parse and the pinned-tag check only"
 fi
 

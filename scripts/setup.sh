@@ -55,4 +55,15 @@ if [ -f "$ROOT/scripts/setup-kube.sh" ] && [ "${TENANT_FLEET_SKIP_KUBE:-}" != "1
   bash "$ROOT/scripts/setup-kube.sh"
 fi
 
+# --- docker-compose (validates docker-compose.yml in npm test; no Docker engine needed) ----
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    log "docker-compose: installing Debian's docker-compose to validate docker-compose.yml"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; } ||
+      log "docker-compose: could not install it; the compose check will say so"
+  else
+    log "docker-compose: not installed (needs root and apt-get); install Docker Compose to validate docker-compose.yml"
+  fi
+fi
+
 log "ready"
