@@ -5,6 +5,7 @@ import { startSandboxCodec, type SandboxCodec } from './codec-server';
 import { startKubeCluster, type KubeCluster } from './kube/cluster';
 import { writeSandboxFleetConfig } from './fleet-config';
 import { startAwsEmulator, SANDBOX_AWS_CREDENTIALS, type AwsEmulator } from './moto';
+import { startFaultProxies, type FaultProxies } from './fault-proxy';
 import { freeLoopbackPorts } from './ports';
 import { startTemporalServer, type TemporalServer } from './temporal';
 import { repoRoot, toolsDir } from './tools';
@@ -16,6 +17,13 @@ export interface SandboxOptions {
   fresh?: boolean;
   /** Also start the Kubernetes cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok). */
   kubernetes?: boolean;
+  /**
+   * Put the fault proxy (test/sandbox/fault-proxy) in front of the AWS emulator and the
+   * Kubernetes API: AWS_ENDPOINT_URL, KUBECONFIG and the fleet config's kubeconfig point at it,
+   * TENANT_FLEET_FAULT_CONTROL_URL at its control API; the DIRECT_* variables still reach the
+   * real servers, for checks that must not be faulted. Off by default.
+   */
+  faults?: boolean | { seed?: number };
   log?: (line: string) => void;
 }
 
@@ -27,6 +35,8 @@ export interface Sandbox {
   codec: SandboxCodec;
   aws: AwsEmulator;
   kube?: KubeCluster;
+  /** Set when started with `faults`. */
+  faults?: FaultProxies;
   /** Environment variables that point the SDKs, `temporal` and `tenantctl` at this sandbox. */
   env: Record<string, string>;
   fleetConfigPath: string;
@@ -36,7 +46,7 @@ export interface Sandbox {
 export const DEFAULT_STATE_DIR = join(repoRoot, '.sandbox');
 
 /** What a sandbox writes into its state folder; `fresh` removes exactly these. */
-const SANDBOX_STATE_ENTRIES = ['temporal', 'aws', 'kube', 'codec', 'fleet.yaml', 'env', 'env.json', 'workflow-bundle.js', 'logs'];
+const SANDBOX_STATE_ENTRIES = ['temporal', 'aws', 'kube', 'codec', 'faults', 'fleet.yaml', 'env', 'env.json', 'workflow-bundle.js', 'logs'];
 
 /**
  * Starts the real servers (Temporal dev server with UI, moto) on free 127.0.0.1 ports and
@@ -77,27 +87,47 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       log(`Kubernetes API ${kube.apiServerUrl}`);
     }
 
+    let faults: FaultProxies | undefined;
+    if (options.faults) {
+      faults = await startFaultProxies({
+        awsEndpoint: aws.endpoint,
+        kubeconfigPath: kube?.kubeconfigPath,
+        workDir: join(stateDir, 'faults'),
+        seed: typeof options.faults === 'object' ? options.faults.seed : undefined,
+      });
+      started.push(faults);
+      log(`fault proxy: AWS ${faults.aws.url}${faults.kube ? `, Kubernetes ${faults.kube.url}` : ''}, control ${faults.controlUrl} (seed ${faults.state.seed})`);
+    }
+    const kubeconfigPath = faults?.kubeconfigPath ?? kube?.kubeconfigPath;
+
     log('seeding AWS accounts (fleet access role, network, DNS zone, ECS cluster, load balancer)');
     const baseline = await seedAwsBaseline(aws.endpoint);
-    const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'), kube?.kubeconfigPath);
+    const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'), kubeconfigPath);
 
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: temporal.namespace,
       TEMPORAL_UI_URL: temporal.uiUrl,
-      AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_ENDPOINT_URL: faults?.aws.url ?? aws.endpoint,
       ...SANDBOX_AWS_CREDENTIALS,
       TENANT_FLEET_CONFIG: fleetConfigPath,
       TENANT_FLEET_CODEC_KEY_FILE: codec.keyFile,
       // `temporal workflow show` etc. decode through the codec server with these.
       TEMPORAL_CODEC_ENDPOINT: codec.url,
       TEMPORAL_CODEC_AUTH: `Bearer ${codec.token}`,
-      ...(kube ? { KUBECONFIG: kube.kubeconfigPath } : {}),
+      ...(kubeconfigPath ? { KUBECONFIG: kubeconfigPath } : {}),
+      ...(faults
+        ? {
+            TENANT_FLEET_FAULT_CONTROL_URL: faults.controlUrl,
+            TENANT_FLEET_DIRECT_AWS_ENDPOINT_URL: aws.endpoint,
+            ...(kube ? { TENANT_FLEET_DIRECT_KUBECONFIG: kube.kubeconfigPath } : {}),
+          }
+        : {}),
       PATH: `${join(toolsDir, 'bin')}:${process.env.PATH ?? ''}`,
     };
     const envFile = join(stateDir, 'env');
     writeEnvFile(envFile, env);
-    return { stateDir, envFile, temporal, codec, aws, kube, env, fleetConfigPath, stop: stopAll };
+    return { stateDir, envFile, temporal, codec, aws, kube, faults, env, fleetConfigPath, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;
