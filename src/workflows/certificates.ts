@@ -238,15 +238,17 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
       else if (waitingFor.length > 0) problems.push(`certificate ${arn} stays until its replacement serves ${waitingFor.map((h) => h.hostname).join(', ')}`);
       else safe.push(arn);
     }
-    const detach = safe.filter((arn) => listener.attached.includes(arn));
-    if (detach.length > 0) {
-      setPhase('certs/grace-period');
-      // Durable timer: the replacement propagates to the load balancer before the old certificate goes.
-      await sleep(policy.gracePeriod);
-      await elb.detachListenerCertificates({ target, listenerArn, arns: detach });
-    }
-    if (safe.length > 0) setPhase('certs/deleting');
-    for (const arn of safe) {
+    // The replacement propagates to the load balancer before the old certificate goes. The grace
+    // period is state the loop wakes up for, not a sleep here, so new hostnames keep being covered meanwhile.
+    const attachedSafe = safe.filter((arn) => listener.attached.includes(arn));
+    state.retiring = state.retiring.filter((r) => attachedSafe.includes(r.arn));
+    for (const arn of attachedSafe) if (!state.retiring.some((r) => r.arn === arn)) state.retiring.push({ arn, after: now + policy.gracePeriod });
+    const detach = state.retiring.filter((r) => r.after <= now).map((r) => r.arn);
+    if (detach.length > 0) await elb.detachListenerCertificates({ target, listenerArn, arns: detach });
+    state.retiring = state.retiring.filter((r) => !detach.includes(r.arn));
+    const deletable = safe.filter((arn) => !listener.attached.includes(arn) || detach.includes(arn));
+    if (deletable.length > 0) setPhase('certs/deleting');
+    for (const arn of deletable) {
       try {
         await acmWait.deleteCertificate({ target, arn });
       } catch (error) {
@@ -272,16 +274,16 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
     status.adopted = state.adopted;
     status.problems = problems;
     status.lastReconcile = new Date(Date.now()).toISOString();
-    const converged = planned.every(({ arn }) => listenerAfter.attached.includes(arn)) && safe.length === candidates.length;
+    const converged = planned.every(({ arn }) => listenerAfter.attached.includes(arn)) && safe.length === candidates.length && state.retiring.length === 0;
     status.health = stuck.length > 0 || plan.uncovered.length > 0 || problems.length > 0 ? 'failing' : converged ? 'ok' : 'converging';
-    setPhase(stuck.length > 0 ? 'certs/validation-stuck' : status.health === 'failing' ? 'certs/failing' : 'certs/idle');
+    setPhase(stuck.length > 0 ? 'certs/validation-stuck' : status.health === 'failing' ? 'certs/failing' : state.retiring.length > 0 ? 'certs/grace-period' : 'certs/idle');
 
     // Next check: the earliest renewal due date still ahead, or the regular interval.
     const dueTimes = after
       .filter((c) => c.status === 'ISSUED' && c.notAfter !== undefined)
       .map((c) => Date.parse(c.notAfter!) - policy.renewBefore)
       .filter((t) => t > Date.now());
-    return Math.min(Date.now() + policy.checkInterval, ...dueTimes);
+    return Math.min(Date.now() + policy.checkInterval, ...dueTimes, ...state.retiring.map((r) => r.after));
   }
 
   let nextCheckAt = 0;

@@ -57,6 +57,8 @@ export const certificatesInputSchema = z.strictObject({
   adoptionDone: z.boolean().default(false),
   /** Carried across continue-as-new: when each stuck certificate was first reported. */
   stuckSince: z.record(z.string(), z.string()).default({}),
+  /** Replaced certificates still attached, each waiting out the grace period (epoch ms) before it is detached. */
+  retiring: z.array(z.strictObject({ arn: z.string().min(1), after: z.number() })).default([]),
 });
 export type CertificatesInput = z.input<typeof certificatesInputSchema>;
 export type CertificatesState = z.output<typeof certificatesInputSchema>;
