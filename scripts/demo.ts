@@ -16,7 +16,8 @@ const keep = process.argv.includes('--keep');
 const log = (line: string) => console.log(`[demo] ${line}`);
 
 async function main(): Promise<void> {
-  const sandbox = await startSandbox({ fresh: true, log: (line) => log(`sandbox: ${line}`) });
+  // TENANT_FLEET_SANDBOX_DIR: another state folder than .sandbox/ (the history-secrets test runs the demo in its own).
+  const sandbox = await startSandbox({ stateDir: process.env.TENANT_FLEET_SANDBOX_DIR, fresh: true, log: (line) => log(`sandbox: ${line}`) });
   Object.assign(process.env, sandbox.env);
   const settings = temporalSettingsFromEnv(sandbox.env);
   const workers = await createFleetWorkers({

@@ -33,7 +33,7 @@ export async function replayAndMaybeRecord(client: Client, workflowId: string, r
 type Codec = { decode(payloads: Payload[]): Promise<Payload[]> };
 
 /** Fixtures must replay without the sandbox's throwaway key, so every payload is stored decoded (in place, keeping the proto types). */
-async function decodePayloads(node: unknown, codecs: Codec[]): Promise<void> {
+export async function decodePayloads(node: unknown, codecs: Codec[]): Promise<void> {
   if (Array.isArray(node)) {
     for (const item of node) await decodePayloads(item, codecs);
     return;

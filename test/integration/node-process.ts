@@ -28,11 +28,11 @@ export interface EntryPointProcess {
  * Tests that kill or restart workers (several workers on one queue, say) can start as many as
  * they need.
  */
-export function startEntryPoint(options: { name: string; entry: string; env: Record<string, string>; logDir: string }): EntryPointProcess {
+export function startEntryPoint(options: { name: string; entry: string; env: Record<string, string>; logDir: string; args?: string[] }): EntryPointProcess {
   mkdirSync(options.logDir, { recursive: true });
   const logPath = join(options.logDir, `${options.name}.log`);
   const log = createWriteStream(logPath, { flags: 'a' });
-  const child = spawn(TSX, [join(repoRoot, options.entry)], {
+  const child = spawn(TSX, [join(repoRoot, options.entry), ...(options.args ?? [])], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     detached: true,

@@ -54,39 +54,58 @@ async function deploysOf(tenantId: string, version: string): Promise<number> {
   return images.split('\n').filter((image) => image.endsWith(`:${version}`)).length;
 }
 
-describe('a worker killed in the middle of a wave', () => {
-  it('is replaced and the release finishes with every tenant deployed exactly once', async () => {
+/** Starts a release over TENANTS, waits until it is mid-wave (canary done, tenants in flight), and returns it. */
+async function releaseMidWave(version: string) {
+  const started = await startRelease(h.client, h.config, {
+    releaseId: `jest-crash-${version}-${Date.now()}`,
+    version,
+    plan: 'quick',
+    tenants: TENANTS,
+    requestedBy: 'jest',
+    options: { verifyWindowMs: 4_000 },
+  });
+  await waitFor(async () => {
+    const p = await releaseProgress(h.client, started.input.releaseId);
+    return p.waves[0]?.counts.succeeded === 1 && p.inFlight.length > 0;
+  });
+  return started;
+}
+
+/** The release succeeded, every tenant runs the version, and each runtime was asked to deploy it exactly once. */
+async function expectDeployedOnce(releaseId: string, summary: Awaited<ReturnType<typeof releaseOutcome>>, version: string): Promise<void> {
+  expect(summary.status).toBe('succeeded');
+  expect(summary.counts.succeeded).toBe(TENANTS.length);
+  for (const id of TENANTS) {
+    expect([id, await liveVersion(h, id)]).toEqual([id, version]);
+    expect([id, await deploysOf(id, version)]).toEqual([id, 1]);
+    const runs = await h.client.workflow.count(`WorkflowId = 'release/${releaseId}/tenant/${id}'`);
+    expect([id, runs.count]).toEqual([id, 1]);
+  }
+}
+
+describe('workers killed in the middle of a wave', () => {
+  it('a killed worker is replaced and the release finishes with every tenant deployed exactly once', async () => {
     const first = startWorker('worker-1');
     await first.waitForOutput(/workers started/, 120_000);
     await Promise.all(TENANTS.map((id) => provisionTenant(h.client, { tenant: h.tenant(id), initialVersion: '1.0.0', requestedBy: 'jest' })));
 
-    const { handle, input } = await startRelease(h.client, h.config, {
-      releaseId: `jest-crash-${Date.now()}`,
-      version: VERSION,
-      plan: 'quick',
-      tenants: TENANTS,
-      requestedBy: 'jest',
-      options: { verifyWindowMs: 4_000 },
-    });
-    // Mid-wave: the canary is done and the next wave has tenants in flight.
-    await waitFor(async () => {
-      const p = await releaseProgress(h.client, input.releaseId);
-      return p.waves[0]?.counts.succeeded === 1 && p.inFlight.length > 0;
-    });
+    const { handle, input } = await releaseMidWave(VERSION);
     await first.kill();
-
     const second = startWorker('worker-2');
     await second.waitForOutput(/workers started/, 120_000);
-    const summary = await releaseOutcome(handle);
-    expect(summary.status).toBe('succeeded');
-    expect(summary.counts.succeeded).toBe(TENANTS.length);
+    await expectDeployedOnce(input.releaseId, await releaseOutcome(handle), VERSION);
+  }, 600_000);
 
-    for (const id of TENANTS) {
-      expect([id, await liveVersion(h, id)]).toEqual([id, VERSION]);
-      expect([id, await deploysOf(id, VERSION)]).toEqual([id, 1]);
-      const runs = await h.client.workflow.count(`WorkflowId = 'release/${input.releaseId}/tenant/${id}'`);
-      expect([id, runs.count]).toEqual([id, 1]);
-    }
+  it('of two workers on the same task queues, the survivor finishes the release when the other is killed', async () => {
+    // worker-2 from the test above still runs; a third joins it on the same queues.
+    const survivor = startWorker('worker-3');
+    await survivor.waitForOutput(/workers started/, 120_000);
+    const victim = workers.find((w) => w.name === 'worker-2') ?? startWorker('worker-2b');
+    await victim.waitForOutput(/workers started/, 120_000);
+    const version = '3.1.0-crash';
+    const { handle, input } = await releaseMidWave(version);
+    await victim.kill();
+    await expectDeployedOnce(input.releaseId, await releaseOutcome(handle), version);
   }, 600_000);
 });
 
