@@ -1,0 +1,83 @@
+// `npm run bench`: what a release, its controls, a crash and provisioning cost on this machine,
+// against a real Temporal dev server (and, for provisioning, the moto sandbox). See README "Benchmarks".
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../test/sandbox/tools';
+import { startBenchContext } from './context';
+import { parseBenchOptions, USAGE } from './options';
+import { measureProvisioning } from './provisioning';
+import { measureRawThroughput } from './raw-throughput';
+import { measureConcurrentMemory } from './release/concurrent-memory';
+import { measureControlLatency } from './release/control';
+import { measureCrashRecovery } from './release/crash';
+import { measureReleaseOverhead } from './release/overhead';
+import { SIMULATED_STEPS_PER_TENANT } from './sim/activities';
+import { renderTable, writeResults, type BenchResults } from './report';
+
+const IN_FLIGHT = 50;
+const BAKE_MS = 1_000;
+/** Beyond this the sequential baseline runs a prefix and scales (it is linear by construction). */
+const SEQUENTIAL_BUDGET_MS = 20_000;
+/** Long enough steps that 1,000 tenants (and their locks) are all open at once. */
+const MEMORY_STEP_MS = 5_000;
+
+async function main(): Promise<number> {
+  const options = parseBenchOptions(process.argv.slice(2));
+  if (options === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+  const want = new Set(options.sections);
+  const results: BenchResults = {
+    startedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+    options,
+    releases: [],
+  };
+  const { tuning, stepMs } = options;
+
+  const ctx = await startBenchContext(log, options.temporalAddress);
+  try {
+    if (want.has('raw')) {
+      log('raw Temporal throughput');
+      results.raw = await measureRawThroughput(ctx, { workflows: options.rawWorkflows, activitiesPerWorkflow: SIMULATED_STEPS_PER_TENANT + 1, tuning });
+    }
+    if (want.has('release')) {
+      for (const tenants of options.tenants) {
+        results.releases.push(await measureReleaseOverhead(ctx, { tenants, stepMs, maxInFlight: IN_FLIGHT, bakeMs: BAKE_MS, sequentialBudgetMs: SEQUENTIAL_BUDGET_MS, tuning, log }));
+      }
+    }
+    if (want.has('control')) {
+      log('approval and abort latency');
+      results.control = await measureControlLatency(ctx, { tenants: 200, stepMs, maxInFlight: IN_FLIGHT, tuning });
+    }
+    if (want.has('crash')) {
+      log('crash recovery');
+      results.crash = await measureCrashRecovery(ctx, { tenants: 200, stepMs, maxInFlight: IN_FLIGHT, tuning });
+    }
+    if (want.has('memory')) {
+      log('worker memory at 1,000 concurrent tenant workflows');
+      results.memory = await measureConcurrentMemory(ctx, { tenants: 1_000, stepMs: MEMORY_STEP_MS, tuning });
+    }
+  } finally {
+    await ctx.stop();
+  }
+  if (want.has('provisioning')) {
+    results.provisioning = await measureProvisioning({ single: 3, parallel: 100, bundlePath: ctx.bundlePath, log });
+  }
+
+  const table = renderTable(results);
+  console.log(table);
+  const path = writeResults(join(repoRoot, 'bench-results'), results, table);
+  log(`results written to ${path}`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,67 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { parseOrThrow } from '../src/shared/validation';
+import { workerConfigSchema } from './sim/worker-config';
+
+export const SECTIONS = ['release', 'raw', 'control', 'crash', 'memory', 'provisioning'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export const USAGE = `npm run bench [-- options]
+  --full               also N = 5,000 (the default run is N = 100 and 1,000)
+  --tenants 100,1000   the release sizes to measure
+  --step-ms 100        injected latency of each simulated step (8 per tenant)
+ --raw 500            trivial workflows in the raw-throughput measure
+  --only a,b           sections: ${SECTIONS.join(', ')}
+  --tuning '{...}'     worker options under test, e.g. '{"maxConcurrentWorkflowTaskExecutions":100}'
+  --label text         stored with the results (what this run changed)
+  --temporal host:port use a running Temporal server instead of starting a dev server`;
+
+const optionsSchema = z.strictObject({
+  tenants: z.array(z.number().int().min(2).max(20_000)).min(1),
+  stepMs: z.number().int().min(0).max(60_000),
+  rawWorkflows: z.number().int().min(1).max(20_000),
+  sections: z.array(z.enum(SECTIONS)).min(1),
+  tuning: workerConfigSchema.shape.tuning,
+  label: z.string().max(200).optional(),
+  temporalAddress: z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port').optional(),
+});
+export type BenchOptions = z.output<typeof optionsSchema>;
+
+export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      full: { type: 'boolean', default: false },
+      tenants: { type: 'string' },
+      'step-ms': { type: 'string', default: '100' },
+      raw: { type: 'string', default: '500' },
+      only: { type: 'string' },
+      tuning: { type: 'string', default: '{}' },
+      label: { type: 'string' },
+      temporal: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
+  let tuning: unknown;
+  try {
+    tuning = JSON.parse(values.tuning);
+  } catch {
+    tuning = values.tuning; // reported by the schema below with the value
+  }
+  return parseOrThrow(
+    optionsSchema,
+    {
+      tenants: values.tenants ? list(values.tenants).map(Number) : values.full ? [100, 1_000, 5_000] : [100, 1_000],
+      stepMs: Number(values['step-ms']),
+      rawWorkflows: Number(values.raw),
+      sections: values.only ? list(values.only) : [...SECTIONS],
+      tuning,
+      label: values.label,
+      temporalAddress: values.temporal,
+    },
+    'bench options',
+  );
+}

@@ -1,0 +1,90 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProvisioningBench } from './provisioning';
+import type { RawThroughput } from './raw-throughput';
+import type { ConcurrentMemory } from './release/concurrent-memory';
+import type { ControlLatency } from './release/control';
+import type { CrashRecovery } from './release/crash';
+import type { ReleaseOverhead } from './release/overhead';
+import type { BenchOptions } from './options';
+
+export interface BenchResults {
+  startedAt: string;
+  machine: { cpus: number; node: string; platform: string };
+  options: BenchOptions;
+  releases: ReleaseOverhead[];
+  raw?: RawThroughput;
+  control?: ControlLatency;
+  crash?: CrashRecovery;
+  memory?: ConcurrentMemory;
+  provisioning?: ProvisioningBench;
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const ms = (value: number) => `${Math.round(value)} ms`;
+const x = (ratio: number) => `${ratio.toFixed(2)}×`;
+
+/** One table: a row per measure, a column per release size; single measures fill the first column. */
+export function renderTable(results: BenchResults): string {
+  const sizes = results.releases.map((r) => r.tenants);
+  const columns = sizes.length > 0 ? sizes.map((n) => `N=${n.toLocaleString('en-US')}`) : ['value'];
+  const rows: [string, string[], 'span'?][] = [];
+  const perN = (label: string, cell: (r: ReleaseOverhead) => string) => rows.push([label, results.releases.map(cell)]);
+  // A single measure spans the columns instead of widening the first one.
+  const one = (label: string, value: string) => rows.push([label, [value], 'span']);
+  const raw = results.raw;
+
+  if (results.releases.length > 0) {
+    const p = results.releases[0]!.plan;
+    rows.push([`RELEASE (${p.maxInFlight} in flight, ${p.stepsPerTenant} steps × ${p.stepMs} ms, bake ${p.bakeMs} ms)`, []]);
+    perN('ideal critical path', (r) => s(r.idealMs));
+    perN('release wall time (Temporal)', (r) => s(r.wallMs));
+    perN('overhead: wall ÷ ideal', (r) => x(r.ratio));
+    perN('sequential loop, no Temporal', (r) => `${s(r.sequential.wallMs)}${r.sequential.extrapolated ? ` (${r.sequential.measuredTenants} run, scaled)` : ''}`);
+    perN(`promise pool of ${p.maxInFlight}, no Temporal`, (r) => s(r.pool.wallMs));
+    perN('durability cost: release ÷ pool', (r) => x(r.wallMs / r.pool.wallMs));
+    perN('waves save: sequential ÷ release', (r) => x(r.sequential.wallMs / r.wallMs));
+    perN('release tenants/s', (r) => r.tenantsPerSecond.toFixed(1));
+    if (raw) perN('  ÷ raw Temporal workflows/s', (r) => `${((100 * r.tenantsPerSecond) / raw.workflowsPerSecond).toFixed(0)} %`);
+    perN('history events per tenant', (r) => r.history.eventsPerTenant.toFixed(1));
+    perN('  of which release / child / lock', (r) => [r.history.releaseEvents, r.history.childEvents, r.history.lockEvents].map((e) => (e / r.tenants).toFixed(1)).join(' / '));
+    perN('release runs (continue-as-new)', (r) => String(r.history.releaseRuns));
+    perN('peak worker RSS', (r) => `${Math.round(r.peakWorkerRssMiB)} MiB`);
+  }
+  if (raw) {
+    rows.push(['RAW TEMPORAL', []]);
+    one(`trivial workflow, ${raw.activitiesPerWorkflow} no-op activities`, `${raw.workflowsPerSecond.toFixed(1)} wf/s (${raw.workflows} in ${s(raw.wallMs)})`);
+  }
+  const { control, crash, memory, provisioning } = results;
+  if (control || crash || memory) rows.push(['CONTROL AND RECOVERY', []]);
+  if (control) {
+    one('approval → next wave starts', `${ms(control.approvalMs)} (update ${ms(control.approveUpdateMs)})`);
+    one('abort → last tenant started', `${ms(control.abortMs)} (update ${ms(control.abortUpdateMs)}, ${control.inFlightAtAbort} in flight finish)`);
+  }
+  if (crash) {
+    one('worker SIGKILL → progress again', `${s(crash.progressAgainMs)} (new worker polling after ${s(crash.restartMs)})`);
+    one('worker SIGKILL → release done', `${s(crash.releaseDoneMs)} (${crash.inFlightAtKill} in flight at the kill)`);
+  }
+  if (memory) one(`peak worker RSS, ${memory.tenants.toLocaleString('en-US')} tenants at once`, `${Math.round(memory.peakWorkerRssMiB)} MiB (${memory.peakInFlight} in flight seen)`);
+  if (provisioning) {
+    const { single, parallel } = provisioning;
+    rows.push(['PROVISIONING (sandbox: Temporal + moto)', []]);
+    one('one tenant: total / in AWS calls', `${s(single.totalMs)} / ${s(single.awsMs)} (median of ${single.samples})`);
+    one('one tenant: orchestration overhead', s(single.overheadMs));
+    one(`${parallel.tenants} tenants in parallel`, `${s(parallel.wallMs)}, ${parallel.tenantsPerSecond.toFixed(2)} tenants/s`);
+    one('  per tenant: total / AWS / overhead', `${s(parallel.meanTotalMs)} / ${s(parallel.meanAwsMs)} / ${s(parallel.meanOverheadMs)}`);
+  }
+
+  const width = [Math.max(...rows.map(([label]) => label.length)), ...columns.map((c, i) => Math.max(c.length, ...rows.filter((r) => !r[2]).map(([, cells]) => (cells[i] ?? '').length)))];
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(width[i]!)).join(' │ ').trimEnd();
+  const out = [line(['measure', ...columns]), width.map((w) => '─'.repeat(w)).join('─┼─')];
+  for (const [label, cells, span] of rows) out.push(cells.length === 0 ? label : span ? `${label.padEnd(width[0]!)} │ ${cells[0]}` : line([label, ...cells]));
+  return out.join('\n');
+}
+
+export function writeResults(dir: string, results: BenchResults, table: string): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(path, `${JSON.stringify({ ...results, table }, null, 2)}\n`);
+  return path;
+}

@@ -1,0 +1,100 @@
+import type { CurrentWorkload, ApplyResult, RolloutStatus } from '../../src/activities/runtime/types';
+import type { SnapshotResult } from '../../src/activities/rds';
+import type { VerifyResult } from '../../src/activities/health';
+import type { TenantSpec } from '../../src/shared/tenant-spec';
+
+/** The version every simulated tenant runs before a release; ecsCurrentWorkload reports it. */
+export const PREVIOUS_VERSION = '1.0.0';
+
+/**
+ * How many simulated activities one releaseTenant runs on its critical path, each taking the
+ * injected latency: loadTenantSpec, ecsCurrentWorkload, getStackOutputs, snapshotCluster,
+ * ecsSetVersion, ecsWaitForRollout, verifyTenantHealth, putTenantParameters. (requestTenantLock is
+ * the real Temporal activity: it is orchestration, not a step.)
+ */
+export const SIMULATED_STEPS_PER_TENANT = 8;
+
+const sleep = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
+
+const ACCOUNT = '111122223333';
+const REGION = 'us-east-1';
+const target = { accountId: ACCOUNT, roleArn: `arn:aws:iam::${ACCOUNT}:role/TenantFleetAccess`, externalId: 'bench-external-id', region: REGION };
+
+/** A well-formed ECS tenant, the same shape resolveTenantSpec gives the real workflows. */
+export function syntheticTenantSpec(tenantId: string): TenantSpec {
+  return {
+    id: tenantId,
+    environment: 'bench',
+    production: false,
+    tier: 'standard',
+    aws: target,
+    network: { vpcId: 'vpc-bench', subnetIds: ['subnet-a', 'subnet-b'] },
+    runtime: {
+      kind: 'ecs',
+      cluster: 'bench-ecs',
+      clusterName: 'bench-ecs',
+      aws: target,
+      subnetIds: ['subnet-a', 'subnet-b'],
+      securityGroupIds: ['sg-bench'],
+    },
+    hostnames: [`${tenantId}.bench.test`],
+    database: { instanceClass: 'db.t4g.medium', engineVersion: '16.4', backupRetentionDays: 7 },
+    image: 'registry.bench.test/tenant-app',
+    replicas: 2,
+    alarmNames: [],
+  };
+}
+
+/**
+ * Activities registered under the product's names on the product's task queues, each sleeping
+ * a fixed latency and answering as a healthy tenant would, so the real release workflows run
+ * unchanged and everything but the step time is orchestration.
+ */
+export function createSimulatedActivities(stepMs: number) {
+  return {
+    /** Served on the workflows queue, like the real fleet activity. */
+    fleet: {
+      async loadTenantSpec({ tenantId }: { tenantId: string }): Promise<TenantSpec> {
+        await sleep(stepMs);
+        return syntheticTenantSpec(tenantId);
+      },
+    },
+    /** Served on the AWS queue. */
+    aws: {
+      async ecsCurrentWorkload({ tenantId }: { tenantId: string }): Promise<CurrentWorkload> {
+        await sleep(stepMs);
+        return { image: `registry.bench.test/tenant-app:${PREVIOUS_VERSION}`, version: PREVIOUS_VERSION, revision: `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/tenant-${tenantId}:1` };
+      },
+      async getStackOutputs({ stackName }: { stackName: string }): Promise<Record<string, string>> {
+        await sleep(stepMs);
+        return { DatabaseClusterIdentifier: `${stackName}-db`, ErrorAlarmName: `${stackName}-errors`, AppRoleArn: `arn:aws:iam::${ACCOUNT}:role/${stackName}-app` };
+      },
+      async snapshotCluster({ snapshotIdentifier }: { snapshotIdentifier: string }): Promise<SnapshotResult> {
+        await sleep(stepMs);
+        return { snapshotIdentifier, snapshotArn: `arn:aws:rds:${REGION}:${ACCOUNT}:cluster-snapshot:${snapshotIdentifier}`, status: 'available', created: true };
+      },
+      async ecsSetVersion({ tenantId, version }: { tenantId: string; version: string }): Promise<ApplyResult> {
+        await sleep(stepMs);
+        return { changed: true, revision: `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/tenant-${tenantId}:${version}` };
+      },
+      async ecsWaitForRollout(): Promise<RolloutStatus> {
+        await sleep(stepMs);
+        return { ready: true, updatedReplicas: 2, readyReplicas: 2, desiredReplicas: 2 };
+      },
+      async verifyTenantHealth(): Promise<VerifyResult> {
+        await sleep(stepMs);
+        return { healthy: true, checks: 1 };
+      },
+      async putTenantParameters({ parameters }: { parameters: Record<string, string> }): Promise<{ written: string[]; unchanged: string[] }> {
+        await sleep(stepMs);
+        return { written: Object.keys(parameters), unchanged: [] };
+      },
+      /** The raw-throughput workflow's step: nothing at all, so only Temporal's own cost remains. */
+      async benchNoop(): Promise<void> {
+        await Promise.resolve();
+      },
+    },
+  };
+}
+
+export type SimulatedAwsActivities = ReturnType<typeof createSimulatedActivities>['aws'];
