@@ -10,7 +10,7 @@ export const USAGE = `npm run bench [-- options]
   --full               also N = 5,000 (the default run is N = 100 and 1,000)
   --tenants 100,1000   the release sizes to measure
   --step-ms 100        injected latency of each simulated step (8 per tenant)
- --raw 500            trivial workflows in the raw-throughput measure
+  --raw 500            trivial workflows in the raw-throughput measure
   --only a,b           sections: ${SECTIONS.join(', ')}
   --tuning '{...}'     worker options under test, e.g. '{"maxConcurrentWorkflowTaskExecutions":100}'
   --label text         stored with the results (what this run changed)
