@@ -1,0 +1,123 @@
+import type { Client } from '@temporalio/client';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { AwsClients } from '../../src/activities/aws/clients';
+import { SANDBOX_VALUES_FILE } from '../../src/activities/kubernetes/tenant-template';
+import { connectClient, temporalSettingsFromEnv } from '../../src/client/connection';
+import { loadFleetConfig } from '../../src/shared/config/load';
+import { resolveTenantSpec } from '../../src/shared/config/resolve';
+import type { FleetConfig } from '../../src/shared/config/schema';
+import type { TenantSpec } from '../../src/shared/tenant-spec';
+import { writeWorkflowBundle } from '../../src/workers/bundle';
+import { startWorkerProcess, type EntryPointProcess } from '../integration/node-process';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { FaultControlClient } from '../sandbox/fault-proxy';
+import { freeLoopbackPorts } from '../sandbox/ports';
+import { startTemporalServer } from '../sandbox/temporal';
+import { toolsDir } from '../sandbox/tools';
+
+/**
+ * Everything a chaos scenario acts on: its own sandbox (with the fault proxy in front of AWS
+ * and Kubernetes), one worker process it may SIGKILL and restart, the Temporal server it may
+ * restart, and direct (never faulted) readers of AWS and Kubernetes for the invariant checks.
+ */
+export interface ChaosWorld {
+  env: Record<string, string>;
+  client: Client;
+  config: FleetConfig;
+  /** Straight to the AWS emulator, not through the proxy: checks read reality, unfaulted. */
+  aws: AwsClients;
+  faults: FaultControlClient;
+  tenant(id: string): TenantSpec;
+  kubectl(args: string[]): string;
+  /** SIGKILLs the worker process (the whole process, as the kernel's OOM killer would) and starts a new one. */
+  killWorker(): Promise<void>;
+  /** Restarts the worker if it died on its own (it may give up while the Temporal server is down). */
+  ensureWorker(): Promise<void>;
+  /** Stops the Temporal dev server and starts it again on the same ports with the same SQLite file. */
+  restartTemporal(downMs: number): Promise<void>;
+  log(line: string): void;
+  stop(): Promise<void>;
+}
+
+export async function startChaosWorld(options: { stateDir: string; seed: number; log: (line: string) => void }): Promise<ChaosWorld> {
+  const { log } = options;
+  const sandbox: Sandbox = await startSandbox({ stateDir: options.stateDir, fresh: true, kubernetes: true, faults: { seed: options.seed }, log: (l) => log(`[sandbox] ${l}`) });
+  let worker: EntryPointProcess | undefined;
+  let workerCount = 0;
+  let client: Client | undefined;
+  let aws: AwsClients | undefined;
+  try {
+    const bundle = await writeWorkflowBundle(join(sandbox.stateDir, 'workflow-bundle.js'));
+    const env: Record<string, string> = { ...sandbox.env, TENANT_FLEET_WORKFLOW_BUNDLE: bundle };
+    const settings = temporalSettingsFromEnv(env);
+    client = await connectClient(settings);
+    const config = await loadFleetConfig(env.TENANT_FLEET_CONFIG!);
+    aws = new AwsClients({
+      endpoint: env.TENANT_FLEET_DIRECT_AWS_ENDPOINT_URL,
+      // The script's own environment has no AWS credentials: use the sandbox's, as the workers do.
+      baseCredentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+    });
+    const directKubeconfig = env.TENANT_FLEET_DIRECT_KUBECONFIG!;
+    const logDir = join(sandbox.stateDir, 'logs');
+
+    const startWorker = async () => {
+      workerCount += 1;
+      worker = await startWorkerProcess({
+        name: `chaos-worker-${workerCount}`,
+        sandboxEnv: env,
+        logDir,
+        roles: 'workflows,aws,kubernetes',
+        env: { TENANT_FLEET_KUBE_VALUES: SANDBOX_VALUES_FILE },
+        startTimeoutMs: 180_000,
+      });
+    };
+    await startWorker();
+
+    let temporal = sandbox.temporal;
+    const world: ChaosWorld = {
+      env,
+      client,
+      config,
+      aws,
+      faults: new FaultControlClient(env.TENANT_FLEET_FAULT_CONTROL_URL!),
+      tenant: (id) => resolveTenantSpec(config, id),
+      kubectl: (args) => execFileSync(join(toolsDir, 'bin', 'kubectl'), ['--kubeconfig', directKubeconfig, ...args], { encoding: 'utf8' }),
+      async killWorker() {
+        await worker?.kill();
+        await startWorker();
+      },
+      async ensureWorker() {
+        const exited = await worker?.exited(1).then(() => true, () => false);
+        if (exited !== false) {
+          log(`worker ${worker?.name ?? '(none)'} was gone; starting another`);
+          await startWorker();
+        }
+      },
+      async restartTemporal(downMs) {
+        const grpc = Number(temporal.address.split(':')[1]);
+        const ui = Number(new URL(temporal.uiUrl).port);
+        const [http, metrics] = (await freeLoopbackPorts(2)) as [number, number];
+        await temporal.stop();
+        await new Promise((resolve) => setTimeout(resolve, downMs));
+        temporal = await startTemporalServer({ stateDir: join(sandbox.stateDir, 'temporal'), ports: { grpc, ui, http, metrics }, codecEndpoint: sandbox.codec.uiEndpoint });
+      },
+      log,
+      async stop() {
+        await worker?.kill();
+        aws?.destroy();
+        await client?.connection.close();
+        // The restarted Temporal server is not the one the sandbox started: stop it here.
+        if (temporal !== sandbox.temporal) await temporal.stop();
+        await sandbox.stop();
+      },
+    };
+    return world;
+  } catch (error) {
+    await worker?.kill();
+    aws?.destroy();
+    await client?.connection.close().catch(() => undefined);
+    await sandbox.stop();
+    throw error;
+  }
+}
