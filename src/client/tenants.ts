@@ -2,11 +2,13 @@ import { GetParameterCommand, ParameterNotFound } from '@aws-sdk/client-ssm';
 import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
 import type { AwsClients } from '../activities/aws/clients';
 import { tenantIdSchema, workflowIds } from '../shared/ids';
-import type {
-  DeprovisionTenantInput,
-  DeprovisionTenantResult,
-  ProvisionTenantInput,
-  ProvisionTenantResult,
+import {
+  deprovisionTenantInputSchema,
+  provisionTenantInputSchema,
+  type DeprovisionTenantInput,
+  type DeprovisionTenantResult,
+  type ProvisionTenantInput,
+  type ProvisionTenantResult,
 } from '../shared/messages/provisioning';
 import { PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
 import { TASK_QUEUES } from '../shared/task-queues';
@@ -18,7 +20,9 @@ import { parseOrThrow } from '../shared/validation';
  * can be provisioned again later (ALLOW_DUPLICATE); a run still in progress is joined
  * rather than duplicated, because the ID is the same.
  */
-export function provisionTenant(client: Client, input: ProvisionTenantInput): Promise<ProvisionTenantResult> {
+export async function provisionTenant(client: Client, input: ProvisionTenantInput): Promise<ProvisionTenantResult> {
+  // Refused here, before a workflow exists (the workflow validates again for starts by hand).
+  parseOrThrow(provisionTenantInputSchema, input, 'provisioning request');
   return client.workflow.execute('provisionTenant', {
     workflowId: workflowIds.provision(input.tenant.id),
     taskQueue: TASK_QUEUES.workflows,
@@ -29,7 +33,8 @@ export function provisionTenant(client: Client, input: ProvisionTenantInput): Pr
   }) as Promise<ProvisionTenantResult>;
 }
 
-export function deprovisionTenant(client: Client, input: DeprovisionTenantInput): Promise<DeprovisionTenantResult> {
+export async function deprovisionTenant(client: Client, input: DeprovisionTenantInput): Promise<DeprovisionTenantResult> {
+  parseOrThrow(deprovisionTenantInputSchema, input, 'deprovisioning request');
   return client.workflow.execute('deprovisionTenant', {
     workflowId: workflowIds.deprovision(input.tenant.id),
     taskQueue: TASK_QUEUES.workflows,
