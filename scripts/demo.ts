@@ -82,10 +82,12 @@ async function main(): Promise<void> {
     if (sandbox.kube) console.log(`Kubernetes:      .tools/bin/kubectl --kubeconfig ${sandbox.kube.kubeconfigPath} get deploy -A\n`);
     if (keep) {
       log('--keep: sandbox and workers keep running; Ctrl-C stops them');
+      // Ctrl-C reaches both tsx and this process, and tsx relays it once more: every signal after
+      // the first must not cut the shutdown short (the Kubernetes components would be orphaned).
       await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, resolve);
       });
+      log('stopping the workers and the sandbox');
     }
   } finally {
     await shutdown();
