@@ -6,7 +6,7 @@ import { startKubeCluster, type KubeCluster } from './kube/cluster';
 import { writeSandboxFleetConfig } from './fleet-config';
 import { startAwsEmulator, SANDBOX_AWS_CREDENTIALS, type AwsEmulator } from './moto';
 import { startFaultProxies, type FaultProxies } from './fault-proxy';
-import { freeLoopbackPorts } from './ports';
+import { freeLoopbackPorts, retryOnPortClash } from './ports';
 import { startTemporalServer, type TemporalServer } from './temporal';
 import { repoRoot, toolsDir } from './tools';
 
@@ -69,20 +69,27 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
 
   try {
-    // The codec server must know the UI's origin and the UI its codec endpoint, so ports come first.
-    const [grpc, ui, http, metrics] = (await freeLoopbackPorts(4)) as [number, number, number, number];
-    const codec = await startSandboxCodec({ stateDir: join(stateDir, 'codec'), uiOrigins: [`http://127.0.0.1:${ui}`, `http://localhost:${ui}`] });
-    started.push(codec);
     log('starting Temporal dev server and moto');
-    const [temporal, aws] = await Promise.all([
-      startTemporalServer({ stateDir: join(stateDir, 'temporal'), ports: { grpc, ui, http, metrics }, codecEndpoint: codec.uiEndpoint }).then((t) => (started.push(t), t)),
-      startAwsEmulator({ stateDir: join(stateDir, 'aws') }).then((a) => (started.push(a), a)),
+    const [[codec, temporal], aws] = await Promise.all([
+      retryOnPortClash('Temporal dev server', async () => {
+        // The codec server must know the UI's origin and the UI its codec endpoint, so ports come first.
+        const [grpc, ui, http, metrics] = (await freeLoopbackPorts(4)) as [number, number, number, number];
+        const codecServer = await startSandboxCodec({ stateDir: join(stateDir, 'codec'), uiOrigins: [`http://127.0.0.1:${ui}`, `http://localhost:${ui}`] });
+        try {
+          const server = await startTemporalServer({ stateDir: join(stateDir, 'temporal'), ports: { grpc, ui, http, metrics }, codecEndpoint: codecServer.uiEndpoint });
+          return [codecServer, server] as const;
+        } catch (error) {
+          await codecServer.stop();
+          throw error;
+        }
+      }, log).then((pair) => (started.push(...pair), pair)),
+      retryOnPortClash('AWS emulator', () => startAwsEmulator({ stateDir: join(stateDir, 'aws') }), log).then((a) => (started.push(a), a)),
     ]);
     log(`Temporal ${temporal.address} (UI ${temporal.uiUrl}), AWS emulator ${aws.endpoint}`);
     let kube: KubeCluster | undefined;
     if (options.kubernetes ?? true) {
       log('starting the Kubernetes cluster (kwok, binary runtime)');
-      kube = await startKubeCluster({ repoRoot, workDir: join(stateDir, 'kube'), name: 'tenant-fleet', log });
+      kube = await retryOnPortClash('Kubernetes cluster', () => startKubeCluster({ repoRoot, workDir: join(stateDir, 'kube'), name: 'tenant-fleet', log }), log);
       started.push(kube);
       log(`Kubernetes API ${kube.apiServerUrl}`);
     }

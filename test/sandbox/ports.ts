@@ -22,3 +22,21 @@ export async function freeLoopbackPorts(count: number): Promise<number[]> {
   while (ports.size < count) ports.add(await freeLoopbackPort());
   return [...ports];
 }
+
+/**
+ * A picked port is free when picked, not when the server binds it: on a busy machine another
+ * process can take it in between. `start` picks its ports anew on each call; a start that
+ * failed because its address was taken is tried again, any other failure is not.
+ */
+export async function retryOnPortClash<T>(what: string, start: () => Promise<T>, log: (line: string) => void = () => undefined, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      const cause = (error as Error).cause;
+      const text = `${(error as Error).message} ${cause instanceof Error ? cause.message : ''}`;
+      if (attempt >= attempts || !/address already in use|EADDRINUSE/i.test(text)) throw error;
+      log(`${what}: a picked port was taken before the server bound it; retrying with new ports (attempt ${attempt + 1} of ${attempts})`);
+    }
+  }
+}
