@@ -854,3 +854,16 @@ def test_cfn_cloudwatch_alarm_is_created_kept_firing_on_update_and_deleted(aws: 
     assert (updated["Threshold"], updated["StateValue"]) == (20.0, "ALARM")
     cfn.delete_stack(StackName=stack)
     assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"] == []
+
+
+def test_rds_restore_of_a_cluster_with_a_managed_password(aws: Aws) -> None:
+    rds = aws("rds")
+    cluster, snapshot, restored = _name("c"), _name("s"), _name("r")
+    rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql", MasterUsername="app",
+                          ManageMasterUserPassword=True)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=snapshot)
+    rds.restore_db_cluster_from_snapshot(DBClusterIdentifier=restored, SnapshotIdentifier=snapshot,
+                                         Engine="aurora-postgresql", Tags=[{"Key": "restored-from", "Value": snapshot}])
+    described = rds.describe_db_clusters(DBClusterIdentifier=restored)["DBClusters"][0]
+    assert described["Status"] == "available"
+    assert {"Key": "restored-from", "Value": snapshot} in described["TagList"]

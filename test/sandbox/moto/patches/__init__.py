@@ -21,6 +21,7 @@ PATCHES = (
     "cfn_ecs",
     "cfn_ssm_tags",
     "cfn_cloudwatch",
+    "rds_restore",
     "ecs_deployments",
     "acm_dns_validation",
     "acm_idempotency",
