@@ -1,4 +1,6 @@
-import { DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
+import { DescribeAlarmsCommand, type CompositeAlarm, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
+
+type Alarm = MetricAlarm | CompositeAlarm;
 import type { AwsTarget } from '../shared/tenant-spec';
 import type { AwsClients } from './aws/clients';
 import { abortSignal, activityContext, heartbeat } from './poll';
@@ -30,13 +32,17 @@ const HTTP_TIMEOUT_MS = 5_000;
  * twice simply watches twice.
  */
 export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsClients; fetchImpl?: typeof fetch }) {
-  const alarmsInAlarm = async (target: AwsTarget, names: string[]): Promise<MetricAlarm[]> => {
-    const found: MetricAlarm[] = [];
+  /** Alarms in ALARM, and names that match no alarm (a typo must not make verification pass for ever). */
+  const readAlarms = async (target: AwsTarget, names: string[]): Promise<{ alarming: Alarm[]; missing: string[] }> => {
+    const found: Alarm[] = [];
     for (let i = 0; i < names.length; i += 100) {
-      const { MetricAlarms = [] } = await aws.cloudWatch(target).send(new DescribeAlarmsCommand({ AlarmNames: names.slice(i, i + 100) }));
-      found.push(...MetricAlarms.filter((a) => a.StateValue === 'ALARM'));
+      const { MetricAlarms = [], CompositeAlarms = [] } = await aws
+        .cloudWatch(target)
+        .send(new DescribeAlarmsCommand({ AlarmNames: names.slice(i, i + 100), AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }));
+      found.push(...MetricAlarms, ...CompositeAlarms);
     }
-    return found;
+    const seen = new Set(found.map((a) => a.AlarmName));
+    return { alarming: found.filter((a) => a.StateValue === 'ALARM'), missing: names.filter((n) => !seen.has(n)) };
   };
 
   const probe = async (url: string): Promise<string | undefined> => {
@@ -59,7 +65,11 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
       let httpFailures = 0;
       let lastHttpProblem: string | undefined;
       for (let checks = 1; ; checks++) {
-        const alarming = await alarmsInAlarm(input.target, input.alarmNames);
+        const { alarming, missing } = await readAlarms(input.target, input.alarmNames);
+        if (missing.length > 0) {
+          const where = `account ${input.target.accountId} ${input.target.region}`;
+          return { healthy: false, reason: `expected existing CloudWatch alarms, found none named ${missing.join(', ')} in ${where}`, checks };
+        }
         if (alarming.length > 0) {
           const reasons = alarming.map((a) => `${a.AlarmName} is in ALARM (${a.StateReason ?? 'no reason given'})`);
           return { healthy: false, reason: reasons.join('; '), checks };
@@ -68,13 +78,13 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
           lastHttpProblem = await probe(input.healthCheckUrl);
           httpFailures = lastHttpProblem === undefined ? 0 : httpFailures + 1;
           if (httpFailures >= HTTP_FAILURES_IN_A_ROW) {
-            return { healthy: false, reason: `${input.healthCheckUrl} failed ${httpFailures} checks in a row: ${lastHttpProblem}`, checks };
+            return { healthy: false, reason: `${shown(input.healthCheckUrl)} failed ${httpFailures} checks in a row: ${lastHttpProblem}`, checks };
           }
         }
         heartbeat({ tenantId: input.tenantId, checks, httpFailures });
         if (Date.now() + interval > deadline) {
           // A window that ends on a failed probe has not shown the tenant healthy.
-          if (lastHttpProblem !== undefined) return { healthy: false, reason: `${input.healthCheckUrl}: ${lastHttpProblem} at the end of the verify window`, checks };
+          if (lastHttpProblem !== undefined) return { healthy: false, reason: `${shown(input.healthCheckUrl!)}: ${lastHttpProblem} at the end of the verify window`, checks };
           return { healthy: true, checks };
         }
         const context = activityContext();
@@ -86,3 +96,13 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
 }
 
 export type HealthActivities = ReturnType<typeof createHealthActivities>;
+
+/** Reasons end up in workflow history: origin and path only, never user info or a query that may carry a token. */
+function shown(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(the health check URL)';
+  }
+}

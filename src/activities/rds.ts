@@ -108,6 +108,10 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
             EngineVersion: source.EngineVersion,
             DBSubnetGroupName: source.DBSubnetGroup,
             VpcSecurityGroupIds: source.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId ?? '').filter(Boolean),
+            DBClusterParameterGroupName: source.DBClusterParameterGroup,
+            Port: source.Port,
+            KmsKeyId: source.KmsKeyId,
+            EnableIAMDatabaseAuthentication: source.IAMDatabaseAuthenticationEnabled,
             DeletionProtection: source.DeletionProtection,
             Tags: [...(source.TagList ?? []).filter((t) => !t.Key?.startsWith('aws:') && t.Key !== RESTORED_FROM_TAG), { Key: RESTORED_FROM_TAG, Value: input.snapshotIdentifier }],
           }),
@@ -117,11 +121,16 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
       const writer = `${staging}-writer`;
       const { DBInstances = [] } = await rds.send(new DescribeDBInstancesCommand({ Filters: [{ Name: 'db-cluster-id', Values: [staging] }] }));
       if (!DBInstances.some((i) => i.DBInstanceIdentifier === writer)) {
-        const sourceWriter = live?.DBClusterMembers?.find((m) => m.IsClusterWriter)?.DBInstanceIdentifier;
+        // The writer matches the one it replaces; the replaced cluster is the source whether or not it was renamed yet.
+        const source = live ?? (await findCluster(input.target, retired));
+        const sourceWriter = source?.DBClusterMembers?.find((m) => m.IsClusterWriter)?.DBInstanceIdentifier;
         const instanceClass = sourceWriter
           ? (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: sourceWriter }))).DBInstances?.[0]?.DBInstanceClass
           : undefined;
-        await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: writer, DBClusterIdentifier: staging, Engine: live?.Engine ?? 'aurora-postgresql', DBInstanceClass: instanceClass ?? 'db.r6g.large' }));
+        if (!source || !instanceClass) {
+          throw permanentFailure(ErrorType.ResourceNotFound, `database cluster ${input.clusterIdentifier} has no writer instance to size the restored cluster's writer from`);
+        }
+        await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: writer, DBClusterIdentifier: staging, Engine: source.Engine, DBInstanceClass: instanceClass }));
       }
 
       if (live) {

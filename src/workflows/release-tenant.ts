@@ -33,7 +33,8 @@ const fleet = proxyActivities<FleetActivities>({ startToCloseTimeout: '1 minute'
 const cfn = proxyActivities<CloudFormationActivities>(awsCall);
 const rds = proxyActivities<RdsActivities>(awsWait);
 const ssm = proxyActivities<SsmActivities>(awsCall);
-const health = proxyActivities<HealthActivities>({ ...awsWait, startToCloseTimeout: '1 hour' });
+/** The verification activity lives as long as its window, plus room for the last checks. */
+const healthFor = (verifyWindowMs: number) => proxyActivities<HealthActivities>({ ...awsWait, startToCloseTimeout: verifyWindowMs + 5 * 60_000 });
 
 /**
  * One tenant in one release (ID `release/<releaseId>/tenant/<id>`), holding the tenant's lock:
@@ -79,7 +80,10 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     if (input.mode === 'revert') {
       const target = input.revertTo ?? current.version;
       if (current.version === target) return { tenantId, status: 'rolled-back', reason: `already on ${target}`, previousVersion: target, deployed: false };
-      return { ...(await undo(target, 'release aborted')), previousVersion: target, deployed: true };
+      // Another release may have moved the tenant on since: only this release's version is undone.
+      if (current.version !== input.version) return { tenantId, status: 'skipped', reason: `not reverted: runs ${current.version}, not ${input.version}`, previousVersion: target, deployed: false };
+      const snapshot = outputs.DatabaseClusterIdentifier ? preReleaseSnapshotId(releaseId, tenantId) : undefined;
+      return { ...(await undo(target, 'release aborted', snapshot)), previousVersion: target, snapshot, deployed: true };
     }
 
     const previousVersion = current.version;
@@ -111,7 +115,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
           return;
         }
         step('verify');
-        const verdict = await health.verifyTenantHealth({
+        const verdict = await healthFor(input.verifyWindowMs).verifyTenantHealth({
           tenantId,
           target: tenant.aws,
           // The stack's own error alarm plus any the fleet config lists.

@@ -5,6 +5,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  metricMeter,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -13,7 +14,7 @@ import {
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
-import { ErrorType } from '../shared/errors';
+import { ErrorType, permanentFailure } from '../shared/errors';
 import { workflowIds } from '../shared/ids';
 import {
   abortInputSchema,
@@ -35,6 +36,7 @@ import {
   type ReleaseWaveInput,
   type TenantReleaseStatus,
 } from '../shared/messages/release';
+import { releaseMetrics } from '../shared/release-metrics';
 import { thresholdExceeded } from '../shared/release/plan';
 import { EnvironmentKey, PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
 import { releaseTenant } from './release-tenant';
@@ -45,6 +47,7 @@ import { validateWorkflowInput } from './validate';
 type Input = ReturnType<typeof parseInput>;
 const parseInput = (raw: unknown) => validateWorkflowInput(releaseWaveInputSchema, raw, 'releaseWave input');
 const isTerminal = (status: TenantReleaseStatus) => TERMINAL_TENANT_STATUSES.includes(status);
+
 
 /**
  * A release across the fleet (ID `release/<releaseId>`): waves one after another, each tenant
@@ -57,6 +60,7 @@ export async function releaseWave(rawInput: ReleaseWaveInput, carried?: ReleaseS
   const input = parseInput(rawInput);
   const state: ReleaseState = carried ?? initialState(input);
   const release = new ReleaseRun(input, state);
+  if (!carried) release.metrics.releaseStarted({ plan: input.plan });
   release.install();
   upsertSearchAttributes([
     { key: ReleaseIdKey, value: input.releaseId },
@@ -85,6 +89,8 @@ function initialState(input: Input): ReleaseState {
 class ReleaseRun {
   /** Children of this run; always empty when the run continues as new. */
   private readonly inFlight = new Map<string, ChildWorkflowHandle<typeof releaseTenant> | undefined>();
+  /** Counters in the workers' Prometheus exporter; the workflow meter does not count again on replay. */
+  readonly metrics = releaseMetrics(metricMeter);
   private wake = 0;
 
   constructor(
@@ -101,7 +107,7 @@ class ReleaseRun {
       (request) => {
         const { by, comment, wave } = approveInputSchema.parse(request);
         const gate = this.approvalGate(wave);
-        if (typeof gate === 'string') throw ApplicationFailure.nonRetryable(gate, ErrorType.InvalidInput);
+        if (typeof gate === 'string') throw refusal(gate);
         const record = state.waves[gate]!;
         const early = record.status !== 'awaiting-approval';
         record.approval = { by, comment, at: new Date().toISOString() };
@@ -130,7 +136,7 @@ class ReleaseRun {
         this.changed();
         if (state.abort.rollback) {
           const started = [...this.inFlight.values()].filter((child) => child !== undefined);
-          await Promise.all(started.map((child) => child.signal(stopTenantSignal, { reason: `release aborted by ${by}: ${reason}` })));
+          await Promise.all(started.map((child) => stopChild(child, `release aborted by ${by}: ${reason}`)));
         }
         return { stoppedStarting };
       },
@@ -254,7 +260,8 @@ class ReleaseRun {
     if (mode === 'deploy') record.attempts += 1;
     this.inFlight.set(tenantId, undefined);
     const { releaseId, version, options } = this.input;
-    startChild(releaseTenant, {
+    // Never rejects: every outcome, failures included, is recorded by the handlers below.
+    void startChild(releaseTenant, {
       workflowId: workflowIds.releaseTenant(releaseId, tenantId),
       args: [
         {
@@ -274,13 +281,16 @@ class ReleaseRun {
       .then(async (child) => {
         this.inFlight.set(tenantId, child);
         const abort = this.state.abort;
-        if (mode === 'deploy' && abort?.rollback) await child.signal(stopTenantSignal, { reason: `release aborted by ${abort.by}: ${abort.reason}` });
+        if (mode === 'deploy' && abort?.rollback) await stopChild(child, `release aborted by ${abort.by}: ${abort.reason}`);
         return child.result();
       })
       .then(
         (result) => this.recordResult(w, tenantId, mode, result),
         (error: unknown) => this.recordFailure(w, tenantId, mode, error),
       )
+      .then(() => {
+        if (this.state.tenants[tenantId]!.failed) this.metrics.tenantFailed({ plan: this.input.plan });
+      })
       .finally(() => {
         this.inFlight.delete(tenantId);
         this.changed();
@@ -289,6 +299,8 @@ class ReleaseRun {
 
   private recordResult(w: number, tenantId: string, mode: 'deploy' | 'revert', result: ReleaseTenantResult): void {
     const record = this.state.tenants[tenantId]!;
+    if (result.status === 'succeeded' && result.deployed && mode === 'deploy') this.metrics.tenantDeployed({ plan: this.input.plan });
+    if (result.status === 'rolled-back' && result.deployed) this.metrics.tenantRolledBack({ plan: this.input.plan });
     if (mode === 'revert') {
       Object.assign(record, {
         status: result.status === 'rolled-back' ? 'rolled-back' : 'rollback-failed',
@@ -381,10 +393,7 @@ class ReleaseRun {
     this.setPhase(status);
     if (status === 'aborted' || status === 'halted') {
       // A failed workflow in the UI for a release that did not go through; the summary rides along for the client.
-      throw ApplicationFailure.create({
-        type: status === 'aborted' ? ErrorType.Aborted : ErrorType.ReleaseHalted,
-        message: `release ${input.releaseId} of ${input.version} ${status}: ${reason ?? ''} (${describeCounts(counts)})`,
-        nonRetryable: true,
+      throw permanentFailure(status === 'aborted' ? ErrorType.Aborted : ErrorType.ReleaseHalted, `release ${input.releaseId} of ${input.version} ${status}: ${reason ?? ''} (${describeCounts(counts)})`, {
         details: [summary],
       });
     }
@@ -473,8 +482,13 @@ class ReleaseRun {
   }
 }
 
+/** A child that finished a moment ago cannot take the signal, and needs no stopping: its result is on its way. */
+async function stopChild(child: ChildWorkflowHandle<typeof releaseTenant>, reason: string): Promise<void> {
+  await child.signal(stopTenantSignal, { reason }).catch(() => undefined);
+}
+
 function refusal(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: ErrorType.InvalidInput, message, nonRetryable: true });
+  return permanentFailure(ErrorType.InvalidInput, message);
 }
 
 function countStatuses(statuses: TenantReleaseStatus[]): Record<TenantReleaseStatus, number> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SANDBOX_VALUES_FILE } from '../../src/activities/kubernetes/tenant-template';
 import { releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
 import { provisionTenant } from '../../src/client/tenants';
+import { freeLoopbackPort } from '../sandbox/ports';
 import { toolsDir } from '../sandbox/tools';
 import { startHarness, type Harness } from './harness';
 import { liveVersion } from './live-version';
@@ -16,12 +17,17 @@ const VERSION = '3.0.0-crash';
 
 let h: Harness;
 const workers: EntryPointProcess[] = [];
-const startWorker = (name: string) => {
+const startWorker = (name: string, metricsPort?: number) => {
   const worker = startEntryPoint({
     name,
     entry: 'src/workers/main.ts',
     logDir: join(TEST_SANDBOX_DIR, 'logs'),
-    env: { ...h.env, TENANT_FLEET_WORKER_ROLES: 'workflows,aws,kubernetes', TENANT_FLEET_KUBE_VALUES: SANDBOX_VALUES_FILE },
+    env: {
+      ...h.env,
+      TENANT_FLEET_WORKER_ROLES: 'workflows,aws,kubernetes',
+      TENANT_FLEET_KUBE_VALUES: SANDBOX_VALUES_FILE,
+      ...(metricsPort ? { TENANT_FLEET_METRICS_PORT: String(metricsPort) } : {}),
+    },
   });
   workers.push(worker);
   return worker;
@@ -91,9 +97,13 @@ describe('workers killed in the middle of a wave', () => {
 
     const { handle, input } = await releaseMidWave(VERSION);
     await first.kill();
-    const second = startWorker('worker-2');
+    const metricsPort = await freeLoopbackPort();
+    const second = startWorker('worker-2', metricsPort);
     await second.waitForOutput(/workers started/, 120_000);
     await expectDeployedOnce(input.releaseId, await releaseOutcome(handle), VERSION);
+    // The release's own counters, from the worker that finished it (tenants still in flight at the kill).
+    const scraped = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(scraped).toMatch(/^tenant_fleet_tenants_deployed_total\{[^}]*plan="quick"[^}]*\} [1-9]\d*$/m);
   }, 600_000);
 
   it('of two workers on the same task queues, the survivor finishes the release when the other is killed', async () => {

@@ -148,6 +148,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       ) {
         revision = latest.taskDefinitionArn;
       } else {
+        // Everything the running revision registered with, so only the image changes (volumes, platform, storage...).
         const { taskDefinition } = await ecs.send(
           new RegisterTaskDefinitionCommand({
             family: family(tenantId),
@@ -157,14 +158,23 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
             memory: running.memory,
             taskRoleArn: running.taskRoleArn,
             executionRoleArn: running.executionRoleArn,
+            volumes: running.volumes,
+            placementConstraints: running.placementConstraints,
+            runtimePlatform: running.runtimePlatform,
+            ephemeralStorage: running.ephemeralStorage,
+            pidMode: running.pidMode,
+            ipcMode: running.ipcMode,
+            proxyConfiguration: running.proxyConfiguration,
+            inferenceAccelerators: running.inferenceAccelerators,
             containerDefinitions: withImage(running.containerDefinitions),
             tags: [{ key: 'TenantId', value: tenantId }],
           }),
         );
         revision = taskDefinition?.taskDefinitionArn;
       }
+      if (!revision) throw retryableFailure(ErrorType.RolloutFailed, `ECS registered no task definition revision for ${family(tenantId)} with image ${wanted}`);
       await ecs.send(new UpdateServiceCommand({ cluster: runtime.clusterName, service: serviceName(tenantId), taskDefinition: revision }));
-      return { changed: true, revision: revision ?? '' };
+      return { changed: true, revision };
     },
 
     /** Waits until the primary deployment completes; a failed rollout is returned, not thrown, so the caller can roll back. */
