@@ -88,8 +88,9 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
     const request = parsed.data;
     if (request.hostnames.length === 0) delete state.tenants[request.tenantId];
     else state.tenants[request.tenantId] = { hostnames: request.hostnames, environment: request.environment, dns: request.dns ?? state.tenants[request.tenantId]?.dns };
+    // A name a tenant claims (or gave up) is no longer the adopted leftover of an unknown owner.
+    state.adopted = state.adopted.filter((n) => !request.hostnames.includes(n) && !request.formerHostnames.includes(n));
     if (request.formerHostnames.length > 0) {
-      state.adopted = state.adopted.filter((n) => !request.formerHostnames.includes(n));
       request.formerHostnames.forEach((n) => released.add(n));
     }
     dirty = true;
@@ -283,7 +284,9 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
       .filter((c) => c.status === 'ISSUED' && c.notAfter !== undefined)
       .map((c) => Date.parse(c.notAfter!) - policy.renewBefore)
       .filter((t) => t > Date.now());
-    return Math.min(Date.now() + policy.checkInterval, ...dueTimes, ...state.retiring.map((r) => r.after));
+    // A reconcile that ended with problems (a certificate still in use, say) looks again soon, not a check interval later.
+    const retry = problems.length > 0 ? [Date.now() + Math.min(RETRY_AFTER_FAILURE_MS, policy.checkInterval)] : [];
+    return Math.min(Date.now() + policy.checkInterval, ...dueTimes, ...state.retiring.map((r) => r.after), ...retry);
   }
 
   let nextCheckAt = 0;
