@@ -194,11 +194,14 @@ describe('every certificate activity is safe to run twice', () => {
     const activities = createAwsActivities({ aws: h.aws, templates: new TemplateStore() });
     const target = lb().aws;
     const listenerArn = lb().listenerArn;
-    const tenant = h.tenant('wonka'); // never provisioned by any test: its hostname is free for this one
+    // wonka's zone, but a hostname of this test's own: other files provision every tenant, and a
+    // validation record is per domain, so a tenant's real hostname may already have one.
+    const tenant = h.tenant('wonka');
+    const hostname = `idempotency-${Date.now().toString(36)}.a.tenants.test`;
     const group = 'idempotency-check';
     const plan = planCertificates({
       group,
-      hostnames: tenant.hostnames.map((hostname) => ({ hostname, tenantId: tenant.id, environment: tenant.environment })),
+      hostnames: [{ hostname, tenantId: tenant.id, environment: tenant.environment }],
       existing: [],
       maxNamesPerCertificate: 10,
       maxCertificatesPerListener: 25,
