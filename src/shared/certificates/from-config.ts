@@ -21,11 +21,10 @@ export function certificatesInputFromConfig(config: FleetConfig, group: string):
       dns: account?.hostedZoneId ? { aws: awsTargetFor(account, tenant.region), hostedZoneId: account.hostedZoneId } : undefined,
     };
   }
-  const { maxNamesPerCertificate, maxCertificatesPerListener, renewBefore, validationTimeout, gracePeriod, checkInterval } = config.certificates;
   return {
     group,
     loadBalancer: { listenerArn: lb.listenerArn, aws: awsTargetFor(lbAccount, lb.region) },
-    policy: { maxNamesPerCertificate, maxCertificatesPerListener, renewBefore, validationTimeout, gracePeriod, checkInterval },
+    policy: config.certificates,
     wildcardEnvironments: config.environments.filter((e) => e.allowWildcardCertificates).map((e) => e.name),
     tenants,
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { certificatePolicySchema } from '../certificates/policy';
 import { durationSchema } from '../durations';
 import {
   awsAccountIdSchema,
@@ -148,19 +149,7 @@ export const fleetConfigSchema = z
     loadBalancers: z.array(loadBalancerSchema).default([]),
     tenants: z.array(tenantSchema).default([]),
     releasePlans: z.array(releasePlanSchema).default([]),
-    certificates: z
-      .strictObject({
-        maxNamesPerCertificate: z.number().int().min(1).max(100).default(10),
-        maxCertificatesPerListener: z.number().int().min(1).max(100).default(25),
-        renewBefore: durationSchema.prefault('30d'),
-        /** A certificate pending validation this long is reported stuck (query, Phase, health), not waited on for ever. */
-        validationTimeout: durationSchema.prefault('2h'),
-        /** Between attaching a replacement certificate and detaching the one it replaces. */
-        gracePeriod: durationSchema.prefault('5m'),
-        /** Longest sleep of the certificates workflow between checks of expiry and renewal status. */
-        checkInterval: durationSchema.prefault('1d'),
-      })
-      .prefault({}),
+    certificates: certificatePolicySchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     checkUnique(ctx, config.environments, 'environments', (e) => e.name);

@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
-import { durationSchema } from '../durations';
 import { hostnameSchema, tenantIdSchema } from '../ids';
+import { certificatePolicySchema } from '../certificates/policy';
 import { awsTargetSchema, type TenantSpec } from '../tenant-spec';
 import type { CertificatePlan } from '../certificates/planner';
 
@@ -20,22 +20,7 @@ export const tenantCertificatesSchema = z.strictObject({
 });
 export type TenantCertificates = z.infer<typeof tenantCertificatesSchema>;
 
-/** Durations in milliseconds (or "30d" style strings). Defaults suit production; tests shorten them. */
-export const certificatePolicySchema = z.strictObject({
-  maxNamesPerCertificate: z.number().int().min(1).max(100).default(10),
-  maxCertificatesPerListener: z.number().int().min(1).max(100).default(25),
-  /** Reissue a certificate this long before NotAfter unless ACM has renewed it by then (ACM starts at 60 days). */
-  renewBefore: durationSchema.prefault('30d'),
-  /** A certificate still pending validation this long after its request is reported stuck, not waited on again. */
-  validationTimeout: durationSchema.prefault('2h'),
-  /** Between attaching a replacement and detaching what it replaces (listener propagation). */
-  gracePeriod: durationSchema.prefault('5m'),
-  /** Longest sleep between checks, so renewal status is watched even when nothing is due. */
-  checkInterval: durationSchema.prefault('1d'),
-  /** Reconcile signals arriving within this window are handled together. */
-  debounce: durationSchema.prefault('5s'),
-});
-export type CertificatePolicy = z.output<typeof certificatePolicySchema>;
+export { certificatePolicySchema, type CertificatePolicy } from '../certificates/policy';
 
 export const certificatesInputSchema = z.strictObject({
   /** The certificate group: the load balancer's name in the fleet config (one HTTPS listener). */
