@@ -1,11 +1,12 @@
 import { ListCertificatesCommand, ListTagsForCertificateCommand } from '@aws-sdk/client-acm';
+import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ListTaskDefinitionsCommand } from '@aws-sdk/client-ecs';
 import { DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import { CERTIFICATE_TAGS } from '../../src/activities/acm';
 import { preReleaseSnapshotId, stackNameFor } from '../../src/shared/ids';
 import type { ReleaseSummary } from '../../src/shared/messages/release';
+import { deploysOf, liveVersion } from '../sandbox/runtime-reads';
 import type { ChaosWorld } from './world';
 
 /**
@@ -38,45 +39,6 @@ export async function stacksOf(world: ChaosWorld, tenantId: string): Promise<num
     if (/does not exist/.test((error as Error).message)) return 0;
     throw error;
   }
-}
-
-/** What each runtime was asked to run with `version`: ECS task definition revisions, Kubernetes ReplicaSets. */
-export async function deploysOf(world: ChaosWorld, tenantId: string, version: string): Promise<number> {
-  const tenant = world.tenant(tenantId);
-  if (tenant.runtime.kind === 'ecs') {
-    const ecs = world.aws.ecs(tenant.runtime.aws);
-    const arns: string[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: `tenant-${tenantId}`, nextToken }));
-      arns.push(...(page.taskDefinitionArns ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
-    const images = await Promise.all(arns.map(async (arn) => (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).taskDefinition?.containerDefinitions?.[0]?.image));
-    return images.filter((image) => image?.endsWith(`:${version}`)).length;
-  }
-  const images = world.kubectl(['-n', `tenant-${tenantId}`, 'get', 'replicasets', '-o', 'jsonpath={range .items[*]}{.spec.template.spec.containers[0].image}{"\\n"}{end}']);
-  return images.split('\n').filter((image) => image.endsWith(`:${version}`)).length;
-}
-
-/** The image tag the workload really runs (ECS service's task definition, or the Deployment's template). */
-export async function liveVersion(world: ChaosWorld, tenantId: string): Promise<string | undefined> {
-  const tenant = world.tenant(tenantId);
-  let image: string | undefined;
-  if (tenant.runtime.kind === 'ecs') {
-    const ecs = world.aws.ecs(tenant.runtime.aws);
-    const { services = [] } = await ecs.send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: [`tenant-${tenantId}`] }));
-    const arn = services.find((s) => s.status === 'ACTIVE')?.taskDefinition;
-    if (!arn) return undefined;
-    image = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).taskDefinition?.containerDefinitions?.find((c) => c.name === 'app')?.image;
-  } else {
-    try {
-      image = world.kubectl(['-n', `tenant-${tenantId}`, 'get', 'deployment', 'app', '-o', 'jsonpath={.spec.template.spec.containers[?(@.name=="app")].image}']).trim();
-    } catch {
-      return undefined;
-    }
-  }
-  return image ? image.slice(image.lastIndexOf(':') + 1) : undefined;
 }
 
 /** A freshly provisioned tenant: one stack, running `version`, deployed once. */

@@ -1,4 +1,6 @@
 import type { Client } from '@temporalio/client';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { AwsClients } from '../../src/activities/aws/clients';
 import { connectClient, temporalSettingsFromEnv } from '../../src/client/connection';
 import { loadFleetConfig } from '../../src/shared/config/load';
@@ -7,6 +9,7 @@ import type { FleetConfig } from '../../src/shared/config/schema';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { SANDBOX_VALUES_FILE } from '../../src/activities/kubernetes/tenant-template';
 import { createFleetWorkers, type FleetWorkers } from '../../src/workers/worker';
+import { toolsDir } from '../sandbox/tools';
 import { sandboxEnv } from './sandbox-env';
 
 export interface Harness {
@@ -15,6 +18,8 @@ export interface Harness {
   config: FleetConfig;
   aws: AwsClients;
   tenant(id: string): TenantSpec;
+  /** The sandbox's kubectl against its cluster (for reading what really runs; see runtime-reads.ts). */
+  kubectl(args: string[]): string;
   stop(): Promise<void>;
 }
 
@@ -45,6 +50,7 @@ export async function startHarness({ workers = true }: { workers?: boolean } = {
     config,
     aws,
     tenant: (id) => resolveTenantSpec(config, id),
+    kubectl: (args) => execFileSync(join(toolsDir, 'bin', 'kubectl'), ['--kubeconfig', env.KUBECONFIG ?? '', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
     async stop() {
       running?.workers.shutdown();
       await running?.done;

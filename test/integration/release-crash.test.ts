@@ -1,13 +1,10 @@
-import { DescribeTaskDefinitionCommand, ListTaskDefinitionsCommand } from '@aws-sdk/client-ecs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { SANDBOX_VALUES_FILE } from '../../src/activities/kubernetes/tenant-template';
 import { releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
 import { provisionTenant } from '../../src/client/tenants';
 import { freeLoopbackPort } from '../sandbox/ports';
-import { toolsDir } from '../sandbox/tools';
 import { startHarness, type Harness } from './harness';
-import { liveVersion } from './live-version';
+import { deploysOf, liveVersion } from '../sandbox/runtime-reads';
 import { startEntryPoint, type EntryPointProcess } from './node-process';
 import { TEST_SANDBOX_DIR } from './sandbox-env';
 
@@ -41,25 +38,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** What each runtime was asked to run: task definition revisions (ECS), ReplicaSets (Kubernetes) carrying the version. */
-async function deploysOf(tenantId: string, version: string): Promise<number> {
-  const tenant = h.tenant(tenantId);
-  if (tenant.runtime.kind === 'ecs') {
-    const ecs = h.aws.ecs(tenant.runtime.aws);
-    const { taskDefinitionArns = [] } = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: `tenant-${tenantId}` }));
-    const images = await Promise.all(
-      taskDefinitionArns.map(async (arn) => (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))).taskDefinition?.containerDefinitions?.[0]?.image),
-    );
-    return images.filter((image) => image?.endsWith(`:${version}`)).length;
-  }
-  const images = execFileSync(
-    join(toolsDir, 'bin', 'kubectl'),
-    ['--kubeconfig', h.env.KUBECONFIG!, '-n', `tenant-${tenantId}`, 'get', 'replicasets', '-o', 'jsonpath={range .items[*]}{.spec.template.spec.containers[0].image}{"\\n"}{end}'],
-    { encoding: 'utf8' },
-  );
-  return images.split('\n').filter((image) => image.endsWith(`:${version}`)).length;
-}
-
 /** Starts a release over TENANTS, waits until it is mid-wave (canary done, tenants in flight), and returns it. */
 async function releaseMidWave(version: string) {
   const started = await startRelease(h.client, h.config, {
@@ -83,7 +61,7 @@ async function expectDeployedOnce(releaseId: string, summary: Awaited<ReturnType
   expect(summary.counts.succeeded).toBe(TENANTS.length);
   for (const id of TENANTS) {
     expect([id, await liveVersion(h, id)]).toEqual([id, version]);
-    expect([id, await deploysOf(id, version)]).toEqual([id, 1]);
+    expect([id, await deploysOf(h, id, version)]).toEqual([id, 1]);
     const runs = await h.client.workflow.count(`WorkflowId = 'release/${releaseId}/tenant/${id}'`);
     expect([id, runs.count]).toEqual([id, 1]);
   }

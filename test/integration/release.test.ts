@@ -14,7 +14,7 @@ import type { ReleaseRequest } from '../../src/shared/release/plan';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { startHarness, type Harness } from './harness';
 import { replayAndMaybeRecord } from './histories';
-import { liveVersion } from './live-version';
+import { liveVersion } from '../sandbox/runtime-reads';
 
 let h: Harness;
 /** Versions only this file releases, so other files' releases on the shared sandbox cannot collide with them. */
