@@ -41,7 +41,7 @@ async function main(): Promise<number> {
   try {
     if (want.has('raw')) {
       log('raw Temporal throughput');
-      results.raw = await measureRawThroughput(ctx, { workflows: options.rawWorkflows, activitiesPerWorkflow: SIMULATED_STEPS_PER_TENANT + 1, tuning });
+      results.raw = await measureRawThroughput(ctx, { workflows: options.rawWorkflows, activitiesPerWorkflow: SIMULATED_STEPS_PER_TENANT + 1, concurrency: IN_FLIGHT, tuning });
     }
     if (want.has('release')) {
       for (const tenants of options.tenants) {

@@ -53,7 +53,7 @@ export function renderTable(results: BenchResults): string {
   }
   if (raw) {
     rows.push(['RAW TEMPORAL', []]);
-    one(`trivial workflow, ${raw.activitiesPerWorkflow} no-op activities`, `${raw.workflowsPerSecond.toFixed(1)} wf/s (${raw.workflows} in ${s(raw.wallMs)})`);
+    one(`trivial workflow, ${raw.activitiesPerWorkflow} no-op activities, ${raw.concurrency} at a time`, `${raw.workflowsPerSecond.toFixed(1)} wf/s (${raw.workflows} in ${s(raw.wallMs)})`);
   }
   const { control, crash, memory, provisioning } = results;
   if (control || crash || memory) rows.push(['CONTROL AND RECOVERY', []]);
