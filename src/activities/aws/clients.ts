@@ -21,11 +21,19 @@ export interface AwsClientsOptions {
   maxAttempts?: number;
 }
 
+/**
+ * A request that gets no answer (a dropped connection, a hung endpoint) is abandoned and retried
+ * by the SDK well inside the quick activities' start-to-close (activity-options.ts), instead of
+ * hanging until Temporal times the whole activity out.
+ */
+const HTTP_TIMEOUTS = { connectionTimeout: 5_000, requestTimeout: 10_000 };
+
 type ClientConstructor<C> = new (config: {
   region: string;
   endpoint?: string;
   credentials: AwsCredentialIdentityProvider;
   maxAttempts?: number;
+  requestHandler: typeof HTTP_TIMEOUTS;
 }) => C;
 
 /**
@@ -75,6 +83,7 @@ export class AwsClients {
         endpoint: this.options.endpoint,
         credentials: this.credentialsFor(target),
         maxAttempts: this.options.maxAttempts ?? 5,
+        requestHandler: HTTP_TIMEOUTS,
       });
       this.clients.set(key, client);
     }
@@ -120,7 +129,7 @@ export class AwsClients {
   private sts(region: string): STSClient {
     let sts = this.stsByRegion.get(region);
     if (!sts) {
-      sts = new STSClient({ region, endpoint: this.options.endpoint, credentials: this.options.baseCredentials });
+      sts = new STSClient({ region, endpoint: this.options.endpoint, credentials: this.options.baseCredentials, requestHandler: HTTP_TIMEOUTS });
       this.stsByRegion.set(region, sts);
     }
     return sts;
