@@ -44,7 +44,7 @@ async function eventTypes(client: Client, workflowId: string): Promise<Record<st
 
 /**
  * Every event the release wrote: its runs, its per-tenant children and the tenants' lock
- * workflows (which linger idle for 30 s after their last holder, so wait for them first).
+ * workflows (which may still be finishing when the release ends, so wait for them first).
  */
 export async function releaseHistory(client: Client, releaseId: string, tenantPrefix: string, tenants: number, { locks: withLocks = true } = {}): Promise<ReleaseHistory> {
   const locksQuery = `WorkflowType = 'tenantLock' AND WorkflowId STARTS_WITH 'tenant/${tenantPrefix}-'`;

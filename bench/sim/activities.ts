@@ -7,10 +7,12 @@ import type { TenantSpec } from '../../src/shared/tenant-spec';
 export const PREVIOUS_VERSION = '1.0.0';
 
 /**
- * How many simulated activities one releaseTenant runs on its critical path, each taking the
- * injected latency: loadTenantSpec, ecsCurrentWorkload, getStackOutputs, snapshotCluster,
- * ecsSetVersion, ecsWaitForRollout, verifyTenantHealth, putTenantParameters. (requestTenantLock is
- * the real Temporal activity: it is orchestration, not a step.)
+ * How many simulated activities one releaseTenant runs, each taking the injected latency:
+ * loadTenantSpec, ecsCurrentWorkload, getStackOutputs, snapshotCluster, ecsSetVersion,
+ * ecsWaitForRollout, verifyTenantHealth, putTenantParameters; what a team's script runs one
+ * after another, so the ideal critical path counts all eight. (The workflow overlaps the spec
+ * with the lock request and the current version with the stack outputs; requestTenantLock is the
+ * real Temporal activity: orchestration, not a step.)
  */
 export const SIMULATED_STEPS_PER_TENANT = 8;
 

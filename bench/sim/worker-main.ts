@@ -3,6 +3,7 @@
 // AWS and fleet activities. Its own process so that the bench can read its memory and SIGKILL it.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createLockActivities } from '../../src/activities/lock';
 import { createTemporalActivities } from '../../src/activities/temporal';
 import { temporalSettingsFromEnv } from '../../src/client/connection';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
     ...common,
     taskQueue: TASK_QUEUES.workflows,
     workflowBundle: { codePath: config.bundlePath },
-    activities: { ...createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows }), ...simulated.fleet },
+    activities: { ...createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows }), ...createLockActivities({ client }), ...simulated.fleet },
     ...(tuning.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: tuning.maxCachedWorkflows } : {}),
     ...(tuning.maxConcurrentWorkflowTaskExecutions !== undefined ? { maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions } : {}),
     ...(tuning.maxConcurrentWorkflowTaskPolls !== undefined ? { maxConcurrentWorkflowTaskPolls: tuning.maxConcurrentWorkflowTaskPolls } : {}),

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { createAwsActivities } from '../activities';
 import { AwsClients } from '../activities/aws/clients';
 import { createFleetActivities } from '../activities/fleet';
+import { createLockActivities } from '../activities/lock';
 import { createTemporalActivities } from '../activities/temporal';
 import { TemplateStore } from '../activities/templates';
 import type { TemporalSettings } from '../client/connection';
@@ -66,6 +67,7 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
           ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: join(__dirname, '..', 'workflows') }),
           activities: {
             ...createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows }),
+            ...createLockActivities({ client }),
             ...createFleetActivities({ configPath: options.fleetConfigPath }),
           },
         }),

@@ -2,11 +2,14 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
+import type { LockActivities, LockAnswer } from '../activities/lock';
 import type { TemporalActivities } from '../activities/temporal';
 import {
   acquireLockSignal,
@@ -17,6 +20,9 @@ import {
   type LockHolder,
   type LockRequest,
 } from '../shared/messages/lock';
+
+/** No attempt limit: a requester that never hears its answer waits out its whole timeout. */
+const { answerLockRequest } = proxyLocalActivities<LockActivities>({ startToCloseTimeout: '10 seconds', retry: { maximumInterval: '30 seconds' } });
 
 const { isWorkflowRunning } = proxyActivities<TemporalActivities>({
   startToCloseTimeout: '30 seconds',
@@ -29,18 +35,41 @@ export interface TenantLockInput {
   queue?: LockRequest[];
 }
 
-/** How often a held lock checks that its holder still runs, and how long an idle lock lingers. */
+/** How often a held lock checks that its holder still runs. */
 const HOLDER_CHECK_INTERVAL = '1 minute';
+/** How long an idle lock lingered before LEAN_LOCK_PATCH; kept for runs recorded with it. */
 const IDLE_LINGER = '30 seconds';
+/**
+ * Measured by `npm run bench` (#10), two costs every lock paid:
+ * - grants and refusals were signal commands: two events and a workflow task for the delivery
+ *   report each; they are now local activities (one marker in the task already running);
+ * - an idle lock lingered 30 s (a timer, one more workflow task, half a minute in the worker's
+ *   cache) to save a workflow start when the same tenant is locked again within it. It now ends
+ *   at once; a request that arrives meanwhile still keeps it running (the server refuses to
+ *   complete a run with unhandled signals).
+ */
+export const LEAN_LOCK_PATCH = 'tenant-lock-lean';
 
 /**
  * One per tenant (ID `tenant/<id>/lock`): grants the tenant to one operation at a time, in
  * request order. Requests that may not wait are refused with the current holder's name.
  */
 export async function tenantLock(input: TenantLockInput): Promise<void> {
+  const lean = patched(LEAN_LOCK_PATCH);
   let holder: LockHolder | undefined = input.holder;
   const queue: LockRequest[] = [...(input.queue ?? [])];
   let changed = false;
+
+  /** False when the requester no longer runs. */
+  const answer = async (request: LockRequest, message: LockAnswer): Promise<boolean> => {
+    if (lean) return (await answerLockRequest({ requester: { workflowId: request.requesterWorkflowId, runId: request.requesterRunId }, answer: message })).delivered;
+    const requester = getExternalWorkflowHandle(request.requesterWorkflowId, request.requesterRunId);
+    const sent = message.kind === 'granted' ? requester.signal(lockGrantedSignal, { lockWorkflowId: message.lockWorkflowId }) : requester.signal(lockRefusedSignal, { lockWorkflowId: message.lockWorkflowId, heldBy: message.heldBy });
+    return sent.then(
+      () => true,
+      () => false,
+    );
+  };
 
   const grant = async (request: LockRequest) => {
     holder = {
@@ -49,12 +78,8 @@ export async function tenantLock(input: TenantLockInput): Promise<void> {
       operation: request.operation,
       since: new Date().toISOString(),
     };
-    await getExternalWorkflowHandle(request.requesterWorkflowId, request.requesterRunId)
-      .signal(lockGrantedSignal, { lockWorkflowId: input.lockWorkflowId })
-      .catch(() => {
-        // The requester is gone (terminated between asking and being granted): free the lock.
-        holder = undefined;
-      });
+    // The requester is gone (terminated between asking and being granted): free the lock.
+    if (!(await answer(request, { kind: 'granted', lockWorkflowId: input.lockWorkflowId }))) holder = undefined;
   };
 
   setHandler(lockStateQuery, () => ({
@@ -77,10 +102,8 @@ export async function tenantLock(input: TenantLockInput): Promise<void> {
     } else if (request.wait) {
       queue.push(request);
     } else {
-      const heldBy = holder;
-      await getExternalWorkflowHandle(request.requesterWorkflowId, request.requesterRunId)
-        .signal(lockRefusedSignal, { lockWorkflowId: input.lockWorkflowId, heldBy })
-        .catch(() => undefined); // a requester that is gone needs no answer
+      // A requester that is gone needs no answer.
+      await answer(request, { kind: 'refused', lockWorkflowId: input.lockWorkflowId, heldBy: holder });
     }
   });
 
@@ -100,8 +123,7 @@ export async function tenantLock(input: TenantLockInput): Promise<void> {
       continue;
     }
     if (!holder && queue.length === 0) {
-      // Idle: end, unless a request arrives meanwhile (the server refuses to complete a run with unhandled signals).
-      if (!(await condition(() => changed, IDLE_LINGER))) break;
+      if (lean || !(await condition(() => changed, IDLE_LINGER))) break;
       continue;
     }
     if (!(await condition(() => changed, HOLDER_CHECK_INTERVAL)) && holder) {

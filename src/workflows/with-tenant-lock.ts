@@ -3,10 +3,12 @@ import {
   condition,
   getExternalWorkflowHandle,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
+import type { LockActivities } from '../activities/lock';
 import type { TemporalActivities } from '../activities/temporal';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import {
@@ -17,10 +19,11 @@ import {
   type LockRefusal,
 } from '../shared/messages/lock';
 
-const { requestTenantLock } = proxyActivities<TemporalActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 10 },
-});
+const requestOptions = { startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 10 } } as const;
+const remote = proxyActivities<TemporalActivities>(requestOptions);
+const local = proxyLocalActivities<TemporalActivities>(requestOptions);
+/** No attempt limit: the lock must hear of the release, or it holds the tenant until its holder check. */
+const localLock = proxyLocalActivities<LockActivities>({ startToCloseTimeout: '10 seconds', retry: { maximumInterval: '30 seconds' } });
 
 export interface LockOptions {
   operation: string;
@@ -28,6 +31,13 @@ export interface LockOptions {
   wait: boolean;
   /** How long to wait for the grant before failing with TenantLocked. */
   timeout?: Duration;
+  /**
+   * Send the request and the release from this worker as local activities (one history marker
+   * each, no task-queue round trip, no workflow task for a delivery report) instead of an
+   * activity task and a signal command. Workflows whose recorded histories hold the old
+   * commands must keep them, so this is chosen per call site behind a patch.
+   */
+  viaLocalActivities?: boolean;
 }
 
 /**
@@ -47,14 +57,17 @@ export async function withTenantLock<T>(tenantId: string, options: LockOptions, 
   });
 
   const { workflowId, runId } = workflowInfo();
-  await requestTenantLock({
+  await (options.viaLocalActivities ? local : remote).requestTenantLock({
     lockWorkflowId: lockId,
     request: { requesterWorkflowId: workflowId, requesterRunId: runId, operation: options.operation, wait: options.wait },
   });
   const answered = await condition(() => granted || refusal !== undefined, options.timeout ?? '15 minutes');
+  const lease = { requesterWorkflowId: workflowId, requesterRunId: runId };
   const release = () =>
     CancellationScope.nonCancellable(() =>
-      getExternalWorkflowHandle(lockId).signal(releaseLockSignal, { requesterWorkflowId: workflowId, requesterRunId: runId }),
+      options.viaLocalActivities
+        ? localLock.releaseTenantLock({ lockWorkflowId: lockId, release: lease })
+        : getExternalWorkflowHandle(lockId).signal(releaseLockSignal, lease),
     );
   if (!granted) {
     // Also withdraws a queued request, so the lock never grants itself to a workflow that gave up.

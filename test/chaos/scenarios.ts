@@ -180,7 +180,7 @@ export const throttled =
     return aws.throttle + kube.throttle;
   };
 
-/** At the very end: nothing is left running except the long-lived certificates workflow (locks linger up to 30 s). */
+/** At the very end: nothing is left running except the long-lived certificates workflow (an idle lock ends at once). */
 export async function everythingFinished(world: ChaosWorld): Promise<string[]> {
   const deadline = Date.now() + 120_000;
   let open: string[] = [];

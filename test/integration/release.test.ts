@@ -97,6 +97,11 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     await replayAndMaybeRecord(h.client, child.workflowId, child.runId, 'release-tenant-kubernetes');
     const ecsChild = await h.client.workflow.getHandle(workflowIds.releaseTenant(summary.releaseId, 'initech')).describe();
     await replayAndMaybeRecord(h.client, ecsChild.workflowId, ecsChild.runId, 'release-tenant-ecs');
+    // The tenant's lock, once this release let go of it and it ended.
+    const lock = h.client.workflow.getHandle(lockWorkflowId('initech'));
+    await lock.result();
+    const lockRun = await lock.describe();
+    await replayAndMaybeRecord(h.client, lockRun.workflowId, lockRun.runId, 'tenant-lock');
 
     const tenant = h.tenant('tyrell');
     const snapshot = await h.aws.rds(tenant.aws).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: preReleaseSnapshotId(summary.releaseId, 'tyrell') }));
