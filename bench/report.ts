@@ -48,6 +48,11 @@ export function renderTable(results: BenchResults): string {
     if (raw) perN('  ÷ raw Temporal workflows/s', (r) => `${((100 * r.tenantsPerSecond) / raw.workflowsPerSecond).toFixed(0)} %`);
     perN('history events per tenant', (r) => r.history.eventsPerTenant.toFixed(1));
     perN('  of which release / child / lock', (r) => [r.history.releaseEvents, r.history.childEvents, r.history.lockEvents].map((e) => (e / r.tenants).toFixed(1)).join(' / '));
+    perN('  one tenant: workflow tasks, activity tasks, markers (child / lock)', (r) => {
+      const { child, lock } = r.history.sample;
+      const tasks = (h: Record<string, number>) => [h.WORKFLOW_TASK_COMPLETED ?? 0, h.ACTIVITY_TASK_SCHEDULED ?? 0, h.MARKER_RECORDED ?? 0].join(', ');
+      return `${tasks(child)} / ${tasks(lock)}`;
+    });
     perN('release runs (continue-as-new)', (r) => String(r.history.releaseRuns));
     perN('peak worker RSS', (r) => `${Math.round(r.peakWorkerRssMiB)} MiB`);
   }
@@ -60,6 +65,7 @@ export function renderTable(results: BenchResults): string {
   if (control) {
     one('approval → next wave starts', `${ms(control.approvalMs)} (update ${ms(control.approveUpdateMs)})`);
     one('abort → last tenant started', `${ms(control.abortMs)} (update ${ms(control.abortUpdateMs)}, ${control.inFlightAtAbort} in flight finish)`);
+    one('  abort → last start the release requested', `${ms(control.abortDecisionMs)} (the rest: the server starting children requested before)`);
   }
   if (crash) {
     one('worker SIGKILL → progress again', `${s(crash.progressAgainMs)} (new worker polling after ${s(crash.restartMs)})`);

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { abortRelease, approveRelease, releaseProgress } from '../../src/client/releases';
 import type { ReleaseProgress } from '../../src/shared/messages/release';
 import type { BenchContext } from '../context';
@@ -15,6 +16,12 @@ export interface ControlLatency {
   approveUpdateMs: number;
   /** abort → the last tenant the release started (0 when none started after the abort). */
   abortMs: number;
+  /**
+   * The release's own decision, from its history: the last child start it requested after the
+   * abort update was accepted (0: none). abortMs minus this is the server starting children
+   * requested before the abort.
+   */
+  abortDecisionMs: number;
   abortUpdateMs: number;
   /** Tenants in flight when the abort arrived; they finish, nothing new starts. */
   inFlightAtAbort: number;
@@ -66,10 +73,29 @@ export async function measureControlLatency(ctx: BenchContext, options: { tenant
       approvalMs: firstAfterApproval - approvedAt,
       approveUpdateMs,
       abortMs: Math.max(0, lastStart - abortedAt),
+      abortDecisionMs: await startsRequestedAfterAbort(ctx.client, input.releaseId),
       abortUpdateMs,
       inFlightAtAbort: before.inFlight.length,
     };
   } finally {
     await worker.stop();
   }
+}
+
+const { EventType } = temporal.api.enums.v1;
+const eventMs = (event: temporal.api.history.v1.IHistoryEvent) => Number(event.eventTime?.seconds ?? 0) * 1000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
+
+/** Across every run of the release: the last child start requested after the abort was accepted, in ms after it (0 when none). */
+async function startsRequestedAfterAbort(client: Client, releaseId: string): Promise<number> {
+  let acceptedAt: number | undefined;
+  let lastRequested = 0;
+  for await (const execution of client.workflow.list({ query: `WorkflowId = 'release/${releaseId}'` })) {
+    const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+    for (const event of history.events ?? []) {
+      if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED && event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'abort') acceptedAt = eventMs(event);
+      if (event.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED) lastRequested = Math.max(lastRequested, eventMs(event));
+    }
+  }
+  if (acceptedAt === undefined) throw new Error(`release ${releaseId}: no accepted abort update in its history`);
+  return Math.max(0, lastRequested - acceptedAt);
 }
