@@ -5,20 +5,21 @@ import type { FleetConfig } from '../shared/config/schema';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import type { TenantSpec } from '../shared/tenant-spec';
 
-/**
- * The worker's view of the fleet config. A release names thousands of tenants by ID only
- * (their full specs would exceed Temporal's payload limits); each tenant's workflow resolves
- * its spec here, and the result is recorded in that workflow's history.
- */
-export function createFleetActivities({ configPath }: { configPath?: string }) {
-  let cached: { mtimeMs: number; config: Promise<FleetConfig> } | undefined;
+/** Reads the worker's fleet config (re-read when the file changes); a permanent failure when absent or invalid. */
+export type FleetConfigSource = () => Promise<FleetConfig>;
 
-  const config = async (): Promise<FleetConfig> => {
+/**
+ * The worker's fleet config, shared by every activity of a worker that needs it. The file is
+ * re-read when it changes, so a worker picks up an edited fleet without a restart; an invalid
+ * file fails with every field at fault, its value and what was expected.
+ */
+export function fleetConfigSource(configPath: string | undefined): FleetConfigSource {
+  let cached: { mtimeMs: number; config: Promise<FleetConfig> } | undefined;
+  return async () => {
     if (!configPath) {
       throw permanentFailure(ErrorType.InvalidInput, 'this worker has no fleet config: set TENANT_FLEET_CONFIG to the fleet YAML file');
     }
     const { mtimeMs } = await stat(configPath);
-    // Re-read when the file changes, so a worker picks up an edited fleet without a restart.
     if (cached?.mtimeMs !== mtimeMs) cached = { mtimeMs, config: loadFleetConfig(configPath) };
     try {
       return await cached.config;
@@ -27,7 +28,14 @@ export function createFleetActivities({ configPath }: { configPath?: string }) {
       throw permanentFailure(ErrorType.InvalidInput, `fleet config ${configPath} is invalid: ${(error as Error).message}`, { cause: error });
     }
   };
+}
 
+/**
+ * The worker's view of the fleet config. A release names thousands of tenants by ID only
+ * (their full specs would exceed Temporal's payload limits); each tenant's workflow resolves
+ * its spec here, and the result is recorded in that workflow's history.
+ */
+export function createFleetActivities({ configPath, config = fleetConfigSource(configPath) }: { configPath?: string; config?: FleetConfigSource }) {
   return {
     async loadTenantSpec({ tenantId }: { tenantId: string }): Promise<TenantSpec> {
       try {

@@ -1,13 +1,67 @@
+import { log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import { certificatesInputFromConfig } from '../shared/certificates/from-config';
+import { ErrorType, permanentFailure } from '../shared/errors';
 import { workflowIds } from '../shared/ids';
-import { reconcileSignal, type CertificatesInput, type ReconcileRequest } from '../shared/messages/certificates';
+import { certificatesInputSchema, reconcileRequestSchema, reconcileSignal, type CertificatesInput, type ReconcileRequest } from '../shared/messages/certificates';
 import { acquireLockSignal, type LockRequest } from '../shared/messages/lock';
+import { describeIssues } from '../shared/validation';
+import type { FleetConfigSource } from './fleet';
+
+const signalCertificatesInputSchema = z.strictObject({ start: certificatesInputSchema, request: reconcileRequestSchema });
+
+/** Parses with `schema` or fails permanently (retrying cannot fix input), naming every field, its value and what was expected. */
+function parseOrFail<S extends z.ZodType>(schema: S, input: unknown, subject: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = describeIssues(result.error.issues, input);
+  throw permanentFailure(ErrorType.InvalidInput, `${subject} is invalid: ${problems.join('; ')}`, { details: problems });
+}
+
+export interface TemporalActivitiesOptions {
+  client: Client;
+  taskQueue: string;
+  /**
+   * The worker's fleet config: a certificates workflow that provisioning starts gets the same
+   * start input as one started from the config (its policy, wildcard environments, tenants).
+   * Without it (a worker run without TENANT_FLEET_CONFIG) the run starts on default policy.
+   */
+  fleetConfig?: FleetConfigSource;
+}
 
 /**
  * Workflow code cannot signal-with-start, so asking for a tenant's lock goes through this
  * activity: it starts the lock workflow if none runs and delivers the request atomically.
  */
-export function createTemporalActivities({ client, taskQueue }: { client: Client; taskQueue: string }) {
+export function createTemporalActivities({ client, taskQueue, fleetConfig }: TemporalActivitiesOptions) {
+  /**
+   * The start input of `certs/<group>`: built from the fleet config like `tenantctl certs sync`
+   * does, so the config's `certificates:` policy applies; the caller's `start` (the tenant's
+   * load balancer only) is what the config must agree with.
+   */
+  async function certificatesStart(start: CertificatesInput): Promise<CertificatesInput> {
+    if (!fleetConfig) {
+      log.warn(`certificates group ${start.group}: this worker has no fleet config, so a run started now uses the default certificate policy`);
+      return start;
+    }
+    const config = await fleetConfig();
+    let fromConfig: CertificatesInput;
+    try {
+      fromConfig = certificatesInputFromConfig(config, start.group);
+    } catch (error) {
+      throw permanentFailure(ErrorType.InvalidInput, `fleet config: ${(error as Error).message}`, { cause: error });
+    }
+    if (fromConfig.loadBalancer.listenerArn !== start.loadBalancer.listenerArn) {
+      throw permanentFailure(
+        ErrorType.InvalidInput,
+        `fleet config: loadBalancers[name=${start.group}].listenerArn is ${JSON.stringify(fromConfig.loadBalancer.listenerArn)}, expected the tenant's listener ${JSON.stringify(start.loadBalancer.listenerArn)}`,
+      );
+    }
+    parseOrFail(certificatesInputSchema, fromConfig, `certificates input for group ${start.group} from the fleet config`);
+    return fromConfig;
+  }
+
   return {
     async requestTenantLock({ lockWorkflowId, request }: { lockWorkflowId: string; request: LockRequest }): Promise<void> {
       await client.workflow.signalWithStart('tenantLock', {
@@ -21,15 +75,19 @@ export function createTemporalActivities({ client, taskQueue }: { client: Client
     },
 
     /**
-     * Tells the group's certificates workflow that a tenant's hostnames changed, starting it
-     * (with `start`) if it does not run; provisioning and deprovisioning call it last.
+     * Tells the group's certificates workflow that a tenant's hostnames changed, starting it if
+     * it does not run (from the fleet config when the worker has one, else from `start`);
+     * provisioning and deprovisioning call it last. Safe to repeat: a running workflow only
+     * gets the same `reconcile` again, which it applies as a set.
      */
-    async signalCertificates({ start, request }: { start: CertificatesInput; request: ReconcileRequest }): Promise<{ workflowId: string }> {
+    async signalCertificates(input: { start: CertificatesInput; request: ReconcileRequest }): Promise<{ workflowId: string }> {
+      parseOrFail(signalCertificatesInputSchema, input, 'signalCertificates input');
+      const { start, request } = input;
       const workflowId = workflowIds.certificates(start.group);
       await client.workflow.signalWithStart('certificates', {
         workflowId,
         taskQueue,
-        args: [start],
+        args: [await certificatesStart(start)],
         signal: reconcileSignal,
         signalArgs: [request],
         staticSummary: `certificates of ${start.group}`,

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createAwsActivities } from '../activities';
 import { AwsClients } from '../activities/aws/clients';
-import { createFleetActivities } from '../activities/fleet';
+import { createFleetActivities, fleetConfigSource } from '../activities/fleet';
 import { createLockActivities } from '../activities/lock';
 import { createTemporalActivities } from '../activities/temporal';
 import { TemplateStore } from '../activities/templates';
@@ -55,6 +55,8 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
     interceptors: { activity: [stepMetricsInterceptor] },
   };
   const bundlePath = options.workflowBundlePath ?? (existsSync(DEFAULT_BUNDLE) ? DEFAULT_BUNDLE : undefined);
+  // One reader of the fleet config for the workflows worker's activities (tenant specs, certificate groups).
+  const fleetConfig = options.fleetConfigPath ? fleetConfigSource(options.fleetConfigPath) : undefined;
 
   const workers: Worker[] = [];
   const closers: (() => void)[] = [];
@@ -66,9 +68,9 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
           taskQueue: TASK_QUEUES.workflows,
           ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: join(__dirname, '..', 'workflows') }),
           activities: {
-            ...createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows }),
+            ...createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows, fleetConfig }),
             ...createLockActivities({ client }),
-            ...createFleetActivities({ configPath: options.fleetConfigPath }),
+            ...createFleetActivities({ configPath: options.fleetConfigPath, config: fleetConfig }),
           },
         }),
       );

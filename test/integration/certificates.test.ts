@@ -3,21 +3,33 @@ import { AddTagsToCertificateCommand, DescribeCertificateCommand } from '@aws-sd
 import { DescribeListenerCertificatesCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { createAwsActivities } from '../../src/activities';
 import { TemplateStore } from '../../src/activities/templates';
+import { temporalSettingsFromEnv } from '../../src/client/connection';
 import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
 import { certificatesInputFromConfig, idempotencyToken, nameCovers, planCertificates } from '../../src/shared/certificates';
 import { workflowIds } from '../../src/shared/ids';
-import { certificatePlanQuery, certificatesStatusQuery, type CertificatesInput, type CertificatesStatus } from '../../src/shared/messages/certificates';
-import { TASK_QUEUES } from '../../src/shared/task-queues';
+import { certificatePlanQuery, certificatesInputSchema, certificatesStatusQuery, type CertificatesStatus } from '../../src/shared/messages/certificates';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { startHarness, type Harness } from './harness';
+import { decodePayloads } from './histories';
+import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
 
 const GROUP = 'sandbox-alb';
+/** Test timings (the defaults are production's: 5m grace, 1d check interval) and a smaller packing than ACM's 10 names. */
+const POLICY = { gracePeriod: '2s', validationTimeout: '3m', checkInterval: '20s', debounce: '1s', maxNamesPerCertificate: 4 };
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness();
+  // The sandbox's fleet with a `certificates:` policy: the workers read it, and so must the run provisioning starts.
+  const fleet = parse(readFileSync(sandboxEnv().TENANT_FLEET_CONFIG!, 'utf8')) as Record<string, unknown>;
+  const fleetConfigPath = join(TEST_SANDBOX_DIR, 'fleet-certificates.yaml');
+  writeFileSync(fleetConfigPath, stringify({ ...fleet, certificates: POLICY }));
+  h = await startHarness({ fleetConfigPath });
 });
 afterAll(async () => {
   await h?.stop();
@@ -96,27 +108,43 @@ describe('certificates workflow against the sandbox (Temporal + moto)', () => {
   const provision = (tenant: TenantSpec) => provisionTenant(h.client, { tenant, requestedBy: 'jest' });
 
   beforeAll(async () => {
-    // A run started by another test file's provisioning has production timings; replace it with test timings.
-    const handle = h.client.workflow.getHandle(workflowIds.certificates(GROUP));
-    await handle.terminate('certificates test starts its own run').catch((error: unknown) => {
-      if (!(error instanceof WorkflowNotFoundError)) throw error;
-    });
-    const input: CertificatesInput = {
-      ...certificatesInputFromConfig(h.config, GROUP),
-      // Only provisioning decides which tenants exist here.
-      tenants: {},
-      policy: { gracePeriod: '2s', validationTimeout: '3m', checkInterval: '20s', debounce: '1s' },
-    };
-    await h.client.workflow.start('certificates', { workflowId: workflowIds.certificates(GROUP), taskQueue: TASK_QUEUES.workflows, args: [input] });
+    // Provisioning must start the run: one left from an earlier use of this sandbox would keep its own input.
+    await h.client.workflow
+      .getHandle(workflowIds.certificates(GROUP))
+      .terminate('certificates test: provisioning starts the run')
+      .catch((error: unknown) => {
+        if (!(error instanceof WorkflowNotFoundError)) throw error;
+      });
+  });
+
+  /** The input `certs/<group>`'s current run was started with, decrypted from its history. */
+  async function startInput(): Promise<{ input: unknown; continued: boolean }> {
+    const history = await h.client.workflow.getHandle(workflowIds.certificates(GROUP)).fetchHistory();
+    await decodePayloads(history, temporalSettingsFromEnv(h.env).dataConverter.payloadCodecs ?? []);
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    return { input: defaultPayloadConverter.fromPayload(started!.input!.payloads![0] as Payload), continued: !!started?.continuedExecutionRunId };
+  }
+
+  it("provisioning starts the group's workflow from the fleet config: its certificates policy, every tenant on the load balancer", async () => {
+    await Promise.all(tenants.map((id) => provision(h.tenant(id))));
+    const { input, continued } = await startInput();
+    expect(continued).toBe(false);
+    // What `tenantctl certs sync` would start, not the load balancer alone on default policy.
+    expect(input).toEqual(certificatesInputFromConfig(h.config, GROUP));
+    const { policy, tenants: known } = certificatesInputSchema.parse(input);
+    expect(policy).toMatchObject({ gracePeriod: 2_000, validationTimeout: 180_000, checkInterval: 20_000, debounce: 1_000, maxNamesPerCertificate: 4 });
+    expect(Object.keys(known).sort()).toEqual(h.config.tenants.filter((t) => t.loadBalancer === GROUP).map((t) => t.id).sort());
   });
 
   it('provisioning three tenants yields the planned certificates: issued, validated through Route53 records, attached', async () => {
-    await Promise.all(tenants.map((id) => provision(h.tenant(id))));
     const hostnames = tenants.flatMap((id) => h.tenant(id).hostnames);
     const settled = await converged(hostnames);
     const plan = (await h.client.workflow.getHandle(workflowIds.certificates(GROUP)).query(certificatePlanQuery))!;
     expect(plan.uncovered).toEqual([]);
     expect(plan.explanation[0]).toMatch(/^group sandbox-alb: /);
+    // The config's packing, not ACM's default of 10 names per certificate.
+    expect(Math.max(...plan.certificates.map((c) => c.names.length))).toBeLessThanOrEqual(POLICY.maxNamesPerCertificate);
+    expect(plan.certificates.length).toBeGreaterThanOrEqual(Math.ceil(h.config.tenants.flatMap((t) => t.hostnames).length / POLICY.maxNamesPerCertificate));
 
     // The workflow's plan is the planner's plan for these tenants (and any other test's tenants on the group).
     const planned = plan.certificates.map((c) => c.names);

@@ -23,9 +23,13 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-/** Workers and a client against the run's shared sandbox, as a test file's beforeAll. */
-export async function startHarness({ workers = true }: { workers?: boolean } = {}): Promise<Harness> {
+/**
+ * Workers and a client against the run's shared sandbox, as a test file's beforeAll.
+ * `fleetConfigPath`: a fleet config of the test's own (a variant of the sandbox's) for the workers and `config`.
+ */
+export async function startHarness({ workers = true, fleetConfigPath }: { workers?: boolean; fleetConfigPath?: string } = {}): Promise<Harness> {
   const env = sandboxEnv();
+  if (fleetConfigPath) env.TENANT_FLEET_CONFIG = fleetConfigPath;
   Object.assign(process.env, env);
   const settings = temporalSettingsFromEnv(env);
   const client = await connectClient(settings);
