@@ -5,7 +5,9 @@ import {
   ListTagsForCertificateCommand,
   RequestCertificateCommand,
   ResourceNotFoundException,
+  type ACMClient,
   type CertificateDetail,
+  type CertificateSummary,
 } from '@aws-sdk/client-acm';
 import { ErrorType, permanentFailure, retryableFailure } from '../shared/errors';
 import type { AwsTarget } from '../shared/tenant-spec';
@@ -48,35 +50,102 @@ export interface RequestCertificateInput {
   idempotencyToken: string;
 }
 
+/**
+ * How long a certificate's group tag, once read, is taken as still true. The product sets it
+ * with the request and never changes it; the expiry only lets a certificate someone tags into
+ * a group by hand be found within the hour.
+ */
+const GROUP_TAG_REUSE_MS = 60 * 60_000;
+/**
+ * How long a settled certificate's description is reused while ListCertificates shows it
+ * unchanged (status, type, expiry, renewal eligibility, in use). The summary lacks the renewal
+ * status, so a change there shows at most this much later; a reconcile reads the group twice
+ * within minutes, and checks come a check interval apart.
+ */
+const DETAIL_REUSE_MS = 10 * 60_000;
+
+/** What ListCertificates reports that a reused description must still agree with. */
+function summaryKey(c: Pick<CertificateSummary, 'Status' | 'Type' | 'NotAfter' | 'RenewalEligibility' | 'InUse'>): string {
+  return JSON.stringify([c.Status, c.Type, c.NotAfter?.getTime(), c.RenewalEligibility, c.InUse]);
+}
+
 export function createAcmActivities({ aws }: { aws: AwsClients }) {
+  /*
+   * Per worker, shared by every group and account it serves (a certificate ARN names its account
+   * and region): the group tag of each certificate seen, and the last description of each
+   * certificate. Finding a group's certificates reads the tags of every certificate in the
+   * account, so each is read once, not on every listing; a reconcile lists its group twice
+   * and describes what it waits on, so a certificate described meanwhile is not described again.
+   */
+  const groupTags = new Map<string, { group: string | undefined; at: number }>();
+  const described = new Map<string, { detail: CertificateDetail; at: number }>();
+  const forget = (arn: string) => {
+    groupTags.delete(arn);
+    described.delete(arn);
+  };
+
   const describe = async (target: AwsTarget, arn: string): Promise<CertificateDetail | undefined> => {
     try {
-      return (await aws.acm(target).send(new DescribeCertificateCommand({ CertificateArn: arn }), { abortSignal: abortSignal() })).Certificate;
+      const detail = (await aws.acm(target).send(new DescribeCertificateCommand({ CertificateArn: arn }), { abortSignal: abortSignal() })).Certificate;
+      if (detail) described.set(arn, { detail, at: Date.now() });
+      return detail;
     } catch (error) {
-      if (error instanceof ResourceNotFoundException) return undefined;
+      if (error instanceof ResourceNotFoundException) {
+        forget(arn);
+        return undefined;
+      }
       throw error;
     }
   };
 
+  /** The certificate's group tag (`group` undefined: it has none), or undefined if the certificate went meanwhile. */
+  const groupOf = async (acm: ACMClient, arn: string, now: number): Promise<{ group: string | undefined } | undefined> => {
+    const known = groupTags.get(arn);
+    if (known && now - known.at < GROUP_TAG_REUSE_MS) return known;
+    try {
+      const { Tags = [] } = await acm.send(new ListTagsForCertificateCommand({ CertificateArn: arn }), { abortSignal: abortSignal() });
+      const group = Tags.find((t) => t.Key === CERTIFICATE_TAGS.group)?.Value;
+      groupTags.set(arn, { group, at: now });
+      return { group };
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundException)) throw error;
+      forget(arn);
+      return undefined;
+    }
+  };
+
+  /** A recent description still matching the listing; never one pending validation (its validation status moves). */
+  const reusable = (summary: CertificateSummary, now: number): CertificateDetail | undefined => {
+    const known = summary.CertificateArn ? described.get(summary.CertificateArn) : undefined;
+    if (!known || now - known.at >= DETAIL_REUSE_MS || summary.Status === undefined || summary.InUse === undefined) return undefined;
+    const { detail } = known;
+    if (detail.Status === 'PENDING_VALIDATION') return undefined;
+    return summaryKey({ ...detail, InUse: (detail.InUseBy ?? []).length > 0 }) === summaryKey(summary) ? detail : undefined;
+  };
+
   return {
-    /** Every certificate tagged with the group: reality, as the planner sees it. */
+    /**
+     * Every certificate tagged with the group: reality, as the planner sees it. ACM cannot list
+     * by tag, so this lists the account's certificates and reads each one's tags (once, see
+     * above), then describes the group's certificates unless a recent description still holds.
+     */
     async listGroupCertificates({ target, group }: { target: AwsTarget; group: string }): Promise<CertificateInfo[]> {
       const acm = aws.acm(target);
-      const arns: string[] = [];
+      const now = Date.now();
+      for (const [arn, entry] of groupTags) if (now - entry.at >= GROUP_TAG_REUSE_MS) groupTags.delete(arn);
+      for (const [arn, entry] of described) if (now - entry.at >= DETAIL_REUSE_MS) described.delete(arn);
+      const summaries: CertificateSummary[] = [];
       let token: string | undefined;
       do {
         const page = await acm.send(new ListCertificatesCommand({ NextToken: token, MaxItems: 1000 }), { abortSignal: abortSignal() });
-        for (const summary of page.CertificateSummaryList ?? []) if (summary.CertificateArn) arns.push(summary.CertificateArn);
+        summaries.push(...(page.CertificateSummaryList ?? []).filter((s) => s.CertificateArn));
         token = page.NextToken;
       } while (token);
       const found: CertificateInfo[] = [];
-      for (const arn of arns) {
-        const tags = await acm.send(new ListTagsForCertificateCommand({ CertificateArn: arn }), { abortSignal: abortSignal() }).catch((error: unknown) => {
-          if (error instanceof ResourceNotFoundException) return undefined; // deleted meanwhile
-          throw error;
-        });
-        if (!tags?.Tags?.some((t) => t.Key === CERTIFICATE_TAGS.group && t.Value === group)) continue;
-        const detail = await describe(target, arn);
+      for (const summary of summaries) {
+        const arn = summary.CertificateArn!;
+        if ((await groupOf(acm, arn, now))?.group !== group) continue;
+        const detail = reusable(summary, now) ?? (await describe(target, arn));
         if (detail) found.push(toInfo(arn, detail));
       }
       return found.sort((a, b) => (a.arn < b.arn ? -1 : 1));
@@ -108,6 +177,7 @@ export function createAcmActivities({ aws }: { aws: AwsClients }) {
         { abortSignal: abortSignal() },
       );
       if (!CertificateArn) throw new Error(`ACM returned no certificate ARN for ${domainName}`);
+      groupTags.set(CertificateArn, { group: input.group, at: Date.now() });
       return { arn: CertificateArn };
     },
 
@@ -172,10 +242,12 @@ export function createAcmActivities({ aws }: { aws: AwsClients }) {
       if (!detail) return { deleted: false };
       try {
         await aws.acm(target).send(new DeleteCertificateCommand({ CertificateArn: arn }), { abortSignal: abortSignal() });
+        forget(arn);
         return { deleted: true };
       } catch (error) {
-        if (error instanceof ResourceNotFoundException) return { deleted: false };
-        throw error;
+        if (!(error instanceof ResourceNotFoundException)) throw error;
+        forget(arn);
+        return { deleted: false };
       }
     },
   };
