@@ -15,6 +15,7 @@ import {
 import type { AcmActivities, CertificateInfo, ValidationRecord } from '../activities/acm';
 import type { Elbv2Activities } from '../activities/elbv2';
 import type { Route53Activities } from '../activities/route53';
+import { adoptedHostname, ADOPTED_WILDCARD_ENVIRONMENT, USABLE_CERTIFICATE_STATUSES as USABLE } from '../shared/certificates/adoption';
 import { isWildcard, nameCovers, wildcardParent } from '../shared/certificates/hostnames';
 import { idempotencyToken, planCertificates, type CertificatePlan, type DesiredHostname, type ExistingCertificate } from '../shared/certificates/planner';
 import { ErrorType } from '../shared/errors';
@@ -40,15 +41,10 @@ const acmWait = proxyActivities<AcmActivities>(awsWait);
 const elb = proxyActivities<Elbv2Activities>(awsCall);
 const dns = proxyActivities<Route53Activities>(awsWait);
 
-/** Statuses of a certificate that can serve or still become able to: the rest are retired. */
-const USABLE = new Set(['ISSUED', 'PENDING_VALIDATION']);
 /** Reconciles per run before continuing as new, whatever the history size says. */
 const MAX_RECONCILES_PER_RUN = 50;
 /** After an unexpected failure, try again this soon (or at the next check, if sooner). */
 const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
-/** Adopted names that are wildcards may stay wildcards; adopted exact names never become one. */
-const ADOPTED_ENVIRONMENT = '(adopted)';
-const ADOPTED_WILDCARD_ENVIRONMENT = '(adopted-wildcard)';
 
 /**
  * One long-lived workflow per certificate group (`certs/<group>`, the load balancer's name):
@@ -106,7 +102,7 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
 
   const desiredHostnames = (): DesiredHostname[] => [
     ...Object.entries(state.tenants).flatMap(([tenantId, t]) => t.hostnames.map((hostname) => ({ hostname, tenantId, environment: t.environment }))),
-    ...state.adopted.map((hostname) => ({ hostname, tenantId: ADOPTED_ENVIRONMENT, environment: isWildcard(hostname) ? ADOPTED_WILDCARD_ENVIRONMENT : ADOPTED_ENVIRONMENT })),
+    ...state.adopted.map((hostname) => adoptedHostname(hostname)),
   ];
 
   /** Names on this group's certificates that no known tenant claims: kept until released. */

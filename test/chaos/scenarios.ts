@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { certificatesStatus } from '../../src/client/cli/certificates-client';
+import { certificatesStatus } from '../../src/client/certificates';
 import { releaseHandle, releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
 import { provisionTenant } from '../../src/client/tenants';
 import { certificatesInputFromConfig } from '../../src/shared/certificates';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { FleetConfig } from '../../shared/config/schema';
 import { workflowIds } from '../../shared/ids';
 import type { CertificatesStatus } from '../../shared/messages/certificates';
-import { certificatesStatus, planCertificatesDryRun, syncCertificates } from './certificates-client';
+import { certificatesStatus, planCertificatesDryRun, syncCertificates } from '../certificates';
 import { defineCommand, type Command } from './command';
 import type { CliContext } from './context';
 import { CliInputError, EXIT } from './exit-codes';

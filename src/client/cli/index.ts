@@ -1,6 +1,6 @@
 /**
  * tenantctl as a library: `runCli(argv, io)` runs a command line and returns its exit code;
- * the operations it is built on live in ../releases and ../tenants.
+ * the operations it is built on live in ../releases, ../tenants and ../certificates.
  */
 export { runCli, mainHelp } from './main';
 export type { CliIo } from './context';
@@ -11,4 +11,4 @@ export { UiLinks } from './ui-links';
 export { followRelease, type FollowView, type FollowResult } from './follow';
 export * from '../releases';
 export * from '../tenants';
-export * from './certificates-client';
+export * from '../certificates';

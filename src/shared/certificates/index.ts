@@ -2,3 +2,4 @@ export * from './hash';
 export * from './hostnames';
 export * from './planner';
 export * from './from-config';
+export * from './adoption';

@@ -1,17 +1,13 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { certificatesInputFromConfig } from '../../shared/certificates/from-config';
-import { isWildcard } from '../../shared/certificates/hostnames';
-import { planCertificates, type CertificatePlan, type DesiredHostname } from '../../shared/certificates/planner';
-import type { FleetConfig } from '../../shared/config/schema';
-import { workflowIds } from '../../shared/ids';
-import { certificatesStatusQuery, reconcileSignal, type CertificatesStatus, type ReconcileRequest } from '../../shared/messages/certificates';
-import { TASK_QUEUES } from '../../shared/task-queues';
+import { adoptedHostname, ADOPTED_WILDCARD_ENVIRONMENT, USABLE_CERTIFICATE_STATUSES } from '../shared/certificates/adoption';
+import { certificatesInputFromConfig } from '../shared/certificates/from-config';
+import { planCertificates, type CertificatePlan, type DesiredHostname } from '../shared/certificates/planner';
+import type { FleetConfig } from '../shared/config/schema';
+import { workflowIds } from '../shared/ids';
+import { certificatesStatusQuery, reconcileSignal, type CertificatesStatus, type ReconcileRequest } from '../shared/messages/certificates';
+import { TASK_QUEUES } from '../shared/task-queues';
 
-/*
- * Client side of the certificates workflow (`certs/<group>`), for `tenantctl certs`. It belongs
- * next to ../releases and ../tenants; it lives here only because that folder's other files
- * have other owners right now.
- */
+/* Client side of the certificates workflow (`certs/<group>`), for `tenantctl certs`. */
 
 async function isRunning(client: Client, workflowId: string): Promise<boolean> {
   try {
@@ -59,11 +55,6 @@ export async function syncCertificates(client: Client, config: FleetConfig, grou
   return { group, workflowId, started: !running, tenants: requests.map((r) => r.tenantId) };
 }
 
-/** Mirrors the workflow's labels for names it adopted (found on certificates, claimed by no tenant). */
-const ADOPTED = '(adopted)';
-const ADOPTED_WILDCARD = '(adopted-wildcard)';
-const USABLE = new Set(['ISSUED', 'PENDING_VALIDATION']);
-
 export interface CertificatesDryRun {
   group: string;
   /** What the plan compared against: the running workflow's last view of ACM, or nothing yet. */
@@ -81,16 +72,17 @@ export async function planCertificatesDryRun(client: Client, config: FleetConfig
   const status = await certificatesStatus(client, group);
   const hostnames: DesiredHostname[] = [
     ...Object.entries(input.tenants ?? {}).flatMap(([tenantId, t]) => t.hostnames.map((hostname) => ({ hostname, tenantId, environment: t.environment }))),
-    ...(status?.adopted ?? []).map((hostname) => ({ hostname, tenantId: ADOPTED, environment: isWildcard(hostname) ? ADOPTED_WILDCARD : ADOPTED })),
+    // Names the workflow adopted, planned as the workflow plans them.
+    ...(status?.adopted ?? []).map((hostname) => adoptedHostname(hostname)),
   ];
   const policy = config.certificates;
   const plan = planCertificates({
     group,
     hostnames,
-    existing: (status?.certificates ?? []).filter((c) => USABLE.has(c.status)).map((c) => ({ arn: c.arn, names: c.names })),
+    existing: (status?.certificates ?? []).filter((c) => USABLE_CERTIFICATE_STATUSES.has(c.status)).map((c) => ({ arn: c.arn, names: c.names })),
     maxNamesPerCertificate: policy.maxNamesPerCertificate,
     maxCertificatesPerListener: policy.maxCertificatesPerListener,
-    wildcardEnvironments: [...(input.wildcardEnvironments ?? []), ADOPTED_WILDCARD],
+    wildcardEnvironments: [...(input.wildcardEnvironments ?? []), ADOPTED_WILDCARD_ENVIRONMENT],
   });
   return { group, basis: status ? 'workflow-status' : 'no-workflow-yet', plan };
 }
