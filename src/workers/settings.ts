@@ -1,0 +1,36 @@
+// The worker process's settings, read from its environment (src/workers/main.ts); a module of its
+// own so the validation can be tested without starting a worker.
+import { z } from 'zod';
+import { durationSchema } from '../shared/durations';
+import { parseOrThrow } from '../shared/validation';
+
+export const workerEnvSchema = z.object({
+  TENANT_FLEET_WORKER_ROLES: z
+    .string()
+    .default('workflows,aws')
+    .transform((s) => s.split(',').map((r) => r.trim()))
+    .pipe(z.array(z.enum(['workflows', 'aws', 'kubernetes'])).min(1)),
+  AWS_ENDPOINT_URL: z.url().optional(),
+  TENANT_FLEET_WORKFLOW_BUNDLE: z.string().optional(),
+  TENANT_FLEET_CONFIG: z.string().min(1).optional(),
+  /** Role kubernetes: serve only these clusters of the fleet config (comma-separated), e.g. from a worker inside one. */
+  TENANT_FLEET_KUBE_CLUSTERS: z
+    .string()
+    .transform((s) => s.split(',').map((c) => c.trim()).filter(Boolean))
+    .optional(),
+  /** Role kubernetes: a values file over infra/kubernetes/tenant/values.yaml. */
+  TENANT_FLEET_KUBE_VALUES: z.string().min(1).optional(),
+  /** Probes' port; unset means no health endpoint (tests, laptops). */
+  TENANT_FLEET_HEALTH_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  TENANT_FLEET_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Drain time for running activities after SIGTERM, in milliseconds; keep it below the pod's
+   * terminationGracePeriodSeconds. Written like every other duration of the project ("60s", "2m"),
+   * so it is parsed by the same schema as the fleet config's; `prefault` runs the default through it.
+   */
+  TENANT_FLEET_SHUTDOWN_GRACE: durationSchema.prefault('30s'),
+});
+export type WorkerEnv = z.output<typeof workerEnvSchema>;
+
+/** The environment's settings, or an InputValidationError naming each variable, its value and what was expected. */
+export const workerEnvFrom = (env: NodeJS.ProcessEnv): WorkerEnv => parseOrThrow(workerEnvSchema, env, 'worker settings (environment)');
