@@ -27,6 +27,7 @@ import { expandReleasePlan, type ReleaseRequest } from '../shared/release/plan';
 import { EnvironmentKey, PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
 import { TASK_QUEUES } from '../shared/task-queues';
 import { InputValidationError, parseOrThrow } from '../shared/validation';
+import { describeDifferences, existingReleaseInput, releaseRequestDifferences } from './release-request';
 
 type ReleaseWorkflow = (input: ReleaseWaveInput) => Promise<ReleaseSummary>;
 export type ReleaseHandle = WorkflowHandle<ReleaseWorkflow>;
@@ -40,9 +41,11 @@ export interface StartedRelease {
 
 /**
  * Expands the plan against the fleet (refusing bad input before anything starts) and starts
- * `release/<releaseId>`. The release ID is the idempotency key: a second start with the same
- * ID and version attaches to the existing release, running or finished; with another version
- * it is refused, since one ID must mean one release.
+ * `release/<releaseId>`. The release ID is the idempotency key: a second start with the same ID
+ * and the same request (version, plan, environments, tenants, waves, options; not who asked)
+ * attaches to the existing release, running or finished; any difference is refused, naming each
+ * field with both values, since one ID must mean one release and a retry with a changed request
+ * would otherwise silently get the old one.
  */
 export async function startRelease(client: Client, config: FleetConfig, request: ReleaseRequest): Promise<StartedRelease> {
   const input = parseOrThrow(releaseWaveInputSchema, expandReleasePlan(config, request), 'release request') as ReleaseWaveInput;
@@ -60,14 +63,13 @@ export async function startRelease(client: Client, config: FleetConfig, request:
     return { handle: handle as ReleaseHandle, input, started: true };
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-    const handle = client.workflow.getHandle<ReleaseWorkflow>(workflowId);
-    const existing = (await handle.describe()).memo as { version?: string } | undefined;
-    if (existing?.version !== undefined && existing.version !== input.version) {
-      throw new InputValidationError('release request', [
-        `releaseId: release ${request.releaseId} already exists for version ${existing.version}; choose another release ID for version ${input.version} (got ${JSON.stringify(request.releaseId)})`,
-      ]);
+    const existing = await existingReleaseInput(client, workflowId);
+    const differences = releaseRequestDifferences(existing, input);
+    if (differences.length > 0) {
+      const existingVersion = (existing as { version?: unknown } | undefined)?.version;
+      throw new InputValidationError('release request', describeDifferences(request.releaseId, existingVersion, differences));
     }
-    return { handle, input, started: false };
+    return { handle: client.workflow.getHandle<ReleaseWorkflow>(workflowId), input, started: false };
   }
 }
 

@@ -141,15 +141,16 @@ describe('tenantctl against the sandbox', () => {
     const first = await tenantctlJson<ReleaseResult>(args);
     expectExit(first, 0);
     expect(first.json).toMatchObject({ started: true, attached: false });
-    // The retried CI job, while the first is still running (it waits at the canary's gate).
-    const second = await tenantctlJson<ReleaseResult>(args);
+    // The retried CI job, while the first is still running (it waits at the canary's gate); another
+    // job ID (requestedBy) is who asked, not what: it still attaches.
+    const second = await tenantctlJson<ReleaseResult>(args, { USER: 'jest-retry' });
     expectExit(second, 0);
     expect(second.json).toMatchObject({ releaseId, started: false, attached: true });
     expect(second.stderr).toContain('already exists: attached to it');
     // The same ID for another version is one ID meaning two releases: refused.
     const other = await tenantctl([...args.map((a) => (a === '2.1.0' ? '2.1.1' : a))]);
     expectExit(other, 2);
-    expect(other.stderr).toContain(`already exists for version 2.1.0`);
+    expect(other.stderr).toContain(`version: differs from release ${releaseId}, which has "2.1.0" (got "2.1.1")`);
 
     const runs = await h.client.workflow.count(`WorkflowId = 'release/${releaseId}'`);
     expect(runs.count).toBe(1);
@@ -158,6 +159,43 @@ describe('tenantctl against the sandbox', () => {
     const watched = await tenantctlJson<ReleaseResult>(['release', 'status', releaseId, '--watch']);
     expectExit(watched, 3);
     expect(watched.json.status).toBe('aborted');
+  });
+
+  it('same release ID, other plan or tenants: exit 2 naming the field with both values, nothing new started', async () => {
+    const releaseId = rid('changed');
+    const args = ['release', 'start', '--version', '2.1.0', '--plan', 'cli-gated', '--tenants', 'umbrella,globex', '--release-id', releaseId];
+    const first = await tenantctlJson<ReleaseResult>(args);
+    expectExit(first, 0);
+    const { runId } = await h.client.workflow.getHandle(`release/${releaseId}`).describe();
+
+    // CI retried with a changed pipeline: another plan...
+    const otherPlan = await tenantctl(args.map((a) => (a === 'cli-gated' ? 'cli-quick' : a)));
+    expectExit(otherPlan, 2);
+    expect(otherPlan.stderr).toContain('refused, nothing was started');
+    expect(otherPlan.stderr).toContain(`releaseId: release ${releaseId} already exists for version "2.1.0" with a different request (plan, waves)`);
+    expect(otherPlan.stderr).toContain(`plan: differs from release ${releaseId}, which has "cli-gated" (got "cli-quick")`);
+    // ...or other tenants (the --json form carries the same lines for machines).
+    const otherTenants = await tenantctlJson<{ error: { kind: string; exitCode: number; problems: string[] } }>(args.map((a) => (a === 'umbrella,globex' ? 'hooli,globex' : a)));
+    expectExit(otherTenants, 2);
+    expect(otherTenants.json.error).toMatchObject({ kind: 'refused', exitCode: 2 });
+    expect(otherTenants.json.error.problems).toContain(`tenants: differs from release ${releaseId}, which has ["globex","umbrella"] (got ["globex","hooli"])`);
+
+    // Nothing new: the same single run, still releasing the tenants first asked for, and hooli untouched.
+    const after = await h.client.workflow.getHandle(`release/${releaseId}`).describe();
+    expect(after.runId).toBe(runId);
+    expect(after.status.name).toBe('RUNNING');
+    expect((await h.client.workflow.count(`WorkflowId = 'release/${releaseId}'`)).count).toBe(1);
+    const status = await tenantctlJson<{ progress: { tenants: Record<string, unknown> } }>(['release', 'status', releaseId]);
+    expect(Object.keys(status.json.progress.tenants).sort()).toEqual(['globex', 'umbrella']);
+    await expect(h.client.workflow.getHandle(`release/${releaseId}/tenant/hooli`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+
+    // The identical request still attaches.
+    const again = await tenantctlJson<ReleaseResult>(args);
+    expectExit(again, 0);
+    expect(again.json).toMatchObject({ releaseId, started: false, attached: true });
+
+    expectExit(await tenantctl(['release', 'abort', releaseId, '--reason', 'test cleanup']), 0);
+    expectExit(await tenantctl(['release', 'status', releaseId, '--watch']), 3);
   });
 
   it('approves the canary gate through the CLI; --watch then reports success', async () => {

@@ -49,9 +49,10 @@ const start = defineCommand({
     'tenantctl release start --version 2.4.1-hotfix --tenants acme,globex --release-id hotfix-acme',
   ],
   notes: [
-    'The release ID is the idempotency key: starting again with the same ID and version attaches to',
-    'the existing release (running or finished) and, with --wait, reports its result; the same ID with',
-    'another version is refused. Without --release-id a new ID is generated.',
+    'The release ID is the idempotency key: starting again with the same ID and the same request attaches',
+    'to the existing release (running or finished) and, with --wait, reports its result; the same ID with',
+    'another version, plan, --env, --tenants or plan options is refused (exit 2), naming each difference.',
+    'Without --release-id a new ID is generated.',
   ],
   schema: z.object({
     version: required('the image tag to release, e.g. --version 2.4.0', imageTagSchema),
