@@ -29,17 +29,38 @@ export interface ChaosReport {
   table: string;
 }
 
+/** runChaos was interrupted through its `signal` (SIGINT/SIGTERM in scripts/chaos.ts); the sandbox is stopped. */
+export class ChaosInterruptedError extends Error {
+  constructor(readonly reason: unknown) {
+    super(`chaos run interrupted (${String(reason)}); its sandbox is stopped`);
+    this.name = 'ChaosInterruptedError';
+  }
+}
+
 /**
  * Starts its own sandbox with the fault proxy (so killing workers and restarting the server
  * disturbs nobody else's tests), runs every scenario of the form in order, checks the
  * invariants after each and returns the table. Tenants: each provisioning scenario takes
  * tenants nobody provisioned yet, alternating runtimes; releases cover every tenant provisioned.
+ *
+ * `signal` interrupts the run: the scenario in progress is abandoned (it may be waiting on a
+ * release for minutes), the sandbox is stopped, and the call rejects with ChaosInterruptedError.
+ * A signal that arrives while the sandbox is starting takes effect once it has started (or
+ * failed to), since only then is there a handle to stop it by.
  */
-export async function runChaos(options: { form: ChaosForm; seed: number; stateDir: string; log: (line: string) => void }): Promise<ChaosReport> {
+export async function runChaos(options: { form: ChaosForm; seed: number; stateDir: string; log: (line: string) => void; signal?: AbortSignal }): Promise<ChaosReport> {
   const form = FORMS[options.form];
   const random = seededRandom(options.seed);
   options.log(`chaos ${options.form} form, seed ${options.seed} (re-run with --seed ${options.seed})`);
   const world = await startChaosWorld({ stateDir: options.stateDir, seed: options.seed, log: options.log });
+  const interrupted = new Promise<never>((_, reject) => {
+    const signal = options.signal;
+    if (!signal) return;
+    if (signal.aborted) reject(new ChaosInterruptedError(signal.reason));
+    else signal.addEventListener('abort', () => reject(new ChaosInterruptedError(signal.reason)), { once: true });
+  });
+  // Never rejects unhandled when the run ends without an interruption.
+  interrupted.catch(() => undefined);
   const rows = new Map<string, ScenarioResult>();
   const add = (fault: string, outcome: { injected: number; violations: string[] }) => {
     const row = rows.get(fault) ?? { fault, runs: 0, injected: 0, violations: [] };
@@ -49,7 +70,7 @@ export async function runChaos(options: { form: ChaosForm; seed: number; stateDi
     rows.set(fault, row);
     for (const v of outcome.violations) options.log(`  VIOLATION ${fault}: ${v}`);
   };
-  try {
+  const scenarios = async () => {
     await startCertificates(world);
     const fresh = freshTenants(world);
     const live: string[] = [];
@@ -73,6 +94,12 @@ export async function runChaos(options: { form: ChaosForm; seed: number; stateDi
     for (let i = 0; i < form.restartRuns; i++) add('Temporal server restart mid-release', await releaseUnder(world, live, nextVersion(), temporalRestart(2_000 + Math.round(random() * 3_000))));
     for (let i = 0; i < form.throttleRuns; i++) add('30% of AWS + Kubernetes calls throttled', await releaseUnder(world, live, nextVersion(), throttled(0.3)));
     add('(all of the above) every workflow finished', { injected: 0, violations: await everythingFinished(world) });
+  };
+  try {
+    // Interrupted while the sandbox started: no scenario begins. Otherwise the abandoned scenario
+    // fails (or hangs) once its servers are gone; the race has already handled its rejection, and
+    // the caller exits right after, whose exit hooks kill anything it started meanwhile.
+    await Promise.race([options.signal?.aborted ? interrupted : scenarios(), interrupted]);
   } finally {
     await world.stop();
   }
