@@ -1,7 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { PassThrough } from 'node:stream';
-import { runCli } from '../../src/client/cli/main';
+import { runCliCaptured } from '../support/cli';
 import { EXIT } from '../../src/client/cli/exit-codes';
 import { provisionTenant } from '../../src/client/tenants';
 import { startRelease } from '../../src/client/releases';
@@ -24,15 +23,7 @@ afterAll(async () => h?.stop());
 
 const countOf = async (workflowId: string) => (await h.client.workflow.count(`WorkflowId = '${workflowId}'`)).count;
 
-async function cli(argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let err = '';
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  stdout.resume();
-  const code = await runCli(argv, { stdout, stderr, env: { ...h.env, USER: 'jest' } });
-  return { code, err };
-}
+const cli = (argv: string[]) => runCliCaptured(argv, { ...h.env, USER: 'jest' });
 
 describe('refused before anything starts', () => {
   it.each([

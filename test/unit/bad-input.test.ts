@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { runCli } from '../../src/client/cli/main';
+import { runCliCaptured, OFFLINE_CLI_ENV } from '../support/cli';
 import { EXIT } from '../../src/client/cli/exit-codes';
 import { planRelease } from '../../src/client/releases';
 import { parseFleetConfig } from '../../src/shared/config/load';
@@ -142,15 +141,7 @@ describe('workflow inputs: a mutated field is refused by the schema the workflow
 
 describe('tenantctl: generated bad arguments exit 2 naming the option, without connecting', () => {
   // Any attempt to connect would end in exit 4 (cannot connect): 127.0.0.1:1 refuses.
-  async function cli(argv: string[]) {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let err = '';
-    stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    stdout.resume();
-    const code = await runCli(argv, { stdout, stderr, env: { TEMPORAL_ADDRESS: '127.0.0.1:1', TENANT_FLEET_CONFIG: EXAMPLE_PATH, TENANT_FLEET_CODEC_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`, USER: 'tester' } });
-    return { code, err };
-  }
+  const cli = (argv: string[]) => runCliCaptured(argv, OFFLINE_CLI_ENV);
   const cliBad = fc.constantFrom('bad tag!', 'UPPER_case!', 'has space', '.dot', 'ünï', 'x'.repeat(300), ';rm -rf');
 
   it.each(

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { defaultActor } from '../../src/client/cli/actor';
 import { EXIT, exitCodeForError, exitCodeForSummary, CliInputError } from '../../src/client/cli/exit-codes';
-import { runCli } from '../../src/client/cli/main';
+import { runCliCaptured, OFFLINE_CLI_ENV } from '../support/cli';
 import { colourWanted, Output, renderTable } from '../../src/client/cli/output';
 import { generatedReleaseId } from '../../src/client/cli/release';
 import type { Client } from '@temporalio/client';
@@ -18,24 +18,10 @@ import { UiLinks } from '../../src/client/cli/ui-links';
 import { RELEASE_ID_PATTERN } from '../../src/shared/ids';
 import type { ReleaseProgress } from '../../src/shared/messages/release';
 
-const EXAMPLE_CONFIG = join(__dirname, '..', '..', 'config', 'fleet.example.yaml');
 const CODEC_KEYS = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 
-/** Runs the CLI in-process with an environment whose Temporal address refuses connections: any attempt to connect shows as exit 4. */
-async function cli(argv: string[], env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await runCli(argv, {
-    stdout,
-    stderr,
-    env: { TEMPORAL_ADDRESS: '127.0.0.1:1', TENANT_FLEET_CONFIG: EXAMPLE_CONFIG, TENANT_FLEET_CODEC_KEYS: CODEC_KEYS, USER: 'tester', ...env },
-  });
-  return { code, out, err };
-}
+/** Runs the CLI in-process; any attempt to connect shows as exit 4 (see OFFLINE_CLI_ENV). */
+const cli = (argv: string[], env: Record<string, string> = {}) => runCliCaptured(argv, { ...OFFLINE_CLI_ENV, ...env });
 
 describe('tenantctl argument validation (refused before connecting)', () => {
   it.each([
