@@ -1,6 +1,5 @@
-import type { Client } from '@temporalio/client';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { releaseWaveInputSchema, type ReleaseWaveInput } from '../shared/messages/release';
+import { collectDifferences as diff, differenceLines, differingFields, formatValue, plainJson, type RequestDifference } from './request-differences';
 
 /**
  * What a release was asked to do, for the idempotent `startRelease`: the same release ID may only
@@ -8,35 +7,7 @@ import { releaseWaveInputSchema, type ReleaseWaveInput } from '../shared/message
  * other tenants, other options) is refused instead of silently getting the old release.
  */
 
-/** One field where the existing release and a new request differ, with both values (plain JSON). */
-export interface RequestDifference {
-  field: string;
-  existing: unknown;
-  requested: unknown;
-}
-
-/**
- * The input `release/<id>` was started with: the first run's, since that is what the client asked
- * for (later runs are continue-as-new). Payloads are encrypted, so they are decoded with the
- * client's own data converter.
- */
-export async function existingReleaseInput(client: Client, workflowId: string): Promise<unknown> {
-  const description = await client.workflow.getHandle(workflowId).describe();
-  const firstRunId = description.raw.workflowExecutionInfo?.firstRunId || description.runId;
-  // Only the first event is needed; a long first run's whole history is not fetched for it.
-  const history = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId, runId: firstRunId },
-    maximumPageSize: 1,
-  });
-  const started = history.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
-  if (!started) throw new Error(`cannot read the input of ${workflowId} (run ${firstRunId}): its history has no start event`);
-  return decodeFromPayloadsAtIndex(client.options.loadedDataConverter, 0, started.input?.payloads, {
-    type: 'workflow',
-    namespace: client.options.namespace,
-    workflowId,
-  });
-}
+export type { RequestDifference } from './request-differences';
 
 /**
  * Every difference in what was asked between an existing release's input and the input a new
@@ -84,42 +55,12 @@ export function releaseRequestDifferences(existingInput: unknown, requested: Rel
  * differ, then one line per field with the existing release's value and this request's.
  */
 export function describeDifferences(releaseId: string, existingVersion: unknown, differences: RequestDifference[]): string[] {
-  const fields = [...new Set(differences.map((d) => d.field))].join(', ');
+  const fields = differingFields(differences);
   return [
     `releaseId: release ${releaseId} already exists for version ${formatValue(existingVersion)} with a different request (${fields}); ` +
       `repeat its request to attach to it, or choose another release ID (got ${JSON.stringify(releaseId)})`,
-    ...differences.map((d) => `${d.field}: differs from release ${releaseId}, which has ${formatValue(d.existing)} (got ${formatValue(d.requested)})`),
+    ...differenceLines(`release ${releaseId}`, differences),
   ];
 }
 
-/** Recurses into objects and equal-length arrays so that the deepest differing field is named; returns how many it found. */
-function diff(path: string, existing: unknown, requested: unknown, out: RequestDifference[]): number {
-  if (canonical(existing) === canonical(requested)) return 0;
-  if (isRecord(existing) && isRecord(requested)) {
-    const keys = [...new Set([...Object.keys(existing), ...Object.keys(requested)])].sort();
-    return keys.reduce((n, key) => n + diff(`${path}.${key}`, existing[key], requested[key], out), 0);
-  }
-  if (Array.isArray(existing) && Array.isArray(requested) && existing.length === requested.length && existing.some(isRecord)) {
-    return existing.reduce((n: number, item, i) => n + diff(`${path}[${i}]`, item, requested[i], out), 0);
-  }
-  out.push({ field: path, existing, requested });
-  return 1;
-}
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** JSON with sorted keys, so key order (which a payload round trip may change) is not a difference. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (isRecord(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v)) ?? 'undefined';
-}
-
-/** What the payload converter stores: `undefined` fields dropped. */
-const plainJson = (value: unknown): unknown => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
-
 const sortedCopy = (values: unknown[]) => values.map((v) => String(v)).sort();
-
-function formatValue(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
-}

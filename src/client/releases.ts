@@ -27,7 +27,8 @@ import { expandReleasePlan, type ReleaseRequest } from '../shared/release/plan';
 import { EnvironmentKey, PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
 import { TASK_QUEUES } from '../shared/task-queues';
 import { InputValidationError, parseOrThrow } from '../shared/validation';
-import { describeDifferences, existingReleaseInput, releaseRequestDifferences } from './release-request';
+import { describeDifferences, releaseRequestDifferences } from './release-request';
+import { existingWorkflowInput } from './request-differences';
 
 type ReleaseWorkflow = (input: ReleaseWaveInput) => Promise<ReleaseSummary>;
 export type ReleaseHandle = WorkflowHandle<ReleaseWorkflow>;
@@ -63,7 +64,7 @@ export async function startRelease(client: Client, config: FleetConfig, request:
     return { handle: handle as ReleaseHandle, input, started: true };
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-    const existing = await existingReleaseInput(client, workflowId);
+    const existing = await existingWorkflowInput(client, workflowId);
     const differences = releaseRequestDifferences(existing, input);
     if (differences.length > 0) {
       const existingVersion = (existing as { version?: unknown } | undefined)?.version;

@@ -1,5 +1,5 @@
 import { GetParameterCommand, ParameterNotFound } from '@aws-sdk/client-ssm';
-import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowExecutionStatusName, type WorkflowHandle } from '@temporalio/client';
 import type { AwsClients } from '../activities/aws/clients';
 import { tenantIdSchema, workflowIds } from '../shared/ids';
 import {
@@ -13,24 +13,38 @@ import {
 import { PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
 import { TASK_QUEUES } from '../shared/task-queues';
 import type { TenantSpec } from '../shared/tenant-spec';
-import { parseOrThrow } from '../shared/validation';
+import { InputValidationError, parseOrThrow } from '../shared/validation';
+import { describeProvisionDifferences, provisionRequestDifferences } from './provision-request';
+import { existingWorkflowInput } from './request-differences';
 
 /**
  * Starts provisioning under the contract's workflow ID and waits for the result. A tenant
- * can be provisioned again later (ALLOW_DUPLICATE); a run still in progress is joined
- * rather than duplicated, because the ID is the same.
+ * can be provisioned again later (ALLOW_DUPLICATE). A run still in progress is joined only when
+ * it was asked for the same thing (the same spec, version and options; not who asked): a request
+ * with another spec is refused naming each differing field, since joining would hand back a
+ * result for a spec the caller did not ask for.
  */
 export async function provisionTenant(client: Client, input: ProvisionTenantInput): Promise<ProvisionTenantResult> {
   // Refused here, before a workflow exists (the workflow validates again for starts by hand).
   parseOrThrow(provisionTenantInputSchema, input, 'provisioning request');
-  return client.workflow.execute('provisionTenant', {
-    workflowId: workflowIds.provision(input.tenant.id),
-    taskQueue: TASK_QUEUES.workflows,
-    args: [input],
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    staticSummary: `provision tenant ${input.tenant.id}`,
-  }) as Promise<ProvisionTenantResult>;
+  const workflowId = workflowIds.provision(input.tenant.id);
+  let handle: WorkflowHandle;
+  try {
+    handle = await client.workflow.start('provisionTenant', {
+      workflowId,
+      taskQueue: TASK_QUEUES.workflows,
+      args: [input],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      workflowIdConflictPolicy: 'FAIL',
+      staticSummary: `provision tenant ${input.tenant.id}`,
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    const differences = provisionRequestDifferences(await existingWorkflowInput(client, workflowId), input);
+    if (differences.length > 0) throw new InputValidationError('provisioning request', describeProvisionDifferences(input.tenant.id, differences));
+    handle = client.workflow.getHandle(workflowId);
+  }
+  return (await handle.result()) as ProvisionTenantResult;
 }
 
 export async function deprovisionTenant(client: Client, input: DeprovisionTenantInput): Promise<DeprovisionTenantResult> {

@@ -198,6 +198,31 @@ describe('tenantctl against the sandbox', () => {
     expectExit(await tenantctl(['release', 'status', releaseId, '--watch']), 3);
   });
 
+  it('tenant provision while a provisioning with another spec runs: exit 2 naming each differing field, nothing else started', async () => {
+    // A provisioning of acme that stays running: started on a task queue no worker polls, as one
+    // whose worker is busy would, with the spec the fleet config had before someone changed it.
+    const spec = h.tenant('acme');
+    const running = await h.client.workflow.start('provisionTenant', {
+      workflowId: 'tenant/acme/provision',
+      taskQueue: `unpolled-${RUN}`,
+      args: [{ tenant: { ...spec, replicas: spec.replicas + 1, database: { ...spec.database, instanceClass: 'db.r6g.2xlarge' } }, requestedBy: 'someone-else' }],
+    });
+    try {
+      const refused = await tenantctlJson<{ results: { tenantId: string; ok: boolean; exitCode: number; error: { message: string } }[] }>(['tenant', 'provision', 'acme']);
+      expectExit(refused, 2);
+      const [result] = refused.json.results;
+      expect(result).toMatchObject({ tenantId: 'acme', ok: false, exitCode: 2 });
+      expect(result!.error.message).toContain('tenant: the running provisioning of tenant acme was asked for something else (tenant.database.instanceClass, tenant.replicas)');
+      expect(result!.error.message).toContain(`tenant.database.instanceClass: differs from the running provisioning of tenant acme, which has "db.r6g.2xlarge" (got ${JSON.stringify(spec.database.instanceClass)})`);
+      expect(result!.error.message).toContain(`tenant.replicas: differs from the running provisioning of tenant acme, which has ${spec.replicas + 1} (got ${spec.replicas})`);
+      // Nothing else started: the running provisioning is the only one.
+      expect((await running.describe()).status.name).toBe('RUNNING');
+      expect((await h.client.workflow.count(`WorkflowId = 'tenant/acme/provision'`)).count).toBe(1);
+    } finally {
+      await running.terminate('test cleanup');
+    }
+  });
+
   it('approves the canary gate through the CLI; --watch then reports success', async () => {
     const releaseId = rid('approve');
     expectExit(await tenantctl(['release', 'start', '--version', '2.2.0', '--plan', 'cli-gated', '--tenants', 'hooli,globex', '--release-id', releaseId]), 0);
