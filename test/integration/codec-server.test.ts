@@ -1,4 +1,5 @@
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +7,9 @@ import { stringify as toYaml } from 'yaml';
 import { EncryptionCodec, parseKeyring } from '../../src/client/codec';
 import { connectClient, temporalSettingsFromEnv } from '../../src/client/connection';
 import { sha256Hex } from '../../src/codec-server/callers';
+import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { freeLoopbackPort } from '../sandbox/ports';
+import { startHarness } from './harness';
 import { startEntryPoint, type EntryPointProcess } from './node-process';
 import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
 
@@ -175,6 +178,49 @@ describe('sandbox payload encryption', () => {
     } finally {
       await handle.terminate('codec probe done');
       await client.connection.close();
+    }
+  });
+});
+
+/** Failures carry secrets as payloads do (AWS messages name accounts and resources): they are encrypted too. */
+describe('sandbox failure encryption', () => {
+  it('a failed workflow’s history holds no plaintext failure message; the client and the UI’s codec endpoint decode it', async () => {
+    const h = await startHarness();
+    const workflowId = `tenant/failure-probe-${randomBytes(4).toString('hex')}/provision`;
+    try {
+      // An invalid tenant ID fails in workflow code, so the failure passes the workflow bundle's converter.
+      const tenant = { ...h.tenant('acme'), id: 'Probe_Tenant!' };
+      const handle = await h.client.workflow.start('provisionTenant', { workflowId, taskQueue: TASK_QUEUES.workflows, args: [{ tenant }] });
+      const error = await handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause).toBeInstanceOf(ApplicationFailure);
+      expect(cause.message).toContain('tenant.id: expected 2-32 lowercase letters');
+      expect(cause.stack).toContain('provision-tenant');
+
+      const raw = await h.client.connection.workflowService.getWorkflowExecutionHistory({ namespace: h.env.TEMPORAL_NAMESPACE, execution: { workflowId } });
+      const text = JSON.stringify(raw.history, (_key, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('latin1') : value));
+      expect(text).not.toContain('expected 2-32 lowercase');
+      expect(text).not.toContain('Probe_Tenant!');
+      expect(text).not.toContain('provision-tenant');
+      const failed = raw.history!.events!.find((e) => e.workflowExecutionFailedEventAttributes)!.workflowExecutionFailedEventAttributes!.failure!;
+      expect(failed.message).toBe('Encoded failure');
+      expect(Buffer.from(failed.encodedAttributes!.metadata!.encoding!).toString()).toBe('binary/encrypted');
+
+      const settings = (await (await fetch(`${h.env.TEMPORAL_UI_URL}/api/v1/settings`)).json()) as { Codec?: { Endpoint?: string } };
+      const decoded = await fetch(`${settings.Codec!.Endpoint!}/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-namespace': h.env.TEMPORAL_NAMESPACE!, origin: h.env.TEMPORAL_UI_URL! },
+        body: JSON.stringify({ payloads: [toJson(failed.encodedAttributes as Payload)] }),
+      });
+      expect(decoded.status).toBe(200);
+      const [attributes] = ((await decoded.json()) as { payloads: { metadata: Record<string, string>; data?: string }[] }).payloads;
+      expect(defaultPayloadConverter.fromPayload<{ message: string }>(fromJson(attributes!)).message).toContain('tenant.id: expected 2-32 lowercase letters');
+    } finally {
+      await h.stop();
     }
   });
 });

@@ -1,8 +1,9 @@
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError, encodeErrorToFailure, loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EncryptionCodec, keyringFromEnv, parseKeyring } from '../../src/client/codec';
+import { EncryptionCodec, encryptingDataConverter, keyringFromEnv, parseKeyring } from '../../src/client/codec';
 import { ENCRYPTED_ENCODING, METADATA_KEY_ID } from '../../src/client/codec/encryption-codec';
 
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
@@ -111,5 +112,27 @@ describe('keyringFromEnv', () => {
 
   it('names the key file when it cannot be read', () => {
     expect(() => keyringFromEnv({ TENANT_FLEET_CODEC_KEY_FILE: '/nonexistent/keys' })).toThrow(/TENANT_FLEET_CODEC_KEY_FILE: cannot read "\/nonexistent\/keys" \(ENOENT\)/);
+  });
+});
+
+describe('the data converter encrypts failure messages and stack traces too', () => {
+  // What a client or the worker's main thread (activity failures) does with an error; workflow code gets the same converter through the bundle (see the codec-server integration test).
+  const converter = loadDataConverter(encryptingDataConverter(parseKeyring([K1], 'test')));
+
+  it('keeps neither the message nor the stack trace readable, and decodes both back', async () => {
+    const error = ApplicationFailure.nonRetryable('AccessDenied for arn:aws:iam::111111111111:role/tenant-acme-app', 'AwsAccessDenied');
+    const failure = await encodeErrorToFailure(converter, error);
+    expect(failure.message).toBe('Encoded failure');
+    expect(failure.stackTrace).toBe('');
+    const stored = JSON.stringify(failure, (_key, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('latin1') : value));
+    expect(stored).not.toContain('111111111111');
+    expect(stored).not.toContain('codec.test');
+    expect(text(failure.encodedAttributes!.metadata!.encoding)).toBe(ENCRYPTED_ENCODING);
+
+    const decoded = await decodeOptionalFailureToOptionalError(converter, failure);
+    expect(decoded).toBeInstanceOf(ApplicationFailure);
+    expect(decoded!.message).toBe('AccessDenied for arn:aws:iam::111111111111:role/tenant-acme-app');
+    expect((decoded as ApplicationFailure).type).toBe('AwsAccessDenied');
+    expect(decoded!.stack).toContain('codec.test');
   });
 });
