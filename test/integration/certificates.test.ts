@@ -17,7 +17,7 @@ import { workflowIds } from '../../src/shared/ids';
 import { certificatePlanQuery, certificatesInputSchema, certificatesStatusQuery, type CertificatesStatus } from '../../src/shared/messages/certificates';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { startHarness, type Harness } from './harness';
-import { decodePayloads } from './histories';
+import { decodePayloads, replayAndMaybeRecord } from './histories';
 import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
 
 const GROUP = 'sandbox-alb';
@@ -207,6 +207,9 @@ describe('certificates workflow against the sandbox (Temporal + moto)', () => {
     } finally {
       expect(await watch.stop()).toEqual([]);
     }
+    // The run so far (issuance, a removal, a renewal) replays against today's code; recorded with TENANT_FLEET_RECORD_HISTORIES=1.
+    const run = await h.client.workflow.getHandle(workflowIds.certificates(GROUP)).describe();
+    await replayAndMaybeRecord(h.client, run.workflowId, run.runId, 'certificates');
   });
 });
 

@@ -7,11 +7,12 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../src/shared/errors';
 import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
-import { stackNameFor } from '../../src/shared/ids';
+import { stackNameFor, workflowIds } from '../../src/shared/ids';
 import type { DeprovisionTenantInput, ProvisionTenantInput } from '../../src/shared/messages/provisioning';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { startHarness, type Harness } from './harness';
+import { replayAndMaybeRecord } from './histories';
 
 let h: Harness;
 beforeAll(async () => {
@@ -53,6 +54,7 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     const result = await provision(tenant);
     expect(result).toMatchObject({ tenantId: 'globex', fresh: true, stackOperation: 'create', version: '1.0.0' });
     expect(await stackStatus(tenant)).toBe('CREATE_COMPLETE');
+    const fresh = await h.client.workflow.getHandle(workflowIds.provision('globex')).describe();
 
     const rds = h.aws.rds(tenant.aws);
     const cluster = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'tenant-globex' }))).DBClusters?.[0];
@@ -83,6 +85,7 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     const writer = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'tenant-globex-writer' }))).DBInstances?.[0];
     expect(writer?.DBInstanceClass).toBe('db.r6g.2xlarge');
     expect(await stackStatus(tenant)).toBe('UPDATE_COMPLETE');
+    const update = await h.client.workflow.getHandle(workflowIds.provision('globex')).describe();
 
     // Deprovisioning leaves a final snapshot and no stack.
     const gone = await deprovision(bigger);
@@ -91,6 +94,12 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     const snapshots = await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: gone.finalSnapshot }));
     expect(snapshots.DBClusterSnapshots?.[0]?.Status).toBe('available');
     expect(await stackStatus(tenant)).toBeUndefined();
+
+    // Each path replays against today's code (and is recorded as a fixture with TENANT_FLEET_RECORD_HISTORIES=1).
+    const removal = await h.client.workflow.getHandle(workflowIds.deprovision('globex')).describe();
+    await replayAndMaybeRecord(h.client, fresh.workflowId, fresh.runId, 'provision-tenant-fresh');
+    await replayAndMaybeRecord(h.client, update.workflowId, update.runId, 'provision-tenant-update');
+    await replayAndMaybeRecord(h.client, removal.workflowId, removal.runId, 'deprovision-tenant');
   });
 
   it('compensates a fresh provisioning that fails half-way and names the failing step', async () => {
@@ -106,6 +115,8 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     expect(services?.filter((s) => s.status === 'ACTIVE')).toEqual([]);
     const params = await h.aws.ssm(tenant.aws).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/acme/', Recursive: true }));
     expect(params.Parameters).toEqual([]);
+    const compensated = await h.client.workflow.getHandle(workflowIds.provision('acme')).describe();
+    await replayAndMaybeRecord(h.client, compensated.workflowId, compensated.runId, 'provision-tenant-compensated');
   });
 
   it('refuses to deprovision a production tenant without confirmation, before touching anything', async () => {
