@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseOrThrow } from '../shared/validation';
+import { oidcConfigSchema, type OidcConfig } from './oidc';
 
 /**
  * Who may see decrypted payloads. The file holds SHA-256 digests of bearer tokens, never the
@@ -13,6 +14,9 @@ import { parseOrThrow } from '../shared/validation';
  *   - name: ops-oncall                 # appears in the codec server's access log
  *     tokenSha256: 5e884898da28...     # printf %s "$TOKEN" | sha256sum
  *     namespaces: [tenant-fleet-prod]  # or ["*"]
+ * oidc:                                # optional: the Temporal UI's login tokens (see oidc.ts)
+ *   issuer: https://login.example.com/realms/ops
+ *   ...
  * ```
  */
 const callerSchema = z.object({
@@ -23,14 +27,26 @@ const callerSchema = z.object({
   namespaces: z.array(z.string().min(1, 'expected a namespace name or "*"')).min(1, 'expected at least one namespace (or "*")'),
 });
 
-export const callersFileSchema = z.object({
-  callers: z
-    .array(callerSchema)
-    .min(1, 'expected at least one caller; with none, nobody could decode')
-    .refine((callers) => new Set(callers.map((c) => c.tokenSha256)).size === callers.length, {
-      message: 'expected each tokenSha256 once (two callers sharing a token cannot be told apart)',
-    }),
-});
+export const callersFileSchema = z
+  .object({
+    callers: z
+      .array(callerSchema)
+      .default([])
+      .refine((callers) => new Set(callers.map((c) => c.tokenSha256)).size === callers.length, {
+        message: 'expected each tokenSha256 once (two callers sharing a token cannot be told apart)',
+      }),
+    oidc: oidcConfigSchema.optional(),
+  })
+  .refine((file) => file.callers.length > 0 || file.oidc !== undefined, {
+    path: ['callers'],
+    message: 'expected at least one caller or an oidc section; with neither, nobody could decode',
+  });
+
+/** Who may decode: static callers, and OIDC access tokens when configured. */
+export interface CodecAccess {
+  callers: Caller[];
+  oidc?: OidcConfig;
+}
 
 export type Caller = z.infer<typeof callerSchema>;
 
@@ -56,11 +72,11 @@ export function callerRegistry(callers: readonly Caller[]): CallerRegistry {
   };
 }
 
-export function mayDecodeIn(caller: Caller, namespace: string): boolean {
+export function mayDecodeIn(caller: Pick<Caller, 'namespaces'>, namespace: string): boolean {
   return caller.namespaces.includes('*') || caller.namespaces.includes(namespace);
 }
 
-export function loadCallersFile(path: string): Caller[] {
+export function loadCallersFile(path: string): CodecAccess {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -71,14 +87,14 @@ export function loadCallersFile(path: string): Caller[] {
 }
 
 /** The same document given inline (YAML or JSON), e.g. from an environment variable in docker-compose.yml. */
-export function parseCallers(text: string, source: string): Caller[] {
+export function parseCallers(text: string, source: string): CodecAccess {
   let document: unknown;
   try {
     document = parseYaml(text);
   } catch (error) {
     throw new Error(`${source} is not YAML or JSON: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
-  return parseOrThrow(callersFileSchema, hideMistakenTokens(document), source).callers;
+  return parseOrThrow(callersFileSchema, hideMistakenTokens(document), source);
 }
 
 /**

@@ -28,9 +28,9 @@ async function main(): Promise<void> {
   const env = parseOrThrow(envSchema, process.env, 'codec server settings (environment)');
   const server = await startCodecServer({
     codec: new EncryptionCodec(keyringFromEnv()),
-    callers: env.TENANT_FLEET_CODEC_SERVER_CALLERS_FILE
+    ...(env.TENANT_FLEET_CODEC_SERVER_CALLERS_FILE
       ? loadCallersFile(env.TENANT_FLEET_CODEC_SERVER_CALLERS_FILE)
-      : parseCallers(env.TENANT_FLEET_CODEC_SERVER_CALLERS!, 'TENANT_FLEET_CODEC_SERVER_CALLERS'),
+      : parseCallers(env.TENANT_FLEET_CODEC_SERVER_CALLERS!, 'TENANT_FLEET_CODEC_SERVER_CALLERS')),
     allowedOrigins: env.TENANT_FLEET_CODEC_SERVER_ALLOWED_ORIGINS,
     allowPathTokens: env.TENANT_FLEET_CODEC_SERVER_PATH_TOKENS === 'true',
     host: env.TENANT_FLEET_CODEC_SERVER_HOST,

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { callerRegistry, mayDecodeIn, type Caller } from './callers';
+import { InvalidTokenError, KeySetUnavailableError, oidcVerifier, type OidcConfig } from './oidc';
 
 /**
  * The remote codec the Temporal Web UI and `temporal --codec-endpoint` call: `POST /decode`
@@ -14,6 +15,8 @@ import { callerRegistry, mayDecodeIn, type Caller } from './callers';
 export interface CodecServerOptions {
   codec: PayloadCodec;
   callers: readonly Caller[];
+  /** Also accept OIDC access tokens (the Temporal UI's login) signed by this issuer; see oidc.ts. */
+  oidc?: OidcConfig;
   /** Origins of Temporal UIs allowed to call from a browser (exact match, e.g. http://127.0.0.1:8233). */
   allowedOrigins: readonly string[];
   /**
@@ -44,6 +47,7 @@ class HttpError extends Error {
 
 export function createCodecServer(options: CodecServerOptions): Server {
   const registry = callerRegistry(options.callers);
+  const oidc = options.oidc ? oidcVerifier(options.oidc) : undefined;
   const origins = new Set(options.allowedOrigins);
   const log = options.log ?? ((entry) => process.stdout.write(`${JSON.stringify(entry)}\n`));
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
@@ -72,7 +76,7 @@ export function createCodecServer(options: CodecServerOptions): Server {
 
     const token = pathToken ?? bearerToken(req.headers.authorization);
     if (token === undefined) throw new HttpError(401, 'expected an Authorization: Bearer <token> header', { 'www-authenticate': 'Bearer' });
-    const caller = registry.identify(token);
+    const caller = registry.identify(token) ?? (oidc && looksLikeJwt(token) ? await identifyByOidc(token) : undefined);
     if (!caller) throw new HttpError(401, 'the bearer token is not registered with this codec server', { 'www-authenticate': 'Bearer error="invalid_token"' });
     access.caller = caller.name;
     const namespace = headerValue(req.headers['x-namespace']);
@@ -95,6 +99,16 @@ export function createCodecServer(options: CodecServerOptions): Server {
     }
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify({ payloads: output.map(toJson) }));
+  }
+
+  async function identifyByOidc(token: string): Promise<Pick<Caller, 'name' | 'namespaces'>> {
+    try {
+      return await oidc!.identify(token);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw new HttpError(401, error.message, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      if (error instanceof KeySetUnavailableError) throw new HttpError(503, error.message);
+      throw error;
+    }
   }
 
   return createServer((req, res) => {
@@ -156,6 +170,9 @@ function route(url: string, allowPathTokens: boolean): { operation: 'encode' | '
   }
   throw new HttpError(404, 'expected POST /encode or POST /decode');
 }
+
+/** Three base64url segments: worth a signature check; anything else is a static token or nothing. */
+const looksLikeJwt = (token: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
 
 function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');

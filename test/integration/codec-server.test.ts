@@ -1,6 +1,9 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { generateKeyPair, exportJWK, SignJWT, type KeyLike } from 'jose';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -30,11 +33,19 @@ describe('codec server', () => {
   const opsToken = randomBytes(24).toString('base64url');
   const otherTeamToken = randomBytes(24).toString('base64url');
   const uiOrigin = 'http://127.0.0.1:8233';
+  const issuer = 'https://login.example.test/realms/ops';
   let server: EntryPointProcess;
   let url: string;
+  // The identity provider's signing key and its JWKS on loopback, as the Temporal UI's login would have them.
+  let idpKey: KeyLike;
+  let jwks: Server;
 
   beforeAll(async () => {
     mkdirSync(dir, { recursive: true });
+    ({ privateKey: idpKey } = await generateKeyPair('RS256'));
+    const { n, e, kty } = await exportJWK(idpKey);
+    jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [{ n, e, kty, kid: 'k1', alg: 'RS256' }] })));
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
     const callersFile = join(dir, 'callers.yaml');
     writeFileSync(
       callersFile,
@@ -43,6 +54,13 @@ describe('codec server', () => {
           { name: 'ops', tokenSha256: sha256Hex(opsToken), namespaces: ['tenant-fleet'] },
           { name: 'other-team', tokenSha256: sha256Hex(otherTeamToken), namespaces: ['other'] },
         ],
+        oidc: {
+          issuer,
+          audience: 'temporal-ui',
+          jwksUri: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/certs`,
+          nameClaim: 'email',
+          namespaces: [{ claim: 'groups', value: 'fleet-oncall', namespaces: ['tenant-fleet'] }],
+        },
       }),
     );
     const port = await freeLoopbackPort();
@@ -64,6 +82,7 @@ describe('codec server', () => {
   afterAll(async () => {
     server.signal('SIGTERM');
     expect((await server.exited(10_000)).code).toBe(0);
+    await new Promise((resolve) => jwks.close(resolve));
   });
 
   const encrypted = async (value: unknown, keyring = keys) =>
@@ -119,6 +138,22 @@ describe('codec server', () => {
     expect(preflight.headers.get('access-control-allow-headers')).toContain('x-namespace');
     const evil = await post('/decode', { authorization: `Bearer ${opsToken}`, 'x-namespace': 'tenant-fleet', origin: 'https://evil.example.com' }, [await encrypted('x')]);
     expect(evil.status).toBe(403);
+  });
+
+  it('accepts the Temporal UI’s OIDC access token from the configured issuer, for the namespaces its claims grant', async () => {
+    const accessToken = (groups: string[], key: KeyLike = idpKey) =>
+      new SignJWT({ email: 'ana@example.test', groups }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(issuer).setAudience('temporal-ui').setExpirationTime('5m').sign(key);
+    const payload = await encrypted({ tenantId: 'acme' });
+    const ok = await post('/decode', { authorization: `Bearer ${await accessToken(['fleet-oncall'])}`, 'x-namespace': 'tenant-fleet', origin: uiOrigin }, [payload]);
+    expect(ok.status).toBe(200);
+    const body = (await ok.json()) as { payloads: { metadata: Record<string, string>; data?: string }[] };
+    expect(defaultPayloadConverter.fromPayload(fromJson(body.payloads[0]!))).toEqual({ tenantId: 'acme' });
+    expect((await post('/decode', { authorization: `Bearer ${await accessToken(['developers'])}`, 'x-namespace': 'tenant-fleet' }, [payload])).status).toBe(403);
+    const { privateKey: forger } = await generateKeyPair('RS256');
+    const forged = await post('/decode', { authorization: `Bearer ${await accessToken(['fleet-oncall'], forger)}`, 'x-namespace': 'tenant-fleet' }, [payload]);
+    expect(forged.status).toBe(401);
+    expect(await forged.text()).not.toContain('acme');
+    expect(server.output()).toContain('"caller":"oidc:ana@example.test"');
   });
 
   it('does not take tokens in the path unless configured to (production default)', async () => {

@@ -41,7 +41,7 @@ export async function startSandboxCodec(options: { stateDir: string; uiOrigins: 
   const logPath = join(options.stateDir, 'codec-server.log');
   const server = await startCodecServer({
     codec: new EncryptionCodec(keyringFromEnv({ TENANT_FLEET_CODEC_KEY_FILE: keyFile })),
-    callers: loadCallersFile(callersFile),
+    ...loadCallersFile(callersFile),
     allowedOrigins: options.uiOrigins,
     // The dev server's UI cannot send an Authorization header; its endpoint carries the token instead.
     allowPathTokens: true,

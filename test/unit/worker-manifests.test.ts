@@ -27,8 +27,9 @@ interface PodTemplate {
     serviceAccountName: string;
     automountServiceAccountToken?: boolean;
     terminationGracePeriodSeconds?: number;
-    securityContext?: { runAsNonRoot?: boolean };
+    securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; fsGroup?: number };
     containers: Container[];
+    volumes?: { name: string; secret?: { secretName: string; defaultMode?: number } }[];
   };
 }
 interface Obj {
@@ -87,6 +88,13 @@ describe('infra/kubernetes/workers', () => {
     expect(grace).not.toBeNull();
     expect(d.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(Number(grace![1]) + 10);
     expect(d.spec.replicas).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(deployments.map((d) => [d.metadata.name, d]))('%s: its non-root user can read the Secrets it mounts owner-only (fsGroup)', (_name, d) => {
+    const pod = d.spec.template.spec;
+    const ownerOnly = (pod.volumes ?? []).filter((v) => v.secret && ((v.secret.defaultMode ?? 0o644) & 0o044) === 0);
+    // Secret files belong to root; with an fsGroup the kubelet makes them group-readable for the pod's user.
+    if (ownerOnly.length > 0 && pod.securityContext?.runAsUser !== 0) expect(pod.securityContext?.fsGroup).toBe(pod.securityContext?.runAsUser);
   });
 
   it('covers every Deployment with a PodDisruptionBudget whose selector matches its pods', () => {
