@@ -66,4 +66,9 @@ if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev
   fi
 fi
 
+# --- infrastructure linters (npm run lint:infra): checkov, actionlint, shellcheck ---------
+if [ -f "$ROOT/scripts/setup-lint.sh" ]; then
+  bash "$ROOT/scripts/setup-lint.sh"
+fi
+
 log "ready"

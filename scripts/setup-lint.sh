@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs the infrastructure linters that `npm run lint:infra` runs (scripts/lint-infra.ts),
+# into git-ignored .tools/, each pinned and stamped so a warm run does nothing:
+#   checkov     PyPI, its own venv .tools/lint-venv (scripts/lint-requirements.txt)
+#   actionlint  built from Go modules into .tools/bin
+#   the shellcheck binary, Debian's package (actionlint also uses it for `run:` scripts)
+# cfn-lint is not here: it is pinned with moto in test/sandbox/moto/requirements.txt.
+# Output stays to one line per step; a failed install points at its log instead of printing it.
+set -euo pipefail
+
+ACTIONLINT_VERSION="v1.7.12"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+LINT_REQUIREMENTS="$ROOT/scripts/lint-requirements.txt"
+
+log() { printf '[setup] %s\n' "$*"; }
+mkdir -p "$TOOLS/bin"
+
+# Two setups at once (npm test and npm run sandbox, say) must not install into the same venv.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$TOOLS/.lint-setup.lock"
+  flock 9
+fi
+
+# --- checkov in its own venv ----------------------------------------------------------------
+wanted="$(sha256sum "$LINT_REQUIREMENTS" | cut -d' ' -f1)"
+if [ ! -x "$TOOLS/lint-venv/bin/checkov" ] || [ "$(cat "$TOOLS/lint-venv/.requirements-sha256" 2>/dev/null)" != "$wanted" ]; then
+  log "checkov: creating the Python venv in .tools/lint-venv"
+  rm -rf "$TOOLS/lint-venv"
+  if ! { python3 -m venv "$TOOLS/lint-venv" &&
+    "$TOOLS/lint-venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$LINT_REQUIREMENTS"; } >"$TOOLS/lint-venv.log" 2>&1; then
+    log "checkov: install failed; the pip output is in .tools/lint-venv.log"
+    exit 1
+  fi
+  echo "$wanted" > "$TOOLS/lint-venv/.requirements-sha256"
+  log "checkov: installed $("$TOOLS/lint-venv/bin/pip" show checkov 2>/dev/null | sed -n 's/^Version: //p')"
+fi
+
+# --- actionlint (checks the CI example) -------------------------------------------------------
+if [ ! -x "$TOOLS/bin/actionlint" ] || [ "$(cat "$TOOLS/bin/.actionlint-version" 2>/dev/null)" != "$ACTIONLINT_VERSION" ]; then
+  command -v go >/dev/null 2>&1 || { log "actionlint: no Go toolchain to build it; install Go 1.22+"; exit 1; }
+  log "actionlint: building $ACTIONLINT_VERSION from Go modules"
+  if ! CGO_ENABLED=0 GOBIN="$TOOLS/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >"$TOOLS/actionlint-build.log" 2>&1; then
+    log "actionlint: build failed; the go output is in .tools/actionlint-build.log"
+    exit 1
+  fi
+  echo "$ACTIONLINT_VERSION" > "$TOOLS/bin/.actionlint-version"
+fi
+
+# --- shellcheck (Debian) ----------------------------------------------------------------------
+if ! command -v shellcheck >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    log "shellcheck: installing Debian's shellcheck"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; } >"$TOOLS/shellcheck-install.log" 2>&1; then
+      log "shellcheck: install failed; the apt output is in .tools/shellcheck-install.log"
+      exit 1
+    fi
+  else
+    log "shellcheck: not installed (needs root and apt-get); install shellcheck to run npm run lint:infra"
+  fi
+fi
