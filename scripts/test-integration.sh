@@ -4,12 +4,12 @@
 # one sandbox would make each file's outcome depend on which files ran before it.
 # Usage: scripts/test-integration.sh [test/integration/<file>.test.ts ...]  (default: all)
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 # These files use no Kubernetes tenant (or start a sandbox of their own): skip the cluster.
 NO_KUBE=" certificates codec-server metrics worker-process history-secrets chaos tenantctl "
 
-if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(ls test/integration/*.test.ts | LC_ALL=C sort); fi
+if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(printf '%s\n' test/integration/*.test.ts | LC_ALL=C sort); fi
 passed=0
 failed=()
 for file in "${files[@]}"; do

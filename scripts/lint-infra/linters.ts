@@ -1,0 +1,161 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Finding, Linter } from './baseline';
+import type { InfraFiles, StagedFile } from './stage';
+import { toolsDir } from '../../test/sandbox/tools';
+
+export interface LintContext {
+  root: string;
+  files: InfraFiles;
+  /** Where checkov reads its staged copy (see stageForCheckov) and writes its report. */
+  stageDir: string;
+  reportDir: string;
+  staged: Map<string, StagedFile>;
+}
+
+/** A linter's own failure (not a finding): missing, crashed, or printed something unreadable. */
+export class LinterError extends Error {}
+
+const TIMEOUT_MS = 180_000;
+
+/** Runs a linter; resolves with its output whatever its exit code (linters exit non-zero on findings). */
+function run(command: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new LinterError(`cannot run ${command}: ${error.message}`, { cause: error }));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The linters installed into this checkout's .tools/, whichever folder they lint. */
+function tool(relativePath: string, name: string): string {
+  const path = join(toolsDir, relativePath);
+  if (!existsSync(path)) throw new LinterError(`${name} not found at .tools/${relativePath}: run \`npm run setup\` (scripts/setup-lint.sh installs it)`);
+  return path;
+}
+
+function onPath(name: string): string {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  throw new LinterError(`${name} not found on PATH: run \`npm run setup\` (scripts/setup-lint.sh installs it)`);
+}
+
+function parseJson<T>(text: string, name: string, stderr: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+    throw new LinterError(`${name} printed no readable report${tail ? `: ${tail}` : ''}`);
+  }
+}
+
+interface CfnLintMatch {
+  Rule: { Id: string };
+  Filename: string;
+  Level: string;
+  Message: string;
+  Location: { Start: { LineNumber: number }; Path?: (string | number)[] | null };
+}
+
+async function cfnLint({ root, files }: LintContext): Promise<Finding[]> {
+  if (files.cloudFormation.length === 0) return [];
+  const { stdout, stderr } = await run(tool('venv/bin/cfn-lint', 'cfn-lint'), ['--format', 'json', ...files.cloudFormation], root);
+  return parseJson<CfnLintMatch[]>(stdout, 'cfn-lint', stderr).map((m) => ({
+    tool: 'cfn-lint',
+    rule: m.Rule.Id,
+    file: m.Filename,
+    ...(m.Location.Path?.[0] === 'Resources' && m.Location.Path[1] !== undefined ? { resource: String(m.Location.Path[1]) } : {}),
+    line: m.Location.Start.LineNumber,
+    message: `${m.Level}: ${m.Message}`,
+  }));
+}
+
+interface CheckovReport {
+  check_type?: string;
+  results?: { failed_checks?: { check_id: string; check_name: string; file_path: string; resource: string; file_line_range?: number[] }[] };
+}
+
+const CHECKOV_FRAMEWORKS = ['cloudformation', 'kubernetes', 'dockerfile', 'github_actions'];
+
+async function checkov({ stageDir, reportDir, staged }: LintContext): Promise<Finding[]> {
+  const args = ['--quiet', '--compact', '--skip-download', '--framework', ...CHECKOV_FRAMEWORKS, '-o', 'json', '--output-file-path', reportDir, '-d', stageDir];
+  const { stderr } = await run(tool('lint-venv/bin/checkov', 'checkov'), args, stageDir);
+  const reportFile = join(reportDir, 'results_json.json');
+  if (!existsSync(reportFile)) throw new LinterError(`checkov wrote no report${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+  const parsed = parseJson<CheckovReport | CheckovReport[]>(readFileSync(reportFile, 'utf8'), 'checkov', stderr);
+  const reports = Array.isArray(parsed) ? parsed : [parsed];
+  return reports.flatMap((report) =>
+    (report.results?.failed_checks ?? []).map((check) => {
+      const stagedPath = check.file_path.replace(/^\/+/, '');
+      // Dockerfile checks name the file itself as the resource ("/Dockerfile."): nothing to add.
+      const resource = check.resource.startsWith(`/${stagedPath}`) ? undefined : check.resource;
+      const file = staged.get(stagedPath);
+      return {
+        tool: 'checkov' as const,
+        rule: check.check_id,
+        file: file?.repoPath ?? stagedPath,
+        ...(resource ? { resource } : {}),
+        // A rendered file's lines are not the committed file's: the resource names the place.
+        ...(check.file_line_range?.[0] && !file?.rendered ? { line: check.file_line_range[0] } : {}),
+        message: check.check_name,
+      };
+    }),
+  );
+}
+
+interface ActionlintError {
+  message: string;
+  filepath: string;
+  line: number;
+  kind: string;
+}
+
+async function actionlint({ root, files }: LintContext): Promise<Finding[]> {
+  if (files.ciWorkflows.length === 0) return [];
+  // actionlint also runs shellcheck on every `run:` script when given one.
+  const args = ['-format', '{{json .}}', `-shellcheck=${onPath('shellcheck')}`, ...files.ciWorkflows];
+  const { stdout, stderr } = await run(tool('bin/actionlint', 'actionlint'), args, root);
+  return parseJson<ActionlintError[]>(stdout, 'actionlint', stderr).map((e) => ({
+    tool: 'actionlint',
+    rule: e.kind,
+    file: e.filepath,
+    line: e.line,
+    message: e.message,
+  }));
+}
+
+interface ShellcheckReport {
+  comments: { file: string; line: number; level: string; code: number; message: string }[];
+}
+
+async function shellcheck({ root, files }: LintContext): Promise<Finding[]> {
+  if (files.shellScripts.length === 0) return [];
+  const { stdout, stderr } = await run(onPath('shellcheck'), ['-f', 'json1', '-x', ...files.shellScripts], root);
+  return parseJson<ShellcheckReport>(stdout, 'shellcheck', stderr).comments.map((c) => ({
+    tool: 'shellcheck',
+    rule: `SC${c.code}`,
+    file: c.file,
+    line: c.line,
+    message: `${c.level}: ${c.message}`,
+  }));
+}
+
+export const linters: Record<Linter, (context: LintContext) => Promise<Finding[]>> = {
+  'cfn-lint': cfnLint,
+  checkov,
+  actionlint,
+  shellcheck,
+};
