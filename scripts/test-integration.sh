@@ -9,7 +9,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 # These files use no Kubernetes tenant (or start a sandbox of their own): skip the cluster.
 NO_KUBE=" certificates codec-server metrics worker-process history-secrets chaos tenantctl "
 
-if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(printf '%s\n' test/integration/*.test.ts | LC_ALL=C sort); fi
+if [ "$#" -gt 0 ]; then
+  files=("$@")
+else
+  mapfile -t files < <(printf '%s\n' test/integration/*.test.ts | LC_ALL=C sort)
+  # The whole suite: `npm run least-privilege` then reads the AWS calls of exactly this run
+  # (each sandbox's emulator logs to aws/calls.jsonl), not those of a file run earlier alone.
+  find .sandbox -path '.sandbox/test-*' -name calls.jsonl -path '*/aws/*' -delete 2>/dev/null
+fi
 passed=0
 failed=()
 for file in "${files[@]}"; do

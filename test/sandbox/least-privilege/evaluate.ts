@@ -1,0 +1,51 @@
+import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import type { TemplateRole } from './template';
+
+/**
+ * AWS's policy evaluation for one request, by a maintained simulator
+ * (@cloud-copilot/iam-simulate: identity policies, permissions boundary, every condition
+ * operator, resource ARNs by the action's resource types).
+ *
+ * - `allowed`: the role's policies allow the request with what the call log knows.
+ * - `conditional`: allowed only if conditions hold on keys the log does not record
+ *   (iam:PassedToService, kms:ViaService, request tags, ...): the sandbox's own enforcement
+ *   let the call through, and the simulator cannot say more.
+ * - `denied`: no statement allows it (or one denies it), whatever the unknown keys are.
+ * - `invalid`: the simulator refused the request itself (an action IAM does not know, a
+ *   resource ARN of the wrong type), with its message.
+ */
+export type Verdict = { result: 'allowed' | 'conditional' | 'denied' } | { result: 'invalid'; message: string };
+
+export interface EvaluatedRequest {
+  role: TemplateRole;
+  accountId: string;
+  action: string;
+  /** The resource ARN when the log knows it; otherwise every resource the action can name. */
+  resource?: string;
+  region?: string;
+}
+
+export async function evaluateRequest({ role, accountId, action, resource, region }: EvaluatedRequest): Promise<Verdict> {
+  const simulation: Simulation = {
+    request: {
+      principal: role.arn,
+      action,
+      resource: { resource: resource ?? '*', accountId },
+      contextVariables: {
+        'aws:PrincipalArn': role.arn,
+        'aws:PrincipalAccount': accountId,
+        ...(region ? { 'aws:RequestedRegion': region } : {}),
+      },
+    },
+    identityPolicies: role.policies.map((p) => ({ name: p.name, policy: p.document })),
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    ...(role.permissionsBoundary ? { permissionBoundaryPolicies: [{ name: role.permissionsBoundary.name, policy: role.permissionsBoundary.document }] } : {}),
+  };
+  const strict = await runSimulation(simulation, { simulationMode: 'Strict' });
+  if (strict.resultType === 'error') return { result: 'invalid', message: strict.errors.message };
+  if (strict.overallResult === 'Allowed') return { result: 'allowed' };
+  const discovery = await runSimulation(simulation, { simulationMode: 'Discovery' });
+  if (discovery.resultType !== 'error' && discovery.overallResult === 'Allowed') return { result: 'conditional' };
+  return { result: 'denied' };
+}
