@@ -56,7 +56,10 @@ export interface Comparison {
   accepted: Finding[];
   /** Findings no entry accepts: they fail the run. */
   fresh: Finding[];
-  /** Entries that accept nothing any more: they fail the run too, so the baseline only shrinks. */
+  /**
+   * Entries that accept nothing any more (the finding was fixed): reported, to be deleted, but
+   * not a failure, so that whoever fixes a finding does not break the run for everyone else.
+   */
   stale: BaselineEntry[];
 }
 

@@ -70,6 +70,12 @@ describe('npm run lint:infra on a repository with a new finding', () => {
 
     write('infra/lint-baseline.yaml', 'accepted:\n  - { tool: shellcheck, rule: SC2086, file: scripts/deploy.sh, reason: a test accepts it }\n  - { tool: shellcheck, rule: SC2164, file: scripts/deploy.sh, reason: a test accepts it }\n');
     expect(await lintInfra({ root, only: ['shellcheck'] })).toMatchObject({ ok: true, fresh: [], stale: [] });
+
+    // Fixed: the entries are reported as stale, and the run still passes.
+    write('scripts/deploy.sh', '#!/usr/bin/env bash\ncd "$1" || exit 1\n');
+    const fixed = await lintInfra({ root, only: ['shellcheck'] });
+    expect(fixed.ok).toBe(true);
+    expect(fixed.stale.map((e) => e.rule).sort()).toEqual(['SC2086', 'SC2164']);
   });
 
   it('fails on a checkov finding in a CloudFormation template, naming the template and the resource', async () => {
