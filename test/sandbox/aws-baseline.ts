@@ -1,5 +1,5 @@
 import { ImportCertificateCommand, ACMClient, ListCertificatesCommand } from '@aws-sdk/client-acm';
-import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { CreateClusterCommand, ECSClient } from '@aws-sdk/client-ecs';
 import {
   CreateSecurityGroupCommand,
@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TemplateStore } from '../../src/activities/templates';
 import { SANDBOX_AWS_CREDENTIALS } from './moto';
+import { waitUntil } from './wait';
 
 /**
  * What an operator sets up once per AWS account before tenant-fleet manages tenants there:
@@ -119,7 +120,12 @@ async function seedAccount(endpoint: string, account: SandboxAccount, templates:
         }),
       );
     }
-    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+    // The emulator's stacks take time (test/sandbox/moto/README.md, "Operations that take time").
+    let stack: Stack | undefined;
+    await waitUntil(`fleet access role stack in ${account.name}`, async () => {
+      stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+      return !stack?.StackStatus?.endsWith('_IN_PROGRESS');
+    }, { intervalMs: 50 });
     if (stack?.StackStatus !== 'CREATE_COMPLETE') throw new Error(`fleet access role stack in ${account.name} is ${stack?.StackStatus}`);
     const roleArn = stack.Outputs?.find((o) => o.OutputKey === 'AccessRoleArn')?.OutputValue;
     if (!roleArn) throw new Error(`fleet access role stack in ${account.name} has no AccessRoleArn output`);

@@ -4,7 +4,7 @@ import { seedAwsBaseline } from './aws-baseline';
 import { startSandboxCodec, type SandboxCodec } from './codec-server';
 import { startKubeCluster, type KubeCluster } from './kube/cluster';
 import { writeSandboxFleetConfig } from './fleet-config';
-import { startAwsEmulator, SANDBOX_AWS_CREDENTIALS, type AwsEmulator } from './moto';
+import { checkAwsEmulatorSettings, startAwsEmulator, SANDBOX_AWS_CREDENTIALS, type AwsEmulator, type AwsEmulatorSettings } from './moto';
 import { startFaultProxies, type FaultProxies } from './fault-proxy';
 import { freeLoopbackPorts, retryOnPortClash } from './ports';
 import { startTemporalServer, type TemporalServer } from './temporal';
@@ -24,6 +24,8 @@ export interface SandboxOptions {
    * real servers, for checks that must not be faulted. Off by default.
    */
   faults?: boolean | { seed?: number };
+  /** AWS emulator settings (time scale, quotas: test/sandbox/moto/README.md) over its defaults and TENANT_FLEET_SANDBOX_*. */
+  awsSettings?: AwsEmulatorSettings;
   log?: (line: string) => void;
 }
 
@@ -55,6 +57,7 @@ const SANDBOX_STATE_ENTRIES = ['temporal', 'aws', 'kube', 'codec', 'faults', 'fl
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
   const log = options.log ?? (() => undefined);
+  checkAwsEmulatorSettings(options.awsSettings);
   if (options.fresh) {
     // Only this sandbox's own state: `.sandbox/` also holds test runs' sandboxes (`.sandbox/test*`), possibly running.
     for (const entry of SANDBOX_STATE_ENTRIES) rmSync(join(stateDir, entry), { recursive: true, force: true });
@@ -83,7 +86,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           throw error;
         }
       }, log).then((pair) => (started.push(...pair), pair)),
-      retryOnPortClash('AWS emulator', () => startAwsEmulator({ stateDir: join(stateDir, 'aws') }), log).then((a) => (started.push(a), a)),
+      retryOnPortClash('AWS emulator', () => startAwsEmulator({ stateDir: join(stateDir, 'aws'), settings: options.awsSettings }), log).then((a) => (started.push(a), a)),
     ]);
     log(`Temporal ${temporal.address} (UI ${temporal.uiUrl}), AWS emulator ${aws.endpoint}`);
     let kube: KubeCluster | undefined;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { freeLoopbackPort } from './ports';
 import { startProcess, type ManagedProcess } from './process';
@@ -17,13 +18,37 @@ export const SANDBOX_AWS_CREDENTIALS = {
   AWS_REGION: 'us-east-1',
 } as const;
 
+/**
+ * The launcher's settings (time scale, quotas, ...: test/sandbox/moto/README.md), by JSON key. They override the
+ * `TENANT_FLEET_SANDBOX_*` environment variables the launcher also reads; the launcher validates both.
+ */
+export type AwsEmulatorSettings = Record<string, unknown>;
+
+const LAUNCHER = join(repoRoot, 'test', 'sandbox', 'moto', 'launcher.py');
+
+function settingsArgs(settings: AwsEmulatorSettings | undefined): string[] {
+  return settings && Object.keys(settings).length > 0 ? ['--settings', JSON.stringify(settings)] : [];
+}
+
+/** Refuses bad emulator settings (naming the setting) before any server of the sandbox starts. */
+export function checkAwsEmulatorSettings(settings?: AwsEmulatorSettings): void {
+  const result = spawnSync(motoPython(), [LAUNCHER, '--host', '127.0.0.1', '--check-settings', ...settingsArgs(settings)], {
+    encoding: 'utf8',
+    env: process.env,
+    timeout: 30_000,
+  });
+  if (result.status === 0) return;
+  const said = (result.stderr ?? '').trim().replace(/^launcher: /, '');
+  throw new Error(`AWS emulator settings refused: ${said || result.error?.message || `launcher exited ${result.status}`}`);
+}
+
 /** moto server behind the project's launcher (test/sandbox/moto/launcher.py closes the gaps we rely on). */
-export async function startAwsEmulator(options: { stateDir: string; port?: number }): Promise<AwsEmulator> {
+export async function startAwsEmulator(options: { stateDir: string; port?: number; settings?: AwsEmulatorSettings }): Promise<AwsEmulator> {
   const port = options.port ?? (await freeLoopbackPort());
   const proc = startProcess({
     name: 'moto',
     command: motoPython(),
-    args: [join(repoRoot, 'test', 'sandbox', 'moto', 'launcher.py'), '--host', '127.0.0.1', '--port', String(port)],
+    args: [LAUNCHER, '--host', '127.0.0.1', '--port', String(port), ...settingsArgs(options.settings)],
     logPath: join(options.stateDir, 'moto.log'),
     pidPath: join(options.stateDir, 'moto.pid'),
     env: { ...process.env, ...SANDBOX_AWS_CREDENTIALS, PYTHONUNBUFFERED: '1' },

@@ -66,11 +66,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="port (0 = pick a free one)")
+    parser.add_argument("--settings", metavar="JSON", help="sandbox settings as a JSON object (see README.md)")
+    parser.add_argument("--check-settings", action="store_true", help="only validate the settings, exit 0 or 2")
     args = parser.parse_args(argv)
 
     if not is_loopback(args.host):
         print(f"launcher: refusing to bind {args.host!r}: only loopback addresses are allowed", file=sys.stderr)
         return 2
+
+    from patches import _settings  # does not import moto: bad settings are refused in a blink
+
+    try:
+        settings = _settings.load(os.environ, args.settings)
+    except _settings.SettingsError as exc:
+        print(f"launcher: {exc}", file=sys.stderr)
+        return 2
+    if args.check_settings:
+        return 0
+    _settings.configure(settings)
 
     # Region default for clients that do not send one (moto needs none itself).
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

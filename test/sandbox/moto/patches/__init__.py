@@ -9,7 +9,6 @@ change-set functions).
 from __future__ import annotations
 
 import importlib
-import os
 
 PATCHES = (
     "cfn_templates",
@@ -17,6 +16,7 @@ PATCHES = (
     "cfn_resource_status",
     "cfn_change_sets",
     "cfn_client_request_token",
+    "cfn_timing",
     "cfn_rds",
     "cfn_ecs",
     "cfn_ssm_tags",
@@ -32,10 +32,12 @@ PATCHES = (
 
 def apply_all() -> list[str]:
     # Only for proving that the tests catch a missing patch:
-    #   SANDBOX_MOTO_SKIP_PATCHES=cfn_rds,acm_in_use
+    #   TENANT_FLEET_SANDBOX_SKIP_PATCHES=cfn_rds,acm_in_use
     # Skipped modules are not even imported (defining a CloudFormationModel
     # subclass is enough to register it with moto).
-    skip = {name.strip() for name in os.environ.get("SANDBOX_MOTO_SKIP_PATCHES", "").split(",") if name.strip()}
+    from ._settings import current
+
+    skip = set(current().skipPatches)
     applied = []
     for name in PATCHES:
         if name in skip:

@@ -25,7 +25,7 @@ Behaviour
   IN_PROGRESS, runningCount 0, pendingCount = desiredCount); the previous
   PRIMARY becomes ACTIVE and keeps its running tasks.
 * Evaluated lazily on DescribeServices (no threads): once
-  `SANDBOX_ECS_ROLLOUT_SECONDS` (default 2) have passed, the deployment becomes
+  `ROLLOUT_AWS_SECONDS` times the time scale setting have passed, the deployment becomes
   COMPLETED with runningCount = desiredCount and the ACTIVE deployments
   disappear -- unless any container image of its task definition has a tag
   ending in `-broken`: then it becomes FAILED with rolloutStateReason
@@ -47,7 +47,6 @@ describe_services` and `EC2ContainerServiceResponse.create_service` (to keep
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Callable
 
@@ -57,17 +56,16 @@ from moto.ecs import responses as ecs_responses
 from moto.moto_api._internal import mock_random
 
 from ._common import wrap_once
+from ._settings import scaled
 
-ROLLOUT_ENV = "SANDBOX_ECS_ROLLOUT_SECONDS"
+# A rolling deployment behind a load balancer: new tasks healthy, old ones drained (deregistration delay).
+ROLLOUT_AWS_SECONDS = 400.0
 BROKEN_SUFFIX = "-broken"
 CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
 
 
 def rollout_seconds() -> float:
-    try:
-        return max(float(os.environ.get(ROLLOUT_ENV, "2")), 0.0)
-    except ValueError:
-        return 2.0
+    return scaled(ROLLOUT_AWS_SECONDS)
 
 
 def image_tag(image: str) -> str:

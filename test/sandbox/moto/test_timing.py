@@ -1,0 +1,219 @@
+"""The launcher's settings and the operations that take time (patches/_settings.py, cfn_timing.py, ...).
+
+Run: .tools/venv/bin/python -m pytest test/sandbox/moto -q
+The timed launcher runs with the default settings: what the product's tests see.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+
+from test_launcher import LAUNCHER, Aws, _aurora_template, _clean_env, _error_code, _name, _start, _stop
+
+PARAMS = [{"ParameterKey": "Tenant", "ParameterValue": "t1"}]
+IN_PROGRESS = ("_IN_PROGRESS",)
+
+
+@pytest.fixture(scope="module")
+def timed() -> Iterator[Aws]:
+    proc, url = _start(0)
+    yield Aws(url)
+    assert _stop(proc) == 0
+
+
+@pytest.fixture(scope="module")
+def slow() -> Iterator[Aws]:
+    """25 times the default scale: a change set takes 0.6 s to create, long enough to be seen pending."""
+    proc, url = _start(0, settings=json.dumps({"timeScale": 0.05}))
+    yield Aws(url)
+    assert _stop(proc) == 0
+
+
+SMALL_TEMPLATE = json.dumps({"Resources": {"Param": {"Type": "AWS::SSM::Parameter", "Properties": {
+    "Name": {"Fn::Sub": "/${AWS::StackName}/p"}, "Type": "String", "Value": {"Ref": "Value"}}}},
+    "Parameters": {"Value": {"Type": "String"}}})
+
+
+def _refused(env: dict[str, str] | None = None, settings: str | None = None) -> str:
+    args = [sys.executable, LAUNCHER, "--host", "127.0.0.1", "--port", "0"]
+    if settings is not None:
+        args += ["--settings", settings]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=30, env=_clean_env(env))
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr  # one clear line, no traceback
+    return lines[0]
+
+
+# ------------------------------------------------------------------ settings
+
+
+def test_bad_settings_are_refused_at_start_naming_the_setting() -> None:
+    assert _refused({"TENANT_FLEET_SANDBOX_TIME_SCALE": "-1"}) == (
+        'launcher: TENANT_FLEET_SANDBOX_TIME_SCALE: expected a number >= 0 (got "-1")')
+    assert _refused({"TENANT_FLEET_SANDBOX_TIME_SCALE": "fast"}) == (
+        'launcher: TENANT_FLEET_SANDBOX_TIME_SCALE: expected a number >= 0 (got "fast")')
+    assert _refused({"TENANT_FLEET_SANDBOX_TIME_SCALE": "nan"}).startswith(
+        "launcher: TENANT_FLEET_SANDBOX_TIME_SCALE: expected a number >= 0")
+    unknown = _refused({"TENANT_FLEET_SANDBOX_TIME_SCAL": "1"})
+    assert unknown.startswith("launcher: TENANT_FLEET_SANDBOX_TIME_SCAL: unknown sandbox setting (known: ")
+    assert "TENANT_FLEET_SANDBOX_TIME_SCALE" in unknown
+    assert _refused(settings='{"timeScale": -0.5}') == (
+        "launcher: --settings timeScale: expected a number >= 0 (got -0.5)")
+    assert _refused(settings='{"timeScale": true}') == (
+        "launcher: --settings timeScale: expected a number >= 0 (got true)")
+    assert _refused(settings='{"timescale": 1}').startswith('launcher: --settings: unknown key "timescale" (known: ')
+    assert _refused(settings="[1]") == "launcher: --settings: expected a JSON object (got [1])"
+    assert _refused(settings="{").startswith("launcher: --settings: expected a JSON object (")
+    assert _refused({"SANDBOX_ECS_ROLLOUT_SECONDS": "2"}) == (
+        "launcher: SANDBOX_ECS_ROLLOUT_SECONDS is no longer read; use TENANT_FLEET_SANDBOX_TIME_SCALE "
+        "(ECS rollouts are scaled like every other duration)")
+    assert "unknown: cfn_nope" in _refused({"TENANT_FLEET_SANDBOX_SKIP_PATCHES": "cfn_rds,cfn_nope"})
+
+
+def test_settings_argument_overrides_the_environment_and_foreign_variables_pass() -> None:
+    from patches import _settings
+
+    # TENANT_FLEET_SANDBOX_DIR belongs to the sandbox scripts, not to the launcher.
+    loaded = _settings.load({"TENANT_FLEET_SANDBOX_DIR": "/tmp/x", "TENANT_FLEET_SANDBOX_TIME_SCALE": "5",
+                             "PATH": "/bin"}, '{"timeScale": 0}')
+    assert loaded.timeScale == 0
+    assert _settings.load({"TENANT_FLEET_SANDBOX_TIME_SCALE": "0.5"}).timeScale == 0.5
+    assert _settings.load({}).timeScale == 0.002
+    assert _settings.load({"TENANT_FLEET_SANDBOX_SKIP_PATCHES": "cfn_rds, acm_in_use"}).skipPatches == (
+        "cfn_rds", "acm_in_use")
+
+
+# ------------------------------------------------------------ CloudFormation
+
+
+def _watch(read: Callable[[], str], timeout: float = 20) -> list[str]:
+    """Distinct values `read` returns, polled every 20 ms until it is no longer in progress."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = read()
+        if not seen or seen[-1] != value:
+            seen.append(value)
+        if not value.endswith(IN_PROGRESS) and value not in ("CREATE_PENDING",):
+            return seen
+        time.sleep(0.02)
+    raise AssertionError(f"still in progress after {timeout} s: {seen}")
+
+
+def _status(cfn: Any, name: str) -> str:
+    return cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+
+
+def _stack_events(cfn: Any, name: str) -> list[dict[str, Any]]:
+    return cfn.describe_stack_events(StackName=name)["StackEvents"][::-1]
+
+
+def test_stack_is_seen_in_progress_before_complete(timed: Aws) -> None:
+    cfn = timed("cloudformation")
+    name = _name("timed")
+    started = datetime.datetime.now(datetime.timezone.utc)
+    cfn.create_stack(StackName=name, TemplateBody=_aurora_template(), Parameters=PARAMS)
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_IN_PROGRESS"
+    assert "Outputs" not in stack
+    assert _watch(lambda: _status(cfn, name)) == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert {o["OutputKey"] for o in stack["Outputs"]} >= {"ClusterId", "Endpoint", "WriterId"}
+
+    events = _stack_events(cfn, name)
+    stamps = [e["Timestamp"] for e in events]
+    assert stamps == sorted(stamps)
+    # The Aurora cluster and its writer take most of the ~12 AWS minutes, scaled by the default 0.002.
+    assert datetime.timedelta(seconds=0.8) < stamps[-1] - stamps[0] < datetime.timedelta(seconds=5)
+    assert stamps[0] >= started - datetime.timedelta(seconds=1)
+    writer = [e for e in events if e["LogicalResourceId"] == "Writer"]
+    assert [e["ResourceStatus"] for e in writer] == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+    assert writer[1]["Timestamp"] - writer[0]["Timestamp"] > datetime.timedelta(seconds=0.5)
+
+    # An update shows UPDATE_IN_PROGRESS and refuses a second update meanwhile, as AWS does.
+    cfn.update_stack(StackName=name, TemplateBody=_aurora_template(instance_class="db.r6g.xlarge"), Parameters=PARAMS)
+    assert _status(cfn, name) == "UPDATE_IN_PROGRESS"
+    with pytest.raises(ClientError) as refused:
+        cfn.update_stack(StackName=name, TemplateBody=_aurora_template(instance_class="db.r6g.2xlarge"),
+                         Parameters=PARAMS)
+    assert _error_code(refused.value) == "ValidationError"
+    assert "is in UPDATE_IN_PROGRESS state and can not be updated" in str(refused.value)
+    assert _watch(lambda: _status(cfn, name))[-1] == "UPDATE_COMPLETE"
+    statuses = [e["ResourceStatus"] for e in _stack_events(cfn, name) if e["LogicalResourceId"] == name]
+    assert statuses[-3:] == ["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE"]
+
+    # A deleted stack is DELETE_IN_PROGRESS by name until it is gone.
+    cfn.delete_stack(StackName=name)
+    assert _status(cfn, name) == "DELETE_IN_PROGRESS"
+    cfn.delete_stack(StackName=name)  # a repeat while deleting is accepted and changes nothing
+
+    def status_or_gone() -> str:
+        try:
+            return _status(cfn, name)
+        except ClientError as exc:
+            assert "does not exist" in str(exc)
+            return "GONE"
+
+    assert _watch(status_or_gone) == ["DELETE_IN_PROGRESS", "GONE"]
+    deleted = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == name]
+    assert [s["StackStatus"] for s in deleted] == ["DELETE_COMPLETE"]
+
+
+def test_change_sets_are_created_then_executed_over_time(slow: Aws) -> None:
+    cfn = slow("cloudformation")
+    name = _name("cs")
+
+    def value(v: str) -> list[dict[str, str]]:
+        return [{"ParameterKey": "Value", "ParameterValue": v}]
+
+    cfn.create_change_set(StackName=name, ChangeSetName="create", ChangeSetType="CREATE",
+                          TemplateBody=SMALL_TEMPLATE, Parameters=value("1"))
+    change_set = cfn.describe_change_set(StackName=name, ChangeSetName="create")
+    assert (change_set["Status"], change_set["ExecutionStatus"]) == ("CREATE_PENDING", "UNAVAILABLE")
+    assert _status(cfn, name) == "REVIEW_IN_PROGRESS"
+    with pytest.raises(ClientError) as early:
+        cfn.execute_change_set(StackName=name, ChangeSetName="create")
+    assert _error_code(early.value) == "InvalidChangeSetStatus"
+    seen = _watch(lambda: cfn.describe_change_set(StackName=name, ChangeSetName="create")["Status"])
+    assert seen[-1] == "CREATE_COMPLETE" and set(seen) <= {"CREATE_PENDING", "CREATE_IN_PROGRESS", "CREATE_COMPLETE"}
+    assert cfn.describe_change_set(StackName=name, ChangeSetName="create")["ExecutionStatus"] == "AVAILABLE"
+
+    cfn.execute_change_set(StackName=name, ChangeSetName="create")
+    assert cfn.describe_change_set(StackName=name, ChangeSetName="create")["ExecutionStatus"] == "EXECUTE_IN_PROGRESS"
+    assert _watch(lambda: _status(cfn, name)) == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+    assert cfn.describe_change_set(StackName=name, ChangeSetName="create")["ExecutionStatus"] == "EXECUTE_COMPLETE"
+
+    # An UPDATE change set is refused while the stack is visibly updating.
+    cfn.update_stack(StackName=name, TemplateBody=SMALL_TEMPLATE, Parameters=value("2"))
+    with pytest.raises(ClientError) as busy:
+        cfn.create_change_set(StackName=name, ChangeSetName="later", ChangeSetType="UPDATE",
+                              TemplateBody=SMALL_TEMPLATE, Parameters=value("3"))
+    assert "is in UPDATE_IN_PROGRESS state and can not be updated" in str(busy.value)
+    assert _watch(lambda: _status(cfn, name))[-1] == "UPDATE_COMPLETE"
+    # The "no changes" outcome also takes the creation time before it shows.
+    cfn.create_change_set(StackName=name, ChangeSetName="same", ChangeSetType="UPDATE",
+                          TemplateBody=SMALL_TEMPLATE, Parameters=value("2"))
+    assert _watch(lambda: cfn.describe_change_set(StackName=name, ChangeSetName="same")["Status"])[-1] == "FAILED"
+    cfn.delete_stack(StackName=name)
+
+
+def test_failed_create_is_seen_rolling_back(timed: Aws) -> None:
+    cfn = timed("cloudformation")
+    name = _name("rollback")
+    failing = {"Type": "AWS::S3::Bucket", "DependsOn": "Writer",
+               "Properties": {"Tags": [{"Key": "sandbox:fail-create", "Value": "true"}]}}
+    cfn.create_stack(StackName=name, TemplateBody=_aurora_template(extra={"Broken": failing}), Parameters=PARAMS)
+    assert _watch(lambda: _status(cfn, name)) == ["CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"]
+    reasons = [e.get("ResourceStatusReason", "") for e in _stack_events(cfn, name)
+               if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert len(reasons) == 1 and "sandbox:fail-create=true" in reasons[0]
