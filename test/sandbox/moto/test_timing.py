@@ -23,10 +23,15 @@ IN_PROGRESS = ("_IN_PROGRESS",)
 
 
 @pytest.fixture(scope="module")
-def timed() -> Iterator[Aws]:
+def timed_endpoint() -> Iterator[str]:
     proc, url = _start(0)
-    yield Aws(url)
+    yield url
     assert _stop(proc) == 0
+
+
+@pytest.fixture(scope="module")
+def timed(timed_endpoint: str) -> Aws:
+    return Aws(timed_endpoint)
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +222,91 @@ def test_failed_create_is_seen_rolling_back(timed: Aws) -> None:
     reasons = [e.get("ResourceStatusReason", "") for e in _stack_events(cfn, name)
                if e["ResourceStatus"] == "CREATE_FAILED"]
     assert len(reasons) == 1 and "sandbox:fail-create=true" in reasons[0]
+
+
+# ------------------------------------------------------------------ RDS
+
+
+def _rds_status(rds: Any, snapshot: str) -> str:
+    return rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)["DBClusterSnapshots"][0]["Status"]
+
+
+def test_snapshots_and_restores_take_time(timed: Aws) -> None:
+    rds = timed("rds")
+    cluster, snapshot, restored = _name("c"), _name("s"), _name("r")
+    rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql", MasterUsername="app",
+                          ManageMasterUserPassword=True)
+    created = rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=snapshot)
+    assert created["DBClusterSnapshot"]["Status"] == "creating"
+    described = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)["DBClusterSnapshots"][0]
+    assert (described["Status"], described["PercentProgress"]) == ("creating", 0)
+    with pytest.raises(ClientError) as early:
+        rds.restore_db_cluster_from_snapshot(DBClusterIdentifier=restored, SnapshotIdentifier=snapshot,
+                                             Engine="aurora-postgresql")
+    assert _error_code(early.value) == "InvalidDBClusterSnapshotStateFault"
+    assert early.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert _watch(lambda: _rds_status(rds, snapshot).replace("creating", "CREATING_IN_PROGRESS")) == [
+        "CREATING_IN_PROGRESS", "available"]
+    assert rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)["DBClusterSnapshots"][0][
+        "PercentProgress"] == 100
+
+    restore = rds.restore_db_cluster_from_snapshot(DBClusterIdentifier=restored, SnapshotIdentifier=snapshot,
+                                                   Engine="aurora-postgresql")
+    assert restore["DBCluster"]["Status"] == "creating"
+
+    def cluster_status() -> str:
+        status = rds.describe_db_clusters(DBClusterIdentifier=restored)["DBClusters"][0]["Status"]
+        return "CREATING_IN_PROGRESS" if status == "creating" else status
+
+    assert _watch(cluster_status) == ["CREATING_IN_PROGRESS", "available"]
+    writer = _name("w")
+    rds.create_db_instance(DBInstanceIdentifier=writer, DBClusterIdentifier=restored, Engine="aurora-postgresql",
+                           DBInstanceClass="db.r6g.large")
+
+    def instance_status() -> str:
+        status = rds.describe_db_instances(DBInstanceIdentifier=writer)["DBInstances"][0]["DBInstanceStatus"]
+        return "CREATING_IN_PROGRESS" if status == "creating" else status
+
+    assert _watch(instance_status) == ["CREATING_IN_PROGRESS", "available"]
+
+
+def test_snapshot_tagged_to_fail_ends_failed(timed: Aws) -> None:
+    rds = timed("rds")
+    cluster, tagged, plain = _name("c"), _name("s"), _name("s")
+    rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql", MasterUsername="app",
+                          ManageMasterUserPassword=True)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=tagged,
+                                   Tags=[{"Key": "sandbox:fail-snapshot", "Value": "true"}])
+    assert _watch(lambda: _rds_status(rds, tagged).replace("creating", "CREATING_IN_PROGRESS"))[-1] == "failed"
+    # The cluster's tag fails every snapshot of it.
+    arn = rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]["DBClusterArn"]
+    rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "sandbox:fail-snapshot", "Value": "true"}])
+    rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=plain)
+    assert _watch(lambda: _rds_status(rds, plain).replace("creating", "CREATING_IN_PROGRESS"))[-1] == "failed"
+
+
+def test_snapshot_quota_refuses_the_101st(timed_endpoint: str) -> None:
+    import boto3
+    from botocore.config import Config
+
+    # A region of its own, so the other tests' snapshots do not count; the quota is the default (100).
+    rds = boto3.client("rds", endpoint_url=timed_endpoint, region_name="eu-west-3", aws_access_key_id="testing",
+                       aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}))
+    cluster = _name("c")
+    rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql", MasterUsername="app",
+                          ManageMasterUserPassword=True, BackupRetentionPeriod=7)
+    for index in range(100):
+        rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=f"s-{index}")
+    with pytest.raises(ClientError) as refused:
+        rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier="s-100")
+    assert _error_code(refused.value) == "SnapshotQuotaExceeded"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as copy_refused:
+        rds.copy_db_cluster_snapshot(SourceDBClusterSnapshotIdentifier="s-0", TargetDBClusterSnapshotIdentifier="copy")
+    assert _error_code(copy_refused.value) == "SnapshotQuotaExceeded"
+    # Errors that come before the quota keep their own shape.
+    with pytest.raises(ClientError) as exists:
+        rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier="s-1")
+    assert _error_code(exists.value) == "DBClusterSnapshotAlreadyExistsFault"
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="s-0")
+    rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier="s-100")

@@ -22,6 +22,7 @@ PATCHES = (
     "cfn_ssm_tags",
     "cfn_cloudwatch",
     "rds_restore",
+    "rds_timing",
     "ecs_deployments",
     "acm_dns_validation",
     "acm_idempotency",

@@ -103,6 +103,11 @@ SETTINGS: tuple[Setting, ...] = (
         "snapshots, restores, ECS rollouts, ACM validation). 1 = roughly AWS's pace; 0 = instant.",
     ),
     Setting(
+        "snapshotQuota", "TENANT_FLEET_SANDBOX_SNAPSHOT_QUOTA", 100, _count(0),
+        "Manual DB cluster snapshots (and, separately, manual DB instance snapshots) per account and region; "
+        "AWS's default quota is 100.",
+    ),
+    Setting(
         "skipPatches", "TENANT_FLEET_SANDBOX_SKIP_PATCHES", (), _name_list,
         "Patch modules to leave out, only to prove that the tests catch a missing patch.",
     ),

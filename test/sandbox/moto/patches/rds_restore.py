@@ -29,7 +29,8 @@ from moto.rds.models import DBCluster
 
 
 def get_cfg(self: Any) -> dict[str, Any]:  # replaces DBCluster.get_cfg
-    cfg = self.__dict__.copy()
+    # Sandbox bookkeeping (timed steps of this cluster, ...) must not be copied into the restored one.
+    cfg = {key: value for key, value in self.__dict__.items() if not key.startswith("_sandbox")}
     cfg.pop("backend", None)
     cfg["master_user_password"] = cfg.pop("_master_user_password", None)
     cfg["enable_http_endpoint"] = cfg.pop("_enable_http_endpoint", None)
