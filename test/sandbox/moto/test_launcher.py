@@ -43,7 +43,9 @@ def _free_port() -> int:
 
 
 def _clean_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANT_FLEET_SANDBOX_")}
+    # The tests expect the default settings; only SKIP_PATCHES passes (to prove a test catches a missing patch).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("TENANT_FLEET_SANDBOX_") or k == "TENANT_FLEET_SANDBOX_SKIP_PATCHES"}
     env.pop("MOTO_ACCOUNT_ID", None)
     env.update(extra_env or {})
     return env

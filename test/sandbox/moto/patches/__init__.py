@@ -28,6 +28,8 @@ PATCHES = (
     "acm_idempotency",
     "acm_in_use",
     "acm_renewal",
+    "acm_quotas",
+    "elbv2_quotas",
 )
 
 

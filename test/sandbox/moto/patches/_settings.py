@@ -108,6 +108,18 @@ SETTINGS: tuple[Setting, ...] = (
         "AWS's default quota is 100.",
     ),
     Setting(
+        "albCertificatesQuota", "TENANT_FLEET_SANDBOX_ALB_CERTIFICATES_QUOTA", 25, _count(0),
+        "Certificates per Application Load Balancer, default certificates not counted (AWS: 25).",
+    ),
+    Setting(
+        "albRulesQuota", "TENANT_FLEET_SANDBOX_ALB_RULES_QUOTA", 100, _count(0),
+        "Listener rules per Application Load Balancer, default rules not counted (AWS: 100).",
+    ),
+    Setting(
+        "acmDomainsQuota", "TENANT_FLEET_SANDBOX_ACM_DOMAINS_QUOTA", 10, _count(1),
+        "Domain names per ACM certificate, DomainName included (AWS: 10 by default).",
+    ),
+    Setting(
         "skipPatches", "TENANT_FLEET_SANDBOX_SKIP_PATCHES", (), _name_list,
         "Patch modules to leave out, only to prove that the tests catch a missing patch.",
     ),

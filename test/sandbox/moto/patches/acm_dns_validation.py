@@ -28,8 +28,9 @@ For certificates requested with `ValidationMethod=DNS`:
   certificate in the load balancer's account is validated by a record in the
   tenant account's zone, as in AWS (delegation from parent zones is assumed).
   A record written into a parent zone that has a more specific child zone does
-  not count, as a resolver would never see it. Then it becomes ISSUED (on the
-  next DescribeCertificate/ListCertificates/GetCertificate) and stays ISSUED.
+  not count, as a resolver would never see it. `VALIDATION_SECONDS` times the time
+  scale after the first read that finds every record, it becomes ISSUED (on the next
+  DescribeCertificate/ListCertificates/GetCertificate) and stays ISSUED.
   Per-domain `ValidationStatus` is SUCCESS / PENDING_VALIDATION accordingly.
 Other certificates (EMAIL validation, private CA, imported) keep moto's behaviour.
 
@@ -51,6 +52,10 @@ from moto.core.utils import utcnow
 from moto.route53.models import route53_backends
 
 from ._common import wrap_once
+from ._timing import later
+
+# AWS-like seconds from the last validation record being in DNS to ISSUED (times the time scale).
+VALIDATION_SECONDS = 120.0
 
 
 def _norm(name: str) -> str:
@@ -141,8 +146,11 @@ def _wrap_check(original: Callable[..., Any]) -> Callable[..., Any]:
             self.status = "EXPIRED"
             return None
         if self.status == "PENDING_VALIDATION" and all(domain_validated(self, d) for d in domains_of(self)):
-            self.status = "ISSUED"
-            self._sandbox_issued_at = utcnow()
+            # ACM notices the records and issues some time later, not at the next read.
+            seen = self.__dict__.setdefault("_sandbox_records_seen_at", utcnow())
+            if utcnow() >= later(seen, VALIDATION_SECONDS):
+                self.status = "ISSUED"
+                self._sandbox_issued_at = utcnow()
         return None
 
     return check

@@ -310,3 +310,89 @@ def test_snapshot_quota_refuses_the_101st(timed_endpoint: str) -> None:
     assert _error_code(exists.value) == "DBClusterSnapshotAlreadyExistsFault"
     rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="s-0")
     rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier="s-100")
+
+
+# ------------------------------------------------------- quotas and error shapes
+
+
+def _shape(exc: ClientError) -> tuple[str, int]:
+    return exc.response["Error"]["Code"], exc.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def _refusal(call: Callable[[], Any]) -> tuple[str, int, str]:
+    with pytest.raises(ClientError) as refused:
+        call()
+    return (*_shape(refused.value), refused.value.response["Error"].get("Message", ""))
+
+
+def test_load_balancer_certificate_and_rule_quotas(timed: Aws) -> None:
+    ec2, elbv2, acm = timed("ec2"), timed("elbv2"), timed("acm")
+    vpc = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.50.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"][
+        "SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+    balancer = elbv2.create_load_balancer(Name=_name("alb"), Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    group = elbv2.create_target_group(Name=_name("tg"), Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0][
+        "TargetGroupArn"]
+
+    def certificate(name: str) -> str:
+        return acm.request_certificate(DomainName=f"{name}.quota.example.com", ValidationMethod="DNS")["CertificateArn"]
+
+    default = certificate("default")
+    forward = [{"Type": "forward", "TargetGroupArn": group}]
+    https = elbv2.create_listener(LoadBalancerArn=balancer, Protocol="HTTPS", Port=443,
+                                  Certificates=[{"CertificateArn": default}], DefaultActions=forward)["Listeners"][0][
+        "ListenerArn"]
+    other = elbv2.create_listener(LoadBalancerArn=balancer, Protocol="HTTPS", Port=8443,
+                                  Certificates=[{"CertificateArn": default}], DefaultActions=forward)["Listeners"][0][
+        "ListenerArn"]
+    extra = [certificate(f"c{i}") for i in range(26)]
+    # 25 per load balancer, default certificates not counted, across its listeners.
+    elbv2.add_listener_certificates(ListenerArn=https, Certificates=[{"CertificateArn": arn} for arn in extra[:20]])
+    elbv2.add_listener_certificates(ListenerArn=other, Certificates=[{"CertificateArn": arn} for arn in extra[20:25]])
+    elbv2.add_listener_certificates(ListenerArn=https, Certificates=[{"CertificateArn": extra[0]}])  # already there
+    assert _refusal(lambda: elbv2.add_listener_certificates(
+        ListenerArn=https, Certificates=[{"CertificateArn": extra[25]}]))[:2] == ("TooManyCertificates", 400)
+    # ... the same certificate on a second listener counts once.
+    elbv2.add_listener_certificates(ListenerArn=other, Certificates=[{"CertificateArn": extra[0]}])
+
+    # 100 rules per load balancer, default rules not counted.
+    for index in range(100):
+        elbv2.create_rule(ListenerArn=https if index % 2 else other, Priority=index + 1, Actions=forward,
+                          Conditions=[{"Field": "host-header", "Values": [f"h{index}.example.com"]}])
+    code, status, message = _refusal(lambda: elbv2.create_rule(
+        ListenerArn=https, Priority=500, Actions=forward,
+        Conditions=[{"Field": "host-header", "Values": ["one-more.example.com"]}]))
+    assert (code, status) == ("TooManyRules", 400) and "rules" in message
+
+
+def test_acm_refuses_more_than_ten_domain_names(timed: Aws) -> None:
+    acm = timed("acm")
+    names = [f"n{i}.san.example.com" for i in range(10)]
+    acm.request_certificate(DomainName=names[0], SubjectAlternativeNames=names, ValidationMethod="DNS")
+    assert _refusal(lambda: acm.request_certificate(
+        DomainName="eleven.san.example.com", SubjectAlternativeNames=names, ValidationMethod="DNS")) == (
+        "LimitExceededException", 400, "Certificate has too many domains.")
+
+
+def test_not_found_and_validation_errors_have_aws_shapes(timed: Aws) -> None:
+    # Code and HTTP status as in each service's API model (botocore's data), which the SDKs map to errors.
+    cfn, rds, acm, elbv2 = timed("cloudformation"), timed("rds"), timed("acm"), timed("elbv2")
+    assert _refusal(lambda: cfn.describe_stacks(StackName="missing-stack")) == (
+        "ValidationError", 400, "Stack with id missing-stack does not exist")
+    name = _name("shapes")
+    cfn.create_stack(StackName=name, TemplateBody=SMALL_TEMPLATE, Parameters=[{"ParameterKey": "Value",
+                                                                                "ParameterValue": "1"}])
+    assert _refusal(lambda: cfn.describe_change_set(StackName=name, ChangeSetName="missing"))[:2] == (
+        "ChangeSetNotFound", 404)
+    assert _refusal(lambda: rds.describe_db_clusters(DBClusterIdentifier="missing"))[:2] == (
+        "DBClusterNotFoundFault", 404)
+    assert _refusal(lambda: rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="missing"))[:2] == (
+        "DBClusterSnapshotNotFoundFault", 404)
+    assert _refusal(lambda: rds.describe_db_instances(DBInstanceIdentifier="missing"))[:2] == (
+        "DBInstanceNotFound", 404)
+    assert _refusal(lambda: acm.describe_certificate(
+        CertificateArn="arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"))[:2] == (
+        "ResourceNotFoundException", 400)
+    assert _refusal(lambda: elbv2.describe_listener_certificates(
+        ListenerArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2"))[:2] == (
+        "ListenerNotFound", 400)
