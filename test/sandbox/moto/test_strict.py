@@ -119,6 +119,14 @@ def _status(cfn: Any, name: str) -> str:
     return cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
 
 
+def _status_or_gone(cfn: Any, name: str) -> str:
+    try:
+        return _status(cfn, name)
+    except ClientError as exc:
+        assert "does not exist" in str(exc)
+        return "GONE"
+
+
 def _stack_events(cfn: Any, name: str) -> list[dict[str, Any]]:
     return cfn.describe_stack_events(StackName=name)["StackEvents"][::-1]
 
@@ -162,14 +170,7 @@ def test_stack_is_seen_in_progress_before_complete(timed: Aws) -> None:
     assert _status(cfn, name) == "DELETE_IN_PROGRESS"
     cfn.delete_stack(StackName=name)  # a repeat while deleting is accepted and changes nothing
 
-    def status_or_gone() -> str:
-        try:
-            return _status(cfn, name)
-        except ClientError as exc:
-            assert "does not exist" in str(exc)
-            return "GONE"
-
-    assert _watch(status_or_gone) == ["DELETE_IN_PROGRESS", "GONE"]
+    assert _watch(lambda: _status_or_gone(cfn, name)) == ["DELETE_IN_PROGRESS", "GONE"]
     deleted = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == name]
     assert [s["StackStatus"] for s in deleted] == ["DELETE_COMPLETE"]
 
@@ -222,6 +223,46 @@ def test_failed_create_is_seen_rolling_back(timed: Aws) -> None:
     reasons = [e.get("ResourceStatusReason", "") for e in _stack_events(cfn, name)
                if e["ResourceStatus"] == "CREATE_FAILED"]
     assert len(reasons) == 1 and "sandbox:fail-create=true" in reasons[0]
+
+
+def _params(**tagged: dict[str, Any]) -> str:
+    resources: dict[str, Any] = {}
+    for name, extra in tagged.items():
+        body: dict[str, Any] = {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Name": {"Fn::Sub": f"/${{AWS::StackName}}/{name}"}, "Type": "String", "Value": name,
+            "Tags": extra.get("tags", {})}}
+        if "depends" in extra:
+            body["DependsOn"] = extra["depends"]
+        resources[name] = body
+    return json.dumps({"Resources": resources})
+
+
+def test_fail_delete_tag_gives_delete_failed_and_update_rollback_failed(timed: Aws) -> None:
+    cfn = timed("cloudformation")
+    stuck = {"tags": {"sandbox:fail-delete": "true"}}
+    name = _name("faildelete")
+    cfn.create_stack(StackName=name, TemplateBody=_params(Keep={}, Stuck=stuck))
+    _watch(lambda: _status(cfn, name))
+    cfn.delete_stack(StackName=name)
+    assert _watch(lambda: _status(cfn, name)) == ["DELETE_IN_PROGRESS", "DELETE_FAILED"]
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatusReason"] == "The following resource(s) failed to delete: [Stuck]. "
+    failed = [e for e in _stack_events(cfn, name) if e["ResourceStatus"] == "DELETE_FAILED" and e["LogicalResourceId"] == "Stuck"]
+    assert failed[0]["ResourceStatusReason"] == (
+        'Resource handler returned message: "Sandbox fault injection: AWS::SSM::Parameter Stuck is tagged '
+        'sandbox:fail-delete=true" (HandlerErrorCode: GeneralServiceException)')
+    cfn.delete_stack(StackName=name, RetainResources=["Stuck"])  # what an operator does on AWS
+    assert _watch(lambda: _status_or_gone(cfn, name))[-1] == "GONE"
+
+    # An update that adds a resource which cannot be deleted, then fails: the rollback fails.
+    name = _name("rollbackfail")
+    cfn.create_stack(StackName=name, TemplateBody=_params(Keep={}))
+    _watch(lambda: _status(cfn, name))
+    broken = {"tags": {"sandbox:fail-create": "true"}, "depends": "Stuck"}
+    cfn.update_stack(StackName=name, TemplateBody=_params(Keep={}, Stuck=stuck, Broken=broken))
+    seen = _watch(lambda: _status(cfn, name))
+    assert seen[0] == "UPDATE_IN_PROGRESS" and seen[-1] == "UPDATE_ROLLBACK_FAILED"
+    assert "UPDATE_ROLLBACK_IN_PROGRESS" in [e["ResourceStatus"] for e in _stack_events(cfn, name)]
 
 
 # ------------------------------------------------------------------ RDS

@@ -67,6 +67,9 @@ from ._common import (
 FAIL_CREATE_TAG = "sandbox:fail-create"
 # ... and this one makes it fail when a stack update modifies it.
 FAIL_UPDATE_TAG = "sandbox:fail-update"
+# ... and this one whenever CloudFormation deletes it (stack deletion, or the rollback of
+# the create/update that added it: DELETE_FAILED, ROLLBACK_FAILED, UPDATE_ROLLBACK_FAILED).
+FAIL_DELETE_TAG = "sandbox:fail-delete"
 
 # Stack states from which UpdateStack / CreateChangeSet(UPDATE) are refused.
 NOT_UPDATABLE = {
@@ -104,6 +107,16 @@ class ResourceFailure(Exception):
 
 class StackLevelFailure(Exception):
     code = "GeneralServiceException"
+
+
+class SandboxFault(Exception):
+    """A failure injected by a fault tag; reported like a resource handler's error."""
+
+    code = "GeneralServiceException"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 class _Op:
@@ -262,6 +275,8 @@ def _delete_resource(
         _resource_event(stack, name, rtype, "DELETE_IN_PROGRESS", physical_id=physical)
         if started is not None:
             started.add(name)
+    if _tag_true(resource_json, FAIL_DELETE_TAG):
+        raise SandboxFault(f"Sandbox fault injection: {rtype} {name} is tagged {FAIL_DELETE_TAG}=true")
     if policy == "Snapshot" and rtype in SNAPSHOTTERS and not getattr(resource, "_sandbox_snapshot_taken", False):
         SNAPSHOTTERS[rtype](stack, name, resource)
         try:
