@@ -27,9 +27,10 @@ from botocore.exceptions import ClientError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LAUNCHER = os.path.join(HERE, "launcher.py")
-# The semantics tests below look at outcomes, so their launcher runs at time scale 0 (instant);
+# The semantics tests below look at outcomes, so their launcher runs at time scale 0 (instant) and
+# strongly consistent;
 # the timing tests (and ECS rollouts, which need time to be observed) use the default settings.
-INSTANT = json.dumps({"timeScale": 0})
+INSTANT = json.dumps({"timeScale": 0, "eventualConsistencySeconds": 0})
 FAULT_TAG = {"Key": "sandbox:fail-create", "Value": "true"}
 
 

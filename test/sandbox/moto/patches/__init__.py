@@ -30,6 +30,7 @@ PATCHES = (
     "acm_renewal",
     "acm_quotas",
     "elbv2_quotas",
+    "eventual_consistency",
 )
 
 

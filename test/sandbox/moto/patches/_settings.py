@@ -108,6 +108,10 @@ SETTINGS: tuple[Setting, ...] = (
         "AWS's default quota is 100.",
     ),
     Setting(
+        "eventualConsistencySeconds", "TENANT_FLEET_SANDBOX_EVENTUAL_CONSISTENCY_SECONDS", 0.5, _number(0),
+        "Real seconds (not scaled) during which a read right after a create may not see it yet; 0 = off.",
+    ),
+    Setting(
         "albCertificatesQuota", "TENANT_FLEET_SANDBOX_ALB_CERTIFICATES_QUOTA", 25, _count(0),
         "Certificates per Application Load Balancer, default certificates not counted (AWS: 25).",
     ),
