@@ -50,6 +50,30 @@ if [ -f "$MOTO_REQUIREMENTS" ]; then
   fi
 fi
 
+# --- Temporal's Java test server (time-skipping tests; optional: skipped without Java/Maven) --
+TEST_SERVER_POM="$ROOT/scripts/temporal-test-server/pom.xml"
+TEST_SERVER_DIR="$TOOLS/temporal-test-server"
+wanted="$(sha256sum "$TEST_SERVER_POM" | cut -d' ' -f1)"
+if [ -x "$TOOLS/bin/temporal-test-server" ] && [ "$(cat "$TEST_SERVER_DIR/.pom-sha256" 2>/dev/null)" = "$wanted" ]; then
+  : # already installed
+elif command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
+  log "temporal-test-server: resolving it and its dependencies from Maven Central"
+  rm -rf "$TEST_SERVER_DIR"
+  mvn -B -q -f "$TEST_SERVER_POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$TEST_SERVER_DIR/lib" >"$TOOLS/temporal-test-server.log" 2>&1 ||
+    { log "temporal-test-server: Maven failed (see .tools/temporal-test-server.log); time-skipping tests will be skipped"; }
+  if ls "$TEST_SERVER_DIR"/lib/temporal-test-server-*.jar >/dev/null 2>&1; then
+    # @temporalio/testing runs it as `<path> <port>`, the way it runs the native build, and gives it
+    # 5 s to listen: the JVM flags trade peak speed (not needed for tests) for a quicker start.
+    # shellcheck disable=SC2016 # $0 and $@ belong to the wrapper, not to this script
+    printf '#!/bin/sh\nexec java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$(dirname "$0")/../temporal-test-server/lib/*" io.temporal.testserver.TestServer "$@"\n' >"$TOOLS/bin/temporal-test-server"
+    chmod +x "$TOOLS/bin/temporal-test-server"
+    echo "$wanted" >"$TEST_SERVER_DIR/.pom-sha256"
+    log "temporal-test-server: installed $(basename "$TEST_SERVER_DIR"/lib/temporal-test-server-*.jar .jar)"
+  fi
+else
+  log "temporal-test-server: no java and mvn on PATH; time-skipping tests will be skipped (apt-get install openjdk-17-jre-headless maven)"
+fi
+
 # --- Kubernetes (etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok) -----
 if [ -f "$ROOT/scripts/setup-kube.sh" ] && [ "${TENANT_FLEET_SKIP_KUBE:-}" != "1" ]; then
   bash "$ROOT/scripts/setup-kube.sh"

@@ -1,0 +1,224 @@
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CertificateInfo } from '../../src/activities/acm';
+import type { LockAnswer } from '../../src/activities/lock';
+import { certificatesStatusQuery, type CertificatesInput } from '../../src/shared/messages/certificates';
+import { lockStateQuery, type LockHolder } from '../../src/shared/messages/lock';
+import type { ReleaseSummary, ReleaseWaveInput } from '../../src/shared/messages/release';
+import { TASK_QUEUES } from '../../src/shared/task-queues';
+
+/**
+ * Timers that fire after days, run in seconds: Temporal's Java test server skips time whenever
+ * the workflows only wait. The workflows are the real ones (releaseTenant is a stub child, see
+ * support/time-skipping-workflows.ts) and the activities are stubs: these tests are about what a
+ * workflow does when its timer fires, not about AWS. The server comes from scripts/setup.sh
+ * (.tools/bin/temporal-test-server); without Java and Maven it is not installed and these skip.
+ */
+const SERVER = join(__dirname, '..', '..', '.tools', 'bin', 'temporal-test-server');
+const QUEUE = 'time-skipping';
+const DAY = 86_400_000;
+jest.setTimeout(60_000);
+
+/** The activities' own clock is the test server's: the time their task was scheduled. */
+const serverNow = () => Context.current().info.currentAttemptScheduledTimestampMs;
+
+// The lock's stubs: which runs are alive, and the answers the lock sent.
+const alive = new Set<string>();
+const answers: { requester: string; answer: LockAnswer }[] = [];
+
+// The certificates' stubs: one account's ACM and one listener, in memory.
+const acm = new Map<string, CertificateInfo>();
+const attached = new Set<string>();
+const requests: { names: string[]; at: number }[] = [];
+const deleted: string[] = [];
+
+const activities = {
+  answerLockRequest: ({ requester, answer }: { requester: { workflowId: string }; answer: LockAnswer }) => {
+    answers.push({ requester: requester.workflowId, answer });
+    return Promise.resolve({ delivered: alive.has(requester.workflowId) });
+  },
+  isWorkflowRunning: ({ workflowId }: { workflowId: string }) => Promise.resolve(alive.has(workflowId)),
+
+  listGroupCertificates: () => Promise.resolve([...acm.values()].filter((c) => !deleted.includes(c.arn))),
+  requestCertificate: ({ names }: { names: string[] }) => {
+    const at = serverNow();
+    const arn = `arn:aws:acm:us-east-1:111111111111:certificate/${requests.length + 1}`;
+    requests.push({ names, at });
+    // Issued at once, valid for 395 days, and (like an imported certificate) never renewed by ACM itself.
+    acm.set(arn, {
+      arn,
+      names,
+      status: 'ISSUED',
+      type: 'AMAZON_ISSUED',
+      notAfter: new Date(at + 395 * DAY).toISOString(),
+      renewalEligibility: 'INELIGIBLE',
+      inUseBy: [],
+      validation: names.map((domain) => ({ domain, name: `_x.${domain}.`, value: '_y.acm-validations.aws.', status: 'SUCCESS' })),
+    });
+    return Promise.resolve({ arn });
+  },
+  getValidationRecords: ({ arn }: { arn: string }) => Promise.resolve(acm.get(arn)!.validation),
+  upsertZoneRecords: () => Promise.resolve(),
+  waitForCertificateIssued: () => Promise.resolve(),
+  deleteCertificate: ({ arn }: { arn: string }) => {
+    deleted.push(arn);
+    return Promise.resolve();
+  },
+  listListenerCertificates: () => Promise.resolve({ attached: [...attached] }),
+  attachListenerCertificates: ({ arns }: { arns: string[] }) => {
+    arns.forEach((a) => attached.add(a));
+    return Promise.resolve();
+  },
+  detachListenerCertificates: ({ arns }: { arns: string[] }) => {
+    arns.forEach((a) => attached.delete(a));
+    return Promise.resolve();
+  },
+};
+
+const describeWithServer = existsSync(SERVER) ? describe : describe.skip;
+
+/** The test server on a free loopback port; a second try if the first start was too slow (a loaded machine). */
+async function startTestServer(): Promise<TestWorkflowEnvironment> {
+  const start = () => TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: SERVER } } });
+  try {
+    return await start();
+  } catch (error) {
+    if (!/did not start within/.test((error as Error).message)) throw error;
+    return start();
+  }
+}
+
+describeWithServer('timers that fire after days, on the time-skipping test server', () => {
+  let env: TestWorkflowEnvironment;
+  let bundle: WorkflowBundleWithSourceMap;
+  let workers: Worker[];
+  let running: Promise<unknown>;
+
+  beforeAll(async () => {
+    // Core's own log lines (a capability warning about this server) go to the logger, which keeps only errors.
+    Runtime.install({
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+    });
+    // One after the other: the SDK gives the server 5 s to listen, and a JVM starting beside webpack on a busy machine can miss that.
+    env = await startTestServer();
+    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./support/time-skipping-workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } });
+    // The workflows set these; a server that does not know them refuses the upsert.
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: env.namespace ?? 'default',
+      searchAttributes: { TenantId: 2, ReleaseId: 2, Environment: 2, Phase: 2 }, // KEYWORD
+    });
+    // The workflows and the activities that stay on their queue (the lock's); AWS activities run on the AWS workers' queue.
+    workers = [
+      await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: QUEUE, workflowBundle: bundle, activities }),
+      await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: TASK_QUEUES.aws, activities }),
+    ];
+    running = Promise.all(workers.map((w) => w.run()));
+  }, 180_000);
+
+  afterAll(async () => {
+    workers?.forEach((w) => w.shutdown());
+    await running;
+    await env?.teardown();
+  });
+
+  const release = (onTimeout: 'abort' | 'continue'): ReleaseWaveInput => ({
+    releaseId: `gate-${onTimeout}`,
+    version: '2.0.0',
+    plan: 'gated',
+    environments: ['prod'],
+    waves: [
+      { name: 'canary', tenants: ['acme'], maxInFlight: 1, failureThreshold: { count: 0 }, bakeMs: 0, approval: { timeoutMs: 3 * DAY, onTimeout } },
+      { name: 'rest', tenants: ['globex', 'hooli'], maxInFlight: 2, failureThreshold: { count: 0 }, bakeMs: 0 },
+    ],
+    options: { verifyWindowMs: 0, restoreDatabaseOnRollback: false, rollbackOnAbort: false, busyRetry: { attempts: 1, delayMs: 0 } },
+    requestedBy: 'jest',
+  });
+
+  it('an approval gate nobody answers aborts the release after its timeout (onTimeout: abort)', async () => {
+    const started = Date.now();
+    const before = await env.currentTimeMs();
+    const error = await env.client.workflow
+      .execute('releaseWave', { taskQueue: QUEUE, workflowId: 'release/gate-abort', args: [release('abort')] })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const summary = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as ReleaseSummary;
+    expect(summary.status).toBe('aborted');
+    expect(JSON.stringify(summary)).toContain('no approval for wave \\"rest\\" within 259200000 ms');
+    expect(Object.fromEntries(summary.tenants.map((t) => [t.tenantId, t.status]))).toEqual({ acme: 'succeeded', globex: 'skipped', hooli: 'skipped' });
+    // Three days passed for the workflow, seconds for us.
+    expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(3 * DAY);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('an approval gate nobody answers lets the release go on after its timeout (onTimeout: continue)', async () => {
+    const before = await env.currentTimeMs();
+    const summary = (await env.client.workflow.execute('releaseWave', { taskQueue: QUEUE, workflowId: 'release/gate-continue', args: [release('continue')] })) as ReleaseSummary;
+    expect(summary.status).toBe('succeeded');
+    expect(summary.tenants.map((t) => t.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    // The second wave started only when the gate's three days were over.
+    expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(3 * DAY);
+  });
+
+  it('a lock whose holder died is freed at the next holder check and granted to the next in line', async () => {
+    const dead: LockHolder = { workflowId: 'release/crashed/tenant/acme', runId: 'run-1', operation: 'release crashed', since: new Date(0).toISOString() };
+    alive.add('tenant/acme/provision');
+    const lock = await env.client.workflow.start('tenantLock', {
+      taskQueue: QUEUE,
+      workflowId: 'tenant/acme/lock',
+      args: [{ lockWorkflowId: 'tenant/acme/lock', holder: dead, queue: [{ requesterWorkflowId: 'tenant/acme/provision', requesterRunId: 'run-2', operation: 'provision', wait: true }] }],
+    });
+    try {
+      expect((await lock.query(lockStateQuery)).holder?.workflowId).toBe(dead.workflowId);
+      await env.sleep('2 minutes'); // past the minute after which a lock checks its holder
+      const state = await lock.query(lockStateQuery);
+      expect(state.holder).toMatchObject({ workflowId: 'tenant/acme/provision', runId: 'run-2', operation: 'provision' });
+      expect(state.waiting).toEqual([]);
+      expect(answers).toEqual([{ requester: 'tenant/acme/provision', answer: { kind: 'granted', lockWorkflowId: 'tenant/acme/lock' } }]);
+    } finally {
+      await lock.terminate('test done');
+    }
+  });
+
+  it('a certificate ACM does not renew is reissued when its renewal falls due, and the old one retired', async () => {
+    const aws = { accountId: '111111111111', roleArn: 'arn:aws:iam::111111111111:role/fleet-access', externalId: 'ext-1', region: 'us-east-1' };
+    const input: CertificatesInput = {
+      group: 'alb-a',
+      loadBalancer: { listenerArn: 'arn:aws:elasticloadbalancing:us-east-1:111111111111:listener/app/alb-a/1/2', aws },
+      // Checks only when something is due, so the renewal alone wakes the workflow.
+      policy: { renewBefore: '30d', checkInterval: '400d', gracePeriod: '5m', debounce: '1s' },
+      tenants: { acme: { hostnames: ['acme.tenants.test'], environment: 'prod', dns: { aws, hostedZoneId: 'Z1' } } },
+    };
+    const handle = await env.client.workflow.start('certificates', { taskQueue: QUEUE, workflowId: 'certs/alb-a', args: [input] });
+    try {
+      await env.sleep('1 minute');
+      expect(requests.map((r) => r.names)).toEqual([['acme.tenants.test']]);
+      const first = (await handle.query(certificatesStatusQuery)).certificates[0]!;
+      expect(first).toMatchObject({ status: 'ISSUED', attached: true });
+
+      // 365 days later (395 valid minus 30 before): due. A day before it, nothing happens.
+      await env.sleep(364 * DAY);
+      expect(requests).toHaveLength(1);
+      await env.sleep(2 * DAY);
+      expect(requests).toHaveLength(2);
+      expect(requests[1]!.names).toEqual(['acme.tenants.test']);
+      expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(365 * DAY - 60_000);
+      expect(requests[1]!.at - requests[0]!.at).toBeLessThan(366 * DAY);
+      // The replacement serves first; the old one is detached and deleted after the grace period.
+      const status = await handle.query(certificatesStatusQuery);
+      expect(deleted).toEqual([first.arn]);
+      expect(status.certificates.map((c) => [c.arn, c.attached])).toEqual([[`arn:aws:acm:us-east-1:111111111111:certificate/2`, true]]);
+      expect(status.health).toBe('ok');
+    } finally {
+      await handle.terminate('test done');
+    }
+  });
+});
