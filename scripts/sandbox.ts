@@ -1,6 +1,6 @@
 // `npm run sandbox`: the sandbox servers in the foreground until Ctrl-C.
 import { temporalSettingsFromEnv } from '../src/client/connection';
-import { SANDBOX_VALUES_FILE } from '../src/activities/kubernetes/tenant-template';
+import { SANDBOX_VALUES_FILE } from '../src/activities/kube-template/tenant-template';
 import { createFleetWorkers } from '../src/workers/worker';
 import { startSandbox } from '../test/sandbox';
 

@@ -1,6 +1,6 @@
 import type { CurrentWorkload, ApplyResult, RolloutStatus } from '../../src/activities/runtime/types';
 import type { SnapshotResult } from '../../src/activities/rds';
-import type { VerifyResult } from '../../src/activities/health';
+import type { VerifyResult } from '../../src/activities/verify-health';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
 
 /** The version every simulated tenant runs before a release; ecsCurrentWorkload reports it. */

@@ -2,7 +2,7 @@ import { createAcmActivities } from './acm';
 import type { AwsClients } from './aws/clients';
 import { createCloudFormationActivities } from './cloudformation';
 import { createElbv2Activities } from './elbv2';
-import { createHealthActivities } from './health';
+import { createHealthActivities } from './verify-health';
 import { createRdsActivities } from './rds';
 import { createRoute53Activities } from './route53';
 import { createEcsActivities } from './runtime/ecs';

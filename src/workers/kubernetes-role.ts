@@ -1,7 +1,7 @@
 import { Worker, type WorkerOptions } from '@temporalio/worker';
-import { KubeClient } from '../activities/kubernetes/client';
-import { loadKubeConnection } from '../activities/kubernetes/kubeconfig';
-import { TenantTemplate } from '../activities/kubernetes/tenant-template';
+import { KubeClient } from '../activities/kube-client/client';
+import { loadKubeConnection } from '../activities/kube-client/kubeconfig';
+import { TenantTemplate } from '../activities/kube-template/tenant-template';
 import { createKubernetesActivities } from '../activities/runtime/kubernetes';
 import { loadFleetConfig } from '../shared/config/load';
 import { kubernetesTaskQueue } from '../shared/config/resolve';

@@ -1,7 +1,7 @@
 // Worker process: `tsx src/workers/main.ts` (or node dist/workers/main.js in production).
 // TENANT_FLEET_WORKER_ROLES picks the task queues this process serves (default: all).
 import { temporalSettingsFromEnv } from '../client/connection';
-import { startHealthServer } from './health';
+import { startHealthServer } from './health-server';
 import { installTelemetry } from './telemetry';
 import { workerEnvFrom } from './settings';
 import { createFleetWorkers, type FleetWorkers } from './worker';

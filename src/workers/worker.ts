@@ -11,7 +11,7 @@ import { TemplateStore } from '../activities/templates';
 import type { TemporalSettings } from '../client/connection';
 import type { Duration } from '@temporalio/common';
 import { TASK_QUEUES } from '../shared/task-queues';
-import { createKubernetesWorkers, type KubernetesWorkersOptions } from './kubernetes';
+import { createKubernetesWorkers, type KubernetesWorkersOptions } from './kubernetes-role';
 import { stepMetricsInterceptor } from './step-metrics';
 
 export type WorkerRole = 'workflows' | 'aws' | 'kubernetes';

@@ -10,7 +10,7 @@ import {
 } from '@temporalio/workflow';
 import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { FleetActivities } from '../activities/fleet';
-import type { HealthActivities } from '../activities/health';
+import type { HealthActivities } from '../activities/verify-health';
 import type { RdsActivities } from '../activities/rds';
 import type { SsmActivities } from '../activities/ssm';
 import { preReleaseSnapshotId, stackNameFor } from '../shared/ids';

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { KubeApiError, KubeConnectionError, KubeTransientError, toKubeFailure } from '../../src/activities/kubernetes/errors';
-import { judgeRollout, type Deployment } from '../../src/activities/kubernetes/rollout';
+import { KubeApiError, KubeConnectionError, KubeTransientError, toKubeFailure } from '../../src/activities/kube-client/errors';
+import { judgeRollout, type Deployment } from '../../src/activities/kube-client/rollout';
 
 function deployment(generation: number, status: Deployment['status'], replicas = 2): Deployment {
   return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'app', namespace: 'tenant-x', generation }, spec: { replicas }, status };

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderManifests } from '../../src/activities/kubernetes/render';
-import { TENANT_TEMPLATE_DIR, TenantTemplate } from '../../src/activities/kubernetes/tenant-template';
+import { renderManifests } from '../../src/activities/kube-template/render';
+import { TENANT_TEMPLATE_DIR, TenantTemplate } from '../../src/activities/kube-template/tenant-template';
 import type { WorkloadSpec } from '../../src/activities/runtime/types';
 import { InputValidationError } from '../../src/shared/validation';
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { inClusterConnection, kubeconfigConnection, loadKubeConnection } from '../../src/activities/kubernetes/kubeconfig';
+import { inClusterConnection, kubeconfigConnection, loadKubeConnection } from '../../src/activities/kube-client/kubeconfig';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 

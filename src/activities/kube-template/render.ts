@@ -1,5 +1,5 @@
 import { parseAllDocuments } from 'yaml';
-import type { KubeObject } from './client';
+import type { KubeObject } from '../kube-client/client';
 
 /** The values a template can name: `{{ .Values.a.b }}` reads scope.Values.a.b. */
 export type RenderScope = Record<string, unknown>;

@@ -6,9 +6,9 @@ import { z } from 'zod';
 import { parseOrThrow } from '../../shared/validation';
 import { imageRef, type WorkloadSpec } from '../runtime/types';
 import { INFRA_DIR } from '../templates';
-import type { KubeObject } from './client';
+import type { KubeObject } from '../kube-client/client';
 import { renderManifests } from './render';
-import { inApplyOrder } from './resources';
+import { inApplyOrder } from '../kube-client/resources';
 
 export const TENANT_TEMPLATE_DIR = join(INFRA_DIR, 'kubernetes', 'tenant');
 /** Values for the sandbox's kwok cluster (a short progress deadline); workers elsewhere use their own or none. */

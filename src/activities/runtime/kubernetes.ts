@@ -3,11 +3,11 @@ import { ErrorType, permanentFailure, retryableFailure } from '../../shared/erro
 import { iamRoleArnSchema, imageTagSchema, tenantIdSchema } from '../../shared/ids';
 import { runtimeSpecSchema, type RuntimeSpec } from '../../shared/tenant-spec';
 import { InputValidationError, parseOrThrow } from '../../shared/validation';
-import type { KubeClient, KubeObject } from '../kubernetes/client';
-import { KubeTransientError, kubeStep } from '../kubernetes/errors';
-import { describe, objectPath } from '../kubernetes/resources';
-import { containerImage, judgeRollout, type Deployment, type RolloutJudgement } from '../kubernetes/rollout';
-import { TENANT_OBJECTS, tenantNamespace, type TenantTemplate } from '../kubernetes/tenant-template';
+import type { KubeClient, KubeObject } from '../kube-client/client';
+import { KubeTransientError, kubeStep } from '../kube-client/errors';
+import { describe, objectPath } from '../kube-client/resources';
+import { containerImage, judgeRollout, type Deployment, type RolloutJudgement } from '../kube-client/rollout';
+import { TENANT_OBJECTS, tenantNamespace, type TenantTemplate } from '../kube-template/tenant-template';
 import { pollWithHeartbeat } from '../poll';
 import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type RolloutStatus, type WorkloadSpec } from './types';
 
