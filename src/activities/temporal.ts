@@ -6,18 +6,11 @@ import { ErrorType, permanentFailure } from '../shared/errors';
 import { workflowIds } from '../shared/ids';
 import { certificatesInputSchema, reconcileRequestSchema, reconcileSignal, type CertificatesInput, type ReconcileRequest } from '../shared/messages/certificates';
 import { acquireLockSignal, type LockRequest } from '../shared/messages/lock';
-import { describeIssues } from '../shared/validation';
+import { parseOrFail } from '../shared/validation';
 import type { FleetConfigSource } from './fleet';
 
 const signalCertificatesInputSchema = z.strictObject({ start: certificatesInputSchema, request: reconcileRequestSchema });
 
-/** Parses with `schema` or fails permanently (retrying cannot fix input), naming every field, its value and what was expected. */
-function parseOrFail<S extends z.ZodType>(schema: S, input: unknown, subject: string): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const problems = describeIssues(result.error.issues, input);
-  throw permanentFailure(ErrorType.InvalidInput, `${subject} is invalid: ${problems.join('; ')}`, { details: problems });
-}
 
 export interface TemporalActivitiesOptions {
   client: Client;

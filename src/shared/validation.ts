@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { ErrorType, permanentFailure } from './errors';
 
 /** One line per problem: `path: message (got value)`, the form every boundary of the project reports. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
@@ -25,6 +26,20 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, sub
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   throw new InputValidationError(subject, describeIssues(result.error.issues, input));
+}
+
+/**
+ * Parses `input` with `schema` or throws a non-retryable `InvalidInput` failure (retrying
+ * cannot fix input) naming every field at fault; the one check at every Temporal boundary:
+ * workflow inputs (re-checked inside the workflow, so a run started by hand from the UI gets
+ * the same refusal as one from tenantctl) and activity inputs. No Node built-ins, so workflow
+ * code may import it.
+ */
+export function parseOrFail<S extends z.ZodType>(schema: S, input: unknown, subject: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = describeIssues(result.error.issues, input);
+  throw permanentFailure(ErrorType.InvalidInput, `${subject} is invalid: ${problems.join('; ')}`, { details: problems });
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -31,10 +31,9 @@ import {
   type StuckCertificate,
 } from '../shared/messages/certificates';
 import { PhaseKey } from '../shared/search-attributes';
-import { describeIssues } from '../shared/validation';
+import { describeIssues, parseOrFail } from '../shared/validation';
 import { awsCall, awsWait } from './activity-options';
 import { messageOf } from './steps';
-import { validateWorkflowInput } from './validate';
 
 const acm = proxyActivities<AcmActivities>(awsCall);
 const acmWait = proxyActivities<AcmActivities>(awsWait);
@@ -55,7 +54,7 @@ const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
  * `certs/validation-stuck`, health `failing`) and not waited on again.
  */
 export async function certificates(rawInput: CertificatesInput): Promise<never> {
-  const state: CertificatesState = validateWorkflowInput(certificatesInputSchema, rawInput, 'certificates input');
+  const state: CertificatesState = parseOrFail(certificatesInputSchema, rawInput, 'certificates input');
   const { group, policy } = state;
   const target = state.loadBalancer.aws;
   const listenerArn = state.loadBalancer.listenerArn;

@@ -18,7 +18,7 @@ import { awsCall, awsWait } from './activity-options';
 import { tenantRuntime } from './runtime';
 import { StepTracker } from './steps';
 import { dnsRecordsFor, stackParametersFor, stackTagsFor } from './tenant-footprint';
-import { validateWorkflowInput } from './validate';
+import { parseOrFail } from '../shared/validation';
 import { withTenantLock } from './with-tenant-lock';
 
 const cfn = proxyActivities<CloudFormationActivities>(awsCall);
@@ -38,7 +38,7 @@ export function finalSnapshotId(tenantId: string, startTime: Date): string {
 
 /** Final snapshot, then workload, DNS and stack; production tenants need explicit confirmation. */
 export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promise<DeprovisionTenantResult> {
-  const input = validateWorkflowInput(deprovisionTenantInputSchema, rawInput, 'deprovisionTenant input');
+  const input = parseOrFail(deprovisionTenantInputSchema, rawInput, 'deprovisionTenant input');
   const { tenant } = input;
   if (tenant.production && input.confirmProduction !== tenant.id) {
     throw permanentFailure(

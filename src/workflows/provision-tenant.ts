@@ -17,7 +17,7 @@ import { awsCall, awsWait } from './activity-options';
 import { tenantRuntime } from './runtime';
 import { StepTracker, failedStepOf, failureTypeOf, messageOf } from './steps';
 import { dnsRecordsFor, stackParametersFor, stackTagsFor, workloadConfigFrom } from './tenant-footprint';
-import { validateWorkflowInput } from './validate';
+import { parseOrFail } from '../shared/validation';
 import { withTenantLock } from './with-tenant-lock';
 
 const cfn = proxyActivities<CloudFormationActivities>(awsCall);
@@ -34,7 +34,7 @@ const STEPS = ['lock', 'stack', 'parameters', 'workload', 'dns', 'certificates']
  * existing tenant never deletes anything.
  */
 export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<ProvisionTenantResult> {
-  const input = validateWorkflowInput(provisionTenantInputSchema, rawInput, 'provisionTenant input');
+  const input = parseOrFail(provisionTenantInputSchema, rawInput, 'provisionTenant input');
   const { tenant } = input;
   const steps = new StepTracker(tenant.id, 'provision', STEPS);
   setHandler(tenantProgressQuery, () => steps.progress);

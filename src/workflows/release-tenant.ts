@@ -28,7 +28,7 @@ import type { TenantSpec } from '../shared/tenant-spec';
 import { awsCall, awsWait } from './activity-options';
 import { tenantRuntime, type TenantRuntime } from './runtime';
 import { messageOf } from './steps';
-import { validateWorkflowInput } from './validate';
+import { parseOrFail } from '../shared/validation';
 import { withTenantLock, type LockOptions } from './with-tenant-lock';
 
 const fleetOptions = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } } as const;
@@ -56,7 +56,7 @@ export const FEWER_ROUND_TRIPS_PATCH = 'release-tenant-fewer-round-trips';
  * verification and rolls back too. `revert` mode undoes a finished deploy after an abort.
  */
 export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<ReleaseTenantResult> {
-  const input = validateWorkflowInput(releaseTenantInputSchema, rawInput, 'releaseTenant input');
+  const input = parseOrFail(releaseTenantInputSchema, rawInput, 'releaseTenant input');
   const { tenantId, releaseId } = input;
   let progress: ReleaseTenantProgress = { tenantId, step: 'lock' };
   const step = (name: ReleaseTenantStep, detail?: string) => {

@@ -41,11 +41,10 @@ import { thresholdExceeded } from '../shared/release/plan';
 import { EnvironmentKey, PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
 import { releaseTenant } from './release-tenant';
 import { messageOf } from './steps';
-import { describeIssues } from '../shared/validation';
-import { validateWorkflowInput } from './validate';
+import { describeIssues, parseOrFail } from '../shared/validation';
 
 type Input = ReturnType<typeof parseInput>;
-const parseInput = (raw: unknown) => validateWorkflowInput(releaseWaveInputSchema, raw, 'releaseWave input');
+const parseInput = (raw: unknown) => parseOrFail(releaseWaveInputSchema, raw, 'releaseWave input');
 const isTerminal = (status: TenantReleaseStatus) => TERMINAL_TENANT_STATUSES.includes(status);
 
 

@@ -10,7 +10,9 @@ import { resolveTenantSpec } from '../../src/shared/config/resolve';
 import { reconcileRequestSchema } from '../../src/shared/messages/certificates';
 import { provisionTenantInputSchema } from '../../src/shared/messages/provisioning';
 import { abortInputSchema, approveInputSchema, pauseInputSchema, releaseWaveInputSchema } from '../../src/shared/messages/release';
-import { InputValidationError, parseOrThrow } from '../../src/shared/validation';
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../../src/shared/errors';
+import { parseOrFail, parseOrThrow } from '../../src/shared/validation';
 
 /**
  * Generated bad input at every boundary: each one is refused with a message that names the
@@ -110,16 +112,18 @@ describe('workflow inputs: a mutated field is refused by the schema the workflow
         const result = schema.safeParse(input);
         // Some generated values are valid for some fields ('-x' as a reason, say): only refusals are checked.
         fc.pre(!result.success);
-        const error = (() => {
+        // The helper workflows and activities validate with: a permanent InvalidInput failure.
+        const failure = (() => {
           try {
-            parseOrThrow(schema, input, 'input');
+            parseOrFail(schema, input, 'input');
           } catch (e) {
-            return e as InputValidationError;
+            return e as ApplicationFailure;
           }
           throw new Error('unreachable');
         })();
-        expect(error).toBeInstanceOf(InputValidationError);
-        expect(error.problems.some((p) => p.startsWith(formatPath(path)))).toBe(true);
+        expect(failure).toBeInstanceOf(ApplicationFailure);
+        expect(failure).toMatchObject({ type: ErrorType.InvalidInput, nonRetryable: true });
+        expect((failure.details as string[]).some((p) => p.startsWith(formatPath(path)))).toBe(true);
       }),
       RUNS,
     );

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ErrorType, permanentFailure, retryableFailure } from '../../shared/errors';
 import { iamRoleArnSchema, imageTagSchema, tenantIdSchema } from '../../shared/ids';
 import { runtimeSpecSchema, type RuntimeSpec } from '../../shared/tenant-spec';
-import { InputValidationError, parseOrThrow } from '../../shared/validation';
+import { parseOrFail } from '../../shared/validation';
 import type { KubeClient, KubeObject } from '../kube-client/client';
 import { KubeTransientError, kubeStep } from '../kube-client/errors';
 import { describe, objectPath } from '../kube-client/resources';
@@ -54,13 +54,7 @@ export function createKubernetesActivities({ cluster, kube, template }: Kubernet
 
   /** Validates an activity's input, and that it was routed to the worker of the cluster it names. */
   function accept<S extends z.ZodType>(schema: S, input: unknown, activity: string): z.output<S> {
-    let parsed: z.output<S>;
-    try {
-      parsed = parseOrThrow(schema, input, `${activity} input`);
-    } catch (error) {
-      if (error instanceof InputValidationError) throw permanentFailure(ErrorType.InvalidInput, error.message, { cause: error });
-      throw error;
-    }
+    const parsed = parseOrFail(schema, input, `${activity} input`);
     const runtime = (parsed as { runtime: KubernetesRuntime }).runtime;
     if (runtime.cluster !== cluster) {
       throw permanentFailure(
