@@ -3,12 +3,15 @@ import { KubeClient } from '../activities/kube-client/client';
 import { loadKubeConnection } from '../activities/kube-client/kubeconfig';
 import { TenantTemplate } from '../activities/kube-template/tenant-template';
 import { createKubernetesActivities } from '../activities/runtime/kubernetes';
-import { loadFleetConfig } from '../shared/config/load';
 import { kubernetesTaskQueue } from '../shared/config/resolve';
+import type { FleetConfig } from '../shared/config/schema';
 
 export interface KubernetesWorkersOptions {
-  /** The fleet YAML listing `kubernetesClusters` (TENANT_FLEET_CONFIG). */
-  fleetConfigPath?: string;
+  /**
+   * The fleet config listing `kubernetesClusters`, as the worker process read it once for every
+   * role, and the file it came from (TENANT_FLEET_CONFIG), which error messages name.
+   */
+  fleet?: { path: string; config: FleetConfig };
   /** Serve only these clusters (TENANT_FLEET_KUBE_CLUSTERS), e.g. for a worker running inside one of them. Default: all. */
   clusters?: string[];
   /** A values file over infra/kubernetes/tenant/values.yaml (TENANT_FLEET_KUBE_VALUES). */
@@ -23,18 +26,18 @@ export async function createKubernetesWorkers(
   common: Pick<WorkerOptions, 'connection' | 'namespace'> & Partial<WorkerOptions>,
   options: KubernetesWorkersOptions,
 ): Promise<{ workers: Worker[]; close: () => void }> {
-  if (!options.fleetConfigPath) {
+  if (!options.fleet) {
     throw new Error('worker role "kubernetes" needs the fleet config (TENANT_FLEET_CONFIG) to know its clusters and their kubeconfigs');
   }
-  const config = await loadFleetConfig(options.fleetConfigPath);
+  const { path: fleetConfigPath, config } = options.fleet;
   const known = config.kubernetesClusters.map((c) => c.name);
   const unknown = (options.clusters ?? []).filter((name) => !known.includes(name));
   if (unknown.length > 0) {
-    throw new Error(`TENANT_FLEET_KUBE_CLUSTERS names ${unknown.map((n) => `"${n}"`).join(', ')}, not in ${options.fleetConfigPath}; expected some of: ${known.join(', ') || '(none configured)'}`);
+    throw new Error(`TENANT_FLEET_KUBE_CLUSTERS names ${unknown.map((n) => `"${n}"`).join(', ')}, not in ${fleetConfigPath}; expected some of: ${known.join(', ') || '(none configured)'}`);
   }
   const clusters = config.kubernetesClusters.filter((c) => options.clusters === undefined || options.clusters.includes(c.name));
   if (clusters.length === 0) {
-    throw new Error(`worker role "kubernetes": ${options.fleetConfigPath} has no kubernetesClusters to serve`);
+    throw new Error(`worker role "kubernetes": ${fleetConfigPath} has no kubernetesClusters to serve`);
   }
   const template = TenantTemplate.load({ valuesFile: options.valuesFile });
 
@@ -47,7 +50,7 @@ export async function createKubernetesWorkers(
       try {
         kube = new KubeClient(loadKubeConnection({ kubeconfig: cluster.kubeconfig, context: cluster.context }));
       } catch (cause) {
-        throw new Error(`Kubernetes cluster "${cluster.name}" (${options.fleetConfigPath}): ${(cause as Error).message}`, { cause });
+        throw new Error(`Kubernetes cluster "${cluster.name}" (${fleetConfigPath}): ${(cause as Error).message}`, { cause });
       }
       clients.push(kube);
       workers.push(

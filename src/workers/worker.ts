@@ -27,7 +27,7 @@ export interface FleetWorkersOptions {
   /** How long a shutdown waits for running activities before cancelling them (default 30s; keep below the pod's termination grace). */
   shutdownGraceTime?: Duration;
   /** Role `kubernetes`: which of the fleet config's clusters to serve, and a values file for the tenant template. */
-  kubernetes?: Omit<KubernetesWorkersOptions, 'fleetConfigPath'>;
+  kubernetes?: Omit<KubernetesWorkersOptions, 'fleet'>;
 }
 
 export interface FleetWorkers {
@@ -55,8 +55,23 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
     interceptors: { activity: [stepMetricsInterceptor] },
   };
   const bundlePath = options.workflowBundlePath ?? (existsSync(DEFAULT_BUNDLE) ? DEFAULT_BUNDLE : undefined);
-  // One reader of the fleet config for the workflows worker's activities (tenant specs, certificate groups).
+  // One reader of the fleet config per process, handed to every role: the workflows role's
+  // activities (tenant specs, certificate groups) and the Kubernetes role (its clusters) share
+  // its cache, so the file is read and validated once (again only when it changes).
   const fleetConfig = options.fleetConfigPath ? fleetConfigSource(options.fleetConfigPath) : undefined;
+
+  /**
+   * The config for a role that needs it to start. A bad file refuses the start with the file's
+   * own problems, not with the activity failure the reader wraps them in for activities.
+   */
+  const fleetAtStart = async () => {
+    if (!options.fleetConfigPath || !fleetConfig) return undefined;
+    try {
+      return { path: options.fleetConfigPath, config: await fleetConfig() };
+    } catch (error) {
+      throw (error as Error).cause ?? error;
+    }
+  };
 
   const workers: Worker[] = [];
   const closers: (() => void)[] = [];
@@ -75,7 +90,7 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
         }),
       );
     } else if (role === 'kubernetes') {
-      const kube = await createKubernetesWorkers(common, { fleetConfigPath: options.fleetConfigPath, ...options.kubernetes });
+      const kube = await createKubernetesWorkers(common, { ...options.kubernetes, fleet: await fleetAtStart() });
       workers.push(...kube.workers);
       closers.push(kube.close);
     } else {
