@@ -34,7 +34,7 @@ export const iamRoleArnSchema = z
   .string()
   .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'expected an IAM role ARN such as "arn:aws:iam::123456789012:role/TenantFleetAccess"');
 
-/** Workflow IDs are the public contract and the per-tenant lock (DESIGN.md). */
+/** Workflow IDs are the public contract and the per-tenant lock (README.md, "Contracts"). */
 export const workflowIds = {
   provision: (tenantId: string) => `tenant/${tenantId}/provision`,
   deprovision: (tenantId: string) => `tenant/${tenantId}/deprovision`,

@@ -3,7 +3,7 @@ import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 const LEVELS: Record<LogLevel, number> = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 };
 
 /**
- * Workflow IDs carry the tenant and release (DESIGN.md: `tenant/<id>/…`,
+ * Workflow IDs carry the tenant and release (README.md, "Contracts": `tenant/<id>/…`,
  * `release/<releaseId>`, `release/<releaseId>/tenant/<id>`), and the SDK attaches the
  * workflow ID to every workflow and activity log line, so every line can be found by tenant
  * or release without each call site remembering to add them.

@@ -47,8 +47,9 @@ function kindOf(status: number): KubeErrorKind {
 
 /**
  * Thrown for answers a later attempt may not get (conflict, throttling, server error, lost
- * connection). DESIGN.md leaves transient errors to the retry policy, so this is a plain
- * error (Temporal records its name as the failure type) rather than one of the enum's types.
+ * connection). Transient errors are left to the activity's retry policy (only permanent ones
+ * carry a type from src/shared/errors.ts), so this is a plain error (Temporal records its name
+ * as the failure type) rather than one of the enum's types.
  */
 export class KubeTransientError extends Error {
   constructor(message: string, cause?: Error) {
