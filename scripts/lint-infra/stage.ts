@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
-import { renderManifests } from '../../src/activities/kubernetes/render';
-import { TenantTemplate, tenantValues } from '../../src/activities/kubernetes/tenant-template';
+import { renderManifests } from '../../src/activities/kube-template/render';
+import { TenantTemplate, tenantValues } from '../../src/activities/kube-template/tenant-template';
 import type { WorkloadSpec } from '../../src/activities/runtime/types';
 import { toolsDir } from '../../test/sandbox/tools';
 
