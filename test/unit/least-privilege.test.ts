@@ -101,6 +101,24 @@ describe('the least-privilege check', () => {
     ]);
   });
 
+  it('uses the condition keys the log recorded: absent or wrong is denied, unrecorded is only conditional', async () => {
+    const guarded = TEMPLATE.replace(
+      '                Action: iam:PassRole\n                Resource: !GetAtt Executor.Arn\n',
+      '                Action: iam:PassRole\n                Resource: !GetAtt Executor.Arn\n                Condition: { StringEquals: { "iam:PassedToService": cloudformation.amazonaws.com } }\n',
+    );
+    expect(guarded).not.toBe(TEMPLATE);
+    const roles = (a: string) => templateRoles(guarded, 't.yaml', { accountId: a, region: 'us-east-1' });
+    const passRole = (context?: AwsCall['context']) => call('iam:PassRole', { resource: 'arn:aws:iam::111111111111:role/Fleet-executor', ...(context ? { context } : {}) });
+    const verdicts = async (c: AwsCall) => {
+      const report = await checkLeastPrivilege([...everyGrantUsed.filter((e) => e.action !== 'PassRole'), c], roles, executorUnused);
+      return { denied: report.denied.length, conditional: report.conditional.length };
+    };
+    expect(await verdicts(passRole({ 'iam:PassedToService': 'cloudformation.amazonaws.com' }))).toEqual({ denied: 0, conditional: 0 });
+    expect(await verdicts(passRole({ 'iam:PassedToService': 'ecs-tasks.amazonaws.com' }))).toEqual({ denied: 1, conditional: 0 });
+    expect(await verdicts(passRole({ 'iam:PassedToService': null }))).toEqual({ denied: 1, conditional: 0 });
+    expect(await verdicts(passRole())).toEqual({ denied: 0, conditional: 1 });
+  });
+
   it('applies the permissions boundary', async () => {
     const bounded = TEMPLATE.replace('"cloudformation:*", ', '');
     const report = await checkLeastPrivilege(everyGrantUsed, (a) => templateRoles(bounded, 't.yaml', { accountId: a, region: 'us-east-1' }), executorUnused);

@@ -16,6 +16,10 @@ const callSchema = z.object({
   resource: z.string().optional(),
   /** Whether the sandbox let the call through; refused calls are tests of the refusal. */
   allowed: z.boolean().optional(),
+  /** Condition keys of the request the sandbox knows (null: the key is absent). */
+  context: z.record(z.string(), z.union([z.string(), z.array(z.string()), z.null()])).optional(),
+  /** `cloudformation`: an action CloudFormation's resource handler takes with the stack's role. */
+  via: z.string().optional(),
 });
 export type AwsCall = z.infer<typeof callSchema> & { source: string };
 

@@ -117,10 +117,10 @@ export async function checkLeastPrivilege(calls: AwsCall[], rolesOf: RolesOf, ex
     entry.accounts.add(call.account);
     entry.actions.set(action, (entry.actions.get(action) ?? 0) + 1);
 
-    const key = JSON.stringify([role.arn, action, call.resource ?? '*', call.region ?? '']);
+    const key = JSON.stringify([role.arn, action, call.resource ?? '*', call.region ?? '', call.context ?? {}]);
     let verdict = verdicts.get(key);
     if (!verdict) {
-      verdict = evaluateRequest({ role, accountId: call.account, action, resource: call.resource, region: call.region });
+      verdict = evaluateRequest({ role, accountId: call.account, action, resource: call.resource, region: call.region, context: call.context });
       verdicts.set(key, verdict);
     }
     const outcome = await verdict;

@@ -23,9 +23,12 @@ export interface EvaluatedRequest {
   /** The resource ARN when the log knows it; otherwise every resource the action can name. */
   resource?: string;
   region?: string;
+  /** Condition keys the call log recorded; null means the key is absent from the request. */
+  context?: Record<string, string | string[] | null>;
 }
 
-export async function evaluateRequest({ role, accountId, action, resource, region }: EvaluatedRequest): Promise<Verdict> {
+export async function evaluateRequest({ role, accountId, action, resource, region, context = {} }: EvaluatedRequest): Promise<Verdict> {
+  const known = Object.fromEntries(Object.entries(context).filter((entry): entry is [string, string | string[]] => entry[1] !== null));
   const simulation: Simulation = {
     request: {
       principal: role.arn,
@@ -35,6 +38,7 @@ export async function evaluateRequest({ role, accountId, action, resource, regio
         'aws:PrincipalArn': role.arn,
         'aws:PrincipalAccount': accountId,
         ...(region ? { 'aws:RequestedRegion': region } : {}),
+        ...known,
       },
     },
     identityPolicies: role.policies.map((p) => ({ name: p.name, policy: p.document })),
@@ -45,7 +49,12 @@ export async function evaluateRequest({ role, accountId, action, resource, regio
   const strict = await runSimulation(simulation, { simulationMode: 'Strict' });
   if (strict.resultType === 'error') return { result: 'invalid', message: strict.errors.message };
   if (strict.overallResult === 'Allowed') return { result: 'allowed' };
-  const discovery = await runSimulation(simulation, { simulationMode: 'Discovery' });
+  // Discovery treats keys as unknown, except those the log recorded (present or absent) and the principal's own.
+  const recorded = [...Object.keys(context), ...Object.keys(simulation.request.contextVariables)];
+  const discovery = await runSimulation(simulation, {
+    simulationMode: 'Discovery',
+    discoveryContextKeyConstraints: recorded.map((keyName) => ({ keyName, presenceIsKnown: true, valueIsKnown: true })),
+  });
   if (discovery.resultType !== 'error' && discovery.overallResult === 'Allowed') return { result: 'conditional' };
   return { result: 'denied' };
 }
