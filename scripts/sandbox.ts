@@ -1,21 +1,36 @@
 // `npm run sandbox`: the sandbox servers in the foreground until Ctrl-C.
+// TENANT_FLEET_SANDBOX_DIR: another state folder than .sandbox/ (the interrupt test runs it in its own).
+import { join } from 'node:path';
 import { temporalSettingsFromEnv } from '../src/client/connection';
 import { SANDBOX_VALUES_FILE } from '../src/activities/kube-template/tenant-template';
 import { createFleetWorkers } from '../src/workers/worker';
 import { startSandbox } from '../test/sandbox';
+import { abortable, interruptOnSignals, untilInterrupted } from '../test/sandbox/interrupt';
+import { logWorkersToFile } from '../test/sandbox/worker-log';
+
+// Before anything starts: a Ctrl-C at any point of the start-up stops what has started.
+const interrupt = interruptOnSignals({ label: 'sandbox' });
+const log = (line: string) => console.log(`[sandbox] ${line}`);
 
 async function main(): Promise<void> {
-  const sandbox = await startSandbox({ log: (line) => console.log(`[sandbox] ${line}`) });
-  Object.assign(process.env, sandbox.env);
-  const workers = await createFleetWorkers({
-    temporal: temporalSettingsFromEnv(sandbox.env),
-    roles: ['workflows', 'aws', ...(sandbox.kube ? (['kubernetes'] as const) : [])],
-    awsEndpoint: sandbox.aws.endpoint,
-    fleetConfigPath: sandbox.fleetConfigPath,
-    kubernetes: { valuesFile: SANDBOX_VALUES_FILE },
-  });
-  const workersDone = workers.run();
-  console.log(`
+  const sandbox = await startSandbox({ stateDir: process.env.TENANT_FLEET_SANDBOX_DIR, log, signal: interrupt.signal });
+  try {
+    const workerLog = logWorkersToFile(join(sandbox.stateDir, 'logs', 'workers.log'));
+    Object.assign(process.env, sandbox.env);
+    // Interrupted while the workers are created (bundling the workflows takes seconds): the
+    // sandbox stops at once; the half-made workers go with the process.
+    const workers = await abortable(
+      createFleetWorkers({
+        temporal: temporalSettingsFromEnv(sandbox.env),
+        roles: ['workflows', 'aws', ...(sandbox.kube ? (['kubernetes'] as const) : [])],
+        awsEndpoint: sandbox.aws.endpoint,
+        fleetConfigPath: sandbox.fleetConfigPath,
+        kubernetes: { valuesFile: SANDBOX_VALUES_FILE },
+      }),
+      interrupt.signal,
+    );
+    const workersDone = workers.run();
+    console.log(`
 Sandbox and workers running (Ctrl-C stops them):
   Temporal address  ${sandbox.temporal.address}
   Temporal Web UI   ${sandbox.temporal.uiUrl}
@@ -23,26 +38,29 @@ Sandbox and workers running (Ctrl-C stops them):
   Kubernetes API    ${sandbox.kube?.apiServerUrl ?? '(not started)'}
   Fleet config      ${sandbox.fleetConfigPath}
   Environment       . ${sandbox.envFile}
+  Worker log        ${workerLog}
 `);
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`[sandbox] ${signal}: stopping`);
+    // A worker that fails on its own ends the run too, rather than leaving a sandbox nobody serves.
+    await Promise.race([untilInterrupted(interrupt.signal), workersDone]);
+    log('stopping the workers');
     workers.shutdown();
-    workersDone.then(() => sandbox.stop()).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error('[sandbox] stop failed', error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+    await workersDone;
+  } finally {
+    log('stopping the sandbox');
+    await sandbox.stop();
+  }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+// Ctrl-C is how a running sandbox ends (exit 0); one during the start-up exits 130 (SIGTERM 143).
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    const code = interrupt.exitCode();
+    if (code !== undefined) {
+      console.error(`[sandbox] ${(error as Error)?.message ?? String(error)}; stopped`);
+      process.exit(code);
+    }
+    console.error('[sandbox] failed:', error);
+    process.exit(1);
+  },
+);

@@ -45,14 +45,14 @@ export class ChaosInterruptedError extends Error {
  *
  * `signal` interrupts the run: the scenario in progress is abandoned (it may be waiting on a
  * release for minutes), the sandbox is stopped, and the call rejects with ChaosInterruptedError.
- * A signal that arrives while the sandbox is starting takes effect once it has started (or
- * failed to), since only then is there a handle to stop it by.
+ * A signal that arrives while the sandbox is starting stops what it started and rejects with
+ * the sandbox's InterruptedError (test/sandbox/interrupt.ts).
  */
 export async function runChaos(options: { form: ChaosForm; seed: number; stateDir: string; log: (line: string) => void; signal?: AbortSignal }): Promise<ChaosReport> {
   const form = FORMS[options.form];
   const random = seededRandom(options.seed);
   options.log(`chaos ${options.form} form, seed ${options.seed} (re-run with --seed ${options.seed})`);
-  const world = await startChaosWorld({ stateDir: options.stateDir, seed: options.seed, log: options.log });
+  const world = await startChaosWorld({ stateDir: options.stateDir, seed: options.seed, log: options.log, signal: options.signal });
   const interrupted = new Promise<never>((_, reject) => {
     const signal = options.signal;
     if (!signal) return;

@@ -40,9 +40,9 @@ export interface ChaosWorld {
   stop(): Promise<void>;
 }
 
-export async function startChaosWorld(options: { stateDir: string; seed: number; log: (line: string) => void }): Promise<ChaosWorld> {
+export async function startChaosWorld(options: { stateDir: string; seed: number; log: (line: string) => void; signal?: AbortSignal }): Promise<ChaosWorld> {
   const { log } = options;
-  const sandbox: Sandbox = await startSandbox({ stateDir: options.stateDir, fresh: true, kubernetes: true, faults: { seed: options.seed }, log: (l) => log(`[sandbox] ${l}`) });
+  const sandbox: Sandbox = await startSandbox({ stateDir: options.stateDir, fresh: true, kubernetes: true, faults: { seed: options.seed }, log: (l) => log(`[sandbox] ${l}`), signal: options.signal });
   let worker: EntryPointProcess | undefined;
   let workerCount = 0;
   let client: Client | undefined;

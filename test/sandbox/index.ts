@@ -6,6 +6,7 @@ import { startKubeCluster, type KubeCluster } from './kube/cluster';
 import { writeSandboxFleetConfig } from './fleet-config';
 import { checkAwsEmulatorSettings, startAwsEmulator, SANDBOX_AWS_CREDENTIALS, type AwsEmulator, type AwsEmulatorSettings } from './moto';
 import { startFaultProxies, type FaultProxies } from './fault-proxy';
+import { abortable, throwIfInterrupted } from './interrupt';
 import { freeLoopbackPorts, retryOnPortClash } from './ports';
 import { startTemporalServer, type TemporalServer } from './temporal';
 import { repoRoot, toolsDir } from './tools';
@@ -27,6 +28,11 @@ export interface SandboxOptions {
   /** AWS emulator settings (time scale, quotas: test/sandbox/moto/README.md) over its defaults and TENANT_FLEET_SANDBOX_*. */
   awsSettings?: AwsEmulatorSettings;
   log?: (line: string) => void;
+  /**
+   * Ctrl-C (test/sandbox/interrupt.ts): aborting it at any point of the start stops every server
+   * started or still starting, then startSandbox rejects with an InterruptedError.
+   */
+  signal?: AbortSignal;
 }
 
 export interface Sandbox {
@@ -57,6 +63,8 @@ const SANDBOX_STATE_ENTRIES = ['temporal', 'aws', 'kube', 'codec', 'faults', 'fl
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
   const log = options.log ?? (() => undefined);
+  const signal = options.signal;
+  throwIfInterrupted(signal);
   checkAwsEmulatorSettings(options.awsSettings);
   if (options.fresh) {
     // Only this sandbox's own state: `.sandbox/` also holds test runs' sandboxes (`.sandbox/test*`), possibly running.
@@ -73,30 +81,34 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   try {
     log('starting Temporal dev server and moto');
-    const [[codec, temporal], aws] = await Promise.all([
+    // Settled, not Promise.all: when one fails (or the signal aborts both), the other's server must be in `started` before stopAll.
+    const servers = await Promise.allSettled([
       retryOnPortClash('Temporal dev server', async () => {
         // The codec server must know the UI's origin and the UI its codec endpoint, so ports come first.
         const [grpc, ui, http, metrics] = (await freeLoopbackPorts(4)) as [number, number, number, number];
         const codecServer = await startSandboxCodec({ stateDir: join(stateDir, 'codec'), uiOrigins: [`http://127.0.0.1:${ui}`, `http://localhost:${ui}`] });
         try {
-          const server = await startTemporalServer({ stateDir: join(stateDir, 'temporal'), ports: { grpc, ui, http, metrics }, codecEndpoint: codecServer.uiEndpoint });
+          const server = await startTemporalServer({ stateDir: join(stateDir, 'temporal'), ports: { grpc, ui, http, metrics }, codecEndpoint: codecServer.uiEndpoint, signal });
           return [codecServer, server] as const;
         } catch (error) {
           await codecServer.stop();
           throw error;
         }
       }, log).then((pair) => (started.push(...pair), pair)),
-      retryOnPortClash('AWS emulator', () => startAwsEmulator({ stateDir: join(stateDir, 'aws'), settings: options.awsSettings }), log).then((a) => (started.push(a), a)),
+      retryOnPortClash('AWS emulator', () => startAwsEmulator({ stateDir: join(stateDir, 'aws'), settings: options.awsSettings, signal }), log).then((a) => (started.push(a), a)),
     ]);
+    for (const s of servers) if (s.status === 'rejected') throw s.reason;
+    const [[codec, temporal], aws] = servers.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [[SandboxCodec, TemporalServer], AwsEmulator];
     log(`Temporal ${temporal.address} (UI ${temporal.uiUrl}), AWS emulator ${aws.endpoint}`);
     let kube: KubeCluster | undefined;
     if (options.kubernetes ?? true) {
       log('starting the Kubernetes cluster (kwok, binary runtime)');
-      kube = await retryOnPortClash('Kubernetes cluster', () => startKubeCluster({ repoRoot, workDir: join(stateDir, 'kube'), name: 'tenant-fleet', log }), log);
+      kube = await retryOnPortClash('Kubernetes cluster', () => startKubeCluster({ repoRoot, workDir: join(stateDir, 'kube'), name: 'tenant-fleet', log, signal }), log);
       started.push(kube);
       log(`Kubernetes API ${kube.apiServerUrl}`);
     }
 
+    throwIfInterrupted(signal);
     let faults: FaultProxies | undefined;
     if (options.faults) {
       faults = await startFaultProxies({
@@ -111,7 +123,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const kubeconfigPath = faults?.kubeconfigPath ?? kube?.kubeconfigPath;
 
     log('seeding AWS accounts (fleet access role, network, DNS zone, ECS cluster, load balancer)');
-    const baseline = await seedAwsBaseline(aws.endpoint);
+    throwIfInterrupted(signal);
+    // Not waited for once aborted: the seeding's calls fail as moto stops.
+    const baseline = await abortable(seedAwsBaseline(aws.endpoint), signal);
     const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'), kubeconfigPath);
 
     const env: Record<string, string> = {

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { InterruptedError } from './interrupt';
 import { freeLoopbackPort } from './ports';
 import { startProcess, type ManagedProcess } from './process';
 import { motoPython, repoRoot } from './tools';
@@ -42,8 +43,11 @@ export function checkAwsEmulatorSettings(settings?: AwsEmulatorSettings): void {
   throw new Error(`AWS emulator settings refused: ${said || result.error?.message || `launcher exited ${result.status}`}`);
 }
 
-/** moto server behind the project's launcher (test/sandbox/moto/launcher.py closes the gaps we rely on). */
-export async function startAwsEmulator(options: { stateDir: string; port?: number; settings?: AwsEmulatorSettings }): Promise<AwsEmulator> {
+/**
+ * moto server behind the project's launcher (test/sandbox/moto/launcher.py closes the gaps we rely on).
+ * An aborted `signal` stops it and rejects (InterruptedError) if it is not ready yet.
+ */
+export async function startAwsEmulator(options: { stateDir: string; port?: number; settings?: AwsEmulatorSettings; signal?: AbortSignal }): Promise<AwsEmulator> {
   const port = options.port ?? (await freeLoopbackPort());
   const proc = startProcess({
     name: 'moto',
@@ -55,9 +59,10 @@ export async function startAwsEmulator(options: { stateDir: string; port?: numbe
   });
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    await waitUntil('moto server', () => httpOk(`${endpoint}/moto-api/`), { timeoutMs: 60_000, isAlive: () => proc.isAlive() });
+    await waitUntil('moto server', () => httpOk(`${endpoint}/moto-api/`), { timeoutMs: 60_000, isAlive: () => proc.isAlive(), signal: options.signal });
   } catch (error) {
     await proc.stop();
+    if (error instanceof InterruptedError) throw error;
     throw new Error(`${(error as Error).message}\n--- ${proc.logPath} ---\n${proc.tail()}`, { cause: error });
   }
   return { endpoint, process: proc, stop: () => proc.stop() };

@@ -2,6 +2,7 @@ import { Connection } from '@temporalio/client';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SEARCH_ATTRIBUTE_CLI_TYPES } from '../../src/shared/search-attributes';
+import { InterruptedError } from './interrupt';
 import { freeLoopbackPorts } from './ports';
 import { startProcess, type ManagedProcess } from './process';
 import { temporalCliPath } from './tools';
@@ -21,6 +22,8 @@ export interface TemporalServerOptions {
   /** Reuse these ports, e.g. when restarting a server that clients already point at. */
   ports?: { grpc: number; ui: number; http: number; metrics: number };
   codecEndpoint?: string;
+  /** Stops the server and rejects (InterruptedError) if aborted before it is ready. */
+  signal?: AbortSignal;
 }
 
 /** `temporal server start-dev` on 127.0.0.1 with the project's search attributes registered. */
@@ -51,10 +54,11 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
   const address = `127.0.0.1:${grpc}`;
   const uiUrl = `http://127.0.0.1:${ui}`;
   try {
-    await waitUntil('Temporal dev server', () => canListNamespaces(address), { timeoutMs: 90_000, isAlive: () => proc.isAlive() });
-    await waitUntil('Temporal Web UI', () => httpOk(uiUrl), { timeoutMs: 30_000, isAlive: () => proc.isAlive() });
+    await waitUntil('Temporal dev server', () => canListNamespaces(address), { timeoutMs: 90_000, isAlive: () => proc.isAlive(), signal: options.signal });
+    await waitUntil('Temporal Web UI', () => httpOk(uiUrl), { timeoutMs: 30_000, isAlive: () => proc.isAlive(), signal: options.signal });
   } catch (error) {
     await proc.stop();
+    if (error instanceof InterruptedError) throw error;
     throw new Error(`${(error as Error).message}\n--- ${proc.logPath} ---\n${proc.tail()}`, { cause: error });
   }
   return {

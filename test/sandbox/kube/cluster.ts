@@ -26,6 +26,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { InterruptedError, throwIfInterrupted } from '../interrupt';
 import { freeLoopbackPorts } from '../ports';
 
 export interface KubeClusterPorts {
@@ -68,6 +69,8 @@ export interface StartKubeClusterOptions {
   timeoutMs?: number;
   /** Ports to use instead of free ones picked on 127.0.0.1. */
   ports?: Partial<KubeClusterPorts>;
+  /** Aborting it while the cluster starts stops kwokctl and every component, then rejects (InterruptedError). */
+  signal?: AbortSignal;
 }
 
 const BINARIES = [
@@ -91,6 +94,7 @@ export async function startKubeCluster(options: StartKubeClusterOptions): Promis
   const log = options.log ?? (() => undefined);
   const timeoutMs = options.timeoutMs ?? 180_000;
   const deadline = Date.now() + timeoutMs;
+  const signal = options.signal;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new Error(`invalid cluster name ${JSON.stringify(name)}`);
 
   const binDir = join(repoRoot, '.tools', 'bin');
@@ -110,6 +114,7 @@ export async function startKubeCluster(options: StartKubeClusterOptions): Promis
     log(`[kube] removing a leftover cluster ${name} in ${clusterDir}`);
     await deleteCluster({ name, clusterDir, kubeconfigPath, bin, env, log });
   }
+  throwIfInterrupted(signal);
 
   const picked = await freeLoopbackPorts(6);
   const ports: KubeClusterPorts = {
@@ -142,14 +147,17 @@ export async function startKubeCluster(options: StartKubeClusterOptions): Promis
 
   const kubectl = (args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> =>
     run(bin.kubectl, ['--kubeconfig', kubeconfigPath, ...args], { env, ...opts });
+  // Only while starting: once started, stopping is the caller's stop().
+  const startKubectl = (args: string[]): Promise<string> => run(bin.kubectl, ['--kubeconfig', kubeconfigPath, ...args], { env, signal });
 
   try {
     log(`[kube] creating cluster ${name} (kube-apiserver on ${apiServerUrl}) in ${clusterDir}`);
     await run(
       bin.kwokctl,
       ['--name', name, '--config', configPath, 'create', 'cluster', '--kubeconfig=', `--timeout=${Math.max(1, Math.round((deadline - Date.now()) / 1000))}s`],
-      { env, timeoutMs: deadline - Date.now(), onLine: (line) => log(`[kwokctl] ${kwokctlLine(line)}`) },
+      { env, timeoutMs: deadline - Date.now(), onLine: (line) => log(`[kwokctl] ${kwokctlLine(line)}`), signal },
     );
+    throwIfInterrupted(signal);
     if (!existsSync(kubeconfigPath)) throw new Error(`kwokctl did not write ${kubeconfigPath}`);
 
     // kwokctl has exited; every component it started must stay up from here on.
@@ -163,27 +171,29 @@ export async function startKubeCluster(options: StartKubeClusterOptions): Promis
       if (dead.length > 0) throw new FatalError(`component(s) exited: ${dead.map((f) => f.replace(/\.pid$/, '')).join(', ')}`);
     };
     const ready = async (check: () => Promise<boolean>): Promise<boolean> => {
+      if (signal?.aborted) throw new FatalError('interrupted');
       alive();
       return check();
     };
 
-    await waitFor('the API server to be ready', deadline, () => ready(async () => (await kubectl(['get', '--raw', '/readyz'])).trim() === 'ok'));
+    await waitFor('the API server to be ready', deadline, () => ready(async () => (await startKubectl(['get', '--raw', '/readyz'])).trim() === 'ok'));
     log('[kube] API server ready; creating nodes');
-    await kubectl(['apply', '-f', join(repoRoot, 'test/sandbox/kube/nodes.yaml')]);
+    await startKubectl(['apply', '-f', join(repoRoot, 'test/sandbox/kube/nodes.yaml')]);
     await waitFor('the nodes to be Ready', deadline, () => ready(async () => {
-      const out = await kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
+      const out = await startKubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
       const states = out.split('\n').filter(Boolean);
       return states.length > 0 && states.every((s) => s === 'True');
     }));
     // Pods cannot be created in a namespace before its default ServiceAccount exists.
     await waitFor('the default ServiceAccount', deadline, () => ready(async () => {
-      await kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']);
+      await startKubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']);
       return true;
     }));
     log(`[kube] cluster ${name} ready: KUBECONFIG=${kubeconfigPath}`);
   } catch (err) {
-    const tail = tailLogs(clusterDir);
+    const tail = signal?.aborted ? '' : tailLogs(clusterDir);
     await stop().catch((stopErr: unknown) => log(`[kube] cleanup after failed start: ${String(stopErr)}`));
+    if (signal?.aborted) throw new InterruptedError(signal.reason);
     throw new Error(`starting the sandbox Kubernetes cluster failed: ${errorMessage(err)}${tail}`);
   }
 
@@ -285,6 +295,8 @@ async function deleteCluster(t: DeleteTarget): Promise<void> {
   } catch (err) {
     t.log(`[kube] kwokctl delete cluster failed (${errorMessage(err)}); killing the components`);
   }
+  // A component whose pid file kwokctl had not written yet (kwokctl interrupted mid-create) is found by its arguments.
+  pids.push(...strayComponentPids(t.clusterDir).filter((pid) => !pids.includes(pid)));
   for (const pid of pids) killIfComponent(pid, t.clusterDir);
   const until = Date.now() + 10_000;
   while (pids.some(isAlive) && Date.now() < until) await sleep(100);
@@ -315,7 +327,29 @@ function killIfComponent(pid: number, clusterDir: string): void {
 }
 
 function killComponentsSync(clusterDir: string): void {
-  for (const pid of componentPids(clusterDir)) killIfComponent(pid, clusterDir);
+  for (const pid of new Set([...componentPids(clusterDir), ...strayComponentPids(clusterDir)])) killIfComponent(pid, clusterDir);
+}
+
+/** Processes whose arguments name a path inside clusterDir (every component's do; kwokctl's own do not). */
+function strayComponentPids(clusterDir: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return []; // no procfs: the pid files are all there is
+  }
+  const inside = `${clusterDir}/`;
+  const pids: number[] = [];
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(inside)) pids.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
 
 /** True while the process exists and is not a zombie. */
@@ -380,20 +414,22 @@ interface RunOptions {
   input?: string;
   timeoutMs?: number;
   onLine?: (line: string) => void;
+  /** SIGTERM to the command when aborted. */
+  signal?: AbortSignal;
 }
 
 /** Runs a command to completion; resolves with stdout, rejects with the exit status and stderr. */
 function run(command: string, args: string[], options: RunOptions): Promise<string> {
   if (options.onLine === undefined && options.input === undefined) {
     return new Promise((resolvePromise, reject) => {
-      execFile(command, args, { env: options.env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      execFile(command, args, { env: options.env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 << 20, signal: options.signal }, (err, stdout, stderr) => {
         if (err) reject(new Error(`${command} ${args.join(' ')}: ${stderr.trim() || err.message}`));
         else resolvePromise(stdout);
       });
     });
   }
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: options.env, stdio: ['pipe', 'pipe', 'pipe'], signal: options.signal });
     const out: string[] = [];
     const err: string[] = [];
     const timer = setTimeout(() => child.kill('SIGTERM'), options.timeoutMs ?? 60_000);
