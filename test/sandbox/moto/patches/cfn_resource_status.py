@@ -47,6 +47,15 @@ def _resource_status(stack: Any, resource: Any) -> tuple[str, Any]:
     return ("CREATE_COMPLETE", stack.creation_time)
 
 
+def _visible(stack: Any, resource: Any) -> bool:
+    """False for a resource the stack's running operation has not reached yet (see cfn_timing)."""
+    if resource is None:
+        return False
+    if not stack.__dict__.get("_sandbox_timeline"):
+        return True
+    return getattr(resource, "logical_resource_id", None) in getattr(stack.resource_map, "_sandbox_status", {})
+
+
 def _patch_dto() -> None:
     original_init = cfn_responses.StackResourceDTO.__init__
     if getattr(original_init, "__sandbox_patched__", False):
@@ -68,7 +77,7 @@ def list_stack_resources(self: Any) -> Any:  # replaces CloudFormationResponse.l
     stack, resources = self.cloudformation_backend.list_stack_resources(stack_name_or_id)
     summaries = []
     for resource in resources:
-        if resource is None:
+        if not _visible(stack, resource):
             continue
         status, when = _resource_status(stack, resource)
         summaries.append({
@@ -84,7 +93,7 @@ def list_stack_resources(self: Any) -> Any:  # replaces CloudFormationResponse.l
 def describe_stack_resource_backend(self: Any, stack_name: str, logical_resource_id: str) -> Any:
     stack = self.get_stack(stack_name)
     for resource in stack.stack_resources:
-        if resource is not None and getattr(resource, "logical_resource_id", None) == logical_resource_id:
+        if _visible(stack, resource) and getattr(resource, "logical_resource_id", None) == logical_resource_id:
             return stack, resource
     raise ValidationError(
         stack_name, message=f"Resource {logical_resource_id} does not exist for stack {stack_name}"
@@ -93,7 +102,7 @@ def describe_stack_resource_backend(self: Any, stack_name: str, logical_resource
 
 def describe_stack_resources_backend(self: Any, stack_name: str, logical_resource_id: str) -> Any:
     stack = self.get_stack(stack_name)
-    resources = [r for r in stack.stack_resources if r is not None]
+    resources = [r for r in stack.stack_resources if _visible(stack, r)]
     if logical_resource_id is not None:
         return stack, [r for r in resources if getattr(r, "logical_resource_id", None) == logical_resource_id]
     return stack, resources
