@@ -1,5 +1,17 @@
 import type { RetryPolicy } from '@temporalio/common';
-import type { ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+import type { AcmActivities } from '../activities/acm';
+import type { CloudFormationActivities } from '../activities/cloudformation';
+import type { Elbv2Activities } from '../activities/elbv2';
+import type { FleetActivities } from '../activities/fleet';
+import type { HealthActivities } from '../activities/verify-health';
+import type { LockActivities } from '../activities/lock';
+import type { RdsActivities } from '../activities/rds';
+import type { Route53Activities } from '../activities/route53';
+import type { EcsActivities } from '../activities/runtime/ecs';
+import type { KubernetesActivities } from '../activities/runtime/kubernetes';
+import type { SsmActivities } from '../activities/ssm';
+import type { TemporalActivities } from '../activities/temporal';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { TASK_QUEUES } from '../shared/task-queues';
 
@@ -10,18 +22,29 @@ const retry: RetryPolicy = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
 };
 
+/*
+ * Every activity has a schedule-to-close limit: the retry policies set no attempt limit (throttling
+ * and 5xx retry with backoff), and an activity that retried for ever would hold its tenant's lock
+ * for ever. The limit covers all attempts and the time in the queue.
+ */
+
 /**
  * Quick AWS calls. The start-to-close is what a worker killed in the middle of one costs (the
  * server only learns of it by the timeout), so it is kept short: each SDK request gives up after
  * 10 s (aws/clients.ts) and a slow retry is Temporal's job.
  */
-export const awsCall: ActivityOptions = { taskQueue: TASK_QUEUES.aws, startToCloseTimeout: '30 seconds', retry };
+export const awsCall: ActivityOptions = { taskQueue: TASK_QUEUES.aws, startToCloseTimeout: '30 seconds', scheduleToCloseTimeout: '10 minutes', retry };
 
-/** Activities that wait inside (stacks, rollouts, snapshots): a missed heartbeat means the worker died. */
+/**
+ * Activities that wait inside (stacks, change sets, rollouts, snapshots, restores, DNS changes):
+ * a missed heartbeat means the worker died. The pollers heartbeat while they sleep (activities/poll.ts),
+ * so the heartbeat timeout does not depend on how far their back-off has grown.
+ */
 export const awsWait: ActivityOptions = {
   taskQueue: TASK_QUEUES.aws,
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '30 seconds',
+  scheduleToCloseTimeout: '4 hours',
   retry,
 };
 
@@ -29,7 +52,108 @@ export const awsWait: ActivityOptions = {
  * Kubernetes calls; the task queue is the tenant's cluster's own (see `onQueue`). A minute: the
  * client gives up on one request after 30 s, and an apply makes several.
  */
-export const kubeCall: ActivityOptions = { startToCloseTimeout: '1 minute', retry };
-export const kubeWait: ActivityOptions = { startToCloseTimeout: '1 hour', heartbeatTimeout: '30 seconds', retry };
+export const kubeCall: ActivityOptions = { startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '10 minutes', retry };
+export const kubeWait: ActivityOptions = { startToCloseTimeout: '1 hour', heartbeatTimeout: '30 seconds', scheduleToCloseTimeout: '2 hours', retry };
+
+/** Calls to Temporal itself (signal-with-start, describe). */
+export const temporalCall: ActivityOptions = { startToCloseTimeout: '30 seconds', scheduleToCloseTimeout: '5 minutes', retry: { maximumAttempts: 10 } };
+/** The fleet config, read from the worker's file. */
+export const fleetCall: ActivityOptions = { startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '5 minutes', retry: { maximumAttempts: 5 } };
+/**
+ * The lock's own messages, as local activities. Bounded too: a release that cannot be delivered
+ * within the limit is reclaimed by the lock's holder check once the holder has ended.
+ */
+export const lockLocal: LocalActivityOptions = { startToCloseTimeout: '10 seconds', scheduleToCloseTimeout: '10 minutes', retry: { maximumInterval: '30 seconds' } };
+
+type AllActivities = CloudFormationActivities &
+  RdsActivities &
+  Route53Activities &
+  SsmActivities &
+  EcsActivities &
+  HealthActivities &
+  AcmActivities &
+  Elbv2Activities &
+  KubernetesActivities &
+  TemporalActivities &
+  FleetActivities &
+  LockActivities;
+export type ActivityName = Extract<keyof AllActivities, string>;
+
+/**
+ * The options of every activity the workflows schedule, by name: workflows get their proxies from
+ * `activitiesFor`, so an activity's timeouts are chosen here once, and test/unit/activity-options.test.ts
+ * checks this table against what each activity does (one that polls AWS must have a heartbeat timeout).
+ * The type makes a new activity without an entry a compile error.
+ */
+export const ACTIVITY_OPTIONS = {
+  // CloudFormation: a deploy waits for its change set to be created and for a stack still in progress.
+  deployStack: awsWait,
+  waitForStack: awsWait,
+  deleteStack: awsWait,
+  getStackOutputs: awsCall,
+  // RDS
+  snapshotCluster: awsWait,
+  restoreClusterFromSnapshot: awsWait,
+  // Route53: every change waits until it is INSYNC.
+  upsertDnsRecords: awsWait,
+  upsertZoneRecords: awsWait,
+  deleteDnsRecords: awsWait,
+  // SSM
+  putTenantParameters: awsCall,
+  deleteTenantParameters: awsCall,
+  // ECS
+  ecsApplyWorkload: awsCall,
+  ecsSetVersion: awsCall,
+  ecsCurrentWorkload: awsCall,
+  ecsWaitForRollout: awsWait,
+  ecsDeleteWorkload: awsWait,
+  // Verification: release-tenant.ts stretches the start-to-close to the verify window.
+  verifyTenantHealth: awsWait,
+  // ACM: validation records appear some seconds after the request; issuance waits for DNS validation.
+  listGroupCertificates: awsCall,
+  requestCertificate: awsCall,
+  getValidationRecords: awsWait,
+  waitForCertificateIssued: awsWait,
+  deleteCertificate: awsWait,
+  // ELBv2
+  listListenerCertificates: awsCall,
+  attachListenerCertificates: awsCall,
+  detachListenerCertificates: awsCall,
+  // Kubernetes (each cluster's own task queue)
+  k8sApplyWorkload: kubeCall,
+  k8sSetVersion: kubeCall,
+  k8sCurrentWorkload: kubeCall,
+  k8sWaitForRollout: kubeWait,
+  k8sDeleteWorkload: kubeWait,
+  // Temporal and the fleet config
+  requestTenantLock: temporalCall,
+  signalCertificates: temporalCall,
+  isWorkflowRunning: temporalCall,
+  loadTenantSpec: fleetCall,
+  answerLockRequest: lockLocal,
+  releaseTenantLock: lockLocal,
+} as const satisfies Record<ActivityName, ActivityOptions | LocalActivityOptions>;
+
+/**
+ * A proxy for a group of activities, each scheduled with its own entry of `ACTIVITY_OPTIONS`
+ * (`overrides` on top: a task queue, a longer start-to-close). An activity without an entry
+ * cannot be scheduled through it.
+ */
+export function activitiesFor<A extends object>(overrides: Partial<ActivityOptions> = {}): A {
+  const proxies = new Map<string, unknown>();
+  return new Proxy({} as A, {
+    get(_, name) {
+      if (typeof name !== 'string') return undefined;
+      let proxy = proxies.get(name);
+      if (proxy === undefined) {
+        const options = ACTIVITY_OPTIONS[name as ActivityName] as ActivityOptions | undefined;
+        if (!options) throw new TypeError(`activity ${name} has no entry in ACTIVITY_OPTIONS (src/workflows/activity-options.ts)`);
+        proxy = (proxyActivities({ ...options, ...overrides }) as Record<string, unknown>)[name];
+        proxies.set(name, proxy);
+      }
+      return proxy;
+    },
+  });
+}
 
 export const onQueue = (options: ActivityOptions, taskQueue: string): ActivityOptions => ({ ...options, taskQueue });

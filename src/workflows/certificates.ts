@@ -5,7 +5,6 @@ import {
   condition,
   continueAsNew,
   isCancellation,
-  proxyActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -32,13 +31,12 @@ import {
 } from '../shared/messages/certificates';
 import { PhaseKey } from '../shared/search-attributes';
 import { describeIssues, parseOrFail } from '../shared/validation';
-import { awsCall, awsWait } from './activity-options';
+import { activitiesFor } from './activity-options';
 import { messageOf } from './steps';
 
-const acm = proxyActivities<AcmActivities>(awsCall);
-const acmWait = proxyActivities<AcmActivities>(awsWait);
-const elb = proxyActivities<Elbv2Activities>(awsCall);
-const dns = proxyActivities<Route53Activities>(awsWait);
+const acm = activitiesFor<AcmActivities>();
+const elb = activitiesFor<Elbv2Activities>();
+const dns = activitiesFor<Route53Activities>();
 
 /** Reconciles per run before continuing as new, whatever the history size says. */
 const MAX_RECONCILES_PER_RUN = 50;
@@ -203,7 +201,7 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
         .filter(({ arn }) => !issued.has(arn))
         .map(async ({ cert, arn }) => {
           try {
-            await acmWait.waitForCertificateIssued({ target, arn, validationTimeoutMs: policy.validationTimeout });
+            await acm.waitForCertificateIssued({ target, arn, validationTimeoutMs: policy.validationTimeout });
             issued.add(arn);
           } catch (error) {
             const failure = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause : undefined;
@@ -246,7 +244,7 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
     if (deletable.length > 0) setPhase('certs/deleting');
     for (const arn of deletable) {
       try {
-        await acmWait.deleteCertificate({ target, arn });
+        await acm.deleteCertificate({ target, arn });
       } catch (error) {
         if (isCancellation(error)) throw error;
         problems.push(`deleting ${arn}: ${messageOf(error)}`);

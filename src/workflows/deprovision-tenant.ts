@@ -1,4 +1,4 @@
-import { proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { RdsActivities } from '../activities/rds';
 import type { Route53Activities } from '../activities/route53';
@@ -14,19 +14,18 @@ import {
   type DeprovisionTenantResult,
 } from '../shared/messages/provisioning';
 import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
-import { awsCall, awsWait } from './activity-options';
+import { activitiesFor } from './activity-options';
 import { tenantRuntime } from './runtime';
 import { StepTracker } from './steps';
 import { dnsRecordsFor, stackParametersFor, stackTagsFor } from './tenant-footprint';
 import { parseOrFail } from '../shared/validation';
 import { withTenantLock } from './with-tenant-lock';
 
-const cfn = proxyActivities<CloudFormationActivities>(awsCall);
-const cfnWait = proxyActivities<CloudFormationActivities>(awsWait);
-const rds = proxyActivities<RdsActivities>(awsWait);
-const ssm = proxyActivities<SsmActivities>(awsCall);
-const dns = proxyActivities<Route53Activities>(awsWait);
-const temporal = proxyActivities<TemporalActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 10 } });
+const cfn = activitiesFor<CloudFormationActivities>();
+const rds = activitiesFor<RdsActivities>();
+const ssm = activitiesFor<SsmActivities>();
+const dns = activitiesFor<Route53Activities>();
+const temporal = activitiesFor<TemporalActivities>();
 
 const STEPS = ['lock', 'final-snapshot', 'workload', 'dns', 'deletion-protection', 'stack', 'parameters', 'certificates'];
 
@@ -96,12 +95,12 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
             parameters: stackParametersFor(tenant, { deletionProtection: false }),
             tags: stackTagsFor(tenant),
           });
-          return cfnWait.waitForStack({ target: tenant.aws, stackName });
+          return cfn.waitForStack({ target: tenant.aws, stackName });
         });
       } else {
         steps.skip('deletion-protection', 'not production');
       }
-      stackDeleted = (await steps.run('stack', () => cfnWait.deleteStack({ target: tenant.aws, stackName }))).deleted;
+      stackDeleted = (await steps.run('stack', () => cfn.deleteStack({ target: tenant.aws, stackName }))).deleted;
     } else {
       steps.skip('deletion-protection', 'no stack');
       steps.skip('stack', 'no stack');

@@ -1,4 +1,4 @@
-import { CancellationScope, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { CancellationScope, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { Route53Activities } from '../activities/route53';
 import type { SsmActivities } from '../activities/ssm';
@@ -13,18 +13,17 @@ import {
   type ProvisionTenantResult,
 } from '../shared/messages/provisioning';
 import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
-import { awsCall, awsWait } from './activity-options';
+import { activitiesFor } from './activity-options';
 import { tenantRuntime } from './runtime';
 import { StepTracker, failedStepOf, failureTypeOf, messageOf } from './steps';
 import { dnsRecordsFor, stackParametersFor, stackTagsFor, workloadConfigFrom } from './tenant-footprint';
 import { parseOrFail } from '../shared/validation';
 import { withTenantLock } from './with-tenant-lock';
 
-const cfn = proxyActivities<CloudFormationActivities>(awsCall);
-const cfnWait = proxyActivities<CloudFormationActivities>(awsWait);
-const ssm = proxyActivities<SsmActivities>(awsCall);
-const dns = proxyActivities<Route53Activities>(awsWait);
-const temporal = proxyActivities<TemporalActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 10 } });
+const cfn = activitiesFor<CloudFormationActivities>();
+const ssm = activitiesFor<SsmActivities>();
+const dns = activitiesFor<Route53Activities>();
+const temporal = activitiesFor<TemporalActivities>();
 
 const STEPS = ['lock', 'stack', 'parameters', 'workload', 'dns', 'certificates'];
 
@@ -64,8 +63,8 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
             parameters: stackParametersFor(tenant),
             tags: stackTagsFor(tenant),
           });
-          if (fresh) steps.onCompensate('stack', () => cfnWait.deleteStack({ target: tenant.aws, stackName }));
-          const state = await cfnWait.waitForStack({ target: tenant.aws, stackName });
+          if (fresh) steps.onCompensate('stack', () => cfn.deleteStack({ target: tenant.aws, stackName }));
+          const state = await cfn.waitForStack({ target: tenant.aws, stackName });
           return { operation: result.operation, outputs: state.outputs };
         },
         (r) => `${stackName}: ${r.operation}`,

@@ -2,7 +2,6 @@ import {
   CancellationScope,
   isCancellation,
   patched,
-  proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -25,21 +24,21 @@ import {
 } from '../shared/messages/release';
 import { EnvironmentKey, ReleaseIdKey, TenantIdKey } from '../shared/search-attributes';
 import type { TenantSpec } from '../shared/tenant-spec';
-import { awsCall, awsWait } from './activity-options';
+import { activitiesFor, fleetCall } from './activity-options';
 import { tenantRuntime, type TenantRuntime } from './runtime';
 import { messageOf } from './steps';
 import { parseOrFail } from '../shared/validation';
 import { withTenantLock, type LockOptions } from './with-tenant-lock';
 
-const fleetOptions = { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } } as const;
-const fleet = proxyActivities<FleetActivities>(fleetOptions);
+const fleet = activitiesFor<FleetActivities>();
 /** The spec is read from the workflow worker's own fleet config: no need to go through a task queue. */
-const fleetLocal = proxyLocalActivities<FleetActivities>(fleetOptions);
-const cfn = proxyActivities<CloudFormationActivities>(awsCall);
-const rds = proxyActivities<RdsActivities>(awsWait);
-const ssm = proxyActivities<SsmActivities>(awsCall);
-/** The verification activity lives as long as its window, plus room for the last checks. */
-const healthFor = (verifyWindowMs: number) => proxyActivities<HealthActivities>({ ...awsWait, startToCloseTimeout: verifyWindowMs + 5 * 60_000 });
+const fleetLocal = proxyLocalActivities<FleetActivities>(fleetCall);
+const cfn = activitiesFor<CloudFormationActivities>();
+const rds = activitiesFor<RdsActivities>();
+const ssm = activitiesFor<SsmActivities>();
+/** The verification activity lives as long as its window, plus room for the last checks (and one retry after a lost worker). */
+const healthFor = (verifyWindowMs: number) =>
+  activitiesFor<HealthActivities>({ startToCloseTimeout: verifyWindowMs + 5 * 60_000, scheduleToCloseTimeout: 2 * verifyWindowMs + 15 * 60_000 });
 
 /**
  * Measured by `npm run bench` (#10): the spec is loaded while the lock is requested, both as

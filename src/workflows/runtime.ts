@@ -1,9 +1,8 @@
-import { proxyActivities } from '@temporalio/workflow';
 import type { EcsActivities } from '../activities/runtime/ecs';
 import type { KubernetesActivities } from '../activities/runtime/kubernetes';
 import type { ApplyResult, CurrentWorkload, RolloutStatus, WorkloadSpec } from '../activities/runtime/types';
 import type { TenantSpec } from '../shared/tenant-spec';
-import { awsCall, awsWait, kubeCall, kubeWait, onQueue } from './activity-options';
+import { activitiesFor } from './activity-options';
 
 /** What provisioning and releases need from a tenant's runtime, whichever it is. */
 export interface TenantRuntime {
@@ -21,24 +20,22 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
   const runtime = tenant.runtime;
   const tenantId = tenant.id;
   if (runtime.kind === 'ecs') {
-    const quick = proxyActivities<EcsActivities>(awsCall);
-    const waiting = proxyActivities<EcsActivities>(awsWait);
+    const ecs = activitiesFor<EcsActivities>();
     return {
-      apply: (workload) => quick.ecsApplyWorkload({ runtime, workload }),
-      setVersion: (version) => quick.ecsSetVersion({ runtime, tenantId, image: tenant.image, version }),
-      waitForRollout: () => waiting.ecsWaitForRollout({ runtime, tenantId }),
-      current: () => quick.ecsCurrentWorkload({ runtime, tenantId }),
-      remove: () => waiting.ecsDeleteWorkload({ runtime, tenantId }),
+      apply: (workload) => ecs.ecsApplyWorkload({ runtime, workload }),
+      setVersion: (version) => ecs.ecsSetVersion({ runtime, tenantId, image: tenant.image, version }),
+      waitForRollout: () => ecs.ecsWaitForRollout({ runtime, tenantId }),
+      current: () => ecs.ecsCurrentWorkload({ runtime, tenantId }),
+      remove: () => ecs.ecsDeleteWorkload({ runtime, tenantId }),
     };
   }
   // Each Kubernetes cluster has its own task queue, served by a worker that can reach its API.
-  const quick = proxyActivities<KubernetesActivities>(onQueue(kubeCall, runtime.taskQueue));
-  const waiting = proxyActivities<KubernetesActivities>(onQueue(kubeWait, runtime.taskQueue));
+  const k8s = activitiesFor<KubernetesActivities>({ taskQueue: runtime.taskQueue });
   return {
-    apply: (workload) => quick.k8sApplyWorkload({ runtime, workload }),
-    setVersion: (version) => quick.k8sSetVersion({ runtime, tenantId, image: tenant.image, version }),
-    waitForRollout: () => waiting.k8sWaitForRollout({ runtime, tenantId }),
-    current: () => quick.k8sCurrentWorkload({ runtime, tenantId }),
-    remove: () => waiting.k8sDeleteWorkload({ runtime, tenantId }),
+    apply: (workload) => k8s.k8sApplyWorkload({ runtime, workload }),
+    setVersion: (version) => k8s.k8sSetVersion({ runtime, tenantId, image: tenant.image, version }),
+    waitForRollout: () => k8s.k8sWaitForRollout({ runtime, tenantId }),
+    current: () => k8s.k8sCurrentWorkload({ runtime, tenantId }),
+    remove: () => k8s.k8sDeleteWorkload({ runtime, tenantId }),
   };
 }

@@ -3,7 +3,6 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   patched,
-  proxyActivities,
   proxyLocalActivities,
   setHandler,
   workflowInfo,
@@ -11,6 +10,7 @@ import {
 } from '@temporalio/workflow';
 import type { LockActivities, LockAnswer } from '../activities/lock';
 import type { TemporalActivities } from '../activities/temporal';
+import { activitiesFor, lockLocal } from './activity-options';
 import {
   acquireLockSignal,
   lockGrantedSignal,
@@ -22,12 +22,9 @@ import {
 } from '../shared/messages/lock';
 
 /** No attempt limit: a requester that never hears its answer waits out its whole timeout. */
-const { answerLockRequest } = proxyLocalActivities<LockActivities>({ startToCloseTimeout: '10 seconds', retry: { maximumInterval: '30 seconds' } });
+const { answerLockRequest } = proxyLocalActivities<LockActivities>(lockLocal);
 
-const { isWorkflowRunning } = proxyActivities<TemporalActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 5 },
-});
+const temporal = activitiesFor<TemporalActivities>();
 
 export interface TenantLockInput {
   lockWorkflowId: string;
@@ -128,7 +125,7 @@ export async function tenantLock(input: TenantLockInput): Promise<void> {
     }
     if (!(await condition(() => changed, HOLDER_CHECK_INTERVAL)) && holder) {
       const current: LockHolder = holder;
-      if (!(await isWorkflowRunning({ workflowId: current.workflowId, runId: current.runId }))) {
+      if (!(await temporal.isWorkflowRunning({ workflowId: current.workflowId, runId: current.runId }))) {
         if (holder === current) holder = undefined;
       }
     }

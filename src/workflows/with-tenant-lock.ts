@@ -2,7 +2,6 @@ import {
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
-  proxyActivities,
   proxyLocalActivities,
   setHandler,
   workflowInfo,
@@ -10,6 +9,7 @@ import {
 import type { Duration } from '@temporalio/common';
 import type { LockActivities } from '../activities/lock';
 import type { TemporalActivities } from '../activities/temporal';
+import { activitiesFor, lockLocal, temporalCall } from './activity-options';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import {
   lockGrantedSignal,
@@ -19,11 +19,10 @@ import {
   type LockRefusal,
 } from '../shared/messages/lock';
 
-const requestOptions = { startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 10 } } as const;
-const remote = proxyActivities<TemporalActivities>(requestOptions);
-const local = proxyLocalActivities<TemporalActivities>(requestOptions);
-/** No attempt limit: the lock must hear of the release, or it holds the tenant until its holder check. */
-const localLock = proxyLocalActivities<LockActivities>({ startToCloseTimeout: '10 seconds', retry: { maximumInterval: '30 seconds' } });
+const remote = activitiesFor<TemporalActivities>();
+const local = proxyLocalActivities<TemporalActivities>(temporalCall);
+/** No attempt limit within its schedule-to-close: the lock must hear of the release, or it holds the tenant until its holder check. */
+const localLock = proxyLocalActivities<LockActivities>(lockLocal);
 
 export interface LockOptions {
   operation: string;
