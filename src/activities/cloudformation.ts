@@ -244,14 +244,24 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
       // A retry after the first attempt created it: carry on with that change set.
       if ((error as Error).name !== 'AlreadyExistsException') throw error;
     }
-    return pollWithHeartbeat({
+    const changeSet = await pollWithHeartbeat({
       what: `change set ${params.ChangeSetName}`,
-      read: () => cfn.send(new DescribeChangeSetCommand({ StackName: params.StackName, ChangeSetName: params.ChangeSetName })),
-      done: (cs) => cs.Status === 'CREATE_COMPLETE' || cs.Status === 'FAILED' || cs.Status === 'DELETE_COMPLETE',
+      read: async () => {
+        try {
+          return await cfn.send(new DescribeChangeSetCommand({ StackName: params.StackName, ChangeSetName: params.ChangeSetName }));
+        } catch (error) {
+          // Right after its creation a change set may not be readable yet (eventual consistency).
+          if ((error as Error).name === 'ChangeSetNotFoundException') return undefined;
+          throw error;
+        }
+      },
+      done: (cs) => cs?.Status === 'CREATE_COMPLETE' || cs?.Status === 'FAILED' || cs?.Status === 'DELETE_COMPLETE',
       intervalMs: 1_000,
       timeoutMs: 5 * 60_000,
-      onTimeout: (cs) => retryableFailure(ErrorType.Timeout, `change set ${params.ChangeSetName} still ${cs?.Status}`),
+      onTimeout: (cs) => retryableFailure(ErrorType.Timeout, `change set ${params.ChangeSetName} still ${cs?.Status ?? 'not found'}`),
     });
+    if (!changeSet) throw retryableFailure(ErrorType.StackFailed, `change set ${params.ChangeSetName} of stack ${params.StackName} not found after its creation`);
+    return changeSet;
   }
 }
 

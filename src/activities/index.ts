@@ -1,5 +1,6 @@
 import { createAcmActivities } from './acm';
 import type { AwsClients } from './aws/clients';
+import { withAwsFailures } from './aws/errors';
 import { createCloudFormationActivities } from './cloudformation';
 import { createElbv2Activities } from './elbv2';
 import { createHealthActivities } from './verify-health';
@@ -16,7 +17,7 @@ export interface AwsActivityDependencies {
 
 /** The activities served on the AWS task queue, each module built over the shared clients. */
 export function createAwsActivities(deps: AwsActivityDependencies) {
-  return {
+  return withAwsFailures({
     ...createCloudFormationActivities(deps),
     ...createRdsActivities(deps),
     ...createRoute53Activities(deps),
@@ -25,5 +26,5 @@ export function createAwsActivities(deps: AwsActivityDependencies) {
     ...createHealthActivities(deps),
     ...createAcmActivities(deps),
     ...createElbv2Activities(deps),
-  };
+  });
 }

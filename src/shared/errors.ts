@@ -19,6 +19,14 @@ export enum ErrorType {
   CertificateValidationStuck = 'CertificateValidationStuck',
   CertificateInUse = 'CertificateInUse',
   ResourceNotFound = 'ResourceNotFound',
+  /** AWS refused the request's parameters (ValidationError, InvalidParameterValue, ...). */
+  AwsRequestInvalid = 'AwsRequestInvalid',
+  /** An AWS service quota (LimitExceeded, SnapshotQuotaExceeded, TooManyCertificates, ...). */
+  QuotaExceeded = 'QuotaExceeded',
+  /** Throttled by AWS: retried with back-off. */
+  AwsThrottled = 'AwsThrottled',
+  /** AWS answered 5xx: retried with back-off. */
+  AwsUnavailable = 'AwsUnavailable',
   Timeout = 'Timeout',
   Aborted = 'Aborted',
   ReleaseHalted = 'ReleaseHalted',
@@ -62,6 +70,9 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.UnknownTenant,
   ErrorType.ProductionConfirmationRequired,
   ErrorType.AccessDenied,
+  ErrorType.AwsRequestInvalid,
+  ErrorType.QuotaExceeded,
+  ErrorType.ResourceNotFound,
   ErrorType.StackInUnrecoverableState,
   ErrorType.CertificateInUse,
 ];

@@ -9,6 +9,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { AwsTarget } from '../../shared/tenant-spec';
+import { recordCall, resourceOf } from './errors';
 
 export interface AwsClientsOptions {
   /** Set for the sandbox (moto) or a VPC endpoint; unset means AWS's public endpoints. */
@@ -27,6 +28,18 @@ export interface AwsClientsOptions {
  * hanging until Temporal times the whole activity out.
  */
 const HTTP_TIMEOUTS = { connectionTimeout: 5_000, requestTimeout: 10_000 };
+
+/** IAM's service prefix for each client, so an error can name the call as a policy would (`rds:CreateDBClusterSnapshot`). */
+const IAM_PREFIX: Record<string, string> = {
+  CloudFormationClient: 'cloudformation',
+  RDSClient: 'rds',
+  ECSClient: 'ecs',
+  SSMClient: 'ssm',
+  Route53Client: 'route53',
+  ACMClient: 'acm',
+  ElasticLoadBalancingV2Client: 'elasticloadbalancing',
+  CloudWatchClient: 'cloudwatch',
+};
 
 type ClientConstructor<C> = new (config: {
   region: string;
@@ -85,6 +98,7 @@ export class AwsClients {
         maxAttempts: this.options.maxAttempts ?? 5,
         requestHandler: HTTP_TIMEOUTS,
       });
+      nameCallsInErrors(client as SendingClient, ctor, target);
       this.clients.set(key, client);
     }
     return client;
@@ -134,4 +148,31 @@ export class AwsClients {
     }
     return sts;
   }
+}
+
+interface SendingClient {
+  send(command: { input?: unknown; constructor: { name: string } }, ...rest: unknown[]): Promise<unknown> | void;
+}
+
+/**
+ * Every error a client's request ends with (after the SDK's own retries) remembers the call it
+ * answered: service, action, account, region and resource, for aws/errors.ts to name. The
+ * prototype's `send` is looked up on each call, so tests that stub it (aws-sdk-client-mock) go
+ * through here too.
+ */
+function nameCallsInErrors(client: SendingClient, ctor: { name: string; prototype: unknown }, target: AwsTarget): void {
+  const service = IAM_PREFIX[ctor.name] ?? ctor.name.replace(/Client$/, '').toLowerCase();
+  client.send = function send(command, ...rest) {
+    const sent = (ctor.prototype as SendingClient).send.call(client, command, ...rest);
+    if (!(sent instanceof Promise)) return sent;
+    return sent.catch((error: unknown) => {
+      throw recordCall(error, {
+        service,
+        action: command.constructor.name.replace(/Command$/, ''),
+        accountId: target.accountId,
+        region: target.region,
+        resource: resourceOf(command.input),
+      });
+    });
+  };
 }
