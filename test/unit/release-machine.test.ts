@@ -1,0 +1,168 @@
+import fc from 'fast-check';
+import { TERMINAL_TENANT_STATUSES, type WaveSpec } from '../../src/shared/messages/release';
+import { openRun, step } from '../../src/shared/release/machine';
+import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput } from '../../src/shared/release/machine-types';
+import { refusalOf } from '../../src/shared/release/refusals';
+import { planInput, simulate } from '../support/release-sim';
+
+/**
+ * The release machine alone (no Temporal): random plans driven by random event sequences
+ * (test/support/release-sim.ts checks the invariants after every step), then examples that
+ * pin down behaviours people rely on.
+ */
+
+const waveArb: fc.Arbitrary<Omit<WaveSpec, 'tenants'>> = fc.record({
+  name: fc.constantFrom('canary', 'early', 'rest'),
+  maxInFlight: fc.integer({ min: 1, max: 3 }),
+  failureThreshold: fc.oneof(fc.record({ count: fc.integer({ min: 0, max: 2 }) }), fc.record({ percent: fc.constantFrom(0, 25, 50) })),
+  bakeMs: fc.constantFrom(0, 0, 5_000),
+  approval: fc.option(fc.record({ timeoutMs: fc.constantFrom(1_000, 60_000), onTimeout: fc.constantFrom('abort' as const, 'continue' as const) }), { nil: undefined }),
+});
+
+const planArb = fc
+  .tuple(fc.array(fc.tuple(waveArb, fc.integer({ min: 1, max: 4 })), { minLength: 1, maxLength: 3 }), fc.boolean(), fc.integer({ min: 1, max: 3 }))
+  .map(([waves, rollbackOnAbort, attempts]) =>
+    planInput(
+      waves.map(([wave], i) => ({ ...wave, name: `${wave.name}-${i}` })),
+      waves.map(([, size]) => size),
+      { rollbackOnAbort, busyRetry: { attempts, delayMs: 1_000 } },
+    ),
+  );
+
+const choicesArb = fc.array(fc.nat({ max: 1 << 16 }), { maxLength: 80 });
+
+describe('release machine invariants over random event sequences', () => {
+  // Children in flight, starts after an abort or halt, thresholds: checked after every step by the simulator.
+  it('never runs more than maxInFlight children, starts nothing after an abort or a halt, and halts on a threshold crossing', () => {
+    fc.assert(fc.property(planArb, choicesArb, (input, choices) => void simulate(input, choices)), { numRuns: 300 });
+  });
+
+  it('ends every tenant in exactly one terminal status', () => {
+    fc.assert(
+      fc.property(planArb, choicesArb, (input, choices) => {
+        const { finish, state } = simulate(input, choices);
+        const all = input.waves.flatMap((w) => w.tenants).sort();
+        expect(finish.summary.tenants.map((t) => t.tenantId).sort()).toEqual(all);
+        for (const t of finish.summary.tenants) expect(TERMINAL_TENANT_STATUSES).toContain(t.status);
+        for (const id of all) expect(TERMINAL_TENANT_STATUSES).toContain(state.tenants[id]!.status);
+        expect(Object.values(finish.summary.counts).reduce((a, b) => a + b, 0)).toBe(all.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the same release when its state goes through JSON midway (what continue-as-new does)', () => {
+    fc.assert(
+      fc.property(planArb, choicesArb, fc.nat({ max: 60 }), (input, choices, at) => {
+        const plain = simulate(input, choices);
+        const roundTripped = simulate(input, choices, { jsonRoundTripAt: at });
+        expect(JSON.stringify(roundTripped.log)).toBe(JSON.stringify(plain.log));
+        expect(JSON.stringify(roundTripped.state)).toBe(JSON.stringify(plain.state));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+// --- examples --------------------------------------------------------------------------------
+
+const wave = (name: string, extra: Partial<Omit<WaveSpec, 'tenants'>> = {}): Omit<WaveSpec, 'tenants'> => ({ name, maxInFlight: 2, failureThreshold: { count: 0 }, bakeMs: 0, ...extra });
+
+class Driver {
+  state: MachineState;
+  clock: Clock = { now: 1_800_000_000_000, historyLong: false };
+  constructor(readonly input: ReleasePlanInput) {
+    this.state = openRun(input, undefined);
+  }
+  send(event: ReleaseEvent): ReleaseCommand[] {
+    const result = step(this.input, this.state, event, this.clock);
+    this.state = result.state;
+    this.reply = result.reply;
+    return result.commands;
+  }
+  reply: unknown;
+  succeed(tenantId: string): ReleaseCommand[] {
+    return this.send({ type: 'child-finished', tenantId, result: { tenantId, status: 'succeeded', deployed: true, previousVersion: '1.0.0' } });
+  }
+}
+
+const types = (commands: ReleaseCommand[]) => commands.map((c) => (c.type === 'set-phase' ? `phase ${c.phase}` : c.type === 'start-child' ? `${c.mode} ${c.tenantId}` : c.type === 'start-timer' || c.type === 'cancel-timer' ? `${c.type} ${c.timer}` : c.type === 'count' ? `count ${c.metric}` : c.type));
+
+describe('release machine examples', () => {
+  it('starts waves in order, at most maxInFlight at a time, and finishes with a summary', () => {
+    const d = new Driver(planInput([wave('canary', { maxInFlight: 1 }), wave('rest')], [1, 3]));
+    expect(types(d.send({ type: 'run-started', first: true }))).toEqual(['count releaseStarted', 'phase wave-1/running', 'deploy t0']);
+    expect(types(d.succeed('t0'))).toEqual(['count tenantDeployed', 'phase wave-2/running', 'deploy t1', 'deploy t2']);
+    expect(types(d.succeed('t1'))).toEqual(['count tenantDeployed', 'deploy t3']);
+    d.succeed('t2');
+    const end = d.send({ type: 'child-finished', tenantId: 't3', result: { tenantId: 't3', status: 'rolled-back', deployed: true, reason: 'alarm' } });
+    expect(types(end)).toEqual(['count tenantRolledBack', 'phase wave-2/halted', 'count tenantFailed', 'phase halted', 'finish']);
+    const finish = end.at(-1) as Extract<ReleaseCommand, { type: 'finish' }>;
+    expect(finish.failure?.kind).toBe('halted');
+    expect(finish.failure?.message).toMatch(/wave "rest": 1 of 3 tenants failed \(0 allowed\)/);
+  });
+
+  it('keeps an early approval, waits at the gate otherwise, and the gate timeout follows the plan', () => {
+    const input = planInput([wave('canary', { approval: { timeoutMs: 60_000, onTimeout: 'abort' } }), wave('rest')], [1, 1], { rollbackOnAbort: false });
+    const early = new Driver(input);
+    early.send({ type: 'run-started', first: true });
+    early.send({ type: 'approve', by: 'alice' });
+    expect(early.reply).toEqual({ wave: 'canary', early: true });
+    expect(refusalOf(input, early.state, { type: 'approve' })).toMatch(/no wave of release sim waits for approval/);
+    expect(types(early.succeed('t0'))).toEqual(['count tenantDeployed', 'phase wave-2/awaiting-approval', 'start-timer gate', 'cancel-timer gate', 'phase wave-2/running', 'deploy t1']);
+
+    const late = new Driver(input);
+    late.send({ type: 'run-started', first: true });
+    expect(types(late.succeed('t0'))).toEqual(['count tenantDeployed', 'phase wave-2/awaiting-approval', 'start-timer gate']);
+    expect(types(late.send({ type: 'timer-fired', timer: 'gate' }))).toEqual(['phase aborted', 'finish']);
+    expect(late.state.abort).toMatchObject({ by: 'release plan', reason: 'no approval for wave "rest" within 60000 ms' });
+
+    const onward = new Driver(planInput([wave('canary', { approval: { timeoutMs: 1_000, onTimeout: 'continue' } }), wave('rest')], [1, 1]));
+    onward.send({ type: 'run-started', first: true });
+    onward.succeed('t0');
+    expect(types(onward.send({ type: 'timer-fired', timer: 'gate' }))).toEqual(['phase wave-2/running', 'deploy t1']);
+    expect(onward.state.waves[0]!.approval).toMatchObject({ by: 'release plan' });
+  });
+
+  it('retries a busy tenant after the delay, then skips it without counting a failure', () => {
+    const d = new Driver(planInput([wave('only')], [1], { busyRetry: { attempts: 2, delayMs: 30_000 } }));
+    d.send({ type: 'run-started', first: true });
+    expect(types(d.send({ type: 'child-busy', tenantId: 't0', message: 'tenant t0 is busy' }))).toEqual(['start-timer busy-retry']);
+    expect(d.state.tenants.t0).toMatchObject({ status: 'busy', attempts: 1 });
+    d.clock = { ...d.clock, now: d.clock.now + 30_000 };
+    expect(types(d.send({ type: 'timer-fired', timer: 'busy-retry' }))).toEqual(['deploy t0']);
+    const end = d.send({ type: 'child-busy', tenantId: 't0', message: 'tenant t0 is busy' });
+    expect(types(end)).toEqual(['phase completed-with-failures', 'finish']);
+    expect(d.state.tenants.t0).toMatchObject({ status: 'skipped', reason: 'still busy after 2 attempts: tenant t0 is busy', failed: false });
+  });
+
+  it('on abort with rollback stops the children in flight, starts nothing new and reverts what it deployed', () => {
+    const d = new Driver(planInput([wave('only', { maxInFlight: 2 })], [3]));
+    d.send({ type: 'run-started', first: true });
+    d.send({ type: 'child-started', tenantId: 't0' });
+    const aborting = d.send({ type: 'abort', by: 'bob', reason: 'bad metrics', rollback: true });
+    expect(types(aborting)).toEqual(['phase wave-1/aborting', 'stop-child']);
+    expect(d.reply).toEqual({ stoppedStarting: ['t2'] });
+    // t1 had not started when the abort came: it gets its stop once it has.
+    expect(types(d.send({ type: 'child-started', tenantId: 't1' }))).toEqual(['stop-child']);
+    expect(types(d.succeed('t0'))).toEqual(['count tenantDeployed']);
+    const reverting = d.send({ type: 'child-finished', tenantId: 't1', result: { tenantId: 't1', status: 'rolled-back', deployed: true } });
+    // Its failure halts the wave too; the abort came first and names the outcome.
+    expect(types(reverting)).toEqual(['count tenantRolledBack', 'phase wave-1/halted', 'count tenantFailed', 'phase reverting', 'revert t0']);
+    expect(reverting).toContainEqual(expect.objectContaining({ type: 'start-child', tenantId: 't0', mode: 'revert', revertTo: '1.0.0' }));
+    const end = d.send({ type: 'child-finished', tenantId: 't0', result: { tenantId: 't0', status: 'rolled-back', deployed: true } });
+    expect(types(end)).toEqual(['count tenantRolledBack', 'phase aborted', 'finish']);
+    expect(d.state.tenants).toMatchObject({ t0: { status: 'rolled-back' }, t1: { status: 'rolled-back' }, t2: { status: 'skipped' } });
+    expect(refusalOf(d.input, d.state, { type: 'pause' })).toMatch(/cannot pause release sim: it was aborted by bob/);
+  });
+
+  it('continues as new only once no child is in flight, and not while paused it resumes in the paused phase', () => {
+    const d = new Driver(planInput([wave('only', { maxInFlight: 2 })], [3]));
+    d.send({ type: 'run-started', first: true });
+    d.clock = { ...d.clock, historyLong: true };
+    expect(types(d.succeed('t0'))).toEqual(['count tenantDeployed']);
+    expect(types(d.succeed('t1'))).toEqual(['count tenantDeployed', 'phase wave-1/continuing', 'continue-as-new']);
+    d.send({ type: 'pause', by: 'carol' });
+    expect(refusalOf(d.input, d.state, { type: 'pause' })).toMatch(/already paused \(by carol/);
+  });
+});
