@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TERMINAL_TENANT_STATUSES, type WaveSpec } from '../../src/shared/messages/release';
 import { openRun, step } from '../../src/shared/release/machine';
 import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput } from '../../src/shared/release/machine-types';
@@ -164,5 +166,19 @@ describe('release machine examples', () => {
     expect(types(d.succeed('t1'))).toEqual(['count tenantDeployed', 'phase wave-1/continuing', 'continue-as-new']);
     d.send({ type: 'pause', by: 'carol' });
     expect(refusalOf(d.input, d.state, { type: 'pause' })).toMatch(/already paused \(by carol/);
+  });
+});
+
+describe('release machine modules', () => {
+  // Testable without a server only while nothing in src/shared/release loads Temporal (messages/release does, at runtime).
+  it('import nothing from Temporal, not even through the message definitions', () => {
+    const dir = join(__dirname, '..', '..', 'src', 'shared', 'release');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    expect(files).toEqual(expect.arrayContaining(['machine.ts', 'refusals.ts', 'report.ts']));
+    for (const file of files) {
+      const source = readFileSync(join(dir, file), 'utf8');
+      const valueImports = [...source.matchAll(/^import (?!type )[^;]*from '([^']+)'/gm)].map((m) => m[1]);
+      expect({ file, imports: valueImports.filter((from) => from!.startsWith('@temporalio') || from!.endsWith('messages/release')) }).toEqual({ file, imports: [] });
+    }
   });
 });
