@@ -10,7 +10,7 @@ import {
   stopTenantSignal, type ReleaseState, type ReleaseSummary, type ReleaseWaveInput,
 } from '../shared/messages/release';
 import { releaseMetrics } from '../shared/release-metrics';
-import { carriedState, openRun, step } from '../shared/release/machine';
+import { advance, applyEvent, carriedState, openRun, step } from '../shared/release/machine';
 import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput, StepResult, TimerName } from '../shared/release/machine-types';
 import { refusalOf, type ReleaseRequest } from '../shared/release/refusals';
 import { progressOf } from '../shared/release/report';
@@ -32,12 +32,8 @@ export async function releaseWave(rawInput: ReleaseWaveInput, carried?: ReleaseS
   const input = parseOrFail(releaseWaveInputSchema, rawInput, 'releaseWave input');
   const shell = new Shell(input, openRun(input, carried));
   shell.install();
-  upsertSearchAttributes([
-    { key: ReleaseIdKey, value: input.releaseId },
-    { key: EnvironmentKey, value: input.environments.join(',') },
-  ]);
-  shell.feed({ type: 'run-started', first: carried === undefined });
-  const end = await shell.ended();
+  upsertSearchAttributes([{ key: ReleaseIdKey, value: input.releaseId }, { key: EnvironmentKey, value: input.environments.join(',') }]);
+  const end = await shell.run(carried === undefined);
   // An update still running (an abort stopping children) finishes before the run ends.
   await condition(allHandlersFinished);
   if (end.type === 'continue-as-new') return continueAsNew<typeof releaseWave>(rawInput, carriedState(shell.state));
@@ -48,33 +44,42 @@ export async function releaseWave(rawInput: ReleaseWaveInput, carried?: ReleaseS
 
 class Shell {
   private end?: End;
+  private wakes = 0;
   private readonly children = new Map<string, ChildWorkflowHandle<typeof releaseTenant>>();
-  private readonly timers = new Map<TimerName, CancellationScope>();
+  private readonly timers = new Map<TimerName, { scope: CancellationScope; settled: Promise<void> }>();
   /** Counters in the workers' Prometheus exporter; the workflow meter does not count again on replay. */
   private readonly metrics = releaseMetrics(metricMeter);
 
-  constructor(
-    private readonly input: ReleasePlanInput,
-    public state: MachineState,
-  ) {}
+  constructor(private readonly input: ReleasePlanInput, public state: MachineState) {}
 
   clock(): Clock {
     const info = workflowInfo();
     return { now: Date.now(), historyLong: info.continueAsNewSuggested || info.historyLength >= this.input.options.continueAsNewAfterEvents };
   }
 
-  async ended(): Promise<End> {
-    await condition(() => this.end !== undefined);
-    return this.end!;
+  /**
+   * The main loop: the release moves on here, once the update handlers and child callbacks
+   * of a workflow task have recorded their events (the order the recorded histories expect).
+   */
+  async run(first: boolean): Promise<End> {
+    await this.carryOut(step(this.input, this.state, { type: 'run-started', first }, this.clock()));
+    while (!this.end) {
+      const seen = this.wakes;
+      await condition(() => this.wakes !== seen);
+      await this.carryOut(advance(this.input, this.state, this.clock()));
+    }
+    return this.end;
   }
 
-  /** Feeds one event in; resolves once the children it stops have their signal. */
+  /** Records one event; resolves `stopped` once the children it stops have their signal. */
   feed(event: ReleaseEvent): { result: StepResult; stopped: Promise<unknown> } {
-    const result = step(this.input, this.state, event, this.clock());
+    const result = applyEvent(this.input, this.state, event, this.clock());
+    if (result.wake) this.wakes += 1;
     return { result, stopped: this.carryOut(result) };
   }
 
-  private carryOut({ state, commands }: StepResult): Promise<unknown> {
+  /** Resolves once the children it stops have their signal. */
+  private async carryOut({ state, commands }: StepResult): Promise<unknown> {
     this.state = state;
     const signals: Promise<unknown>[] = [];
     for (const command of commands) {
@@ -95,10 +100,14 @@ class Shell {
         case 'start-timer':
           this.startTimer(command.timer, command.ms);
           break;
-        case 'cancel-timer':
-          this.timers.get(command.timer)?.cancel();
+        case 'cancel-timer': {
+          const timer = this.timers.get(command.timer);
           this.timers.delete(command.timer);
+          timer?.scope.cancel();
+          // The SDK issues the cancel a moment later; what follows must come after it, as in the recorded histories.
+          await timer?.settled;
           break;
+        }
         case 'count':
           this.metrics[command.metric]({ plan: this.input.plan });
           break;
@@ -137,10 +146,9 @@ class Shell {
 
   private startTimer(timer: TimerName, ms: number): void {
     const scope = new CancellationScope();
-    this.timers.set(timer, scope);
-    scope.run(() => sleep(ms)).then(
+    const settled = scope.run(() => sleep(ms)).then(
       () => {
-        if (this.timers.get(timer) !== scope) return;
+        if (this.timers.get(timer)?.scope !== scope) return;
         this.timers.delete(timer);
         this.feed({ type: 'timer-fired', timer });
       },
@@ -148,13 +156,13 @@ class Shell {
         if (!isCancellation(error)) throw error;
       },
     );
+    this.timers.set(timer, { scope, settled });
   }
 
   install(): void {
     setHandler(releaseProgressQuery, () => progressOf(this.input, this.state));
-    setHandler(approveUpdate, (request) => this.answer(this.feed({ type: 'approve', ...approveInputSchema.parse(request) }).result), {
-      validator: (request) => this.refuse('approve', approveInputSchema, request, (r) => ({ type: 'approve', wave: r.wave })),
-    });
+    const refuse = (what: ReleaseRequest['type'], schema: z.ZodType<object>) => ({ validator: (request: unknown) => this.refuse(what, schema, request) });
+    setHandler(approveUpdate, (request) => this.answer(this.feed({ type: 'approve', ...approveInputSchema.parse(request) }).result), refuse('approve', approveInputSchema));
     setHandler(
       abortUpdate,
       async (request) => {
@@ -162,19 +170,10 @@ class Shell {
         await stopped;
         return this.answer(result);
       },
-      { validator: (request) => this.refuse('abort', abortInputSchema, request, () => ({ type: 'abort' })) },
+      refuse('abort', abortInputSchema),
     );
-    setHandler(pauseUpdate, (request) => void this.answer(this.feed({ type: 'pause', ...pauseInputSchema.parse(request) }).result), {
-      validator: (request) => this.refuse('pause', pauseInputSchema, request, () => ({ type: 'pause' })),
-    });
-    setHandler(
-      resumeUpdate,
-      (request) => {
-        pauseInputSchema.parse(request);
-        void this.answer(this.feed({ type: 'resume' }).result);
-      },
-      { validator: (request) => this.refuse('resume', pauseInputSchema, request, () => ({ type: 'resume' })) },
-    );
+    setHandler(pauseUpdate, (request) => void this.answer(this.feed({ type: 'pause', ...pauseInputSchema.parse(request) }).result), refuse('pause', pauseInputSchema));
+    setHandler(resumeUpdate, (request) => void this.answer(this.feed({ type: 'resume', ...pauseInputSchema.parse(request) }).result), refuse('resume', pauseInputSchema));
   }
 
   /** The update's reply; a refusal here means the state changed between validator and handler. */
@@ -183,10 +182,10 @@ class Shell {
     return result.reply as R;
   }
 
-  private refuse<S extends z.ZodType>(what: string, schema: S, request: unknown, asRequest: (parsed: z.output<S>) => ReleaseRequest): void {
+  private refuse(what: ReleaseRequest['type'], schema: z.ZodType<object>, request: unknown): void {
     const parsed = schema.safeParse(request);
     if (!parsed.success) throw refusal(`${what}: ${describeIssues(parsed.error.issues, request).join('; ')}`);
-    const reason = refusalOf(this.input, this.state, asRequest(parsed.data));
+    const reason = refusalOf(this.input, this.state, { type: what, wave: (parsed.data as { wave?: string }).wave });
     if (reason) throw refusal(reason);
   }
 }

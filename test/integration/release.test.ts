@@ -37,6 +37,11 @@ let releaseCounter = 0;
 const release = (request: Partial<ReleaseRequest> & { version: string }) =>
   startRelease(h.client, h.config, { releaseId: `jest-${Date.now()}-${++releaseCounter}`, plan: 'quick', requestedBy: 'jest', ...request });
 
+/** Replays the release's run now, and with TENANT_FLEET_RECORD_HISTORIES=1 keeps it as a fixture (one per path through the release). */
+const replayRelease = async (handle: { workflowId: string; describe(): Promise<{ runId: string }> }, name: string) => {
+  const { runId } = await handle.describe();
+  await replayAndMaybeRecord(h.client, handle.workflowId, runId, `release-wave-${name}`);
+};
 const versions = async (ids: string[]) => Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await liveVersion(h, id)] as const)));
 const byStatus = (summary: ReleaseSummary, status: string) => summary.tenants.filter((t) => t.status === status).map((t) => t.tenantId).sort();
 
@@ -76,6 +81,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     // Only the canary's child workflow ever existed.
     const children = await h.client.workflow.count(`WorkflowType = 'releaseTenant' AND ReleaseId = '${summary.releaseId}'`);
     expect(children.count).toBe(1);
+    await replayRelease(handle, 'canary-halted');
   });
 
   it('a clean release passes every wave on both runtimes, snapshots first, and survives continue-as-new', async () => {
@@ -121,6 +127,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(summary.status).toBe('succeeded');
     const progress = await releaseProgress(h.client, input.releaseId);
     expect(progress.waves[0]?.approval).toMatchObject({ by: 'jest', comment: 'pre-approved' });
+    await replayRelease(handle, 'early-approval');
   });
 
   it('waits at the approval gate until a human approves', async () => {
@@ -129,6 +136,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(waiting.waves[1]?.counts.pending).toBe(1);
     expect(await approveRelease(h.client, input.releaseId, { by: 'alice' })).toEqual({ wave: 'canary', early: false });
     expect((await releaseOutcome(handle)).status).toBe('succeeded');
+    await replayRelease(handle, 'approval-gate');
   });
 
   it('honours an abort within a second: nothing new starts and nothing is left half-deployed', async () => {
@@ -150,6 +158,20 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     for (const t of summary.tenants) {
       expect([t.tenantId, after[t.tenantId]]).toEqual([t.tenantId, t.status === 'succeeded' ? V('1.3.0') : before[t.tenantId]]);
     }
+    await replayRelease(handle, 'abort');
+  });
+
+  it('on abort with rollback, stops the tenants in flight and reverts every tenant it deployed', async () => {
+    const before = await versions(ALL);
+    const { handle, input } = await release({ version: V('1.3.1'), options: { verifyWindowMs: 6_000 } });
+    await until('the second wave to be in flight', () => releaseProgress(h.client, input.releaseId), (p) => p.waves[1]!.counts.running > 0);
+    await abortRelease(h.client, input.releaseId, { by: 'jest', reason: 'testing abort with rollback', rollback: true });
+    const summary = await releaseOutcome(handle);
+    expect(summary.status).toBe('aborted');
+    expect(summary.tenants.find((t) => t.tenantId === 'acme')).toMatchObject({ status: 'rolled-back', reason: expect.stringMatching(/^reverted after the abort/) as unknown });
+    expect(byStatus(summary, 'succeeded')).toEqual([]);
+    expect(await versions(ALL)).toEqual(before);
+    await replayRelease(handle, 'abort-rollback');
   });
 
   it('halts when a later wave fails over its threshold; touched tenants are on the new version or rolled back', async () => {
@@ -167,6 +189,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
         expect([t.tenantId, t.status, after[t.tenantId]]).toEqual([t.tenantId, t.status, t.status === 'succeeded' ? V('1.4.0') : before[t.tenantId]]);
       }
       expect(byStatus(summary, 'succeeded').length + byStatus(summary, 'rolled-back').length + byStatus(summary, 'skipped').length).toBe(12);
+      await replayRelease(handle, 'halted');
     } finally {
       await Promise.all(['stark', 'umbrella'].map((id) => setAlarm(id, 'OK')));
     }
@@ -196,6 +219,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     const progress = await releaseProgress(h.client, input.releaseId);
     expect(progress.tenants.hooli?.attempts).toBeGreaterThan(1);
     expect(await liveVersion(h, 'hooli')).toBe(V('1.5.0'));
+    await replayRelease(handle, 'busy-retry');
   });
 
   it('restores the database from the pre-release snapshot when a release with irreversible migrations rolls back', async () => {

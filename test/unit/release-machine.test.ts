@@ -58,8 +58,10 @@ describe('release machine invariants over random event sequences', () => {
       fc.property(planArb, choicesArb, fc.nat({ max: 60 }), (input, choices, at) => {
         const plain = simulate(input, choices);
         const roundTripped = simulate(input, choices, { jsonRoundTripAt: at });
-        expect(JSON.stringify(roundTripped.log)).toBe(JSON.stringify(plain.log));
-        expect(JSON.stringify(roundTripped.state)).toBe(JSON.stringify(plain.state));
+        // Compared as JSON: an `undefined` field and a missing one are the same release (key order aside).
+        const json = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+        expect(json(roundTripped.log)).toEqual(json(plain.log));
+        expect(json(roundTripped.state)).toEqual(json(plain.state));
       }),
       { numRuns: 300 },
     );

@@ -40,7 +40,7 @@ export type ReleaseEvent =
   | { type: 'approve'; by: string; comment?: string; wave?: string }
   | { type: 'abort'; by: string; reason: string; rollback?: boolean }
   | { type: 'pause'; by: string; reason?: string }
-  | { type: 'resume' };
+  | { type: 'resume'; by?: string };
 
 export type ReleaseMetric = 'releaseStarted' | 'tenantDeployed' | 'tenantRolledBack' | 'tenantFailed';
 

@@ -33,9 +33,29 @@ export function openRun(input: ReleasePlanInput, carried: ReleaseState | undefin
   return { ...(carried ?? initialState(input)), inFlight: {}, timer: undefined, waiting: undefined, toRevert: undefined };
 }
 
+/** Records an event and, when it lets the release move on, moves it on: `applyEvent` then `advance`. */
 export function step(input: ReleasePlanInput, state: MachineState, event: ReleaseEvent, clock: Clock): StepResult {
   const run = new Step(input, state, clock);
-  run.apply(event);
+  if (run.apply(event)) run.advance();
+  return run.result();
+}
+
+/**
+ * Records what happened, with only its immediate commands (an abort's stops, a pause's phase).
+ * `wake` says the release may now move on: the workflow then calls `advance` from its main
+ * loop, after the update handlers and child callbacks of the same workflow task have run,
+ * which is where the workflow always moved the release on.
+ */
+export function applyEvent(input: ReleasePlanInput, state: MachineState, event: ReleaseEvent, clock: Clock): StepResult & { wake: boolean } {
+  const run = new Step(input, state, clock);
+  const wake = run.apply(event);
+  return { ...run.result(), wake };
+}
+
+/** Moves the release on from where it waits, as far as it can go without another event. */
+export function advance(input: ReleasePlanInput, state: MachineState, clock: Clock): StepResult {
+  const run = new Step(input, state, clock);
+  run.advance();
   return run.result();
 }
 
@@ -59,7 +79,8 @@ class Step {
     return { state: this.state, commands: this.commands, reply: this.reply };
   }
 
-  apply(event: ReleaseEvent): void {
+  /** Applies the event; true when the release may move on because of it. */
+  apply(event: ReleaseEvent): boolean {
     const { state } = this;
     switch (event.type) {
       case 'run-started':
@@ -67,17 +88,17 @@ class Step {
         break;
       case 'child-started': {
         const child = this.inFlight()[event.tenantId];
-        if (!child) return;
+        if (!child) return false;
         child.started = true;
         // Aborted with rollback while the child was starting: it missed the stop the others got.
         if (child.mode === 'deploy' && state.abort?.rollback) this.emit({ type: 'stop-child', tenantId: event.tenantId, reason: abortReason(state) });
-        return;
+        return false;
       }
       case 'child-finished':
       case 'child-busy':
       case 'child-failed': {
         const child = this.inFlight()[event.tenantId];
-        if (!child) return;
+        if (!child) return false;
         if (event.type === 'child-finished') this.recordResult(event.tenantId, child.mode, event.result);
         else this.recordFailure(event.tenantId, child.mode, event.type === 'child-busy', event.message);
         if (state.tenants[event.tenantId]!.failed) this.count('tenantFailed');
@@ -85,12 +106,12 @@ class Step {
         break;
       }
       case 'timer-fired':
-        if (state.timer !== event.timer) return;
+        if (state.timer !== event.timer) return false;
         state.timer = undefined;
         break;
       case 'approve': {
         const gate = approvalGate(this.input, state, event.wave);
-        if (typeof gate === 'string') return void (this.reply = { refused: gate });
+        if (typeof gate === 'string') return this.refuse(gate);
         const record = state.waves[gate]!;
         const early = record.status !== 'awaiting-approval';
         record.approval = { by: event.by, comment: event.comment, at: this.isoNow() };
@@ -99,7 +120,7 @@ class Step {
       }
       case 'abort': {
         const refused = refusalOf(this.input, state, { type: 'abort' });
-        if (refused) return void (this.reply = { refused });
+        if (refused) return this.refuse(refused);
         state.abort = { by: event.by, reason: event.reason, rollback: event.rollback ?? this.input.options.rollbackOnAbort, at: this.isoNow() };
         const stoppedStarting = Object.entries(state.tenants)
           .filter(([, t]) => t.status === 'pending' || t.status === 'busy')
@@ -115,23 +136,28 @@ class Step {
       }
       case 'pause': {
         const refused = refusalOf(this.input, state, { type: 'pause' });
-        if (refused) return void (this.reply = { refused });
+        if (refused) return this.refuse(refused);
         state.paused = { by: event.by, reason: event.reason, at: this.isoNow() };
         this.setPhase(`wave-${state.waveIndex + 1}/paused`);
         break;
       }
       case 'resume': {
         const refused = refusalOf(this.input, state, { type: 'resume' });
-        if (refused) return void (this.reply = { refused });
+        if (refused) return this.refuse(refused);
         state.paused = undefined;
         break;
       }
     }
-    this.advance();
+    return true;
+  }
+
+  private refuse(reason: string): false {
+    this.reply = { refused: reason };
+    return false;
   }
 
   /** Moves the run on from where it waits, as far as it can go without another event. */
-  private advance(): void {
+  advance(): void {
     const { state, input } = this;
     for (;;) {
       if (state.waiting === 'concluded' || state.waiting === 'continuing') return;

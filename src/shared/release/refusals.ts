@@ -5,7 +5,11 @@ import type { MachineState, ReleasePlanInput } from './machine-types';
  * update validators ask these, so a wrong-state request is refused before it enters history.
  */
 
-export type ReleaseRequest = { type: 'approve'; wave?: string } | { type: 'abort' } | { type: 'pause' } | { type: 'resume' };
+export interface ReleaseRequest {
+  type: 'approve' | 'abort' | 'pause' | 'resume';
+  /** For `approve`: the wave whose gate; default the next open one. */
+  wave?: string;
+}
 
 export function refusalOf(input: ReleasePlanInput, state: MachineState, request: ReleaseRequest): string | undefined {
   if (request.type === 'approve') {
