@@ -50,28 +50,51 @@ if [ -f "$MOTO_REQUIREMENTS" ]; then
   fi
 fi
 
-# --- Temporal's Java test server (time-skipping tests; optional: skipped without Java/Maven) --
-TEST_SERVER_POM="$ROOT/scripts/temporal-test-server/pom.xml"
+# --- Temporal's Java test server (time-skipping tests; optional: skipped without a JDK and Maven) --
+# Two stamped steps: the jars (from the pom, via Maven) and our launcher (LoopbackTestServer.java,
+# compiled against them), which serves the test server on 127.0.0.1 only: the jar's own main
+# listens on every interface and has no option to choose the address.
+TEST_SERVER_SRC="$ROOT/scripts/temporal-test-server"
 TEST_SERVER_DIR="$TOOLS/temporal-test-server"
-wanted="$(sha256sum "$TEST_SERVER_POM" | cut -d' ' -f1)"
-if [ -x "$TOOLS/bin/temporal-test-server" ] && [ "$(cat "$TEST_SERVER_DIR/.pom-sha256" 2>/dev/null)" = "$wanted" ]; then
-  : # already installed
+TEST_SERVER_BIN="$TOOLS/bin/temporal-test-server"
+wanted="$(sha256sum "$TEST_SERVER_SRC/pom.xml" | cut -d' ' -f1)"
+if ls "$TEST_SERVER_DIR"/lib/temporal-test-server-*.jar >/dev/null 2>&1 && [ "$(cat "$TEST_SERVER_DIR/.pom-sha256" 2>/dev/null)" = "$wanted" ]; then
+  : # jars already resolved
 elif command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
   log "temporal-test-server: resolving it and its dependencies from Maven Central"
-  rm -rf "$TEST_SERVER_DIR"
-  mvn -B -q -f "$TEST_SERVER_POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$TEST_SERVER_DIR/lib" >"$TOOLS/temporal-test-server.log" 2>&1 ||
-    { log "temporal-test-server: Maven failed (see .tools/temporal-test-server.log); time-skipping tests will be skipped"; }
-  if ls "$TEST_SERVER_DIR"/lib/temporal-test-server-*.jar >/dev/null 2>&1; then
-    # @temporalio/testing runs it as `<path> <port>`, the way it runs the native build, and gives it
-    # 5 s to listen: the JVM flags trade peak speed (not needed for tests) for a quicker start.
-    # shellcheck disable=SC2016 # $0 and $@ belong to the wrapper, not to this script
-    printf '#!/bin/sh\nexec java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$(dirname "$0")/../temporal-test-server/lib/*" io.temporal.testserver.TestServer "$@"\n' >"$TOOLS/bin/temporal-test-server"
-    chmod +x "$TOOLS/bin/temporal-test-server"
+  rm -rf "$TEST_SERVER_DIR" "$TEST_SERVER_BIN"
+  if mvn -B -q -f "$TEST_SERVER_SRC/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$TEST_SERVER_DIR/lib" >"$TOOLS/temporal-test-server.log" 2>&1 &&
+    ls "$TEST_SERVER_DIR"/lib/temporal-test-server-*.jar >/dev/null 2>&1; then
     echo "$wanted" >"$TEST_SERVER_DIR/.pom-sha256"
-    log "temporal-test-server: installed $(basename "$TEST_SERVER_DIR"/lib/temporal-test-server-*.jar .jar)"
+  else
+    log "temporal-test-server: Maven failed (see .tools/temporal-test-server.log); time-skipping tests will be skipped"
   fi
 else
-  log "temporal-test-server: no java and mvn on PATH; time-skipping tests will be skipped (apt-get install openjdk-17-jre-headless maven)"
+  log "temporal-test-server: no java and mvn on PATH; time-skipping tests will be skipped (apt-get install openjdk-17-jdk-headless maven)"
+fi
+if [ -f "$TEST_SERVER_DIR/.pom-sha256" ]; then
+  launcher="$(cat "$TEST_SERVER_DIR/.pom-sha256" "$TEST_SERVER_SRC/LoopbackTestServer.java" | sha256sum | cut -d' ' -f1)"
+  if [ -x "$TEST_SERVER_BIN" ] && [ "$(cat "$TEST_SERVER_DIR/.launcher-sha256" 2>/dev/null)" = "$launcher" ]; then
+    : # launcher already compiled for these jars
+  elif command -v javac >/dev/null 2>&1; then
+    # No wrapper until the launcher compiles: never a fallback to the jar's all-interfaces main.
+    rm -rf "$TEST_SERVER_BIN" "$TEST_SERVER_DIR/launcher"
+    if javac -nowarn -d "$TEST_SERVER_DIR/launcher" -cp "$TEST_SERVER_DIR/lib/*" "$TEST_SERVER_SRC/LoopbackTestServer.java" >"$TOOLS/temporal-test-server.log" 2>&1; then
+      # @temporalio/testing runs it as `<path> <port>`, the way it runs the native build, and gives it
+      # 5 s to listen: the JVM flags trade peak speed (not needed for tests) for a quicker start.
+      # IPv4 sockets, so the listener is 127.0.0.1 itself rather than ::ffff:127.0.0.1 on an IPv6 socket.
+      # shellcheck disable=SC2016 # $0 and $@ belong to the wrapper, not to this script
+      printf '#!/bin/sh\nlib="$(dirname "$0")/../temporal-test-server"\nexec java -Djava.net.preferIPv4Stack=true -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$lib/launcher:$lib/lib/*" LoopbackTestServer "$@"\n' >"$TEST_SERVER_BIN"
+      chmod +x "$TEST_SERVER_BIN"
+      echo "$launcher" >"$TEST_SERVER_DIR/.launcher-sha256"
+      log "temporal-test-server: installed $(basename "$TEST_SERVER_DIR"/lib/temporal-test-server-*.jar .jar), on 127.0.0.1 only"
+    else
+      log "temporal-test-server: the loopback launcher did not compile (see .tools/temporal-test-server.log); time-skipping tests will be skipped"
+    fi
+  else
+    rm -f "$TEST_SERVER_BIN"
+    log "temporal-test-server: no javac on PATH (a JRE only); time-skipping tests will be skipped (apt-get install openjdk-17-jdk-headless)"
+  fi
 fi
 
 # --- Kubernetes (etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok) -----

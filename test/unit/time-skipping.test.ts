@@ -11,13 +11,15 @@ import { certificatesStatusQuery, type CertificatesInput } from '../../src/share
 import { lockStateQuery, type LockHolder } from '../../src/shared/messages/lock';
 import type { ReleaseSummary, ReleaseWaveInput } from '../../src/shared/messages/release';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
+import { listeningAddresses } from './support/listeners';
 
 /**
  * Timers that fire after days, run in seconds: Temporal's Java test server skips time whenever
  * the workflows only wait. The workflows are the real ones (releaseTenant is a stub child, see
  * support/time-skipping-workflows.ts) and the activities are stubs: these tests are about what a
  * workflow does when its timer fires, not about AWS. The server comes from scripts/setup.sh
- * (.tools/bin/temporal-test-server); without Java and Maven it is not installed and these skip.
+ * (.tools/bin/temporal-test-server, on 127.0.0.1 only); without a JDK and Maven it is not
+ * installed and these skip.
  */
 const SERVER = join(__dirname, '..', '..', '.tools', 'bin', 'temporal-test-server');
 const QUEUE = 'time-skipping';
@@ -125,6 +127,13 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
     workers?.forEach((w) => w.shutdown());
     await running;
     await env?.teardown();
+  });
+
+  // The jar's own main listens on every interface; .tools/bin/temporal-test-server runs our launcher instead
+  // (scripts/temporal-test-server/LoopbackTestServer.java), and this keeps it that way.
+  (existsSync('/proc/net/tcp') ? it : it.skip)('the test server listens on 127.0.0.1 only', () => {
+    const port = Number(env.address.split(':').pop());
+    expect(listeningAddresses(port)).toEqual(['127.0.0.1']);
   });
 
   const release = (onTimeout: 'abort' | 'continue'): ReleaseWaveInput => ({
