@@ -4,10 +4,12 @@ import {
   DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBInstancesCommand,
+  ListTagsForResourceCommand,
   ModifyDBClusterCommand,
   RestoreDBClusterFromSnapshotCommand,
   type DBCluster,
   type DBClusterSnapshot,
+  type Tag,
 } from '@aws-sdk/client-rds';
 import { createHash } from 'node:crypto';
 import { ErrorType, permanentFailure, retryableFailure } from '../shared/errors';
@@ -48,6 +50,8 @@ export interface RestoreResult {
 }
 
 const RESTORED_FROM_TAG = 'tenant-fleet:restored-from';
+/** The tags that say whose snapshot it is; compared when a snapshot ID is already taken. */
+const IDENTITY_TAGS = ['TenantId', 'ReleaseId'] as const;
 
 export function createRdsActivities({ aws }: { aws: AwsClients }) {
   const find = async (target: AwsTarget, id: string): Promise<DBClusterSnapshot | undefined> => {
@@ -79,6 +83,24 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
       timeoutMs,
       onTimeout: (c) => retryableFailure(ErrorType.Timeout, `database cluster ${id} still ${c?.Status ?? 'missing'}`),
     });
+
+  /** Why an existing snapshot is not this request's, or undefined when it is. */
+  const identityConflict = async (input: SnapshotInput, snapshot: DBClusterSnapshot): Promise<string | undefined> => {
+    const tags = snapshot.TagList?.length ? snapshot.TagList : await tagsOf(input.target, snapshot.DBClusterSnapshotArn);
+    const theirs: Record<string, string | undefined> = { cluster: snapshot.DBClusterIdentifier };
+    const ours: Record<string, string | undefined> = { cluster: input.clusterIdentifier };
+    for (const key of IDENTITY_TAGS) {
+      if (input.tags?.[key] === undefined) continue;
+      theirs[key] = tags.find((t) => t.Key === key)?.Value;
+      ours[key] = input.tags[key];
+    }
+    if (Object.keys(ours).every((key) => theirs[key] === ours[key])) return undefined;
+    const show = (of: Record<string, string | undefined>) => Object.entries(of).map(([k, v]) => `${k} ${v ?? '(none)'}`).join(', ');
+    return `snapshot ${input.snapshotIdentifier} in account ${input.target.accountId} ${input.target.region} already exists for ${show(theirs)}; this request is for ${show(ours)}, so it is not reused. Delete or rename that snapshot, or use another release ID`;
+  };
+
+  const tagsOf = async (target: AwsTarget, arn: string | undefined): Promise<Tag[]> =>
+    arn ? ((await aws.rds(target).send(new ListTagsForResourceCommand({ ResourceName: arn }))).TagList ?? []) : [];
 
   return {
     /**
@@ -142,11 +164,19 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
       return { clusterIdentifier: input.clusterIdentifier, retiredClusterIdentifier: retired, restored: true };
     },
 
-    /** Creates the cluster snapshot unless it exists, then waits until it is available. */
+    /**
+     * Creates the cluster snapshot unless it exists, then waits until it is available. An existing
+     * snapshot is reused only when it is of the same cluster and its tags name the same tenant and
+     * release: another one under this ID is somebody else's data, and the release fails naming both.
+     */
     async snapshotCluster(input: SnapshotInput): Promise<SnapshotResult> {
       const rds = aws.rds(input.target);
       let created = false;
-      if (!(await find(input.target, input.snapshotIdentifier))) {
+      const existing = await find(input.target, input.snapshotIdentifier);
+      if (existing) {
+        const conflict = await identityConflict(input, existing);
+        if (conflict) throw permanentFailure(ErrorType.SnapshotFailed, conflict);
+      } else {
         try {
           await rds.send(
             new CreateDBClusterSnapshotCommand({

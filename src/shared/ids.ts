@@ -59,5 +59,24 @@ export function rdsSnapshotId(...parts: string[]): string {
   return (/^[a-z]/.test(id) ? id : `s-${id}`).slice(0, 255).replace(/-$/, '');
 }
 
-/** The snapshot a release takes of a tenant's database before deploying: a retry or re-run finds it. */
-export const preReleaseSnapshotId = (releaseId: string, tenantId: string) => rdsSnapshotId('pre', releaseId, tenantId);
+/**
+ * The snapshot a release takes of a tenant's database before deploying: a retry or re-run finds it.
+ * Folding into RDS's alphabet maps `v1.2` and `v1-2` (or `a_b` and `a-b`) to the same text, so a
+ * hash of the unfolded release and tenant IDs follows it; the activity also checks the tags of a
+ * snapshot it would reuse (activities/rds.ts).
+ */
+export const preReleaseSnapshotId = (releaseId: string, tenantId: string) =>
+  `${rdsSnapshotId('pre', releaseId, tenantId).slice(0, 240).replace(/-$/, '')}-${shortHash(`${releaseId}\n${tenantId}`)}`;
+
+/** The folded ID alone, as releases before the hash named their snapshots (their recorded histories replay it). */
+export const legacyPreReleaseSnapshotId = (releaseId: string, tenantId: string) => rdsSnapshotId('pre', releaseId, tenantId);
+
+/** 8 hex digits of FNV-1a: workflow code computes IDs too, so no node:crypto. */
+export function shortHash(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}

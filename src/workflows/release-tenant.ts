@@ -12,7 +12,7 @@ import type { FleetActivities } from '../activities/fleet';
 import type { HealthActivities } from '../activities/verify-health';
 import type { RdsActivities } from '../activities/rds';
 import type { SsmActivities } from '../activities/ssm';
-import { preReleaseSnapshotId, stackNameFor } from '../shared/ids';
+import { legacyPreReleaseSnapshotId, preReleaseSnapshotId, stackNameFor } from '../shared/ids';
 import {
   releaseTenantInputSchema,
   releaseTenantProgressQuery,
@@ -47,6 +47,8 @@ const healthFor = (verifyWindowMs: number) =>
  * (12 and 9 before). Histories recorded before it replay the old order.
  */
 export const FEWER_ROUND_TRIPS_PATCH = 'release-tenant-fewer-round-trips';
+/** Pre-release snapshot IDs carry a hash of the release and tenant IDs (shared/ids.ts); runs before it named them without. */
+export const SNAPSHOT_ID_HASH_PATCH = 'release-tenant-snapshot-id-hash';
 
 /**
  * One tenant in one release (ID `release/<releaseId>/tenant/<id>`), holding the tenant's lock:
@@ -98,6 +100,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     const [current, stackOutputs] = fewerRoundTrips ? await Promise.all([runtime.current(), readOutputs()]) : [await runtime.current(), undefined];
     if (!current) return { tenantId, status: 'skipped', reason: `tenant ${tenantId} has no workload: provision it first`, deployed: false };
     const outputs = stackOutputs ?? (await readOutputs());
+    const snapshotId = () => (patched(SNAPSHOT_ID_HASH_PATCH) ? preReleaseSnapshotId : legacyPreReleaseSnapshotId)(releaseId, tenantId);
     const undo = (to: string, why: string, snapshot?: string) => rollBack({ runtime, tenant, outputs, to, why, snapshot, restoreDatabase: input.restoreDatabaseOnRollback, step });
 
     if (input.mode === 'revert') {
@@ -105,7 +108,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
       if (current.version === target) return { tenantId, status: 'rolled-back', reason: `already on ${target}`, previousVersion: target, deployed: false };
       // Another release may have moved the tenant on since: only this release's version is undone.
       if (current.version !== input.version) return { tenantId, status: 'skipped', reason: `not reverted: runs ${current.version}, not ${input.version}`, previousVersion: target, deployed: false };
-      const snapshot = outputs.DatabaseClusterIdentifier ? preReleaseSnapshotId(releaseId, tenantId) : undefined;
+      const snapshot = outputs.DatabaseClusterIdentifier ? snapshotId() : undefined;
       return { ...(await undo(target, 'release aborted', snapshot)), previousVersion: target, snapshot, deployed: true };
     }
 
@@ -120,7 +123,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
           await rds.snapshotCluster({
             target: tenant.aws,
             clusterIdentifier: outputs.DatabaseClusterIdentifier,
-            snapshotIdentifier: preReleaseSnapshotId(releaseId, tenantId),
+            snapshotIdentifier: snapshotId(),
             tags: { TenantId: tenantId, ReleaseId: releaseId, Reason: 'pre-release' },
           })
         ).snapshotIdentifier

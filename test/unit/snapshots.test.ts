@@ -1,0 +1,82 @@
+/* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`. */
+import {
+  CreateDBClusterSnapshotCommand,
+  DescribeDBClusterSnapshotsCommand,
+  ListTagsForResourceCommand,
+  RDSClient,
+  type DBClusterSnapshot,
+} from '@aws-sdk/client-rds';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { mockClient } from 'aws-sdk-client-mock';
+import { AwsClients } from '../../src/activities/aws/clients';
+import { createRdsActivities } from '../../src/activities/rds';
+import { ErrorType } from '../../src/shared/errors';
+import { preReleaseSnapshotId, RELEASE_ID_PATTERN } from '../../src/shared/ids';
+import type { AwsTarget } from '../../src/shared/tenant-spec';
+
+describe('pre-release snapshot IDs', () => {
+  it('differ for release IDs that fold to the same text', () => {
+    expect(preReleaseSnapshotId('v1.2', 'acme')).not.toBe(preReleaseSnapshotId('v1-2', 'acme'));
+    expect(preReleaseSnapshotId('a_b', 'acme')).not.toBe(preReleaseSnapshotId('a-b', 'acme'));
+    expect(preReleaseSnapshotId('r1', 'ab-c')).not.toBe(preReleaseSnapshotId('r1-ab', 'c'));
+  });
+
+  it('are stable, readable and valid RDS identifiers even for the longest release ID', () => {
+    expect(preReleaseSnapshotId('v1.2', 'acme')).toMatch(/^pre-v1-2-acme-[0-9a-f]{8}$/);
+    expect(preReleaseSnapshotId('v1.2', 'acme')).toBe(preReleaseSnapshotId('v1.2', 'acme'));
+    const longest = preReleaseSnapshotId(`9${'._-'.repeat(21)}`, 'a'.repeat(32));
+    expect(RELEASE_ID_PATTERN.test(`9${'._-'.repeat(21)}`)).toBe(true);
+    expect(longest).toMatch(/^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,254}$/);
+  });
+});
+
+describe('snapshotCluster reuses only its own snapshot', () => {
+  const target: AwsTarget = { accountId: '123456789012', region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/TenantFleetAccess', externalId: 'ext' };
+  const rds = mockClient(RDSClient);
+  let clients: AwsClients;
+  const input = {
+    target,
+    clusterIdentifier: 'tenant-acme-db',
+    snapshotIdentifier: preReleaseSnapshotId('v1.2', 'acme'),
+    tags: { TenantId: 'acme', ReleaseId: 'v1.2', Reason: 'pre-release' },
+  };
+  const existing = (snapshot: Partial<DBClusterSnapshot>) =>
+    rds.on(DescribeDBClusterSnapshotsCommand).resolves({
+      DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: input.snapshotIdentifier, DBClusterSnapshotArn: 'arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:x', Status: 'available', ...snapshot }],
+    });
+  const run = () => new MockActivityEnvironment().run(createRdsActivities({ aws: clients }).snapshotCluster, input);
+
+  beforeEach(() => {
+    rds.reset();
+    clients = new AwsClients({ baseCredentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'test' } });
+  });
+  afterEach(() => clients.destroy());
+
+  it('reuses a snapshot of the same cluster whose tags name the same tenant and release', async () => {
+    existing({ DBClusterIdentifier: 'tenant-acme-db', TagList: [{ Key: 'TenantId', Value: 'acme' }, { Key: 'ReleaseId', Value: 'v1.2' }] });
+    await expect(run()).resolves.toMatchObject({ created: false, status: 'available' });
+    expect(rds.commandCalls(CreateDBClusterSnapshotCommand)).toHaveLength(0);
+  });
+
+  it('reads the tags when the listing carries none', async () => {
+    existing({ DBClusterIdentifier: 'tenant-acme-db' });
+    rds.on(ListTagsForResourceCommand).resolves({ TagList: [{ Key: 'TenantId', Value: 'acme' }, { Key: 'ReleaseId', Value: 'v1.2' }] });
+    await expect(run()).resolves.toMatchObject({ created: false });
+  });
+
+  it.each([
+    ['another release', { DBClusterIdentifier: 'tenant-acme-db', TagList: [{ Key: 'TenantId', Value: 'acme' }, { Key: 'ReleaseId', Value: 'v1-2' }] }, /ReleaseId v1-2.*ReleaseId v1\.2/],
+    ['another cluster', { DBClusterIdentifier: 'tenant-other-db', TagList: [{ Key: 'TenantId', Value: 'acme' }, { Key: 'ReleaseId', Value: 'v1.2' }] }, /cluster tenant-other-db.*cluster tenant-acme-db/],
+    ['no tags at all', { DBClusterIdentifier: 'tenant-acme-db', TagList: [] }, /TenantId \(none\).*TenantId acme/],
+  ])('refuses a snapshot of %s, naming both', async (_, snapshot, names) => {
+    existing(snapshot);
+    rds.on(ListTagsForResourceCommand).resolves({ TagList: [] });
+    const failure = await run().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: ErrorType.SnapshotFailed, nonRetryable: true });
+    expect((failure as Error).message).toMatch(names);
+    expect((failure as Error).message).toContain(input.snapshotIdentifier);
+    expect(rds.commandCalls(CreateDBClusterSnapshotCommand)).toHaveLength(0);
+  });
+});
