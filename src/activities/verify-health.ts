@@ -60,7 +60,8 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
 
   return {
     async verifyTenantHealth(input: VerifyInput): Promise<VerifyResult> {
-      const interval = input.intervalMs ?? 2_000;
+      // Alarms change state at most once a period (a minute, usually): a long window needs no 2-second checks.
+      const interval = input.intervalMs ?? Math.min(30_000, Math.max(2_000, Math.round(input.windowMs / 10)));
       const deadline = Date.now() + input.windowMs;
       let httpFailures = 0;
       let lastHttpProblem: string | undefined;

@@ -184,6 +184,8 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
         read: () => describeService(runtime, tenantId),
         done: (s) => !s || rolloutOf(s).ready || rolloutOf(s).failureReason !== undefined,
         intervalMs: 1_000,
+        // A rollout takes seconds to minutes, and the release waits on it: ask more often than for a stack.
+        maxIntervalMs: 10_000,
         timeoutMs: timeoutMs ?? 15 * 60_000,
         onTimeout: (s) =>
           retryableFailure(ErrorType.Timeout, `ECS service ${serviceName(tenantId)} rollout not finished: ${JSON.stringify(s ? rolloutOf(s) : 'missing')}`),
@@ -215,6 +217,8 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
         read: () => describeService(runtime, tenantId),
         done: (s) => !s || s.status === 'INACTIVE',
         intervalMs: 1_000,
+        // A rollout takes seconds to minutes, and the release waits on it: ask more often than for a stack.
+        maxIntervalMs: 10_000,
         timeoutMs: 10 * 60_000,
         onTimeout: () => retryableFailure(ErrorType.Timeout, `ECS service ${serviceName(tenantId)} still draining`),
       });

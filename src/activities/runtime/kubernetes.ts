@@ -162,6 +162,8 @@ export function createKubernetesActivities({ cluster, kube, template }: Kubernet
         },
         done: (state) => state === undefined || state.settled,
         intervalMs: 1_000,
+        // A rollout takes seconds to minutes, and the release waits on it: ask more often than for a stack.
+        maxIntervalMs: 10_000,
         timeoutMs,
         onTimeout: (state) => retryableFailure(ErrorType.Timeout, `rollout of ${what} not finished after ${timeoutMs} ms: waiting for ${state?.waitingFor ?? 'the Deployment'}`),
       });
@@ -211,6 +213,8 @@ export function createKubernetesActivities({ cluster, kube, template }: Kubernet
           }),
         done: (status) => status === undefined,
         intervalMs: 1_000,
+        // A rollout takes seconds to minutes, and the release waits on it: ask more often than for a stack.
+        maxIntervalMs: 10_000,
         timeoutMs: 10 * 60_000,
         onTimeout: (status) => retryableFailure(ErrorType.Timeout, `${what} still terminating after 10 minutes: ${JSON.stringify(status)}`),
       });
