@@ -39,6 +39,8 @@ export interface RestoreInput {
   /** The tenant's live cluster; after the restore this identifier (and so its endpoint) holds the snapshot's data. */
   clusterIdentifier: string;
   snapshotIdentifier: string;
+  /** Refuse to restore a snapshot older than this; `setting` is the configuration that says so, for the refusal. */
+  maxSnapshotAge?: { ms: number; setting: string };
   timeoutMs?: number;
 }
 
@@ -84,6 +86,22 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
       onTimeout: (c) => retryableFailure(ErrorType.Timeout, `database cluster ${id} still ${c?.Status ?? 'missing'}`),
     });
 
+  /** Data written since an old snapshot would be lost: only a snapshot within the configured age is restored. */
+  const refuseIfTooOld = async (input: RestoreInput, limit: { ms: number; setting: string }): Promise<void> => {
+    const snapshot = await find(input.target, input.snapshotIdentifier);
+    if (!snapshot) {
+      throw permanentFailure(ErrorType.ResourceNotFound, `snapshot ${input.snapshotIdentifier} not found in account ${input.target.accountId} ${input.target.region}: nothing to restore`);
+    }
+    const takenAt = snapshot.SnapshotCreateTime;
+    const ageMs = takenAt ? Date.now() - takenAt.getTime() : Infinity;
+    if (ageMs > limit.ms) {
+      throw permanentFailure(
+        ErrorType.SnapshotFailed,
+        `snapshot ${input.snapshotIdentifier} was taken ${takenAt ? `at ${takenAt.toISOString()} (${formatDuration(ageMs)} ago)` : 'at an unknown time'}, longer ago than ${limit.setting} (${formatDuration(limit.ms)}): not restored into ${input.clusterIdentifier}, since data written after it would be lost. Restore it by hand if that is intended`,
+      );
+    }
+  };
+
   /** Why an existing snapshot is not this request's, or undefined when it is. */
   const identityConflict = async (input: SnapshotInput, snapshot: DBClusterSnapshot): Promise<string | undefined> => {
     const tags = snapshot.TagList?.length ? snapshot.TagList : await tagsOf(input.target, snapshot.DBClusterSnapshotArn);
@@ -122,6 +140,7 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
       if (!(await findCluster(input.target, staging))) {
         const source = live ?? (await findCluster(input.target, retired));
         if (!source) throw permanentFailure(ErrorType.ResourceNotFound, `database cluster ${input.clusterIdentifier} not found in account ${input.target.accountId} ${input.target.region}: nothing to restore into`);
+        if (input.maxSnapshotAge) await refuseIfTooOld(input, input.maxSnapshotAge);
         await rds.send(
           new RestoreDBClusterFromSnapshotCommand({
             DBClusterIdentifier: staging,
@@ -211,3 +230,10 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
 }
 
 export type RdsActivities = ReturnType<typeof createRdsActivities>;
+
+function formatDuration(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 120) return `${minutes} min`;
+  const hours = ms / 3_600_000;
+  return hours < 48 ? `${Math.round(hours * 10) / 10} h` : `${Math.round(hours / 24)} days`;
+}

@@ -47,6 +47,12 @@ const healthFor = (verifyWindowMs: number) =>
  * (12 and 9 before). Histories recorded before it replay the old order.
  */
 export const FEWER_ROUND_TRIPS_PATCH = 'release-tenant-fewer-round-trips';
+/**
+ * Reverting after an abort restores the database only when the release asked for it
+ * (`restoreDatabaseOnRevert`, with a snapshot age limit); runs before it restored whenever
+ * `restoreDatabaseOnRollback` was set, however old the snapshot.
+ */
+export const REVERT_KEEPS_DATA_PATCH = 'release-tenant-revert-keeps-data';
 /** Pre-release snapshot IDs carry a hash of the release and tenant IDs (shared/ids.ts); runs before it named them without. */
 export const SNAPSHOT_ID_HASH_PATCH = 'release-tenant-snapshot-id-hash';
 
@@ -101,7 +107,8 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     if (!current) return { tenantId, status: 'skipped', reason: `tenant ${tenantId} has no workload: provision it first`, deployed: false };
     const outputs = stackOutputs ?? (await readOutputs());
     const snapshotId = () => (patched(SNAPSHOT_ID_HASH_PATCH) ? preReleaseSnapshotId : legacyPreReleaseSnapshotId)(releaseId, tenantId);
-    const undo = (to: string, why: string, snapshot?: string) => rollBack({ runtime, tenant, outputs, to, why, snapshot, restoreDatabase: input.restoreDatabaseOnRollback, step });
+    const undo = (to: string, why: string, snapshot?: string, restore: Restore = { database: input.restoreDatabaseOnRollback }) =>
+      rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step });
 
     if (input.mode === 'revert') {
       const target = input.revertTo ?? current.version;
@@ -109,7 +116,10 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
       // Another release may have moved the tenant on since: only this release's version is undone.
       if (current.version !== input.version) return { tenantId, status: 'skipped', reason: `not reverted: runs ${current.version}, not ${input.version}`, previousVersion: target, deployed: false };
       const snapshot = outputs.DatabaseClusterIdentifier ? snapshotId() : undefined;
-      return { ...(await undo(target, 'release aborted', snapshot)), previousVersion: target, snapshot, deployed: true };
+      const restore: Restore = patched(REVERT_KEEPS_DATA_PATCH)
+        ? { database: input.restoreDatabaseOnRevert !== undefined, maxSnapshotAgeMs: input.restoreDatabaseOnRevert?.maxSnapshotAgeMs }
+        : { database: input.restoreDatabaseOnRollback };
+      return { ...(await undo(target, 'release aborted', snapshot, restore)), previousVersion: target, snapshot, deployed: true };
     }
 
     const previousVersion = current.version;
@@ -169,6 +179,12 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
   return result;
 }
 
+interface Restore {
+  database: boolean;
+  /** Refuse a snapshot older than this (the setting that says so is named in the refusal). */
+  maxSnapshotAgeMs?: number;
+}
+
 interface RollBackArgs {
   runtime: TenantRuntime;
   tenant: TenantSpec;
@@ -176,19 +192,24 @@ interface RollBackArgs {
   to: string;
   why: string;
   snapshot?: string;
-  restoreDatabase: boolean;
+  restore: Restore;
   step: (name: ReleaseTenantStep, detail?: string) => void;
 }
 
 /** Back to `to`; never interrupted by a stop or a cancellation, so nothing is left half-way. */
-function rollBack({ runtime, tenant, outputs, to, why, snapshot, restoreDatabase, step }: RollBackArgs): Promise<Pick<ReleaseTenantResult, 'tenantId' | 'status' | 'reason'>> {
+function rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step }: RollBackArgs): Promise<Pick<ReleaseTenantResult, 'tenantId' | 'status' | 'reason'>> {
   return CancellationScope.nonCancellable(async () => {
     step('rollback', `to ${to}: ${why}`);
     try {
       // Irreversible migrations: the previous version only runs against the data it knew, so the database goes first.
-      if (restoreDatabase && snapshot && outputs.DatabaseClusterIdentifier) {
+      if (restore.database && snapshot && outputs.DatabaseClusterIdentifier) {
         step('restore-database', snapshot);
-        await rds.restoreClusterFromSnapshot({ target: tenant.aws, clusterIdentifier: outputs.DatabaseClusterIdentifier, snapshotIdentifier: snapshot });
+        await rds.restoreClusterFromSnapshot({
+          target: tenant.aws,
+          clusterIdentifier: outputs.DatabaseClusterIdentifier,
+          snapshotIdentifier: snapshot,
+          ...(restore.maxSnapshotAgeMs !== undefined ? { maxSnapshotAge: { ms: restore.maxSnapshotAgeMs, setting: 'releasePlans[].restoreDatabaseOnRevert.maxSnapshotAge' } } : {}),
+        });
         step('rollback', `to ${to}: ${why}`);
       }
       await runtime.setVersion(to);

@@ -123,7 +123,18 @@ class Shell {
     // Never rejects: every outcome, failures included, becomes an event.
     void startChild(releaseTenant, {
       workflowId: workflowIds.releaseTenant(releaseId, tenantId),
-      args: [{ releaseId, tenantId, version, mode, revertTo, verifyWindowMs: options.verifyWindowMs, restoreDatabaseOnRollback: options.restoreDatabaseOnRollback }],
+      args: [
+        {
+          releaseId,
+          tenantId,
+          version,
+          mode,
+          revertTo,
+          verifyWindowMs: options.verifyWindowMs,
+          restoreDatabaseOnRollback: options.restoreDatabaseOnRollback,
+          restoreDatabaseOnRevert: mode === 'revert' ? options.restoreDatabaseOnRevert : undefined,
+        },
+      ],
       // Terminating the release must not leave a tenant without its rollback.
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       staticSummary: `${mode} ${version} on ${tenantId} (release ${releaseId}, wave ${wave})`,

@@ -254,4 +254,30 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     await expect(startRelease(h.client, h.config, { releaseId: id, version: 'not a tag!', plan: 'quick', requestedBy: 'jest' })).rejects.toThrow(/version: expected an image tag.*\(got "not a tag!"\)/);
     await expect(h.client.workflow.getHandle(workflowIds.release(id)).describe()).rejects.toThrow(/not found/i);
   });
+  it('reverting after an abort leaves the data alone unless asked; asked, it refuses a snapshot older than the limit, naming it', async () => {
+    const restoredFrom = async (tenantId: string) => {
+      const rds = h.aws.rds(h.tenant(tenantId).aws);
+      const live = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: `tenant-${tenantId}` }))).DBClusters?.[0];
+      return live?.TagList?.find((t) => t.Key === 'tenant-fleet:restored-from')?.Value;
+    };
+    const abortAtGate = async (version: string, options: ReleaseRequest['options']) => {
+      // restoreDatabaseOnRollback alone used to make the revert restore the data too.
+      const { handle, input } = await release({ version, plan: 'gated', tenants: ['cyberdyne', 'soylent'], options: { restoreDatabaseOnRollback: true, ...options } });
+      await until('the approval gate', () => releaseProgress(h.client, input.releaseId), (p) => p.phase === 'wave-2/awaiting-approval');
+      await abortRelease(h.client, input.releaseId, { by: 'jest', reason: 'testing revert', rollback: true });
+      const summary = await releaseOutcome(handle);
+      const canary = input.waves[0]!.tenants[0]!;
+      return { summary, canary, snapshot: preReleaseSnapshotId(input.releaseId, canary) };
+    };
+
+    const plain = await abortAtGate(V('1.8.0'), {});
+    expect(plain.summary.tenants.find((t) => t.tenantId === plain.canary)).toMatchObject({ status: 'rolled-back' });
+    expect(await restoredFrom(plain.canary)).not.toBe(plain.snapshot);
+
+    const asked = await abortAtGate(V('1.8.1'), { restoreDatabaseOnRevert: { maxSnapshotAgeMs: 1 } });
+    const canary = asked.summary.tenants.find((t) => t.tenantId === asked.canary);
+    expect(canary).toMatchObject({ status: 'rollback-failed' });
+    expect(canary?.reason).toMatch(new RegExp(`snapshot ${asked.snapshot} was taken .* longer ago than releasePlans\\[\\]\\.restoreDatabaseOnRevert\\.maxSnapshotAge \\(0 min\\)`));
+    expect(await restoredFrom(asked.canary)).not.toBe(asked.snapshot);
+  }, 300_000);
 });

@@ -1,7 +1,10 @@
 /* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`. */
 import {
   CreateDBClusterSnapshotCommand,
+  DBClusterNotFoundFault,
+  DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
+  RestoreDBClusterFromSnapshotCommand,
   ListTagsForResourceCommand,
   RDSClient,
   type DBClusterSnapshot,
@@ -78,5 +81,45 @@ describe('snapshotCluster reuses only its own snapshot', () => {
     expect((failure as Error).message).toMatch(names);
     expect((failure as Error).message).toContain(input.snapshotIdentifier);
     expect(rds.commandCalls(CreateDBClusterSnapshotCommand)).toHaveLength(0);
+  });
+});
+
+describe('restoreClusterFromSnapshot with an age limit', () => {
+  const target: AwsTarget = { accountId: '123456789012', region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/TenantFleetAccess', externalId: 'ext' };
+  const rds = mockClient(RDSClient);
+  let clients: AwsClients;
+  const takenAgo = (ms: number) =>
+    rds.on(DescribeDBClusterSnapshotsCommand).resolves({
+      DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: 'pre-r1-acme-0a1b2c3d', Status: 'available', SnapshotCreateTime: new Date(Date.now() - ms) }],
+    });
+  const restore = () =>
+    new MockActivityEnvironment().run(createRdsActivities({ aws: clients }).restoreClusterFromSnapshot, {
+      target,
+      clusterIdentifier: 'tenant-acme',
+      snapshotIdentifier: 'pre-r1-acme-0a1b2c3d',
+      maxSnapshotAge: { ms: 6 * 3_600_000, setting: 'releasePlans[].restoreDatabaseOnRevert.maxSnapshotAge' },
+    });
+
+  beforeEach(() => {
+    rds.reset();
+    clients = new AwsClients({ baseCredentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'test' } });
+    rds.on(DescribeDBClustersCommand).rejects(new DBClusterNotFoundFault({ message: 'no such cluster', $metadata: { httpStatusCode: 404 } }));
+    rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'tenant-acme' }).resolves({ DBClusters: [{ DBClusterIdentifier: 'tenant-acme', Status: 'available', Engine: 'aurora-postgresql' }] });
+    rds.on(RestoreDBClusterFromSnapshotCommand).rejects(new Error('stop here: the restore was started'));
+  });
+  afterEach(() => clients.destroy());
+
+  it('refuses a snapshot older than the limit, naming the setting, before restoring anything', async () => {
+    takenAgo(7 * 3_600_000);
+    const failure = await restore().catch((e: unknown) => e);
+    expect(failure).toMatchObject({ type: ErrorType.SnapshotFailed, nonRetryable: true });
+    expect((failure as Error).message).toMatch(/snapshot pre-r1-acme-0a1b2c3d was taken at .* \(7 h ago\), longer ago than releasePlans\[\]\.restoreDatabaseOnRevert\.maxSnapshotAge \(6 h\)/);
+    expect(rds.commandCalls(RestoreDBClusterFromSnapshotCommand)).toHaveLength(0);
+  });
+
+  it('restores a snapshot within the limit', async () => {
+    takenAgo(5 * 3_600_000);
+    await expect(restore()).rejects.toThrow(/the restore was started/);
+    expect(rds.commandCalls(RestoreDBClusterFromSnapshotCommand)).toHaveLength(1);
   });
 });

@@ -137,6 +137,12 @@ export const releasePlanSchema = z.strictObject({
   /** Restore the database from the pre-release snapshot on rollback (irreversible migrations). */
   restoreDatabaseOnRollback: z.boolean().default(false),
   rollbackOnAbort: z.boolean().default(false),
+  /**
+   * Reverting after an abort leaves the data alone unless this is set: then the pre-release
+   * snapshot is restored too, and refused when it is older than `maxSnapshotAge` (data written
+   * since would be lost).
+   */
+  restoreDatabaseOnRevert: z.strictObject({ maxSnapshotAge: durationSchema }).optional(),
 });
 
 export const fleetConfigSchema = z

@@ -19,11 +19,18 @@ export const waveSpecSchema = z.strictObject({
 });
 export type WaveSpec = z.infer<typeof waveSpecSchema>;
 
+export const restoreOnRevertSchema = z.strictObject({ maxSnapshotAgeMs: z.number().int().min(1) });
+
 export const releaseOptionsSchema = z.strictObject({
   /** How long alarms and the health endpoint must stay good after a deploy. */
   verifyWindowMs: z.number().int().min(0),
   /** Restore the database from the pre-release snapshot on rollback (irreversible migrations). */
   restoreDatabaseOnRollback: z.boolean(),
+  /**
+   * Reverting a deployed tenant after an abort puts its previous version back and leaves its data
+   * alone; with this, it also restores the pre-release snapshot, when that is no older than the limit.
+   */
+  restoreDatabaseOnRevert: restoreOnRevertSchema.optional(),
   /** On abort: roll back tenants in flight and those already deployed. */
   rollbackOnAbort: z.boolean(),
   /** A tenant busy with another operation is retried this often, this far apart, then skipped. */
@@ -179,6 +186,8 @@ export const releaseTenantInputSchema = z.strictObject({
   revertTo: imageTagSchema.optional(),
   verifyWindowMs: z.number().int().min(0),
   restoreDatabaseOnRollback: z.boolean(),
+  /** For `revert`: restore the data too (see ReleaseOptions); without it a revert leaves the data alone. */
+  restoreDatabaseOnRevert: restoreOnRevertSchema.optional(),
 });
 export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
 

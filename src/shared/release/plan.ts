@@ -59,6 +59,7 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
     options: {
       verifyWindowMs: plan.verifyWindow,
       restoreDatabaseOnRollback: plan.restoreDatabaseOnRollback,
+      ...(plan.restoreDatabaseOnRevert ? { restoreDatabaseOnRevert: { maxSnapshotAgeMs: plan.restoreDatabaseOnRevert.maxSnapshotAge } } : {}),
       rollbackOnAbort: plan.rollbackOnAbort,
       busyRetry: { ...DEFAULT_BUSY_RETRY },
       ...request.options,
