@@ -1,6 +1,7 @@
 import {
   CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
+  DeleteDBClusterSnapshotCommand,
   DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBInstancesCommand,
@@ -15,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { ErrorType, permanentFailure, retryableFailure } from '../shared/errors';
 import type { AwsTarget } from '../shared/tenant-spec';
 import type { AwsClients } from './aws/clients';
-import { pollWithHeartbeat } from './poll';
+import { heartbeat, pollWithHeartbeat } from './poll';
 
 export interface SnapshotInput {
   target: AwsTarget;
@@ -42,6 +43,23 @@ export interface RestoreInput {
   /** Refuse to restore a snapshot older than this; `setting` is the configuration that says so, for the refusal. */
   maxSnapshotAge?: { ms: number; setting: string };
   timeoutMs?: number;
+}
+
+export interface PruneSnapshotsInput {
+  target: AwsTarget;
+  tenantId: string;
+  clusterIdentifier: string;
+  /** Keep the newest this many pre-release snapshots of the tenant (besides `except`)... */
+  keep: number;
+  /** ...and none older than this. */
+  maxAgeMs: number;
+  /** Never deleted: the snapshot the running release takes (or took, on a retry). */
+  except?: string;
+}
+
+export interface PruneSnapshotsResult {
+  deleted: string[];
+  kept: string[];
 }
 
 export interface RestoreResult {
@@ -181,6 +199,50 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
       await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: staging, NewDBClusterIdentifier: input.clusterIdentifier, ApplyImmediately: true }));
       await waitForCluster(input.target, input.clusterIdentifier, input.timeoutMs);
       return { clusterIdentifier: input.clusterIdentifier, retiredClusterIdentifier: retired, restored: true };
+    },
+
+    /**
+     * Applies the fleet's retention to a tenant's pre-release snapshots (those tagged with its
+     * TenantId and Reason pre-release, of its cluster): the newest `keep` within `maxAgeMs` stay, the
+     * rest are deleted. Snapshots still being created, and `except`, are never touched. Safe to run
+     * twice: a snapshot already deleted counts as deleted.
+     */
+    async prunePreReleaseSnapshots(input: PruneSnapshotsInput): Promise<PruneSnapshotsResult> {
+      const rds = aws.rds(input.target);
+      const mine: DBClusterSnapshot[] = [];
+      let marker: string | undefined;
+      do {
+        const page = await rds.send(
+          new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: input.clusterIdentifier, SnapshotType: 'manual', Marker: marker }),
+        );
+        for (const snapshot of page.DBClusterSnapshots ?? []) {
+          if (snapshot.DBClusterSnapshotIdentifier === input.except) continue;
+          const tags = snapshot.TagList?.length ? snapshot.TagList : await tagsOf(input.target, snapshot.DBClusterSnapshotArn);
+          const tag = (key: string) => tags.find((t) => t.Key === key)?.Value;
+          if (tag('TenantId') === input.tenantId && tag('Reason') === 'pre-release') mine.push(snapshot);
+        }
+        marker = page.Marker;
+      } while (marker);
+
+      const now = Date.now();
+      const newestFirst = mine.sort((a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0));
+      const deleted: string[] = [];
+      const kept: string[] = [];
+      newestFirst.forEach((snapshot, index) => {
+        const id = snapshot.DBClusterSnapshotIdentifier!;
+        const age = now - (snapshot.SnapshotCreateTime?.getTime() ?? now);
+        const expired = index >= input.keep || age > input.maxAgeMs;
+        (expired && snapshot.Status === 'available' ? deleted : kept).push(id);
+      });
+      for (const id of deleted) {
+        try {
+          await rds.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: id }));
+        } catch (error) {
+          if ((error as Error).name !== 'DBClusterSnapshotNotFoundFault') throw error;
+        }
+        heartbeat({ pruned: id });
+      }
+      return { deleted, kept };
     },
 
     /**

@@ -54,5 +54,7 @@ export const tenantSpecSchema = z.strictObject({
     .optional(),
   healthCheckUrl: z.string().optional(),
   alarmNames: z.array(z.string()),
+  /** How many pre-release snapshots of this tenant to keep, and for how long (fleet config `snapshots.preRelease`). */
+  snapshotRetention: z.strictObject({ keep: z.number().int().min(1), maxAgeMs: z.number().int().min(1) }).optional(),
 });
 export type TenantSpec = z.infer<typeof tenantSpecSchema>;

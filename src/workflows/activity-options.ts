@@ -94,6 +94,9 @@ export const ACTIVITY_OPTIONS = {
   // RDS
   snapshotCluster: awsWait,
   restoreClusterFromSnapshot: awsWait,
+  // Reads the tags of each of a tenant's snapshots and deletes the expired ones: many quick calls. A
+  // release goes on without it after ten minutes (release-tenant.ts), so it is bounded tighter.
+  prunePreReleaseSnapshots: { ...awsWait, startToCloseTimeout: '5 minutes', scheduleToCloseTimeout: '10 minutes' },
   // Route53: every change waits until it is INSYNC.
   upsertDnsRecords: awsWait,
   upsertZoneRecords: awsWait,

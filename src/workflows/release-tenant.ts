@@ -53,6 +53,8 @@ export const FEWER_ROUND_TRIPS_PATCH = 'release-tenant-fewer-round-trips';
  * `restoreDatabaseOnRollback` was set, however old the snapshot.
  */
 export const REVERT_KEEPS_DATA_PATCH = 'release-tenant-revert-keeps-data';
+/** Before its snapshot, a release prunes the tenant's older pre-release snapshots (fleet config `snapshots.preRelease`). */
+export const SNAPSHOT_RETENTION_PATCH = 'release-tenant-snapshot-retention';
 /** Pre-release snapshot IDs carry a hash of the release and tenant IDs (shared/ids.ts); runs before it named them without. */
 export const SNAPSHOT_ID_HASH_PATCH = 'release-tenant-snapshot-id-hash';
 
@@ -128,6 +130,23 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     if (stopReason) return notStarted();
 
     step('snapshot');
+    const retention = tenant.snapshotRetention;
+    if (outputs.DatabaseClusterIdentifier && retention && patched(SNAPSHOT_RETENTION_PATCH)) {
+      try {
+        // Room for the snapshot about to be taken, so the tenant never holds more than `keep`.
+        await rds.prunePreReleaseSnapshots({
+          target: tenant.aws,
+          tenantId,
+          clusterIdentifier: outputs.DatabaseClusterIdentifier,
+          keep: retention.keep - 1,
+          maxAgeMs: retention.maxAgeMs,
+          except: snapshotId(),
+        });
+      } catch (error) {
+        // The snapshot below still has its quota's reserve; a release is not stopped by housekeeping.
+        step('snapshot', `retention not applied: ${messageOf(error)}`);
+      }
+    }
     const snapshot = outputs.DatabaseClusterIdentifier
       ? (
           await rds.snapshotCluster({

@@ -67,7 +67,13 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
     loadBalancer,
     healthCheckUrl: tenant.healthCheckUrl,
     alarmNames: tenant.alarmNames,
+    snapshotRetention: retentionFor(config, environment.production),
   };
+}
+
+export function retentionFor(config: FleetConfig, production: boolean): { keep: number; maxAgeMs: number } {
+  const policy = production ? config.snapshots.preRelease.production : config.snapshots.preRelease;
+  return { keep: policy.keep, maxAgeMs: policy.maxAge };
 }
 
 export function kubernetesTaskQueue(clusterName: string): string {

@@ -97,6 +97,29 @@ export const tenantSchema = z.strictObject({
 
 const percentSchema = z.number().gt(0).max(100);
 
+const retentionSchema = (keep: number, maxAge: string) =>
+  z.strictObject({
+    /** The newest this many pre-release snapshots of a tenant are kept... */
+    keep: z.number().int().min(1).max(100).default(keep),
+    /** ...unless older than this. */
+    maxAge: durationSchema.prefault(maxAge),
+  });
+
+/**
+ * Pre-release snapshots are pruned per tenant before each release takes a new one, so that they
+ * cannot fill the account's manual cluster snapshot quota (100 per region by default) and stop a
+ * release; the config is refused when the tenants of one account and region could keep more.
+ */
+export const snapshotsSchema = z.strictObject({
+  preRelease: retentionSchema(3, '14d')
+    .extend({ production: retentionSchema(7, '60d').prefault({}) })
+    .prefault({}),
+  /** The account's manual DB cluster snapshot quota per region (Service Quotas can raise it). */
+  quotaPerRegion: z.number().int().min(1).default(100),
+  /** Room left in that quota for snapshots the fleet does not prune (final snapshots of deprovisioned tenants, people's own). */
+  reservedPerRegion: z.number().int().min(0).default(20),
+});
+
 export const waveSchema = z
   .strictObject({
     name: nameSchema,
@@ -156,6 +179,7 @@ export const fleetConfigSchema = z
     tenants: z.array(tenantSchema).default([]),
     releasePlans: z.array(releasePlanSchema).default([]),
     certificates: certificatePolicySchema.prefault({}),
+    snapshots: snapshotsSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     checkUnique(ctx, config.environments, 'environments', (e) => e.name);
@@ -206,6 +230,7 @@ export const fleetConfigSchema = z
         }
       });
     });
+    checkSnapshotQuota(ctx, config);
     config.releasePlans.forEach((plan, i) => {
       plan.selector.tenants?.forEach((id, j) => {
         if (!tenantIds.has(id)) {
@@ -223,6 +248,34 @@ export const fleetConfigSchema = z
       }
     });
   });
+
+function checkSnapshotQuota(ctx: z.RefinementCtx, config: SnapshotQuotaInput): void {
+  const production = new Set(config.environments.filter((e) => e.production).map((e) => e.name));
+  const kept = new Map<string, { count: number; tenants: number }>();
+  for (const tenant of config.tenants) {
+    const policy = production.has(tenant.environment) ? config.snapshots.preRelease.production : config.snapshots.preRelease;
+    const key = `account "${tenant.account}" in ${tenant.region}`;
+    const sum = kept.get(key) ?? { count: 0, tenants: 0 };
+    kept.set(key, { count: sum.count + policy.keep, tenants: sum.tenants + 1 });
+  }
+  const room = config.snapshots.quotaPerRegion - config.snapshots.reservedPerRegion;
+  for (const [where, { count, tenants }] of kept) {
+    if (count > room) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['snapshots', 'preRelease', 'keep'],
+        message: `${tenants} tenant${tenants === 1 ? '' : 's'} of ${where} keep${tenants === 1 ? 's' : ''} up to ${count} pre-release snapshots, more than snapshots.quotaPerRegion (${config.snapshots.quotaPerRegion}) minus snapshots.reservedPerRegion (${config.snapshots.reservedPerRegion}) allows (${room}); lower keep, or raise the quota in Service Quotas and set quotaPerRegion`,
+      });
+    }
+  }
+}
+
+/** The parts of the config the snapshot check reads. */
+interface SnapshotQuotaInput {
+  environments: { name: string; production: boolean }[];
+  tenants: { environment: string; account: string; region: string }[];
+  snapshots: z.output<typeof snapshotsSchema>;
+}
 
 function checkUnique<T>(ctx: z.RefinementCtx, items: T[], field: string, key: (item: T) => string): void {
   const seen = new Set<string>();
