@@ -88,7 +88,7 @@ describe('prunePreReleaseSnapshots', () => {
   afterEach(() => clients.destroy());
 
   it('keeps the newest within the age limit and deletes the rest of the tenant’s pre-release snapshots, and nothing else', async () => {
-    const result = await prune();
+    const result = (await prune()) as { kept: string[]; deleted: string[] };
     // Newest first: r0 (creating, kept and counted), r1; then r2 and r3 are over the count, "old" over the age.
     expect(result).toEqual({ kept: ['pre-r0-acme-00000000', 'pre-r1-acme-00000001'], deleted: ['pre-r2-acme-00000002', 'pre-r3-acme-00000003', 'pre-old-acme-0000000a'] });
     expect(rds.commandCalls(DeleteDBClusterSnapshotCommand).map((c) => c.args[0].input.DBClusterSnapshotIdentifier)).toEqual(result.deleted);
