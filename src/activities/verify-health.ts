@@ -1,4 +1,5 @@
-import { DescribeAlarmsCommand, type CompositeAlarm, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
+import { DescribeAlarmsCommand, GetMetricStatisticsCommand, type CompositeAlarm, type Datapoint, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
+import { ErrorType, permanentFailure } from '../shared/errors';
 
 type Alarm = MetricAlarm | CompositeAlarm;
 import type { AwsTarget } from '../shared/tenant-spec';
@@ -14,6 +15,12 @@ export interface VerifyInput {
   healthCheckUrl?: string;
   windowMs: number;
   intervalMs?: number;
+  /**
+   * Also read each metric alarm's metric over the window and judge it against the alarm's threshold
+   * (the plan's `verification: metrics`). Without it, a window shorter than an alarm's evaluation
+   * time (period × evaluation periods) is refused: the alarm could not fire within it.
+   */
+  readMetrics?: boolean;
 }
 
 export interface VerifyResult {
@@ -33,7 +40,7 @@ const HTTP_TIMEOUT_MS = 5_000;
  */
 export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsClients; fetchImpl?: typeof fetch }) {
   /** Alarms in ALARM, and names that match no alarm (a typo must not make verification pass for ever). */
-  const readAlarms = async (target: AwsTarget, names: string[]): Promise<{ alarming: Alarm[]; missing: string[] }> => {
+  const readAlarms = async (target: AwsTarget, names: string[]): Promise<{ found: Alarm[]; alarming: Alarm[]; missing: string[] }> => {
     const found: Alarm[] = [];
     for (let i = 0; i < names.length; i += 100) {
       const { MetricAlarms = [], CompositeAlarms = [] } = await aws
@@ -42,7 +49,35 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
       found.push(...MetricAlarms, ...CompositeAlarms);
     }
     const seen = new Set(found.map((a) => a.AlarmName));
-    return { alarming: found.filter((a) => a.StateValue === 'ALARM'), missing: names.filter((n) => !seen.has(n)) };
+    return { found, alarming: found.filter((a) => a.StateValue === 'ALARM'), missing: names.filter((n) => !seen.has(n)) };
+  };
+
+  /** The first datapoint since `since` that breaches the alarm's threshold, described; undefined when none does. */
+  const breachOf = async (target: AwsTarget, alarm: MetricAlarm, since: number): Promise<string | undefined> => {
+    const breaches = BREACHES[alarm.ComparisonOperator ?? ''];
+    if (!alarm.MetricName || !alarm.Namespace || alarm.Threshold === undefined || !breaches) return undefined;
+    const statistic = alarm.Statistic;
+    const extended = alarm.ExtendedStatistic;
+    if (!statistic && !extended) return undefined;
+    const periodS = Math.max(60, alarm.Period ?? 60);
+    const { Datapoints = [] } = await aws.cloudWatch(target).send(
+      new GetMetricStatisticsCommand({
+        Namespace: alarm.Namespace,
+        MetricName: alarm.MetricName,
+        Dimensions: alarm.Dimensions,
+        // From the start of the period the window began in, so a burst just before the deploy settles is seen too.
+        StartTime: new Date(Math.floor(since / (periodS * 1000)) * periodS * 1000),
+        EndTime: new Date(),
+        Period: periodS,
+        ...(statistic ? { Statistics: [statistic] } : { ExtendedStatistics: [extended!] }),
+      }),
+    );
+    const valueOf = (d: Datapoint) => (statistic ? (d[statistic as keyof Datapoint] as number | undefined) : d.ExtendedStatistics?.[extended!]);
+    const bad = Datapoints.find((d) => {
+      const value = valueOf(d);
+      return value !== undefined && breaches(value, alarm.Threshold!);
+    });
+    return bad ? `${alarm.Namespace}/${alarm.MetricName} (${statistic ?? extended}) was ${valueOf(bad)} at ${bad.Timestamp?.toISOString()}, breaching alarm ${alarm.AlarmName}'s threshold (${alarm.ComparisonOperator} ${alarm.Threshold})` : undefined;
   };
 
   const probe = async (url: string): Promise<string | undefined> => {
@@ -62,14 +97,23 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
     async verifyTenantHealth(input: VerifyInput): Promise<VerifyResult> {
       // Alarms change state at most once a period (a minute, usually): a long window needs no 2-second checks.
       const interval = input.intervalMs ?? Math.min(30_000, Math.max(2_000, Math.round(input.windowMs / 10)));
-      const deadline = Date.now() + input.windowMs;
+      const started = Date.now();
+      const deadline = started + input.windowMs;
       let httpFailures = 0;
       let lastHttpProblem: string | undefined;
       for (let checks = 1; ; checks++) {
-        const { alarming, missing } = await readAlarms(input.target, input.alarmNames);
+        const { found, alarming, missing } = await readAlarms(input.target, input.alarmNames);
         if (missing.length > 0) {
           const where = `account ${input.target.accountId} ${input.target.region}`;
           return { healthy: false, reason: `expected existing CloudWatch alarms, found none named ${missing.join(', ')} in ${where}`, checks };
+        }
+        const metricAlarms = found.filter((a): a is MetricAlarm => 'EvaluationPeriods' in a || 'MetricName' in a);
+        if (checks === 1 && !input.readMetrics) refuseShortWindow(input.windowMs, metricAlarms);
+        if (input.readMetrics) {
+          for (const alarm of metricAlarms) {
+            const breach = await breachOf(input.target, alarm, started);
+            if (breach) return { healthy: false, reason: breach, checks };
+          }
         }
         if (alarming.length > 0) {
           const reasons = alarming.map((a) => `${a.AlarmName} is in ALARM (${a.StateReason ?? 'no reason given'})`);
@@ -106,4 +150,24 @@ function shown(url: string): string {
   } catch {
     return '(the health check URL)';
   }
+}
+
+const BREACHES: Record<string, (value: number, threshold: number) => boolean> = {
+  GreaterThanThreshold: (v, t) => v > t,
+  GreaterThanOrEqualToThreshold: (v, t) => v >= t,
+  LessThanThreshold: (v, t) => v < t,
+  LessThanOrEqualToThreshold: (v, t) => v <= t,
+};
+
+/** An alarm cannot fire sooner than its evaluation time: a shorter window that only watches its state proves nothing. */
+function refuseShortWindow(windowMs: number, alarms: MetricAlarm[]): void {
+  const slow = alarms
+    .map((a) => ({ alarm: a, ms: (a.Period ?? 0) * (a.EvaluationPeriods ?? 1) * 1000 }))
+    .filter(({ ms }) => ms > windowMs)
+    .sort((a, b) => b.ms - a.ms)[0];
+  if (!slow) return;
+  throw permanentFailure(
+    ErrorType.InvalidInput,
+    `verify window ${windowMs / 1000} s is shorter than the evaluation time of alarm ${slow.alarm.AlarmName}, ${slow.ms / 1000} s (period ${slow.alarm.Period} s × ${slow.alarm.EvaluationPeriods} evaluation periods): it could not fire within the window. Lengthen the release plan's verifyWindow, or set its verification: metrics`,
+  );
 }

@@ -177,6 +177,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
           alarmNames: [...new Set([...(outputs.ErrorAlarmName ? [outputs.ErrorAlarmName] : []), ...tenant.alarmNames])],
           healthCheckUrl: tenant.healthCheckUrl,
           windowMs: input.verifyWindowMs,
+          ...(input.verifyReadsMetrics ? { readMetrics: true } : {}),
         });
         if (!verdict.healthy) failure = `verification failed: ${verdict.reason ?? 'unhealthy'}`;
       });

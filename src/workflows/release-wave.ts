@@ -131,6 +131,7 @@ class Shell {
           mode,
           revertTo,
           verifyWindowMs: options.verifyWindowMs,
+          ...(options.verifyReadsMetrics ? { verifyReadsMetrics: true } : {}),
           restoreDatabaseOnRollback: options.restoreDatabaseOnRollback,
           restoreDatabaseOnRevert: mode === 'revert' ? options.restoreDatabaseOnRevert : undefined,
         },

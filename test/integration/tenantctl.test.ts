@@ -84,10 +84,11 @@ beforeAll(async () => {
   // file; these are the same.
   const fleet = parseYaml(readFileSync(h.env.TENANT_FLEET_CONFIG!, 'utf8')) as { releasePlans: unknown[] };
   fleet.releasePlans.push(
-    { name: 'cli-quick', verifyWindow: '1s', waves: [{ name: 'all', tenants: 'rest', maxInFlight: 3 }] },
+    { name: 'cli-quick', verifyWindow: '1s', verification: 'metrics', waves: [{ name: 'all', tenants: 'rest', maxInFlight: 3 }] },
     {
       name: 'cli-gated',
       verifyWindow: '1s',
+      verification: 'metrics',
       waves: [
         { name: 'canary', tenants: 1, maxInFlight: 1, approval: { timeout: '10m', onTimeout: 'abort' } },
         { name: 'rest', tenants: 'rest', maxInFlight: 3 },

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { parseFleetConfig } from '../../src/shared/config/load';
+import { TENANT_ERROR_ALARM } from '../../src/shared/config/schema';
 import { InputValidationError } from '../../src/shared/validation';
 
 const examplePath = join(__dirname, '..', '..', 'config', 'fleet.example.yaml');
@@ -76,5 +77,29 @@ describe('fleet config', () => {
 
   it('reports YAML syntax errors as a refusal, not a crash', () => {
     expect(refusal('version: 1\nenvironments: [\n').problems[0]).toMatch(/^\(yaml\): /);
+  });
+});
+
+describe('the verify window and the alarms', () => {
+  it('refuses a window shorter than the error alarm’s evaluation time, naming both', () => {
+    const raw = parse(exampleText) as { releasePlans: Record<string, unknown>[] };
+    raw.releasePlans[0]!.verifyWindow = '30s';
+    expect(refusal(stringify(raw)).problems).toEqual([
+      expect.stringMatching(/^releasePlans\[0\]\.verifyWindow: verify window 30s is shorter than the evaluation time of the tenant stack's error alarm, 3m \(period 60 s × 3 evaluation periods, infra\/cloudformation\/tenant\.yaml\).*set verification: metrics \(got "30s"\)$/),
+    ]);
+  });
+
+  it('accepts it when the verification reads the metrics itself', () => {
+    const raw = parse(exampleText) as { releasePlans: Record<string, unknown>[] };
+    Object.assign(raw.releasePlans[0]!, { verifyWindow: '30s', verification: 'metrics' });
+    expect(parseFleetConfig(stringify(raw)).releasePlans[0]).toMatchObject({ verifyWindow: 30_000, verification: 'metrics' });
+  });
+
+  it('knows the evaluation time the tenant template gives its error alarm', () => {
+    const template = readFileSync(join(__dirname, '..', '..', 'infra', 'cloudformation', 'tenant.yaml'), 'utf8');
+    const alarm = template.slice(template.indexOf('  ErrorRateAlarm:'), template.indexOf('\nOutputs:'));
+    expect(Number(/Period: (\d+)/.exec(alarm)?.[1])).toBe(TENANT_ERROR_ALARM.periodSeconds);
+    expect(Number(/EvaluationPeriods: (\d+)/.exec(alarm)?.[1])).toBe(TENANT_ERROR_ALARM.evaluationPeriods);
+    expect(TENANT_ERROR_ALARM.evaluationMs).toBe(TENANT_ERROR_ALARM.periodSeconds * TENANT_ERROR_ALARM.evaluationPeriods * 1000);
   });
 });

@@ -156,7 +156,14 @@ export const releasePlanSchema = z.strictObject({
   /** Least risky tenants first: ordered by these keys, then by tenant ID for a stable order. */
   order: z.array(z.enum(['tier', 'environment', 'region', 'id'])).default(['tier', 'environment', 'id']),
   waves: z.array(waveSchema).min(1),
-  verifyWindow: durationSchema.prefault('30s'),
+  /** At least the alarms' evaluation time (see `verification`): an alarm cannot fire sooner. */
+  verifyWindow: durationSchema.prefault('5m'),
+  /**
+   * `alarms`: the verify step watches the alarms' states, so its window must last at least their
+   * evaluation time (period × evaluation periods). `metrics`: it also reads each alarm's metric over
+   * the window itself and judges it against the alarm's threshold, so a shorter window is allowed.
+   */
+  verification: z.enum(['alarms', 'metrics']).default('alarms'),
   /** Restore the database from the pre-release snapshot on rollback (irreversible migrations). */
   restoreDatabaseOnRollback: z.boolean().default(false),
   rollbackOnAbort: z.boolean().default(false),
@@ -232,6 +239,13 @@ export const fleetConfigSchema = z
     });
     checkSnapshotQuota(ctx, config);
     config.releasePlans.forEach((plan, i) => {
+      if (plan.verification === 'alarms' && plan.verifyWindow < TENANT_ERROR_ALARM.evaluationMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['releasePlans', i, 'verifyWindow'],
+          message: `verify window ${formatMs(plan.verifyWindow)} is shorter than the evaluation time of the tenant stack's error alarm, ${formatMs(TENANT_ERROR_ALARM.evaluationMs)} (period ${TENANT_ERROR_ALARM.periodSeconds} s × ${TENANT_ERROR_ALARM.evaluationPeriods} evaluation periods, infra/cloudformation/tenant.yaml), so a bad deploy could pass before its alarm can fire; lengthen verifyWindow or set verification: metrics`,
+        });
+      }
       plan.selector.tenants?.forEach((id, j) => {
         if (!tenantIds.has(id)) {
           ctx.addIssue({ code: 'custom', path: ['releasePlans', i, 'selector', 'tenants', j], message: 'unknown tenant' });
@@ -275,6 +289,13 @@ interface SnapshotQuotaInput {
   environments: { name: string; production: boolean }[];
   tenants: { environment: string; account: string; region: string }[];
   snapshots: z.output<typeof snapshotsSchema>;
+}
+
+/** The tenant stack's ErrorRateAlarm (infra/cloudformation/tenant.yaml; a unit test keeps the two equal). */
+export const TENANT_ERROR_ALARM = { periodSeconds: 60, evaluationPeriods: 3, evaluationMs: 180_000 } as const;
+
+function formatMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`;
 }
 
 function checkUnique<T>(ctx: z.RefinementCtx, items: T[], field: string, key: (item: T) => string): void {

@@ -24,6 +24,8 @@ export const restoreOnRevertSchema = z.strictObject({ maxSnapshotAgeMs: z.number
 export const releaseOptionsSchema = z.strictObject({
   /** How long alarms and the health endpoint must stay good after a deploy. */
   verifyWindowMs: z.number().int().min(0),
+  /** The verify step also reads the alarms' metrics itself (the plan's `verification: metrics`), so the window may be shorter than their evaluation time. */
+  verifyReadsMetrics: z.boolean().optional(),
   /** Restore the database from the pre-release snapshot on rollback (irreversible migrations). */
   restoreDatabaseOnRollback: z.boolean(),
   /**
@@ -185,6 +187,7 @@ export const releaseTenantInputSchema = z.strictObject({
   /** For `revert`: the version the tenant had before this release. */
   revertTo: imageTagSchema.optional(),
   verifyWindowMs: z.number().int().min(0),
+  verifyReadsMetrics: z.boolean().optional(),
   restoreDatabaseOnRollback: z.boolean(),
   /** For `revert`: restore the data too (see ReleaseOptions); without it a revert leaves the data alone. */
   restoreDatabaseOnRevert: restoreOnRevertSchema.optional(),

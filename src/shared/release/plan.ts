@@ -58,6 +58,7 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
     waves: cutWaves(plan, selected.map((t) => t.id)),
     options: {
       verifyWindowMs: plan.verifyWindow,
+      ...(plan.verification === 'metrics' ? { verifyReadsMetrics: true } : {}),
       restoreDatabaseOnRollback: plan.restoreDatabaseOnRollback,
       ...(plan.restoreDatabaseOnRevert ? { restoreDatabaseOnRevert: { maxSnapshotAgeMs: plan.restoreDatabaseOnRevert.maxSnapshotAge } } : {}),
       rollbackOnAbort: plan.rollbackOnAbort,
