@@ -10,6 +10,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { AwsTarget } from '../../shared/tenant-spec';
 import { recordCall, resourceOf } from './errors';
+import { AwsRateLimiter } from './rate-limit';
 
 export interface AwsClientsOptions {
   /** Set for the sandbox (moto) or a VPC endpoint; unset means AWS's public endpoints. */
@@ -20,6 +21,8 @@ export interface AwsClientsOptions {
   /** Refresh assumed-role credentials this long before they expire. */
   refreshMarginMs?: number;
   maxAttempts?: number;
+  /** Requests per second per service, account and region (default: aws/rate-limit.ts); `{}` sends unthrottled. */
+  rates?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -58,8 +61,11 @@ export class AwsClients {
   private readonly clients = new Map<string, unknown>();
   private readonly credentialProviders = new Map<string, AwsCredentialIdentityProvider>();
   private readonly stsByRegion = new Map<string, STSClient>();
+  private readonly limiter: AwsRateLimiter;
 
-  constructor(private readonly options: AwsClientsOptions = {}) {}
+  constructor(private readonly options: AwsClientsOptions = {}) {
+    this.limiter = new AwsRateLimiter(options.rates);
+  }
 
   cloudFormation = (target: AwsTarget) => this.client(CloudFormationClient, target);
   rds = (target: AwsTarget) => this.client(RDSClient, target);
@@ -98,7 +104,7 @@ export class AwsClients {
         maxAttempts: this.options.maxAttempts ?? 5,
         requestHandler: HTTP_TIMEOUTS,
       });
-      nameCallsInErrors(client as SendingClient, ctor, target);
+      instrument(client as SendingClient, ctor, target, this.limiter);
       this.clients.set(key, client);
     }
     return client;
@@ -155,16 +161,18 @@ interface SendingClient {
 }
 
 /**
- * Every error a client's request ends with (after the SDK's own retries) remembers the call it
- * answered: service, action, account, region and resource, for aws/errors.ts to name. The
- * prototype's `send` is looked up on each call, so tests that stub it (aws-sdk-client-mock) go
- * through here too.
+ * Each request waits for its slot in the account's rate budget (aws/rate-limit.ts), and every
+ * error it ends with (after the SDK's own retries) remembers the call it answered: service,
+ * action, account, region and resource, for aws/errors.ts to name. The prototype's `send` is
+ * looked up on each call, so tests that stub it (aws-sdk-client-mock) go through here too.
  */
-function nameCallsInErrors(client: SendingClient, ctor: { name: string; prototype: unknown }, target: AwsTarget): void {
+function instrument(client: SendingClient, ctor: { name: string; prototype: unknown }, target: AwsTarget, limiter: AwsRateLimiter): void {
   const service = IAM_PREFIX[ctor.name] ?? ctor.name.replace(/Client$/, '').toLowerCase();
+  const protoSend = (command: Parameters<SendingClient['send']>[0], rest: unknown[]) => (ctor.prototype as SendingClient).send.call(client, command, ...rest);
   client.send = function send(command, ...rest) {
-    const sent = (ctor.prototype as SendingClient).send.call(client, command, ...rest);
-    if (!(sent instanceof Promise)) return sent;
+    // The callback form is not used by the activities; it goes straight through.
+    if (typeof rest.at(-1) === 'function') return protoSend(command, rest);
+    const sent = limiter.take(service, target.accountId, target.region).then(() => protoSend(command, rest) as Promise<unknown>);
     return sent.catch((error: unknown) => {
       throw recordCall(error, {
         service,
