@@ -138,6 +138,25 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
   const tagsOf = async (target: AwsTarget, arn: string | undefined): Promise<Tag[]> =>
     arn ? ((await aws.rds(target).send(new ListTagsForResourceCommand({ ResourceName: arn }))).TagList ?? []) : [];
 
+  const findInstance = async (target: AwsTarget, id: string) => {
+    try {
+      return (await aws.rds(target).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances?.[0];
+    } catch (error) {
+      if ((error as Error).name === 'DBInstanceNotFoundFault') return undefined;
+      throw error;
+    }
+  };
+
+  const waitForInstance = (target: AwsTarget, id: string, timeoutMs?: number) =>
+    pollWithHeartbeat({
+      what: `database instance ${id} to be available`,
+      read: () => findInstance(target, id),
+      done: (i) => i?.DBInstanceStatus === 'available',
+      intervalMs: 5_000,
+      timeoutMs,
+      onTimeout: (i) => retryableFailure(ErrorType.Timeout, `database instance ${id} still ${i?.DBInstanceStatus ?? 'missing'}`),
+    });
+
   return {
     /**
      * Puts a snapshot's data behind the tenant's cluster identifier: Aurora cannot restore in
@@ -191,6 +210,8 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
         }
         await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: writer, DBClusterIdentifier: staging, Engine: source.Engine, DBInstanceClass: instanceClass }));
       }
+      // The tenant's identifier moves to the restored cluster only once it can take writes.
+      await waitForInstance(input.target, writer, input.timeoutMs);
 
       if (live) {
         await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: input.clusterIdentifier, NewDBClusterIdentifier: retired, ApplyImmediately: true }));

@@ -4,6 +4,8 @@ import {
   DBClusterNotFoundFault,
   DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
+  DescribeDBInstancesCommand,
+  ModifyDBClusterCommand,
   RestoreDBClusterFromSnapshotCommand,
   ListTagsForResourceCommand,
   RDSClient,
@@ -122,4 +124,46 @@ describe('restoreClusterFromSnapshot with an age limit', () => {
     await expect(restore()).rejects.toThrow(/the restore was started/);
     expect(rds.commandCalls(RestoreDBClusterFromSnapshotCommand)).toHaveLength(1);
   });
+});
+
+describe('restoreClusterFromSnapshot waits for the new writer', () => {
+  const target: AwsTarget = { accountId: '123456789012', region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/TenantFleetAccess', externalId: 'ext' };
+  const rds = mockClient(RDSClient);
+  let clients: AwsClients;
+  beforeEach(() => {
+    rds.reset();
+    clients = new AwsClients({ baseCredentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'test' } });
+  });
+  afterEach(() => clients.destroy());
+
+  it('moves the tenant\'s identifier to the restored cluster only once its writer is available', async () => {
+    const events: string[] = [];
+    rds.on(DescribeDBClustersCommand).callsFake(({ DBClusterIdentifier }: { DBClusterIdentifier: string }) => {
+      if (DBClusterIdentifier === 'tenant-acme' || DBClusterIdentifier.includes('-r')) return { DBClusters: [{ DBClusterIdentifier, Status: 'available', Engine: 'aurora-postgresql' }] };
+      if (DBClusterIdentifier.includes('-o')) return { DBClusters: [{ DBClusterIdentifier, Status: 'available' }] };
+      throw new DBClusterNotFoundFault({ message: 'no such cluster', $metadata: { httpStatusCode: 404 } });
+    });
+    let writerReads = 0;
+    rds.on(DescribeDBInstancesCommand).callsFake(({ DBInstanceIdentifier, Filters }: { DBInstanceIdentifier?: string; Filters?: { Values: string[] }[] }) => {
+      // The staging cluster and its writer exist already (a retry): the writer is still being created.
+      if (!DBInstanceIdentifier) return { DBInstances: [{ DBInstanceIdentifier: `${Filters?.[0]?.Values[0]}-writer` }] };
+      writerReads++;
+      const status = writerReads < 2 ? 'creating' : 'available';
+      events.push(`writer ${status}`);
+      return { DBInstances: [{ DBInstanceIdentifier, DBInstanceStatus: status }] };
+    });
+    rds.on(ModifyDBClusterCommand).callsFake(({ DBClusterIdentifier }: { DBClusterIdentifier: string }) => {
+      events.push(`rename ${DBClusterIdentifier}`);
+      return {};
+    });
+    const restore = new MockActivityEnvironment().run(createRdsActivities({ aws: clients }).restoreClusterFromSnapshot, {
+      target,
+      clusterIdentifier: 'tenant-acme',
+      snapshotIdentifier: 'pre-r1-acme-0a1b2c3d',
+    });
+    const outcome = await restore.catch((e: unknown) => e);
+    expect(outcome).toMatchObject({ restored: true });
+    expect(events.indexOf('writer available')).toBeGreaterThan(-1);
+    expect(events.indexOf('writer available')).toBeLessThan(events.findIndex((e) => e.startsWith('rename')));
+  }, 30_000);
 });
