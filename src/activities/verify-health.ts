@@ -60,14 +60,16 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
     const extended = alarm.ExtendedStatistic;
     if (!statistic && !extended) return undefined;
     const periodS = Math.max(60, alarm.Period ?? 60);
+    const start = Math.floor(since / (periodS * 1000)) * periodS * 1000;
     const { Datapoints = [] } = await aws.cloudWatch(target).send(
       new GetMetricStatisticsCommand({
         Namespace: alarm.Namespace,
         MetricName: alarm.MetricName,
         Dimensions: alarm.Dimensions,
-        // From the start of the period the window began in, so a burst just before the deploy settles is seen too.
-        StartTime: new Date(Math.floor(since / (periodS * 1000)) * periodS * 1000),
-        EndTime: new Date(),
+        // From the start of the period the window began in, so a burst just before the deploy settles is seen too,
+        // to the end of the current period: CloudWatch refuses an end that is not after the start.
+        StartTime: new Date(start),
+        EndTime: new Date(start + Math.max(1, Math.ceil((Date.now() - start) / (periodS * 1000))) * periodS * 1000),
         Period: periodS,
         ...(statistic ? { Statistics: [statistic] } : { ExtendedStatistics: [extended!] }),
       }),

@@ -55,6 +55,10 @@ describe('verifyTenantHealth and the alarms’ evaluation time', () => {
   it('reading the metrics itself, a short window passes while the metric stays under the threshold', async () => {
     await expect(verify({ readMetrics: true })).resolves.toMatchObject({ healthy: true });
     expect(cloudWatch.commandCalls(GetMetricStatisticsCommand)[0]?.args[0].input).toMatchObject({ Namespace: 'TenantFleet/App', MetricName: 'HTTPCode_5XX', Statistics: ['Sum'], Period: 60 });
+    // CloudWatch refuses an end that is not after the start, even within the first second of a period.
+    const { StartTime, EndTime } = cloudWatch.commandCalls(GetMetricStatisticsCommand)[0]!.args[0].input;
+    expect(EndTime!.getTime() - StartTime!.getTime()).toBeGreaterThanOrEqual(60_000);
+    expect(StartTime!.getTime() % 60_000).toBe(0);
   });
 
   it('reading the metrics itself, a breach fails the tenant before the alarm could fire', async () => {
