@@ -17,7 +17,7 @@ export interface PollOptions<T> {
 /**
  * Pollers slow down as a wait drags on (a stack that takes 15 minutes is asked about a few dozen
  * times, not 450), and their pauses are jittered so that tenants which started together do not ask
- * together. The call rate this gives at scale is worked out in README.md, "Running against real AWS".
+ * together. The call rate this gives at scale is worked out in docs/operators.md, "AWS call rate, timeouts and retries".
  */
 export const POLL_DEFAULTS = { intervalMs: 2_000, maxIntervalMs: 30_000, backoff: 1.5 } as const;
 /** Heartbeats go out at least this often, whatever the pause between reads (the heartbeat timeouts are 30 s). */
