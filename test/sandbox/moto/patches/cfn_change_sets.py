@@ -66,7 +66,8 @@ class ChangeSetAlreadyExists(CloudFormationError):
     code = "AlreadyExistsException"
 
 
-def _find_stack(backend: Any, name_or_id: str | None) -> Any | None:
+def find_stack(backend: Any, name_or_id: str | None) -> Any | None:
+    """The stack a request names by name or stack ID; None when there is none."""
     if not name_or_id:
         return None
     if name_or_id in backend.stacks:
@@ -80,7 +81,7 @@ def _find_stack(backend: Any, name_or_id: str | None) -> Any | None:
 def find_change_set(backend: Any, change_set_name: str, stack_name: str | None) -> Any:
     if change_set_name in backend.change_sets:
         return backend.change_sets[change_set_name]
-    stack = _find_stack(backend, stack_name)
+    stack = find_stack(backend, stack_name)
     if stack_name and stack is None:
         raise ValidationError(stack_name, message=f"Stack [{stack_name}] does not exist")
     for change_set in backend.change_sets.values():
@@ -102,7 +103,7 @@ def create_change_set(  # replaces CloudFormationBackend.create_change_set
     role_arn: str | None = None,
 ) -> tuple[str, str]:
     validate_create_change_set(change_set_name)
-    existing = _find_stack(self, stack_name)
+    existing = find_stack(self, stack_name)
     if change_set_type == "UPDATE":
         if existing is None:
             raise ValidationError(stack_name, message=f"Stack [{stack_name}] does not exist")
@@ -175,7 +176,7 @@ def delete_change_set(self: Any, change_set_name: str) -> None:
 
 
 def list_change_sets(self: Any) -> Any:
-    stack = _find_stack(self, request_context().get("StackName"))
+    stack = find_stack(self, request_context().get("StackName"))
     if stack is None:
         return []
     return [cs for cs in self.change_sets.values() if cs.stack_id == stack.stack_id]
@@ -269,7 +270,7 @@ def response_create_change_set(self: Any) -> ActionResult:
     template_url = self._get_param("TemplateURL")
     change_set_type = self._get_param("ChangeSetType", "CREATE")
     use_previous_template = self._get_bool_param("UsePreviousTemplate", False)
-    stack = _find_stack(self.cloudformation_backend, stack_name)
+    stack = find_stack(self.cloudformation_backend, stack_name)
     if change_set_type == "UPDATE":
         if stack is None:
             raise ValidationError(stack_name, message=f"Stack [{stack_name}] does not exist")

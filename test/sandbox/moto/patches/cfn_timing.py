@@ -56,6 +56,7 @@ from moto.core.utils import utcnow
 from . import _timing
 from ._common import wrap_once
 from ._settings import current
+from .cfn_change_sets import find_change_set, find_stack
 
 STACK_TYPE = "AWS::CloudFormation::Stack"
 
@@ -175,17 +176,6 @@ def _reveal(backend: Any, stack: Any, before: _Before, on_end: Callable[[], None
     _timing.advance(stack, start)
 
 
-def _find(backend: Any, name_or_id: str | None) -> Any | None:
-    if not name_or_id:
-        return None
-    if name_or_id in backend.stacks:
-        return backend.stacks[name_or_id]
-    for stack in backend.stacks.values():
-        if stack.name == name_or_id:
-            return stack
-    return None
-
-
 def _outermost(run: Callable[[], Any]) -> tuple[bool, Any]:
     """Runs `run`; True when this is the request's operation (not a nested stack's)."""
     depth = getattr(_local, "depth", 0)
@@ -220,7 +210,7 @@ def _wrap_create_stack(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _wrap_update_stack(original: Callable[..., Any]) -> Callable[..., Any]:
     def update_stack(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-        before = _Before(_find(self, name))
+        before = _Before(find_stack(self, name))
         outermost, stack = _outermost(lambda: original(self, name, *args, **kwargs))
         if outermost and before.stack is stack:
             _reveal(self, stack, before)
@@ -231,7 +221,7 @@ def _wrap_update_stack(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _wrap_delete_stack(original: Callable[..., Any]) -> Callable[..., Any]:
     def delete_stack(self: Any, name_or_stack_id: str) -> None:
-        stack = _find(self, name_or_stack_id)
+        stack = find_stack(self, name_or_stack_id)
         if stack is not None and stack.status == "DELETE_IN_PROGRESS":
             return None  # already being deleted: AWS accepts the repeat and does nothing more
         if stack is not None:
@@ -271,8 +261,6 @@ def _wrap_create_change_set(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _wrap_execute_change_set(original: Callable[..., Any]) -> Callable[..., Any]:
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
-        from .cfn_change_sets import find_change_set
-
         change_set = find_change_set(self, change_set_name, stack_name)
         stack = self.stacks.get(change_set.stack_id)
         before = _Before(stack)
