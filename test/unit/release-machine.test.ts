@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TERMINAL_TENANT_STATUSES, type WaveSpec } from '../../src/shared/messages/release';
-import { openRun, step } from '../../src/shared/release/machine';
+import { carriedState, openRun, step } from '../../src/shared/release/machine';
 import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput } from '../../src/shared/release/machine-types';
 import { refusalOf } from '../../src/shared/release/refusals';
 import { planInput, simulate } from '../support/release-sim';
@@ -160,7 +160,7 @@ describe('release machine examples', () => {
     expect(refusalOf(d.input, d.state, { type: 'pause' })).toMatch(/cannot pause release sim: it was aborted by bob/);
   });
 
-  it('continues as new only once no child is in flight, and not while paused it resumes in the paused phase', () => {
+  it('continues as new only once no child is in flight; paused meanwhile, the next run starts paused', () => {
     const d = new Driver(planInput([wave('only', { maxInFlight: 2 })], [3]));
     d.send({ type: 'run-started', first: true });
     d.clock = { ...d.clock, historyLong: true };
@@ -168,6 +168,12 @@ describe('release machine examples', () => {
     expect(types(d.succeed('t1'))).toEqual(['count tenantDeployed', 'phase wave-1/continuing', 'continue-as-new']);
     d.send({ type: 'pause', by: 'carol' });
     expect(refusalOf(d.input, d.state, { type: 'pause' })).toMatch(/already paused \(by carol/);
+    // The next run: still paused, so it starts nothing until someone resumes.
+    d.state = openRun(d.input, JSON.parse(JSON.stringify(carriedState(d.state))) as MachineState);
+    d.clock = { ...d.clock, historyLong: false };
+    expect(types(d.send({ type: 'run-started', first: false }))).toEqual([]);
+    expect(d.state.paused).toMatchObject({ by: 'carol' });
+    expect(types(d.send({ type: 'resume', by: 'carol' }))).toEqual(['phase wave-1/running', 'deploy t2']);
   });
 });
 
