@@ -41,6 +41,11 @@ def error_code_and_message(exc: BaseException) -> tuple[str, str]:
     return code, message
 
 
+def action_result(response: Any, key: str) -> Any:
+    """The object `key` of a moto response method's ActionResult; None when the response is not one."""
+    return getattr(response, "result", {}).get(key) if hasattr(response, "result") else None
+
+
 def wrap_once(owner: Any, name: str, factory: Any, patch: str) -> None:
     """Replaces `owner.name` with `factory(original)`, once per patch module.
 

@@ -48,7 +48,7 @@ from moto.rds import models as rds_models
 from moto.rds import responses as rds_responses
 from moto.rds.exceptions import DBClusterNotFoundError, DBClusterSnapshotNotFoundError
 
-from ._common import wrap_once
+from ._common import action_result, wrap_once
 from ._settings import current
 
 _BORN = "_sandbox_created_monotonic"
@@ -69,15 +69,11 @@ def young(obj: Any) -> bool:
     return False
 
 
-def _result_of(result: Any, key: str) -> Any:
-    return getattr(result, "result", {}).get(key) if hasattr(result, "result") else None
-
-
 def _marking(key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         def create(self: Any) -> Any:
             result = original(self)
-            _mark(_result_of(result, key))
+            _mark(action_result(result, key))
             return result
 
         return create
@@ -88,7 +84,7 @@ def _marking(key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 def _wrap_request_certificate(original: Callable[..., Any]) -> Callable[..., Any]:
     def request_certificate(self: Any) -> Any:
         result = original(self)
-        arn = _result_of(result, "CertificateArn")
+        arn = action_result(result, "CertificateArn")
         cert = self.acm_backend._certificates.get(arn) if arn else None
         if cert is not None and _BORN not in cert.__dict__ and not getattr(cert, "_sandbox_consistency_seen", False):
             cert._sandbox_consistency_seen = True  # an idempotent repeat of the request is not a new certificate

@@ -53,7 +53,7 @@ from moto.rds import responses as rds_responses
 from moto.rds.exceptions import InvalidDBClusterSnapshotStateFault, SnapshotQuotaExceededFault
 
 from . import _timing
-from ._common import wrap_once
+from ._common import action_result, wrap_once
 from ._settings import current
 
 FAIL_SNAPSHOT_TAG = "sandbox:fail-snapshot"
@@ -115,14 +115,10 @@ def _snapshot_created(snapshot: Any, backend: Any) -> None:
     _take_time(snapshot, SNAPSHOT_SECONDS, "failed" if failing else "available", progress=True)
 
 
-def _result_of(result: Any, key: str) -> Any:
-    return getattr(result, "result", {}).get(key) if hasattr(result, "result") else None
-
-
 def _wrap_response_snapshot(original: Callable[..., Any]) -> Callable[..., Any]:
     def create(self: Any) -> Any:
         result = original(self)
-        snapshot = _result_of(result, "DBClusterSnapshot")
+        snapshot = action_result(result, "DBClusterSnapshot")
         if snapshot is not None:
             _snapshot_created(snapshot, self.backend)
         return result
@@ -139,7 +135,7 @@ def _wrap_response_restore(original: Callable[..., Any]) -> Callable[..., Any]:
                 f"Cannot restore from DB cluster snapshot {identifier} because it is in {snapshot.status} state."
             )
         result = original(self)
-        cluster = _result_of(result, "DBCluster")
+        cluster = action_result(result, "DBCluster")
         if cluster is not None:
             _take_time(cluster, RESTORE_SECONDS, "available")
         return result
@@ -150,7 +146,7 @@ def _wrap_response_restore(original: Callable[..., Any]) -> Callable[..., Any]:
 def _wrap_response_instance(original: Callable[..., Any]) -> Callable[..., Any]:
     def create(self: Any) -> Any:
         result = original(self)
-        instance = _result_of(result, "DBInstance")
+        instance = action_result(result, "DBInstance")
         if instance is not None:
             _take_time(instance, INSTANCE_SECONDS, "available")
         return result
