@@ -2,7 +2,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 
 /**
  * The custom search attributes that make the Temporal UI the ops console. A real cluster
- * must register them once (README: "Running against a real Temporal cluster").
+ * must register them once (docs/operators.md, "Running against a real Temporal cluster or Temporal Cloud and real AWS accounts").
  */
 export const TenantIdKey = defineSearchAttributeKey('TenantId', SearchAttributeType.KEYWORD);
 export const ReleaseIdKey = defineSearchAttributeKey('ReleaseId', SearchAttributeType.KEYWORD);
