@@ -1,5 +1,5 @@
 // `npm run bench`: what a release, its controls, a crash and provisioning cost on this machine,
-// against a real Temporal dev server (and, for provisioning, the moto sandbox). See README "Benchmarks".
+// against a real Temporal dev server (and, for provisioning, the moto sandbox). See docs/benchmarks.md.
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../test/sandbox/tools';
