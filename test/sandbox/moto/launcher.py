@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5000, help="port (0 = pick a free one)")
     parser.add_argument("--settings", metavar="JSON", help="sandbox settings as a JSON object (see README.md)")
     parser.add_argument("--check-settings", action="store_true", help="only validate the settings, exit 0 or 2")
+    parser.add_argument(
+        "--call-log",
+        help="append one JSON line per authorized or refused AWS call (while IAM is enforced) to this file",
+    )
     args = parser.parse_args(argv)
 
     if not is_loopback(args.host):
@@ -85,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     _settings.configure(settings)
 
+    if args.call_log:
+        os.environ["SANDBOX_AWS_CALL_LOG"] = os.path.abspath(args.call_log)
     # Region default for clients that do not send one (moto needs none itself).
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     if os.environ.get("MOTO_ACCOUNT_ID"):

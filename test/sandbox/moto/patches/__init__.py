@@ -11,12 +11,14 @@ from __future__ import annotations
 import importlib
 
 PATCHES = (
+    "iam_enforcement",
     "cfn_templates",
     "cfn_engine",
     "cfn_resource_status",
     "cfn_change_sets",
     "cfn_client_request_token",
     "cfn_timing",
+    "cfn_iam",
     "cfn_rds",
     "cfn_ecs",
     "cfn_ssm_tags",

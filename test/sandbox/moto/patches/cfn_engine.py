@@ -91,6 +91,11 @@ NOT_UPDATABLE = {
 
 # Other patches register RDS snapshots and default deletion policies here.
 SNAPSHOTTERS: dict[str, Callable[[Any, str, Any], None]] = {}
+# Checks that run just before the engine creates, updates or deletes a resource
+# (`guard(stack, "create" | "update" | "delete", logical_id, resource_json, resources_map)`);
+# raising fails that resource like a handler error would. `cfn_iam.py` registers the
+# permission check of the role CloudFormation acts with.
+RESOURCE_GUARDS: list[Callable[[Any, str, str, dict[str, Any], Any], None]] = []
 DEFAULT_DELETION_POLICY: dict[str, Callable[[dict[str, Any]], str]] = {}
 
 
@@ -277,6 +282,8 @@ def _delete_resource(
             started.add(name)
     if _tag_true(resource_json, FAIL_DELETE_TAG):
         raise SandboxFault(f"Sandbox fault injection: {rtype} {name} is tagged {FAIL_DELETE_TAG}=true")
+    for guard in RESOURCE_GUARDS:
+        guard(stack, "delete", name, resource_json, rm)
     if policy == "Snapshot" and rtype in SNAPSHOTTERS and not getattr(resource, "_sandbox_snapshot_taken", False):
         SNAPSHOTTERS[rtype](stack, name, resource)
         try:
@@ -375,6 +382,8 @@ def parse_and_create_resource(logical_id, resource_json, resources_map, account_
         )
         raise ResourceFailure(logical_id, rtype, reason, "create")
     try:
+        for guard in RESOURCE_GUARDS:
+            guard(stack, "create", logical_id, resource_json, resources_map)
         resource = _original_parse_and_create(logical_id, resource_json, resources_map, account_id, region_name)
     except ResourceFailure:
         raise
@@ -569,6 +578,8 @@ def _update_one(stack: Any, rm: Any, op: _Op, name: str, resource_json: dict[str
             "update",
         )
     try:
+        for guard in RESOURCE_GUARDS:
+            guard(stack, "update", name, resource_json, rm)
         new = cfn_parsing.parse_and_update_resource(
             name, resource_json, rm, account_id=rm._account_id, region_name=rm._region_name
         )
