@@ -8,7 +8,7 @@ import { loadFleetConfig } from '../src/shared/config/load';
 import { resolveTenantSpec } from '../src/shared/config/resolve';
 import { workflowIds } from '../src/shared/ids';
 import { SANDBOX_VALUES_FILE } from '../src/activities/kube-template/tenant-template';
-import { AwsClients } from '../src/activities/aws/clients';
+import { sandboxAdminClients } from '../test/sandbox/admin-clients';
 import { createFleetWorkers } from '../src/workers/worker';
 import { demoCertificates, demoRelease } from './demo-release';
 import { startSandbox, type Sandbox } from '../test/sandbox';
@@ -98,7 +98,8 @@ async function story(sandbox: Sandbox, client: Client, settings: TemporalSetting
   rows.push(['initech', initech.runtime.kind, 'deprovision', refused.slice(0, 70), uiLink(workflowIds.deprovision('initech'))]);
   if (refused === 'NOT refused') throw new Error('a production deprovisioning without confirmation was not refused');
 
-  const chapter = { client, config, aws: new AwsClients({ endpoint: sandbox.aws.endpoint }), log, uiLink };
+  // The demo forces an alarm as the sandbox administrator would: the workers' roles may not.
+  const chapter = { client, config, aws: sandboxAdminClients(sandbox.env), log, uiLink };
   log('release 1.1.0 across the fleet: canary, approval, growing waves; one tenant fails its verification');
   rows.push(...(await demoRelease(chapter)));
   rows.push(...(await demoCertificates(chapter)));

@@ -149,6 +149,14 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
         );
       }
 
+      const roleArn = input.target.stackRoleArn;
+      if (!roleArn) {
+        // Without it CloudFormation would act with the access role, which may not create the stack's resources.
+        throw permanentFailure(
+          ErrorType.InvalidInput,
+          `no stack execution role for account ${input.target.accountId}: set accounts[].stackRoleArn in the fleet config (the fleet access stack's StackExecutionRoleArn output) and start the operation again`,
+        );
+      }
       const templateBody = templates.cloudFormation(input.template);
       const changeSetName = `tenant-fleet-${contentHash(changeSetType, templateBody, input.parameters, input.tags)}`;
       const changeSet = await createOrFindChangeSet(cfn, {
@@ -159,6 +167,7 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
         Parameters: Object.entries(input.parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
         Tags: Object.entries(input.tags).map(([Key, Value]) => ({ Key, Value })),
         Capabilities: ['CAPABILITY_NAMED_IAM'],
+        RoleARN: roleArn,
       });
 
       if (changeSet.Status === 'FAILED') {

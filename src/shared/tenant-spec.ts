@@ -7,6 +7,8 @@ export const awsTargetSchema = z.strictObject({
   roleArn: iamRoleArnSchema,
   externalId: z.string().min(2),
   region: awsRegionSchema,
+  /** The account's CloudFormation execution role (accounts[].stackRoleArn); absent in histories recorded before it existed. */
+  stackRoleArn: iamRoleArnSchema.optional(),
 });
 export type AwsTarget = z.infer<typeof awsTargetSchema>;
 

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { AwsClients } from '../../src/activities/aws/clients';
+import type { AwsClients } from '../../src/activities/aws/clients';
 import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-template/tenant-template';
 import { connectClient, temporalSettingsFromEnv } from '../../src/client/connection';
 import { loadFleetConfig } from '../../src/shared/config/load';
@@ -11,6 +11,7 @@ import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { writeWorkflowBundle } from '../../src/workers/bundle';
 import { startWorkerProcess, type EntryPointProcess } from '../integration/node-process';
 import { startSandbox, type Sandbox } from '../sandbox';
+import { sandboxAdminClients } from '../sandbox/admin-clients';
 import { FaultControlClient } from '../sandbox/fault-proxy';
 import { freeLoopbackPorts } from '../sandbox/ports';
 import { startTemporalServer } from '../sandbox/temporal';
@@ -53,11 +54,8 @@ export async function startChaosWorld(options: { stateDir: string; seed: number;
     const settings = temporalSettingsFromEnv(env);
     client = await connectClient(settings);
     const config = await loadFleetConfig(env.TENANT_FLEET_CONFIG!);
-    aws = new AwsClients({
-      endpoint: env.TENANT_FLEET_DIRECT_AWS_ENDPOINT_URL,
-      // The script's own environment has no AWS credentials: use the sandbox's, as the workers do.
-      baseCredentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
-    });
+    // The invariants read state as the sandbox administrator, past the fault proxy.
+    aws = sandboxAdminClients(env);
     const directKubeconfig = env.TENANT_FLEET_DIRECT_KUBECONFIG!;
     const logDir = join(sandbox.stateDir, 'logs');
 

@@ -91,7 +91,7 @@ describe('every provisioning activity is safe to run twice', () => {
     expect((refusal as ApplicationFailure).type).toBe('StackFailed');
     expect((refusal as ApplicationFailure).message).toMatch(/could not be deleted \(DELETE_FAILED\): DatabaseCluster/);
     // CloudFormation only accepts another delete from DELETE_FAILED: lift protection on the cluster itself, as an operator would.
-    await h.aws.rds(tenant.aws).send(new ModifyDBClusterCommand({ DBClusterIdentifier: `tenant-${tenant.id}`, DeletionProtection: false, ApplyImmediately: true }));
+    await h.admin.rds(tenant.aws).send(new ModifyDBClusterCommand({ DBClusterIdentifier: `tenant-${tenant.id}`, DeletionProtection: false, ApplyImmediately: true }));
     expect(await activities.deleteStack({ target: tenant.aws, stackName })).toEqual({ deleted: true });
   });
 });

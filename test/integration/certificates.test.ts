@@ -51,13 +51,13 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => 
 /** The names each certificate on the listener serves, read from ACM (cached: a certificate's names never change). */
 const namesCache = new Map<string, string[]>();
 async function listenerNames(): Promise<{ arn: string; names: string[] }[]> {
-  const { Certificates = [] } = await h.aws.elbv2(lb().aws).send(new DescribeListenerCertificatesCommand({ ListenerArn: lb().listenerArn }));
+  const { Certificates = [] } = await h.admin.elbv2(lb().aws).send(new DescribeListenerCertificatesCommand({ ListenerArn: lb().listenerArn }));
   const result = [];
   for (const { CertificateArn: arn } of Certificates) {
     if (!arn) continue;
     let names = namesCache.get(arn);
     if (!names) {
-      const cert = (await h.aws.acm(lb().aws).send(new DescribeCertificateCommand({ CertificateArn: arn }))).Certificate!;
+      const cert = (await h.admin.acm(lb().aws).send(new DescribeCertificateCommand({ CertificateArn: arn }))).Certificate!;
       names = [...new Set([cert.DomainName!, ...(cert.SubjectAlternativeNames ?? [])])];
       namesCache.set(arn, names);
     }
@@ -156,10 +156,10 @@ describe('certificates workflow against the sandbox (Temporal + moto)', () => {
     // Each certificate was validated through a record the workflow wrote into the tenant's own zone.
     for (const id of tenants) {
       const tenant = h.tenant(id);
-      const { ResourceRecordSets = [] } = await h.aws.route53(tenant.aws).send(new ListResourceRecordSetsCommand({ HostedZoneId: tenant.hostedZoneId! }));
+      const { ResourceRecordSets = [] } = await h.admin.route53(tenant.aws).send(new ListResourceRecordSetsCommand({ HostedZoneId: tenant.hostedZoneId! }));
       for (const hostname of tenant.hostnames) {
         const cert = settled.certificates.find((c) => c.attached && c.names.some((n) => nameCovers(n, hostname)))!;
-        const detail = (await h.aws.acm(lb().aws).send(new DescribeCertificateCommand({ CertificateArn: cert.arn }))).Certificate!;
+        const detail = (await h.admin.acm(lb().aws).send(new DescribeCertificateCommand({ CertificateArn: cert.arn }))).Certificate!;
         const option = detail.DomainValidationOptions!.find((o) => o.DomainName === hostname)!;
         expect(option.ValidationStatus).toBe('SUCCESS');
         expect(ResourceRecordSets).toContainEqual(
@@ -195,7 +195,7 @@ describe('certificates workflow against the sandbox (Temporal + moto)', () => {
     const due = (await status()).certificates.find((c) => c.attached && c.names.includes(hooli.hostnames[0]!))!;
     // Sandbox control (test/sandbox/moto/README.md): NotAfter in ten days, well inside renewBefore (30 days).
     const soon = new Date(Date.now() + 10 * 86_400_000).toISOString();
-    await h.aws.acm(lb().aws).send(new AddTagsToCertificateCommand({ CertificateArn: due.arn, Tags: [{ Key: 'sandbox:not-after', Value: soon }] }));
+    await h.admin.acm(lb().aws).send(new AddTagsToCertificateCommand({ CertificateArn: due.arn, Tags: [{ Key: 'sandbox:not-after', Value: soon }] }));
     const watch = watchCoverage(hostnames);
     try {
       // No signal: the workflow's durable timer (checkInterval 20s in this run) brings the check.

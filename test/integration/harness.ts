@@ -9,6 +9,7 @@ import type { FleetConfig } from '../../src/shared/config/schema';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-template/tenant-template';
 import { createFleetWorkers, type FleetWorkers } from '../../src/workers/worker';
+import { sandboxAdminClients, type SandboxAdminClients } from '../sandbox/admin-clients';
 import { toolsDir } from '../sandbox/tools';
 import { sandboxEnv } from './sandbox-env';
 
@@ -16,7 +17,10 @@ export interface Harness {
   env: Record<string, string>;
   client: Client;
   config: FleetConfig;
+  /** The workers' identity: for running activities as the product does. */
   aws: AwsClients;
+  /** The sandbox administrator: for reading or poking sandbox state around the product (aws-identities.ts). */
+  admin: SandboxAdminClients;
   tenant(id: string): TenantSpec;
   /** The sandbox's kubectl against its cluster (for reading what really runs; see runtime-reads.ts). */
   kubectl(args: string[]): string;
@@ -35,6 +39,7 @@ export async function startHarness({ workers = true, fleetConfigPath }: { worker
   const client = await connectClient(settings);
   const config = await loadFleetConfig(env.TENANT_FLEET_CONFIG!);
   const aws = new AwsClients({ endpoint: env.AWS_ENDPOINT_URL });
+  const admin = sandboxAdminClients(env);
   let running: { workers: FleetWorkers; done: Promise<void> } | undefined;
   if (workers) {
     const fleetWorkers = await createFleetWorkers({
@@ -53,12 +58,14 @@ export async function startHarness({ workers = true, fleetConfigPath }: { worker
     client,
     config,
     aws,
+    admin,
     tenant: (id) => resolveTenantSpec(config, id),
     kubectl: (args) => execFileSync(join(toolsDir, 'bin', 'kubectl'), ['--kubeconfig', env.KUBECONFIG ?? '', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
     async stop() {
       running?.workers.shutdown();
       await running?.done;
       aws.destroy();
+      admin.destroy();
       await client.connection.close();
     },
   };

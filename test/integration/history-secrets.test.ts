@@ -3,7 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { Client } from '@temporalio/client';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AwsClients } from '../../src/activities/aws/clients';
+import { sandboxAdminClients } from '../sandbox/admin-clients';
 import { connectClient, temporalSettingsFromEnv } from '../../src/client/connection';
 import { loadFleetConfig } from '../../src/shared/config/load';
 import { resolveTenantSpec } from '../../src/shared/config/resolve';
@@ -66,7 +66,8 @@ describe('a full demo run', () => {
 async function knownSecrets(): Promise<Map<string, string>> {
   const secrets = new Map<string, string>();
   const config = await loadFleetConfig(env.TENANT_FLEET_CONFIG!);
-  const aws = new AwsClients({ endpoint: env.AWS_ENDPOINT_URL, baseCredentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } });
+  // Reading the secrets is the administrator's business, not the workers' (their roles cannot).
+  const aws = sandboxAdminClients(env);
   try {
     for (const t of config.tenants) {
       const tenant = resolveTenantSpec(config, t.id);

@@ -29,7 +29,7 @@ const deprovision = (tenant: TenantSpec, extra: Partial<DeprovisionTenantInput> 
 
 async function stackStatus(tenant: TenantSpec): Promise<string | undefined> {
   try {
-    const { Stacks } = await h.aws.cloudFormation(tenant.aws).send(new DescribeStacksCommand({ StackName: stackNameFor(tenant.id) }));
+    const { Stacks } = await h.admin.cloudFormation(tenant.aws).send(new DescribeStacksCommand({ StackName: stackNameFor(tenant.id) }));
     return Stacks?.[0]?.StackStatus;
   } catch (error) {
     if (/does not exist/.test((error as Error).message)) return undefined;
@@ -56,11 +56,11 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     expect(await stackStatus(tenant)).toBe('CREATE_COMPLETE');
     const fresh = await h.client.workflow.getHandle(workflowIds.provision('globex')).describe();
 
-    const rds = h.aws.rds(tenant.aws);
+    const rds = h.admin.rds(tenant.aws);
     const cluster = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'tenant-globex' }))).DBClusters?.[0];
     expect(cluster).toMatchObject({ Engine: 'aurora-postgresql', StorageEncrypted: true });
     expect(cluster?.MasterUserSecret?.SecretArn).toMatch(/^arn:aws:secretsmanager:/);
-    const params = await h.aws.ssm(tenant.aws).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/globex/', Recursive: true }));
+    const params = await h.admin.ssm(tenant.aws).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/globex/', Recursive: true }));
     const byName = new Map((params.Parameters ?? []).map((p) => [p.Name ?? '', p.Value ?? '']));
     expect(byName.get('/tenant-fleet/globex/bucket/name')).toBe(result.outputs.BucketName);
     expect(byName.get('/tenant-fleet/globex/database/endpoint')).toBe(result.outputs.DatabaseEndpoint);
@@ -68,9 +68,9 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     expect(result.outputs.AppRoleArn).toBe('arn:aws:iam::111111111111:role/tenant-globex-app');
 
     if (tenant.runtime.kind !== 'ecs') throw new Error('globex is an ECS tenant in the sandbox fleet');
-    const { services } = await h.aws.ecs(tenant.runtime.aws).send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: ['tenant-globex'] }));
+    const { services } = await h.admin.ecs(tenant.runtime.aws).send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: ['tenant-globex'] }));
     expect(services?.[0]?.status).toBe('ACTIVE');
-    const records = await h.aws.route53(tenant.aws).send(new ListResourceRecordSetsCommand({ HostedZoneId: tenant.hostedZoneId! }));
+    const records = await h.admin.route53(tenant.aws).send(new ListResourceRecordSetsCommand({ HostedZoneId: tenant.hostedZoneId! }));
     expect(records.ResourceRecordSets?.filter((r) => r.Type === 'CNAME').map((r) => r.Name)).toEqual(
       expect.arrayContaining(['globex.a.tenants.test.', 'api.globex.a.tenants.test.']),
     );
@@ -111,9 +111,9 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     expect(failure.message).toMatch(/everything created was removed/);
     expect(await stackStatus(tenant)).toBeUndefined();
     if (tenant.runtime.kind !== 'ecs') throw new Error('acme is an ECS tenant');
-    const { services } = await h.aws.ecs(tenant.runtime.aws).send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: ['tenant-acme'] }));
+    const { services } = await h.admin.ecs(tenant.runtime.aws).send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: ['tenant-acme'] }));
     expect(services?.filter((s) => s.status === 'ACTIVE')).toEqual([]);
-    const params = await h.aws.ssm(tenant.aws).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/acme/', Recursive: true }));
+    const params = await h.admin.ssm(tenant.aws).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/acme/', Recursive: true }));
     expect(params.Parameters).toEqual([]);
     const compensated = await h.client.workflow.getHandle(workflowIds.provision('acme')).describe();
     await replayAndMaybeRecord(h.client, compensated.workflowId, compensated.runId, 'provision-tenant-compensated');

@@ -46,7 +46,7 @@ const versions = async (ids: string[]) => Object.fromEntries(await Promise.all(i
 const byStatus = (summary: ReleaseSummary, status: string) => summary.tenants.filter((t) => t.status === status).map((t) => t.tenantId).sort();
 
 async function setAlarm(tenantId: string, state: 'ALARM' | 'OK'): Promise<void> {
-  await h.aws.cloudWatch(h.tenant(tenantId).aws).send(new SetAlarmStateCommand({ AlarmName: `tenant-${tenantId}-5xx`, StateValue: state, StateReason: `jest: ${state}` }));
+  await h.admin.cloudWatch(h.tenant(tenantId).aws).send(new SetAlarmStateCommand({ AlarmName: `tenant-${tenantId}-5xx`, StateValue: state, StateReason: `jest: ${state}` }));
 }
 
 async function refusalOf(promise: Promise<unknown>): Promise<string> {
@@ -110,9 +110,9 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     await replayAndMaybeRecord(h.client, lockRun.workflowId, lockRun.runId, 'tenant-lock');
 
     const tenant = h.tenant('tyrell');
-    const snapshot = await h.aws.rds(tenant.aws).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: preReleaseSnapshotId(summary.releaseId, 'tyrell') }));
+    const snapshot = await h.admin.rds(tenant.aws).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: preReleaseSnapshotId(summary.releaseId, 'tyrell') }));
     expect(snapshot.DBClusterSnapshots?.[0]?.Status).toBe('available');
-    const recorded = await h.aws.ssm(tenant.aws).send(new GetParameterCommand({ Name: '/tenant-fleet/tyrell/workload/version' }));
+    const recorded = await h.admin.ssm(tenant.aws).send(new GetParameterCommand({ Name: '/tenant-fleet/tyrell/workload/version' }));
     expect(recorded.Parameter?.Value).toBe(V('1.1.0'));
   });
 
@@ -230,7 +230,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(await liveVersion(h, 'umbrella')).toBe(before);
 
     const snapshot = preReleaseSnapshotId(input.releaseId, 'umbrella');
-    const rds = h.aws.rds(h.tenant('umbrella').aws);
+    const rds = h.admin.rds(h.tenant('umbrella').aws);
     const live = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'tenant-umbrella' }))).DBClusters?.[0];
     expect(live?.Status).toBe('available');
     expect(live?.TagList).toEqual(expect.arrayContaining([{ Key: 'tenant-fleet:restored-from', Value: snapshot }]));

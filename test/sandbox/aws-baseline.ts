@@ -20,13 +20,13 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateHostedZoneCommand, ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { bootstrapSandboxIdentities, enforceIam, ORGANIZATION_ROLE_NAME, type SandboxIdentities } from './aws-identities';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TemplateStore } from '../../src/activities/templates';
-import { SANDBOX_AWS_CREDENTIALS } from './moto';
 import { waitUntil } from './wait';
 
 /**
@@ -34,6 +34,8 @@ import { waitUntil } from './wait';
  * the fleet access role (from infra/, with an external ID), a VPC with two subnets, a hosted
  * zone; and in the platform account the ECS cluster and the load balancer's HTTPS listener.
  * Every step looks first, so seeding a sandbox that already has them changes nothing.
+ * It runs as the sandbox's administrator with IAM enforced (see aws-identities.ts); the
+ * workers' own identity may only assume the access roles this creates.
  */
 export interface SandboxAccount {
   name: string;
@@ -55,6 +57,8 @@ export const ACCESS_ROLE_NAME = 'TenantFleetAccess';
 export interface AccountBaseline {
   account: SandboxAccount;
   roleArn: string;
+  /** The role CloudFormation runs tenant stacks with (the access stack's StackExecutionRoleArn output). */
+  stackRoleArn: string;
   externalId: string;
   vpcId: string;
   subnetIds: [string, string];
@@ -71,39 +75,52 @@ export interface PlatformBaseline {
 export interface SandboxBaseline {
   accounts: AccountBaseline[];
   platform: PlatformBaseline;
+  identities: SandboxIdentities;
 }
 
 export async function seedAwsBaseline(endpoint: string): Promise<SandboxBaseline> {
+  const identities = await bootstrapSandboxIdentities(endpoint, SANDBOX_ACCOUNTS.map((a) => a.accountId));
+  await enforceIam(endpoint);
   const templates = new TemplateStore();
   const accounts: AccountBaseline[] = [];
   for (const account of SANDBOX_ACCOUNTS) {
-    accounts.push(await seedAccount(endpoint, account, templates));
+    accounts.push(await seedAccount(endpoint, account, templates, identities));
   }
   const platform = accounts.find((a) => a.account.accountId === PLATFORM_ACCOUNT_ID)!;
-  return { accounts, platform: await seedPlatform(endpoint, platform) };
+  return { accounts, platform: await seedPlatform(endpoint, platform, identities), identities };
 }
 
-async function adminCredentials(endpoint: string, accountId: string): Promise<AwsCredentialIdentity> {
-  // The AWS Organizations convention: the management account administers member accounts through this role.
-  const sts = new STSClient({ region: SANDBOX_REGION, endpoint, credentials: baseCredentials() });
-  const { Credentials } = await sts.send(
-    new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${accountId}:role/OrganizationAccountAccessRole`, RoleSessionName: 'sandbox-seed' }),
-  );
-  sts.destroy();
-  return { accessKeyId: Credentials!.AccessKeyId!, secretAccessKey: Credentials!.SecretAccessKey!, sessionToken: Credentials!.SessionToken };
+/** The administrator's session in an account (AWS Organizations' role), for seeding and for tests that read state. */
+export async function adminCredentials(endpoint: string, accountId: string, admin: AwsCredentialIdentity): Promise<AwsCredentialIdentity> {
+  const sts = new STSClient({ region: SANDBOX_REGION, endpoint, credentials: admin });
+  try {
+    const { Credentials } = await sts.send(
+      new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${accountId}:role/${ORGANIZATION_ROLE_NAME}`, RoleSessionName: 'sandbox-admin' }),
+    );
+    return {
+      accessKeyId: Credentials!.AccessKeyId!,
+      secretAccessKey: Credentials!.SecretAccessKey!,
+      sessionToken: Credentials!.SessionToken,
+      expiration: Credentials!.Expiration,
+    };
+  } finally {
+    sts.destroy();
+  }
 }
 
-function baseCredentials(): AwsCredentialIdentity {
-  return { accessKeyId: SANDBOX_AWS_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: SANDBOX_AWS_CREDENTIALS.AWS_SECRET_ACCESS_KEY };
-}
-
-async function seedAccount(endpoint: string, account: SandboxAccount, templates: TemplateStore): Promise<AccountBaseline> {
-  const config = { region: SANDBOX_REGION, endpoint, credentials: await adminCredentials(endpoint, account.accountId) };
+async function seedAccount(endpoint: string, account: SandboxAccount, templates: TemplateStore, identities: SandboxIdentities): Promise<AccountBaseline> {
+  const config = { region: SANDBOX_REGION, endpoint, credentials: await adminCredentials(endpoint, account.accountId, identities.admin) };
   const cfn = new CloudFormationClient(config);
   const ec2 = new EC2Client(config);
   const route53 = new Route53Client(config);
   try {
     const externalId = externalIdFor(account);
+    // The zone first: the access role may change records in this zone only.
+    const zones = (await route53.send(new ListHostedZonesByNameCommand({ DNSName: account.zone }))).HostedZones ?? [];
+    const zoneId =
+      zones.find((z) => z.Name === `${account.zone}.`)?.Id ??
+      (await route53.send(new CreateHostedZoneCommand({ Name: account.zone, CallerReference: `tenant-fleet-sandbox-${account.name}` }))).HostedZone!.Id!;
+    const hostedZoneId = zoneId.replace('/hostedzone/', '');
     const stackName = 'tenant-fleet-access';
     const existing = await cfn.send(new DescribeStacksCommand({ StackName: stackName })).catch(() => undefined);
     if (!existing?.Stacks?.length) {
@@ -112,9 +129,11 @@ async function seedAccount(endpoint: string, account: SandboxAccount, templates:
           StackName: stackName,
           TemplateBody: templates.cloudFormation('fleet-access-role'),
           Parameters: [
-            { ParameterKey: 'FleetPrincipalArn', ParameterValue: `arn:aws:iam::${PLATFORM_ACCOUNT_ID}:root` },
+            // The workers' own identity, not the whole platform account: nothing else may assume the role.
+            { ParameterKey: 'FleetPrincipalArn', ParameterValue: identities.worker.arn },
             { ParameterKey: 'ExternalId', ParameterValue: externalId },
             { ParameterKey: 'RoleName', ParameterValue: ACCESS_ROLE_NAME },
+            { ParameterKey: 'HostedZoneId', ParameterValue: hostedZoneId },
           ],
           Capabilities: ['CAPABILITY_NAMED_IAM'],
         }),
@@ -128,7 +147,8 @@ async function seedAccount(endpoint: string, account: SandboxAccount, templates:
     }, { intervalMs: 50 });
     if (stack?.StackStatus !== 'CREATE_COMPLETE') throw new Error(`fleet access role stack in ${account.name} is ${stack?.StackStatus}`);
     const roleArn = stack.Outputs?.find((o) => o.OutputKey === 'AccessRoleArn')?.OutputValue;
-    if (!roleArn) throw new Error(`fleet access role stack in ${account.name} has no AccessRoleArn output`);
+    const stackRoleArn = stack.Outputs?.find((o) => o.OutputKey === 'StackExecutionRoleArn')?.OutputValue;
+    if (!roleArn || !stackRoleArn) throw new Error(`fleet access role stack in ${account.name} lacks the AccessRoleArn or StackExecutionRoleArn output`);
 
     const tag = { Key: 'Name', Value: 'tenant-fleet-sandbox' };
     let vpcId = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:Name', Values: [tag.Value] }] }))).Vpcs?.[0]?.VpcId;
@@ -151,19 +171,16 @@ async function seedAccount(endpoint: string, account: SandboxAccount, templates:
       groups[0]?.GroupId ??
       (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'tenant-workloads', Description: 'tenant workloads', VpcId: vpcId }))).GroupId!;
 
-    const zones = (await route53.send(new ListHostedZonesByNameCommand({ DNSName: account.zone }))).HostedZones ?? [];
-    const zoneId =
-      zones.find((z) => z.Name === `${account.zone}.`)?.Id ??
-      (await route53.send(new CreateHostedZoneCommand({ Name: account.zone, CallerReference: `tenant-fleet-sandbox-${account.name}` }))).HostedZone!.Id!;
 
     return {
       account,
       roleArn,
+      stackRoleArn,
       externalId,
       vpcId,
       subnetIds: [subnetIds[0]!, subnetIds[1]!],
       securityGroupId,
-      hostedZoneId: zoneId.replace('/hostedzone/', ''),
+      hostedZoneId,
     };
   } finally {
     cfn.destroy();
@@ -172,8 +189,8 @@ async function seedAccount(endpoint: string, account: SandboxAccount, templates:
   }
 }
 
-async function seedPlatform(endpoint: string, platform: AccountBaseline): Promise<PlatformBaseline> {
-  const config = { region: SANDBOX_REGION, endpoint, credentials: await adminCredentials(endpoint, PLATFORM_ACCOUNT_ID) };
+async function seedPlatform(endpoint: string, platform: AccountBaseline, identities: SandboxIdentities): Promise<PlatformBaseline> {
+  const config = { region: SANDBOX_REGION, endpoint, credentials: await adminCredentials(endpoint, PLATFORM_ACCOUNT_ID, identities.admin) };
   const ecs = new ECSClient(config);
   const elb = new ElasticLoadBalancingV2Client(config);
   const acm = new ACMClient(config);

@@ -12,6 +12,7 @@ export function writeSandboxFleetConfig(baseline: SandboxBaseline, path: string,
   for (const a of baseline.accounts) {
     const prefix = a.account.name;
     values.set(`${prefix}.roleArn`, a.roleArn);
+    values.set(`${prefix}.stackRoleArn`, a.stackRoleArn);
     values.set(`${prefix}.externalId`, a.externalId);
     values.set(`${prefix}.hostedZoneId`, a.hostedZoneId);
     values.set(`${prefix}.vpcId`, a.vpcId);

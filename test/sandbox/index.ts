@@ -4,7 +4,8 @@ import { seedAwsBaseline } from './aws-baseline';
 import { startSandboxCodec, type SandboxCodec } from './codec-server';
 import { startKubeCluster, type KubeCluster } from './kube/cluster';
 import { writeSandboxFleetConfig } from './fleet-config';
-import { checkAwsEmulatorSettings, startAwsEmulator, SANDBOX_AWS_CREDENTIALS, type AwsEmulator, type AwsEmulatorSettings } from './moto';
+import { sandboxAwsEnv } from './aws-identities';
+import { checkAwsEmulatorSettings, startAwsEmulator, type AwsEmulator, type AwsEmulatorSettings } from './moto';
 import { startFaultProxies, type FaultProxies } from './fault-proxy';
 import { abortable, throwIfInterrupted } from './interrupt';
 import { freeLoopbackPorts, retryOnPortClash } from './ports';
@@ -133,7 +134,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       TEMPORAL_NAMESPACE: temporal.namespace,
       TEMPORAL_UI_URL: temporal.uiUrl,
       AWS_ENDPOINT_URL: faults?.aws.url ?? aws.endpoint,
-      ...SANDBOX_AWS_CREDENTIALS,
+      ...sandboxAwsEnv(baseline.identities),
       TENANT_FLEET_CONFIG: fleetConfigPath,
       TENANT_FLEET_CODEC_KEY_FILE: codec.keyFile,
       // `temporal workflow show` etc. decode through the codec server with these.

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { InterruptedError } from './interrupt';
 import { freeLoopbackPort } from './ports';
@@ -9,15 +10,9 @@ import { httpOk, waitUntil } from './wait';
 export interface AwsEmulator {
   endpoint: string;
   process: ManagedProcess;
+  callLogPath: string;
   stop(): Promise<void>;
 }
-
-/** Credentials moto accepts; they identify its default account (123456789012), never a real one. */
-export const SANDBOX_AWS_CREDENTIALS = {
-  AWS_ACCESS_KEY_ID: 'sandbox',
-  AWS_SECRET_ACCESS_KEY: 'sandbox',
-  AWS_REGION: 'us-east-1',
-} as const;
 
 /**
  * The launcher's settings (time scale, quotas, ...: test/sandbox/moto/README.md), by JSON key. They override the
@@ -45,17 +40,23 @@ export function checkAwsEmulatorSettings(settings?: AwsEmulatorSettings): void {
 
 /**
  * moto server behind the project's launcher (test/sandbox/moto/launcher.py closes the gaps we rely on).
+ * Every call made once IAM is enforced is logged with its principal to `<stateDir>/calls.jsonl`
+ * (`callLogPath`), one JSON object a line: time, service, action, account, region, principalArn,
+ * resource (when moto knows it), allowed.
  * An aborted `signal` stops it and rejects (InterruptedError) if it is not ready yet.
  */
 export async function startAwsEmulator(options: { stateDir: string; port?: number; settings?: AwsEmulatorSettings; signal?: AbortSignal }): Promise<AwsEmulator> {
   const port = options.port ?? (await freeLoopbackPort());
+  const callLogPath = join(options.stateDir, 'calls.jsonl');
+  // One log per moto process: a resumed sandbox starts a new emulator with new identities.
+  rmSync(callLogPath, { force: true });
   const proc = startProcess({
     name: 'moto',
     command: motoPython(),
-    args: [LAUNCHER, '--host', '127.0.0.1', '--port', String(port), ...settingsArgs(options.settings)],
+    args: [LAUNCHER, '--host', '127.0.0.1', '--port', String(port), '--call-log', callLogPath, ...settingsArgs(options.settings)],
     logPath: join(options.stateDir, 'moto.log'),
     pidPath: join(options.stateDir, 'moto.pid'),
-    env: { ...process.env, ...SANDBOX_AWS_CREDENTIALS, PYTHONUNBUFFERED: '1' },
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
   const endpoint = `http://127.0.0.1:${port}`;
   try {
@@ -65,5 +66,5 @@ export async function startAwsEmulator(options: { stateDir: string; port?: numbe
     if (error instanceof InterruptedError) throw error;
     throw new Error(`${(error as Error).message}\n--- ${proc.logPath} ---\n${proc.tail()}`, { cause: error });
   }
-  return { endpoint, process: proc, stop: () => proc.stop() };
+  return { endpoint, process: proc, callLogPath, stop: () => proc.stop() };
 }

@@ -12,7 +12,7 @@ export class UnknownTenantError extends Error {
 }
 
 export function awsTargetFor(account: Account, region: string): AwsTarget {
-  return { accountId: account.accountId, roleArn: account.roleArn, externalId: account.externalId, region };
+  return { accountId: account.accountId, roleArn: account.roleArn, externalId: account.externalId, region, stackRoleArn: account.stackRoleArn };
 }
 
 /** Resolves a tenant's references (account, cluster, load balancer) into a self-contained spec. */

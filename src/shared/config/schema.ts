@@ -26,6 +26,11 @@ export const accountSchema = z.strictObject({
   accountId: awsAccountIdSchema,
   /** The fleet access role in the tenant's account (infra/cloudformation/fleet-access-role.yaml). */
   roleArn: iamRoleArnSchema,
+  /**
+   * The role CloudFormation runs tenant stacks with (the same stack's StackExecutionRoleArn output):
+   * the access role may only pass it, so the stacks never run with the access role's own permissions.
+   */
+  stackRoleArn: iamRoleArnSchema,
   /** Not a secret, but it guards against the confused-deputy problem; AWS requires it on AssumeRole. */
   externalId: z.string().min(2).max(1224).regex(/^[\w+=,.@:/-]+$/, 'expected 2-1224 characters of [A-Za-z0-9+=,.@:/_-]'),
   regions: z.array(awsRegionSchema).min(1),

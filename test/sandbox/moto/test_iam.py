@@ -83,7 +83,7 @@ def world() -> Iterator[World]:
         iam = _client(url, "iam", anyone)
         iam.create_user(UserName="worker")
         iam.put_user_policy(UserName="worker", PolicyName="assume", PolicyDocument=_doc(
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/Access"}))
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": ["arn:aws:iam::*:role/Access", "arn:aws:iam::*:role/StackMade"]}))
         worker = iam.create_access_key(UserName="worker")["AccessKey"]
         member = _client(url, "sts", anyone).assume_role(RoleArn=f"arn:aws:iam::{MEMBER}:role/bootstrap",
                                                          RoleSessionName="bootstrap")["Credentials"]
@@ -109,6 +109,14 @@ def world() -> Iterator[World]:
                  "Resource": f"arn:aws:iam::{MEMBER}:role/tenant-*",
                  "Condition": {"StringEquals": {"iam:PermissionsBoundary": BOUNDARY}}},
                 {"Effect": "Allow", "Action": ["iam:DeleteRole", "iam:GetRole"], "Resource": f"arn:aws:iam::{MEMBER}:role/tenant-*"}))
+        # A role made by CloudFormation keeps its policies as dicts in moto.
+        _client(url, "cloudformation", member).create_stack(StackName="roles", TemplateBody=_template({"Role": {
+            "Type": "AWS::IAM::Role", "Properties": {
+                "RoleName": "StackMade",
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{PLATFORM}:user/worker"}, "Action": "sts:AssumeRole"}]},
+                "Policies": [{"PolicyName": "read", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "rds:DescribeDBClusters", "Resource": "*"}]}}]}}}))
         request = urllib.request.Request(f"{url}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"})
         assert json.load(urllib.request.urlopen(request))["status"] == "ok"
         yield World(url, call_log, {"AccessKeyId": worker["AccessKeyId"], "SecretAccessKey": worker["SecretAccessKey"]})
@@ -165,6 +173,15 @@ def test_a_call_outside_the_role_policy_is_refused_naming_the_action(world: Worl
     assert refused == {**refused, "service": "rds", "account": MEMBER, "region": "us-east-1", "allowed": False,
                        "principalArn": f"arn:aws:sts::{MEMBER}:assumed-role/Access/worker"}
     assert any(c["action"] == "DescribeDBClusters" and c["allowed"] for c in calls)
+
+
+def test_roles_made_by_cloudformation_are_evaluated(world: World) -> None:
+    creds = _client(world.url, "sts", world.worker).assume_role(
+        RoleArn=f"arn:aws:iam::{MEMBER}:role/StackMade", RoleSessionName="session")["Credentials"]
+    _client(world.url, "rds", creds).describe_db_clusters()
+    with pytest.raises(ClientError) as exc:
+        _client(world.url, "rds", creds).delete_db_cluster(DBClusterIdentifier="x")
+    assert _code(exc) == "AccessDenied"
 
 
 def _template(resources: dict[str, Any]) -> str:

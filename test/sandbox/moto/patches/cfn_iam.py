@@ -69,7 +69,9 @@ class Ctx:
     """What an ARN needs: the stack's account, region and partition, the resolved properties
     and the resource's physical ID (None while it is being created)."""
 
-    def __init__(self, stack: Any, props: dict[str, Any], physical: str | None):
+    def __init__(self, stack: Any, logical_id: str, props: dict[str, Any], physical: str | None):
+        # A name CloudFormation generates is `<stack>-<logical id>-<random>`, known before the call.
+        self.generated = f"{stack.name}-{logical_id}-*"
         self.account = stack.account_id
         self.region = stack.region_name
         self.partition = get_partition(stack.region_name)
@@ -81,7 +83,7 @@ class Ctx:
 
     def name(self, prop: str) -> str:
         value = self.props.get(prop) or self.physical
-        return str(value) if value else "*"
+        return str(value) if value else self.generated
 
 
 Action = tuple[str, Callable[[Ctx], str]]
@@ -317,7 +319,7 @@ def check_resource(stack: Any, operation: str, logical_id: str, resource_json: d
     principal, boundaries = acting
     props = _resolved(rm, resource_json)
     physical = cfn_engine._physical_id(rm._parsed_resources.get(logical_id)) if operation != "create" else None
-    ctx = Ctx(stack, props if isinstance(props, dict) else {}, physical)
+    ctx = Ctx(stack, logical_id, props if isinstance(props, dict) else {}, physical)
     policies = principal.policies()
     for action, arn_of in handlers[operation](ctx):
         resource = arn_of(ctx)

@@ -14,10 +14,13 @@ have passed, or after `POST /moto-api/reset-auth` with `0`) is basic
   `StringEquals`;
 * the resource of most calls is unknown (`*`), and a statement scoped to an ARN then
   never matches, so a correctly scoped policy is refused;
+* a role created through CloudFormation keeps its policies as dicts, which the
+  evaluator cannot read (every call of its sessions fails with a KeyError, HTTP 500);
 * JSON-protocol services (ECS, SSM, ACM, ...) get an XML `AccessDenied` body that the
   AWS SDKs cannot parse, and the message does not say which resource.
 
-*Patch:* replaces `IAMPolicyStatement.is_action_permitted` (Principal with account
+*Patch:* replaces `IAMPolicy.__init__` (documents as dicts too) and
+`IAMPolicyStatement.is_action_permitted` (Principal with account
 roots, role ARNs for their sessions and `Service`; Resource/NotResource; conditions
 `String*`, `Arn*`, `Bool`, `Null` with `...IfExists`, evaluated only for keys the
 sandbox knows; a statement that does not match is neutral), the trust check of
@@ -359,9 +362,25 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
     _local.principal = principal
 
 
+_original_policy_init = IAMPolicy.__init__
+
+
+def policy_init(self: IAMPolicy, policy: Any) -> None:  # replaces IAMPolicy.__init__
+    # Roles created through CloudFormation keep their documents as dicts, which moto took for
+    # its {"policy_document": ...} records (KeyError).
+    if isinstance(policy, dict) and "Statement" in policy:
+        self._policy_json = policy
+        return
+    if isinstance(policy, dict) and isinstance(policy.get("policy_document"), dict):
+        self._policy_json = policy["policy_document"]
+        return
+    _original_policy_init(self, policy)
+
+
 def apply() -> None:
     if getattr(IAMPolicyStatement.is_action_permitted, "__sandbox_patched__", False):
         return
+    IAMPolicy.__init__ = policy_init  # type: ignore[method-assign]
     statement_is_action_permitted.__sandbox_patched__ = True  # type: ignore[attr-defined]
     IAMPolicyStatement.is_action_permitted = statement_is_action_permitted  # type: ignore[method-assign]
     access_control.IAMRequestBase._is_assuming_role_operation = _is_assuming_role_operation  # type: ignore[method-assign]
