@@ -42,7 +42,7 @@ export function checkAwsEmulatorSettings(settings?: AwsEmulatorSettings): void {
  * moto server behind the project's launcher (test/sandbox/moto/launcher.py closes the gaps we rely on).
  * Every call made once IAM is enforced is logged with its principal to `<stateDir>/calls.jsonl`
  * (`callLogPath`), one JSON object a line: time, service, action, account, region, principalArn,
- * resource (when moto knows it), allowed.
+ * resource (when moto knows it), allowed; CloudFormation's own actions carry `via: "cloudformation"`.
  * An aborted `signal` stops it and rejects (InterruptedError) if it is not ready yet.
  */
 export async function startAwsEmulator(options: { stateDir: string; port?: number; settings?: AwsEmulatorSettings; signal?: AbortSignal }): Promise<AwsEmulator> {

@@ -212,6 +212,11 @@ def test_a_stack_whose_role_may_not_create_a_resource_fails_with_the_aws_reason(
         r"\(HandlerErrorCode: AccessDenied\)",
         failed["ResourceStatusReason"],
     ), failed["ResourceStatusReason"]
+    # The handler's checks are in the call log too, as the execution role's.
+    handled = [json.loads(line) for line in open(world.call_log, encoding="utf-8") if '"via":"cloudformation"' in line]
+    assert {"action": "CreateBucket", "allowed": False, "resource": f"arn:aws:s3:::{name}-data"}.items() <= [
+        c for c in handled if c["action"] == "CreateBucket"][-1].items()
+    assert any(c["action"] == "PutParameter" and c["allowed"] for c in handled)
     # The parameter the role may create was created, then rolled back.
     with pytest.raises(ClientError):
         _client(world.url, "ssm", world.access()).get_parameter(Name="/tenant/x/a")

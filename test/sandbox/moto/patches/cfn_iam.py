@@ -31,6 +31,7 @@ Types not listed in `ACTIONS` are not checked (README).
 from __future__ import annotations
 
 import copy
+import time
 import uuid
 from typing import Any, Callable
 
@@ -44,7 +45,7 @@ from moto.utilities.utils import get_partition
 
 from . import cfn_engine
 from ._common import wrap_once
-from .iam_enforcement import Principal, access_denied_message, current_principal, enforced, evaluate
+from .iam_enforcement import Principal, access_denied_message, current_principal, enforced, evaluate, write_call
 
 CLOUDFORMATION_SERVICE = "cloudformation.amazonaws.com"
 CLOUDFORMATION_SESSION = "AWSCloudFormation"
@@ -329,6 +330,14 @@ def check_resource(stack: Any, operation: str, logical_id: str, resource_json: d
         allowed = evaluate(policies, action, resource, context) == PermissionResult.PERMITTED
         for boundary in boundaries:
             allowed = allowed and IAMPolicy(boundary).is_action_permitted(action, resource, None, context) == PermissionResult.PERMITTED
+        # Logged like a request, so the least-privilege report sees what the execution role needs.
+        write_call({
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "service": action.split(":")[0], "action": action.split(":")[1], "account": principal.account_id,
+            "region": stack.region_name, "principalArn": principal.arn, "resource": resource,
+            **({"context": context} if context else {}),
+            "via": "cloudformation", "allowed": allowed,
+        })
         if not allowed:
             service = _SERVICE_LABEL.get(action.split(":")[0], action.split(":")[0].capitalize())
             raise HandlerAccessDenied(

@@ -314,7 +314,7 @@ def _raise_access_denied(self: Any) -> None:  # replaces IAMRequest._raise_acces
     raise QueryAccessDenied(message)
 
 
-def _write_call(entry: dict[str, Any]) -> None:
+def write_call(entry: dict[str, Any]) -> None:
     path = os.environ.get("SANDBOX_AWS_CALL_LOG")
     if not path:
         return
@@ -356,9 +356,9 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
     try:
         iam_request.check_action_permitted(resource)
     except Exception:
-        _write_call({**entry, "allowed": False})
+        write_call({**entry, "allowed": False})
         raise
-    _write_call({**entry, "allowed": True})
+    write_call({**entry, "allowed": True})
     _local.principal = principal
 
 
