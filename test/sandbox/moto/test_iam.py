@@ -23,7 +23,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from test_launcher import LAUNCHER, _free_port, _stop
+from test_launcher import INSTANT, LAUNCHER, _free_port, _stop
 
 MEMBER = "111111111111"
 PLATFORM = "123456789012"
@@ -34,7 +34,9 @@ BOUNDARY = f"arn:aws:iam::{MEMBER}:policy/app-boundary"
 def _start_with_call_log(call_log: str) -> tuple[subprocess.Popen[str], str]:
     env = {k: v for k, v in os.environ.items() if k != "MOTO_ACCOUNT_ID"}
     proc = subprocess.Popen(
-        [sys.executable, LAUNCHER, "--host", "127.0.0.1", "--port", str(_free_port()), "--call-log", call_log],
+        # Outcomes, not timing: instant and strongly consistent, like test_launcher's semantics tests.
+        [sys.executable, LAUNCHER, "--host", "127.0.0.1", "--port", str(_free_port()), "--call-log", call_log,
+         "--settings", INSTANT],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     assert proc.stdout is not None
