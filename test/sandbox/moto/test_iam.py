@@ -98,7 +98,7 @@ def world() -> Iterator[World]:
             {"Effect": "Allow", "Action": ["cloudformation:CreateStack", "cloudformation:DescribeStacks",
                                            "cloudformation:DescribeStackEvents", "cloudformation:DeleteStack"],
              "Resource": f"arn:aws:cloudformation:*:{MEMBER}:stack/tenant-*/*"},
-            {"Effect": "Allow", "Action": ["rds:DescribeDBClusters", "ssm:GetParameter"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["rds:DescribeDBClusters", "ssm:GetParameter", "cloudwatch:DescribeAlarms"], "Resource": "*"},
             {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{MEMBER}:role/Exec",
              "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}}))
         for name in ("Exec", "NotPassable"):
@@ -158,6 +158,7 @@ def test_a_call_outside_the_role_policy_is_refused_naming_the_action(world: Worl
     creds = world.access()
     rds = _client(world.url, "rds", creds)
     rds.describe_db_clusters()  # allowed
+    _client(world.url, "cloudwatch", creds).describe_alarms()  # signed as "monitoring", granted as cloudwatch:
     with pytest.raises(ClientError) as exc:
         rds.modify_db_cluster(DBClusterIdentifier="tenant-x", DeletionProtection=False)
     assert _code(exc) == "AccessDenied"

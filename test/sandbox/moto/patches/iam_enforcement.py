@@ -16,6 +16,8 @@ have passed, or after `POST /moto-api/reset-auth` with `0`) is basic
   never matches, so a correctly scoped policy is refused;
 * a role created through CloudFormation keeps its policies as dicts, which the
   evaluator cannot read (every call of its sessions fails with a KeyError, HTTP 500);
+* the action's prefix is the request's signing name, which is not the IAM prefix for
+  CloudWatch (`monitoring:DescribeAlarms` instead of `cloudwatch:DescribeAlarms`);
 * JSON-protocol services (ECS, SSM, ACM, ...) get an XML `AccessDenied` body that the
   AWS SDKs cannot parse, and the message does not say which resource.
 
@@ -56,6 +58,8 @@ from moto.iam.models import iam_backends
 from moto.utilities.utils import get_partition
 
 _local = threading.local()
+
+SIGNING_NAME_TO_IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
 _log_lock = threading.Lock()
 
 # Keys the sandbox can fill in; a key the sandbox never sees is not evaluated (the
@@ -342,11 +346,15 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
         body=self.raw_body, headers=self.headers, action=self._get_action(),
     )
     iam_request.check_signature()
+    # moto names the action after the signing name; a few services sign with another name than
+    # their IAM prefix (CloudWatch signs as "monitoring").
+    service = SIGNING_NAME_TO_IAM_PREFIX.get(iam_request._service, iam_request._service)
+    iam_request._action = f"{service}:{iam_request._action.split(':', 1)[1]}"
     principal = _principal_of(iam_request._access_key, self.current_account, get_partition(iam_request._region))
     iam_request._sandbox_resource = resource
     entry = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "service": iam_request._service,
+        "service": service,
         "action": iam_request._action.split(":", 1)[1],
         "account": principal.account_id,
         "region": iam_request._region,
