@@ -33,7 +33,7 @@ export async function workflowsCompleted(world: ChaosWorld, query: string): Prom
 export async function stacksOf(world: ChaosWorld, tenantId: string): Promise<number> {
   const tenant = world.tenant(tenantId);
   try {
-    const { Stacks = [] } = await world.aws.cloudFormation(tenant.aws).send(new DescribeStacksCommand({ StackName: stackNameFor(tenantId) }));
+    const { Stacks = [] } = await world.admin.cloudFormation(tenant.aws).send(new DescribeStacksCommand({ StackName: stackNameFor(tenantId) }));
     return Stacks.filter((s) => s.StackStatus !== 'DELETE_COMPLETE').length;
   } catch (error) {
     if (/does not exist/.test((error as Error).message)) return 0;
@@ -80,7 +80,7 @@ export async function releaseKept(world: ChaosWorld, summary: ReleaseSummary, te
 async function snapshotsOf(world: ChaosWorld, releaseId: string, tenantId: string): Promise<number> {
   const tenant = world.tenant(tenantId);
   const wanted = preReleaseSnapshotId(releaseId, tenantId);
-  const { DBClusterSnapshots = [] } = await world.aws.rds(tenant.aws).send(new DescribeDBClusterSnapshotsCommand({ SnapshotType: 'manual' }));
+  const { DBClusterSnapshots = [] } = await world.admin.rds(tenant.aws).send(new DescribeDBClusterSnapshotsCommand({ SnapshotType: 'manual' }));
   return DBClusterSnapshots.filter((s) => s.DBClusterSnapshotIdentifier === wanted || s.TagList?.some((t) => t.Key === 'ReleaseId' && t.Value === releaseId) && s.TagList.some((t) => t.Key === 'TenantId' && t.Value === tenantId)).length;
 }
 
@@ -91,13 +91,13 @@ export async function noOrphans(world: ChaosWorld, tenantId: string): Promise<st
   const stacks = await stacksOf(world, tenantId);
   if (stacks > 0) problems.push(`${tenantId}: orphaned stack ${stackNameFor(tenantId)}`);
   if (tenant.runtime.kind === 'ecs') {
-    const { services = [] } = await world.aws.ecs(tenant.runtime.aws).send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: [`tenant-${tenantId}`] }));
+    const { services = [] } = await world.admin.ecs(tenant.runtime.aws).send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: [`tenant-${tenantId}`] }));
     if (services.some((s) => s.status === 'ACTIVE')) problems.push(`${tenantId}: orphaned ECS service tenant-${tenantId}`);
   } else {
     const namespaces = world.kubectl(['get', 'namespaces', '-o', 'jsonpath={.items[*].metadata.name}']).split(/\s+/);
     if (namespaces.includes(`tenant-${tenantId}`)) problems.push(`${tenantId}: orphaned namespace tenant-${tenantId}`);
   }
-  const { Parameters = [] } = await world.aws.ssm(tenant.aws).send(new GetParametersByPathCommand({ Path: `/tenant-fleet/${tenantId}/`, Recursive: true }));
+  const { Parameters = [] } = await world.admin.ssm(tenant.aws).send(new GetParametersByPathCommand({ Path: `/tenant-fleet/${tenantId}/`, Recursive: true }));
   if (Parameters.length > 0) problems.push(`${tenantId}: orphaned parameters ${Parameters.map((p) => p.Name).join(', ')}`);
   return problems;
 }
@@ -110,7 +110,7 @@ export async function certificatesUnique(world: ChaosWorld, group: string): Prom
   const lb = world.config.loadBalancers.find((l) => l.name === group);
   if (!lb) return [`no load balancer ${group} in the fleet config`];
   const account = world.config.accounts.find((a) => a.name === lb.account)!;
-  const acm = world.aws.acm({ roleArn: account.roleArn, externalId: account.externalId, region: lb.region, accountId: account.accountId });
+  const acm = world.admin.acm({ roleArn: account.roleArn, externalId: account.externalId, region: lb.region, accountId: account.accountId });
   const { CertificateSummaryList = [] } = await acm.send(new ListCertificatesCommand({ Includes: {} }));
   const byNames = new Map<string, string[]>();
   for (const c of CertificateSummaryList) {

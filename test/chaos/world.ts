@@ -27,7 +27,8 @@ export interface ChaosWorld {
   client: Client;
   config: FleetConfig;
   /** Straight to the AWS emulator, not through the proxy: checks read reality, unfaulted. */
-  aws: AwsClients;
+  /** The sandbox administrator's clients (test/sandbox/admin-clients.ts): the invariants read state with them. */
+  admin: AwsClients;
   faults: FaultControlClient;
   tenant(id: string): TenantSpec;
   kubectl(args: string[]): string;
@@ -47,7 +48,7 @@ export async function startChaosWorld(options: { stateDir: string; seed: number;
   let worker: EntryPointProcess | undefined;
   let workerCount = 0;
   let client: Client | undefined;
-  let aws: AwsClients | undefined;
+  let admin: AwsClients | undefined;
   try {
     const bundle = await writeWorkflowBundle(join(sandbox.stateDir, 'workflow-bundle.js'));
     const env: Record<string, string> = { ...sandbox.env, TENANT_FLEET_WORKFLOW_BUNDLE: bundle };
@@ -55,7 +56,7 @@ export async function startChaosWorld(options: { stateDir: string; seed: number;
     client = await connectClient(settings);
     const config = await loadFleetConfig(env.TENANT_FLEET_CONFIG!);
     // The invariants read state as the sandbox administrator, past the fault proxy.
-    aws = sandboxAdminClients(env);
+    admin = sandboxAdminClients(env);
     const directKubeconfig = env.TENANT_FLEET_DIRECT_KUBECONFIG!;
     const logDir = join(sandbox.stateDir, 'logs');
 
@@ -77,7 +78,7 @@ export async function startChaosWorld(options: { stateDir: string; seed: number;
       env,
       client,
       config,
-      aws,
+      admin,
       faults: new FaultControlClient(env.TENANT_FLEET_FAULT_CONTROL_URL!),
       tenant: (id) => resolveTenantSpec(config, id),
       kubectl: (args) => execFileSync(join(toolsDir, 'bin', 'kubectl'), ['--kubeconfig', directKubeconfig, ...args], { encoding: 'utf8' }),
@@ -103,7 +104,7 @@ export async function startChaosWorld(options: { stateDir: string; seed: number;
       log,
       async stop() {
         await worker?.kill();
-        aws?.destroy();
+        admin?.destroy();
         await client?.connection.close();
         // The restarted Temporal server is not the one the sandbox started: stop it here.
         if (temporal !== sandbox.temporal) await temporal.stop();
@@ -113,7 +114,7 @@ export async function startChaosWorld(options: { stateDir: string; seed: number;
     return world;
   } catch (error) {
     await worker?.kill();
-    aws?.destroy();
+    admin?.destroy();
     await client?.connection.close().catch(() => undefined);
     await sandbox.stop();
     throw error;

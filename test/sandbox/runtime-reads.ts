@@ -8,7 +8,8 @@ import type { TenantSpec } from '../../src/shared/tenant-spec';
  * chaos invariants both judge releases with these.
  */
 export interface RuntimeReader {
-  aws: AwsClients;
+  /** The sandbox administrator's clients (test/sandbox/admin-clients.ts), not the workers'. */
+  admin: AwsClients;
   tenant(id: string): TenantSpec;
   /** The sandbox's kubectl against its cluster; throws when kubectl exits non-zero. */
   kubectl(args: string[]): string;
@@ -19,7 +20,7 @@ export async function liveVersion(reader: RuntimeReader, tenantId: string): Prom
   const tenant = reader.tenant(tenantId);
   let image: string | undefined;
   if (tenant.runtime.kind === 'ecs') {
-    const ecs = reader.aws.ecs(tenant.runtime.aws);
+    const ecs = reader.admin.ecs(tenant.runtime.aws);
     const { services = [] } = await ecs.send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: [`tenant-${tenantId}`] }));
     const arn = services.find((s) => s.status === 'ACTIVE')?.taskDefinition;
     if (!arn) return undefined;
@@ -38,7 +39,7 @@ export async function liveVersion(reader: RuntimeReader, tenantId: string): Prom
 export async function deploysOf(reader: RuntimeReader, tenantId: string, version: string): Promise<number> {
   const tenant = reader.tenant(tenantId);
   if (tenant.runtime.kind === 'ecs') {
-    const ecs = reader.aws.ecs(tenant.runtime.aws);
+    const ecs = reader.admin.ecs(tenant.runtime.aws);
     const arns: string[] = [];
     let nextToken: string | undefined;
     do {
