@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DescribeDBClustersCommand, ModifyDBClusterCommand, RDSClient } from '@aws-sdk/client-rds';
-import { DeleteParametersCommand } from '@aws-sdk/client-ssm';
+import { DeleteDBClusterCommand, DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
+import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { Connection } from '@temporalio/client';
 import { AwsClients } from '../../src/activities/aws/clients';
@@ -59,16 +59,17 @@ describe('sandbox servers', () => {
       const target = awsTargetFor(account, 'us-east-1');
       await aws.rds(target).send(new DescribeDBClustersCommand({}));
       const session = 'arn:aws:sts::111111111111:assumed-role/TenantFleetAccess/tenant-fleet';
-      // Query protocol (RDS) and JSON protocol (SSM) each in the shape their SDK parses.
-      expect(await refusal(aws.rds(target).send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'other-team-db', DeletionProtection: false })))).toEqual({
+      // Actions fleet-access-role.yaml does not grant, in the query (RDS) and JSON (SSM) protocols,
+      // each in the shape its SDK parses.
+      expect(await refusal(aws.rds(target).send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'tenant-acme', SkipFinalSnapshot: true })))).toEqual({
         name: 'AccessDenied',
         status: 403,
-        message: expect.stringContaining(`${session} is not authorized to perform: rds:ModifyDBCluster`) as string,
+        message: expect.stringContaining(`${session} is not authorized to perform: rds:DeleteDBCluster`) as string,
       });
-      expect(await refusal(aws.ssm(target).send(new DeleteParametersCommand({ Names: ['/other-team/secret'] })))).toEqual({
+      expect(await refusal(aws.ssm(target).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/' })))).toEqual({
         name: 'AccessDeniedException',
         status: 400,
-        message: expect.stringContaining(`${session} is not authorized to perform: ssm:DeleteParameters`) as string,
+        message: expect.stringContaining(`${session} is not authorized to perform: ssm:GetParametersByPath`) as string,
       });
     } finally {
       aws.destroy();
