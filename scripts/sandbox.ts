@@ -8,6 +8,10 @@ import { startSandbox } from '../test/sandbox';
 import { abortable, interruptOnSignals, untilInterrupted } from '../test/sandbox/interrupt';
 import { logWorkersToFile } from '../test/sandbox/worker-log';
 
+// The AWS SDK warns once per process that its releases after January 2027 need Node 22; the
+// lockfile pins the SDK, so on the project's Node 20 the warning is noise in a newcomer's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 // Before anything starts: a Ctrl-C at any point of the start-up stops what has started.
 const interrupt = interruptOnSignals({ label: 'sandbox' });
 const log = (line: string) => console.log(`[sandbox] ${line}`);
