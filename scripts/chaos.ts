@@ -4,6 +4,7 @@
  * sandbox under .sandbox/chaos (fault proxy in front of AWS and Kubernetes), prints a table of
  * faults, runs and invariant violations, and exits 1 when any invariant was violated.
  */
+import './quiet-aws-sdk';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runChaos } from '../test/chaos/runner';

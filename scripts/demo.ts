@@ -1,5 +1,6 @@
 // `npm run demo`: the main job on the embedded sandbox, end to end, then a summary.
 // `npm run demo -- --keep` leaves the sandbox and workers running until Ctrl-C.
+import './quiet-aws-sdk';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { join } from 'node:path';
 import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../src/client/connection';
@@ -14,10 +15,6 @@ import { demoCertificates, demoRelease } from './demo-release';
 import { startSandbox, type Sandbox } from '../test/sandbox';
 import { abortable, interruptOnSignals, untilInterrupted } from '../test/sandbox/interrupt';
 import { logWorkersToFile } from '../test/sandbox/worker-log';
-
-// The AWS SDK warns once per process that its releases after January 2027 need Node 22; the
-// lockfile pins the SDK, so on the project's Node 20 the warning is noise in a newcomer's output.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 // Before anything starts: a Ctrl-C at any point stops what has started (test/sandbox/interrupt.ts).
 const interrupt = interruptOnSignals({ label: 'demo' });

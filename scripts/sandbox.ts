@@ -1,5 +1,6 @@
 // `npm run sandbox`: the sandbox servers in the foreground until Ctrl-C.
 // TENANT_FLEET_SANDBOX_DIR: another state folder than .sandbox/ (the interrupt test runs it in its own).
+import './quiet-aws-sdk';
 import { join } from 'node:path';
 import { temporalSettingsFromEnv } from '../src/client/connection';
 import { SANDBOX_VALUES_FILE } from '../src/activities/kube-template/tenant-template';
@@ -7,10 +8,6 @@ import { createFleetWorkers } from '../src/workers/worker';
 import { startSandbox } from '../test/sandbox';
 import { abortable, interruptOnSignals, untilInterrupted } from '../test/sandbox/interrupt';
 import { logWorkersToFile } from '../test/sandbox/worker-log';
-
-// The AWS SDK warns once per process that its releases after January 2027 need Node 22; the
-// lockfile pins the SDK, so on the project's Node 20 the warning is noise in a newcomer's output.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 // Before anything starts: a Ctrl-C at any point of the start-up stops what has started.
 const interrupt = interruptOnSignals({ label: 'sandbox' });
