@@ -10,6 +10,7 @@ import {
   stopTenantSignal, type ReleaseState, type ReleaseSummary, type ReleaseWaveInput,
 } from '../shared/messages/release';
 import { releaseMetrics } from '../shared/release-metrics';
+import { childInputOf, type StartChildCommand } from '../shared/release/child-input';
 import { advance, applyEvent, carriedState, openRun, step } from '../shared/release/machine';
 import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput, StepResult, TimerName } from '../shared/release/machine-types';
 import { refusalOf, type ReleaseRequest } from '../shared/release/refusals';
@@ -118,24 +119,13 @@ class Shell {
     return Promise.all(signals);
   }
 
-  private startChild({ tenantId, mode, wave, revertTo }: Extract<ReleaseCommand, { type: 'start-child' }>): void {
-    const { releaseId, version, options } = this.input;
+  private startChild(command: StartChildCommand): void {
+    const { tenantId, mode, wave } = command;
+    const { releaseId, version } = this.input;
     // Never rejects: every outcome, failures included, becomes an event.
     void startChild(releaseTenant, {
       workflowId: workflowIds.releaseTenant(releaseId, tenantId),
-      args: [
-        {
-          releaseId,
-          tenantId,
-          version,
-          mode,
-          revertTo,
-          verifyWindowMs: options.verifyWindowMs,
-          ...(options.verifyReadsMetrics ? { verifyReadsMetrics: true } : {}),
-          restoreDatabaseOnRollback: options.restoreDatabaseOnRollback,
-          restoreDatabaseOnRevert: mode === 'revert' ? options.restoreDatabaseOnRevert : undefined,
-        },
-      ],
+      args: [childInputOf(this.input, command)],
       // Terminating the release must not leave a tenant without its rollback.
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       staticSummary: `${mode} ${version} on ${tenantId} (release ${releaseId}, wave ${wave})`,
