@@ -7,6 +7,7 @@ import {
   DescribeDBInstancesCommand,
   ListTagsForResourceCommand,
   ModifyDBClusterCommand,
+  ModifyDBInstanceCommand,
   RestoreDBClusterFromSnapshotCommand,
   type DBCluster,
   type DBClusterSnapshot,
@@ -157,12 +158,51 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
       onTimeout: (i) => retryableFailure(ErrorType.Timeout, `database instance ${id} still ${i?.DBInstanceStatus ?? 'missing'}`),
     });
 
+  /**
+   * Gives the restored cluster the replaced cluster's writer under the writer's own identifier, the
+   * one the tenant's stack owns (infra/cloudformation/tenant.yaml, DatabaseWriter): the old writer is
+   * renamed aside first, so the stack keeps describing what runs and a later stack deletion removes
+   * the restored cluster's writer rather than the retired one's. Returns the writer's identifier.
+   */
+  const moveWriterInto = async (input: RestoreInput, staging: string, source: DBCluster | undefined, asideSuffix: string): Promise<string> => {
+    const rds = aws.rds(input.target);
+    const current = source?.DBClusterMembers?.find((m) => m.IsClusterWriter)?.DBInstanceIdentifier;
+    if (!source || !current) {
+      throw permanentFailure(ErrorType.ResourceNotFound, `database cluster ${input.clusterIdentifier} has no writer instance to size the restored cluster's writer from`);
+    }
+    // A retry may find the old writer already renamed aside: its name then ends in the aside suffix.
+    const writer = current.endsWith(asideSuffix) ? current.slice(0, -asideSuffix.length) : current;
+    const aside = `${writer.slice(0, 63 - asideSuffix.length)}${asideSuffix}`;
+    const existing = await findInstance(input.target, writer);
+    if (existing?.DBClusterIdentifier === staging) return writer;
+    if (existing) {
+      await rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: writer, NewDBInstanceIdentifier: aside, ApplyImmediately: true }));
+    } else if (!(await findInstance(input.target, aside))) {
+      throw permanentFailure(ErrorType.ResourceNotFound, `database instance ${writer} (the writer of ${source.DBClusterIdentifier}) not found, nor renamed to ${aside}: nothing to size the restored cluster's writer from`);
+    }
+    const old = await waitForInstance(input.target, aside, input.timeoutMs);
+    if (!old?.DBInstanceClass) {
+      throw permanentFailure(ErrorType.ResourceNotFound, `database instance ${aside} has no instance class to size the restored cluster's writer from`);
+    }
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: writer,
+        DBClusterIdentifier: staging,
+        Engine: source.Engine,
+        DBInstanceClass: old.DBInstanceClass,
+        PubliclyAccessible: old.PubliclyAccessible,
+        Tags: (old.TagList ?? []).filter((t) => !t.Key?.startsWith('aws:')),
+      }),
+    );
+    return writer;
+  };
+
   return {
     /**
      * Puts a snapshot's data behind the tenant's cluster identifier: Aurora cannot restore in
-     * place, so the snapshot is restored as a new cluster (with a writer), the live cluster is
-     * renamed aside and the restored one takes its name, so the endpoint the application uses
-     * is unchanged. Every step looks before it acts, so a retry resumes where the last stopped.
+     * place, so the snapshot is restored as a new cluster, whose writer takes over the old writer's
+     * identifier (see moveWriterInto), the live cluster is renamed aside and the restored one takes
+     * its name, so the endpoint the application uses, and the stack's resources, are unchanged. Every step looks before it acts, so a retry resumes where the last stopped.
      */
     async restoreClusterFromSnapshot(input: RestoreInput): Promise<RestoreResult> {
       const rds = aws.rds(input.target);
@@ -196,20 +236,7 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
         );
       }
       await waitForCluster(input.target, staging, input.timeoutMs);
-      const writer = `${staging}-writer`;
-      const { DBInstances = [] } = await rds.send(new DescribeDBInstancesCommand({ Filters: [{ Name: 'db-cluster-id', Values: [staging] }] }));
-      if (!DBInstances.some((i) => i.DBInstanceIdentifier === writer)) {
-        // The writer matches the one it replaces; the replaced cluster is the source whether or not it was renamed yet.
-        const source = live ?? (await findCluster(input.target, retired));
-        const sourceWriter = source?.DBClusterMembers?.find((m) => m.IsClusterWriter)?.DBInstanceIdentifier;
-        const instanceClass = sourceWriter
-          ? (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: sourceWriter }))).DBInstances?.[0]?.DBInstanceClass
-          : undefined;
-        if (!source || !instanceClass) {
-          throw permanentFailure(ErrorType.ResourceNotFound, `database cluster ${input.clusterIdentifier} has no writer instance to size the restored cluster's writer from`);
-        }
-        await rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: writer, DBClusterIdentifier: staging, Engine: source.Engine, DBInstanceClass: instanceClass }));
-      }
+      const writer = await moveWriterInto(input, staging, live ?? (await findCluster(input.target, retired)), `-o${suffix}`);
       // The tenant's identifier moves to the restored cluster only once it can take writes.
       await waitForInstance(input.target, writer, input.timeoutMs);
 

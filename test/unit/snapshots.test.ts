@@ -138,19 +138,25 @@ describe('restoreClusterFromSnapshot waits for the new writer', () => {
 
   it('moves the tenant\'s identifier to the restored cluster only once its writer is available', async () => {
     const events: string[] = [];
+    let staging = '';
     rds.on(DescribeDBClustersCommand).callsFake(({ DBClusterIdentifier }: { DBClusterIdentifier: string }) => {
-      if (DBClusterIdentifier === 'tenant-acme' || DBClusterIdentifier.includes('-r')) return { DBClusters: [{ DBClusterIdentifier, Status: 'available', Engine: 'aurora-postgresql' }] };
+      if (DBClusterIdentifier === 'tenant-acme') {
+        return { DBClusters: [{ DBClusterIdentifier, Status: 'available', Engine: 'aurora-postgresql', DBClusterMembers: [{ DBInstanceIdentifier: 'tenant-acme-writer', IsClusterWriter: true }] }] };
+      }
+      if (DBClusterIdentifier.includes('-r')) {
+        staging = DBClusterIdentifier;
+        return { DBClusters: [{ DBClusterIdentifier, Status: 'available', Engine: 'aurora-postgresql' }] };
+      }
       if (DBClusterIdentifier.includes('-o')) return { DBClusters: [{ DBClusterIdentifier, Status: 'available' }] };
       throw new DBClusterNotFoundFault({ message: 'no such cluster', $metadata: { httpStatusCode: 404 } });
     });
     let writerReads = 0;
-    rds.on(DescribeDBInstancesCommand).callsFake(({ DBInstanceIdentifier, Filters }: { DBInstanceIdentifier?: string; Filters?: { Values: string[] }[] }) => {
-      // The staging cluster and its writer exist already (a retry): the writer is still being created.
-      if (!DBInstanceIdentifier) return { DBInstances: [{ DBInstanceIdentifier: `${Filters?.[0]?.Values[0]}-writer` }] };
+    rds.on(DescribeDBInstancesCommand).callsFake(({ DBInstanceIdentifier }: { DBInstanceIdentifier: string }) => {
+      // The staging cluster and its writer (under the stack's writer identifier) exist already (a retry): the writer is still being created.
       writerReads++;
       const status = writerReads < 2 ? 'creating' : 'available';
       events.push(`writer ${status}`);
-      return { DBInstances: [{ DBInstanceIdentifier, DBInstanceStatus: status }] };
+      return { DBInstances: [{ DBInstanceIdentifier, DBClusterIdentifier: staging, DBInstanceStatus: status }] };
     });
     rds.on(ModifyDBClusterCommand).callsFake(({ DBClusterIdentifier }: { DBClusterIdentifier: string }) => {
       events.push(`rename ${DBClusterIdentifier}`);

@@ -310,6 +310,35 @@ def test_aurora_cluster_stack_create_update_delete(aws: Aws) -> None:
     assert len(snapshots["DBClusterSnapshots"]) == 1
 
 
+def test_stack_deletes_the_instance_its_physical_id_names_after_a_rename(aws: Aws) -> None:
+    # A restore (src/activities/rds.ts) renames the stack's writer aside and creates a new one under its identifier.
+    cfn, rds = aws("cloudformation"), aws("rds")
+    name = _name("renamed-writer")
+    cfn.create_stack(StackName=name, TemplateBody=_aurora_template(),
+                     Parameters=[{"ParameterKey": "Tenant", "ParameterValue": "t3"}])
+    stack = _stack(cfn, name)
+    out = _outputs(stack)
+    aside = out["WriterId"] + "-aside"
+    rds.modify_db_instance(DBInstanceIdentifier=out["WriterId"], NewDBInstanceIdentifier=aside, ApplyImmediately=True)
+    rds.create_db_instance(DBInstanceIdentifier=out["WriterId"], DBClusterIdentifier=out["ClusterId"],
+                           Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    rds.delete_db_instance(DBInstanceIdentifier=aside)
+    # Renaming a cluster takes its instances along, and another cluster under the old name gets none of them.
+    rds.modify_db_cluster(DBClusterIdentifier=out["ClusterId"], NewDBClusterIdentifier=out["ClusterId"] + "-x",
+                          ApplyImmediately=True)
+    assert rds.describe_db_instances(DBInstanceIdentifier=out["WriterId"])["DBInstances"][0][
+        "DBClusterIdentifier"] == out["ClusterId"] + "-x"
+    rds.modify_db_cluster(DBClusterIdentifier=out["ClusterId"] + "-x", NewDBClusterIdentifier=out["ClusterId"],
+                          ApplyImmediately=True)
+    members = rds.describe_db_clusters(DBClusterIdentifier=out["ClusterId"])["DBClusters"][0]["DBClusterMembers"]
+    assert [m["DBInstanceIdentifier"] for m in members] == [out["WriterId"]]
+    cfn.delete_stack(StackName=name)
+    assert _stack(cfn, stack["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    left = [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]]
+    assert out["WriterId"] not in left
+    assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == out["ClusterId"]]
+
+
 def test_deletion_protection_fails_stack_delete_with_reason(aws: Aws) -> None:
     cfn, rds = aws("cloudformation"), aws("rds")
     name = _name("protected")

@@ -10,6 +10,11 @@ moto gaps closed
   update that changes `DBInstanceClass` silently does nothing.
 * DeletionPolicy Snapshot (the AWS default for DBCluster and for non-Aurora
   DBInstance) is not honoured.
+* moto deletes a stack's `AWS::RDS::DBInstance` by the instance object it
+  created, whatever that instance is called by then; AWS deletes by the physical
+  ID. After a restore renames the old writer aside and creates a new one under the
+  stack's writer identifier, moto would delete the old (renamed) writer and leave
+  the new one, so the cluster's deletion fails with active members.
 
 Why the product relies on it
 ----------------------------
@@ -31,6 +36,8 @@ How it hooks into moto
   `DBInstance.update_from_cloudformation_json` added (modify in place through
   `RDSBackend.modify_db_instance`, replacement when an immutable property
   changes), `DBInstance.get_cfn_attribute/has_cfn_attr` extended.
+* `DBInstance.delete` (only called for stack resources) deletes the instance
+  named by the physical ID recorded at creation, when it still exists.
 * Registers RDS snapshotters and default deletion policies with cfn_engine.
 """
 
@@ -367,7 +374,16 @@ def instance_create_from_cloudformation_json(  # replaces DBInstance.create_from
     else:
         instance = backend.create_db_instance(db_kwargs)
     instance._sandbox_cfn_properties = props
+    instance._sandbox_cfn_physical_id = instance.db_instance_identifier
     return instance
+
+
+def instance_delete(self: Any, account_id: str, region_name: str) -> None:  # replaces DBInstance.delete
+    backend = rds_backends[account_id][region_name]
+    identifier = getattr(self, "_sandbox_cfn_physical_id", self.db_instance_identifier)
+    # Like AWS, an instance already gone by that name counts as deleted.
+    if identifier in backend.databases:
+        backend.delete_db_instance(identifier)
 
 
 def instance_update_from_cloudformation_json(  # new DBInstance.update_from_cloudformation_json
@@ -377,7 +393,7 @@ def instance_update_from_cloudformation_json(  # new DBInstance.update_from_clou
     new = cloudformation_json.get("Properties") or {}
     old = getattr(original_resource, "_sandbox_cfn_properties", {})
     backend = rds_backends[account_id][region_name]
-    identifier = original_resource.db_instance_identifier
+    identifier = getattr(original_resource, "_sandbox_cfn_physical_id", original_resource.db_instance_identifier)
     changed = [p for p in INSTANCE_REPLACEMENT_PROPERTIES if new.get(p) != old.get(p)]
     if changed:
         if new.get("DBInstanceIdentifier") and new.get("DBInstanceIdentifier") == old.get("DBInstanceIdentifier"):
@@ -410,6 +426,7 @@ def instance_update_from_cloudformation_json(  # new DBInstance.update_from_clou
     instance = backend.modify_db_instance(identifier, modify)
     instance.tags = wanted.get("tags", [])
     instance._sandbox_cfn_properties = new
+    instance._sandbox_cfn_physical_id = identifier
     return instance
 
 
@@ -452,6 +469,7 @@ def apply() -> None:
     DBInstance.update_from_cloudformation_json = classmethod(instance_update_from_cloudformation_json)  # type: ignore[assignment]
     DBInstance.has_cfn_attr = classmethod(instance_has_cfn_attr)  # type: ignore[assignment]
     DBInstance.get_cfn_attribute = instance_get_cfn_attribute  # type: ignore[assignment]
+    DBInstance.delete = instance_delete  # type: ignore[method-assign]
     # moto's model registry is CloudFormationModel.__subclasses__() behind lru caches.
     for cached in (cfn_parsing.get_model_list, cfn_parsing.get_model_map, cfn_parsing.get_name_type_map):
         cached.cache_clear()

@@ -1,7 +1,8 @@
-"""RestoreDBClusterFromSnapshot works for clusters whose password RDS manages.
+"""RestoreDBClusterFromSnapshot works for clusters whose password RDS manages, and a
+restored cluster's writer can take the replaced writer's identifier.
 
-moto gap closed
----------------
+moto gaps closed
+----------------
 `DBCluster.get_cfg` (used to copy the source cluster's settings when restoring a
 snapshot) pops `_master_user_password`, `_enable_http_endpoint` and
 `_vpc_security_group_ids` unconditionally. A cluster created with
@@ -9,23 +10,36 @@ snapshot) pops `_master_user_password`, `_enable_http_endpoint` and
 Secrets Manager, never in the stack) has no `_master_user_password`, so the restore
 fails with HTTP 500 `KeyError: '_master_user_password'`.
 
+moto also takes an automated DB snapshot `rds:<instance>-<minute>` of every new
+instance, Aurora cluster members included (on AWS an Aurora instance has no backups
+of its own: the cluster has). Creating an instance under an identifier that was
+renamed away within the same minute then fails with DBSnapshotAlreadyExists.
+
+moto finds a cluster's members by the cluster identifier each instance recorded at
+creation, so renaming a cluster (ModifyDBCluster NewDBClusterIdentifier) leaves its
+instances behind and hands them to whichever cluster takes the old name next; on
+AWS the instances stay with the cluster they belong to.
+
 Why the product relies on it
 ----------------------------
 A release whose plan says `restoreDatabaseOnRollback` restores the tenant's
 pre-release snapshot when it rolls back (src/activities/rds.ts,
-restoreClusterFromSnapshot).
+restoreClusterFromSnapshot), renaming the old writer aside and creating the restored
+cluster's writer under the identifier the tenant's stack owns.
 
 How it hooks into moto
 ----------------------
 Replaces `moto.rds.models.DBCluster.get_cfg` with one that treats those attributes
-as optional.
+as optional, and `DBInstanceClustered.save_automated_backup` with a no-op; wraps
+`RDSBackend.modify_db_cluster` to move the members' cluster identifier along with a
+rename.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from moto.rds.models import DBCluster
+from moto.rds.models import DBCluster, DBInstanceClustered, RDSBackend
 
 
 def get_cfg(self: Any) -> dict[str, Any]:  # replaces DBCluster.get_cfg
@@ -38,8 +52,27 @@ def get_cfg(self: Any) -> dict[str, Any]:  # replaces DBCluster.get_cfg
     return cfg
 
 
+def no_instance_backup(self: Any) -> None:  # replaces DBInstanceClustered.save_automated_backup
+    return None
+
+
+_original_modify_db_cluster = RDSBackend.modify_db_cluster
+
+
+def modify_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:  # wraps RDSBackend.modify_db_cluster
+    renamed_to = kwargs.get("new_db_cluster_identifier")
+    cluster = self.clusters.get(kwargs["db_cluster_identifier"])
+    members = list(cluster.members) if renamed_to and cluster is not None else []
+    result = _original_modify_db_cluster(self, kwargs)
+    for member in members:
+        member.db_cluster_identifier = renamed_to
+    return result
+
+
 def apply() -> None:
     if getattr(DBCluster, "__sandbox_rds_restore__", False):
         return
     DBCluster.__sandbox_rds_restore__ = True  # type: ignore[attr-defined]
     DBCluster.get_cfg = get_cfg  # type: ignore[method-assign]
+    DBInstanceClustered.save_automated_backup = no_instance_backup  # type: ignore[method-assign]
+    RDSBackend.modify_db_cluster = modify_db_cluster  # type: ignore[method-assign]
