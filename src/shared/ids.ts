@@ -35,6 +35,13 @@ export const iamRoleArnSchema = z
   .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'expected an IAM role ARN such as "arn:aws:iam::123456789012:role/TenantFleetAccess"');
 
 /** Workflow IDs are the public contract and the per-tenant lock (README.md, "Contracts"). */
+export const targetGroupArnSchema = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/,
+    'expected an ELBv2 target group ARN such as "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tenant-acme/0123456789abcdef"',
+  );
+
 export const workflowIds = {
   provision: (tenantId: string) => `tenant/${tenantId}/provision`,
   deprovision: (tenantId: string) => `tenant/${tenantId}/deprovision`,

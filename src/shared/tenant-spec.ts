@@ -26,6 +26,8 @@ export const runtimeSpecSchema = z.discriminatedUnion('kind', [
     cluster: z.string().min(1),
     /** Activities for this cluster run on the cluster's own task queue. */
     taskQueue: z.string().min(1),
+    /** The cluster's OIDC issuer URL, which the tenant's app role trusts (IRSA); absent in histories recorded before it existed. */
+    oidcIssuer: z.string().min(1).optional(),
   }),
 ]);
 export type RuntimeSpec = z.infer<typeof runtimeSpecSchema>;

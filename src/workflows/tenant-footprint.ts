@@ -14,6 +14,8 @@ export function stackParametersFor(tenant: TenantSpec, overrides: { deletionProt
     DatabaseInstanceClass: tenant.database.instanceClass,
     DatabaseEngineVersion: tenant.database.engineVersion,
     BackupRetentionDays: String(tenant.database.backupRetentionDays),
+    // IRSA: the app role trusts the cluster's OIDC provider, which IAM names by the issuer without its scheme.
+    ...(tenant.runtime.kind === 'kubernetes' && tenant.runtime.oidcIssuer ? { OidcProvider: tenant.runtime.oidcIssuer.replace(/^https:\/\//, '') } : {}),
   };
 }
 

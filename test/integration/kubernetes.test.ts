@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`; Temporal calls them detached too. */
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -78,6 +79,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       replicas: 2,
       config: { TENANT_ID: tenant.id, DATABASE_HOST: 'tenant-wonka.cluster.local' },
       appRoleArn: 'arn:aws:iam::111111111111:role/tenant-wonka-app',
+      targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tenant-wonka/0123456789abcdef',
     };
 
     const [applied, reapplied] = await twice(activities.k8sApplyWorkload, { runtime, workload });
@@ -95,6 +97,10 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       'rolebinding.rbac.authorization.k8s.io/app-config-reader',
       'service/app',
     ]);
+    // Applied through the sandbox's TargetGroupBinding CRD, so its schema checked the object.
+    expect(await kubectl('get', 'targetgroupbinding', 'app', '-n', 'tenant-wonka', '-o', 'jsonpath={.spec.serviceRef.name}:{.spec.serviceRef.port} {.spec.targetGroupARN}')).toBe(
+      `app:http ${workload.targetGroupArn}`,
+    );
 
     const [rollout, rolloutAgain] = await twice(activities.k8sWaitForRollout, ref);
     expect(rollout).toEqual({ ready: true, updatedReplicas: 2, readyReplicas: 2, desiredReplicas: 2 });
@@ -172,6 +178,23 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       provisioned.outputs.AppRoleArn,
     );
     expect(await kubectl('get', 'configmap', 'app-config', '-n', 'tenant-cyberdyne', '-o', 'jsonpath={.data.BUCKET_NAME}')).toBe(provisioned.outputs.BucketName);
+
+    // IRSA end to end: a token the cluster issues to the tenant's service account (what EKS's pod
+    // identity webhook mounts) gets the app role from STS; any other service account's is refused.
+    const roleArn = provisioned.outputs.AppRoleArn!;
+    const assume = async (namespace: string, serviceAccount: string) => {
+      const token = await kubectl('create', 'token', serviceAccount, '-n', namespace, '--audience', 'sts.amazonaws.com');
+      const sts = new STSClient({ region: tenant.aws.region, endpoint: h.env.AWS_ENDPOINT_URL });
+      try {
+        return await sts.send(new AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: 'app', WebIdentityToken: token }));
+      } finally {
+        sts.destroy();
+      }
+    };
+    expect((await assume('tenant-cyberdyne', 'app')).AssumedRoleUser?.Arn).toBe(`${roleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/app`);
+    for (const [namespace, serviceAccount] of [['tenant-cyberdyne', 'default'], ['default', 'default']] as const) {
+      await expect(assume(namespace, serviceAccount)).rejects.toMatchObject({ name: 'AccessDenied', message: 'Not authorized to perform sts:AssumeRoleWithWebIdentity' });
+    }
 
     const again = await provisionTenant(h.client, { tenant, requestedBy: 'jest' });
     expect(again).toMatchObject({ fresh: false, stackOperation: 'none', version: '1.0.0' });

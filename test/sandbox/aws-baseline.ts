@@ -18,6 +18,7 @@ import {
   DescribeLoadBalancersCommand,
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateOpenIDConnectProviderCommand, IAMClient, ListOpenIDConnectProvidersCommand } from '@aws-sdk/client-iam';
 import { CreateHostedZoneCommand, ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { bootstrapSandboxIdentities, enforceIam, ORGANIZATION_ROLE_NAME, type SandboxIdentities } from './aws-identities';
@@ -51,6 +52,12 @@ export const SANDBOX_ACCOUNTS: SandboxAccount[] = [
   { name: 'tenants-a', accountId: '111111111111', zone: 'a.tenants.test', cidr: '10.1' },
   { name: 'tenants-b', accountId: '222222222222', zone: 'b.tenants.test', cidr: '10.2' },
 ];
+/**
+ * The sandbox kube-apiserver's service account issuer (kwokctl's default --service-account-issuer):
+ * every account registers it as an IAM OIDC provider, as an operator does for an EKS cluster's
+ * issuer, so tenant app roles can trust it (IRSA, docs/decisions.md).
+ */
+export const SANDBOX_KUBE_OIDC_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 export const externalIdFor = (account: SandboxAccount) => `tenant-fleet-sandbox-${account.name}`;
 export const ACCESS_ROLE_NAME = 'TenantFleetAccess';
 
@@ -113,8 +120,16 @@ async function seedAccount(endpoint: string, account: SandboxAccount, templates:
   const cfn = new CloudFormationClient(config);
   const ec2 = new EC2Client(config);
   const route53 = new Route53Client(config);
+  const iam = new IAMClient(config);
   try {
     const externalId = externalIdFor(account);
+    const providers = (await iam.send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? [];
+    const issuerHost = SANDBOX_KUBE_OIDC_ISSUER.replace(/^https:\/\//, '');
+    if (!providers.some((p) => p.Arn?.endsWith(`:oidc-provider/${issuerHost}`))) {
+      await iam.send(
+        new CreateOpenIDConnectProviderCommand({ Url: SANDBOX_KUBE_OIDC_ISSUER, ClientIDList: ['sts.amazonaws.com'], ThumbprintList: ['0'.repeat(40)] }),
+      );
+    }
     // The zone first: the access role may change records in this zone only.
     const zones = (await route53.send(new ListHostedZonesByNameCommand({ DNSName: account.zone }))).HostedZones ?? [];
     const zoneId =
@@ -186,6 +201,7 @@ async function seedAccount(endpoint: string, account: SandboxAccount, templates:
     cfn.destroy();
     ec2.destroy();
     route53.destroy();
+    iam.destroy();
   }
 }
 

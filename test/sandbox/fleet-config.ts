@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseFleetConfig } from '../../src/shared/config/load';
-import type { SandboxBaseline } from './aws-baseline';
+import { SANDBOX_KUBE_OIDC_ISSUER, type SandboxBaseline } from './aws-baseline';
 import { repoRoot } from './tools';
 
 export const SANDBOX_FLEET_TEMPLATE = join(repoRoot, 'config', 'fleet.sandbox.yaml');
@@ -23,6 +23,7 @@ export function writeSandboxFleetConfig(baseline: SandboxBaseline, path: string,
   values.set('alb.listenerArn', baseline.platform.listenerArn);
   values.set('alb.dnsName', baseline.platform.loadBalancerDnsName);
   // Without the sandbox cluster the Kubernetes tenants stay in the config but cannot be reached.
+  values.set('kube.oidcIssuer', SANDBOX_KUBE_OIDC_ISSUER);
   values.set('kube.kubeconfig', kubeconfigPath ?? join(dirname(path), 'kube', 'not-started.kubeconfig'));
 
   const text = readFileSync(SANDBOX_FLEET_TEMPLATE, 'utf8').replace(/\$\{([\w.-]+)\}/g, (_, key: string) => {

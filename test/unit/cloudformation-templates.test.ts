@@ -13,6 +13,7 @@ const shortForm = (tag: string, key: string, collection?: 'seq' | 'map') => ({
 });
 const cfnTags: Tags = [
   shortForm('!Ref', 'Ref'),
+  shortForm('!Condition', 'Condition'),
   ...['Sub', 'GetAtt', 'If', 'Equals', 'Join', 'Select', 'Split', 'Not', 'And', 'Or', 'FindInMap', 'Base64', 'GetAZs', 'ImportValue'].flatMap((fn) =>
     [undefined, 'seq' as const, 'map' as const].map((collection) => shortForm(`!${fn}`, `Fn::${fn}`, collection)),
   ),
@@ -37,6 +38,23 @@ describe('tenant.yaml', () => {
       const name = sub.replace('${TenantId}', longest).replace('${AWS::AccountId}', '123456789012').replace('${AWS::Region}', region);
       expect(name).toMatch(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/);
     }
+  });
+
+  it('lets only the tenant\'s Kubernetes service account assume the app role, through the cluster\'s OIDC provider (IRSA)', () => {
+    const trust = resources.AppRole!.Properties.AssumeRolePolicyDocument['Fn::If'] as [string, Json, Json];
+    expect(trust[0]).toBe('UsesIrsa');
+    expect(tenant.Conditions.UsesIrsa).toEqual({ 'Fn::And': [{ 'Fn::Not': [{ Condition: 'IsEcs' }] }, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'OidcProvider' }, ''] }] }] });
+    const values: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::AccountId': '111111111111', OidcProvider: 'oidc.eks.us-east-1.amazonaws.com/id/ABC', TenantId: 'wayne' };
+    const irsa = JSON.parse((trust[1]['Fn::Sub'] as string).replace(/\$\{([^}]+)\}/g, (_, name: string) => values[name] ?? `<unknown ${name}>`));
+    expect(irsa.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Federated: 'arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC' },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: { StringEquals: { 'oidc.eks.us-east-1.amazonaws.com/id/ABC:sub': 'system:serviceaccount:tenant-wayne:app', 'oidc.eks.us-east-1.amazonaws.com/id/ABC:aud': 'sts.amazonaws.com' } },
+      },
+    ]);
+    expect(trust[2].Statement[0].Principal.Service).toEqual({ 'Fn::If': ['IsEcs', 'ecs-tasks.amazonaws.com', 'pods.eks.amazonaws.com'] });
   });
 
   it('lets only the tenant workload security group reach the database, never a network range', () => {

@@ -122,6 +122,17 @@ describe('the tenant template (infra/kubernetes/tenant)', () => {
     expect(at(rendered.get('ServiceAccount/app'), 'metadata', 'annotations')).toEqual({});
   });
 
+  it('binds the Service to the target group when the stack has one, and renders no binding without it', () => {
+    const targetGroupArn = 'arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tenant-wayne/0123456789abcdef';
+    const bound = TenantTemplate.load().render({ ...workload, targetGroupArn }) as unknown as Json[];
+    const binding = byKind(bound).get('TargetGroupBinding/app');
+    expect(binding).toMatchObject({ apiVersion: 'elbv2.k8s.aws/v1beta1', metadata: { namespace: 'tenant-wayne' } });
+    expect(at(binding, 'spec')).toEqual({ targetType: 'ip', serviceRef: { name: 'app', port: 'http' }, targetGroupARN: targetGroupArn });
+    // After the Service it names, so the controller never sees a binding to a missing Service.
+    expect(bound.map((o) => o.kind).indexOf('TargetGroupBinding')).toBeGreaterThan(bound.map((o) => o.kind).indexOf('Service'));
+    expect(objects.map((o) => o.kind)).not.toContain('TargetGroupBinding');
+  });
+
   it('takes a cluster values file over the defaults, and refuses a wrong value naming it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tenant-values-'));
     writeFileSync(join(dir, 'fast.yaml'), 'progressDeadlineSeconds: 15\nreadinessProbe:\n  path: /ready\n');

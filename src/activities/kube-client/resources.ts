@@ -21,6 +21,8 @@ const RESOURCE_TYPES: Record<string, ResourceType> = {
   'networking.k8s.io/v1/NetworkPolicy': { plural: 'networkpolicies', namespaced: true },
   'v1/Service': { plural: 'services', namespaced: true },
   'apps/v1/Deployment': { plural: 'deployments', namespaced: true },
+  // A custom resource of the AWS Load Balancer Controller: its CRD must be installed in the cluster.
+  'elbv2.k8s.aws/v1beta1/TargetGroupBinding': { plural: 'targetgroupbindings', namespaced: true },
   'policy/v1/PodDisruptionBudget': { plural: 'poddisruptionbudgets', namespaced: true },
   'v1/Pod': { plural: 'pods', namespaced: true },
 };

@@ -38,6 +38,14 @@ export const tenantChartValuesSchema = z.strictObject({
 });
 export type TenantChartValues = z.infer<typeof tenantChartValuesSchema>;
 
+/**
+ * Objects rendered only when the tenant has what they refer to (the renderer has no
+ * conditionals: a template only places whole values).
+ */
+const OPTIONAL_OBJECTS: Record<string, (tenant: TenantValues) => boolean> = {
+  TargetGroupBinding: (tenant) => tenant.targetGroupArn !== null,
+};
+
 /** What the templates see as `.Tenant`: everything composed in code, so templates only place whole values. */
 export interface TenantValues {
   id: string;
@@ -48,6 +56,7 @@ export interface TenantValues {
   configChecksum: string;
   appRoleArn: string | null;
   port: number;
+  targetGroupArn: string | null;
 }
 
 /**
@@ -74,8 +83,10 @@ export class TenantTemplate {
 
   /** Every object of the tenant's workload, in apply order. */
   render(workload: WorkloadSpec): KubeObject[] {
-    const scope = { Values: this.values, Tenant: tenantValues(workload, this.values) };
-    return inApplyOrder(this.templates.flatMap(({ file, text }) => renderManifests(text, scope, file)));
+    const tenant = tenantValues(workload, this.values);
+    const scope = { Values: this.values, Tenant: tenant };
+    const objects = this.templates.flatMap(({ file, text }) => renderManifests(text, scope, file));
+    return inApplyOrder(objects.filter((object) => OPTIONAL_OBJECTS[object.kind]?.(tenant) ?? true));
   }
 }
 
@@ -90,6 +101,7 @@ export function tenantValues(workload: WorkloadSpec, values: Pick<TenantChartVal
     configChecksum: createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16),
     appRoleArn: workload.appRoleArn ?? null,
     port: workload.port ?? values.port,
+    targetGroupArn: workload.targetGroupArn ?? null,
   };
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ErrorType, permanentFailure, retryableFailure } from '../../shared/errors';
-import { iamRoleArnSchema, imageTagSchema, tenantIdSchema } from '../../shared/ids';
+import { iamRoleArnSchema, imageTagSchema, targetGroupArnSchema, tenantIdSchema } from '../../shared/ids';
 import { runtimeSpecSchema, type RuntimeSpec } from '../../shared/tenant-spec';
 import { parseOrFail } from '../../shared/validation';
 import type { KubeClient, KubeObject } from '../kube-client/client';
@@ -35,6 +35,7 @@ const workloadSpecSchema = z.strictObject({
   config: z.record(z.string().regex(/^[-._a-zA-Z0-9]+$/, 'expected a ConfigMap key: letters, digits, "-", "_" or "."'), z.string()),
   appRoleArn: iamRoleArnSchema.optional(),
   port: z.number().int().min(1).max(65535).optional(),
+  targetGroupArn: targetGroupArnSchema.optional(),
 });
 const tenantInputSchema = z.object({ runtime: kubernetesRuntimeSchema, tenantId: tenantIdSchema });
 const applyInputSchema = z.object({ runtime: kubernetesRuntimeSchema, workload: workloadSpecSchema });

@@ -13,6 +13,8 @@ export interface WorkloadSpec {
   /** The tenant's application role from its stack (IRSA / Pod Identity on Kubernetes, task role on ECS). */
   appRoleArn?: string;
   port?: number;
+  /** The tenant's target group from its stack: its Ready endpoints are registered there (Kubernetes: TargetGroupBinding). */
+  targetGroupArn?: string;
 }
 
 export interface ApplyResult {

@@ -41,7 +41,7 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
     };
   } else {
     const cluster = must(config.kubernetesClusters.find((c) => c.name === tenant.cluster), `Kubernetes cluster ${tenant.cluster}`);
-    runtime = { kind: 'kubernetes', cluster: cluster.name, taskQueue: cluster.taskQueue ?? kubernetesTaskQueue(cluster.name) };
+    runtime = { kind: 'kubernetes', cluster: cluster.name, taskQueue: cluster.taskQueue ?? kubernetesTaskQueue(cluster.name), oidcIssuer: cluster.oidcIssuer };
   }
 
   let loadBalancer: TenantSpec['loadBalancer'];

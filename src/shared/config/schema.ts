@@ -54,6 +54,17 @@ export const kubernetesClusterSchema = z.strictObject({
   context: z.string().min(1).optional(),
   /** Activities for this cluster run on their own task queue, so a worker inside the cluster can serve it. */
   taskQueue: z.string().min(1).optional(),
+  /**
+   * The cluster's OpenID Connect issuer (EKS: `aws eks describe-cluster --query cluster.identity.oidc.issuer`).
+   * Tenant app roles trust it for IRSA, scoped to the tenant's service account (docs/decisions.md);
+   * each tenant account registers it as an IAM OIDC provider once (docs/operators.md).
+   */
+  oidcIssuer: z
+    .string()
+    .regex(
+      /^https:\/\/[A-Za-z0-9.-]+(?::\d+)?(?:\/[\w.~-]+)*$/,
+      'expected the cluster\'s OIDC issuer URL, such as "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE" (aws eks describe-cluster --query cluster.identity.oidc.issuer)',
+    ),
 });
 
 export const ecsClusterSchema = z.strictObject({

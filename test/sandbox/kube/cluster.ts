@@ -184,6 +184,9 @@ export async function startKubeCluster(options: StartKubeClusterOptions): Promis
       const states = out.split('\n').filter(Boolean);
       return states.length > 0 && states.every((s) => s === 'True');
     }));
+    // The custom resources the product applies (the AWS Load Balancer Controller's TargetGroupBinding).
+    await startKubectl(['apply', '-f', join(repoRoot, 'test/sandbox/kube/crds')]);
+    await startKubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
     // Pods cannot be created in a namespace before its default ServiceAccount exists.
     await waitFor('the default ServiceAccount', deadline, () => ready(async () => {
       await startKubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']);

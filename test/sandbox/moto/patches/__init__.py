@@ -33,6 +33,7 @@ PATCHES = (
     "acm_quotas",
     "elbv2_quotas",
     "eventual_consistency",
+    "sts_web_identity",
 )
 
 
