@@ -62,6 +62,21 @@ class SerializedApp:
             return list(self.app(environ, start_response))
 
 
+class SandboxRoutes:
+    """WSGI middleware serving the patches' own routes under `/_sandbox/` (unsigned: loopback only)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], handle: Callable[..., Iterable[bytes] | None]):
+        self.app = app
+        self.handle = handle
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith("/_sandbox/"):
+            answer = self.handle(environ, start_response)
+            if answer is not None:
+                return answer
+        return self.app(environ, start_response)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
@@ -108,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
     applied = patches.apply_all()
 
-    app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+    app = SandboxRoutes(SerializedApp(DomainDispatcherApplication(create_backend_app)), patches.handle_sandbox_route)
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     host, port = server.server_address[:2]
     shown_host = f"[{host}]" if ":" in str(host) else host

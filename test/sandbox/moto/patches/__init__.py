@@ -9,6 +9,7 @@ change-set functions).
 from __future__ import annotations
 
 import importlib
+from typing import Any, Callable, Iterable
 
 PATCHES = (
     "iam_enforcement",
@@ -32,9 +33,24 @@ PATCHES = (
     "acm_renewal",
     "acm_quotas",
     "elbv2_quotas",
+    "elbv2_target_health",
     "eventual_consistency",
     "sts_web_identity",
 )
+
+
+def handle_sandbox_route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
+    """Routes under `/_sandbox/` that applied patches serve (the emulator's own API); None if none does."""
+    for name in _applied:
+        handle = getattr(importlib.import_module(f"{__name__}.{name}"), "handle", None)
+        if handle is not None:
+            answer = handle(environ, start_response)
+            if answer is not None:
+                return answer
+    return None
+
+
+_applied: list[str] = []
 
 
 def apply_all() -> list[str]:
@@ -51,4 +67,5 @@ def apply_all() -> list[str]:
             continue
         importlib.import_module(f"{__name__}.{name}").apply()
         applied.append(name)
+    _applied[:] = applied
     return applied
