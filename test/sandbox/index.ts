@@ -1,12 +1,13 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { seedAwsBaseline } from './aws-baseline';
+import { SANDBOX_ACCOUNTS, SANDBOX_REGION, seedAwsBaseline } from './aws-baseline';
 import { startSandboxCodec, type SandboxCodec } from './codec-server';
 import { startKubeCluster, type KubeCluster } from './kube/cluster';
 import { writeSandboxFleetConfig } from './fleet-config';
 import { sandboxAwsEnv } from './aws-identities';
 import { checkAwsEmulatorSettings, startAwsEmulator, type AwsEmulator, type AwsEmulatorSettings } from './moto';
 import { startFaultProxies, type FaultProxies } from './fault-proxy';
+import { startLoadBalancerEmulator, type LoadBalancerEmulator } from './data-plane/load-balancer';
 import { abortable, throwIfInterrupted } from './interrupt';
 import { freeLoopbackPorts, retryOnPortClash } from './ports';
 import { startTemporalServer, type TemporalServer } from './temporal';
@@ -43,6 +44,8 @@ export interface Sandbox {
   /** Payload keys and the codec server the sandbox UI decodes through. */
   codec: SandboxCodec;
   aws: AwsEmulator;
+  /** The load balancer emulator (test/sandbox/data-plane/): moto's load balancers served on 127.0.0.1. */
+  loadBalancer: LoadBalancerEmulator;
   kube?: KubeCluster;
   /** Set when started with `faults`. */
   faults?: FaultProxies;
@@ -55,7 +58,7 @@ export interface Sandbox {
 export const DEFAULT_STATE_DIR = join(repoRoot, '.sandbox');
 
 /** What a sandbox writes into its state folder; `fresh` removes exactly these. */
-const SANDBOX_STATE_ENTRIES = ['temporal', 'aws', 'kube', 'codec', 'faults', 'fleet.yaml', 'env', 'env.json', 'workflow-bundle.js', 'logs'];
+const SANDBOX_STATE_ENTRIES = ['temporal', 'aws', 'data-plane', 'kube', 'codec', 'faults', 'fleet.yaml', 'env', 'env.json', 'workflow-bundle.js', 'logs'];
 
 /**
  * Starts the real servers (Temporal dev server with UI, moto) on free 127.0.0.1 ports and
@@ -129,6 +132,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const baseline = await abortable(seedAwsBaseline(aws.endpoint), signal);
     const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'), kubeconfigPath);
 
+    log('starting the load balancer emulator');
+    const loadBalancer = await startLoadBalancerEmulator({
+      awsEndpoint: aws.endpoint,
+      adminCredentials: baseline.identities.admin,
+      accounts: SANDBOX_ACCOUNTS.map((a) => a.accountId),
+      region: SANDBOX_REGION,
+      stateDir: join(stateDir, 'data-plane'),
+      timeScale: sandboxTimeScale(options.awsSettings),
+    });
+    started.push(loadBalancer);
+
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: temporal.namespace,
@@ -152,11 +166,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     };
     const envFile = join(stateDir, 'env');
     writeEnvFile(envFile, env);
-    return { stateDir, envFile, temporal, codec, aws, kube, faults, env, fleetConfigPath, stop: stopAll };
+    return { stateDir, envFile, temporal, codec, aws, loadBalancer, kube, faults, env, fleetConfigPath, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;
   }
+}
+
+/** The time scale the launcher runs at (test/sandbox/moto/README.md#settings), for the sandbox's own timings. */
+export function sandboxTimeScale(settings: AwsEmulatorSettings | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  const value = settings?.timeScale ?? env.TENANT_FLEET_SANDBOX_TIME_SCALE ?? 0.002;
+  // checkAwsEmulatorSettings has refused anything that is not a number >= 0.
+  return Number(value);
 }
 
 function writeEnvFile(path: string, env: Record<string, string>): void {

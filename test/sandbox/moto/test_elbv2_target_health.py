@@ -40,8 +40,11 @@ def test_targets_are_keyed_by_ip_and_port_and_start_initial(aws: Aws) -> None:  
         "127.0.0.1:4002": ("initial", "Elb.RegistrationInProgress"),
     }
     elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.1", "Port": 4001}])
-    assert _health(elbv2, arn) == {"127.0.0.1:4002": ("initial", "Elb.RegistrationInProgress")}
-    assert _health(elbv2, arn, Targets=[{"Id": "127.0.0.1", "Port": 4001}]) == {"127.0.0.1:4001": ("unused", "Target.NotRegistered")}
+    assert _health(elbv2, arn) == {
+        "127.0.0.1:4001": ("draining", "Target.DeregistrationInProgress"),
+        "127.0.0.1:4002": ("initial", "Elb.RegistrationInProgress"),
+    }
+    assert _health(elbv2, arn, Targets=[{"Id": "127.0.0.1", "Port": 4003}]) == {"127.0.0.1:4003": ("unused", "Target.NotRegistered")}
 
 
 def test_health_is_what_the_emulator_pushed_and_draining_targets_stay_listed(aws: Aws, endpoint: str) -> None:  # noqa: F811
@@ -49,8 +52,12 @@ def test_health_is_what_the_emulator_pushed_and_draining_targets_stay_listed(aws
     elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.1", "Port": 4101}, {"Id": "127.0.0.1", "Port": 4102}])
     before = _call(endpoint, "/_sandbox/elbv2/generation")["generation"]
     elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.1", "Port": 4102}])
-    assert _call(endpoint, "/_sandbox/elbv2/generation")["generation"] > before
-    _call(endpoint, "/_sandbox/elbv2/target-health", {"targetGroups": {arn: {
+    generation = _call(endpoint, "/_sandbox/elbv2/generation")["generation"]
+    assert generation > before
+    # Before the emulator has seen the deregistration, the target is draining, not gone.
+    _call(endpoint, "/_sandbox/elbv2/target-health", {"generation": before, "targetGroups": {}})
+    assert _health(elbv2, arn)["127.0.0.1:4102"] == ("draining", "Target.DeregistrationInProgress")
+    _call(endpoint, "/_sandbox/elbv2/target-health", {"generation": generation, "targetGroups": {arn: {
         "127.0.0.1:4101": {"State": "unhealthy", "Reason": "Target.ResponseCodeMismatch", "Description": "Health checks failed with these codes: [500]"},
         "127.0.0.1:4102": {"State": "draining"},
     }}})
@@ -59,11 +66,10 @@ def test_health_is_what_the_emulator_pushed_and_draining_targets_stay_listed(aws
         "127.0.0.1:4102": ("draining", "Target.DeregistrationInProgress"),
     }
     # Reading does not count as a change.
-    generation = _call(endpoint, "/_sandbox/elbv2/generation")["generation"]
     _health(elbv2, arn)
     assert _call(endpoint, "/_sandbox/elbv2/generation")["generation"] == generation
-    # Once the emulator stops reporting it (deregistration delay over), the target is gone.
-    _call(endpoint, "/_sandbox/elbv2/target-health", {"targetGroups": {arn: {"127.0.0.1:4101": {"State": "healthy"}}}})
+    # Once the emulator stops reporting it (draining over), the target is gone.
+    _call(endpoint, "/_sandbox/elbv2/target-health", {"generation": generation, "targetGroups": {arn: {"127.0.0.1:4101": {"State": "healthy"}}}})
     assert _health(elbv2, arn) == {"127.0.0.1:4101": ("healthy", None)}
 
 

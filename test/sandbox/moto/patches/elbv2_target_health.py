@@ -24,11 +24,14 @@ The health itself is decided by the load balancer emulator (test/sandbox/data-pl
 checks the targets and pushes every target's state here:
 
     POST /_sandbox/elbv2/target-health
-    {"targetGroups": {"<target group arn>": {"127.0.0.1:4001": {"State": "healthy"},
+    {"generation": <the generation the emulator read the configuration at>,
+     "targetGroups": {"<target group arn>": {"127.0.0.1:4001": {"State": "healthy"},
                                              "127.0.0.1:4002": {"State": "draining", "Reason": ..., "Description": ...}}}}
 
 Each push replaces the previous one. A registered target the emulator has not pushed yet is
-`initial` (`Elb.RegistrationInProgress`). `GET /_sandbox/elbv2/generation` answers
+`initial` (`Elb.RegistrationInProgress`); a deregistered one is `draining` until a push based on
+the generation of its deregistration or a later one (the emulator has seen it go and reports its
+draining itself). `GET /_sandbox/elbv2/generation` answers
 `{"generation": n}`, a counter bumped by every ELBv2 write, so the emulator re-reads the
 configuration only when it changed. Both routes are served before moto (no signature): the
 launcher binds loopback only.
@@ -48,6 +51,10 @@ from ._common import wrap_once
 _lock = threading.Lock()
 _pushed: dict[str, dict[str, dict[str, str]]] = {}
 _generation = 0
+# Deregistered targets the emulator has not seen deregistered yet: (target group arn, "id:port") -> the
+# generation of the deregistration. They are `draining` until a push based on that generation or later
+# says otherwise, so that nobody stops a target's process in the moment before its draining is tracked.
+_pending_draining: dict[tuple[str, str], int] = {}
 
 _WRITES = ("create_", "delete_", "modify_", "register_", "deregister_", "set_", "add_", "remove_")
 
@@ -65,6 +72,8 @@ def register(self: Any, targets: list[dict[str, Any]]) -> None:
         key, port = _key(target, self.port)
         self.targets[key] = {"Id": target["Id"], "Port": port}
         self.deregistered_targets.pop(key, None)
+        with _lock:
+            _pending_draining.pop((self.arn, key), None)
 
 
 def deregister(self: Any, targets: list[dict[str, Any]]) -> None:
@@ -74,6 +83,9 @@ def deregister(self: Any, targets: list[dict[str, Any]]) -> None:
         if not registered:
             raise InvalidTargetError()
         self.deregistered_targets[key] = registered
+        with _lock:
+            # The write wrapper bumps the generation once this call returns.
+            _pending_draining[(self.arn, key)] = _generation + 1
 
 
 def _status(target: dict[str, Any], port: str, health_port: Any, state: str, reason: str | None = None, description: str | None = None) -> Any:
@@ -84,11 +96,12 @@ def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
     key, port = _key(target, self.port)
     with _lock:
         pushed = _pushed.get(self.arn, {}).get(key)
+        pending = (self.arn, key) in _pending_draining
     if key in self.targets:
         if pushed and pushed.get("State") not in (None, "draining"):
             return _status(target, port, self.health_check_port, pushed["State"], pushed.get("Reason"), pushed.get("Description"))
         return _status(target, port, self.health_check_port, "initial", "Elb.RegistrationInProgress", "Target registration is in progress")
-    if pushed and pushed.get("State") == "draining":
+    if pending or (pushed and pushed.get("State") == "draining"):
         return _status(target, port, self.health_check_port, "draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
     return _status(target, port, self.health_check_port, "unused", "Target.NotRegistered", "Target is not registered to the target group")
 
@@ -102,9 +115,10 @@ def _wrap_describe_target_health(original: Callable[..., Any]) -> Callable[..., 
             return [target_group.health_for(t, self.ec2_backend) for t in targets]
         listed = list(target_group.targets.values())
         with _lock:
-            pushed = dict(_pushed.get(target_group_arn, {}))
-        for key, health in pushed.items():
-            if health.get("State") == "draining" and key not in target_group.targets:
+            draining = [key for key, health in _pushed.get(target_group_arn, {}).items() if health.get("State") == "draining"]
+            draining += [key for (arn, key) in _pending_draining if arn == target_group_arn]
+        for key in dict.fromkeys(draining):
+            if key not in target_group.targets:
                 target_id, _, port = key.rpartition(":")
                 listed.append({"Id": target_id, "Port": port})
         return [target_group.health_for(t, self.ec2_backend) for t in listed]
@@ -143,12 +157,18 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
         try:
             body = json.loads(environ["wsgi.input"].read(length) or b"{}")
             groups = body["targetGroups"]
+            based_on = body["generation"]
             if not isinstance(groups, dict) or not all(isinstance(v, dict) for v in groups.values()):
                 raise ValueError("targetGroups must map target group ARNs to objects")
+            if not isinstance(based_on, int):
+                raise ValueError("generation must be the integer the pushed configuration was read at")
         except (ValueError, KeyError, TypeError) as exc:
-            return _json(start_response, "400 Bad Request", {"error": f"expected {{\"targetGroups\": {{arn: {{\"id:port\": {{\"State\": ...}}}}}}}}: {exc}"})
+            return _json(start_response, "400 Bad Request", {"error": f"expected {{\"generation\": n, \"targetGroups\": {{arn: {{\"id:port\": {{\"State\": ...}}}}}}}}: {exc}"})
         with _lock:
             _pushed = groups
+            for pending, generation in list(_pending_draining.items()):
+                if generation <= based_on:
+                    del _pending_draining[pending]
         return _json(start_response, "200 OK", {"targetGroups": len(groups)})
     if path.startswith("/_sandbox/elbv2/"):
         return _json(start_response, "404 Not Found", {"error": f"no route {method} {path}"})
