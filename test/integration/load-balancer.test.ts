@@ -91,6 +91,13 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => 
   throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
 }
 
+/** Until the emulator has applied every ELBv2 write made so far (patches/elbv2_target_health.py's counter). */
+async function emulatorCaughtUp(): Promise<void> {
+  const counter = async () => (await (await fetch(`${sandboxEnv().AWS_ENDPOINT_URL}/_sandbox/elbv2/generation`)).json()) as { generation: number; pushed: number };
+  const { generation } = await counter();
+  await until('the emulator to catch up with moto', counter, (c) => c.pushed >= generation);
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function targetGroup(name: string, options: { healthy?: number; unhealthy?: number; delayMs?: number } = {}): Promise<string> {
@@ -259,7 +266,7 @@ describe('the sandbox load balancer', () => {
     const deregistered = Date.now();
     await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: tgD, Targets: [{ Id: '127.0.0.1', Port: d1.port }] }));
     expect((await health(tgD))[d1.port]).toBe('draining');
-    await sleep(700); // the emulator reads moto's changes every 500 ms
+    await emulatorCaughtUp();
     expect(await versions('d.lbtest.test', 10)).toEqual({ 'd-2': 10 });
     const answers = await Promise.all(slow);
     expect(answers.map((a) => [a.status, a.version]).sort()).toEqual([

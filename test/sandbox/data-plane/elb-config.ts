@@ -121,14 +121,14 @@ async function readTargetGroups(elb: ElasticLoadBalancingV2Client, account: stri
   let marker: string | undefined;
   do {
     const page = await elb.send(new DescribeTargetGroupsCommand({ Marker: marker }));
-    for (const group of page.TargetGroups ?? []) {
+    const groups = (page.TargetGroups ?? []).map(async (group): Promise<TargetGroupConfig> => {
       const arn = group.TargetGroupArn!;
       const [attributes, health] = await Promise.all([
         elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn })),
         elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })),
       ]);
       const delay = attributes.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value;
-      result.push({
+      return {
         arn,
         name: group.TargetGroupName ?? '',
         account,
@@ -149,8 +149,9 @@ async function readTargetGroups(elb: ElasticLoadBalancingV2Client, account: stri
         targets: (health.TargetHealthDescriptions ?? [])
           .filter((d) => d.TargetHealth?.State !== 'draining' && d.Target?.Id)
           .map((d) => ({ id: d.Target!.Id!, port: d.Target!.Port ?? group.Port ?? 80 })),
-      });
-    }
+      };
+    });
+    result.push(...(await Promise.all(groups)));
     marker = page.NextMarker;
   } while (marker);
   return result;

@@ -71,6 +71,7 @@ def test_health_is_what_the_emulator_pushed_and_draining_targets_stay_listed(aws
     # Once the emulator stops reporting it (draining over), the target is gone.
     _call(endpoint, "/_sandbox/elbv2/target-health", {"generation": generation, "targetGroups": {arn: {"127.0.0.1:4101": {"State": "healthy"}}}})
     assert _health(elbv2, arn) == {"127.0.0.1:4101": ("healthy", None)}
+    assert _call(endpoint, "/_sandbox/elbv2/generation")["pushed"] == generation
 
 
 def test_a_bad_push_is_refused_with_the_expected_shape(endpoint: str) -> None:  # noqa: F811
