@@ -16,9 +16,18 @@ COPY scripts/build-workflow-bundle.ts ./scripts/
 # running webpack at start (faster start, and the exact code that was reviewed).
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
+# --- helm: the Kubernetes worker renders the tenant chart with `helm template` ------------
+# Built from Go modules by the same script as for development (one pin: scripts/setup-helm.sh).
+FROM golang:1.26-bookworm AS helm
+WORKDIR /src
+COPY scripts/setup-helm.sh ./scripts/
+RUN bash scripts/setup-helm.sh
+
 # --- runtime: production dependencies, compiled code, the templates activities apply -----
 FROM node:20.19.5-bookworm-slim
+COPY --from=helm /src/.tools/bin/helm /usr/local/bin/helm
 ENV NODE_ENV=production \
+    TENANT_FLEET_HELM=/usr/local/bin/helm \
     TENANT_FLEET_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
     TENANT_FLEET_METRICS_PORT=9464 \
     TENANT_FLEET_HEALTH_PORT=8080
@@ -26,7 +35,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# Activities render infra/ templates (CloudFormation, Kubernetes manifests) at run time.
+# Activities render infra/ templates (CloudFormation, the tenant Helm chart) at run time.
 COPY infra ./infra
 USER node
 EXPOSE 8080 9464

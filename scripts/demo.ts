@@ -8,7 +8,7 @@ import { deprovisionTenant, provisionTenant } from '../src/client/tenants';
 import { loadFleetConfig } from '../src/shared/config/load';
 import { resolveTenantSpec } from '../src/shared/config/resolve';
 import { workflowIds } from '../src/shared/ids';
-import { SANDBOX_VALUES_FILE } from '../src/activities/kube-template/tenant-template';
+import { SANDBOX_VALUES_FILE } from '../src/activities/kube-chart/tenant-chart';
 import { sandboxAdminClients } from '../test/sandbox/admin-clients';
 import { createFleetWorkers } from '../src/workers/worker';
 import { demoCertificates, demoRelease } from './demo-release';

@@ -3,7 +3,7 @@
 import './quiet-aws-sdk';
 import { join } from 'node:path';
 import { temporalSettingsFromEnv } from '../src/client/connection';
-import { SANDBOX_VALUES_FILE } from '../src/activities/kube-template/tenant-template';
+import { SANDBOX_VALUES_FILE } from '../src/activities/kube-chart/tenant-chart';
 import { createFleetWorkers } from '../src/workers/worker';
 import { startSandbox } from '../test/sandbox';
 import { abortable, interruptOnSignals, untilInterrupted } from '../test/sandbox/interrupt';

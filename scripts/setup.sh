@@ -97,6 +97,9 @@ if [ -f "$TEST_SERVER_DIR/.pom-sha256" ]; then
   fi
 fi
 
+# --- Helm (the Kubernetes worker renders the tenant chart; npm test lints it) ------------
+bash "$ROOT/scripts/setup-helm.sh"
+
 # --- Kubernetes (etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok) -----
 if [ -f "$ROOT/scripts/setup-kube.sh" ] && [ "${TENANT_FLEET_SKIP_KUBE:-}" != "1" ]; then
   bash "$ROOT/scripts/setup-kube.sh"

@@ -3,13 +3,13 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseOrThrow } from '../../src/shared/validation';
 
-export const LINTERS = ['cfn-lint', 'checkov', 'actionlint', 'shellcheck'] as const;
+export const LINTERS = ['cfn-lint', 'checkov', 'actionlint', 'shellcheck', 'helm'] as const;
 export type Linter = (typeof LINTERS)[number];
 
 /** One finding of one linter, with the file named as it is in the repository. */
 export interface Finding {
   tool: Linter;
-  /** The linter's rule or check ID: E3012, CKV_AWS_111, SC2086, an actionlint kind such as `expression`. */
+  /** The linter's rule or check ID: E3012, CKV_AWS_111, SC2086, an actionlint kind such as `expression`, helm's ERROR or `render`. */
   rule: string;
   file: string;
   /** What the finding is about inside the file, where the linter names one (a template resource, a Kubernetes object). */

@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { chartValuesLayers } from '../../src/activities/kube-chart/from-config';
+import { findHelm } from '../../src/activities/kube-chart/helm';
+import { ChartRenderError, TenantChart, tenantValues } from '../../src/activities/kube-chart/tenant-chart';
 import type { Finding, Linter } from './baseline';
-import type { InfraFiles, StagedFile } from './stage';
+import { sandboxFleet, workloadFor, type InfraFiles, type StagedFile } from './stage';
 import { toolsDir } from '../../test/sandbox/tools';
 
 export interface LintContext {
@@ -153,9 +156,51 @@ async function shellcheck({ root, files }: LintContext): Promise<Finding[]> {
   }));
 }
 
+const TENANT_CHART = 'infra/helm/tenant';
+
+/**
+ * The tenant chart: `helm lint --strict` (with the sandbox values), then `helm template` for
+ * every Kubernetes tenant of the sandbox fleet with the values the workers would give it, so a
+ * chart or values change that breaks one tenant fails here, not at its next apply.
+ */
+async function helmChart({ root, stageDir }: LintContext): Promise<Finding[]> {
+  if (!existsSync(join(root, TENANT_CHART, 'Chart.yaml'))) return [];
+  let helm: string;
+  try {
+    helm = findHelm();
+  } catch (error) {
+    throw new LinterError((error as Error).message);
+  }
+  const fleet = sandboxFleet(root);
+  const kubeTenants = fleet.tenants.filter((t) => t.runtime === 'kubernetes');
+  const sandboxValues = join(root, TENANT_CHART, 'values-sandbox.yaml');
+  // lint needs the values the fleet sets per tenant (the chart requires them).
+  const lintValues = join(stageDir, '..', 'helm-lint-values.json');
+  writeFileSync(lintValues, JSON.stringify({ tenant: tenantValues(workloadFor(kubeTenants[0] ?? { id: 'lint' })) }));
+  const { code, stdout, stderr } = await run(helm, ['lint', TENANT_CHART, '--strict', '--values', sandboxValues, '--values', lintValues], root);
+  const findings: Finding[] = [];
+  for (const line of `${stdout}\n${stderr}`.split('\n')) {
+    const match = /^\[(ERROR|WARNING)\] (?:([^:\s]+): )?(.*)$/.exec(line.trim());
+    if (match) findings.push({ tool: 'helm', rule: match[1]!, file: match[2] ? join(TENANT_CHART, match[2].replace(/^tenant\//, '')) : TENANT_CHART, message: match[3]! });
+  }
+  if (code !== 0 && findings.length === 0) throw new LinterError(`helm lint failed without a finding: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  for (const tenant of kubeTenants) {
+    const layers = chartValuesLayers(fleet, tenant.id, sandboxValues) ?? [];
+    const chart = new TenantChart({ helm, chart: { path: join(root, TENANT_CHART) }, valuesFor: () => layers });
+    try {
+      await chart.render(workloadFor(tenant));
+    } catch (error) {
+      if (!(error instanceof ChartRenderError)) throw error;
+      findings.push({ tool: 'helm', rule: 'render', file: TENANT_CHART, resource: `tenant ${tenant.id}`, message: error.message });
+    }
+  }
+  return findings;
+}
+
 export const linters: Record<Linter, (context: LintContext) => Promise<Finding[]>> = {
   'cfn-lint': cfnLint,
   checkov,
   actionlint,
   shellcheck,
+  helm: helmChart,
 };

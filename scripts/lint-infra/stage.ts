@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
-import { renderManifests } from '../../src/activities/kube-template/render';
-import { TenantTemplate, tenantValues } from '../../src/activities/kube-template/tenant-template';
+import { findHelm } from '../../src/activities/kube-chart/helm';
+import { tenantNamespace, tenantValues } from '../../src/activities/kube-chart/tenant-chart';
 import type { WorkloadSpec } from '../../src/activities/runtime/types';
 import { toolsDir } from '../../test/sandbox/tools';
 
@@ -36,7 +36,7 @@ export function findInfraFiles(root: string): InfraFiles {
   return {
     cloudFormation: listFiles(root, 'infra/cloudformation', isYaml),
     kubernetes: listFiles(root, 'infra/kubernetes/workers', isYaml),
-    tenantTemplates: listFiles(root, 'infra/kubernetes/tenant/templates', isYaml),
+    tenantTemplates: listFiles(root, 'infra/helm/tenant/templates', isYaml),
     dockerfiles: [...listFiles(root, '.', (n) => n === 'Dockerfile'), ...listFiles(root, 'infra/compose', (n) => n.endsWith('.Dockerfile'))],
     ciWorkflows: listFiles(root, 'infra/ci', isYaml),
     shellScripts: [...listFiles(root, 'scripts', (n) => n.endsWith('.sh')), ...listFiles(root, 'infra/compose', (n) => n.endsWith('.sh'))],
@@ -87,16 +87,35 @@ function kustomized(root: string, manifests: string[]): Map<string, unknown[]> {
   return byFile;
 }
 
-/**
- * The tenant the Kubernetes templates are rendered for: the first Kubernetes tenant of the
- * sandbox fleet, with an application role, so that every optional part of the templates renders.
- */
-export function representativeWorkload(root: string): WorkloadSpec {
-  // The seeding fills the ${...} placeholders; a stand-in keeps the YAML readable here.
+/** The sandbox fleet config as committed; the seeding fills the ${...} placeholders, a stand-in keeps the YAML readable here. */
+export function sandboxFleet(root: string): SandboxFleet {
   const text = readFileSync(join(root, 'config', 'fleet.sandbox.yaml'), 'utf8').replace(/\$\{[\w.-]+\}/g, 'seeded');
-  const fleet = parseYaml(text) as { tenants?: { id: string; runtime?: string; image?: string }[] };
-  const tenant = fleet.tenants?.find((t) => t.runtime === 'kubernetes');
-  if (!tenant?.image) throw new Error('config/fleet.sandbox.yaml has no Kubernetes tenant with an image to render the tenant templates for');
+  const fleet = (parseYaml(text) ?? {}) as Partial<SandboxFleet>;
+  return { environments: fleet.environments ?? [], tenants: fleet.tenants ?? [], ...(fleet.tenantChart ? { tenantChart: fleet.tenantChart } : {}) };
+}
+
+export interface SandboxFleet {
+  tenantChart?: { path?: string; values?: Record<string, unknown> };
+  environments: { name: string; chartValues?: Record<string, unknown> }[];
+  tenants: { id: string; environment: string; runtime?: string; image?: string; chartValues?: Record<string, unknown> }[];
+}
+
+/** A workload for `tenant`, with an application role, so that every optional part of the chart renders. */
+export function workloadFor(tenant: { id: string; image?: string }): WorkloadSpec {
+  return {
+    tenantId: tenant.id,
+    image: tenant.image ?? 'registry.sandbox.test/tenant-app',
+    version: '1.0.0',
+    replicas: 2,
+    config: { TENANT_ID: tenant.id, LOG_LEVEL: 'info' },
+    appRoleArn: `arn:aws:iam::000000000000:role/tenant-${tenant.id}-app`,
+  };
+}
+
+/** The tenant the chart is rendered for when checkov reads it: the sandbox fleet's first Kubernetes tenant. */
+export function representativeWorkload(root: string): WorkloadSpec {
+  const tenant = sandboxFleet(root).tenants.find((t) => t.runtime === 'kubernetes');
+  if (!tenant?.image) throw new Error('config/fleet.sandbox.yaml has no Kubernetes tenant with an image to render the tenant chart for');
   return {
     tenantId: tenant.id,
     image: tenant.image,
@@ -129,11 +148,29 @@ export function stageForCheckov(root: string, files: InfraFiles, stageDir: strin
   for (const file of files.ciWorkflows) put(file, join('.github', 'workflows', relative('infra/ci', file)));
 
   if (files.tenantTemplates.length === 0) return staged;
-  const template = TenantTemplate.load({ directory: join(root, 'infra', 'kubernetes', 'tenant') });
-  const scope = { Values: template.values, Tenant: tenantValues(representativeWorkload(root), template.values) };
-  for (const file of files.tenantTemplates) {
-    const objects = renderManifests(readFileSync(join(root, file), 'utf8'), scope, file);
-    put(file, file, objects.map((o) => stringify(o)).join('---\n'));
-  }
+  for (const [file, objects] of renderedByTemplate(root, representativeWorkload(root), join(stageDir, '..'))) put(file, file, objects.map((o) => stringify(o)).join('---\n'));
   return staged;
+}
+
+/**
+ * infra/helm/tenant rendered by `helm template` for `workload`, each object under the template
+ * file that made it (helm's `# Source:` comment), so findings name the committed file.
+ */
+function renderedByTemplate(root: string, workload: WorkloadSpec, scratch: string): Map<string, unknown[]> {
+  const chartDir = join(root, 'infra', 'helm', 'tenant');
+  const valuesFile = join(scratch, 'lint-tenant-values.json');
+  writeFileSync(valuesFile, JSON.stringify({ tenant: tenantValues(workload) }));
+  const namespace = tenantNamespace(workload.tenantId);
+  const output = execFileSync(findHelm(), ['template', namespace, chartDir, '--namespace', namespace, '--values', valuesFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const byFile = new Map<string, unknown[]>();
+  for (const doc of parseAllDocuments(output)) {
+    const object = doc.toJS() as unknown;
+    if (!object) continue;
+    const comment = doc.commentBefore ?? (doc.contents as { commentBefore?: string } | null)?.commentBefore ?? '';
+    const source = /Source: [^/]+\/(\S+)/.exec(comment)?.[1];
+    if (!source) throw new Error(`helm template ${relative(root, chartDir)} printed an object without its # Source: comment`);
+    const file = join('infra', 'helm', 'tenant', source);
+    byFile.set(file, [...(byFile.get(file) ?? []), object]);
+  }
+  return byFile;
 }

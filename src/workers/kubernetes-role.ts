@@ -1,7 +1,8 @@
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { KubeClient } from '../activities/kube-client/client';
 import { loadKubeConnection } from '../activities/kube-client/kubeconfig';
-import { TenantTemplate } from '../activities/kube-template/tenant-template';
+import { tenantChartFromConfig } from '../activities/kube-chart/from-config';
+import { findHelm } from '../activities/kube-chart/helm';
 import { createKubernetesActivities } from '../activities/runtime/kubernetes';
 import { kubernetesTaskQueue } from '../shared/config/resolve';
 import type { FleetConfig } from '../shared/config/schema';
@@ -14,8 +15,10 @@ export interface KubernetesWorkersOptions {
   fleet?: { path: string; config: FleetConfig };
   /** Serve only these clusters (TENANT_FLEET_KUBE_CLUSTERS), e.g. for a worker running inside one of them. Default: all. */
   clusters?: string[];
-  /** A values file over infra/kubernetes/tenant/values.yaml (TENANT_FLEET_KUBE_VALUES). */
+  /** A values file over the tenant chart's values.yaml (TENANT_FLEET_KUBE_VALUES). */
   valuesFile?: string;
+  /** The helm binary (TENANT_FLEET_HELM); default: .tools/bin/helm, then helm on PATH. */
+  helm?: string;
 }
 
 /**
@@ -39,7 +42,8 @@ export async function createKubernetesWorkers(
   if (clusters.length === 0) {
     throw new Error(`worker role "kubernetes": ${fleetConfigPath} has no kubernetesClusters to serve`);
   }
-  const template = TenantTemplate.load({ valuesFile: options.valuesFile });
+  // Before any connection: a worker without helm or with a missing chart says so at start.
+  const chart = tenantChartFromConfig({ fleet: options.fleet, helm: findHelm(options.helm === undefined ? process.env : { TENANT_FLEET_HELM: options.helm }), valuesFile: options.valuesFile });
 
   const clients: KubeClient[] = [];
   const close = () => clients.forEach((client) => client.close());
@@ -57,7 +61,7 @@ export async function createKubernetesWorkers(
         await Worker.create({
           ...common,
           taskQueue: cluster.taskQueue ?? kubernetesTaskQueue(cluster.name),
-          activities: createKubernetesActivities({ cluster: cluster.name, kube, template }),
+          activities: createKubernetesActivities({ cluster: cluster.name, kube, chart }),
           // Mostly waiting on rollouts and namespace deletions: cheap, so many at once.
           maxConcurrentActivityTaskExecutions: 200,
         }),

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     awsEndpoint: env.AWS_ENDPOINT_URL,
     workflowBundlePath: env.TENANT_FLEET_WORKFLOW_BUNDLE,
     fleetConfigPath: env.TENANT_FLEET_CONFIG,
-    kubernetes: { clusters: env.TENANT_FLEET_KUBE_CLUSTERS, valuesFile: env.TENANT_FLEET_KUBE_VALUES },
+    kubernetes: { clusters: env.TENANT_FLEET_KUBE_CLUSTERS, valuesFile: env.TENANT_FLEET_KUBE_VALUES, helm: env.TENANT_FLEET_HELM },
     shutdownGraceTime: env.TENANT_FLEET_SHUTDOWN_GRACE,
   });
   const health = env.TENANT_FLEET_HEALTH_PORT

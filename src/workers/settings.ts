@@ -18,8 +18,10 @@ export const workerEnvSchema = z.object({
     .string()
     .transform((s) => s.split(',').map((c) => c.trim()).filter(Boolean))
     .optional(),
-  /** Role kubernetes: a values file over infra/kubernetes/tenant/values.yaml. */
+  /** Role kubernetes: a values file over the tenant chart's values.yaml (docs/helm.md). */
   TENANT_FLEET_KUBE_VALUES: z.string().min(1).optional(),
+  /** Role kubernetes: the helm binary; default .tools/bin/helm, then helm on PATH. */
+  TENANT_FLEET_HELM: z.string().min(1).optional(),
   /** Probes' port; unset means no health endpoint (tests, laptops). */
   TENANT_FLEET_HEALTH_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   TENANT_FLEET_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),

@@ -26,7 +26,7 @@ export interface FleetWorkersOptions {
   fleetConfigPath?: string;
   /** How long a shutdown waits for running activities before cancelling them (default 30s; keep below the pod's termination grace). */
   shutdownGraceTime?: Duration;
-  /** Role `kubernetes`: which of the fleet config's clusters to serve, and a values file for the tenant template. */
+  /** Role `kubernetes`: which of the fleet config's clusters to serve, and a values file for the tenant chart. */
   kubernetes?: Omit<KubernetesWorkersOptions, 'fleet'>;
 }
 

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { AwsClients } from '../../src/activities/aws/clients';
-import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-template/tenant-template';
+import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-chart/tenant-chart';
 import { connectClient, temporalSettingsFromEnv } from '../../src/client/connection';
 import { loadFleetConfig } from '../../src/shared/config/load';
 import { resolveTenantSpec } from '../../src/shared/config/resolve';

@@ -7,7 +7,7 @@ import { loadFleetConfig } from '../../src/shared/config/load';
 import { resolveTenantSpec } from '../../src/shared/config/resolve';
 import type { FleetConfig } from '../../src/shared/config/schema';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
-import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-template/tenant-template';
+import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-chart/tenant-chart';
 import { createFleetWorkers, type FleetWorkers } from '../../src/workers/worker';
 import { sandboxAdminClients, type SandboxAdminClients } from '../sandbox/admin-clients';
 import { toolsDir } from '../sandbox/tools';

@@ -3,11 +3,16 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import { KubeClient } from '../../src/activities/kube-client/client';
 import { loadKubeConnection } from '../../src/activities/kube-client/kubeconfig';
-import { SANDBOX_VALUES_FILE, TenantTemplate } from '../../src/activities/kube-template/tenant-template';
+import { tenantChartFromConfig } from '../../src/activities/kube-chart/from-config';
+import { findHelm } from '../../src/activities/kube-chart/helm';
+import { SANDBOX_VALUES_FILE, TENANT_CHART_DIR, TenantChart } from '../../src/activities/kube-chart/tenant-chart';
 import { createKubernetesActivities, type KubernetesActivities, type KubernetesRuntime } from '../../src/activities/runtime/kubernetes';
 import type { WorkloadSpec } from '../../src/activities/runtime/types';
 import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
@@ -21,6 +26,8 @@ let h: Harness;
 let kube: KubeClient;
 let activities: KubernetesActivities;
 let kubeconfig: string;
+let helm: string;
+let scratch: string;
 
 beforeAll(async () => {
   h = await startHarness();
@@ -28,9 +35,13 @@ beforeAll(async () => {
   if (!cluster?.kubeconfig) throw new Error(`the sandbox fleet config has no cluster ${CLUSTER} with a kubeconfig`);
   kubeconfig = cluster.kubeconfig;
   kube = new KubeClient(loadKubeConnection({ kubeconfig, context: cluster.context }));
-  activities = createKubernetesActivities({ cluster: CLUSTER, kube, template: TenantTemplate.load({ valuesFile: SANDBOX_VALUES_FILE }) });
+  helm = findHelm();
+  scratch = mkdtempSync(join(tmpdir(), 'kubernetes-test-'));
+  const chart = tenantChartFromConfig({ fleet: { path: h.env.TENANT_FLEET_CONFIG!, config: h.config }, helm, valuesFile: SANDBOX_VALUES_FILE });
+  activities = createKubernetesActivities({ cluster: CLUSTER, kube, chart });
 });
 afterAll(async () => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
   kube?.close();
   await h?.stop();
 });
@@ -101,6 +112,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(await kubectl('get', 'targetgroupbinding', 'app', '-n', 'tenant-wonka', '-o', 'jsonpath={.spec.serviceRef.name}:{.spec.serviceRef.port} {.spec.targetGroupARN}')).toBe(
       `app:http ${workload.targetGroupArn}`,
     );
+    expect((await kubectl('get', 'resourcequota,limitrange', '-n', 'tenant-wonka', '-o', 'name')).split('\n').sort()).toEqual(['limitrange/tenant', 'resourcequota/tenant']);
 
     const [rollout, rolloutAgain] = await twice(activities.k8sWaitForRollout, ref);
     expect(rollout).toEqual({ ready: true, updatedReplicas: 2, readyReplicas: 2, desiredReplicas: 2 });
@@ -203,4 +215,119 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(gone.stackDeleted).toBe(true);
     expect(await namespaceExists('tenant-cyberdyne')).toBe(false);
   }, 600_000);
+
+  it('prunes an object removed from the chart on the next apply (also after an apply cut short), and nothing else', async () => {
+    const tenantId = 'pruned-chart';
+    const namespace = `tenant-${tenantId}`;
+    const runtime = kubernetesTenant('wonka').runtime;
+    // Three versions of the fleet's chart: with one more ConfigMap, without it but with a
+    // PodDisruptionBudget the server refuses (so that apply stops part-way), and as it is.
+    const variant = (name: string, extra: Record<string, object>) => {
+      const dir = join(scratch, name);
+      cpSync(TENANT_CHART_DIR, dir, { recursive: true });
+      for (const [file, object] of Object.entries(extra)) writeFileSync(join(dir, 'templates', file), stringify(object));
+      return dir;
+    };
+    const extraConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'extra-settings', namespace }, data: { A: '1' } };
+    const refusedPdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'refused', namespace }, spec: { maxUnavailable: -1, selector: { matchLabels: { a: 'b' } } } };
+    const activitiesWith = (dir: string) =>
+      createKubernetesActivities({ cluster: CLUSTER, kube, chart: new TenantChart({ helm, chart: { path: dir }, valuesFor: () => [{ file: SANDBOX_VALUES_FILE }] }) });
+    const withExtra = activitiesWith(variant('with-extra', { 'extra.yaml': extraConfigMap }));
+    const cutShort = activitiesWith(variant('cut-short', { 'refused.yaml': refusedPdb }));
+    const current = activitiesWith(TENANT_CHART_DIR);
+    const workload: WorkloadSpec = { tenantId, image: 'registry.sandbox.test/tenant-app', version: '1.0.0', replicas: 1, config: { TENANT_ID: tenantId } };
+    const objects = async () => (await kubectl('get', 'configmap,serviceaccount,service,deployment,pdb,networkpolicy,role,rolebinding,resourcequota,limitrange', '-n', namespace, '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\n"}{end}')).split('\n').sort();
+
+    try {
+      expect((await withExtra.k8sApplyWorkload({ runtime, workload })).changed).toBe(true);
+      expect(await kubectl('get', 'configmap', 'extra-settings', '-n', namespace, '-o', 'jsonpath={.data.A}')).toBe('1');
+      // Objects the fleet did not apply: one unlabelled, one carrying the ApplySet's label by hand.
+      await kubectl('create', 'configmap', 'someone-else', '-n', namespace, '--from-literal=B=2');
+      await kubectl('create', 'configmap', 'labelled-by-hand', '-n', namespace, '--from-literal=C=3');
+      const partOf = await kubectl('get', 'configmap', 'extra-settings', '-n', namespace, '-o', 'jsonpath={.metadata.labels.applyset\\.kubernetes\\.io/part-of}');
+      expect(partOf).toMatch(/^applyset-[\w-]{43}-v1$/);
+      await kubectl('label', 'configmap', 'labelled-by-hand', '-n', namespace, `applyset.kubernetes.io/part-of=${partOf}`);
+
+      // Cut short: the server refuses the last object, so nothing is pruned yet.
+      const refused = await failureOf(cutShort.k8sApplyWorkload({ runtime, workload }));
+      expect(refused.type).toBe(ErrorType.InvalidInput);
+      expect(refused.message).toContain('PodDisruptionBudget tenant-pruned-chart/refused');
+      expect(await kubectl('get', 'configmap', 'extra-settings', '-n', namespace, '--ignore-not-found', '-o', 'name')).toBe('configmap/extra-settings');
+      const before = (await objects()).filter((line) => !line.startsWith('ConfigMap/extra-settings='));
+
+      const [pruned, again] = await twice(current.k8sApplyWorkload, { runtime, workload });
+      expect(pruned.changed).toBe(true);
+      expect(again).toEqual({ changed: false, revision: pruned.revision });
+      expect(await kubectl('get', 'configmap', 'extra-settings', '-n', namespace, '--ignore-not-found', '-o', 'name')).toBe('');
+      // Everything else is the same object as before (same UIDs), the refused PDB never existed, and the
+      // objects the fleet did not apply are untouched.
+      expect(await objects()).toEqual(before);
+      expect(before.some((line) => line.startsWith('ConfigMap/someone-else='))).toBe(true);
+      expect(before.some((line) => line.startsWith('ConfigMap/labelled-by-hand='))).toBe(true);
+      expect(before.some((line) => line.startsWith('Deployment/app='))).toBe(true);
+      expect(await kubectl('get', 'configmap', 'tenant-fleet-applyset', '-n', namespace, '-o', 'jsonpath={.metadata.annotations.applyset\\.kubernetes\\.io/contains-group-kinds}')).toBe(
+        'ConfigMap,Deployment.apps,LimitRange,NetworkPolicy.networking.k8s.io,PodDisruptionBudget.policy,ResourceQuota,Role.rbac.authorization.k8s.io,RoleBinding.rbac.authorization.k8s.io,Service,ServiceAccount',
+      );
+    } finally {
+      await current.k8sDeleteWorkload({ runtime, tenantId });
+    }
+  }, 300_000);
+
+  it('deploys a sandbox tenant from a user chart at a local path, with fleet, environment and tenant values', async () => {
+    const tenant = kubernetesTenant('wayne');
+    const { runtime } = tenant;
+    // A chart of the user's own: another layout, its own values schema, the names the fleet needs.
+    const chartDir = join(scratch, 'configs', 'charts', 'acme-tenant');
+    mkdirSync(join(chartDir, 'templates'), { recursive: true });
+    const write = (file: string, text: string) => writeFileSync(join(chartDir, file), text);
+    write('Chart.yaml', 'apiVersion: v2\nname: acme-tenant\nversion: 0.3.0\n');
+    write('values.yaml', 'tenant: {}\ngreeting: hello\nbanner: none\nextraLabels: {}\n');
+    write(
+      'values.schema.json',
+      JSON.stringify({ type: 'object', required: ['greeting'], properties: { greeting: { type: 'string', enum: ['hello', 'hi', 'howdy'] }, banner: { type: 'string' } } }),
+    );
+    write(
+      'templates/all.yaml',
+      [
+        'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ .Release.Namespace }}\n  labels:\n    app.kubernetes.io/managed-by: tenant-fleet',
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  GREETING: {{ .Values.greeting | quote }}\n  BANNER: {{ .Values.banner | quote }}\n{{- range $k, $v := .Values.tenant.config }}\n  {{ $k }}: {{ $v | quote }}\n{{- end }}',
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  labels:\n    {{- toYaml .Values.extraLabels | nindent 4 }}\nspec:\n  replicas: {{ .Values.tenant.replicas }}\n  progressDeadlineSeconds: 15\n  selector:\n    matchLabels: { app: {{ .Values.tenant.id | quote }} }\n  template:\n    metadata:\n      labels: { app: {{ .Values.tenant.id | quote }} }\n    spec:\n      securityContext: { runAsNonRoot: true, seccompProfile: { type: RuntimeDefault } }\n      containers:\n        - name: app\n          image: {{ .Values.tenant.image | quote }}\n          envFrom: [{ configMapRef: { name: app-config } }]\n          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }',
+      ].join('\n---\n'),
+    );
+    const configPath = join(scratch, 'configs', 'fleet.yaml');
+    const config = {
+      ...h.config,
+      tenantChart: { path: 'charts/acme-tenant', values: { greeting: 'hi', banner: 'fleet' } },
+      environments: h.config.environments.map((e) => (e.name === tenant.environment ? { ...e, chartValues: { banner: `environment ${e.name}` } } : e)),
+      tenants: h.config.tenants.map((t) => (t.id === tenant.id ? { ...t, chartValues: { greeting: 'howdy', extraLabels: { 'acme.example/owner': 'wayne' } } } : t)),
+    };
+    const userActivities = createKubernetesActivities({ cluster: CLUSTER, kube, chart: tenantChartFromConfig({ fleet: { path: configPath, config }, helm }) });
+    const workload: WorkloadSpec = { tenantId: tenant.id, image: tenant.image, version: '2.0.0', replicas: 2, config: { TENANT_ID: tenant.id } };
+    const ref = { runtime, tenantId: tenant.id };
+    try {
+      const [applied, again] = await twice(userActivities.k8sApplyWorkload, { runtime, workload });
+      expect(applied.changed).toBe(true);
+      expect(again).toEqual({ changed: false, revision: applied.revision });
+      expect(await userActivities.k8sWaitForRollout(ref)).toEqual({ ready: true, updatedReplicas: 2, readyReplicas: 2, desiredReplicas: 2 });
+      expect(await userActivities.k8sCurrentWorkload(ref)).toMatchObject({ image: `${tenant.image}:2.0.0`, version: '2.0.0' });
+      // Tenant over environment over fleet over the chart's defaults.
+      expect(await kubectl('get', 'configmap', 'app-config', '-n', 'tenant-wayne', '-o', 'jsonpath={.data.GREETING}/{.data.BANNER}/{.data.TENANT_ID}')).toBe(`howdy/environment ${tenant.environment}/wayne`);
+      expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-wayne', '-o', 'jsonpath={.metadata.labels.acme\\.example/owner}')).toBe('wayne');
+
+      // Values the chart's values.schema.json refuses fail before anything is applied, and are not retried.
+      const refusing = createKubernetesActivities({
+        cluster: CLUSTER,
+        kube,
+        chart: tenantChartFromConfig({ fleet: { path: configPath, config: { ...config, tenantChart: { ...config.tenantChart, values: { greeting: 'yo' } }, tenants: h.config.tenants } }, helm }),
+      });
+      const refused = await failureOf(refusing.k8sApplyWorkload({ runtime, workload: { ...workload, version: '3.0.0' } }));
+      expect(refused.type).toBe(ErrorType.InvalidInput);
+      expect(refused.nonRetryable).toBe(true);
+      expect(refused.message).toContain("the values do not match the chart's values.schema.json");
+      expect(refused.message).toContain('greeting');
+      expect((await userActivities.k8sCurrentWorkload(ref))?.version).toBe('2.0.0');
+    } finally {
+      await userActivities.k8sDeleteWorkload(ref);
+    }
+  }, 300_000);
 });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-template/tenant-template';
+import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-chart/tenant-chart';
 import { releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
 import { provisionTenant } from '../../src/client/tenants';
 import { freeLoopbackPort } from '../sandbox/ports';

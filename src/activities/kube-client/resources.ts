@@ -18,6 +18,8 @@ const RESOURCE_TYPES: Record<string, ResourceType> = {
   'v1/ConfigMap': { plural: 'configmaps', namespaced: true },
   'rbac.authorization.k8s.io/v1/Role': { plural: 'roles', namespaced: true },
   'rbac.authorization.k8s.io/v1/RoleBinding': { plural: 'rolebindings', namespaced: true },
+  'v1/LimitRange': { plural: 'limitranges', namespaced: true },
+  'v1/ResourceQuota': { plural: 'resourcequotas', namespaced: true },
   'networking.k8s.io/v1/NetworkPolicy': { plural: 'networkpolicies', namespaced: true },
   'v1/Service': { plural: 'services', namespaced: true },
   'apps/v1/Deployment': { plural: 'deployments', namespaced: true },
@@ -50,6 +52,21 @@ export function collectionPath(apiVersion: string, kind: string, namespace?: str
 export function inApplyOrder<T extends Pick<KubeObject, 'apiVersion' | 'kind'>>(objects: T[]): T[] {
   const rank = (o: T) => APPLY_ORDER.indexOf(`${o.apiVersion}/${o.kind}`);
   return [...objects].sort((a, b) => rank(a) - rank(b));
+}
+
+/** `Deployment.apps`, `ConfigMap`: a kind and its API group, the way ApplySets record them. */
+export function groupKindOf(ref: Pick<KubeObject, 'apiVersion' | 'kind'>): string {
+  const group = ref.apiVersion.includes('/') ? ref.apiVersion.slice(0, ref.apiVersion.indexOf('/')) : '';
+  return group ? `${ref.kind}.${group}` : ref.kind;
+}
+
+/** The apiVersion this client uses for a group and kind (see groupKindOf), or undefined for one it does not know. */
+export function apiVersionOf(groupKind: string): string | undefined {
+  const key = APPLY_ORDER.find((k) => {
+    const [apiVersion, kind] = [k.slice(0, k.lastIndexOf('/')), k.slice(k.lastIndexOf('/') + 1)];
+    return groupKindOf({ apiVersion, kind }) === groupKind;
+  });
+  return key?.slice(0, key.lastIndexOf('/'));
 }
 
 /** `Deployment tenant-acme/app`, for messages. */

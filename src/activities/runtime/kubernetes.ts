@@ -5,10 +5,11 @@ import { runtimeSpecSchema, type RuntimeSpec } from '../../shared/tenant-spec';
 import { parseOrFail } from '../../shared/validation';
 import type { KubeClient, KubeObject } from '../kube-client/client';
 import { KubeTransientError, kubeStep } from '../kube-client/errors';
-import { describe, objectPath } from '../kube-client/resources';
+import { apiVersionOf, collectionPath, describe, objectPath, type ObjectRef } from '../kube-client/resources';
 import { containerImage, judgeRollout, type Deployment, type RolloutJudgement } from '../kube-client/rollout';
-import { TENANT_OBJECTS, tenantNamespace, type TenantTemplate } from '../kube-template/tenant-template';
-import { pollWithHeartbeat } from '../poll';
+import { APPLYSET, appliedBy, applySetId, applySetParent, asMember, memberKey, memberKinds, recordedGroupKinds } from '../kube-chart/applyset';
+import { ChartRenderError, TENANT_OBJECTS, tenantNamespace, type TenantChart } from '../kube-chart/tenant-chart';
+import { abortSignal, pollWithHeartbeat } from '../poll';
 import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type RolloutStatus, type WorkloadSpec } from './types';
 
 export type KubernetesRuntime = Extract<RuntimeSpec, { kind: 'kubernetes' }>;
@@ -46,11 +47,11 @@ export interface KubernetesActivityDependencies {
   /** The fleet config's name for the cluster `kube` talks to; inputs naming another cluster are refused. */
   cluster: string;
   kube: KubeClient;
-  template: TenantTemplate;
+  chart: TenantChart;
 }
 
 /** The Kubernetes runtime's activities for one cluster, served on that cluster's own task queue. */
-export function createKubernetesActivities({ cluster, kube, template }: KubernetesActivityDependencies) {
+export function createKubernetesActivities({ cluster, kube, chart }: KubernetesActivityDependencies) {
   const where = `in Kubernetes cluster ${cluster}`;
 
   /** Validates an activity's input, and that it was routed to the worker of the cluster it names. */
@@ -94,20 +95,74 @@ export function createKubernetesActivities({ cluster, kube, template }: Kubernet
     return [...new Set(reasons)].sort();
   }
 
+  async function renderChart(workload: WorkloadSpec): Promise<KubeObject[]> {
+    try {
+      return await chart.render(workload, abortSignal());
+    } catch (error) {
+      if (!(error instanceof ChartRenderError)) throw error;
+      // A chart or values that do not render render the same on a retry; only an OCI pull may work later.
+      if (error.retryable) throw new KubeTransientError(error.message, error);
+      throw permanentFailure(ErrorType.InvalidInput, error.message, { cause: error });
+    }
+  }
+
+  function pathOf(object: ObjectRef, source: string): string {
+    try {
+      return objectPath(object);
+    } catch (cause) {
+      throw permanentFailure(ErrorType.InvalidInput, `${source}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /**
+   * Deletes the members of the tenant's ApplySet that `wanted` no longer holds: listed by the
+   * set's label in the tenant's namespace only, and only those the fleet's field manager applied.
+   * True when anything was deleted.
+   */
+  async function prune(namespace: string, id: string, groupKinds: string[], wanted: Set<string>): Promise<boolean> {
+    let deleted = false;
+    for (const groupKind of groupKinds) {
+      const apiVersion = apiVersionOf(groupKind);
+      if (apiVersion === undefined) {
+        throw permanentFailure(ErrorType.InvalidInput, `the ApplySet of ${namespace} ${where} lists kind ${groupKind}, which this worker cannot list to prune; expected a kind of kube-client/resources.ts`);
+      }
+      const kind = groupKind.split('.')[0]!;
+      const listed = await kubeStep(`listing the ${groupKind} objects of ${namespace} ${where} (label ${APPLYSET.partOfLabel})`, () =>
+        kube.list(collectionPath(apiVersion, kind, namespace), { labelSelector: `${APPLYSET.partOfLabel}=${id}` }),
+      );
+      for (const item of listed) {
+        // A list's items carry no apiVersion and kind of their own.
+        const ref = { apiVersion, kind, metadata: { name: item.metadata.name, namespace } };
+        if (wanted.has(memberKey(ref)) || item.metadata.deletionTimestamp || !appliedBy(item, FIELD_MANAGER)) continue;
+        await kubeStep(`pruning ${describe(ref)} ${where} (the tenant chart no longer renders it)`, () => kube.delete(objectPath(ref), { propagationPolicy: 'Background' }));
+        deleted = true;
+      }
+    }
+    return deleted;
+  }
+
   return {
     /**
-     * Renders infra/kubernetes/tenant for the workload and server-side applies every object
-     * (field manager `tenant-fleet`, forced). `changed` compares each object before and after
-     * without its status and server-kept metadata: a controller writing status between the read
-     * and the apply bumps the resourceVersion without the workload having changed.
+     * Renders the tenant chart (infra/helm/tenant, or the fleet config's tenantChart) with
+     * `helm template`, server-side applies every object (field manager `tenant-fleet`, forced),
+     * then prunes what an earlier apply made and the chart no longer renders (the tenant's
+     * ApplySet, kube-chart/applyset.ts). `changed` compares each object before and after without
+     * its status and server-kept metadata: a controller writing status between the read and the
+     * apply bumps the resourceVersion without the workload having changed.
      */
     async k8sApplyWorkload(input: { runtime: KubernetesRuntime; workload: WorkloadSpec }): Promise<ApplyResult> {
       const { workload } = accept(applyInputSchema, input, 'k8sApplyWorkload');
-      const objects = template.render(workload);
+      const namespace = tenantNamespace(workload.tenantId);
+      const id = applySetId(namespace);
+      const objects = (await renderChart(workload)).map((object) => asMember(object, id));
+      if (!objects.some((o) => o.kind === 'Deployment' && o.metadata.name === TENANT_OBJECTS.deployment)) {
+        throw permanentFailure(ErrorType.InvalidInput, `tenant chart ${chart.description} rendered no Deployment "${TENANT_OBJECTS.deployment}" for tenant ${workload.tenantId}; the fleet releases and watches that Deployment (docs/helm.md)`);
+      }
+      // Every path first: a kind this worker cannot apply fails before anything is written.
+      const paths = objects.map((object) => pathOf(object, `tenant chart ${chart.description}`));
       let changed = false;
       let deployment: KubeObject | undefined;
-      for (const object of objects) {
-        const path = objectPath(object);
+      const applyOne = async (object: KubeObject, path: string) => {
         const what = describe(object);
         const before = await kubeStep(`reading ${what} ${where}`, () => kube.get(path));
         if (object.kind === 'Namespace' && before?.metadata.deletionTimestamp) {
@@ -118,9 +173,28 @@ export function createKubernetesActivities({ cluster, kube, template }: Kubernet
           kube.apply(path, object, { fieldManager: FIELD_MANAGER, force: true }),
         );
         if (!before || intentOf(before) !== intentOf(after)) changed = true;
-        if (object.kind === 'Deployment') deployment = after;
-      }
-      if (!deployment) throw permanentFailure(ErrorType.InvalidInput, `the tenant template rendered no Deployment for tenant ${workload.tenantId}; expected templates/deployment.yaml`);
+        if (object.kind === 'Deployment' && object.metadata.name === TENANT_OBJECTS.deployment) deployment = after;
+      };
+
+      // The namespace first: the ApplySet's parent lives in it.
+      for (const [i, object] of objects.entries()) if (object.kind === 'Namespace') await applyOne(object, paths[i]!);
+      // The parent lists the kinds of this apply and of every earlier one before any member is
+      // written, so an apply cut short still leaves a record of where to look when pruning.
+      const parentPath = objectPath(applySetParent(namespace, []));
+      const parent = await kubeStep(`reading the ApplySet of tenant ${workload.tenantId} ${where}`, () => kube.get(parentPath));
+      const recorded = recordedGroupKinds(parent);
+      const current = [...new Set(memberKinds(objects))].sort();
+      const lookIn = [...new Set([...recorded, ...current])].sort();
+      const writeParent = (kinds: string[]) =>
+        kubeStep(`recording the ApplySet of tenant ${workload.tenantId} ${where} (kinds ${kinds.join(', ')})`, () =>
+          kube.apply(parentPath, applySetParent(namespace, kinds), { fieldManager: FIELD_MANAGER, force: true }),
+        );
+      if (!parent || lookIn.join(',') !== recorded.join(',')) await writeParent(lookIn);
+      for (const [i, object] of objects.entries()) if (object.kind !== 'Namespace') await applyOne(object, paths[i]!);
+
+      if (await prune(namespace, id, lookIn, new Set(objects.map(memberKey)))) changed = true;
+      if (lookIn.join(',') !== current.join(',')) await writeParent(current);
+      if (!deployment) throw permanentFailure(ErrorType.InvalidInput, `tenant chart ${chart.description} rendered no Deployment for tenant ${workload.tenantId}`);
       return { changed, revision: revisionOf(deployment) };
     },
 

@@ -13,12 +13,52 @@ const nameSchema = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,62}$/, 'expected a lowercase name: letters, digits and "-", starting with a letter');
 
+/**
+ * Values for the tenant chart (a map, as in a values file). The chart's values.schema.json judges
+ * them when the chart is rendered; here they only have to be a map.
+ */
+export const chartValuesSchema = z.record(z.string(), z.unknown()).refine((values) => !Object.hasOwn(values, 'tenant'), {
+  message: '"tenant" is set by the fleet from each tenant\'s workload; remove it from the values',
+});
+
+/**
+ * Which chart renders Kubernetes tenants: a directory on the workers (relative paths are read
+ * from the fleet config's folder), or an OCI reference pinned to one version. Default:
+ * infra/helm/tenant. `values` apply to every tenant, below the environment's and the tenant's.
+ */
+export const tenantChartSchema = z
+  .strictObject({
+    path: z.string().min(1).optional(),
+    oci: z
+      .string()
+      .regex(/^oci:\/\/[^\s@:]+(:\d+)?(\/[^\s@:]+)+$/, 'expected an OCI chart reference without a tag, such as "oci://registry.example.com/charts/tenant"')
+      .optional(),
+    version: z
+      .string()
+      .regex(/^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/, 'expected one exact chart version such as "1.4.2" (no ranges: every worker must render the same chart)')
+      .optional(),
+    values: chartValuesSchema.default({}),
+  })
+  .superRefine((chart, ctx) => {
+    if ((chart.path === undefined) === (chart.oci === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['path'], message: 'give exactly one of "path" (a chart directory) or "oci" (with "version")' });
+    }
+    if (chart.oci !== undefined && chart.version === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['version'], message: 'an OCI chart needs a pinned version, such as "1.4.2"' });
+    }
+    if (chart.path !== undefined && chart.version !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['version'], message: 'a chart from a path has the version its Chart.yaml says; remove "version" or use "oci"' });
+    }
+  });
+
 export const environmentSchema = z.strictObject({
   name: nameSchema,
   /** Production tenants get deletion protection and need explicit confirmation to deprovision. */
   production: z.boolean().default(false),
   /** Customers often forbid wildcard certificates in production; the certificate planner obeys this. */
   allowWildcardCertificates: z.boolean().default(false),
+  /** Kubernetes tenants of this environment: values over tenantChart.values. */
+  chartValues: chartValuesSchema.optional(),
 });
 
 export const accountSchema = z.strictObject({
@@ -109,6 +149,8 @@ export const tenantSchema = z.strictObject({
   alarmNames: z.array(z.string().min(1).max(255)).default([]),
   replicas: z.number().int().min(1).max(100).default(2),
   image: z.string().min(1).regex(/^[^:@\s]+$/, 'expected an image repository without a tag, such as "ghcr.io/acme/app"'),
+  /** Kubernetes only: values over the environment's chartValues. */
+  chartValues: chartValuesSchema.optional(),
 });
 
 const percentSchema = z.number().gt(0).max(100);
@@ -197,6 +239,7 @@ export const fleetConfigSchema = z
     environments: z.array(environmentSchema).min(1),
     accounts: z.array(accountSchema).min(1),
     kubernetesClusters: z.array(kubernetesClusterSchema).default([]),
+    tenantChart: tenantChartSchema.optional(),
     ecsClusters: z.array(ecsClusterSchema).default([]),
     loadBalancers: z.array(loadBalancerSchema).default([]),
     tenants: z.array(tenantSchema).default([]),
@@ -240,6 +283,9 @@ export const fleetConfigSchema = z
       const clusters = tenant.runtime === 'kubernetes' ? kubeClusters : ecsClusters;
       if (!clusters.has(tenant.cluster)) {
         ctx.addIssue({ code: 'custom', path: at('cluster'), message: `unknown ${tenant.runtime} cluster; expected one of: ${[...clusters].join(', ') || '(none configured)'}` });
+      }
+      if (tenant.chartValues !== undefined && tenant.runtime !== 'kubernetes') {
+        ctx.addIssue({ code: 'custom', path: at('chartValues'), message: 'only Kubernetes tenants are rendered from the tenant chart; remove chartValues or set runtime: kubernetes' });
       }
       if (tenant.loadBalancer !== undefined && !loadBalancers.has(tenant.loadBalancer)) {
         ctx.addIssue({ code: 'custom', path: at('loadBalancer'), message: `unknown load balancer; expected one of: ${[...loadBalancers].join(', ') || '(none configured)'}` });
@@ -333,3 +379,4 @@ export type Wave = ReleasePlan['waves'][number];
 export type EcsCluster = FleetConfig['ecsClusters'][number];
 export type KubernetesCluster = FleetConfig['kubernetesClusters'][number];
 export type LoadBalancer = FleetConfig['loadBalancers'][number];
+export type TenantChartConfig = NonNullable<FleetConfig['tenantChart']>;

@@ -1,0 +1,129 @@
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { imageRef, type WorkloadSpec } from '../runtime/types';
+import { INFRA_DIR } from '../templates';
+import type { KubeObject } from '../kube-client/client';
+import { inApplyOrder } from '../kube-client/resources';
+import { HelmError, describeChart, helmTemplate, type ChartSource, type ValuesLayer } from './helm';
+
+/** The fleet's own tenant chart; the fleet config's `tenantChart` may name another (docs/helm.md). */
+export const TENANT_CHART_DIR = join(INFRA_DIR, 'helm', 'tenant');
+/** Values for the sandbox's kwok cluster (a short progress deadline); workers elsewhere use their own or none. */
+export const SANDBOX_VALUES_FILE = join(TENANT_CHART_DIR, 'values-sandbox.yaml');
+
+/** Names every tenant chart must give these objects: the activities find them by these. */
+export const TENANT_OBJECTS = { deployment: 'app', container: 'app', configMap: 'app-config' } as const;
+export const tenantNamespace = (tenantId: string) => `tenant-${tenantId}`;
+
+/** What the chart sees as `.Values.tenant`: the workload, composed in code. */
+export interface TenantValues {
+  id: string;
+  image: string;
+  replicas: number;
+  config: Record<string, string>;
+  appRoleArn?: string;
+  port?: number;
+  targetGroupArn?: string;
+}
+
+export interface TenantChartOptions {
+  helm: string;
+  chart: ChartSource;
+  /** Values layers for a tenant, lowest first (the worker's values file, then the fleet config's), below the workload's own. */
+  valuesFor: (tenantId: string) => ValuesLayer[];
+  /** Per render; an OCI chart is pulled within it. Default 60 s. */
+  timeoutMs?: number;
+}
+
+/** Thrown when the chart cannot be rendered for a tenant; `retryable` only for an OCI pull that may work later. */
+export class ChartRenderError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    cause?: Error,
+  ) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'ChartRenderError';
+  }
+}
+
+/**
+ * The tenant workload's chart: `helm template` for one tenant, parsed into objects in apply
+ * order, each checked to live in the tenant's namespace (deprovisioning deletes that namespace,
+ * which must take everything the chart made with it).
+ */
+export class TenantChart {
+  constructor(readonly options: TenantChartOptions) {}
+
+  get description(): string {
+    return describeChart(this.options.chart);
+  }
+
+  async render(workload: WorkloadSpec, signal?: AbortSignal): Promise<KubeObject[]> {
+    const namespace = tenantNamespace(workload.tenantId);
+    const source = `tenant chart ${this.description} for tenant ${workload.tenantId}`;
+    let output: string;
+    try {
+      output = await helmTemplate({
+        helm: this.options.helm,
+        chart: this.options.chart,
+        releaseName: namespace,
+        namespace,
+        values: [...this.options.valuesFor(workload.tenantId), { name: 'workload', values: { tenant: tenantValues(workload) } }],
+        timeoutMs: this.options.timeoutMs ?? 60_000,
+        signal,
+      });
+    } catch (error) {
+      if (!(error instanceof HelmError)) throw error;
+      const schema = /values don't meet the specifications of the schema/.test(error.message);
+      const message = schema ? `${source}: the values do not match the chart's values.schema.json: ${error.message}` : `${source}: ${error.message}`;
+      throw new ChartRenderError(message, error.kind === 'transient', error);
+    }
+    return inApplyOrder(parseRendered(output, source, namespace));
+  }
+}
+
+export function tenantValues(workload: WorkloadSpec): TenantValues {
+  return {
+    id: workload.tenantId,
+    image: imageRef(workload),
+    replicas: workload.replicas,
+    config: Object.fromEntries(Object.entries(workload.config).sort(([a], [b]) => a.localeCompare(b))),
+    ...(workload.appRoleArn === undefined ? {} : { appRoleArn: workload.appRoleArn }),
+    ...(workload.port === undefined ? {} : { port: workload.port }),
+    ...(workload.targetGroupArn === undefined ? {} : { targetGroupArn: workload.targetGroupArn }),
+  };
+}
+
+/** helm's output, one object per document; a namespaced object without a namespace gets the tenant's, as `helm install` would do. */
+export function parseRendered(output: string, source: string, namespace: string): KubeObject[] {
+  const objects: KubeObject[] = [];
+  parseAllDocuments(output).forEach((doc, i) => {
+    const where = `${source}, document ${i + 1}${sourceComment(doc.commentBefore ?? (doc.contents as { commentBefore?: string } | null)?.commentBefore)}`;
+    const problem = doc.errors[0];
+    if (problem) throw new ChartRenderError(`${where}: not valid YAML: ${problem.message}`, false);
+    const value = doc.toJS() as unknown;
+    if (value === null || value === undefined) return; // a template that rendered nothing
+    const object = value as Partial<KubeObject>;
+    if (typeof object !== 'object' || Array.isArray(object) || typeof object.apiVersion !== 'string' || typeof object.kind !== 'string' || typeof object.metadata?.name !== 'string') {
+      throw new ChartRenderError(`${where}: expected a Kubernetes object with apiVersion, kind and metadata.name (got ${JSON.stringify(value).slice(0, 120)})`, false);
+    }
+    const metadata = object.metadata;
+    if (object.kind === 'Namespace') {
+      if (metadata.name !== namespace) throw new ChartRenderError(`${where}: Namespace "${metadata.name}"; expected only the tenant's own namespace "${namespace}"`, false);
+    } else {
+      metadata.namespace ??= namespace;
+      if (metadata.namespace !== namespace) {
+        throw new ChartRenderError(`${where}: ${object.kind} ${metadata.name} is in namespace "${metadata.namespace}"; expected every object in the tenant's namespace "${namespace}"`, false);
+      }
+    }
+    objects.push(object as KubeObject);
+  });
+  return objects;
+}
+
+/** helm writes `# Source: <chart>/templates/<file>` before each document: name it in errors. */
+function sourceComment(comment: string | null | undefined): string {
+  const match = /Source: (\S+)/.exec(comment ?? '');
+  return match ? ` (${match[1]})` : '';
+}

@@ -1,0 +1,254 @@
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { applySetId, applySetParent, appliedBy, asMember, recordedGroupKinds } from '../../src/activities/kube-chart/applyset';
+import { tenantChartFromConfig } from '../../src/activities/kube-chart/from-config';
+import { findHelm, helmTemplate } from '../../src/activities/kube-chart/helm';
+import { ChartRenderError, SANDBOX_VALUES_FILE, TENANT_CHART_DIR, TenantChart, parseRendered } from '../../src/activities/kube-chart/tenant-chart';
+import type { KubeObject } from '../../src/activities/kube-client/client';
+import type { WorkloadSpec } from '../../src/activities/runtime/types';
+import { parseFleetConfig } from '../../src/shared/config/load';
+import { InputValidationError } from '../../src/shared/validation';
+
+const workload: WorkloadSpec = {
+  tenantId: 'wayne',
+  image: 'registry.sandbox.test/tenant-app',
+  version: '1.2.3',
+  replicas: 2,
+  config: { TENANT_ID: 'wayne', DATABASE_HOST: 'db.wayne.internal', WEIRD: 'a: b # not a comment\n- "quoted"' },
+  appRoleArn: 'arn:aws:iam::111111111111:role/tenant-wayne-app',
+};
+
+type Json = Record<string, unknown>;
+const byKind = (objects: KubeObject[]) => new Map(objects.map((o) => [`${o.kind}/${o.metadata.name}`, o as unknown as Json]));
+const at = (value: unknown, ...path: (string | number)[]): unknown =>
+  path.reduce<unknown>((v, key) => (v === undefined || v === null ? undefined : (v as Record<string | number, unknown>)[key]), value);
+
+function helmOrUndefined(): string | undefined {
+  try {
+    return findHelm();
+  } catch {
+    return undefined;
+  }
+}
+const helm = helmOrUndefined();
+// Without helm (a checkout where setup has not run) these skip, saying why; in CI (CI=true) a
+// missing helm fails the run instead of hiding the chart's tests.
+const describeWithHelm = helm !== undefined || process.env.CI === 'true' ? describe : describe.skip;
+const withHelm = helm === undefined ? ' (skipped: helm not found; `npm run setup` builds it into .tools/bin)' : '';
+
+const chartWith = (valuesFor: () => Parameters<typeof helmTemplate>[0]['values'] = () => []) => new TenantChart({ helm: helm ?? findHelm(), chart: { path: TENANT_CHART_DIR }, valuesFor });
+
+describeWithHelm(`the tenant chart (infra/helm/tenant), rendered by helm${withHelm}`, () => {
+  let objects: KubeObject[];
+  const find = (key: string) => {
+    const object = byKind(objects).get(key);
+    if (!object) throw new Error(`rendered no ${key}; got ${[...byKind(objects).keys()].join(', ')}`);
+    return object;
+  };
+  beforeAll(async () => {
+    objects = await chartWith().render(workload);
+  });
+
+  it('renders every object in the tenant namespace, namespace first and the Deployment after what it uses', () => {
+    expect(objects.map((o) => o.kind)).toEqual([
+      'Namespace',
+      'ServiceAccount',
+      'ConfigMap',
+      'Role',
+      'RoleBinding',
+      'LimitRange',
+      'ResourceQuota',
+      'NetworkPolicy',
+      'Service',
+      'Deployment',
+      'PodDisruptionBudget',
+    ]);
+    expect(objects[0]!.metadata.name).toBe('tenant-wayne');
+    for (const object of objects.slice(1)) expect(object.metadata.namespace).toBe('tenant-wayne');
+  });
+
+  it('runs the workload image with its config and role, and a deadline from values.yaml', () => {
+    const deployment = find('Deployment/app');
+    const container = at(deployment, 'spec', 'template', 'spec', 'containers', 0) as Json;
+    expect(container.name).toBe('app');
+    expect(container.image).toBe('registry.sandbox.test/tenant-app:1.2.3');
+    expect(container.envFrom).toEqual([{ configMapRef: { name: 'app-config' } }]);
+    expect(at(container, 'readinessProbe', 'httpGet')).toEqual({ path: '/healthz', port: 'http' });
+    expect(at(container, 'ports', 0, 'containerPort')).toBe(8080);
+    expect(at(container, 'resources')).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
+    expect(at(deployment, 'spec', 'replicas')).toBe(2);
+    expect(at(deployment, 'spec', 'progressDeadlineSeconds')).toBe(600);
+    expect(at(deployment, 'spec', 'selector', 'matchLabels')).toEqual({ 'app.kubernetes.io/name': 'tenant-app', 'app.kubernetes.io/instance': 'wayne' });
+    expect(at(find('ServiceAccount/app'), 'metadata', 'annotations')).toEqual({ 'eks.amazonaws.com/role-arn': workload.appRoleArn });
+    // Values that look like YAML stay strings: helm quotes them.
+    expect(at(find('ConfigMap/app-config'), 'data')).toEqual(workload.config);
+  });
+
+  it('rolls the pods when only the config changes (envFrom is read at start)', async () => {
+    const checksum = async (w: WorkloadSpec) =>
+      at(byKind(await chartWith().render(w)).get('Deployment/app'), 'spec', 'template', 'metadata', 'annotations', 'tenant-fleet.io/config-checksum');
+    const base = await checksum(workload);
+    expect(base).toMatch(/^[0-9a-f]{16}$/);
+    expect(await checksum({ ...workload, config: Object.fromEntries(Object.entries(workload.config).reverse()) })).toBe(base);
+    expect(await checksum({ ...workload, config: { ...workload.config, TENANT_ID: 'other' } })).not.toBe(base);
+  });
+
+  it('caps the namespace with a ResourceQuota and gives containers without resources a LimitRange default', () => {
+    expect(at(find('ResourceQuota/tenant'), 'spec', 'hard')).toEqual({ pods: '110', 'requests.cpu': '12', 'requests.memory': '16Gi', 'limits.memory': '60Gi' });
+    expect(at(find('LimitRange/tenant'), 'spec', 'limits')).toEqual([{ type: 'Container', default: { memory: '512Mi' }, defaultRequest: { cpu: '100m', memory: '128Mi' } }]);
+  });
+
+  it('isolates the namespace: ingress only from itself and the ingress controllers; the app reads only its ConfigMap', () => {
+    expect(at(find('NetworkPolicy/isolate-tenant'), 'spec')).toEqual({
+      podSelector: {},
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }] }],
+    });
+    expect(at(find('Role/app-config-reader'), 'rules')).toEqual([{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['app-config'], verbs: ['get'] }]);
+    expect(at(find('RoleBinding/app-config-reader'), 'subjects')).toEqual([{ kind: 'ServiceAccount', name: 'app', namespace: 'tenant-wayne' }]);
+  });
+
+  it('leaves out what values switch off: the role annotation, the PDB, the quota, and loops over ingress namespaces', async () => {
+    const { appRoleArn: _none, ...withoutRole } = workload;
+    const values = { podDisruptionBudget: { enabled: false }, resourceQuota: { enabled: false }, networkPolicy: { ingressNamespaces: ['ingress-a', 'ingress-b'] } };
+    const rendered = byKind(await chartWith(() => [{ name: 'test', values }]).render(withoutRole));
+    expect(at(rendered.get('ServiceAccount/app'), 'metadata', 'annotations')).toBeUndefined();
+    expect(rendered.has('PodDisruptionBudget/app')).toBe(false);
+    expect(rendered.has('ResourceQuota/tenant')).toBe(false);
+    expect(rendered.has('LimitRange/tenant')).toBe(true);
+    expect(at(rendered.get('NetworkPolicy/isolate-tenant'), 'spec', 'ingress', 0, 'from')).toEqual([
+      { podSelector: {} },
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-a' } } },
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-b' } } },
+    ]);
+  });
+
+  it('binds the Service to the target group when the stack has one, and renders no binding without it', async () => {
+    const targetGroupArn = 'arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tenant-wayne/0123456789abcdef';
+    const bound = await chartWith().render({ ...workload, targetGroupArn });
+    const binding = byKind(bound).get('TargetGroupBinding/app');
+    expect(binding).toMatchObject({ apiVersion: 'elbv2.k8s.aws/v1beta1', metadata: { namespace: 'tenant-wayne' } });
+    expect(at(binding, 'spec')).toEqual({ targetType: 'ip', serviceRef: { name: 'app', port: 'http' }, targetGroupARN: targetGroupArn });
+    // After the Service it names, so the controller never sees a binding to a missing Service.
+    expect(bound.map((o) => o.kind).indexOf('TargetGroupBinding')).toBeGreaterThan(bound.map((o) => o.kind).indexOf('Service'));
+    expect(objects.map((o) => o.kind)).not.toContain('TargetGroupBinding');
+  });
+
+  it('takes the sandbox values file over the defaults (a short progress deadline)', async () => {
+    const rendered = byKind(await chartWith(() => [{ file: SANDBOX_VALUES_FILE }]).render(workload));
+    expect(at(rendered.get('Deployment/app'), 'spec', 'progressDeadlineSeconds')).toBe(15);
+  });
+
+  it("refuses values that values.schema.json does not allow, naming the value, as a non-retryable error", async () => {
+    const error = await chartWith(() => [{ name: 'wrong', values: { progressDeadlineSeconds: 'soon', maxUnavailable: 1 } }])
+      .render(workload)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ChartRenderError);
+    expect((error as ChartRenderError).retryable).toBe(false);
+    expect((error as Error).message).toMatch(/^tenant chart .*infra\/helm\/tenant for tenant wayne: the values do not match the chart's values.schema.json/);
+    expect((error as Error).message).toContain("at '/progressDeadlineSeconds': got string, want integer");
+    expect((error as Error).message).toContain("additional properties 'maxUnavailable' not allowed");
+  });
+});
+
+describe('helm runs', () => {
+  it('passes values in private files, never on the command line, and removes them afterwards', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-helm-'));
+    // A stand-in that records how it was called and what its values files held.
+    const fake = join(dir, 'helm');
+    writeFileSync(fake, `#!/bin/sh\necho "$@" > ${dir}/args\nfor f in "$@"; do case "$f" in *.json) cat "$f" >> ${dir}/values; stat -c %a "$f" >> ${dir}/modes;; esac; done\n`);
+    chmodSync(fake, 0o755);
+    await helmTemplate({ helm: fake, chart: { oci: 'oci://registry.example.com/charts/tenant', version: '1.4.2' }, releaseName: 'tenant-a', namespace: 'tenant-a', values: [{ file: '/etc/values.yaml' }, { name: 'secret', values: { password: 'hunter2' } }], timeoutMs: 10_000 });
+    const args = readFileSync(join(dir, 'args'), 'utf8');
+    expect(args).toMatch(/^template tenant-a oci:\/\/registry.example.com\/charts\/tenant --namespace tenant-a --version 1.4.2 --values \/etc\/values.yaml --values \S+secret.json\n$/);
+    expect(args).not.toContain('hunter2');
+    expect(readFileSync(join(dir, 'values'), 'utf8')).toBe('{"password":"hunter2"}');
+    expect(readFileSync(join(dir, 'modes'), 'utf8').trim()).toBe('600');
+    const valuesFile = /--values (\S+secret.json)/.exec(args)![1]!;
+    expect(() => readFileSync(valuesFile)).toThrow(/ENOENT/);
+  });
+
+  it('names the missing binary', () => {
+    expect(() => findHelm({ TENANT_FLEET_HELM: '/nowhere/helm' })).toThrow('TENANT_FLEET_HELM is "/nowhere/helm", which is not an executable file');
+  });
+});
+
+describe('rendered output', () => {
+  it("gives a namespaced object without a namespace the tenant's, and refuses objects outside it", () => {
+    const [object] = parseRendered('---\n# Source: x/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n', 'chart', 'tenant-a');
+    expect(object!.metadata.namespace).toBe('tenant-a');
+    expect(() => parseRendered('---\n# Source: x/templates/b.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: kube-system\n', 'chart', 'tenant-a')).toThrow(
+      'chart, document 1 (x/templates/b.yaml): ConfigMap b is in namespace "kube-system"; expected every object in the tenant\'s namespace "tenant-a"',
+    );
+    expect(() => parseRendered('apiVersion: v1\nkind: Namespace\nmetadata:\n  name: other\n', 'chart', 'tenant-a')).toThrow(/expected only the tenant's own namespace "tenant-a"/);
+  });
+});
+
+describe('the ApplySet', () => {
+  it('labels members with the ID the ApplySet convention derives from the parent, never the namespace', () => {
+    const id = applySetId('tenant-a');
+    expect(id).toMatch(/^applyset-[A-Za-z0-9_-]{43}-v1$/);
+    expect(applySetId('tenant-b')).not.toBe(id);
+    const member = asMember({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', labels: { a: 'b' } } }, id);
+    expect(member.metadata.labels).toEqual({ a: 'b', 'applyset.kubernetes.io/part-of': id });
+    expect(asMember({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tenant-a' } }, id).metadata.labels).toBeUndefined();
+    const parent = applySetParent('tenant-a', ['Service', 'ConfigMap', 'Service']);
+    expect(parent.metadata.labels?.['applyset.kubernetes.io/id']).toBe(id);
+    expect(recordedGroupKinds(parent)).toEqual(['ConfigMap', 'Service']);
+    expect(recordedGroupKinds(undefined)).toEqual([]);
+  });
+
+  it("prunes only objects the fleet's field manager applied", () => {
+    const object = (managedFields: { manager: string; operation: string }[]) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', managedFields } });
+    expect(appliedBy(object([{ manager: 'tenant-fleet', operation: 'Apply' }]), 'tenant-fleet')).toBe(true);
+    expect(appliedBy(object([{ manager: 'kubectl-label', operation: 'Update' }]), 'tenant-fleet')).toBe(false);
+    expect(appliedBy(object([{ manager: 'tenant-fleet', operation: 'Update' }]), 'tenant-fleet')).toBe(false);
+  });
+});
+
+describe('the fleet config names the chart and its values', () => {
+  const base = readFileSync(join(__dirname, '..', '..', 'config', 'fleet.example.yaml'), 'utf8');
+  const problemsOf = (extra: string): string[] => {
+    try {
+      parseFleetConfig(`${base}\n${extra}`, 'fleet.yaml');
+      return [];
+    } catch (error) {
+      if (error instanceof InputValidationError) return error.problems;
+      throw error;
+    }
+  };
+
+  it('refuses a chart with both or neither source, an OCI chart without an exact version, and values that set tenant', () => {
+    expect(problemsOf('tenantChart: { path: a, oci: "oci://r.example.com/c" }')).toEqual(expect.arrayContaining([expect.stringMatching(/^tenantChart\.path: give exactly one of "path" \(a chart directory\) or "oci"/)]));
+    expect(problemsOf('tenantChart: { values: {} }')).toEqual([expect.stringMatching(/^tenantChart\.path: give exactly one of/)]);
+    expect(problemsOf('tenantChart: { oci: "oci://r.example.com/charts/tenant" }')).toEqual([expect.stringMatching(/^tenantChart\.version: an OCI chart needs a pinned version/)]);
+    expect(problemsOf('tenantChart: { oci: "oci://r.example.com/charts/tenant", version: "^1.2" }')).toEqual([
+      expect.stringMatching(/^tenantChart\.version: expected one exact chart version such as "1\.4\.2".*\(got "\^1\.2"\)/),
+    ]);
+    expect(problemsOf('tenantChart: { oci: "https://r.example.com/charts/tenant", version: "1.2.3" }')).toEqual([expect.stringMatching(/^tenantChart\.oci: expected an OCI chart reference/)]);
+    expect(problemsOf('tenantChart: { path: charts/tenant, values: { tenant: { id: x } } }')).toEqual([expect.stringMatching(/^tenantChart\.values: "tenant" is set by the fleet/)]);
+    expect(problemsOf('tenantChart: { oci: "oci://r.example.com:5000/charts/tenant", version: "1.2.3", values: { port: 9000 } }')).toEqual([]);
+  });
+
+  it('layers the values lowest first: worker file, fleet, environment, tenant', () => {
+    const config = parseFleetConfig(`${base}\ntenantChart: { path: ../infra/helm/tenant, values: { port: 9000 } }`, 'fleet.yaml');
+    const tenantIndex = config.tenants.findIndex((t) => t.runtime === 'kubernetes');
+    const tenant = config.tenants[tenantIndex]!;
+    const envIndex = config.environments.findIndex((e) => e.name === tenant.environment);
+    config.environments[envIndex]!.chartValues = { progressDeadlineSeconds: 120 };
+    tenant.chartValues = { progressDeadlineSeconds: 60 };
+    const chart = tenantChartFromConfig({ fleet: { path: join(__dirname, '..', '..', 'config', 'fleet.yaml'), config }, helm: '/bin/true', valuesFile: SANDBOX_VALUES_FILE });
+    expect(chart.options.chart).toEqual({ path: TENANT_CHART_DIR });
+    expect(chart.options.valuesFor(tenant.id)).toEqual([
+      { file: SANDBOX_VALUES_FILE },
+      { name: 'tenantChart.values', values: { port: 9000 } },
+      { name: `environments.${envIndex}.chartValues`, values: { progressDeadlineSeconds: 120 } },
+      { name: `tenants.${tenantIndex}.chartValues`, values: { progressDeadlineSeconds: 60 } },
+    ]);
+    expect(() => chart.options.valuesFor('nobody')).toThrow(/tenant "nobody" is not in the Kubernetes worker's fleet config/);
+    expect(() => tenantChartFromConfig({ fleet: { path: '/etc/fleet.yaml', config: { ...config, tenantChart: { path: 'charts/none', values: {} } } }, helm: '/bin/true' })).toThrow(
+      '/etc/fleet.yaml: tenantChart.path is "charts/none" (/etc/charts/none), which holds no Chart.yaml',
+    );
+  });
+});
