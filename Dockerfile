@@ -18,7 +18,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # --- helm: the Kubernetes worker renders the tenant chart with `helm template` ------------
 # Built from Go modules by the same script as for development (one pin: scripts/setup-helm.sh).
-FROM golang:1.26-bookworm AS helm
+FROM golang:1.26.8-bookworm AS helm
 WORKDIR /src
 COPY scripts/setup-helm.sh ./scripts/
 RUN bash scripts/setup-helm.sh

@@ -2,7 +2,8 @@
 # Builds Helm from Go modules into git-ignored .tools/bin/helm: the Kubernetes worker renders
 # the tenant chart with `helm template`, and npm test lints and renders it (docs/helm.md).
 # One `go install` of helm.sh/helm/v3/cmd/helm, pinned and stamped: a warm run does nothing.
-# Cold (empty module and build caches, 2 cores) it adds about 6 minutes; after the
+# Cold (empty module and build caches) it costs about 2.6 CPU-minutes: 3-5 minutes on 2 idle
+# cores (9.5 measured on a heavily shared machine). After the
 # Kubernetes build (same k8s.io modules, v0.34.2) the downloads are mostly cached already.
 set -euo pipefail
 

@@ -236,7 +236,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     const cutShort = activitiesWith(variant('cut-short', { 'refused.yaml': refusedPdb }));
     const current = activitiesWith(TENANT_CHART_DIR);
     const workload: WorkloadSpec = { tenantId, image: 'registry.sandbox.test/tenant-app', version: '1.0.0', replicas: 1, config: { TENANT_ID: tenantId } };
-    const objects = async () => (await kubectl('get', 'configmap,serviceaccount,service,deployment,pdb,networkpolicy,role,rolebinding,resourcequota,limitrange', '-n', namespace, '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\n"}{end}')).split('\n').sort();
+    const objects = async () => (await kubectl('get', 'configmap,serviceaccount,service,deployment,pdb,networkpolicy,role,rolebinding,resourcequota,limitrange', '-n', namespace, '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\\n"}{end}')).split('\n').sort();
 
     try {
       expect((await withExtra.k8sApplyWorkload({ runtime, workload })).changed).toBe(true);

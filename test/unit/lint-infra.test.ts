@@ -1,8 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { compareWithBaseline, parseBaseline, type BaselineEntry, type Finding } from '../../scripts/lint-infra/baseline';
 import { lintInfra } from '../../scripts/lint-infra/run';
+import { findHelm } from '../../src/activities/kube-chart/helm';
+import { TENANT_CHART_DIR } from '../../src/activities/kube-chart/tenant-chart';
 import { InputValidationError } from '../../src/shared/validation';
 
 const finding = (over: Partial<Finding> = {}): Finding => ({
@@ -86,4 +88,30 @@ describe('npm run lint:infra on a repository with a new finding', () => {
     expect(result.errors).toEqual([]);
     expect(result.fresh).toContainEqual(expect.objectContaining({ tool: 'checkov', rule: 'CKV_AWS_18', file: 'infra/cloudformation/bucket.yaml', resource: 'AWS::S3::Bucket.Logs' }));
   }, 120_000);
+
+  const helmFound = (() => {
+    try {
+      return findHelm() !== '';
+    } catch {
+      return false;
+    }
+  })();
+  // Like test/unit/kube-chart.test.ts: skipped without helm, except in CI.
+  (helmFound || process.env.CI === 'true' ? it : it.skip)(
+    `fails when the tenant chart does not render for one sandbox tenant, naming it${helmFound ? '' : ' (skipped: helm not found; `npm run setup` builds it)'}`,
+    async () => {
+      cpSync(TENANT_CHART_DIR, join(root, 'infra', 'helm', 'tenant'), { recursive: true });
+      write('infra/lint-baseline.yaml', 'accepted: []\n');
+      const tenant = (id: string, extra = '') => `  - { id: ${id}, environment: dev, runtime: kubernetes, image: r/app${extra} }\n`;
+      write('config/fleet.sandbox.yaml', `environments: [{ name: dev }]\ntenants:\n${tenant('good')}${tenant('bad', ', chartValues: { port: "eighty" }')}`);
+      expect(await lintInfra({ root, only: ['helm'] })).toMatchObject({
+        ok: false,
+        errors: [],
+        fresh: [expect.objectContaining({ tool: 'helm', rule: 'render', file: 'infra/helm/tenant', resource: 'tenant bad', message: expect.stringContaining("at '/port': got string, want integer") })],
+      });
+      write('config/fleet.sandbox.yaml', `environments: [{ name: dev }]\ntenants:\n${tenant('good')}`);
+      expect(await lintInfra({ root, only: ['helm'] })).toMatchObject({ ok: true, fresh: [] });
+    },
+    60_000,
+  );
 });
