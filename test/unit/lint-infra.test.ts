@@ -107,7 +107,7 @@ describe('npm run lint:infra on a repository with a new finding', () => {
       expect(await lintInfra({ root, only: ['helm'] })).toMatchObject({
         ok: false,
         errors: [],
-        fresh: [expect.objectContaining({ tool: 'helm', rule: 'render', file: 'infra/helm/tenant', resource: 'tenant bad', message: expect.stringContaining("at '/port': got string, want integer") })],
+        fresh: [expect.objectContaining({ tool: 'helm', rule: 'render', file: 'infra/helm/tenant', resource: 'tenant bad', message: expect.stringContaining("at '/port': got string, want integer") as string })],
       });
       write('config/fleet.sandbox.yaml', `environments: [{ name: dev }]\ntenants:\n${tenant('good')}`);
       expect(await lintInfra({ root, only: ['helm'] })).toMatchObject({ ok: true, fresh: [] });
