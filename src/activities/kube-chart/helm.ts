@@ -95,11 +95,6 @@ export async function helmTemplate(options: HelmTemplateOptions): Promise<string
   }
 }
 
-/** `helm lint` of a chart directory with the given values files; resolves with helm's output, rejects when it finds errors. */
-export function helmLint(helm: string, chartDir: string, valuesFiles: string[], timeoutMs = 60_000): Promise<string> {
-  return run(helm, ['lint', chartDir, '--strict', ...valuesFiles.flatMap((f) => ['--values', f])], { timeoutMs, what: `helm lint ${chartDir}`, oci: false });
-}
-
 function run(helm: string, args: string[], { timeoutMs, signal, what, oci }: { timeoutMs: number; signal?: AbortSignal; what: string; oci: boolean }): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     execFile(helm, args, { signal, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', killSignal: 'SIGKILL', timeout: timeoutMs }, (error, stdout, stderr) => {
