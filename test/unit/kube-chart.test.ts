@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applySetId, applySetParent, appliedBy, asMember, recordedGroupKinds } from '../../src/activities/kube-chart/applyset';
 import { tenantChartFromConfig } from '../../src/activities/kube-chart/from-config';
-import { findHelm, helmTemplate } from '../../src/activities/kube-chart/helm';
+import { MAX_CONCURRENT_HELM, findHelm, helmTemplate } from '../../src/activities/kube-chart/helm';
 import { ChartRenderError, SANDBOX_VALUES_FILE, TENANT_CHART_DIR, TenantChart, parseRendered } from '../../src/activities/kube-chart/tenant-chart';
 import type { KubeObject } from '../../src/activities/kube-client/client';
 import type { WorkloadSpec } from '../../src/activities/runtime/types';
@@ -167,6 +167,27 @@ describe('helm runs', () => {
     expect(readFileSync(join(dir, 'modes'), 'utf8').trim()).toBe('600');
     const valuesFile = /--values (\S+secret.json)/.exec(args)![1]!;
     expect(() => readFileSync(valuesFile)).toThrow(/ENOENT/);
+  });
+
+  it(`runs at most ${MAX_CONCURRENT_HELM} helm processes at once, and a cancelled wait gives up its place`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-helm-'));
+    const fake = join(dir, 'helm');
+    writeFileSync(fake, `#!/bin/sh\necho + >> ${dir}/log\nsleep 0.3\necho - >> ${dir}/log\n`);
+    chmodSync(fake, 0o755);
+    const render = (signal?: AbortSignal) => helmTemplate({ helm: fake, chart: { path: '/charts/x' }, releaseName: 'r', namespace: 'n', values: [], timeoutMs: 10_000, signal });
+    const cancelled = new AbortController();
+    const runs = [...Array.from({ length: MAX_CONCURRENT_HELM + 2 }, () => render()), render(cancelled.signal)];
+    cancelled.abort(new Error('activity cancelled'));
+    const outcomes = await Promise.allSettled(runs);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(MAX_CONCURRENT_HELM + 2);
+    expect(outcomes.at(-1)).toMatchObject({ status: 'rejected', reason: new Error('activity cancelled') });
+    let running = 0;
+    let most = 0;
+    for (const mark of readFileSync(join(dir, 'log'), 'utf8').trim().split('\n')) {
+      running += mark === '+' ? 1 : -1;
+      most = Math.max(most, running);
+    }
+    expect(most).toBe(MAX_CONCURRENT_HELM);
   });
 
   it('names the missing binary', () => {

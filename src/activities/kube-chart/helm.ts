@@ -75,6 +75,7 @@ const TRANSIENT_PULL = /dial tcp|i\/o timeout|connection refused|connection rese
  */
 export async function helmTemplate(options: HelmTemplateOptions): Promise<string> {
   const { helm, chart, releaseName, namespace, timeoutMs, signal } = options;
+  const release = await helmSlots.acquire(signal);
   const dir = mkdtempSync(join(tmpdir(), 'tenant-fleet-helm-'));
   try {
     const args = ['template', releaseName, 'path' in chart ? chart.path : chart.oci, '--namespace', namespace];
@@ -92,8 +93,57 @@ export async function helmTemplate(options: HelmTemplateOptions): Promise<string
     return await run(helm, args, { timeoutMs, signal, what: `helm template ${describeChart(chart)}`, oci: 'oci' in chart });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    release();
   }
 }
+
+/**
+ * At most this many helm processes per worker process: each takes about 50 MB, and a Kubernetes
+ * worker runs up to 200 activities at once (a fleet-wide provisioning would otherwise start 200
+ * helms inside a 768Mi pod). A render takes a fraction of a second, so the queue drains fast.
+ */
+export const MAX_CONCURRENT_HELM = 4;
+
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  /** Resolves with the function that gives the slot back; rejects if `signal` aborts first. */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.free > 0) {
+      this.free--;
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const wake = () => {
+          signal?.removeEventListener('abort', abort);
+          resolve();
+        };
+        const abort = () => {
+          const at = this.waiting.indexOf(wake);
+          if (at !== -1) this.waiting.splice(at, 1);
+          reject(signal?.reason instanceof Error ? signal.reason : new Error('cancelled while waiting to run helm'));
+        };
+        if (signal?.aborted) return abort();
+        this.waiting.push(wake);
+        signal?.addEventListener('abort', abort, { once: true });
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
+const helmSlots = new Slots(MAX_CONCURRENT_HELM);
 
 function run(helm: string, args: string[], { timeoutMs, signal, what, oci }: { timeoutMs: number; signal?: AbortSignal; what: string; oci: boolean }): Promise<string> {
   return new Promise((resolvePromise, reject) => {
