@@ -1,6 +1,6 @@
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { KubeClient } from '../activities/kube-client/client';
-import { loadKubeConnection } from '../activities/kube-client/kubeconfig';
+import { loadKubeAccess } from '../activities/kube-client/kubeconfig';
 import { tenantChartFromConfig } from '../activities/kube-chart/from-config';
 import { findHelm } from '../activities/kube-chart/helm';
 import { createKubernetesActivities } from '../activities/runtime/kubernetes';
@@ -52,7 +52,7 @@ export async function createKubernetesWorkers(
     for (const cluster of clusters) {
       let kube: KubeClient;
       try {
-        kube = new KubeClient(loadKubeConnection({ kubeconfig: cluster.kubeconfig, context: cluster.context }));
+        kube = new KubeClient(loadKubeAccess({ kubeconfig: cluster.kubeconfig, context: cluster.context }));
       } catch (cause) {
         throw new Error(`Kubernetes cluster "${cluster.name}" (${fleetConfigPath}): ${(cause as Error).message}`, { cause });
       }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { KubeClient } from '../../src/activities/kube-client/client';
-import { loadKubeConnection } from '../../src/activities/kube-client/kubeconfig';
+import { loadKubeAccess } from '../../src/activities/kube-client/kubeconfig';
 import { tenantChartFromConfig } from '../../src/activities/kube-chart/from-config';
 import { findHelm } from '../../src/activities/kube-chart/helm';
 import { SANDBOX_VALUES_FILE, TENANT_CHART_DIR, TenantChart } from '../../src/activities/kube-chart/tenant-chart';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   const cluster = h.config.kubernetesClusters.find((c) => c.name === CLUSTER);
   if (!cluster?.kubeconfig) throw new Error(`the sandbox fleet config has no cluster ${CLUSTER} with a kubeconfig`);
   kubeconfig = cluster.kubeconfig;
-  kube = new KubeClient(loadKubeConnection({ kubeconfig, context: cluster.context }));
+  kube = new KubeClient(loadKubeAccess({ kubeconfig, context: cluster.context }));
   helm = findHelm();
   scratch = mkdtempSync(join(tmpdir(), 'kubernetes-test-'));
   const chart = tenantChartFromConfig({ fleet: { path: h.env.TENANT_FLEET_CONFIG!, config: h.config }, helm, valuesFile: SANDBOX_VALUES_FILE });

@@ -2,7 +2,16 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { inClusterConnection, kubeconfigConnection, loadKubeConnection } from '../../src/activities/kube-client/kubeconfig';
+import { inClusterAccess, kubeconfigAccess, loadKubeAccess, type KubeAccess } from '../../src/activities/kube-client/kubeconfig';
+
+/** The one context the official client's KubeConfig was given. */
+function chosen({ config }: KubeAccess) {
+  const cluster = config.getCurrentCluster();
+  const user = config.getCurrentUser();
+  if (!cluster || !user) throw new Error('no current cluster or user');
+  return { cluster, user, contexts: config.getContexts().map((c) => c.name) };
+}
+const decoded = (data: string | undefined) => (data === undefined ? undefined : Buffer.from(data, 'base64').toString());
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -43,54 +52,65 @@ function tempDir(): string {
 
 describe('kubeconfig loading', () => {
   it('uses current-context with inline certificate data, and trims the server URL', () => {
-    const connection = kubeconfigConnection(kubeconfig(tempDir()));
-    expect(connection.server).toBe('https://prod.example:6443');
-    expect(connection.ca?.toString()).toBe('PROD CA');
-    expect(connection.cert?.toString()).toBe('CERT');
-    expect(connection.key?.toString()).toBe('KEY');
-    expect(connection.insecureSkipTlsVerify).toBe(false);
-    expect(connection.source).toContain('context "prod-admin"');
+    const access = kubeconfigAccess(kubeconfig(tempDir()));
+    const { cluster, user, contexts } = chosen(access);
+    expect(contexts).toEqual(['prod-admin']);
+    expect(cluster.server).toBe('https://prod.example:6443');
+    expect(decoded(cluster.caData)).toBe('PROD CA');
+    expect(decoded(user.certData)).toBe('CERT');
+    expect(decoded(user.keyData)).toBe('KEY');
+    expect(cluster.skipTLSVerify).toBe(false);
+    expect(access.source).toContain('context "prod-admin"');
   });
 
-  it('resolves file references against the kubeconfig folder and keeps a tokenFile to re-read', () => {
+  it('resolves file references against the kubeconfig folder and hands a tokenFile to the client to re-read', () => {
     const dir = tempDir();
-    const connection = loadKubeConnection({ kubeconfig: kubeconfig(dir), context: 'staging-robot' });
-    expect(connection.server).toBe('https://staging.example:6443');
-    expect(connection.ca?.toString()).toBe('STAGING CA');
-    expect(connection.tlsServerName).toBe('api.staging');
-    expect(connection.tokenFile).toBe(join(dir, 'token'));
-    expect(connection.cert).toBeUndefined();
+    const { cluster, user } = chosen(loadKubeAccess({ kubeconfig: kubeconfig(dir), context: 'staging-robot' }));
+    expect(cluster.server).toBe('https://staging.example:6443');
+    expect(cluster.caFile).toBe(join(dir, 'pki', 'ca.crt'));
+    expect(cluster.tlsServerName).toBe('api.staging');
+    expect(user.authProvider).toEqual({ name: 'tokenFile', config: { tokenFile: join(dir, 'token') } });
+    expect(user.certData ?? user.certFile).toBeUndefined();
   });
 
   it('takes a static token and insecure-skip-tls-verify', () => {
     const path = kubeconfig(tempDir(), { user: { 'client-certificate-data': undefined, 'client-key-data': undefined, token: 'abc' }, cluster: { 'insecure-skip-tls-verify': true } });
-    const connection = kubeconfigConnection(path);
-    expect(connection.token).toBe('abc');
-    expect(connection.insecureSkipTlsVerify).toBe(true);
+    const { cluster, user } = chosen(kubeconfigAccess(path));
+    expect(user.token).toBe('abc');
+    expect(cluster.skipTLSVerify).toBe(true);
+  });
+
+  it('passes an exec credential plugin to the client, a command given as a path taken from the kubeconfig folder', () => {
+    const dir = tempDir();
+    const exec = { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'bin/plugin', args: ['--cluster', 'x'], env: [{ name: 'A', value: 'b' }] };
+    const { user } = chosen(kubeconfigAccess(kubeconfig(dir, { user: { 'client-certificate-data': undefined, 'client-key-data': undefined, exec } })));
+    expect(user.exec).toEqual({ ...exec, command: join(dir, 'bin/plugin') });
+    const onPath = chosen(kubeconfigAccess(kubeconfig(dir, { user: { 'client-certificate-data': undefined, 'client-key-data': undefined, exec: { ...exec, command: 'aws' } } })));
+    expect(onPath.user.exec).toMatchObject({ command: 'aws' });
   });
 
   it('names the missing context and the ones that exist', () => {
-    expect(() => kubeconfigConnection(kubeconfig(tempDir()), 'nope')).toThrow(
+    expect(() => kubeconfigAccess(kubeconfig(tempDir()), 'nope')).toThrow(
       /has no context "nope"; expected one of: "prod-admin", "staging-robot", "staging-deployer", "dangling"/,
     );
-    expect(() => kubeconfigConnection(kubeconfig(tempDir()), 'dangling')).toThrow(/context "dangling": cluster "nowhere" is not defined; expected one of: "prod", "staging"/);
-    expect(() => kubeconfigConnection(kubeconfig(tempDir(), { currentContext: null }))).toThrow(/has no current-context; set "context"/);
+    expect(() => kubeconfigAccess(kubeconfig(tempDir()), 'dangling')).toThrow(/context "dangling": cluster "nowhere" is not defined; expected one of: "prod", "staging"/);
+    expect(() => kubeconfigAccess(kubeconfig(tempDir(), { currentContext: null }))).toThrow(/has no current-context; set "context"/);
   });
 
   it('names an unreadable referenced file and the field that refers to it', () => {
-    expect(() => kubeconfigConnection(kubeconfig(tempDir()), 'staging-deployer')).toThrow(/cannot read client-key "\/abs\/missing.key"/);
+    expect(() => kubeconfigAccess(kubeconfig(tempDir()), 'staging-deployer')).toThrow(/cannot read client-key "\/abs\/missing.key"/);
   });
 
-  it('refuses exec plugins, half a key pair, bad base64 and a server that is not a URL, each by field', () => {
+  it('refuses an exec plugin without its command, half a key pair, bad base64 and a server that is not a URL, each by field', () => {
     const dir = tempDir();
-    expect(() => kubeconfigConnection(kubeconfig(dir, { user: { exec: { command: 'aws' } } }))).toThrow(/exec or auth-provider plugin/);
-    expect(() => kubeconfigConnection(kubeconfig(dir, { user: { 'client-key-data': undefined } }))).toThrow(/needs its key .* \(got a certificate only\)/);
-    expect(() => kubeconfigConnection(kubeconfig(dir, { user: { 'client-key-data': 'not base64!' } }))).toThrow(/client-key-data is not base64 \(got "not base64!"\)/);
-    expect(() => kubeconfigConnection(kubeconfig(dir, { cluster: { server: 'prod.example' } }))).toThrow(/clusters\[0\]\.cluster\.server: expected the API server URL.*\(got "prod\.example"\)/);
+    expect(() => kubeconfigAccess(kubeconfig(dir, { user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1' } } }))).toThrow(/users\[0\]\.user\.exec\.command/);
+    expect(() => kubeconfigAccess(kubeconfig(dir, { user: { 'client-key-data': undefined } }))).toThrow(/needs its key .* \(got a certificate only\)/);
+    expect(() => kubeconfigAccess(kubeconfig(dir, { user: { 'client-key-data': 'not base64!' } }))).toThrow(/client-key-data is not base64 \(got "not base64!"\)/);
+    expect(() => kubeconfigAccess(kubeconfig(dir, { cluster: { server: 'prod.example' } }))).toThrow(/clusters\[0\]\.cluster\.server: expected the API server URL.*\(got "prod\.example"\)/);
   });
 
   it('names the path of a kubeconfig it cannot read', () => {
-    expect(() => kubeconfigConnection('/nonexistent/kubeconfig')).toThrow(/cannot read kubeconfig "\/nonexistent\/kubeconfig"/);
+    expect(() => kubeconfigAccess('/nonexistent/kubeconfig')).toThrow(/cannot read kubeconfig "\/nonexistent\/kubeconfig"/);
   });
 });
 
@@ -99,17 +119,17 @@ describe('in-cluster service account', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'ca.crt'), 'CLUSTER CA');
     const inCluster = { env: { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir: dir };
-    const connection = loadKubeConnection({}, inCluster);
-    expect(connection.server).toBe('https://[fd00::1]:443');
-    expect(connection.ca?.toString()).toBe('CLUSTER CA');
-    expect(connection.tokenFile).toBe(join(dir, 'token'));
+    const { cluster, user } = chosen(loadKubeAccess({}, inCluster));
+    expect(cluster.server).toBe('https://[fd00::1]:443');
+    expect(cluster.caFile).toBe(join(dir, 'ca.crt'));
+    expect(user.authProvider).toEqual({ name: 'tokenFile', config: { tokenFile: join(dir, 'token') } });
   });
 
   it('explains what is missing outside a pod', () => {
-    expect(() => inClusterConnection({ env: {}, serviceAccountDir: '/nonexistent' })).toThrow(
+    expect(() => inClusterAccess({ env: {}, serviceAccountDir: '/nonexistent' })).toThrow(
       /no kubeconfig given and not running in a Kubernetes pod \(KUBERNETES_SERVICE_HOST=null, KUBERNETES_SERVICE_PORT=null\)/,
     );
-    expect(() => inClusterConnection({ env: { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir: '/nonexistent' })).toThrow(
+    expect(() => inClusterAccess({ env: { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir: '/nonexistent' })).toThrow(
       /\/nonexistent\/token does not exist/,
     );
   });

@@ -1,118 +1,148 @@
-import { readFileSync } from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
+import {
+  ApiException,
+  KubernetesObjectApi,
+  PatchStrategy,
+  ServerConfiguration,
+  Watch,
+  createConfiguration,
+  type KubeConfig,
+  type KubernetesObject,
+  type RequestContext,
+  type ResponseContext,
+  type V1ObjectMeta,
+} from '@kubernetes/client-node';
 import { abortSignal } from '../poll';
 import { KubeApiError, KubeConnectionError, isNotFound } from './errors';
-import type { KubeConnection } from './kubeconfig';
+import type { KubeAccess } from './kubeconfig';
+import { collectionPath, objectPath, type ObjectRef } from './resources';
 
-/** The fields of any Kubernetes object this project reads; the rest is passed through untouched. */
-export interface KubeObject {
+/**
+ * Any Kubernetes object this project reads, with the official client's metadata type; the rest is
+ * passed through untouched. Objects from a watch carry timestamps as the server's strings, objects
+ * from other calls as Dates (the client deserializes them): compare them only for presence.
+ */
+export interface KubeObject extends KubernetesObject {
   apiVersion: string;
   kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    resourceVersion?: string;
-    generation?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-    deletionTimestamp?: string;
-  };
+  metadata: V1ObjectMeta & { name: string };
   [field: string]: unknown;
 }
 
 export type PatchType = 'strategic-merge' | 'merge' | 'json';
 
-const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
-  'strategic-merge': 'application/strategic-merge-patch+json',
-  merge: 'application/merge-patch+json',
-  json: 'application/json-patch+json',
+const PATCH_STRATEGIES: Record<PatchType, PatchStrategy> = {
+  'strategic-merge': PatchStrategy.StrategicMergePatch,
+  merge: PatchStrategy.MergePatch,
+  json: PatchStrategy.JsonPatch,
 };
 
-export interface RequestOptions {
-  query?: Record<string, string | undefined>;
-  body?: unknown;
-  contentType?: string;
-}
-
 export interface KubeClientOptions {
-  /** Per request, from sending to the last byte of the answer. Default 30 s. */
+  /** Per request, from sending to the last byte of the answer (not for watches). Default 30 s. */
   requestTimeoutMs?: number;
+  /** Items per page when listing; the server hands out a `continue` token for the rest. Default 500. */
+  pageSize?: number;
 }
 
-/** Projected service account tokens rotate (hourly by default); re-reading this often is plenty. */
-const TOKEN_FILE_TTL_MS = 60_000;
+/** One event of a watch, as the API server streams it. */
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
 
 /**
- * A small REST client for one API server: JSON over node:https with a keep-alive agent,
- * server-side apply, patches, typed errors. One instance per cluster, shared by every activity.
+ * The project's face of `@kubernetes/client-node` for one cluster: the official client does the
+ * transport, TLS and authentication (certificates, tokens, exec credential plugins, the in-process
+ * EKS token of eks-token.ts); this class adds what every activity needs on top: the activity's
+ * cancellation and a timeout on each call, `continue` on lists, and errors the project classifies
+ * (errors.ts). One instance per cluster, shared by every activity.
  */
 export class KubeClient {
-  private readonly agent: http.Agent;
-  private readonly transport: typeof http | typeof https;
+  private readonly objects: KubernetesObjectApi;
+  private readonly watcher: Watch;
   private readonly timeoutMs: number;
-  private cachedToken?: { value: string; readAt: number };
+  private readonly pageSize: number;
+  private readonly server: string;
+  /** Open watches, so close() can end them. */
+  private readonly watches = new Set<AbortController>();
 
   constructor(
-    readonly connection: KubeConnection,
+    readonly access: KubeAccess,
     options: KubeClientOptions = {},
   ) {
-    const url = new URL(connection.server);
+    const config: KubeConfig = access.config;
+    const cluster = config.getCurrentCluster();
+    if (!cluster) throw new Error(`${access.source}: no current cluster`);
+    this.server = cluster.server.replace(/\/+$/, '');
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
-    if (url.protocol === 'http:') {
-      this.transport = http;
-      this.agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-    } else {
-      this.transport = https;
-      this.agent = new https.Agent({
-        keepAlive: true,
-        maxSockets: 32,
-        ca: connection.ca,
-        cert: connection.cert,
-        key: connection.key,
-        rejectUnauthorized: !connection.insecureSkipTlsVerify,
-        servername: connection.tlsServerName,
-      });
-    }
+    this.pageSize = options.pageSize ?? 500;
+    const timeoutMs = this.timeoutMs;
+    this.objects = new KubernetesObjectApi(
+      createConfiguration({
+        baseServer: new ServerConfiguration(this.server, {}),
+        authMethods: { default: config },
+        promiseMiddleware: [
+          {
+            // Temporal's cancellation of the activity aborts the call in flight; a hung server is given up on.
+            pre: (context: RequestContext) => {
+              const cancelled = abortSignal();
+              const timeout = AbortSignal.timeout(timeoutMs);
+              context.setSignal(cancelled ? AbortSignal.any([cancelled, timeout]) : timeout);
+              return Promise.resolve(context);
+            },
+            post: (response: ResponseContext) => Promise.resolve(response),
+          },
+        ],
+      }),
+    );
+    this.watcher = new Watch(config);
   }
 
-  /** The object at `path`, or undefined when the server answers 404. */
-  async get<T extends KubeObject = KubeObject>(path: string, query?: RequestOptions['query']): Promise<T | undefined> {
+  /** The object, or undefined when the server answers 404. */
+  async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined> {
     try {
-      return await this.request<T>('GET', path, { query });
+      return await this.call('GET', objectPath(ref), () => this.objects.read<T>(ref));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
     }
   }
 
-  async list<T extends KubeObject = KubeObject>(path: string, query?: RequestOptions['query']): Promise<T[]> {
-    const answer = await this.request<{ items?: T[] }>('GET', path, { query });
-    return answer.items ?? [];
+  /** Every object of a kind in a namespace, page by page (`limit` and `continue`). */
+  async list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, namespace: string | undefined, { labelSelector, fieldSelector }: { labelSelector?: string; fieldSelector?: string } = {}): Promise<{ items: T[]; resourceVersion?: string }> {
+    const path = collectionPath(apiVersion, kind, namespace);
+    const items: T[] = [];
+    let continueToken: string | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      const page = await this.call('GET', path, () =>
+        this.objects.list<T>(apiVersion, kind, namespace, undefined, undefined, undefined, fieldSelector, labelSelector, this.pageSize, continueToken),
+      );
+      items.push(...page.items);
+      continueToken = page.metadata?._continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion;
+    } while (continueToken !== undefined);
+    // A paged list is one consistent snapshot (the server pins the first page's resourceVersion), so a watch can start from it.
+    return { items, resourceVersion };
   }
 
   /**
    * Server-side apply: `manifest` is the whole intent of `fieldManager` for this object.
    * `force` takes over fields another manager owns instead of failing with a conflict.
-   * JSON is YAML, so the body is sent as JSON under the apply content type.
    */
-  apply<T extends KubeObject = KubeObject>(path: string, manifest: KubeObject, { fieldManager, force }: { fieldManager: string; force: boolean }): Promise<T> {
-    return this.request<T>('PATCH', path, {
-      query: { fieldManager, force: String(force) },
-      body: manifest,
-      contentType: 'application/apply-patch+yaml',
-    });
+  apply<T extends KubeObject = KubeObject>(manifest: KubeObject, { fieldManager, force }: { fieldManager: string; force: boolean }): Promise<T> {
+    return this.call('PATCH', objectPath(manifest), () => this.objects.patch<T>(manifest as T, undefined, undefined, fieldManager, force, PatchStrategy.ServerSideApply));
   }
 
-  patch<T extends KubeObject = KubeObject>(path: string, body: unknown, { type, fieldManager }: { type: PatchType; fieldManager: string }): Promise<T> {
-    return this.request<T>('PATCH', path, { query: { fieldManager }, body, contentType: PATCH_CONTENT_TYPES[type] });
+  /** A patch of `ref` by `body` (which also names the object, as the official client sends the object it is given). */
+  patch<T extends KubeObject = KubeObject>(ref: ObjectRef, body: Record<string, unknown>, { type, fieldManager }: { type: PatchType; fieldManager: string }): Promise<T> {
+    const spec = { ...body, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...(body.metadata as object | undefined), name: ref.metadata.name, namespace: ref.metadata.namespace } };
+    return this.call('PATCH', objectPath(ref), () => this.objects.patch<T>(spec as unknown as T, undefined, undefined, fieldManager, undefined, PATCH_STRATEGIES[type]));
   }
 
-  /** Deletes `path`; false when it was already gone. */
-  async delete(path: string, { propagationPolicy }: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' } = {}): Promise<boolean> {
+  /** Deletes the object; false when it was already gone. */
+  async delete(ref: ObjectRef, { propagationPolicy }: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' } = {}): Promise<boolean> {
     try {
-      await this.request('DELETE', path, { body: propagationPolicy ? { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy } : undefined });
+      await this.call('DELETE', objectPath(ref), () => this.objects.delete(ref, undefined, undefined, undefined, undefined, propagationPolicy));
       return true;
     } catch (error) {
       if (isNotFound(error)) return false;
@@ -120,65 +150,101 @@ export class KubeClient {
     }
   }
 
-  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const url = new URL(this.connection.server + path);
-    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
-    const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-    const headers: http.OutgoingHttpHeaders = { Accept: 'application/json', 'User-Agent': 'tenant-fleet' };
-    if (body) {
-      headers['Content-Type'] = options.contentType ?? 'application/json';
-      headers['Content-Length'] = body.length;
-    }
-    const token = this.bearerToken();
-    if (token) headers.Authorization = `Bearer ${token}`;
-
-    const { status, text } = await this.send(method, url, headers, body);
-    if (status >= 200 && status < 300) return (text.length === 0 ? undefined : JSON.parse(text)) as T;
-    const failure = statusOf(text);
-    throw new KubeApiError(method, url.pathname + url.search, status, failure.reason, failure.message);
-  }
-
-  /** Closes the kept-alive connections; the client is unusable afterwards. */
-  close(): void {
-    this.agent.destroy();
-  }
-
-  private send(method: string, url: URL, headers: http.OutgoingHttpHeaders, body: Buffer | undefined): Promise<{ status: number; text: string }> {
-    return new Promise((resolve, reject) => {
-      const fail = (cause: Error) => reject(new KubeConnectionError(method, url.href, cause));
-      // Temporal's cancellation of the activity aborts the call in flight.
-      const signal = abortSignal();
-      const request = this.transport.request(url, { method, headers, agent: this.agent, signal }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', fail);
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      });
-      request.setTimeout(this.timeoutMs, () => request.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      request.on('error', (error) => (signal?.aborted ? reject(error) : fail(error)));
-      request.end(body);
+  /**
+   * Streams the changes to a collection from `resourceVersion` on, calling `onEvent` for each,
+   * until `onEvent` returns true (resolves), the server ends the watch (resolves: the caller
+   * re-lists and watches again), or it fails (rejects, classified like any call; a 410 Gone
+   * arrives as an ERROR event or a rejected KubeApiError with status 410).
+   */
+  watch<T extends KubeObject>(
+    collection: { apiVersion: string; kind: string; namespace?: string },
+    query: { resourceVersion?: string; fieldSelector?: string; labelSelector?: string; timeoutSeconds?: number },
+    onEvent: (event: WatchEvent<T>) => boolean,
+  ): Promise<void> {
+    const path = collectionPath(collection.apiVersion, collection.kind, collection.namespace);
+    const cancelled = abortSignal();
+    return new Promise<void>((resolve, reject) => {
+      let controller: AbortController | undefined;
+      let settled = false;
+      const finish = (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        cancelled?.removeEventListener('abort', onCancel);
+        if (controller) {
+          this.watches.delete(controller);
+          controller.abort();
+        }
+        if (error === undefined) resolve();
+        else reject(error instanceof Error ? error : new Error(`watch failed: ${JSON.stringify(error)}`));
+      };
+      const onCancel = () => finish(cancelled?.reason ?? new Error('cancelled'));
+      cancelled?.addEventListener('abort', onCancel);
+      this.watcher
+        .watch(
+          path,
+          { ...query, allowWatchBookmarks: true },
+          (type: string, object: T) => {
+            if (settled) return;
+            try {
+              if (onEvent({ type: type as WatchEvent<T>['type'], object })) finish();
+            } catch (error) {
+              finish(error);
+            }
+          },
+          (error: unknown) => finish(error === null || error === undefined ? undefined : this.translate('WATCH', path, error)),
+        )
+        .then(
+          (started) => {
+            controller = started;
+            if (settled) started.abort();
+            else this.watches.add(started);
+          },
+          (error: unknown) => finish(this.translate('WATCH', path, error)),
+        );
     });
   }
 
-  private bearerToken(): string | undefined {
-    const { token, tokenFile } = this.connection;
-    if (tokenFile === undefined) return token;
-    const now = Date.now();
-    if (this.cachedToken === undefined || now - this.cachedToken.readAt > TOKEN_FILE_TTL_MS) {
-      this.cachedToken = { value: readFileSync(tokenFile, 'utf8').trim(), readAt: now };
+  /** Ends open watches; the client holds no connections between calls (the official client opens one per request). */
+  close(): void {
+    for (const controller of this.watches) controller.abort();
+    this.watches.clear();
+  }
+
+  private async call<T>(method: string, path: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw this.translate(method, path, error);
     }
-    return this.cachedToken.value;
+  }
+
+  /** The official client's errors as the project's: an answer with a status, or no answer at all. */
+  private translate(method: string, path: string, error: unknown): unknown {
+    if (error instanceof ApiException) {
+      const status = statusOf(error.body);
+      return new KubeApiError(method, path, error.code, status.reason, status.message);
+    }
+    const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
+    if (typeof statusCode === 'number') return new KubeApiError(method, path, statusCode, undefined, (error as Error).message);
+    // Cancellation by Temporal passes through untouched, so the SDK sees the activity was cancelled.
+    if (abortSignal()?.aborted) return error;
+    if (error instanceof Error) return new KubeConnectionError(method, `${this.server}${path}`, error);
+    return error;
   }
 }
 
 /** The API server answers errors with a `Status` object; anything else (a proxy's HTML page) is quoted as text. */
-function statusOf(text: string): { reason?: string; message: string } {
-  try {
-    const parsed = JSON.parse(text) as { kind?: string; reason?: string; message?: string };
-    if (parsed.kind === 'Status') return { reason: parsed.reason || undefined, message: parsed.message ?? text };
-  } catch {
-    // not JSON: fall through to the raw text
+export function statusOf(body: unknown): { reason?: string; message: string } {
+  let parsed: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      const trimmed = body.trim();
+      return { message: trimmed.length > 300 ? `${trimmed.slice(0, 297)}...` : trimmed || '(empty answer)' };
+    }
   }
-  const trimmed = text.trim();
-  return { message: trimmed.length > 300 ? `${trimmed.slice(0, 297)}...` : trimmed || '(empty answer)' };
+  const status = parsed as { kind?: string; reason?: string; message?: string } | null;
+  if (status?.kind === 'Status') return { reason: status.reason || undefined, message: status.message ?? JSON.stringify(status) };
+  return { message: JSON.stringify(parsed) ?? '(empty answer)' };
 }

@@ -5,11 +5,12 @@ import { runtimeSpecSchema, type RuntimeSpec } from '../../shared/tenant-spec';
 import { parseOrFail } from '../../shared/validation';
 import type { KubeClient, KubeObject } from '../kube-client/client';
 import { KubeTransientError, kubeStep } from '../kube-client/errors';
-import { apiVersionOf, collectionPath, describe, objectPath, type ObjectRef } from '../kube-client/resources';
+import { followObject } from '../kube-client/follow';
+import { apiVersionOf, describe, objectPath, type ObjectRef } from '../kube-client/resources';
 import { containerImage, judgeRollout, type Deployment, type RolloutJudgement } from '../kube-client/rollout';
 import { APPLYSET, appliedBy, applySetId, applySetParent, asMember, memberKey, memberKinds, recordedGroupKinds } from '../kube-chart/applyset';
 import { ChartRenderError, TENANT_OBJECTS, tenantNamespace, type TenantChart } from '../kube-chart/tenant-chart';
-import { abortSignal, pollWithHeartbeat } from '../poll';
+import { abortSignal } from '../poll';
 import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type RolloutStatus, type WorkloadSpec } from './types';
 
 export type KubernetesRuntime = Extract<RuntimeSpec, { kind: 'kubernetes' }>;
@@ -76,7 +77,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
 
   const readDeployment = (tenantId: string) => {
     const ref = deploymentRef(tenantId);
-    return kubeStep(`reading ${describe(ref)} ${where}`, () => kube.get<Deployment>(objectPath(ref)));
+    return kubeStep(`reading ${describe(ref)} ${where}`, () => kube.get<Deployment>(ref));
   };
   // The Deployment's generation changes exactly when its spec does: a stable revision for an unchanged workload.
   const revisionOf = (deployment: KubeObject) => `${describe(deployment)} generation ${deployment.metadata.generation ?? 0}`;
@@ -84,12 +85,11 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
   /** Distinct reasons the tenant's containers are waiting (CrashLoopBackOff, ImagePullBackOff), for a failed rollout's message. */
   async function podProblems(tenantId: string): Promise<string[]> {
     const pods = await kubeStep(`listing the pods of tenant ${tenantId} ${where}`, () =>
-      kube.list<KubeObject & { status?: { containerStatuses?: { name: string; state?: { waiting?: { reason?: string } } }[] } }>(
-        `/api/v1/namespaces/${tenantNamespace(tenantId)}/pods`,
-        { labelSelector: `app.kubernetes.io/instance=${tenantId}` },
-      ),
+      kube.list<KubeObject & { status?: { containerStatuses?: { name: string; state?: { waiting?: { reason?: string } } }[] } }>('v1', 'Pod', tenantNamespace(tenantId), {
+        labelSelector: `app.kubernetes.io/instance=${tenantId}`,
+      }),
     );
-    const reasons = pods.flatMap((pod) =>
+    const reasons = pods.items.flatMap((pod) =>
       (pod.status?.containerStatuses ?? []).flatMap((c) => (c.state?.waiting?.reason ? [`container ${c.name}: ${c.state.waiting.reason}`] : [])),
     );
     return [...new Set(reasons)].sort();
@@ -106,9 +106,10 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     }
   }
 
-  function pathOf(object: ObjectRef, source: string): string {
+  /** Refuses a kind this worker cannot apply (kube-client/resources.ts), before anything is written. */
+  function checkKind(object: ObjectRef, source: string): void {
     try {
-      return objectPath(object);
+      objectPath(object);
     } catch (cause) {
       throw permanentFailure(ErrorType.InvalidInput, `${source}: ${(cause as Error).message}`, { cause });
     }
@@ -128,13 +129,13 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
       }
       const kind = groupKind.split('.')[0]!;
       const listed = await kubeStep(`listing the ${groupKind} objects of ${namespace} ${where} (label ${APPLYSET.partOfLabel})`, () =>
-        kube.list(collectionPath(apiVersion, kind, namespace), { labelSelector: `${APPLYSET.partOfLabel}=${id}` }),
+        kube.list(apiVersion, kind, namespace, { labelSelector: `${APPLYSET.partOfLabel}=${id}` }),
       );
-      for (const item of listed) {
+      for (const item of listed.items) {
         // A list's items carry no apiVersion and kind of their own.
         const ref = { apiVersion, kind, metadata: { name: item.metadata.name, namespace } };
         if (wanted.has(memberKey(ref)) || item.metadata.deletionTimestamp || !appliedBy(item, FIELD_MANAGER)) continue;
-        await kubeStep(`pruning ${describe(ref)} ${where} (the tenant chart no longer renders it)`, () => kube.delete(objectPath(ref), { propagationPolicy: 'Background' }));
+        await kubeStep(`pruning ${describe(ref)} ${where} (the tenant chart no longer renders it)`, () => kube.delete(ref, { propagationPolicy: 'Background' }));
         deleted = true;
       }
     }
@@ -158,39 +159,38 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
       if (!objects.some((o) => o.kind === 'Deployment' && o.metadata.name === TENANT_OBJECTS.deployment)) {
         throw permanentFailure(ErrorType.InvalidInput, `tenant chart ${chart.description} rendered no Deployment "${TENANT_OBJECTS.deployment}" for tenant ${workload.tenantId}; the fleet releases and watches that Deployment (docs/helm.md)`);
       }
-      // Every path first: a kind this worker cannot apply fails before anything is written.
-      const paths = objects.map((object) => pathOf(object, `tenant chart ${chart.description}`));
+      // Every kind first: one this worker cannot apply fails before anything is written.
+      for (const object of objects) checkKind(object, `tenant chart ${chart.description}`);
       let changed = false;
       let deployment: KubeObject | undefined;
-      const applyOne = async (object: KubeObject, path: string) => {
+      const applyOne = async (object: KubeObject) => {
         const what = describe(object);
-        const before = await kubeStep(`reading ${what} ${where}`, () => kube.get(path));
+        const before = await kubeStep(`reading ${what} ${where}`, () => kube.get(object));
         if (object.kind === 'Namespace' && before?.metadata.deletionTimestamp) {
           // Objects cannot be created in a terminating namespace; once it is gone, a retry recreates everything.
-          throw new KubeTransientError(`${what} ${where} is still being deleted (since ${before.metadata.deletionTimestamp}); tenant ${workload.tenantId} can be applied once it is gone`);
+          throw new KubeTransientError(`${what} ${where} is still being deleted (since ${timestamp(before.metadata.deletionTimestamp)}); tenant ${workload.tenantId} can be applied once it is gone`);
         }
         const after = await kubeStep(`applying ${what} ${where} (server-side apply as ${FIELD_MANAGER})`, () =>
-          kube.apply(path, object, { fieldManager: FIELD_MANAGER, force: true }),
+          kube.apply(object, { fieldManager: FIELD_MANAGER, force: true }),
         );
         if (!before || intentOf(before) !== intentOf(after)) changed = true;
         if (object.kind === 'Deployment' && object.metadata.name === TENANT_OBJECTS.deployment) deployment = after;
       };
 
       // The namespace first: the ApplySet's parent lives in it.
-      for (const [i, object] of objects.entries()) if (object.kind === 'Namespace') await applyOne(object, paths[i]!);
+      for (const object of objects) if (object.kind === 'Namespace') await applyOne(object);
       // The parent lists the kinds of this apply and of every earlier one before any member is
       // written, so an apply cut short still leaves a record of where to look when pruning.
-      const parentPath = objectPath(applySetParent(namespace, []));
-      const parent = await kubeStep(`reading the ApplySet of tenant ${workload.tenantId} ${where}`, () => kube.get(parentPath));
+      const parent = await kubeStep(`reading the ApplySet of tenant ${workload.tenantId} ${where}`, () => kube.get(applySetParent(namespace, [])));
       const recorded = recordedGroupKinds(parent);
       const current = [...new Set(memberKinds(objects))].sort();
       const lookIn = [...new Set([...recorded, ...current])].sort();
       const writeParent = (kinds: string[]) =>
         kubeStep(`recording the ApplySet of tenant ${workload.tenantId} ${where} (kinds ${kinds.join(', ')})`, () =>
-          kube.apply(parentPath, applySetParent(namespace, kinds), { fieldManager: FIELD_MANAGER, force: true }),
+          kube.apply(applySetParent(namespace, kinds), { fieldManager: FIELD_MANAGER, force: true }),
         );
       if (!parent || lookIn.join(',') !== recorded.join(',')) await writeParent(lookIn);
-      for (const [i, object] of objects.entries()) if (object.kind !== 'Namespace') await applyOne(object, paths[i]!);
+      for (const object of objects) if (object.kind !== 'Namespace') await applyOne(object);
 
       if (await prune(namespace, id, lookIn, new Set(objects.map(memberKey)))) changed = true;
       if (lookIn.join(',') !== current.join(',')) await writeParent(current);
@@ -216,7 +216,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
         spec: { template: { spec: { containers: [{ name: TENANT_OBJECTS.container, image: wanted }] } } },
       };
       const patched = await kubeStep(`setting the image of ${describe(ref)} ${where} from ${running} to ${wanted}`, () =>
-        kube.patch(objectPath(ref), patch, { type: 'strategic-merge', fieldManager: RELEASE_FIELD_MANAGER }),
+        kube.patch(ref, patch, { type: 'strategic-merge', fieldManager: RELEASE_FIELD_MANAGER }),
       );
       return { changed: true, revision: revisionOf(patched) };
     },
@@ -229,19 +229,16 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     async k8sWaitForRollout(input: { runtime: KubernetesRuntime; tenantId: string; timeoutMs?: number }): Promise<RolloutStatus> {
       const { tenantId, timeoutMs = 15 * 60_000 } = accept(waitInputSchema, input, 'k8sWaitForRollout');
       const what = `${describe(deploymentRef(tenantId))} ${where}`;
-      const judged = await pollWithHeartbeat<RolloutJudgement | undefined>({
-        what: `rollout of ${what}`,
-        read: async () => {
-          const deployment = await readDeployment(tenantId);
-          return deployment && judgeRollout(deployment);
-        },
-        done: (state) => state === undefined || state.settled,
-        intervalMs: 1_000,
-        // A rollout takes seconds to minutes, and the release waits on it: ask more often than for a stack.
-        maxIntervalMs: 10_000,
-        timeoutMs,
-        onTimeout: (state) => retryableFailure(ErrorType.Timeout, `rollout of ${what} not finished after ${timeoutMs} ms: waiting for ${state?.waitingFor ?? 'the Deployment'}`),
-      });
+      const judged = await kubeStep(`following the rollout of ${what}`, () =>
+        followObject<Deployment, RolloutJudgement | undefined>(kube, {
+          ref: deploymentRef(tenantId),
+          what: `rollout of ${what}`,
+          judge: (deployment) => deployment && judgeRollout(deployment),
+          done: (state) => state === undefined || state.settled,
+          timeoutMs,
+          onTimeout: (state) => retryableFailure(ErrorType.Timeout, `rollout of ${what} not finished after ${timeoutMs} ms: waiting for ${state?.waitingFor ?? 'the Deployment'}`),
+        }),
+      );
       if (!judged) throw permanentFailure(ErrorType.ResourceNotFound, `${what} not found: provision tenant ${tenantId} before waiting for its rollout`);
       const { ready, updatedReplicas, readyReplicas, desiredReplicas } = judged;
       if (judged.failureReason === undefined) return { ready, updatedReplicas, readyReplicas, desiredReplicas };
@@ -265,9 +262,8 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     async k8sDeleteWorkload(input: { runtime: KubernetesRuntime; tenantId: string }): Promise<{ deleted: boolean }> {
       const { tenantId } = accept(tenantInputSchema, input, 'k8sDeleteWorkload');
       const ref = namespaceRef(tenantId);
-      const path = objectPath(ref);
       const what = `${describe(ref)} ${where}`;
-      const existing = await kubeStep(`reading ${what}`, () => kube.get(path));
+      const existing = await kubeStep(`reading ${what}`, () => kube.get(ref));
       if (!existing) return { deleted: false };
       const owner = existing.metadata.labels?.[MANAGED_BY.key];
       if (owner !== MANAGED_BY.value) {
@@ -277,22 +273,18 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
         );
       }
       if (!existing.metadata.deletionTimestamp) {
-        await kubeStep(`deleting ${what}`, () => kube.delete(path, { propagationPolicy: 'Background' }));
+        await kubeStep(`deleting ${what}`, () => kube.delete(ref, { propagationPolicy: 'Background' }));
       }
-      await pollWithHeartbeat({
-        what: `${what} to be deleted`,
-        read: () =>
-          kubeStep(`reading ${what}`, async () => {
-            const namespace = await kube.get<KubeObject & { status?: { phase?: string; conditions?: unknown[] } }>(path);
-            return namespace && { phase: namespace.status?.phase ?? 'unknown', conditions: namespace.status?.conditions ?? [] };
-          }),
-        done: (status) => status === undefined,
-        intervalMs: 1_000,
-        // A rollout takes seconds to minutes, and the release waits on it: ask more often than for a stack.
-        maxIntervalMs: 10_000,
-        timeoutMs: 10 * 60_000,
-        onTimeout: (status) => retryableFailure(ErrorType.Timeout, `${what} still terminating after 10 minutes: ${JSON.stringify(status)}`),
-      });
+      await kubeStep(`following the deletion of ${what}`, () =>
+        followObject<KubeObject & { status?: { phase?: string; conditions?: unknown[] } }, { phase: string; conditions: unknown[] } | undefined>(kube, {
+          ref,
+          what: `${what} to be deleted`,
+          judge: (namespace) => namespace && { phase: namespace.status?.phase ?? 'unknown', conditions: namespace.status?.conditions ?? [] },
+          done: (status) => status === undefined,
+          timeoutMs: 10 * 60_000,
+          onTimeout: (status) => retryableFailure(ErrorType.Timeout, `${what} still terminating after 10 minutes: ${JSON.stringify(status)}`),
+        }),
+      );
       return { deleted: true };
     },
   };
@@ -305,6 +297,11 @@ function intentOf(object: KubeObject): string {
   const { status: _status, metadata, ...rest } = object;
   const { labels, annotations, finalizers } = metadata;
   return stableJson({ ...rest, metadata: { labels, annotations, finalizers } });
+}
+
+/** The official client hands timestamps over as Dates; messages show them as the server wrote them. */
+function timestamp(value: Date | string): string {
+  return value instanceof Date ? value.toISOString() : value;
 }
 
 function stableJson(value: unknown): string {
