@@ -8,6 +8,7 @@ import {
   DeregisterTargetsCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
+  ModifyRuleCommand,
   ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
   RegisterTargetsCommand,
@@ -22,6 +23,7 @@ import { sandboxAdminClients, type SandboxAdminClients } from '../sandbox/admin-
 import { PLATFORM_ACCOUNT_ID, SANDBOX_REGION } from '../sandbox/aws-baseline';
 import { adminTarget } from '../sandbox/data-plane/elb-config';
 import { loadBalancerDimension, targetGroupDimension } from '../sandbox/data-plane/elb-metrics';
+import { probeTable, startProber } from '../sandbox/data-plane/prober';
 import { readLoadBalancers, resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { startTenantApp, type RunningTenantApp } from '../sandbox/data-plane/tenant-app';
 import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
@@ -312,6 +314,34 @@ describe('the sandbox load balancer', () => {
     const endpoint = await resolveTenantEndpoint(TEST_SANDBOX_DIR, 'lbtest.tenants.test');
     expect(endpoint).toEqual({ hostname: 'lbtest.tenants.test', loadBalancerArn: lb.LoadBalancerArn, listenerPort: 80, url: localUrl });
     await expect(resolveTenantEndpoint(TEST_SANDBOX_DIR, 'nowhere.tenants.test')).rejects.toThrow(/no Route53 record/);
+  });
+
+  it('the prober counts requests, failures and latency per tenant and per phase', async () => {
+    const p1 = await app('p-1');
+    const tgP = await targetGroup('lbtest-p');
+    await register(tgP, p1);
+    // `unused` (Target.NotInUse) until a rule puts the group in use.
+    await emulatorCaughtUp();
+    expect((await health(tgP))[p1.port]).toBe('unused');
+    const ruleArn = (
+      await elb.send(new CreateRuleCommand({ ListenerArn: listenerArn, Priority: 70, Conditions: [host('lbtest.tenants.test')], Actions: [forward(tgP)] }))
+    ).Rules![0]!.RuleArn!;
+    await allHealthy(tgP, p1);
+    // No targets given: it finds the hostname through its Route53 alias (made by the test above).
+    const prober = await startProber({ stateDir: TEST_SANDBOX_DIR, ratePerSecond: 20, phase: 'healthy' });
+    await sleep(1000);
+    prober.phase('fixed 500');
+    await elb.send(new ModifyRuleCommand({ RuleArn: ruleArn, Actions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '500' } }] }));
+    await emulatorCaughtUp();
+    await sleep(500);
+    const { phases } = await prober.stop();
+    const [healthy, broken] = phases.map((phase) => phase.tenants['lbtest.tenants.test']!);
+    expect(healthy!.requests).toBeGreaterThan(5);
+    expect(healthy!.failed).toBe(0);
+    expect(healthy!.p99Ms).toBeGreaterThan(0);
+    expect(broken!.failed).toBeGreaterThan(0);
+    expect(broken!.byOutcome['500']).toBe(broken!.failed);
+    expect(probeTable({ phases }, { perTenant: true })).toMatch(/^phase +tenant +requests +failed +p99\nhealthy +all +\d+ +0 +\d+ ms\n/);
   });
 
   it('publishes its AWS/ApplicationELB metrics into CloudWatch', async () => {
