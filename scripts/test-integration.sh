@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 # These files use no Kubernetes tenant (or start a sandbox of their own): skip the cluster.
-NO_KUBE=" certificates load-balancer codec-server metrics worker-process history-secrets chaos tenantctl interrupt "
+NO_KUBE=" certificates load-balancer restore codec-server metrics worker-process history-secrets chaos tenantctl interrupt "
 
 if [ "$#" -gt 0 ]; then
   files=("$@")

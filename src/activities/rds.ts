@@ -1,7 +1,10 @@
 import {
+  AddTagsToResourceCommand,
   CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
+  DeleteDBClusterCommand,
   DeleteDBClusterSnapshotCommand,
+  DeleteDBInstanceCommand,
   DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBInstancesCommand,
@@ -65,9 +68,29 @@ export interface PruneSnapshotsResult {
 
 export interface RestoreResult {
   clusterIdentifier: string;
-  /** Where the replaced cluster now lives, kept for forensics until a human deletes it. */
+  /** Where the replaced cluster now lives until retireCluster deletes it (leaving a final snapshot). */
   retiredClusterIdentifier: string;
   restored: boolean;
+  /**
+   * The RDS-managed master secret of the cluster now behind `clusterIdentifier`. A restored cluster
+   * gets a secret of its own (RDS restores none), so this differs from the replaced cluster's,
+   * which RDS deletes with it: whatever names the old one (the tenant stack) must follow.
+   */
+  masterUserSecretArn?: string;
+}
+
+export interface RetireClusterInput {
+  target: AwsTarget;
+  /** A cluster a restore replaced (RestoreResult.retiredClusterIdentifier). */
+  clusterIdentifier: string;
+  timeoutMs?: number;
+}
+
+export interface RetireClusterResult {
+  /** False when it was already gone (a retry, or a restore that replaced nothing). */
+  deleted: boolean;
+  /** What it held since the pre-release snapshot (the failed release's writes), kept for whoever investigates. */
+  finalSnapshotIdentifier: string;
 }
 
 const RESTORED_FROM_TAG = 'tenant-fleet:restored-from';
@@ -95,11 +118,11 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
     }
   };
 
-  const waitForCluster = (target: AwsTarget, id: string, timeoutMs?: number) =>
+  const waitForCluster = (target: AwsTarget, id: string, timeoutMs?: number, also: (c: DBCluster) => boolean = () => true) =>
     pollWithHeartbeat({
       what: `database cluster ${id} to be available`,
       read: () => findCluster(target, id),
-      done: (c) => c?.Status === 'available',
+      done: (c) => c?.Status === 'available' && also(c),
       intervalMs: 5_000,
       timeoutMs,
       onTimeout: (c) => retryableFailure(ErrorType.Timeout, `database cluster ${id} still ${c?.Status ?? 'missing'}`),
@@ -197,6 +220,38 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
     return writer;
   };
 
+  /**
+   * RDS restores no managed master secret (RestoreDBClusterFromSnapshot cannot ask for one; the
+   * restored cluster keeps the password the snapshot holds, which the replaced cluster's secret may
+   * since have rotated away from): when the replaced cluster's password was RDS-managed, the
+   * restored one's is made so too, with the same KMS key, before it takes the tenant's identifier.
+   */
+  const manageMasterSecret = async (input: RestoreInput, staging: string, source: DBCluster | undefined): Promise<void> => {
+    if (!source?.MasterUserSecret) return;
+    const restored = await findCluster(input.target, staging);
+    if (!restored?.MasterUserSecret) {
+      await aws.rds(input.target).send(
+        new ModifyDBClusterCommand({
+          DBClusterIdentifier: staging,
+          ManageMasterUserPassword: true,
+          MasterUserSecretKmsKeyId: source.MasterUserSecret.KmsKeyId,
+          ApplyImmediately: true,
+        }),
+      );
+    }
+    await waitForCluster(input.target, staging, input.timeoutMs, (c) => c.MasterUserSecret?.SecretStatus === 'active');
+  };
+
+  const waitUntilGone = (what: string, read: () => Promise<unknown>, timeoutMs?: number) =>
+    pollWithHeartbeat({
+      what: `${what} to be deleted`,
+      read,
+      done: (found) => found === undefined,
+      intervalMs: 5_000,
+      timeoutMs,
+      onTimeout: () => retryableFailure(ErrorType.Timeout, `${what} still being deleted`),
+    });
+
   return {
     /**
      * Puts a snapshot's data behind the tenant's cluster identifier: Aurora cannot restore in
@@ -212,9 +267,16 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
       const tagged = (c?: DBCluster) => c?.TagList?.some((t) => t.Key === RESTORED_FROM_TAG && t.Value === input.snapshotIdentifier) ?? false;
 
       const live = await findCluster(input.target, input.clusterIdentifier);
-      if (tagged(live)) return { clusterIdentifier: input.clusterIdentifier, retiredClusterIdentifier: retired, restored: false };
+      if (tagged(live)) {
+        return { clusterIdentifier: input.clusterIdentifier, retiredClusterIdentifier: retired, restored: false, masterUserSecretArn: live?.MasterUserSecret?.SecretArn };
+      }
 
-      if (!(await findCluster(input.target, staging))) {
+      const found = await findCluster(input.target, staging);
+      if (found && !tagged(found)) {
+        // Left by a run that stopped before its tags were written: the tag is what tells a finished restore.
+        await rds.send(new AddTagsToResourceCommand({ ResourceName: found.DBClusterArn, Tags: [{ Key: RESTORED_FROM_TAG, Value: input.snapshotIdentifier }] }));
+      }
+      if (!found) {
         const source = live ?? (await findCluster(input.target, retired));
         if (!source) throw permanentFailure(ErrorType.ResourceNotFound, `database cluster ${input.clusterIdentifier} not found in account ${input.target.accountId} ${input.target.region}: nothing to restore into`);
         if (input.maxSnapshotAge) await refuseIfTooOld(input, input.maxSnapshotAge);
@@ -236,7 +298,9 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
         );
       }
       await waitForCluster(input.target, staging, input.timeoutMs);
-      const writer = await moveWriterInto(input, staging, live ?? (await findCluster(input.target, retired)), `-o${suffix}`);
+      const source = live ?? (await findCluster(input.target, retired));
+      await manageMasterSecret(input, staging, source);
+      const writer = await moveWriterInto(input, staging, source, `-o${suffix}`);
       // The tenant's identifier moves to the restored cluster only once it can take writes.
       await waitForInstance(input.target, writer, input.timeoutMs);
 
@@ -245,8 +309,55 @@ export function createRdsActivities({ aws }: { aws: AwsClients }) {
         await waitForCluster(input.target, retired, input.timeoutMs);
       }
       await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: staging, NewDBClusterIdentifier: input.clusterIdentifier, ApplyImmediately: true }));
-      await waitForCluster(input.target, input.clusterIdentifier, input.timeoutMs);
-      return { clusterIdentifier: input.clusterIdentifier, retiredClusterIdentifier: retired, restored: true };
+      const restored = await waitForCluster(input.target, input.clusterIdentifier, input.timeoutMs);
+      return { clusterIdentifier: input.clusterIdentifier, retiredClusterIdentifier: retired, restored: true, masterUserSecretArn: restored?.MasterUserSecret?.SecretArn };
+    },
+
+    /**
+     * Deletes a cluster a restore replaced, once nothing names it any more (release-tenant.ts calls
+     * it after the stack follows the restored cluster): left running it costs a writer instance for
+     * ever. Its data (the failed release's writes since the pre-release snapshot) stays in a final
+     * snapshot, so this loses nothing a human could still want. Its writer goes first (Aurora
+     * refuses to delete a cluster with members), deletion protection is lifted (the snapshot is the
+     * protection now). Safe to run twice and after a partial run: each step looks first.
+     */
+    async retireCluster(input: RetireClusterInput): Promise<RetireClusterResult> {
+      const rds = aws.rds(input.target);
+      const id = input.clusterIdentifier;
+      const finalSnapshotIdentifier = `${id.slice(0, 57)}-final`;
+      const cluster = await findCluster(input.target, id);
+      if (!cluster) return { deleted: false, finalSnapshotIdentifier };
+      if (cluster.Status !== 'deleting') {
+        if (cluster.DeletionProtection) {
+          await rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: id, DeletionProtection: false, ApplyImmediately: true }));
+        }
+        for (const member of cluster.DBClusterMembers ?? []) {
+          const instance = member.DBInstanceIdentifier!;
+          try {
+            await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: instance }));
+          } catch (error) {
+            const name = (error as Error).name;
+            // Gone already, or being deleted by an earlier attempt.
+            if (name !== 'DBInstanceNotFoundFault' && name !== 'InvalidDBInstanceStateFault') throw error;
+          }
+          await waitUntilGone(`database instance ${instance}`, () => findInstance(input.target, instance), input.timeoutMs);
+        }
+        try {
+          await rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: id, FinalDBSnapshotIdentifier: finalSnapshotIdentifier }));
+        } catch (error) {
+          const name = (error as Error).name;
+          if (name === 'DBClusterSnapshotAlreadyExistsFault') {
+            throw permanentFailure(
+              ErrorType.SnapshotFailed,
+              `database cluster ${id} in account ${input.target.accountId} ${input.target.region} is not deleted: its final snapshot ${finalSnapshotIdentifier} already exists (from another cluster of that name?). Look at both, then delete the cluster by hand`,
+              { cause: error },
+            );
+          }
+          if (name !== 'DBClusterNotFoundFault' && name !== 'InvalidDBClusterStateFault') throw error;
+        }
+      }
+      await waitUntilGone(`database cluster ${id}`, () => findCluster(input.target, id), input.timeoutMs);
+      return { deleted: true, finalSnapshotIdentifier };
     },
 
     /**

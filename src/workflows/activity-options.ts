@@ -94,6 +94,8 @@ export const ACTIVITY_OPTIONS = {
   // RDS
   snapshotCluster: awsWait,
   restoreClusterFromSnapshot: awsWait,
+  // Waits for the replaced cluster's writer and then the cluster (with its final snapshot) to be deleted.
+  retireCluster: awsWait,
   // Reads the tags of each of a tenant's snapshots and deletes the expired ones: many quick calls. A
   // release goes on without it after ten minutes (release-tenant.ts), so it is bounded tighter.
   prunePreReleaseSnapshots: { ...awsWait, startToCloseTimeout: '5 minutes', scheduleToCloseTimeout: '10 minutes' },

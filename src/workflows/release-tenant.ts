@@ -11,6 +11,7 @@ import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { FleetActivities } from '../activities/fleet';
 import type { HealthActivities } from '../activities/verify-health';
 import type { RdsActivities } from '../activities/rds';
+import { redeploy, restoreDatabase, retireReplaced, type RestoredDatabase } from './restore-database';
 import type { SsmActivities } from '../activities/ssm';
 import { legacyPreReleaseSnapshotId, preReleaseSnapshotId, stackNameFor } from '../shared/ids';
 import {
@@ -222,23 +223,22 @@ function rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step }
     step('rollback', `to ${to}: ${why}`);
     try {
       // Irreversible migrations: the previous version only runs against the data it knew, so the database goes first.
+      let restored: RestoredDatabase | undefined;
       if (restore.database && snapshot && outputs.DatabaseClusterIdentifier) {
         step('restore-database', snapshot);
-        await rds.restoreClusterFromSnapshot({
-          target: tenant.aws,
-          clusterIdentifier: outputs.DatabaseClusterIdentifier,
-          snapshotIdentifier: snapshot,
-          ...(restore.maxSnapshotAgeMs !== undefined ? { maxSnapshotAge: { ms: restore.maxSnapshotAgeMs, setting: 'releasePlans[].restoreDatabaseOnRevert.maxSnapshotAge' } } : {}),
-        });
+        restored = await restoreDatabase({ tenant, outputs, snapshot, maxSnapshotAgeMs: restore.maxSnapshotAgeMs });
         step('rollback', `to ${to}: ${why}`);
       }
-      await runtime.setVersion(to);
+      await redeploy(runtime, tenant, to, restored);
       const rollout = await runtime.waitForRollout();
+      // Whatever the rollout did, the tenant's data and stack are the restored cluster's now.
+      const leftOver = await retireReplaced(tenant, restored);
+      const also = leftOver ? `; ${leftOver}` : '';
       if (!rollout.ready) {
-        return { tenantId: tenant.id, status: 'rollback-failed', reason: `${why}; rollback to ${to} did not become ready: ${rollout.failureReason ?? 'not ready'}` } as const;
+        return { tenantId: tenant.id, status: 'rollback-failed', reason: `${why}; rollback to ${to} did not become ready: ${rollout.failureReason ?? 'not ready'}${also}` } as const;
       }
       await ssm.putTenantParameters({ target: tenant.aws, tenantId: tenant.id, parameters: { 'workload/version': to } });
-      return { tenantId: tenant.id, status: 'rolled-back', reason: why } as const;
+      return { tenantId: tenant.id, status: 'rolled-back', reason: `${why}${also}` } as const;
     } catch (error) {
       return { tenantId: tenant.id, status: 'rollback-failed', reason: `${why}; rollback to ${to} failed: ${messageOf(error)}` } as const;
     }

@@ -2,7 +2,7 @@ import type { DnsRecordsInput } from '../activities/route53';
 import type { TenantSpec } from '../shared/tenant-spec';
 
 /** The tenant stack's parameters (infra/cloudformation/tenant.yaml), derived from the tenant spec. */
-export function stackParametersFor(tenant: TenantSpec, overrides: { deletionProtection?: boolean } = {}): Record<string, string> {
+export function stackParametersFor(tenant: TenantSpec, overrides: { deletionProtection?: boolean; databaseRestoredFrom?: string } = {}): Record<string, string> {
   return {
     TenantId: tenant.id,
     Environment: tenant.environment,
@@ -16,6 +16,7 @@ export function stackParametersFor(tenant: TenantSpec, overrides: { deletionProt
     BackupRetentionDays: String(tenant.database.backupRetentionDays),
     // IRSA: the app role trusts the cluster's OIDC provider, which IAM names by the issuer without its scheme.
     ...(tenant.runtime.kind === 'kubernetes' && tenant.runtime.oidcIssuer ? { OidcProvider: tenant.runtime.oidcIssuer.replace(/^https:\/\//, '') } : {}),
+    ...(overrides.databaseRestoredFrom ? { DatabaseRestoredFrom: overrides.databaseRestoredFrom } : {}),
   };
 }
 

@@ -1,14 +1,11 @@
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
-import { ListStacksCommand } from '@aws-sdk/client-cloudformation';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { createRdsActivities, type RestoreInput } from '../../src/activities/rds';
+import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { abortRelease, approveRelease, releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
-import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
-import { preReleaseSnapshotId, stackNameFor, workflowIds } from '../../src/shared/ids';
+import { provisionTenant } from '../../src/client/tenants';
+import { preReleaseSnapshotId, workflowIds } from '../../src/shared/ids';
 import { acquireLockSignal, lockStateQuery, lockWorkflowId, releaseLockSignal } from '../../src/shared/messages/lock';
 import type { ReleaseSummary } from '../../src/shared/messages/release';
 import type { ReleaseRequest } from '../../src/shared/release/plan';
@@ -222,44 +219,6 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(await liveVersion(h, 'hooli')).toBe(V('1.5.0'));
     await replayRelease(handle, 'busy-retry');
   });
-
-  it('restores the database from the pre-release snapshot when a release with irreversible migrations rolls back', async () => {
-    const before = await liveVersion(h, 'umbrella');
-    const { handle, input } = await release({ version: V('1.6.0-broken'), tenants: ['umbrella'], options: { restoreDatabaseOnRollback: true } });
-    const summary = await releaseOutcome(handle);
-    expect(summary.tenants).toEqual([expect.objectContaining({ tenantId: 'umbrella', status: 'rolled-back' })]);
-    expect(await liveVersion(h, 'umbrella')).toBe(before);
-
-    const snapshot = preReleaseSnapshotId(input.releaseId, 'umbrella');
-    const rds = h.admin.rds(h.tenant('umbrella').aws);
-    const live = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'tenant-umbrella' }))).DBClusters?.[0];
-    expect(live?.Status).toBe('available');
-    expect(live?.TagList).toEqual(expect.arrayContaining([{ Key: 'tenant-fleet:restored-from', Value: snapshot }]));
-    // The replaced cluster is kept, renamed, for whoever investigates.
-    const clusters = (await rds.send(new DescribeDBClustersCommand({}))).DBClusters ?? [];
-    expect(clusters.filter((c) => c.DBClusterIdentifier?.startsWith('tenant-umbrella-o'))).toHaveLength(1);
-    // Run again (a retry), the restore finds its work done.
-    const activities = createRdsActivities({ aws: h.aws });
-    const again = await new MockActivityEnvironment().run((restore: RestoreInput) => activities.restoreClusterFromSnapshot(restore), {
-      target: h.tenant('umbrella').aws,
-      clusterIdentifier: 'tenant-umbrella',
-      snapshotIdentifier: snapshot,
-    });
-    expect(again).toMatchObject({ clusterIdentifier: 'tenant-umbrella', restored: false });
-
-    // The stack's own writer runs in the restored cluster, so the stack still describes what runs...
-    const writer = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'tenant-umbrella-writer' }))).DBInstances?.[0];
-    expect(writer).toMatchObject({ DBClusterIdentifier: 'tenant-umbrella', DBInstanceStatus: 'available' });
-    // ...and deprovisioning removes all of it: only the retired cluster, which the stack never owned, stays.
-    await deprovisionTenant(h.client, { tenant: h.tenant('umbrella'), confirmProduction: 'umbrella', requestedBy: 'jest' });
-    const cfn = h.admin.cloudFormation(h.tenant('umbrella').aws);
-    const { StackSummaries = [] } = await cfn.send(new ListStacksCommand({}));
-    expect(StackSummaries.filter((s) => s.StackName === stackNameFor('umbrella')).map((s) => s.StackStatus)).toEqual(['DELETE_COMPLETE']);
-    const left = ((await rds.send(new DescribeDBClustersCommand({}))).DBClusters ?? []).map((c) => c.DBClusterIdentifier).filter((id) => id?.startsWith('tenant-umbrella'));
-    expect(left).toEqual([expect.stringMatching(/^tenant-umbrella-o/)]);
-    const instances = ((await rds.send(new DescribeDBInstancesCommand({}))).DBInstances ?? []).filter((i) => i.DBInstanceIdentifier?.startsWith('tenant-umbrella'));
-    expect(instances.map((i) => i.DBClusterIdentifier)).toEqual([left[0]]);
-  }, 300_000);
 
   it('refuses bad requests before anything starts', async () => {
     const id = `jest-refused-${Date.now()}`;

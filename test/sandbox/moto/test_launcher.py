@@ -920,3 +920,13 @@ def test_rds_restore_of_a_cluster_with_a_managed_password(aws: Aws) -> None:
     described = rds.describe_db_clusters(DBClusterIdentifier=restored)["DBClusters"][0]
     assert described["Status"] == "available"
     assert {"Key": "restored-from", "Value": snapshot} in described["TagList"]
+    # As on AWS, the restored cluster manages no password: the secret stays its source's, and a new one is made on request.
+    assert "MasterUserSecret" not in described
+    source_secret = rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]["MasterUserSecret"]["SecretArn"]
+    rds.modify_db_cluster(DBClusterIdentifier=restored, ManageMasterUserPassword=True, ApplyImmediately=True)
+    secret = rds.describe_db_clusters(DBClusterIdentifier=restored)["DBClusters"][0]["MasterUserSecret"]["SecretArn"]
+    assert secret != source_secret
+    assert aws("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+    assert {"Key": "restored-from", "Value": snapshot} in rds.describe_db_clusters(DBClusterIdentifier=restored)["DBClusters"][0]["TagList"]
+    rds.modify_db_cluster(DBClusterIdentifier=restored, NewDBClusterIdentifier=restored + "-x", ApplyImmediately=True)
+    assert {"Key": "restored-from", "Value": snapshot} in rds.describe_db_clusters(DBClusterIdentifier=restored + "-x")["DBClusters"][0]["TagList"]

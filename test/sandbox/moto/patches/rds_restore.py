@@ -1,5 +1,6 @@
-"""RestoreDBClusterFromSnapshot works for clusters whose password RDS manages, and a
-restored cluster's writer can take the replaced writer's identifier.
+"""RestoreDBClusterFromSnapshot works for clusters whose password RDS manages, restores
+no managed secret (as AWS), and a restored cluster's writer can take the replaced
+writer's identifier.
 
 moto gaps closed
 ----------------
@@ -9,6 +10,13 @@ snapshot) pops `_master_user_password`, `_enable_http_endpoint` and
 `ManageMasterUserPassword` (the tenant stack's Aurora cluster: the password lives in
 Secrets Manager, never in the stack) has no `_master_user_password`, so the restore
 fails with HTTP 500 `KeyError: '_master_user_password'`.
+
+Once that is fixed, moto copies `manage_master_user_password` into the restored
+cluster and so creates it a managed secret. AWS does not: RestoreDBClusterFromSnapshot
+has no ManageMasterUserPassword, the restored cluster has no MasterUserSecret and
+keeps the password the snapshot holds, until ModifyDBCluster turns management on
+(which creates a new secret). Without this, the sandbox would hide that the
+product must do so (src/activities/rds.ts, manageMasterSecret).
 
 moto also takes an automated DB snapshot `rds:<instance>-<minute>` of every new
 instance, Aurora cluster members included (on AWS an Aurora instance has no backups
@@ -30,7 +38,7 @@ cluster's writer under the identifier the tenant's stack owns.
 How it hooks into moto
 ----------------------
 Replaces `moto.rds.models.DBCluster.get_cfg` with one that treats those attributes
-as optional, and `DBInstanceClustered.save_automated_backup` with a no-op; wraps
+as optional and copies no password management, and `DBInstanceClustered.save_automated_backup` with a no-op; wraps
 `RDSBackend.modify_db_cluster` to move the members' cluster identifier along with a
 rename.
 """
@@ -49,6 +57,12 @@ def get_cfg(self: Any) -> dict[str, Any]:  # replaces DBCluster.get_cfg
     cfg["master_user_password"] = cfg.pop("_master_user_password", None)
     cfg["enable_http_endpoint"] = cfg.pop("_enable_http_endpoint", None)
     cfg["vpc_security_group_ids"] = cfg.pop("_vpc_security_group_ids", None)
+    # AWS restores no managed secret: the restored cluster manages none until modified to, and keeps
+    # the password the snapshot holds (which no API returns; moto only needs one to be there).
+    if cfg.pop("master_user_secret", None) is not None and not cfg["master_user_password"]:
+        cfg["master_user_password"] = "held-by-the-snapshot"
+    cfg["manage_master_user_password"] = False
+    cfg.pop("master_user_secret_kms_key_id", None)
     return cfg
 
 

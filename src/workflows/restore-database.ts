@@ -1,0 +1,83 @@
+import { patched } from '@temporalio/workflow';
+import type { CloudFormationActivities } from '../activities/cloudformation';
+import type { RdsActivities } from '../activities/rds';
+import { stackNameFor } from '../shared/ids';
+import type { TenantSpec } from '../shared/tenant-spec';
+import { activitiesFor } from './activity-options';
+import { stackParametersFor, stackTagsFor, workloadConfigFrom } from './tenant-footprint';
+import type { TenantRuntime } from './runtime';
+import { messageOf } from './steps';
+
+const cfn = activitiesFor<CloudFormationActivities>();
+const rds = activitiesFor<RdsActivities>();
+
+/**
+ * After a restore the stack follows the restored cluster's own master secret (RDS restores none:
+ * src/activities/rds.ts gives it one), the workload gets the new secret's ARN, and the replaced
+ * cluster is deleted, leaving a final snapshot. Runs before it left the stack, the workload's
+ * DATABASE_SECRET_ARN and the app role naming the replaced cluster's secret, and that cluster running.
+ */
+export const RESTORE_FOLLOWS_SECRET_PATCH = 'release-tenant-restore-follows-secret';
+
+export interface RestoreDatabaseArgs {
+  tenant: TenantSpec;
+  outputs: Record<string, string>;
+  snapshot: string;
+  maxSnapshotAgeMs?: number;
+}
+
+export interface RestoredDatabase {
+  /** The stack's outputs after the restore; `changed` when they name another secret than before. */
+  outputs: Record<string, string>;
+  changed: boolean;
+  /** The replaced cluster, to delete once the workload runs against the restored one; none before the patch. */
+  retired?: string;
+}
+
+export async function restoreDatabase({ tenant, outputs, snapshot, maxSnapshotAgeMs }: RestoreDatabaseArgs): Promise<RestoredDatabase> {
+  const restored = await rds.restoreClusterFromSnapshot({
+    target: tenant.aws,
+    clusterIdentifier: outputs.DatabaseClusterIdentifier!,
+    snapshotIdentifier: snapshot,
+    ...(maxSnapshotAgeMs !== undefined ? { maxSnapshotAge: { ms: maxSnapshotAgeMs, setting: 'releasePlans[].restoreDatabaseOnRevert.maxSnapshotAge' } } : {}),
+  });
+  if (!patched(RESTORE_FOLLOWS_SECRET_PATCH)) return { outputs, changed: false };
+  if (!restored.masterUserSecretArn || restored.masterUserSecretArn === outputs.DatabaseSecretArn) {
+    return { outputs, changed: false, retired: restored.retiredClusterIdentifier };
+  }
+  // The parameter tags the cluster, so CloudFormation updates it and reads its new secret ARN again.
+  const stackName = stackNameFor(tenant.id);
+  await cfn.deployStack({
+    target: tenant.aws,
+    stackName,
+    template: 'tenant',
+    parameters: stackParametersFor(tenant, { databaseRestoredFrom: snapshot }),
+    tags: stackTagsFor(tenant),
+  });
+  const state = await cfn.waitForStack({ target: tenant.aws, stackName });
+  return { outputs: state.outputs, changed: true, retired: restored.retiredClusterIdentifier };
+}
+
+/** The workload back on `version`, with the stack's current references when a restore changed them. */
+export function redeploy(runtime: TenantRuntime, tenant: TenantSpec, version: string, restored?: RestoredDatabase) {
+  if (!restored?.changed) return runtime.setVersion(version);
+  return runtime.apply({
+    tenantId: tenant.id,
+    image: tenant.image,
+    version,
+    replicas: tenant.replicas,
+    config: workloadConfigFrom(tenant, restored.outputs),
+    appRoleArn: restored.outputs.AppRoleArn,
+  });
+}
+
+/** Deletes the replaced cluster; a failure is told, not thrown: the tenant already runs on the restored one. */
+export async function retireReplaced(tenant: TenantSpec, restored?: RestoredDatabase): Promise<string | undefined> {
+  if (!restored?.retired) return undefined;
+  try {
+    await rds.retireCluster({ target: tenant.aws, clusterIdentifier: restored.retired });
+    return undefined;
+  } catch (error) {
+    return `the replaced database cluster ${restored.retired} is still there: ${messageOf(error)}`;
+  }
+}
