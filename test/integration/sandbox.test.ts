@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DeleteDBClusterCommand, DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds';
+import { DescribeDBClustersCommand, RDSClient, StopDBClusterCommand } from '@aws-sdk/client-rds';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { Connection } from '@temporalio/client';
@@ -61,10 +61,10 @@ describe('sandbox servers', () => {
       const session = 'arn:aws:sts::111111111111:assumed-role/TenantFleetAccess/tenant-fleet';
       // Actions fleet-access-role.yaml does not grant, in the query (RDS) and JSON (SSM) protocols,
       // each in the shape its SDK parses.
-      expect(await refusal(aws.rds(target).send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'tenant-acme', SkipFinalSnapshot: true })))).toEqual({
+      expect(await refusal(aws.rds(target).send(new StopDBClusterCommand({ DBClusterIdentifier: 'tenant-acme' })))).toEqual({
         name: 'AccessDenied',
         status: 403,
-        message: expect.stringContaining(`${session} is not authorized to perform: rds:DeleteDBCluster`) as string,
+        message: expect.stringContaining(`${session} is not authorized to perform: rds:StopDBCluster`) as string,
       });
       expect(await refusal(aws.ssm(target).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/' })))).toEqual({
         name: 'AccessDeniedException',
