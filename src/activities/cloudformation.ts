@@ -50,7 +50,7 @@ const NO_CHANGES = /didn't contain changes|No updates are to be performed/i;
 export interface DeployStackInput {
   target: AwsTarget;
   stackName: string;
-  template: 'tenant';
+  template: 'tenant' | 'tenant-traffic';
   parameters: Record<string, string>;
   tags: Record<string, string>;
 }

@@ -1,8 +1,12 @@
 import {
   AddListenerCertificatesCommand,
   DescribeListenerCertificatesCommand,
+  DescribeRulesCommand,
   RemoveListenerCertificatesCommand,
+  type Rule,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ErrorType, permanentFailure } from '../shared/errors';
+import { firstFreeRulePriority } from '../shared/rule-priority';
 import type { AwsTarget } from '../shared/tenant-spec';
 import type { AwsClients } from './aws/clients';
 import { abortSignal } from './poll';
@@ -36,8 +40,40 @@ export function createElbv2Activities({ aws }: { aws: AwsClients }) {
     return result;
   };
 
+  const rulesOf = async ({ target, listenerArn }: ListenerCertificatesInput): Promise<Rule[]> => {
+    const rules: Rule[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await aws.elbv2(target).send(new DescribeRulesCommand({ ListenerArn: listenerArn, Marker: marker }), { abortSignal: abortSignal() });
+      rules.push(...(page.Rules ?? []));
+      marker = page.NextMarker;
+    } while (marker);
+    return rules;
+  };
+
   return {
     listListenerCertificates: read,
+
+    /**
+     * The listener rule priority for a tenant whose traffic stack has none yet. A rule that already
+     * matches one of the tenant's hostnames is the tenant's own (hostnames are unique in the fleet),
+     * left by an earlier attempt whose stack is still being created: its priority is returned, so a
+     * retry asks for the same one. Otherwise the first free priority from a slot derived from the
+     * tenant ID: stable for a tenant, and two tenants provisioned at once rarely probe the same slot
+     * (if they do, the second stack's rule fails with PriorityInUse and its retry moves on).
+     */
+    async allocateRulePriority(input: ListenerCertificatesInput & { tenantId: string; hostnames: string[] }): Promise<{ priority: number; reused: boolean }> {
+      const rules = await rulesOf(input);
+      const wanted = new Set(input.hostnames.map((h) => h.toLowerCase()));
+      const own = rules.find((rule) => !rule.IsDefault && hostsOf(rule).some((h) => wanted.has(h.toLowerCase())));
+      if (own?.Priority && own.Priority !== 'default') return { priority: Number(own.Priority), reused: true };
+      const taken = new Set(rules.filter((r) => !r.IsDefault && r.Priority !== 'default').map((r) => Number(r.Priority)));
+      const priority = firstFreeRulePriority(input.tenantId, taken);
+      if (priority === undefined) {
+        throw permanentFailure(ErrorType.InvalidInput, `listener ${input.listenerArn} has no free rule priority left for tenant ${input.tenantId} (all ${taken.size} taken)`);
+      }
+      return { priority, reused: false };
+    },
 
     async attachListenerCertificates(input: ListenerCertificatesInput & { arns: string[] }): Promise<{ added: string[] }> {
       const current = await read(input);
@@ -64,6 +100,10 @@ export function createElbv2Activities({ aws }: { aws: AwsClients }) {
       return { removed };
     },
   };
+}
+
+function hostsOf(rule: Rule): string[] {
+  return (rule.Conditions ?? []).filter((c) => c.Field === 'host-header').flatMap((c) => c.HostHeaderConfig?.Values ?? c.Values ?? []);
 }
 
 export type Elbv2Activities = ReturnType<typeof createElbv2Activities>;

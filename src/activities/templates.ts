@@ -12,7 +12,7 @@ export class TemplateStore {
 
   constructor(private readonly directory = join(INFRA_DIR, 'cloudformation')) {}
 
-  cloudFormation(name: 'tenant' | 'fleet-access-role'): string {
+  cloudFormation(name: 'tenant' | 'tenant-traffic' | 'fleet-access-role'): string {
     let body = this.cache.get(name);
     if (body === undefined) {
       body = readFileSync(join(this.directory, `${name}.yaml`), 'utf8');

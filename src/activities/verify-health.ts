@@ -21,12 +21,21 @@ export interface VerifyInput {
    * time (period × evaluation periods) is refused: the alarm could not fire within it.
    */
   readMetrics?: boolean;
+  /**
+   * The tenant's target group on its load balancer (the traffic stack's outputs, in the load
+   * balancer's account): its alarms are watched like the others, and the requests users sent it
+   * during the window are counted from the load balancer's own metrics.
+   */
+  loadBalancer?: { target: AwsTarget; alarmNames: string[]; loadBalancerFullName: string; targetGroupFullName: string };
 }
 
 export interface VerifyResult {
   healthy: boolean;
   reason?: string;
   checks: number;
+  /** Requests the load balancer sent the tenant's targets in the window, and how many failed (5xx). */
+  requests?: number;
+  failedRequests?: number;
 }
 
 const HTTP_FAILURES_IN_A_ROW = 3;
@@ -82,6 +91,30 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
     return bad ? `${alarm.Namespace}/${alarm.MetricName} (${statistic ?? extended}) was ${valueOf(bad)} at ${bad.Timestamp?.toISOString()}, breaching alarm ${alarm.AlarmName}'s threshold (${alarm.ComparisonOperator} ${alarm.Threshold})` : undefined;
   };
 
+  /** Sums of the target group's request metrics from the start of the window's first period until now. */
+  const requestCounts = async (lb: NonNullable<VerifyInput['loadBalancer']>, since: number): Promise<{ requests: number; failed: number }> => {
+    const start = Math.floor(since / 60_000) * 60_000;
+    const sum = async (metric: string) => {
+      const { Datapoints = [] } = await aws.cloudWatch(lb.target).send(
+        new GetMetricStatisticsCommand({
+          Namespace: 'AWS/ApplicationELB',
+          MetricName: metric,
+          Dimensions: [
+            { Name: 'LoadBalancer', Value: lb.loadBalancerFullName },
+            { Name: 'TargetGroup', Value: lb.targetGroupFullName },
+          ],
+          StartTime: new Date(start),
+          EndTime: new Date(start + Math.max(1, Math.ceil((Date.now() - start) / 60_000)) * 60_000),
+          Period: 60,
+          Statistics: ['Sum'],
+        }),
+      );
+      return Datapoints.reduce((total, d) => total + (d.Sum ?? 0), 0);
+    };
+    const [requests, failed] = await Promise.all([sum('RequestCount'), sum('HTTPCode_Target_5XX_Count')]);
+    return { requests, failed };
+  };
+
   const probe = async (url: string): Promise<string | undefined> => {
     const timeout = AbortSignal.timeout(HTTP_TIMEOUT_MS);
     const cancelled = abortSignal();
@@ -103,23 +136,41 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
       const deadline = started + input.windowMs;
       let httpFailures = 0;
       let lastHttpProblem: string | undefined;
+      const lb = input.loadBalancer;
+      const watched: { target: AwsTarget; names: string[] }[] = [
+        { target: input.target, names: input.alarmNames },
+        ...(lb ? [{ target: lb.target, names: lb.alarmNames }] : []),
+      ];
       for (let checks = 1; ; checks++) {
-        const { found, alarming, missing } = await readAlarms(input.target, input.alarmNames);
-        if (missing.length > 0) {
-          const where = `account ${input.target.accountId} ${input.target.region}`;
-          return { healthy: false, reason: `expected existing CloudWatch alarms, found none named ${missing.join(', ')} in ${where}`, checks };
-        }
-        const metricAlarms = found.filter((a): a is MetricAlarm => 'EvaluationPeriods' in a || 'MetricName' in a);
-        if (checks === 1 && !input.readMetrics) refuseShortWindow(input.windowMs, metricAlarms);
-        if (input.readMetrics) {
-          for (const alarm of metricAlarms) {
-            const breach = await breachOf(input.target, alarm, started);
-            if (breach) return { healthy: false, reason: breach, checks };
+        for (const { target, names } of watched) {
+          const { found, alarming, missing } = await readAlarms(target, names);
+          if (missing.length > 0) {
+            const where = `account ${target.accountId} ${target.region}`;
+            return { healthy: false, reason: `expected existing CloudWatch alarms, found none named ${missing.join(', ')} in ${where}`, checks };
+          }
+          const metricAlarms = found.filter((a): a is MetricAlarm => 'EvaluationPeriods' in a || 'MetricName' in a);
+          if (checks === 1 && !input.readMetrics) refuseShortWindow(input.windowMs, metricAlarms);
+          if (input.readMetrics) {
+            for (const alarm of metricAlarms) {
+              const breach = await breachOf(target, alarm, started);
+              if (breach) return { healthy: false, reason: breach, checks };
+            }
+          }
+          if (alarming.length > 0) {
+            const reasons = alarming.map((a) => `${a.AlarmName} is in ALARM (${a.StateReason ?? 'no reason given'})`);
+            return { healthy: false, reason: reasons.join('; '), checks };
           }
         }
-        if (alarming.length > 0) {
-          const reasons = alarming.map((a) => `${a.AlarmName} is in ALARM (${a.StateReason ?? 'no reason given'})`);
-          return { healthy: false, reason: reasons.join('; '), checks };
+        // Users' requests that failed since the deploy: a bug the health check does not see still shows here.
+        const counted = lb ? await requestCounts(lb, started) : undefined;
+        if (counted && counted.failed > 0) {
+          return {
+            healthy: false,
+            reason: `${counted.failed} of ${counted.requests} requests to target group ${lb!.targetGroupFullName} failed with a 5xx since the deploy (AWS/ApplicationELB HTTPCode_Target_5XX_Count)`,
+            checks,
+            requests: counted.requests,
+            failedRequests: counted.failed,
+          };
         }
         if (input.healthCheckUrl) {
           lastHttpProblem = await probe(input.healthCheckUrl);
@@ -131,8 +182,9 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
         heartbeat({ tenantId: input.tenantId, checks, httpFailures });
         if (Date.now() + interval > deadline) {
           // A window that ends on a failed probe has not shown the tenant healthy.
-          if (lastHttpProblem !== undefined) return { healthy: false, reason: `${shown(input.healthCheckUrl!)}: ${lastHttpProblem} at the end of the verify window`, checks };
-          return { healthy: true, checks };
+          const counts = counted ? { requests: counted.requests, failedRequests: counted.failed } : {};
+          if (lastHttpProblem !== undefined) return { healthy: false, reason: `${shown(input.healthCheckUrl!)}: ${lastHttpProblem} at the end of the verify window`, checks, ...counts };
+          return { healthy: true, checks, ...counts };
         }
         const context = activityContext();
         if (context) await context.sleep(interval);

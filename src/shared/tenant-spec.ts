@@ -54,7 +54,31 @@ export const tenantSpecSchema = z.strictObject({
   image: z.string().min(1),
   replicas: z.number().int().min(1),
   loadBalancer: z
-    .strictObject({ name: z.string(), listenerArn: z.string(), dnsName: hostnameSchema, aws: awsTargetSchema })
+    .strictObject({
+      name: z.string(),
+      listenerArn: z.string(),
+      dnsName: hostnameSchema,
+      aws: awsTargetSchema,
+      /** The load balancer's VPC (its target groups'); absent in histories recorded before tenants got traffic. */
+      vpcId: z.string().optional(),
+    })
+    .optional(),
+  /** Port, health check, draining and task size (fleet config `tenants[].service`); absent in older histories. */
+  service: z
+    .strictObject({
+      port: z.number().int(),
+      healthCheck: z.strictObject({
+        path: z.string(),
+        intervalSeconds: z.number().int(),
+        timeoutSeconds: z.number().int(),
+        healthyThreshold: z.number().int(),
+        unhealthyThreshold: z.number().int(),
+      }),
+      deregistrationDelaySeconds: z.number().int(),
+      cpu: z.number().int(),
+      memory: z.number().int(),
+      logRetentionDays: z.number().int(),
+    })
     .optional(),
   healthCheckUrl: z.string().optional(),
   alarmNames: z.array(z.string()),

@@ -124,6 +124,7 @@ export const ACTIVITY_OPTIONS = {
   listListenerCertificates: awsCall,
   attachListenerCertificates: awsCall,
   detachListenerCertificates: awsCall,
+  allocateRulePriority: awsCall,
   // Kubernetes (each cluster's own task queue)
   k8sApplyWorkload: kubeCall,
   k8sSetVersion: kubeCall,

@@ -1,4 +1,4 @@
-import { setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { RdsActivities } from '../activities/rds';
 import type { Route53Activities } from '../activities/route53';
@@ -17,7 +17,7 @@ import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
 import { activitiesFor } from './activity-options';
 import { tenantRuntime } from './runtime';
 import { StepTracker } from './steps';
-import { dnsRecordsFor, stackParametersFor, stackTagsFor } from './tenant-footprint';
+import { dnsRecordsFor, stackParametersFor, stackTagsFor, TRAFFIC_STACK_PATCH, trafficStackNameFor } from './tenant-footprint';
 import { parseOrFail } from '../shared/validation';
 import { withTenantLock } from './with-tenant-lock';
 
@@ -27,7 +27,7 @@ const ssm = activitiesFor<SsmActivities>();
 const dns = activitiesFor<Route53Activities>();
 const temporal = activitiesFor<TemporalActivities>();
 
-const STEPS = ['lock', 'final-snapshot', 'workload', 'dns', 'deletion-protection', 'stack', 'parameters', 'certificates'];
+const STEPS = ['lock', 'final-snapshot', 'workload', 'dns', 'traffic', 'deletion-protection', 'stack', 'parameters', 'certificates'];
 
 /** The final snapshot's ID depends only on the tenant and this workflow's start, so retries reuse it. */
 export function finalSnapshotId(tenantId: string, startTime: Date): string {
@@ -82,6 +82,15 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
     const records = dnsRecordsFor(tenant);
     if (records) await steps.run('dns', () => dns.deleteDnsRecords(records), (r) => `deleted ${r.deleted.length}, left ${r.skipped.length} repointed`);
     else steps.skip('dns', 'no DNS managed for this tenant');
+
+    // After the workload (nothing registers targets any more): its rule goes, so its hostnames get the listener's 404.
+    const lb = tenant.loadBalancer;
+    if (lb && patched(TRAFFIC_STACK_PATCH)) {
+      const trafficStack = trafficStackNameFor(tenant.id);
+      await steps.run('traffic', () => cfn.deleteStack({ target: lb.aws, stackName: trafficStack }), (r) => (r.deleted ? `${trafficStack} deleted` : 'no traffic stack'));
+    } else {
+      steps.skip('traffic', lb ? 'started before tenants had traffic stacks' : 'no load balancer');
+    }
 
     let stackDeleted = false;
     if (outputs) {

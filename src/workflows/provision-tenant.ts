@@ -1,5 +1,6 @@
-import { CancellationScope, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { CancellationScope, patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { CloudFormationActivities } from '../activities/cloudformation';
+import type { Elbv2Activities } from '../activities/elbv2';
 import type { Route53Activities } from '../activities/route53';
 import type { SsmActivities } from '../activities/ssm';
 import type { TemporalActivities } from '../activities/temporal';
@@ -16,7 +17,16 @@ import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
 import { activitiesFor } from './activity-options';
 import { tenantRuntime } from './runtime';
 import { StepTracker, failedStepOf, failureTypeOf, messageOf } from './steps';
-import { dnsRecordsFor, stackParametersFor, stackTagsFor, workloadConfigFrom } from './tenant-footprint';
+import {
+  dnsRecordsFor,
+  serviceOf,
+  stackParametersFor,
+  stackTagsFor,
+  TRAFFIC_STACK_PATCH,
+  trafficStackNameFor,
+  trafficStackParametersFor,
+  workloadConfigFrom,
+} from './tenant-footprint';
 import { parseOrFail } from '../shared/validation';
 import { withTenantLock } from './with-tenant-lock';
 
@@ -24,8 +34,9 @@ const cfn = activitiesFor<CloudFormationActivities>();
 const ssm = activitiesFor<SsmActivities>();
 const dns = activitiesFor<Route53Activities>();
 const temporal = activitiesFor<TemporalActivities>();
+const elb = activitiesFor<Elbv2Activities>();
 
-const STEPS = ['lock', 'stack', 'parameters', 'workload', 'dns', 'certificates'];
+const STEPS = ['lock', 'stack', 'traffic', 'parameters', 'workload', 'dns', 'certificates'];
 
 /**
  * Creates or updates a tenant's footprint: stack, parameters, workload, DNS. A failed fresh
@@ -70,6 +81,34 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
         (r) => `${stackName}: ${r.operation}`,
       );
 
+      let traffic: Record<string, string> = {};
+      const lb = tenant.loadBalancer;
+      if (lb && patched(TRAFFIC_STACK_PATCH)) {
+        const trafficStack = trafficStackNameFor(tenant.id);
+        traffic = await steps.run(
+          'traffic',
+          async () => {
+            const existing = await cfn.getStackOutputs({ target: lb.aws, stackName: trafficStack });
+            // Once a stack holds a priority it keeps it: re-provisioning never moves a tenant's rule.
+            const priority = existing?.RulePriority
+              ? Number(existing.RulePriority)
+              : (await elb.allocateRulePriority({ target: lb.aws, listenerArn: lb.listenerArn, tenantId: tenant.id, hostnames: tenant.hostnames })).priority;
+            await cfn.deployStack({
+              target: lb.aws,
+              stackName: trafficStack,
+              template: 'tenant-traffic',
+              parameters: trafficStackParametersFor(tenant, lb, priority),
+              tags: stackTagsFor(tenant),
+            });
+            if (fresh) steps.onCompensate('traffic', () => cfn.deleteStack({ target: lb.aws, stackName: trafficStack }));
+            return (await cfn.waitForStack({ target: lb.aws, stackName: trafficStack })).outputs;
+          },
+          (outputs) => `${trafficStack}: rule priority ${outputs.RulePriority}`,
+        );
+      } else {
+        steps.skip('traffic', lb ? 'provisioned before tenants had traffic stacks' : 'no load balancer');
+      }
+
       const current = await runtime.current();
       const version = current?.version ?? input.initialVersion;
       await steps.run(
@@ -93,6 +132,7 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
             replicas: tenant.replicas,
             config: workloadConfigFrom(tenant, deployed.outputs),
             appRoleArn: deployed.outputs.AppRoleArn,
+            ...(traffic.TargetGroupArn ? trafficWorkloadFields(tenant, traffic) : {}),
           });
           const rollout = await runtime.waitForRollout();
           if (!rollout.ready) {
@@ -128,6 +168,18 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
     steps.setPhase('done');
     return result;
   });
+}
+
+function trafficWorkloadFields(tenant: ProvisionTenantInput['tenant'], traffic: Record<string, string>) {
+  const service = serviceOf(tenant);
+  return {
+    port: service.port,
+    targetGroupArn: traffic.TargetGroupArn,
+    ...(traffic.ExecutionRoleArn ? { executionRoleArn: traffic.ExecutionRoleArn } : {}),
+    ...(traffic.LogGroupName ? { logGroupName: traffic.LogGroupName } : {}),
+    cpu: service.cpu,
+    memory: service.memory,
+  };
 }
 
 async function failProvisioning(

@@ -26,6 +26,7 @@ import {
 import { EnvironmentKey, ReleaseIdKey, TenantIdKey } from '../shared/search-attributes';
 import type { TenantSpec } from '../shared/tenant-spec';
 import { activitiesFor, fleetCall } from './activity-options';
+import { trafficStackNameFor } from './tenant-footprint';
 import { tenantRuntime, type TenantRuntime } from './runtime';
 import { messageOf } from './steps';
 import { parseOrFail } from '../shared/validation';
@@ -58,6 +59,8 @@ export const REVERT_KEEPS_DATA_PATCH = 'release-tenant-revert-keeps-data';
 export const SNAPSHOT_RETENTION_PATCH = 'release-tenant-snapshot-retention';
 /** Pre-release snapshot IDs carry a hash of the release and tenant IDs (shared/ids.ts); runs before it named them without. */
 export const SNAPSHOT_ID_HASH_PATCH = 'release-tenant-snapshot-id-hash';
+/** Verification also watches the tenant's target group: its load balancer alarms and the failed requests it counted. */
+export const VERIFY_TARGET_GROUP_PATCH = 'release-tenant-verify-target-group';
 
 /**
  * One tenant in one release (ID `release/<releaseId>/tenant/<id>`), holding the tenant's lock:
@@ -171,6 +174,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
           return;
         }
         step('verify');
+        const loadBalancer = tenant.loadBalancer && patched(VERIFY_TARGET_GROUP_PATCH) ? await targetGroupOf(tenant) : undefined;
         const verdict = await healthFor(input.verifyWindowMs).verifyTenantHealth({
           tenantId,
           target: tenant.aws,
@@ -179,6 +183,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
           healthCheckUrl: tenant.healthCheckUrl,
           windowMs: input.verifyWindowMs,
           ...(input.verifyReadsMetrics ? { readMetrics: true } : {}),
+          ...(loadBalancer ? { loadBalancer } : {}),
         });
         if (!verdict.healthy) failure = `verification failed: ${verdict.reason ?? 'unhealthy'}`;
       });
@@ -243,4 +248,13 @@ function rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step }
       return { tenantId: tenant.id, status: 'rollback-failed', reason: `${why}; rollback to ${to} failed: ${messageOf(error)}` } as const;
     }
   });
+}
+
+/** The tenant's target group and its alarms, from its traffic stack; undefined for a tenant provisioned without one. */
+async function targetGroupOf(tenant: TenantSpec) {
+  const lb = tenant.loadBalancer!;
+  const outputs = await cfn.getStackOutputs({ target: lb.aws, stackName: trafficStackNameFor(tenant.id) });
+  if (!outputs?.TargetGroupFullName || !outputs.LoadBalancerFullName) return undefined;
+  const alarmNames = [outputs.TargetErrorsAlarmName, outputs.UnhealthyHostsAlarmName].filter((n): n is string => !!n);
+  return { target: lb.aws, alarmNames, loadBalancerFullName: outputs.LoadBalancerFullName, targetGroupFullName: outputs.TargetGroupFullName };
 }

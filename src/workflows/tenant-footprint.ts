@@ -1,4 +1,6 @@
 import type { DnsRecordsInput } from '../activities/route53';
+import { ErrorType, permanentFailure } from '../shared/errors';
+import { loadBalancerFullName } from '../shared/rule-priority';
 import type { TenantSpec } from '../shared/tenant-spec';
 
 /** The tenant stack's parameters (infra/cloudformation/tenant.yaml), derived from the tenant spec. */
@@ -49,4 +51,52 @@ export function dnsRecordsFor(tenant: TenantSpec): DnsRecordsInput | undefined {
 /** Tags on the tenant stack (CloudFormation propagates them to the resources). */
 export function stackTagsFor(tenant: TenantSpec): Record<string, string> {
   return { TenantId: tenant.id, Environment: tenant.environment, ManagedBy: 'tenant-fleet' };
+}
+
+/** Tenants with a load balancer get a traffic stack (target group, listener rule, alarms) before their workload. */
+export const TRAFFIC_STACK_PATCH = 'tenant-traffic-stack';
+
+/**
+ * The tenant's traffic stack (infra/cloudformation/tenant-traffic.yaml) lives in its load balancer's
+ * account and region. Tenant IDs are lowercase, so the capital T keeps the name from ever meeting another
+ * tenant's stack (a tenant "acme-traffic"), and the target group name CloudFormation derives from it stays
+ * valid (no "--").
+ */
+export const trafficStackNameFor = (tenantId: string) => `tenant-${tenantId}-Traffic`;
+
+/** What a tenant spec recorded before `service` existed gets: the fleet config schema's defaults. */
+export const DEFAULT_SERVICE: NonNullable<TenantSpec['service']> = {
+  port: 8080,
+  healthCheck: { path: '/healthz', intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 3, unhealthyThreshold: 2 },
+  deregistrationDelaySeconds: 30,
+  cpu: 256,
+  memory: 512,
+  logRetentionDays: 30,
+};
+
+export const serviceOf = (tenant: TenantSpec) => tenant.service ?? DEFAULT_SERVICE;
+
+/** The traffic stack's parameters; `rulePriority` is allocated once and then read back from the stack. */
+export function trafficStackParametersFor(tenant: TenantSpec, lb: NonNullable<TenantSpec['loadBalancer']>, rulePriority: number): Record<string, string> {
+  const service = serviceOf(tenant);
+  if (!lb.vpcId) {
+    throw permanentFailure(ErrorType.InvalidInput, `tenant ${tenant.id}: load balancer ${lb.name} has no VPC in the tenant spec; set accounts[].network.${lb.aws.region} for its account in the fleet config and start again`);
+  }
+  return {
+    TenantId: tenant.id,
+    Runtime: tenant.runtime.kind,
+    ListenerArn: lb.listenerArn,
+    LoadBalancerFullName: loadBalancerFullName(lb.listenerArn),
+    VpcId: lb.vpcId,
+    Hostnames: tenant.hostnames.join(','),
+    RulePriority: String(rulePriority),
+    TargetPort: String(service.port),
+    HealthCheckPath: service.healthCheck.path,
+    HealthCheckIntervalSeconds: String(service.healthCheck.intervalSeconds),
+    HealthCheckTimeoutSeconds: String(service.healthCheck.timeoutSeconds),
+    HealthyThresholdCount: String(service.healthCheck.healthyThreshold),
+    UnhealthyThresholdCount: String(service.healthCheck.unhealthyThreshold),
+    DeregistrationDelaySeconds: String(service.deregistrationDelaySeconds),
+    LogRetentionDays: String(service.logRetentionDays),
+  };
 }

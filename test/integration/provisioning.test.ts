@@ -1,5 +1,7 @@
 import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
-import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { DescribeRulesCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -11,6 +13,7 @@ import { stackNameFor, workflowIds } from '../../src/shared/ids';
 import type { DeprovisionTenantInput, ProvisionTenantInput } from '../../src/shared/messages/provisioning';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
+import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
 import { startHarness, type Harness } from './harness';
 import { replayAndMaybeRecord } from './histories';
 
@@ -31,6 +34,23 @@ async function stackStatus(tenant: TenantSpec): Promise<string | undefined> {
   try {
     const { Stacks } = await h.admin.cloudFormation(tenant.aws).send(new DescribeStacksCommand({ StackName: stackNameFor(tenant.id) }));
     return Stacks?.[0]?.StackStatus;
+  } catch (error) {
+    if (/does not exist/.test((error as Error).message)) return undefined;
+    throw error;
+  }
+}
+
+/** The listener rules that match one of the tenant's hostnames. */
+async function rulesFor(tenant: TenantSpec) {
+  const lb = tenant.loadBalancer!;
+  const { Rules = [] } = await h.admin.elbv2(lb.aws).send(new DescribeRulesCommand({ ListenerArn: lb.listenerArn }));
+  return Rules.filter((r) => r.Conditions?.some((c) => c.HostHeaderConfig?.Values?.some((v) => tenant.hostnames.includes(v))));
+}
+
+async function trafficOutputs(tenant: TenantSpec): Promise<Record<string, string> | undefined> {
+  try {
+    const { Stacks } = await h.admin.cloudFormation(tenant.loadBalancer!.aws).send(new DescribeStacksCommand({ StackName: trafficStackNameFor(tenant.id) }));
+    return Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey!, o.OutputValue!]));
   } catch (error) {
     if (/does not exist/.test((error as Error).message)) return undefined;
     throw error;
@@ -70,6 +90,33 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     if (tenant.runtime.kind !== 'ecs') throw new Error('globex is an ECS tenant in the sandbox fleet');
     const { services } = await h.admin.ecs(tenant.runtime.aws).send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: ['tenant-globex'] }));
     expect(services?.[0]?.status).toBe('ACTIVE');
+
+    // Traffic: a target group with the spec's health check and draining, a rule for every hostname, the service registered with it.
+    const traffic = (await trafficOutputs(tenant))!;
+    const lbAws = tenant.loadBalancer!.aws;
+    const group = (await h.admin.elbv2(lbAws).send(new DescribeTargetGroupsCommand({ TargetGroupArns: [traffic.TargetGroupArn!] }))).TargetGroups?.[0];
+    const service = tenant.service!;
+    expect(group).toMatchObject({
+      TargetType: 'ip',
+      HealthCheckPath: service.healthCheck.path,
+      HealthCheckIntervalSeconds: service.healthCheck.intervalSeconds,
+      HealthyThresholdCount: service.healthCheck.healthyThreshold,
+      UnhealthyThresholdCount: service.healthCheck.unhealthyThreshold,
+    });
+    const attributes = (await h.admin.elbv2(lbAws).send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: traffic.TargetGroupArn! }))).Attributes ?? [];
+    expect(attributes.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value).toBe(String(service.deregistrationDelaySeconds));
+    const [rule, ...others] = await rulesFor(tenant);
+    expect(others).toEqual([]);
+    expect(rule?.Priority).toBe(traffic.RulePriority);
+    expect(rule?.Conditions?.[0]?.HostHeaderConfig?.Values).toEqual(tenant.hostnames);
+    expect(rule?.Actions?.[0]).toMatchObject({ Type: 'forward', TargetGroupArn: traffic.TargetGroupArn });
+    expect(services?.[0]?.loadBalancers).toEqual([{ targetGroupArn: traffic.TargetGroupArn, containerName: 'app', containerPort: service.port }]);
+    const definition = (await h.admin.ecs(tenant.runtime.aws).send(new DescribeTaskDefinitionCommand({ taskDefinition: services![0]!.taskDefinition! }))).taskDefinition;
+    expect(definition).toMatchObject({ executionRoleArn: traffic.ExecutionRoleArn, cpu: String(service.cpu), memory: String(service.memory) });
+    expect(definition?.containerDefinitions?.[0]?.logConfiguration).toMatchObject({ logDriver: 'awslogs', options: { 'awslogs-group': traffic.LogGroupName } });
+    const logGroups = await h.admin.cloudWatchLogs(lbAws).send(new DescribeLogGroupsCommand({ logGroupNamePrefix: traffic.LogGroupName }));
+    expect(logGroups.logGroups?.[0]?.retentionInDays).toBe(service.logRetentionDays);
+
     const records = await h.admin.route53(tenant.aws).send(new ListResourceRecordSetsCommand({ HostedZoneId: tenant.hostedZoneId! }));
     expect(records.ResourceRecordSets?.filter((r) => r.Type === 'CNAME').map((r) => r.Name)).toEqual(
       expect.arrayContaining(['globex.a.tenants.test.', 'api.globex.a.tenants.test.']),
@@ -78,6 +125,7 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     // Provisioning again changes nothing and fails nothing.
     const again = await provision(tenant);
     expect(again).toMatchObject({ fresh: false, stackOperation: 'none', version: '1.0.0', dnsChanged: [] });
+    expect((await trafficOutputs(tenant))?.RulePriority).toBe(traffic.RulePriority);
 
     // A new database size updates the stack, and the writer instance really changes class.
     const bigger = { ...tenant, database: { ...tenant.database, instanceClass: 'db.r6g.2xlarge' } };
@@ -94,6 +142,10 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     const snapshots = await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: gone.finalSnapshot }));
     expect(snapshots.DBClusterSnapshots?.[0]?.Status).toBe('available');
     expect(await stackStatus(tenant)).toBeUndefined();
+    // Its rule and target group are gone with its traffic stack: the listener's default answers its hostnames.
+    expect(await trafficOutputs(tenant)).toBeUndefined();
+    expect(await rulesFor(tenant)).toEqual([]);
+    await expect(h.admin.elbv2(lbAws).send(new DescribeTargetGroupsCommand({ TargetGroupArns: [traffic.TargetGroupArn!] }))).rejects.toThrow(/not found|TargetGroupNotFound/i);
 
     // Each path replays against today's code (and is recorded as a fixture with TENANT_FLEET_RECORD_HISTORIES=1).
     const removal = await h.client.workflow.getHandle(workflowIds.deprovision('globex')).describe();

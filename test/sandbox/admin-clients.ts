@@ -1,3 +1,4 @@
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { AwsClients } from '../../src/activities/aws/clients';
 import type { AwsTarget } from '../../src/shared/tenant-spec';
@@ -13,6 +14,9 @@ export class SandboxAdminClients extends AwsClients {
   override credentialsFor(target: AwsTarget): AwsCredentialIdentityProvider {
     return super.credentialsFor({ ...target, roleArn: `arn:aws:iam::${target.accountId}:role/${ORGANIZATION_ROLE_NAME}`, externalId: 'sandbox-admin' });
   }
+
+  /** Only tests read log groups (the product creates them through the tenant traffic stack). */
+  cloudWatchLogs = (target: AwsTarget) => this.client(CloudWatchLogsClient, target);
 }
 
 export function sandboxAdminClients(env: Record<string, string | undefined>): SandboxAdminClients {

@@ -60,6 +60,38 @@ describe('fleet config', () => {
     ]);
   });
 
+  it('fills the service defaults and refuses a task size Fargate does not run', () => {
+    const config = parseFleetConfig(exampleText);
+    expect(config.tenants.find((t) => t.id === 'globex')?.service).toEqual({
+      port: 8080,
+      healthCheck: { path: '/healthz', intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 3, unhealthyThreshold: 2 },
+      deregistrationDelaySeconds: 30,
+      cpu: 256,
+      memory: 512,
+      logRetentionDays: 30,
+    });
+    const raw = parse(exampleText) as { tenants: { service?: Record<string, unknown> }[] };
+    raw.tenants[0]!.service = { cpu: 256, memory: 4096, logRetentionDays: 8, healthCheck: { intervalSeconds: 5, timeoutSeconds: 5 } };
+    expect(refusal(stringify(raw)).problems).toEqual([
+      'tenants[0].service.healthCheck.timeoutSeconds: expected timeoutSeconds shorter than intervalSeconds (ALB requires it) (got 5)',
+      expect.stringMatching(/^tenants\[0\]\.service\.logRetentionDays: expected one of CloudWatch Logs' retention periods: 1, 3, 5, 7, 14, 30/),
+      expect.stringMatching(/^tenants\[0\]\.service\.memory: Fargate does not run 256 CPU units with 4096 MiB; expected 512 to 2048 MiB in steps of 512/),
+    ]);
+  });
+
+  it('plans the load balancers: rules quota, hostnames per rule, an ECS tenant on a load balancer of its cluster', () => {
+    const raw = parse(exampleText) as { tenants: Record<string, unknown>[]; loadBalancers: Record<string, unknown>[] };
+    raw.loadBalancers[0]!.rulesQuota = 1;
+    raw.tenants.push({ ...raw.tenants[1]!, id: 'hooli', hostnames: ['a.hooli.example.com', 'b.hooli.example.com', 'c.hooli.example.com', 'd.hooli.example.com', 'e.hooli.example.com', 'f.hooli.example.com'] });
+    raw.tenants[0]!.loadBalancer = 'public-us-east-1-b';
+    const problems = refusal(stringify(raw)).problems;
+    expect(problems).toEqual([
+      expect.stringMatching(/^tenants\[0\]\.loadBalancer: load balancer "public-us-east-1-b" is in account "shared" us-east-1, but ECS cluster "ecs-eu-west-1" is in account "acme-prod" eu-west-1; expected a load balancer in the cluster's account and region/),
+      expect.stringMatching(/^tenants\[2\]\.hostnames: 6 hostnames, but a listener rule matches at most 5/),
+      expect.stringMatching(/^loadBalancers\[0\]\.rulesQuota: 2 tenants name load balancer "public-us-east-1", one listener rule each, but it holds at most 1; spread the tenants over more load balancers/),
+    ]);
+  });
+
   it('refuses unknown fields instead of ignoring a typo', () => {
     const raw = parse(exampleText) as { tenants: Record<string, unknown>[] };
     raw.tenants[0]!.replicaCount = 3;

@@ -93,7 +93,7 @@ export class AwsClients {
     this.clients.clear();
   }
 
-  private client<C>(ctor: ClientConstructor<C>, target: AwsTarget): C {
+  protected client<C>(ctor: ClientConstructor<C>, target: AwsTarget): C {
     const key = `${ctor.name}|${target.roleArn}|${target.region}`;
     let client = this.clients.get(key) as C | undefined;
     if (!client) {

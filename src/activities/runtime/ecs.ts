@@ -6,6 +6,7 @@ import {
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   type ContainerDefinition,
+  type LoadBalancer,
   type Service,
 } from '@aws-sdk/client-ecs';
 import { ErrorType, permanentFailure, retryableFailure } from '../../shared/errors';
@@ -17,6 +18,11 @@ import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type Rollo
 export type EcsRuntime = Extract<RuntimeSpec, { kind: 'ecs' }>;
 
 const CONTAINER = 'app';
+/** How long ECS ignores a new task's failing load balancer health checks while the app starts. */
+const HEALTH_CHECK_GRACE_SECONDS = 30;
+
+const loadBalancersOf = (service: Service | undefined): LoadBalancer[] =>
+  (service?.loadBalancers ?? []).map((lb) => ({ targetGroupArn: lb.targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort }));
 const serviceName = (tenantId: string) => `tenant-${tenantId}`;
 const family = (tenantId: string) => `tenant-${tenantId}`;
 
@@ -51,15 +57,27 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
     /** Registers a task definition revision only if the latest differs, then creates or updates the service. */
     async ecsApplyWorkload({ runtime, workload }: { runtime: EcsRuntime; workload: WorkloadSpec }): Promise<ApplyResult> {
       const ecs = aws.ecs(runtime.aws);
+      const port = workload.port ?? 8080;
       const container: ContainerDefinition = {
         name: CONTAINER,
         image: imageRef(workload),
         essential: true,
-        portMappings: [{ containerPort: workload.port ?? 8080, protocol: 'tcp' }],
+        portMappings: [{ containerPort: port, protocol: 'tcp' }],
         environment: Object.entries(workload.config)
           .sort(([a], [b]) => a.localeCompare(b))
           .map(([name, value]) => ({ name, value })),
+        ...(workload.logGroupName
+          ? {
+              logConfiguration: {
+                logDriver: 'awslogs',
+                options: { 'awslogs-group': workload.logGroupName, 'awslogs-region': runtime.aws.region, 'awslogs-stream-prefix': CONTAINER },
+              },
+            }
+          : {}),
       };
+      const cpu = String(workload.cpu ?? 256);
+      const memory = String(workload.memory ?? 512);
+      const loadBalancers: LoadBalancer[] = workload.targetGroupArn ? [{ targetGroupArn: workload.targetGroupArn, containerName: CONTAINER, containerPort: port }] : [];
       const service = await describeService(runtime, workload.tenantId);
       let taskDefinitionArn = service?.taskDefinition;
       const current = taskDefinitionArn ? await taskDefinitionOf(runtime, taskDefinitionArn) : undefined;
@@ -67,7 +85,12 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       const sameDefinition =
         currentContainer?.image === container.image &&
         JSON.stringify(currentContainer?.environment ?? []) === JSON.stringify(container.environment) &&
-        (current?.taskRoleArn ?? undefined) === workload.appRoleArn;
+        JSON.stringify(currentContainer?.logConfiguration ?? null) === JSON.stringify(container.logConfiguration ?? null) &&
+        (current?.taskRoleArn ?? undefined) === workload.appRoleArn &&
+        (current?.executionRoleArn ?? undefined) === workload.executionRoleArn &&
+        current?.cpu === cpu &&
+        current?.memory === memory;
+      const sameLoadBalancers = JSON.stringify(loadBalancersOf(service)) === JSON.stringify(loadBalancers);
       let changed = false;
       if (!sameDefinition) {
         const { taskDefinition } = await ecs.send(
@@ -75,9 +98,11 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
             family: family(workload.tenantId),
             networkMode: 'awsvpc',
             requiresCompatibilities: ['FARGATE'],
-            cpu: '256',
-            memory: '512',
+            cpu,
+            memory,
             taskRoleArn: workload.appRoleArn,
+            // Fargate pulls the image and ships the logs with it (the tenant's traffic stack creates it).
+            ...(workload.executionRoleArn ? { executionRoleArn: workload.executionRoleArn } : {}),
             containerDefinitions: [container],
             tags: [{ key: 'TenantId', value: workload.tenantId }],
           }),
@@ -93,6 +118,8 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
             taskDefinition: taskDefinitionArn,
             desiredCount: workload.replicas,
             launchType: 'FARGATE',
+            // ECS registers each task with the target group once it runs, and drains it before stopping it.
+            ...(loadBalancers.length > 0 ? { loadBalancers, healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_SECONDS } : {}),
             networkConfiguration: {
               awsvpcConfiguration: { subnets: runtime.subnetIds, securityGroups: runtime.securityGroupIds, assignPublicIp: 'DISABLED' },
             },
@@ -105,13 +132,15 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
           }),
         );
         changed = true;
-      } else if (changed || service.desiredCount !== workload.replicas) {
+      } else if (changed || service.desiredCount !== workload.replicas || !sameLoadBalancers) {
         await ecs.send(
           new UpdateServiceCommand({
             cluster: runtime.clusterName,
             service: serviceName(workload.tenantId),
             taskDefinition: taskDefinitionArn,
             desiredCount: workload.replicas,
+            // A tenant provisioned before it had a target group joins it in a rolling deployment.
+            ...(sameLoadBalancers ? {} : { loadBalancers, ...(loadBalancers.length > 0 ? { healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_SECONDS } : {}) }),
           }),
         );
         changed = true;

@@ -13,8 +13,16 @@ export interface WorkloadSpec {
   /** The tenant's application role from its stack (IRSA / Pod Identity on Kubernetes, task role on ECS). */
   appRoleArn?: string;
   port?: number;
-  /** The tenant's target group from its stack: its Ready endpoints are registered there (Kubernetes: TargetGroupBinding). */
+  /**
+   * The load balancer's target group for this tenant (the traffic stack's TargetGroupArn): ECS
+   * registers the service's tasks with it, Kubernetes binds the Service to it.
+   */
   targetGroupArn?: string;
+  /** ECS: the task execution role and awslogs log group (traffic stack outputs), and the task size. */
+  executionRoleArn?: string;
+  logGroupName?: string;
+  cpu?: number;
+  memory?: number;
 }
 
 export interface ApplyResult {

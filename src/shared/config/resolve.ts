@@ -48,7 +48,8 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
   if (tenant.loadBalancer !== undefined) {
     const lb = must(config.loadBalancers.find((l) => l.name === tenant.loadBalancer), `load balancer ${tenant.loadBalancer}`);
     const lbAccount = must(config.accounts.find((a) => a.name === lb.account), `account ${lb.account}`);
-    loadBalancer = { name: lb.name, listenerArn: lb.listenerArn, dnsName: lb.dnsName, aws: awsTargetFor(lbAccount, lb.region) };
+    const vpcId = lbAccount.network[lb.region]?.vpcId;
+    loadBalancer = { name: lb.name, listenerArn: lb.listenerArn, dnsName: lb.dnsName, aws: awsTargetFor(lbAccount, lb.region), ...(vpcId ? { vpcId } : {}) };
   }
 
   return {
@@ -65,6 +66,7 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
     image: tenant.image,
     replicas: tenant.replicas,
     loadBalancer,
+    service: tenant.service,
     healthCheckUrl: tenant.healthCheckUrl,
     alarmNames: tenant.alarmNames,
     snapshotRetention: retentionFor(config, environment.production),

@@ -121,9 +121,63 @@ export const loadBalancerSchema = z.strictObject({
   account: nameSchema,
   region: awsRegionSchema,
   /** The HTTPS listener that certificates are attached to. */
-  listenerArn: z.string().regex(/^arn:aws[a-z-]*:elasticloadbalancing:/, 'expected an ELBv2 listener ARN'),
+  listenerArn: z.string().regex(/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:listener\/app\/[^/]+\/[^/]+\/[^/]+$/, 'expected an Application Load Balancer listener ARN such as "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/tenants/50dc6c495c0c9188/f2f7dc8efc522ab2"'),
   dnsName: hostnameSchema,
+  /**
+   * Listener rules this load balancer may hold (AWS's quota: 100 per Application Load Balancer,
+   * default rules excluded). Each tenant on it takes one rule: more tenants need another load balancer.
+   */
+  rulesQuota: z.number().int().min(1).max(100).default(100),
 });
+
+/** The task sizes Fargate accepts: CPU units → memory (MiB) from, to, step. */
+const FARGATE_MEMORY: Record<number, [number, number, number]> = {
+  256: [512, 2048, 512],
+  512: [1024, 4096, 1024],
+  1024: [2048, 8192, 1024],
+  2048: [4096, 16384, 1024],
+  4096: [8192, 30720, 1024],
+};
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+/** How the load balancer reaches a tenant's workload, and how big an ECS task is. */
+export const serviceSchema = z
+  .strictObject({
+    /** The port the app listens on (the container port; the target group's targets register with it). */
+    port: z.number().int().min(1).max(65535).default(8080),
+    /** The target group's health check (ALB's ranges). */
+    healthCheck: z
+      .strictObject({
+        path: z.string().regex(/^\/[\x21-\x7e]{0,1023}$/, 'expected a path starting with "/", such as "/healthz"').default('/healthz'),
+        intervalSeconds: z.number().int().min(5).max(300).default(10),
+        timeoutSeconds: z.number().int().min(2).max(120).default(5),
+        healthyThreshold: z.number().int().min(2).max(10).default(3),
+        unhealthyThreshold: z.number().int().min(2).max(10).default(2),
+      })
+      .prefault({})
+      .refine((h) => h.timeoutSeconds < h.intervalSeconds, { message: 'expected timeoutSeconds shorter than intervalSeconds (ALB requires it)', path: ['timeoutSeconds'] }),
+    /** How long a deregistered target keeps serving its in-flight requests (ALB: 0-3600 s). */
+    deregistrationDelaySeconds: z.number().int().min(0).max(3600).default(30),
+    /** ECS: the task's CPU units and memory (MiB), one of Fargate's combinations. */
+    cpu: z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(256),
+    memory: z.number().int().default(512),
+    /** ECS: how long the tenant's awslogs log group keeps its events. */
+    logRetentionDays: z
+      .number()
+      .int()
+      .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), { message: `expected one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(', ')}` })
+      .default(30),
+  })
+  .superRefine((service, ctx) => {
+    const [from, to, step] = FARGATE_MEMORY[service.cpu]!;
+    if (service.memory < from || service.memory > to || (service.memory - from) % step !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['memory'],
+        message: `Fargate does not run ${service.cpu} CPU units with ${service.memory} MiB; expected ${from} to ${to} MiB in steps of ${step}`,
+      });
+    }
+  });
 
 export const databaseSchema = z.strictObject({
   instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'expected an RDS instance class such as "db.r6g.large"'),
@@ -148,6 +202,7 @@ export const tenantSchema = z.strictObject({
   /** CloudWatch alarms that must not be in ALARM during verification. */
   alarmNames: z.array(z.string().min(1).max(255)).default([]),
   replicas: z.number().int().min(1).max(100).default(2),
+  service: serviceSchema.prefault({}),
   image: z.string().min(1).regex(/^[^:@\s]+$/, 'expected an image repository without a tag, such as "ghcr.io/acme/app"'),
   /** Kubernetes only: values over the environment's chartValues. */
   chartValues: chartValuesSchema.optional(),
@@ -290,6 +345,23 @@ export const fleetConfigSchema = z
       if (tenant.loadBalancer !== undefined && !loadBalancers.has(tenant.loadBalancer)) {
         ctx.addIssue({ code: 'custom', path: at('loadBalancer'), message: `unknown load balancer; expected one of: ${[...loadBalancers].join(', ') || '(none configured)'}` });
       }
+      if (tenant.loadBalancer !== undefined && tenant.hostnames.length > MAX_RULE_HOSTNAMES) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('hostnames'),
+          message: `${tenant.hostnames.length} hostnames, but a listener rule matches at most ${MAX_RULE_HOSTNAMES} (ALB's condition values per rule); expected at most ${MAX_RULE_HOSTNAMES}`,
+        });
+      }
+      const lb = config.loadBalancers.find((l) => l.name === tenant.loadBalancer);
+      const ecsCluster = tenant.runtime === 'ecs' ? config.ecsClusters.find((c) => c.name === tenant.cluster) : undefined;
+      if (lb && ecsCluster && (lb.account !== ecsCluster.account || lb.region !== ecsCluster.region)) {
+        // An ECS service registers only with target groups of its own account and region.
+        ctx.addIssue({
+          code: 'custom',
+          path: at('loadBalancer'),
+          message: `load balancer "${lb.name}" is in account "${lb.account}" ${lb.region}, but ECS cluster "${ecsCluster.name}" is in account "${ecsCluster.account}" ${ecsCluster.region}; expected a load balancer in the cluster's account and region`,
+        });
+      }
       tenant.hostnames.forEach((hostname, j) => {
         const owner = hostnameOwners.get(hostname);
         if (owner !== undefined) {
@@ -300,6 +372,23 @@ export const fleetConfigSchema = z
       });
     });
     checkSnapshotQuota(ctx, config);
+    config.loadBalancers.forEach((lb, i) => {
+      const tenants = config.tenants.filter((t) => t.loadBalancer === lb.name);
+      if (tenants.length > lb.rulesQuota) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['loadBalancers', i, 'rulesQuota'],
+          message: `${tenants.length} tenants name load balancer "${lb.name}", one listener rule each, but it holds at most ${lb.rulesQuota}; spread the tenants over more load balancers (tenants[].loadBalancer)`,
+        });
+      }
+      if (tenants.length > 0 && !accounts.get(lb.account)?.network[lb.region]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['loadBalancers', i, 'region'],
+          message: `account "${lb.account}" has no network in ${lb.region}, and the tenants' target groups need the load balancer's VPC; expected accounts[name=${lb.account}].network.${lb.region}`,
+        });
+      }
+    });
     config.releasePlans.forEach((plan, i) => {
       if (plan.verification === 'alarms' && plan.verifyWindow < TENANT_ERROR_ALARM.evaluationMs) {
         ctx.addIssue({
@@ -353,6 +442,9 @@ interface SnapshotQuotaInput {
   snapshots: z.output<typeof snapshotsSchema>;
 }
 
+/** ALB's limit of condition values in one rule: each hostname of a tenant is one. */
+export const MAX_RULE_HOSTNAMES = 5;
+
 /** The tenant stack's ErrorRateAlarm (infra/cloudformation/tenant.yaml; a unit test keeps the two equal). */
 export const TENANT_ERROR_ALARM = { periodSeconds: 60, evaluationPeriods: 3, evaluationMs: 180_000 } as const;
 
@@ -380,3 +472,4 @@ export type EcsCluster = FleetConfig['ecsClusters'][number];
 export type KubernetesCluster = FleetConfig['kubernetesClusters'][number];
 export type LoadBalancer = FleetConfig['loadBalancers'][number];
 export type TenantChartConfig = NonNullable<FleetConfig['tenantChart']>;
+export type TenantService = z.output<typeof serviceSchema>;

@@ -24,6 +24,7 @@ PATCHES = (
     "cfn_ecs",
     "cfn_ssm_tags",
     "cfn_cloudwatch",
+    "cfn_elbv2",
     "rds_restore",
     "rds_timing",
     "ecs_deployments",

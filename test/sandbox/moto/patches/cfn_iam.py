@@ -126,6 +126,25 @@ def _alarm(c: Ctx) -> str:
     return c.arn("cloudwatch", f"alarm:{c.name('AlarmName')}")
 
 
+def _target_group(c: Ctx) -> str:
+    # The ARN carries a generated ID; CloudFormation generates the name too when none is given.
+    return c.arn("elasticloadbalancing", f"targetgroup/{c.props.get('Name') or '*'}/*")
+
+
+def _rule_listener(c: Ctx) -> str:
+    return str(c.props.get("ListenerArn") or c.arn("elasticloadbalancing", "listener/app/*"))
+
+
+def _rule(c: Ctx) -> str:
+    if c.physical:
+        return c.physical
+    return _rule_listener(c).replace(":listener/", ":listener-rule/") + "/*"
+
+
+def _log_group(c: Ctx) -> str:
+    return c.arn("logs", f"log-group:{c.name('LogGroupName')}")
+
+
 def _task_definition(c: Ctx) -> str:
     return c.arn("ecs", f"task-definition/{c.props.get('Family') or '*'}:*")
 
@@ -236,6 +255,26 @@ ACTIONS: dict[str, dict[str, Callable[[Ctx], list[Action]]]] = {
         "create": _always(("cloudwatch:PutMetricAlarm", _alarm)),
         "update": _always(("cloudwatch:PutMetricAlarm", _alarm)),
         "delete": _always(("cloudwatch:DeleteAlarms", _alarm)),
+    },
+    "AWS::ElasticLoadBalancingV2::TargetGroup": {
+        "create": _all(_always(("elasticloadbalancing:CreateTargetGroup", _target_group)),
+                       _when("TargetGroupAttributes", ("elasticloadbalancing:ModifyTargetGroupAttributes", _target_group)),
+                       _when("Tags", ("elasticloadbalancing:AddTags", _target_group))),
+        "update": _all(_always(("elasticloadbalancing:ModifyTargetGroup", _target_group)),
+                       _when("TargetGroupAttributes", ("elasticloadbalancing:ModifyTargetGroupAttributes", _target_group))),
+        "delete": _always(("elasticloadbalancing:DeleteTargetGroup", _target_group)),
+    },
+    "AWS::ElasticLoadBalancingV2::ListenerRule": {
+        "create": _always(("elasticloadbalancing:CreateRule", _rule_listener)),
+        "update": _always(("elasticloadbalancing:ModifyRule", _rule), ("elasticloadbalancing:SetRulePriorities", _rule)),
+        "delete": _always(("elasticloadbalancing:DeleteRule", _rule)),
+    },
+    "AWS::Logs::LogGroup": {
+        "create": _all(_always(("logs:CreateLogGroup", _log_group)),
+                       _when("RetentionInDays", ("logs:PutRetentionPolicy", _log_group)),
+                       _when("Tags", ("logs:TagResource", _log_group))),
+        "update": _always(("logs:PutRetentionPolicy", _log_group)),
+        "delete": _always(("logs:DeleteLogGroup", _log_group)),
     },
     "AWS::ECS::TaskDefinition": {
         "create": _always(("ecs:RegisterTaskDefinition", _task_definition)),
