@@ -172,9 +172,10 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
 
 function trafficWorkloadFields(tenant: ProvisionTenantInput['tenant'], traffic: Record<string, string>) {
   const service = serviceOf(tenant);
+  const common = { port: service.port, targetGroupArn: traffic.TargetGroupArn };
+  if (tenant.runtime.kind !== 'ecs') return common;
   return {
-    port: service.port,
-    targetGroupArn: traffic.TargetGroupArn,
+    ...common,
     ...(traffic.ExecutionRoleArn ? { executionRoleArn: traffic.ExecutionRoleArn } : {}),
     ...(traffic.LogGroupName ? { logGroupName: traffic.LogGroupName } : {}),
     cpu: service.cpu,
