@@ -1,11 +1,15 @@
-// `npm run sandbox`: the sandbox servers in the foreground until Ctrl-C.
+// `npm run sandbox [-- --temporal dev|cluster]`: the sandbox servers in the foreground until Ctrl-C.
 // TENANT_FLEET_SANDBOX_DIR: another state folder than .sandbox/ (the interrupt test runs it in its own).
 import './quiet-aws-sdk';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { InputValidationError, parseOrThrow } from '../src/shared/validation';
 import { temporalSettingsFromEnv } from '../src/client/connection';
 import { SANDBOX_VALUES_FILE } from '../src/activities/kube-chart/tenant-chart';
 import { createFleetWorkers } from '../src/workers/worker';
-import { startSandbox } from '../test/sandbox';
+import { startSandbox, TEMPORAL_FLAVORS } from '../test/sandbox';
+import { CLUSTER_HISTORY_SHARDS } from '../test/sandbox/temporal-cluster';
 import { abortable, interruptOnSignals, untilInterrupted } from '../test/sandbox/interrupt';
 import { logWorkersToFile } from '../test/sandbox/worker-log';
 
@@ -13,8 +17,12 @@ import { logWorkersToFile } from '../test/sandbox/worker-log';
 const interrupt = interruptOnSignals({ label: 'sandbox' });
 const log = (line: string) => console.log(`[sandbox] ${line}`);
 
+const optionsSchema = z.strictObject({ temporal: z.enum(TEMPORAL_FLAVORS) });
+
 async function main(): Promise<void> {
-  const sandbox = await startSandbox({ stateDir: process.env.TENANT_FLEET_SANDBOX_DIR, log, signal: interrupt.signal });
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { temporal: { type: 'string', default: 'dev' } }, strict: true });
+  const options = parseOrThrow(optionsSchema, values, 'npm run sandbox options');
+  const sandbox = await startSandbox({ stateDir: process.env.TENANT_FLEET_SANDBOX_DIR, temporal: options.temporal, log, signal: interrupt.signal });
   try {
     const workerLog = logWorkersToFile(join(sandbox.stateDir, 'logs', 'workers.log'));
     Object.assign(process.env, sandbox.env);
@@ -33,6 +41,7 @@ async function main(): Promise<void> {
     const workersDone = workers.run();
     console.log(`
 Sandbox and workers running (Ctrl-C stops them):
+  Temporal          ${options.temporal === 'cluster' ? `production-shaped cluster (PostgreSQL, ${CLUSTER_HISTORY_SHARDS} history shards)` : 'dev server'}
   Temporal address  ${sandbox.temporal.address}
   Temporal Web UI   ${sandbox.temporal.uiUrl}
   AWS endpoint      ${sandbox.aws.endpoint}
@@ -61,7 +70,9 @@ main().then(
       console.error(`[sandbox] ${(error as Error)?.message ?? String(error)}; stopped`);
       process.exit(code);
     }
-    console.error('[sandbox] failed:', error);
+    // Bad options are the user's to fix: their message, not a stack.
+    if (error instanceof InputValidationError || (error as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) console.error(`[sandbox] ${(error as Error).message}`);
+    else console.error('[sandbox] failed:', error);
     process.exit(1);
   },
 );

@@ -38,6 +38,12 @@ else
   log "temporal: built in $((SECONDS - started))s"
 fi
 
+# --- Production-shaped Temporal (`--temporal cluster`): server, SQL tool, UI server, PostgreSQL --
+# After the CLI, whose Go build cache it reuses; about 9 minutes cold (docs/testing.md).
+if [ -f "$ROOT/scripts/setup-temporal-cluster.sh" ]; then
+  bash "$ROOT/scripts/setup-temporal-cluster.sh"
+fi
+
 # --- moto (AWS emulator) in a venv ------------------------------------------------------
 if [ -f "$MOTO_REQUIREMENTS" ]; then
   wanted="$(sha256sum "$MOTO_REQUIREMENTS" | cut -d' ' -f1)"

@@ -7,7 +7,9 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 # These files use no Kubernetes tenant (or start a sandbox of their own): skip the cluster.
-NO_KUBE=" certificates load-balancer restore codec-server metrics worker-process history-secrets chaos tenantctl interrupt "
+NO_KUBE=" certificates load-balancer restore codec-server metrics worker-process history-secrets chaos tenantctl interrupt temporal-cluster "
+# These files run on the production-shaped Temporal (PostgreSQL, several shards; docs/testing.md).
+ON_CLUSTER=" temporal-cluster "
 
 if [ "$#" -gt 0 ]; then
   files=("$@")
@@ -23,8 +25,10 @@ for file in "${files[@]}"; do
   name="$(basename "$file" .test.ts)"
   kube=1
   [[ "$NO_KUBE" == *" $name "* ]] && kube=0
-  echo "[integration] $file (sandbox .sandbox/test-$name, Kubernetes $([ "$kube" = 1 ] && echo on || echo off))"
-  if TENANT_FLEET_TEST_SANDBOX=".sandbox/test-$name" TENANT_FLEET_TEST_KUBE="$kube" \
+  temporal=dev
+  [[ "$ON_CLUSTER" == *" $name "* ]] && temporal=cluster
+  echo "[integration] $file (sandbox .sandbox/test-$name, Temporal $temporal, Kubernetes $([ "$kube" = 1 ] && echo on || echo off))"
+  if TENANT_FLEET_TEST_SANDBOX=".sandbox/test-$name" TENANT_FLEET_TEST_KUBE="$kube" TENANT_FLEET_TEST_TEMPORAL="$temporal" \
       npx jest --selectProjects integration --runTestsByPath "$file"; then
     passed=$((passed + 1))
   else

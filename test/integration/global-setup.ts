@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeWorkflowBundle } from '../../src/workers/bundle';
-import { startSandbox } from '../sandbox';
+import { startSandbox, type TemporalFlavor } from '../sandbox';
 import { SANDBOX_HANDLE, TEST_ENV_FILE, TEST_SANDBOX_DIR } from './sandbox-env';
 
 /** One sandbox for the whole integration run; test files read its addresses from TEST_ENV_FILE. */
@@ -11,6 +11,8 @@ export default async function globalSetup(): Promise<void> {
     fresh: true,
     // TENANT_FLEET_TEST_KUBE=0 leaves the Kubernetes cluster out, for a quick run of AWS-only suites.
     kubernetes: process.env.TENANT_FLEET_TEST_KUBE !== '0',
+    // TENANT_FLEET_TEST_TEMPORAL=cluster: the production-shaped Temporal (docs/testing.md).
+    temporal: (process.env.TENANT_FLEET_TEST_TEMPORAL || 'dev') as TemporalFlavor,
     log: (line) => process.stdout.write(`[sandbox] ${line}\n`),
   });
   (globalThis as Record<string, unknown>)[SANDBOX_HANDLE] = sandbox;

@@ -11,13 +11,20 @@ import { startLoadBalancerEmulator, type LoadBalancerEmulator } from './data-pla
 import { abortable, throwIfInterrupted } from './interrupt';
 import { freeLoopbackPorts, retryOnPortClash } from './ports';
 import { startTemporalServer, type TemporalServer } from './temporal';
+import { startTemporalCluster } from './temporal-cluster';
 import { repoRoot, toolsDir } from './tools';
+
+/** `dev`: the Temporal CLI's dev server (SQLite, one shard); `cluster`: the production-shaped one (test/sandbox/temporal-cluster.ts). */
+export const TEMPORAL_FLAVORS = ['dev', 'cluster'] as const;
+export type TemporalFlavor = (typeof TEMPORAL_FLAVORS)[number];
 
 export interface SandboxOptions {
   /** Where state, logs and the env file go; `.sandbox/` for people, a throwaway folder for tests. */
   stateDir?: string;
   /** Start from empty state instead of resuming the previous run's history. */
   fresh?: boolean;
+  /** Which Temporal to run; `dev` by default. */
+  temporal?: TemporalFlavor;
   /** Also start the Kubernetes cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok). */
   kubernetes?: boolean;
   /**
@@ -58,7 +65,7 @@ export interface Sandbox {
 export const DEFAULT_STATE_DIR = join(repoRoot, '.sandbox');
 
 /** What a sandbox writes into its state folder; `fresh` removes exactly these. */
-const SANDBOX_STATE_ENTRIES = ['temporal', 'aws', 'data-plane', 'kube', 'codec', 'faults', 'fleet.yaml', 'env', 'env.json', 'workflow-bundle.js', 'logs'];
+const SANDBOX_STATE_ENTRIES = ['temporal', 'temporal-cluster', 'aws', 'data-plane', 'kube', 'codec', 'faults', 'fleet.yaml', 'env', 'env.json', 'workflow-bundle.js', 'logs'];
 
 /**
  * Starts the real servers (Temporal dev server with UI, moto) on free 127.0.0.1 ports and
@@ -70,6 +77,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const signal = options.signal;
   throwIfInterrupted(signal);
   checkAwsEmulatorSettings(options.awsSettings);
+  const flavor = options.temporal ?? 'dev';
+  if (!TEMPORAL_FLAVORS.includes(flavor)) throw new Error(`sandbox option temporal: got ${JSON.stringify(flavor)}, expected one of ${TEMPORAL_FLAVORS.join(', ')}`);
   if (options.fresh) {
     // Only this sandbox's own state: `.sandbox/` also holds test runs' sandboxes (`.sandbox/test*`), possibly running.
     for (const entry of SANDBOX_STATE_ENTRIES) rmSync(join(stateDir, entry), { recursive: true, force: true });
@@ -84,15 +93,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
 
   try {
-    log('starting Temporal dev server and moto');
+    const temporalName = flavor === 'cluster' ? 'Temporal cluster (PostgreSQL, Temporal server, UI server)' : 'Temporal dev server';
+    log(`starting ${temporalName} and moto`);
     // Settled, not Promise.all: when one fails (or the signal aborts both), the other's server must be in `started` before stopAll.
     const servers = await Promise.allSettled([
-      retryOnPortClash('Temporal dev server', async () => {
+      retryOnPortClash(temporalName, async () => {
         // The codec server must know the UI's origin and the UI its codec endpoint, so ports come first.
         const [grpc, ui, http, metrics] = (await freeLoopbackPorts(4)) as [number, number, number, number];
         const codecServer = await startSandboxCodec({ stateDir: join(stateDir, 'codec'), uiOrigins: [`http://127.0.0.1:${ui}`, `http://localhost:${ui}`] });
         try {
-          const server = await startTemporalServer({ stateDir: join(stateDir, 'temporal'), ports: { grpc, ui, http, metrics }, codecEndpoint: codecServer.uiEndpoint, signal });
+          const server =
+            flavor === 'cluster'
+              ? await startTemporalCluster({ stateDir: join(stateDir, 'temporal-cluster'), uiPort: ui, codecEndpoint: codecServer.uiEndpoint, signal })
+              : await startTemporalServer({ stateDir: join(stateDir, 'temporal'), ports: { grpc, ui, http, metrics }, codecEndpoint: codecServer.uiEndpoint, signal });
           return [codecServer, server] as const;
         } catch (error) {
           await codecServer.stop();

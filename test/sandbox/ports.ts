@@ -40,3 +40,26 @@ export async function retryOnPortClash<T>(what: string, start: () => Promise<T>,
     }
   }
 }
+
+/**
+ * Distinct free 127.0.0.1 ports below `max`, for servers that cannot store the kernel's
+ * ephemeral ports (32768 and up): Temporal keeps its services' ports in a PostgreSQL smallint.
+ */
+export async function freeLoopbackPortsBelow(count: number, max = 32_767, min = 20_000): Promise<number[]> {
+  const ports = new Set<number>();
+  for (let tries = 0; ports.size < count; tries++) {
+    if (tries > 1_000) throw new Error(`no ${count} free 127.0.0.1 ports between ${min} and ${max}`);
+    const port = min + Math.floor(Math.random() * (max - min + 1));
+    if (!ports.has(port) && (await canBind(port))) ports.add(port);
+  }
+  return [...ports];
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}

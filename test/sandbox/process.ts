@@ -22,6 +22,8 @@ export interface StartProcessOptions {
   pidPath: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Run as this user (PostgreSQL refuses to run as root; test/sandbox/postgres.ts). */
+  user?: { uid: number; gid: number };
 }
 
 const live = new Set<ChildProcess>();
@@ -40,6 +42,7 @@ export function startProcess(options: StartProcessOptions): ManagedProcess {
     env: options.env ?? process.env,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   });
   if (child.pid === undefined) throw new Error(`${options.name}: could not start ${options.command}`);
   child.stdout?.pipe(log, { end: false });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const repoRoot = resolve(__dirname, '..', '..');
@@ -24,4 +24,31 @@ export function motoPython(): string {
   const python = join(toolsDir, 'venv', 'bin', 'python');
   if (!existsSync(python)) throw new Error('moto venv not found: run `npm run setup` (it creates .tools/venv)');
   return python;
+}
+
+/** The production-shaped Temporal's binaries (scripts/setup-temporal-cluster.sh builds them). */
+export function temporalClusterTools(): { server: string; sqlTool: string; uiServer: string } {
+  const tools = {
+    server: join(toolsDir, 'temporal-server', 'bin', 'server'),
+    sqlTool: join(toolsDir, 'temporal-server', 'bin', 'sql'),
+    uiServer: join(toolsDir, 'temporal-ui-server', 'bin', 'server'),
+  };
+  const missing = Object.values(tools).filter((path) => !existsSync(path));
+  if (missing.length > 0) throw new Error(`Temporal cluster binaries not found (${missing.join(', ')}): run \`npm run setup\` (scripts/setup-temporal-cluster.sh builds them)`);
+  return tools;
+}
+
+/** PostgreSQL's bin folder: TENANT_FLEET_POSTGRES_BIN, else the newest Debian package's. */
+export function postgresBinDir(): string {
+  const explicit = process.env.TENANT_FLEET_POSTGRES_BIN;
+  if (explicit) {
+    if (!existsSync(join(explicit, 'postgres'))) throw new Error(`TENANT_FLEET_POSTGRES_BIN=${explicit}: expected a folder holding postgres, initdb and pg_isready`);
+    return explicit;
+  }
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root)
+    ? readdirSync(root).filter((v) => /^\d+$/.test(v) && existsSync(join(root, v, 'bin', 'postgres'))).sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (versions.length === 0) throw new Error('PostgreSQL not found under /usr/lib/postgresql: run `npm run setup` as root (it installs Debian\'s postgresql), or set TENANT_FLEET_POSTGRES_BIN');
+  return join(root, versions[0]!, 'bin');
 }
