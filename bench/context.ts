@@ -5,15 +5,19 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectClient, temporalSettingsFromEnv } from '../src/client/connection';
 import { startTemporalServer, type TemporalServer } from '../test/sandbox/temporal';
+import { CLUSTER_HISTORY_SHARDS, startTemporalCluster } from '../test/sandbox/temporal-cluster';
 import { repoRoot } from '../test/sandbox/tools';
 import { startBenchWorker, type BenchWorker } from './worker-process';
 import type { WorkerConfig } from './sim/worker-config';
+import type { BenchTarget } from './options';
 
 export const BENCH_STATE_DIR = join(repoRoot, '.sandbox', 'bench');
 
-/** One Temporal dev server for the whole run, a client on it, and the bench workers' bundle. */
+/** One Temporal server for the measures of a run, a client on it, and the bench workers' bundle. */
 export interface BenchContext {
   server: Pick<TemporalServer, 'address' | 'namespace' | 'stop'>;
+  /** What the results say they were measured on. */
+  serverLabel: string;
   client: Client;
   /** What a worker process needs to reach the server and share the payload keys. */
   env: Record<string, string>;
@@ -23,8 +27,15 @@ export interface BenchContext {
   stop(): Promise<void>;
 }
 
-/** `existingAddress`: run against a server someone else started (nothing is started or stopped then). */
-export async function startBenchContext(log: (line: string) => void, existingAddress?: string): Promise<BenchContext> {
+/** The server's description in the results. */
+export function serverLabel(target: BenchTarget): string {
+  if (target === 'dev') return 'dev server (SQLite, 1 history shard)';
+  if (target === 'cluster') return `cluster (PostgreSQL, ${CLUSTER_HISTORY_SHARDS} history shards)`;
+  return `server at ${target}`;
+}
+
+/** `target`: start a dev server or a production-shaped cluster, or use a server someone else started (nothing is started or stopped then). */
+export async function startBenchContext(log: (line: string) => void, target: BenchTarget = 'dev'): Promise<BenchContext> {
   const runDir = join(BENCH_STATE_DIR, `run-${Date.now()}`);
   const logDir = join(runDir, 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -33,9 +44,13 @@ export async function startBenchContext(log: (line: string) => void, existingAdd
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./sim/workflows'), logger: quietLogger });
   writeFileSync(bundlePath, code);
 
-  const server: Pick<TemporalServer, 'address' | 'namespace' | 'stop'> = existingAddress
-    ? { address: existingAddress, namespace: 'default', stop: () => Promise.resolve() }
-    : (log('starting the Temporal dev server'), await startTemporalServer({ stateDir: join(runDir, 'temporal') }));
+  log(target === 'dev' || target === 'cluster' ? `starting the Temporal ${serverLabel(target)}` : `using the Temporal ${serverLabel(target)}`);
+  const server: Pick<TemporalServer, 'address' | 'namespace' | 'stop'> =
+    target === 'dev'
+      ? await startTemporalServer({ stateDir: join(runDir, 'temporal') })
+      : target === 'cluster'
+        ? await startTemporalCluster({ stateDir: join(runDir, 'temporal-cluster') })
+        : { address: target, namespace: 'default', stop: () => Promise.resolve() };
   // Payloads are encrypted as in production; a throwaway key for this run only.
   const env = {
     TEMPORAL_ADDRESS: server.address,
@@ -51,6 +66,7 @@ export async function startBenchContext(log: (line: string) => void, existingAdd
   }
   return {
     server,
+    serverLabel: serverLabel(target),
     client,
     env,
     bundlePath,
@@ -59,8 +75,9 @@ export async function startBenchContext(log: (line: string) => void, existingAdd
     async stop() {
       await client.connection.close();
       await server.stop();
-      // The SQLite file of a 5,000-tenant run is large; the logs stay for a look afterwards.
+      // The SQLite file or PostgreSQL data of a 5,000-tenant run is large; the logs stay for a look afterwards.
       rmSync(join(runDir, 'temporal', 'temporal.db'), { force: true });
+      rmSync(join(runDir, 'temporal-cluster', 'postgres', 'data'), { recursive: true, force: true });
     },
   };
 }

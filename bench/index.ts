@@ -12,7 +12,7 @@ import { measureControlLatency } from './release/control';
 import { measureCrashRecovery } from './release/crash';
 import { measureReleaseOverhead } from './release/overhead';
 import { SIMULATED_STEPS_PER_TENANT } from './sim/activities';
-import { renderTable, writeResults, type BenchResults } from './report';
+import { renderTable, writeResults, type BenchResults, type ServerResults } from './report';
 
 const IN_FLIGHT = 50;
 const BAKE_MS = 1_000;
@@ -33,38 +33,44 @@ async function main(): Promise<number> {
     startedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
     options,
-    releases: [],
+    servers: [],
   };
   const { tuning, stepMs } = options;
 
-  const ctx = await startBenchContext(log, options.temporalAddress);
-  try {
-    if (want.has('raw')) {
-      log('raw Temporal throughput');
-      results.raw = await measureRawThroughput(ctx, { workflows: options.rawWorkflows, activitiesPerWorkflow: SIMULATED_STEPS_PER_TENANT + 1, concurrency: IN_FLIGHT, tuning });
-    }
-    if (want.has('release')) {
-      for (const tenants of options.tenants) {
-        results.releases.push(await measureReleaseOverhead(ctx, { tenants, stepMs, maxInFlight: IN_FLIGHT, bakeMs: BAKE_MS, sequentialBudgetMs: SEQUENTIAL_BUDGET_MS, tuning, log }));
+  // One server after the other, never at once: on 2 cores they would measure each other.
+  for (const target of options.temporal) {
+    const ctx = await startBenchContext(log, target);
+    const server: ServerResults = { server: target, label: ctx.serverLabel, releases: [] };
+    results.servers.push(server);
+    try {
+      if (want.has('raw')) {
+        log('raw Temporal throughput');
+        server.raw = await measureRawThroughput(ctx, { workflows: options.rawWorkflows, activitiesPerWorkflow: SIMULATED_STEPS_PER_TENANT + 1, concurrency: IN_FLIGHT, tuning });
       }
+      if (want.has('release')) {
+        for (const tenants of options.tenants) {
+          server.releases.push(await measureReleaseOverhead(ctx, { tenants, stepMs, maxInFlight: IN_FLIGHT, bakeMs: BAKE_MS, sequentialBudgetMs: SEQUENTIAL_BUDGET_MS, tuning, log }));
+        }
+      }
+      if (want.has('control')) {
+        log('approval and abort latency');
+        server.control = await measureControlLatency(ctx, { tenants: 200, stepMs, maxInFlight: IN_FLIGHT, tuning });
+      }
+      if (want.has('crash')) {
+        log('crash recovery');
+        server.crash = await measureCrashRecovery(ctx, { tenants: 200, stepMs, maxInFlight: IN_FLIGHT, tuning });
+      }
+      if (want.has('memory')) {
+        log('worker memory at 1,000 concurrent tenant workflows');
+        server.memory = await measureConcurrentMemory(ctx, { tenants: 1_000, stepMs: MEMORY_STEP_MS, tuning });
+      }
+    } finally {
+      await ctx.stop();
     }
-    if (want.has('control')) {
-      log('approval and abort latency');
-      results.control = await measureControlLatency(ctx, { tenants: 200, stepMs, maxInFlight: IN_FLIGHT, tuning });
+    if (want.has('provisioning')) {
+      // A server someone else runs has no sandbox of ours around it: provisioning then measures the dev server's sandbox, as before.
+      server.provisioning = await measureProvisioning({ single: 3, parallel: 100, bundlePath: ctx.bundlePath, temporal: target === 'cluster' ? 'cluster' : 'dev', log });
     }
-    if (want.has('crash')) {
-      log('crash recovery');
-      results.crash = await measureCrashRecovery(ctx, { tenants: 200, stepMs, maxInFlight: IN_FLIGHT, tuning });
-    }
-    if (want.has('memory')) {
-      log('worker memory at 1,000 concurrent tenant workflows');
-      results.memory = await measureConcurrentMemory(ctx, { tenants: 1_000, stepMs: MEMORY_STEP_MS, tuning });
-    }
-  } finally {
-    await ctx.stop();
-  }
-  if (want.has('provisioning')) {
-    results.provisioning = await measureProvisioning({ single: 3, parallel: 100, bundlePath: ctx.bundlePath, log });
   }
 
   const table = renderTable(results);

@@ -14,7 +14,9 @@ export const USAGE = `npm run bench [-- options]
   --only a,b           sections: ${SECTIONS.join(', ')}
   --tuning '{...}'     worker options under test, e.g. '{"maxConcurrentWorkflowTaskExecutions":100}'
   --label text         stored with the results (what this run changed)
-  --temporal host:port use a running Temporal server instead of starting a dev server`;
+  --temporal dev       which Temporal to measure: dev (the CLI's dev server), cluster (the
+                       production-shaped one: PostgreSQL, 4 shards), both side by side
+                       (dev,cluster), or host:port of a running server (nothing started)`;
 
 const optionsSchema = z.strictObject({
   tenants: z.array(z.number().int().min(2).max(20_000)).min(1),
@@ -23,9 +25,14 @@ const optionsSchema = z.strictObject({
   sections: z.array(z.enum(SECTIONS)).min(1),
   tuning: workerConfigSchema.shape.tuning,
   label: z.string().max(200).optional(),
-  temporalAddress: z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port').optional(),
+  temporal: z
+    .array(z.union([z.enum(['dev', 'cluster']), z.string().regex(/^[^:\s,]+:\d+$/, 'expected dev, cluster or host:port')]))
+    .min(1)
+    .refine((targets) => new Set(targets).size === targets.length, 'each server at most once'),
 });
 export type BenchOptions = z.output<typeof optionsSchema>;
+/** `dev`, `cluster`, or the host:port of a server someone else runs. */
+export type BenchTarget = BenchOptions['temporal'][number];
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   const { values } = parseArgs({
@@ -38,7 +45,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       only: { type: 'string' },
       tuning: { type: 'string', default: '{}' },
       label: { type: 'string' },
-      temporal: { type: 'string' },
+      temporal: { type: 'string', default: 'dev' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -60,7 +67,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       sections: values.only ? list(values.only) : [...SECTIONS],
       tuning,
       label: values.label,
-      temporalAddress: values.temporal,
+      temporal: list(values.temporal),
     },
     'bench options',
   );

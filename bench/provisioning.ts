@@ -8,7 +8,7 @@ import { workflowIds } from '../src/shared/ids';
 import { TASK_QUEUES } from '../src/shared/task-queues';
 import type { TenantSpec } from '../src/shared/tenant-spec';
 import { createFleetWorkers } from '../src/workers/worker';
-import { startSandbox } from '../test/sandbox';
+import { startSandbox, type TemporalFlavor } from '../test/sandbox';
 import { BENCH_STATE_DIR } from './context';
 
 export interface ProvisioningTiming {
@@ -55,9 +55,15 @@ function cloneTenant(template: TenantSpec, id: string): TenantSpec {
  * worker: orchestration overhead of one tenant (total minus time inside AWS calls), then N
  * tenants in parallel.
  */
-export async function measureProvisioning(options: { single: number; parallel: number; bundlePath: string; log: (line: string) => void }): Promise<ProvisioningBench> {
+export async function measureProvisioning(options: { single: number; parallel: number; bundlePath: string; temporal?: TemporalFlavor; log: (line: string) => void }): Promise<ProvisioningBench> {
   options.log('provisioning: starting the sandbox (Temporal, moto)');
-  const sandbox = await startSandbox({ stateDir: join(BENCH_STATE_DIR, 'provisioning'), fresh: true, kubernetes: false, log: (line) => options.log(`  ${line}`) });
+  const sandbox = await startSandbox({
+    stateDir: join(BENCH_STATE_DIR, 'provisioning'),
+    fresh: true,
+    kubernetes: false,
+    temporal: options.temporal,
+    log: (line) => options.log(`  ${line}`),
+  });
   // The AWS SDK in this process (the worker's activities) reads the emulator's credentials from here.
   for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION'] as const) process.env[key] = sandbox.env[key];
   const settings = temporalSettingsFromEnv(sandbox.env);

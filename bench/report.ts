@@ -6,12 +6,20 @@ import type { ConcurrentMemory } from './release/concurrent-memory';
 import type { ControlLatency } from './release/control';
 import type { CrashRecovery } from './release/crash';
 import type { ReleaseOverhead } from './release/overhead';
-import type { BenchOptions } from './options';
+import type { BenchOptions, BenchTarget } from './options';
 
 export interface BenchResults {
   startedAt: string;
   machine: { cpus: number; node: string; platform: string };
   options: BenchOptions;
+  /** One entry per `--temporal` server, measured one after the other. */
+  servers: ServerResults[];
+}
+
+/** What one Temporal server measured. */
+export interface ServerResults {
+  server: BenchTarget;
+  label: string;
   releases: ReleaseOverhead[];
   raw?: RawThroughput;
   control?: ControlLatency;
@@ -24,8 +32,46 @@ const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const ms = (value: number) => `${Math.round(value)} ms`;
 const x = (ratio: number) => `${ratio.toFixed(2)}×`;
 
-/** One table: a row per measure, a column per release size; single measures fill the first column. */
+/** A table per server, then (with two or more) the headline measures side by side. */
 export function renderTable(results: BenchResults): string {
+  const tables = results.servers.map((server) => `Temporal: ${server.label}\n${renderServerTable(server)}`);
+  if (results.servers.length > 1) tables.push(`Side by side (one run, servers measured one after the other)\n${renderComparison(results.servers)}`);
+  return tables.join('\n\n');
+}
+
+/** Rows: the headline measures; columns: each server, then the last ÷ the first where a ratio means something. */
+function renderComparison(servers: ServerResults[]): string {
+  const first = servers[0]!;
+  const last = servers.at(-1)!;
+  const rows: string[][] = [];
+  const row = (label: string, value: (server: ServerResults) => number | undefined, format: (v: number) => string, ratio: boolean) => {
+    const values = servers.map(value);
+    if (values.every((v) => v === undefined)) return;
+    const [a, b] = [value(first), value(last)];
+    rows.push([label, ...values.map((v) => (v === undefined ? '–' : format(v))), ratio && a && b !== undefined ? x(b / a) : '']);
+  };
+  for (const n of [...new Set(servers.flatMap((server) => server.releases.map((r) => r.tenants)))]) {
+    const at = (server: ServerResults) => server.releases.find((r) => r.tenants === n);
+    const label = `N=${n.toLocaleString('en-US')}`;
+    row(`release tenants/s, ${label}`, (sv) => at(sv)?.tenantsPerSecond, (v) => v.toFixed(1), true);
+    row(`  ÷ raw Temporal workflows/s`, (sv) => (at(sv) && sv.raw ? (100 * at(sv)!.tenantsPerSecond) / sv.raw.workflowsPerSecond : undefined), (v) => `${v.toFixed(0)} %`, false);
+    row(`overhead: wall ÷ ideal, ${label}`, (sv) => at(sv)?.ratio, x, false);
+    row(`history events per tenant, ${label}`, (sv) => at(sv)?.history.eventsPerTenant, (v) => v.toFixed(1), false);
+    row(`peak worker RSS, ${label}`, (sv) => at(sv)?.peakWorkerRssMiB, (v) => `${Math.round(v)} MiB`, false);
+  }
+  row('raw Temporal workflows/s', (sv) => sv.raw?.workflowsPerSecond, (v) => v.toFixed(1), true);
+  row('approval → next wave starts', (sv) => sv.control?.approvalMs, ms, false);
+  row('worker SIGKILL → release done', (sv) => sv.crash?.releaseDoneMs, s, false);
+  row('peak worker RSS, 1,000 tenants at once', (sv) => sv.memory?.peakWorkerRssMiB, (v) => `${Math.round(v)} MiB`, false);
+  row('provisioning, 100 in parallel: tenants/s', (sv) => sv.provisioning?.parallel.tenantsPerSecond, (v) => v.toFixed(2), true);
+  const header = ['measure', ...servers.map((sv) => sv.server), `${last.server} ÷ ${first.server}`];
+  const width = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(width[i]!)).join(' │ ').trimEnd();
+  return [line(header), width.map((w) => '─'.repeat(w)).join('─┼─'), ...rows.map(line)].join('\n');
+}
+
+/** One table: a row per measure, a column per release size; single measures fill the first column. */
+function renderServerTable(results: ServerResults): string {
   const sizes = results.releases.map((r) => r.tenants);
   const columns = sizes.length > 0 ? sizes.map((n) => `N=${n.toLocaleString('en-US')}`) : ['value'];
   const rows: [string, string[], 'span'?][] = [];

@@ -7,7 +7,7 @@
 #   /usr/lib/postgresql/<n>/bin        Debian's PostgreSQL (apt-get, as root only)
 # The server version is the one the Temporal CLI of scripts/setup.sh embeds (its go.mod), and the
 # UI server the one it embeds too, so most of their packages are already in the Go build cache.
-# Cold, after the CLI build: about 9 minutes on 2 cores (docs/testing.md, "Cold setup time").
+# Cold, after the CLI build: 12 minutes measured on 2 shared cores (docs/testing.md, "Cold setup").
 # Idempotent: each build is stamped with its version and rebuilt only when that changes.
 set -euo pipefail
 

@@ -39,7 +39,7 @@ else
 fi
 
 # --- Production-shaped Temporal (`--temporal cluster`): server, SQL tool, UI server, PostgreSQL --
-# After the CLI, whose Go build cache it reuses; about 9 minutes cold (docs/testing.md).
+# After the CLI, whose Go build cache it reuses; 12 minutes cold on 2 shared cores (docs/testing.md).
 if [ -f "$ROOT/scripts/setup-temporal-cluster.sh" ]; then
   bash "$ROOT/scripts/setup-temporal-cluster.sh"
 fi
