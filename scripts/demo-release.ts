@@ -3,7 +3,7 @@
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import type { Client } from '@temporalio/client';
 import type { AwsClients } from '../src/activities/aws/clients';
-import { approveRelease, releaseOutcome, releaseProgress, startRelease } from '../src/client/releases';
+import { approveRelease, releaseOutcome, releaseProgress, releaseTenants, startRelease } from '../src/client/releases';
 import type { FleetConfig } from '../src/shared/config/schema';
 import { resolveTenantSpec } from '../src/shared/config/resolve';
 import { workflowIds } from '../src/shared/ids';
@@ -37,7 +37,7 @@ export async function demoRelease({ client, config, aws, log, uiLink }: DemoCont
     );
     if (!gate.phase.endsWith('/awaiting-approval')) throw new Error(`release ${releaseId} did not reach its approval gate: ${gate.phase} ${gate.haltReason ?? ''}`);
     const canary = gate.waves[0]!;
-    log(`canary ${canary.tenants.join(', ')}: ${canary.counts.succeeded} succeeded; approving the next wave as "demo-operator"`);
+    log(`canary ${input.waves[0]!.tenants.join(', ')}: ${canary.counts.succeeded} succeeded; approving the next wave as "demo-operator"`);
     await approveRelease(client, releaseId, { by: 'demo-operator', comment: 'canary healthy' });
     const summary = await releaseOutcome(handle);
     log(`release ${releaseId}: ${summary.status} (${summary.counts.succeeded} succeeded, ${summary.counts['rolled-back']} rolled back)`);
@@ -47,12 +47,14 @@ export async function demoRelease({ client, config, aws, log, uiLink }: DemoCont
       throw new Error(`expected every tenant but ${FAILING_TENANT} to succeed and ${FAILING_TENANT} to be rolled back, got ${JSON.stringify(summary.tenants)}`);
     }
     const runtimeOf = new Map(config.tenants.map((t) => [t.id, t.runtime]));
-    return summary.tenants.map((t) => [
-      t.tenantId,
-      runtimeOf.get(t.tenantId) ?? '',
-      `release ${t.wave}`,
+    // The summary lists only what did not succeed; every tenant's row comes page by page from the release itself.
+    const tenants = await releaseTenants(client, releaseId);
+    return Object.entries(tenants).map(([tenantId, t]) => [
+      tenantId,
+      runtimeOf.get(tenantId) ?? '',
+      `release ${input.waves[t.wave]?.name ?? ''}`,
       t.status === 'succeeded' ? `${t.previousVersion ?? '?'} → 1.1.0` : `${t.status}: ${t.reason ?? ''}`.slice(0, 70),
-      uiLink(workflowIds.releaseTenant(releaseId, t.tenantId)),
+      uiLink(workflowIds.releaseTenant(releaseId, tenantId)),
     ]);
   } finally {
     await alarm('OK');

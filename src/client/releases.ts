@@ -16,12 +16,15 @@ import {
   releaseWaveInputSchema,
   resumeUpdate,
   type AbortInput,
+  type AbortResult,
   type ApproveInput,
   type ApproveResult,
   type PauseInput,
+  type ProgressRequest,
   type ReleaseProgress,
   type ReleaseSummary,
   type ReleaseWaveInput,
+  type TenantReleaseRecord,
 } from '../shared/messages/release';
 import { expandReleasePlan, type ReleaseRequest } from '../shared/release/plan';
 import { EnvironmentKey, PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
@@ -76,10 +79,25 @@ export async function startRelease(client: Client, config: FleetConfig, request:
 
 export const releaseHandle = (client: Client, releaseId: string): ReleaseHandle => client.workflow.getHandle<ReleaseWorkflow>(workflowIds.release(releaseId));
 
-export const releaseProgress = (client: Client, releaseId: string): Promise<ReleaseProgress> => releaseHandle(client, releaseId).query(releaseProgressQuery);
+/**
+ * Counts, failures, the current wave and one page of tenants (default the first 100), or one
+ * tenant with `{ tenant }`: the answer stays small at any fleet size (docs/releases.md).
+ */
+export const releaseProgress = (client: Client, releaseId: string, request?: ProgressRequest): Promise<ReleaseProgress> =>
+  request ? releaseHandle(client, releaseId).query(releaseProgressQuery, request) : releaseHandle(client, releaseId).query(releaseProgressQuery);
+
+/** Every tenant's record, page by page through the `progress` query (also of a finished release, when a worker answers). */
+export async function releaseTenants(client: Client, releaseId: string, pageSize = 500): Promise<Record<string, TenantReleaseRecord>> {
+  const tenants: Record<string, TenantReleaseRecord> = {};
+  for (let page = 1; ; page++) {
+    const progress = await releaseProgress(client, releaseId, { page, pageSize });
+    Object.assign(tenants, progress.tenants);
+    if (!('pages' in progress.page) || page >= progress.page.pages) return tenants;
+  }
+}
 export const approveRelease = (client: Client, releaseId: string, request: ApproveInput): Promise<ApproveResult> =>
   releaseHandle(client, releaseId).executeUpdate(approveUpdate, { args: [request] });
-export const abortRelease = (client: Client, releaseId: string, request: AbortInput): Promise<{ stoppedStarting: string[] }> =>
+export const abortRelease = (client: Client, releaseId: string, request: AbortInput): Promise<AbortResult> =>
   releaseHandle(client, releaseId).executeUpdate(abortUpdate, { args: [request] });
 export const pauseRelease = (client: Client, releaseId: string, request: PauseInput): Promise<void> =>
   releaseHandle(client, releaseId).executeUpdate(pauseUpdate, { args: [request] });

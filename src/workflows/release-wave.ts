@@ -1,20 +1,20 @@
 import {
   ApplicationFailure, CancellationScope, ChildWorkflowFailure, ParentClosePolicy, allHandlersFinished, condition, continueAsNew, isCancellation,
-  metricMeter, setCurrentDetails, setHandler, sleep, startChild, upsertSearchAttributes, workflowInfo, type ChildWorkflowHandle,
+  metricMeter, patched, setCurrentDetails, setHandler, sleep, startChild, upsertSearchAttributes, workflowInfo, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { workflowIds } from '../shared/ids';
 import {
-  abortInputSchema, abortUpdate, approveInputSchema, approveUpdate, pauseInputSchema, pauseUpdate, releaseProgressQuery, releaseWaveInputSchema, resumeUpdate,
-  stopTenantSignal, type ReleaseState, type ReleaseSummary, type ReleaseWaveInput,
+  abortInputSchema, abortUpdate, approveInputSchema, approveUpdate, pauseInputSchema, pauseUpdate, progressRequestSchema, releaseProgressQuery, releaseWaveInputSchema,
+  resumeUpdate, stopTenantSignal, type CompactReleaseState, type ReleaseState, type ReleaseSummary, type ReleaseWaveInput,
 } from '../shared/messages/release';
 import { releaseMetrics } from '../shared/release-metrics';
 import { childInputOf, type StartChildCommand } from '../shared/release/child-input';
 import { advance, applyEvent, carriedState, openRun, step } from '../shared/release/machine';
 import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput, StepResult, TimerName } from '../shared/release/machine-types';
 import { refusalOf, type ReleaseRequest } from '../shared/release/refusals';
-import { progressOf } from '../shared/release/report';
+import { abortResultOf, legacySummaryOf, progressOf } from '../shared/release/report';
 import { EnvironmentKey, PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
 import { describeIssues, parseOrFail } from '../shared/validation';
 import { releaseTenant } from './release-tenant';
@@ -29,18 +29,20 @@ type End = Extract<ReleaseCommand, { type: 'continue-as-new' | 'finish' }>;
  * `abort`, `pause` and `resume` updates. What happens when is decided by the release machine
  * (src/shared/release/machine.ts); this workflow feeds it events and carries out its commands.
  */
-export async function releaseWave(rawInput: ReleaseWaveInput, carried?: ReleaseState): Promise<ReleaseSummary> {
+export async function releaseWave(rawInput: ReleaseWaveInput, carried?: ReleaseState | CompactReleaseState): Promise<ReleaseSummary> {
   const input = parseOrFail(releaseWaveInputSchema, rawInput, 'releaseWave input');
-  const shell = new Shell(input, openRun(input, carried));
+  const legacy = !patched('release-compact-payloads'); // before it, a record per tenant in state, result and replies (docs/releases.md)
+  const shell = new Shell(input, openRun(input, carried), legacy);
   shell.install();
   upsertSearchAttributes([{ key: ReleaseIdKey, value: input.releaseId }, { key: EnvironmentKey, value: input.environments.join(',') }]);
   const end = await shell.run(carried === undefined);
   // An update still running (an abort stopping children) finishes before the run ends.
   await condition(allHandlersFinished);
-  if (end.type === 'continue-as-new') return continueAsNew<typeof releaseWave>(rawInput, carriedState(shell.state));
-  if (!end.failure) return end.summary;
+  if (end.type === 'continue-as-new') return continueAsNew<typeof releaseWave>(rawInput, carriedState(input, shell.state, { legacy }));
+  const summary = legacy ? legacySummaryOf(input, shell.state) : end.summary;
+  if (!end.failure) return summary;
   // A failed workflow in the UI for a release that did not go through; the summary rides along for the client.
-  throw permanentFailure(end.failure.kind === 'aborted' ? ErrorType.Aborted : ErrorType.ReleaseHalted, end.failure.message, { details: [end.summary] });
+  throw permanentFailure(end.failure.kind === 'aborted' ? ErrorType.Aborted : ErrorType.ReleaseHalted, end.failure.message, { details: [summary] });
 }
 
 class Shell {
@@ -51,7 +53,7 @@ class Shell {
   /** Counters in the workers' Prometheus exporter; the workflow meter does not count again on replay. */
   private readonly metrics = releaseMetrics(metricMeter);
 
-  constructor(private readonly input: ReleasePlanInput, public state: MachineState) {}
+  constructor(private readonly input: ReleasePlanInput, public state: MachineState, private readonly legacy: boolean) {}
 
   clock(): Clock {
     const info = workflowInfo();
@@ -162,7 +164,7 @@ class Shell {
   }
 
   install(): void {
-    setHandler(releaseProgressQuery, () => progressOf(this.input, this.state));
+    setHandler(releaseProgressQuery, (request) => progressOf(this.input, this.state, parseOrFail(progressRequestSchema, request ?? {}, 'progress query')));
     const refuse = (what: ReleaseRequest['type'], schema: z.ZodType<object>) => ({ validator: (request: unknown) => this.refuse(what, schema, request) });
     setHandler(approveUpdate, (request) => this.answer(this.feed({ type: 'approve', ...approveInputSchema.parse(request) }).result), refuse('approve', approveInputSchema));
     setHandler(
@@ -170,7 +172,7 @@ class Shell {
       async (request) => {
         const { result, stopped } = this.feed({ type: 'abort', ...abortInputSchema.parse(request) });
         await stopped;
-        return this.answer(result);
+        return abortResultOf(this.answer<{ stoppedStarting: string[] }>(result).stoppedStarting, this.legacy);
       },
       refuse('abort', abortInputSchema),
     );

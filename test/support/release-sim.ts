@@ -14,6 +14,8 @@ import { refusalOf } from '../../src/shared/release/refusals';
 export interface SimOptions {
   /** Round-trip the machine's state through JSON after this many steps (what continue-as-new does to it). */
   jsonRoundTripAt?: number;
+  /** Continue as new with the record-per-tenant state of runs before the compact format. */
+  legacyCarry?: boolean;
 }
 
 export interface SimResult {
@@ -68,7 +70,7 @@ export function simulate(input: ReleasePlanInput, choices: number[], options: Si
         timers.clear();
         runs += 1;
         historyLong = false;
-        state = openRun(input, JSON.parse(JSON.stringify(carriedState(state))) as MachineState);
+        state = openRun(input, JSON.parse(JSON.stringify(carriedState(input, state, { legacy: options.legacyCarry }))) as MachineState);
         feed('run-started', () => step(input, state, { type: 'run-started', first: false }, { now, historyLong }));
         return;
       }

@@ -44,10 +44,13 @@ describe('release machine invariants over random event sequences', () => {
       fc.property(planArb, choicesArb, (input, choices) => {
         const { finish, state } = simulate(input, choices);
         const all = input.waves.flatMap((w) => w.tenants).sort();
-        expect(finish.summary.tenants.map((t) => t.tenantId).sort()).toEqual(all);
-        for (const t of finish.summary.tenants) expect(TERMINAL_TENANT_STATUSES).toContain(t.status);
         for (const id of all) expect(TERMINAL_TENANT_STATUSES).toContain(state.tenants[id]!.status);
         expect(Object.values(finish.summary.counts).reduce((a, b) => a + b, 0)).toBe(all.length);
+        // The summary lists every tenant that ran and did not succeed, and counts those never started.
+        const ran = all.filter((id) => state.tenants[id]!.status !== 'succeeded' && !(state.tenants[id]!.status === 'skipped' && state.tenants[id]!.attempts === 0));
+        expect(finish.summary.tenants.map((t) => t.tenantId).sort()).toEqual(ran);
+        for (const t of finish.summary.tenants) expect(TERMINAL_TENANT_STATUSES).toContain(t.status);
+        expect(finish.summary.notStarted?.count ?? 0).toBe(all.length - ran.length - finish.summary.counts.succeeded);
       }),
       { numRuns: 300 },
     );
@@ -62,6 +65,19 @@ describe('release machine invariants over random event sequences', () => {
         const json = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
         expect(json(roundTripped.log)).toEqual(json(plain.log));
         expect(json(roundTripped.state)).toEqual(json(plain.state));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the same release whichever format the state continued as new in (compact, or a record per tenant as before)', () => {
+    fc.assert(
+      fc.property(planArb, choicesArb, (input, choices) => {
+        const compact = simulate(input, choices);
+        const legacy = simulate(input, choices, { legacyCarry: true });
+        const json = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+        expect(json(legacy.log)).toEqual(json(compact.log));
+        expect(json(legacy.state)).toEqual(json(compact.state));
       }),
       { numRuns: 300 },
     );
@@ -169,7 +185,7 @@ describe('release machine examples', () => {
     d.send({ type: 'pause', by: 'carol' });
     expect(refusalOf(d.input, d.state, { type: 'pause' })).toMatch(/already paused \(by carol/);
     // The next run: still paused, so it starts nothing until someone resumes.
-    d.state = openRun(d.input, JSON.parse(JSON.stringify(carriedState(d.state))) as MachineState);
+    d.state = openRun(d.input, JSON.parse(JSON.stringify(carriedState(d.input, d.state))) as MachineState);
     d.clock = { ...d.clock, historyLong: false };
     expect(types(d.send({ type: 'run-started', first: false }))).toEqual([]);
     expect(d.state.paused).toMatchObject({ by: 'carol' });

@@ -147,9 +147,13 @@ describe('tenantctl output', () => {
     plan: 'standard',
     status: 'running',
     phase: 'wave-1/running',
-    waves: [{ name: 'canary', status: 'running', tenants: ['acme'], counts: { pending: 0, running: 1, busy: 0, succeeded: 0, 'rolled-back': 0, 'rollback-failed': 0, skipped: 0 } }],
+    counts: { pending: 1, running: 1, busy: 0, succeeded: 0, 'rolled-back': 0, 'rollback-failed': 0, skipped: 0 },
+    waves: [{ name: 'canary', status: 'running', size: 1, counts: { pending: 0, running: 1, busy: 0, succeeded: 0, 'rolled-back': 0, 'rollback-failed': 0, skipped: 0 } }],
     tenants: { acme: { wave: 0, status: 'running', attempts: 1 }, globex: { wave: 1, status: 'pending', attempts: 0 } },
+    page: { page: 1, pageSize: 100, pages: 1, total: 2 },
     inFlight: ['acme'],
+    failures: [],
+    failuresNotListed: 0,
     ...over,
   });
 
@@ -207,8 +211,23 @@ describe('tenantctl output', () => {
     expect(finalEvents(progress(), summary)).toEqual([
       'tenant acme: running → rolled-back (rollout failed)',
       'tenant globex: pending → skipped',
-      'release r1 halted: wave "canary": 1 of 1 tenants failed',
+      'release r1 halted: wave "canary": 1 of 1 tenants failed (1 succeeded, 1 rolled-back)',
     ]);
+    // A summary lists only the tenants that did not succeed: one last seen running and not listed succeeded.
+    const done = { releaseId: 'r1', version: '2.0.0', status: 'succeeded' as const, counts: { ...counts, succeeded: 2, 'rolled-back': 0 }, tenants: [] };
+    expect(finalEvents(progress(), done)).toEqual(['tenant acme: running → succeeded', 'tenant globex: pending → succeeded', 'release r1 succeeded (2 succeeded)']);
+    // Unless some never started: a pending one may be among them.
+    expect(finalEvents(progress(), { ...done, status: 'halted', notStarted: { count: 1, reason: 'not started: release halted' } })).toEqual(['tenant acme: running → succeeded', 'release r1 halted (2 succeeded)']);
+  });
+
+  it('shows the current wave by status and the failures, not every tenant, in the plain log', () => {
+    const first = progress({ tenants: {}, currentWave: { name: 'canary', tenants: { running: ['acme'], pending: ['hooli'] } } });
+    const next = progress({
+      tenants: {},
+      currentWave: { name: 'canary', tenants: { succeeded: ['acme'], 'rolled-back': ['hooli'] } },
+      failures: [{ tenantId: 'hooli', wave: 'canary', status: 'rolled-back', attempts: 1, reason: 'alarm', failed: true }],
+    });
+    expect(progressEvents(first, next)).toEqual(['tenant acme: running → succeeded', 'tenant hooli: pending → rolled-back (alarm)']);
   });
 });
 

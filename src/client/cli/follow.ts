@@ -1,9 +1,10 @@
 import type { Client } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { releaseProgressQuery, type ReleaseProgress, type ReleaseSummary } from '../../shared/messages/release';
+import { TERMINAL_TENANT_STATUSES, releaseProgressQuery, type ReleaseProgress, type ReleaseSummary } from '../../shared/messages/release';
+import { describeCounts } from '../../shared/release/report';
 import { releaseOutcome, type ReleaseHandle } from '../releases';
 import type { Output } from './output';
-import { progressBlock, progressEvents } from './release-view';
+import { knownTenants, progressBlock, progressEvents, tenantEvent } from './release-view';
 
 /** `live` redraws a block on a terminal; `lines` logs changes (pipes, CI); `none` only waits. */
 export type FollowView = 'live' | 'lines' | 'none';
@@ -73,10 +74,17 @@ export async function followRelease(client: Client, handle: ReleaseHandle, optio
 }
 
 export function finalEvents(last: ReleaseProgress | undefined, summary: ReleaseSummary): string[] {
-  const events = summary.tenants
-    .filter((t) => last?.tenants[t.tenantId]?.status !== t.status)
-    .map((t) => `tenant ${t.tenantId}: ${last?.tenants[t.tenantId] ? `${last.tenants[t.tenantId]!.status} → ` : ''}${t.status}${t.reason ? ` (${t.reason})` : ''}`);
-  return [...events, `release ${summary.releaseId} ${summary.status}${summary.reason ? `: ${summary.reason}` : ''}`];
+  const before = knownTenants(last);
+  const listed = new Set(summary.tenants.map((t) => t.tenantId));
+  const events = summary.tenants.filter((t) => before.get(t.tenantId)?.status !== t.status).map((t) => tenantEvent(t.tenantId, before.get(t.tenantId)?.status, t.status, t.reason));
+  // The summary lists every tenant that ran and did not succeed: one seen running and not listed succeeded.
+  if (!summary.notListed) {
+    for (const [id, t] of before) {
+      const mayNotHaveStarted = t.status === 'pending' && summary.notStarted;
+      if (!listed.has(id) && !TERMINAL_TENANT_STATUSES.includes(t.status) && !mayNotHaveStarted) events.push(tenantEvent(id, t.status, 'succeeded'));
+    }
+  }
+  return [...events, `release ${summary.releaseId} ${summary.status}${summary.reason ? `: ${summary.reason}` : ''} (${describeCounts(summary.counts)})`];
 }
 
 const noop = () => undefined;

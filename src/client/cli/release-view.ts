@@ -1,4 +1,4 @@
-import type { ReleaseProgress, ReleaseSummary, TenantReleaseStatus } from '../../shared/messages/release';
+import type { ReleaseProgress, ReleaseSummary, TenantReleaseStatus, TenantReport } from '../../shared/messages/release';
 import { renderTable, type Colour, type Output } from './output';
 
 /** How each tenant status looks on a terminal. */
@@ -39,8 +39,18 @@ function describeCounts(counts: Partial<Record<TenantReleaseStatus, number>>): s
 }
 
 /** Tenants that failed: rolled back, rollback failed, or skipped because something went wrong. */
-export function failedTenants(progress: Pick<ReleaseProgress, 'tenants'>): [string, ReleaseProgress['tenants'][string]][] {
-  return Object.entries(progress.tenants).filter(([, t]) => t.failed || t.status === 'rolled-back' || t.status === 'rollback-failed');
+export function failedTenants(progress: Pick<ReleaseProgress, 'failures'>): TenantReport[] {
+  return progress.failures.filter((t) => t.failed || t.status === 'rolled-back' || t.status === 'rollback-failed');
+}
+
+/** What a progress answer tells about each tenant it mentions: the current wave by status, then the page, then the failures with their reasons. */
+export function knownTenants(progress: ReleaseProgress | undefined): Map<string, { status: TenantReleaseStatus; reason?: string }> {
+  const known = new Map<string, { status: TenantReleaseStatus; reason?: string }>();
+  if (!progress) return known;
+  for (const [status, ids] of Object.entries(progress.currentWave?.tenants ?? {}) as [TenantReleaseStatus, string[]][]) for (const id of ids) known.set(id, { status });
+  for (const [id, t] of Object.entries(progress.tenants)) known.set(id, { status: t.status, reason: t.reason });
+  for (const t of progress.failures) known.set(t.tenantId, { status: t.status, reason: t.reason });
+  return known;
 }
 
 /** The live view for a terminal: the release, its waves, tenants in flight and failures. Redrawn in place. */
@@ -54,10 +64,14 @@ export function progressBlock(out: Pick<Output, 'paint'>, progress: ReleaseProgr
   const width = Math.max(...progress.waves.map((w) => w.name.length));
   for (const wave of progress.waves) {
     const approval = wave.approval ? `  approved by ${wave.approval.by}` : '';
-    lines.push(`  ${WAVE_MARK[wave.status] ?? ' '} ${wave.name.padEnd(width)}  ${wave.status.padEnd(17)}  ${wave.tenants.length} tenants: ${describeCounts(wave.counts) || '-'}${approval}`);
+    lines.push(`  ${WAVE_MARK[wave.status] ?? ' '} ${wave.name.padEnd(width)}  ${wave.status.padEnd(17)}  ${wave.size} tenants: ${describeCounts(wave.counts) || '-'}${approval}`);
   }
   if (progress.inFlight.length) lines.push(`  in flight: ${progress.inFlight.map((id) => out.paint('cyan', id)).join(', ')}`);
-  for (const [id, t] of failedTenants(progress)) lines.push(out.paint('red', `  ✗ ${id} ${t.status}${t.reason ? `: ${t.reason}` : ''}`));
+  for (const t of progress.failures) {
+    const busy = t.status === 'busy';
+    lines.push(out.paint(busy ? 'yellow' : 'red', `  ${busy ? '…' : '✗'} ${t.tenantId} ${t.status}${t.reason ? `: ${t.reason}` : ''}`));
+  }
+  if (progress.failuresNotListed > 0) lines.push(out.paint('red', `  ✗ ${progress.failuresNotListed} more; every tenant page by page: tenantctl release status ${progress.releaseId} --page 1`));
   if (progress.status === 'running' && progress.phase.endsWith('awaiting-approval')) {
     lines.push(out.paint('yellow', `  waiting for approval: tenantctl release approve ${progress.releaseId}`));
   }
@@ -72,16 +86,17 @@ export function progressBlock(out: Pick<Output, 'paint'>, progress: ReleaseProgr
 export function progressEvents(previous: ReleaseProgress | undefined, next: ReleaseProgress): string[] {
   const events: string[] = [];
   if (!previous) {
-    events.push(`release ${next.releaseId} of ${next.version} (plan ${next.plan}): ${next.status}, ${next.phase}; waves ${next.waves.map((w) => `${w.name} (${w.tenants.length})`).join(', ')}`);
+    events.push(`release ${next.releaseId} of ${next.version} (plan ${next.plan}): ${next.status}, ${next.phase}; waves ${next.waves.map((w) => `${w.name} (${w.size})`).join(', ')}`);
   } else {
     if (previous.phase !== next.phase) events.push(`phase ${next.phase}`);
     if (previous.status !== next.status) events.push(`status ${next.status}`);
   }
-  for (const [id, t] of Object.entries(next.tenants)) {
-    const before = previous?.tenants[id];
-    if (before?.status === t.status) continue;
-    if (!before && t.status === 'pending') continue;
-    events.push(`tenant ${id}: ${before ? `${before.status} → ` : ''}${t.status}${t.reason && t.status !== 'running' ? ` (${t.reason})` : ''}`);
+  const before = knownTenants(previous);
+  for (const [id, t] of knownTenants(next)) {
+    const was = before.get(id);
+    if (was?.status === t.status) continue;
+    if (!was && t.status === 'pending') continue;
+    events.push(tenantEvent(id, was?.status, t.status, t.reason));
   }
   next.waves.forEach((wave, i) => {
     const before = previous?.waves[i];
@@ -95,18 +110,29 @@ export function progressEvents(previous: ReleaseProgress | undefined, next: Rele
   return events;
 }
 
-/** The final result for people: a headline and one row per tenant. */
+export const tenantEvent = (id: string, was: TenantReleaseStatus | undefined, status: TenantReleaseStatus, reason?: string) =>
+  `tenant ${id}: ${was ? `${was} → ` : ''}${status}${reason && status !== 'running' ? ` (${reason})` : ''}`;
+
+/** The final result for people: a headline, the counts, and a row per tenant that did not succeed. */
 export function summaryLines(out: Pick<Output, 'paint'>, summary: ReleaseSummary, url?: string): string[] {
   const lines = [
     `${out.paint('bold', `release ${summary.releaseId}`)} of ${summary.version}: ${out.paint(RELEASE_COLOUR[summary.status], summary.status)}${summary.reason ? ` (${summary.reason})` : ''}`,
     describeCounts(summary.counts),
-    '',
-    ...renderTable(
-      out,
-      ['TENANT', 'WAVE', 'STATUS', 'FROM', 'REASON'],
-      summary.tenants.map((t) => [t.tenantId, t.wave, { text: t.status, colour: STATUS_COLOUR[t.status] }, t.previousVersion ?? '', t.reason ?? '']),
-    ),
   ];
+  if (summary.tenants.length > 0) {
+    lines.push(
+      '',
+      ...renderTable(
+        out,
+        ['TENANT', 'WAVE', 'STATUS', 'FROM', 'REASON'],
+        summary.tenants.map((t) => [t.tenantId, t.wave, { text: t.status, colour: STATUS_COLOUR[t.status] }, t.previousVersion ?? '', t.reason ?? '']),
+      ),
+    );
+  }
+  if (summary.notListed) lines.push(out.paint('red', `${summary.notListed} more did not succeed (not listed)`));
+  if (summary.notStarted) lines.push(out.paint('yellow', `${summary.notStarted.count} not started: ${summary.notStarted.reason}`));
+  const listedAll = summary.tenants.length === Object.values(summary.counts).reduce((a, b) => a + b, 0);
+  if (!listedAll) lines.push(out.paint('grey', `every tenant, page by page: tenantctl release status ${summary.releaseId} --page 1`));
   if (url) lines.push('', out.paint('grey', url));
   return lines;
 }

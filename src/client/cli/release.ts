@@ -2,7 +2,8 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { FleetConfig } from '../../shared/config/schema';
 import { imageTagSchema, releaseIdSchema, tenantIdSchema } from '../../shared/ids';
-import { releaseProgressQuery, type ReleaseSummary, type ReleaseWaveInput } from '../../shared/messages/release';
+import { releaseProgressQuery, type ProgressRequest, type ReleaseProgress, type ReleaseSummary, type ReleaseWaveInput, type TenantReleaseRecord } from '../../shared/messages/release';
+import { PROGRESS_PAGE_SIZE, PROGRESS_PAGE_SIZE_MAX } from '../../shared/release/report';
 import type { ReleaseRequest } from '../../shared/release/plan';
 import { PhaseKey } from '../../shared/search-attributes';
 import { InputValidationError } from '../../shared/validation';
@@ -23,7 +24,7 @@ import type { CliContext } from './context';
 import { CliInputError, EXIT, exitCodeForSummary } from './exit-codes';
 import { followRelease, type FollowView } from './follow';
 import { formatTime, printJson, renderTable, type Colour } from './output';
-import { progressBlock, summaryLines } from './release-view';
+import { STATUS_COLOUR, progressBlock, summaryLines } from './release-view';
 import { commaList, configName, count, flag, required } from './schemas';
 
 const idArg = { name: 'id', description: 'the release ID (what `release start` printed, or the --release-id CI passed)' };
@@ -105,14 +106,30 @@ const start = defineCommand({
 const status = defineCommand({
   group: 'release',
   name: 'status',
-  summary: "a release's waves, tenants in flight and failures; --watch follows it live to the end",
+  summary: "a release's waves, tenants in flight and failures; one tenant (--tenant) or a page of them (--page); --watch follows it live to the end",
   positionals: [idArg],
   options: {
     watch: { type: 'boolean', short: 'w', description: 'follow until the release ends; then exit like `release start --wait`' },
+    tenant: { type: 'string', value: '<id>', description: "one tenant's place in the release: wave, status, attempts, version before, reason" },
+    page: { type: 'string', value: '<n>', description: `every tenant in plan order, page by page (${PROGRESS_PAGE_SIZE} a page)` },
+    'page-size': { type: 'string', value: '<n>', description: `tenants on a --page (1 to ${PROGRESS_PAGE_SIZE_MAX})` },
   },
-  examples: ['tenantctl release status 2026-03-01-web', 'tenantctl release status ci-812 --watch', 'tenantctl release status ci-812 --json | jq .progress.phase'],
-  notes: ['On a terminal --watch redraws a live view; piped or in CI it prints one line per change.'],
-  schema: z.object({ id: idSchema, watch: flag }),
+  examples: [
+    'tenantctl release status 2026-03-01-web',
+    'tenantctl release status ci-812 --watch',
+    'tenantctl release status ci-812 --tenant acme',
+    'tenantctl release status ci-812 --page 3 --json | jq -r \'.tenants[] | "\\(.tenantId) \\(.status)"\'',
+  ],
+  notes: [
+    'On a terminal --watch redraws a live view; piped or in CI it prints one line per change.',
+    'The view and the result carry counts, failures and the current wave; --tenant and --page show the',
+    'rest (of a finished release too, while a worker answers queries).',
+  ],
+  schema: z
+    .object({ id: idSchema, watch: flag, tenant: tenantIdSchema.optional(), page: count(1, 1_000_000).optional(), 'page-size': count(1, PROGRESS_PAGE_SIZE_MAX).optional() })
+    .refine((a) => !(a.tenant !== undefined && a.page !== undefined), { path: ['page'], message: 'give --tenant or --page, not both' })
+    .refine((a) => a['page-size'] === undefined || a.page !== undefined, { path: ['page-size'], message: 'goes with --page' })
+    .refine((a) => !(a.watch && (a.tenant !== undefined || a.page !== undefined)), { path: ['watch'], message: 'follows the whole release; leave out --tenant and --page' }),
   async run(args, ctx) {
     const client = await ctx.client();
     const handle = releaseHandle(client, args.id);
@@ -120,10 +137,16 @@ const status = defineCommand({
     const url = ctx.ui.workflow(handle.workflowId);
     const identity = { releaseId: args.id, workflowId: handle.workflowId, url };
     if (args.watch) return follow(ctx, client, handle, identity);
+    const state = described.status.name === 'RUNNING' ? 'running' : 'closed';
+    if (args.tenant !== undefined || args.page !== undefined) {
+      const ask = args.tenant !== undefined ? { tenant: args.tenant } : { page: args.page, pageSize: args['page-size'] };
+      const progress = await queryOrExplain(client, handle, ask, described.taskQueue);
+      return printTenants(ctx, { ...identity, state }, progress, args);
+    }
 
-    if (described.status.name !== 'RUNNING') {
+    if (state === 'closed') {
       const summary = await releaseOutcome(handle);
-      if (ctx.json) printJson(ctx.out, { ...identity, state: 'closed', summary });
+      if (ctx.json) printJson(ctx.out, { ...identity, state, summary });
       else for (const line of summaryLines(ctx.out, summary, url)) ctx.out.line(line);
       return EXIT.ok;
     }
@@ -143,6 +166,39 @@ const status = defineCommand({
     return EXIT.ok;
   },
 });
+
+/** The query --tenant and --page need: without a worker to answer it there is nothing to show, so it fails, saying why. */
+async function queryOrExplain(client: Client, handle: ReleaseHandle, ask: ProgressRequest, taskQueue: string): Promise<ReleaseProgress> {
+  try {
+    return await client.withDeadline(Date.now() + 10_000, () => handle.query(releaseProgressQuery, ask));
+  } catch (error) {
+    throw new Error(`progress query not answered (${(error as Error).message}); is a worker polling task queue ${taskQueue}?`, { cause: error });
+  }
+}
+
+function printTenants(ctx: CliContext, identity: Record<string, unknown>, progress: ReleaseProgress, args: { id: string; tenant?: string; page?: number }): number {
+  const waveOf = (t: TenantReleaseRecord) => progress.waves[t.wave]?.name ?? String(t.wave);
+  const rows = Object.entries(progress.tenants).map(([tenantId, t]) => ({ tenantId, ...t, wave: waveOf(t) }));
+  if (args.tenant !== undefined && rows.length === 0) {
+    throw new CliInputError([`--tenant: release ${args.id} has no tenant with this ID; \`tenantctl release status ${args.id} --page 1\` lists them (got ${JSON.stringify(args.tenant)})`]);
+  }
+  const page = 'pages' in progress.page ? progress.page : undefined;
+  if (page && rows.length === 0) {
+    throw new CliInputError([`--page: release ${args.id} has ${page.total} tenants in ${page.pages} page${page.pages === 1 ? '' : 's'} of ${page.pageSize} (got ${JSON.stringify(String(args.page))})`]);
+  }
+  if (ctx.json) {
+    printJson(ctx.out, { ...identity, status: progress.status, phase: progress.phase, counts: progress.counts, ...(page ? { page } : {}), tenants: rows });
+    return EXIT.ok;
+  }
+  if (page) ctx.out.line(`release ${args.id}: tenants ${(page.page - 1) * page.pageSize + 1}-${(page.page - 1) * page.pageSize + rows.length} of ${page.total} (page ${page.page} of ${page.pages}), ${progress.status}`);
+  for (const line of renderTable(
+    ctx.out,
+    ['TENANT', 'WAVE', 'STATUS', 'ATTEMPTS', 'FROM', 'REASON'],
+    rows.map((t) => [t.tenantId, t.wave, { text: t.status, colour: STATUS_COLOUR[t.status] }, String(t.attempts), t.previousVersion ?? '', t.reason ?? '']),
+  ))
+    ctx.out.line(line);
+  return EXIT.ok;
+}
 
 const approve = defineCommand({
   group: 'release',
@@ -183,7 +239,9 @@ const abort = defineCommand({
     const rollback = args.rollback ? true : args['no-rollback'] ? false : undefined;
     const result = await withReleaseRefusals(client, args.id, () => abortRelease(client, args.id, { by: ctx.actor, reason: args.reason, rollback }));
     if (ctx.json) printJson(ctx.out, { releaseId: args.id, aborted: true, ...result, by: ctx.actor });
-    else ctx.out.line(`aborted release ${args.id}; ${result.stoppedStarting.length} tenants will not start${result.stoppedStarting.length ? ` (${result.stoppedStarting.join(', ')})` : ''}`);
+    const stopped = result.stoppedStartingCount ?? result.stoppedStarting.length;
+    const more = stopped > result.stoppedStarting.length ? `, and ${stopped - result.stoppedStarting.length} more` : '';
+    if (!ctx.json) ctx.out.line(`aborted release ${args.id}; ${stopped} tenants will not start${stopped ? ` (${result.stoppedStarting.join(', ')}${more})` : ''}`);
     return EXIT.ok;
   },
 });

@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { imageTagSchema, releaseIdSchema, tenantIdSchema } from '../ids';
+import { PROGRESS_PAGE_SIZE_MAX } from '../release/report';
 
 /**
  * Everything about a release that the workflow, the client (tenantctl) and the UI share.
@@ -106,7 +107,10 @@ export interface ApprovalRecord {
 
 export type ReleaseStatus = 'running' | 'paused' | 'succeeded' | 'completed-with-failures' | 'halted' | 'aborted';
 
-/** Plain JSON (no Map): it is the continue-as-new state and the `progress` query's answer. */
+/**
+ * The release's state as the first format carried it across continue-as-new: every tenant's record
+ * keyed by ID (about 150 bytes a tenant). Runs still read it; new runs carry `CompactReleaseState`.
+ */
 export interface ReleaseState {
   waveIndex: number;
   phase: string;
@@ -119,15 +123,60 @@ export interface ReleaseState {
   run: number;
 }
 
+/**
+ * The release's state as it continues as new (src/shared/release/compact.ts): the tenants as
+ * run-length pairs over the plan's tenant list (the waves in order, as the input has them), each
+ * pointing into a table of the distinct records. Thousands of tenants that succeeded alike share
+ * one record; a failure keeps its own, in full.
+ */
+export interface CompactReleaseState extends Omit<ReleaseState, 'tenants'> {
+  format: 2;
+  /** The distinct tenant records; `wave` comes from the plan. */
+  records: Omit<TenantReleaseRecord, 'wave'>[];
+  /** `[record, count, record, count, …]` over the plan's tenants in order. */
+  runs: number[];
+}
+
+/** One tenant as the progress query and the summary list it. */
+export interface TenantReport extends Omit<TenantReleaseRecord, 'wave'> {
+  tenantId: string;
+  wave: string;
+}
+
+/**
+ * What the `progress` query is asked: a page of the release's tenants (in plan order), or one
+ * tenant. Counts, failures and the current wave come with every answer.
+ */
+export const progressRequestSchema = z
+  .strictObject({
+    page: z.number().int().min(1).optional(),
+    pageSize: z.number().int().min(1).max(PROGRESS_PAGE_SIZE_MAX).optional(),
+    tenant: tenantIdSchema.optional(),
+  })
+  .refine((r) => r.tenant === undefined || (r.page === undefined && r.pageSize === undefined), { message: 'ask for a tenant or a page, not both' });
+export type ProgressRequest = z.input<typeof progressRequestSchema>;
+
+/**
+ * The `progress` query's answer, bounded whatever the fleet's size (docs/releases.md, "Payload
+ * sizes"): counts, failures and the current wave in full; every other tenant page by page.
+ */
 export interface ReleaseProgress {
   releaseId: string;
   version: string;
   plan: string;
   status: ReleaseStatus;
   phase: string;
-  waves: (WaveRecord & { tenants: string[]; counts: Record<TenantReleaseStatus, number> })[];
-  tenants: Record<string, TenantReleaseRecord>;
+  counts: Record<TenantReleaseStatus, number>;
+  waves: (WaveRecord & { size: number; counts: Record<TenantReleaseStatus, number> })[];
+  /** The wave running now (none before the first and after the last): its tenants' IDs by status. */
+  currentWave?: { name: string; tenants: Partial<Record<TenantReleaseStatus, string[]>> };
   inFlight: string[];
+  /** Tenants that failed or wait busy, in full, in plan order; `failuresNotListed` more beyond the list's limit. */
+  failures: TenantReport[];
+  failuresNotListed: number;
+  /** The page asked for (default the first), or the one tenant asked for. */
+  tenants: Record<string, TenantReleaseRecord>;
+  page: { page: number; pageSize: number; pages: number; total: number } | { tenant: string };
   paused?: ReleaseState['paused'];
   abort?: ReleaseState['abort'];
   haltReason?: string;
@@ -139,7 +188,16 @@ export interface ReleaseSummary {
   status: Exclude<ReleaseStatus, 'running' | 'paused'>;
   reason?: string;
   counts: Record<TenantReleaseStatus, number>;
+  /**
+   * Every tenant that ran and did not succeed, in full (failed, rolled back, skipped while busy),
+   * up to a limit (`notListed` more). Succeeded tenants are counted, not listed: `tenantctl release
+   * status <id> --page N` pages through them. Results of runs before the compact format listed
+   * every tenant here.
+   */
   tenants: { tenantId: string; wave: string; status: TenantReleaseStatus; reason?: string; previousVersion?: string }[];
+  notListed?: number;
+  /** Tenants skipped without ever starting (after a halt or an abort), counted with the reason they share. */
+  notStarted?: { count: number; reason: string };
 }
 
 // --- messages ------------------------------------------------------------------------------
@@ -166,16 +224,23 @@ export const abortInputSchema = z.strictObject({
   rollback: z.boolean().optional(),
 });
 export type AbortInput = z.input<typeof abortInputSchema>;
+export interface AbortResult {
+  /** Tenants that will not start because of the abort, the first 100 of them (src/shared/release/report.ts). */
+  stoppedStarting: string[];
+  /** All of them (runs before the compact format sent no count: the list was complete). */
+  stoppedStartingCount?: number;
+}
+
 
 export const pauseInputSchema = z.strictObject({ by: actorSchema, reason: z.string().max(1000).optional() });
 export type PauseInput = z.input<typeof pauseInputSchema>;
 
 /** Updates, so that a wrong-state request is refused with a reason instead of being lost. */
 export const approveUpdate = defineUpdate<ApproveResult, [ApproveInput]>('approve');
-export const abortUpdate = defineUpdate<{ stoppedStarting: string[] }, [AbortInput]>('abort');
+export const abortUpdate = defineUpdate<AbortResult, [AbortInput]>('abort');
 export const pauseUpdate = defineUpdate<void, [PauseInput]>('pause');
 export const resumeUpdate = defineUpdate<void, [PauseInput]>('resume');
-export const releaseProgressQuery = defineQuery<ReleaseProgress>('progress');
+export const releaseProgressQuery = defineQuery<ReleaseProgress, [ProgressRequest?]>('progress');
 
 // --- the per-tenant child ------------------------------------------------------------------
 

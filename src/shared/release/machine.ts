@@ -1,4 +1,5 @@
-import type { ReleaseState, ReleaseTenantResult } from '../messages/release';
+import type { CompactReleaseState, ReleaseState, ReleaseTenantResult } from '../messages/release';
+import { compactState, expandState } from './compact';
 import type { ChildMode, Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleaseMetric, ReleasePlanInput, StepReply, StepResult, TimerName } from './machine-types';
 import { thresholdExceeded } from './plan';
 import { approvalGate, refusalOf, stopping } from './refusals';
@@ -29,8 +30,9 @@ export function initialState(input: ReleasePlanInput): MachineState {
 }
 
 /** The state a run starts from: the release's first run (nothing carried) or one after continue-as-new. */
-export function openRun(input: ReleasePlanInput, carried: ReleaseState | undefined): MachineState {
-  return { ...(carried ?? initialState(input)), inFlight: {}, timer: undefined, waiting: undefined, toRevert: undefined };
+export function openRun(input: ReleasePlanInput, carried: ReleaseState | CompactReleaseState | undefined): MachineState {
+  const state = carried === undefined ? initialState(input) : expandState(input, carried);
+  return { ...state, inFlight: {}, timer: undefined, waiting: undefined, toRevert: undefined };
 }
 
 /** Records an event and, when it lets the release move on, moves it on: `applyEvent` then `advance`. */
@@ -59,10 +61,11 @@ export function advance(input: ReleasePlanInput, state: MachineState, clock: Clo
   return run.result();
 }
 
-/** The state the next run starts from. */
-export function carriedState(state: MachineState): ReleaseState {
+/** The state the next run starts from: compact (src/shared/release/compact.ts), or `legacy`, a record per tenant, as runs before it carried it. */
+export function carriedState(input: ReleasePlanInput, state: MachineState, { legacy = false } = {}): ReleaseState | CompactReleaseState {
   const { inFlight: _inFlight, timer: _timer, waiting: _waiting, toRevert: _toRevert, ...carried } = state;
-  return { ...carried, run: state.run + 1 };
+  const next = { ...carried, run: state.run + 1 };
+  return legacy ? next : compactState(input, next);
 }
 
 class Step {
