@@ -8,11 +8,14 @@ import type { FleetConfig } from '../src/shared/config/schema';
 import { resolveTenantSpec } from '../src/shared/config/resolve';
 import { workflowIds } from '../src/shared/ids';
 import { certificatesStatusQuery, type CertificatesStatus } from '../src/shared/messages/certificates';
+import { probeRelease } from './demo-traffic';
 
 export interface DemoContext {
   client: Client;
   config: FleetConfig;
   aws: AwsClients;
+  /** The sandbox's state folder: the prober finds the load balancers there. */
+  stateDir: string;
   log: (line: string) => void;
   uiLink: (workflowId: string) => string;
 }
@@ -20,13 +23,14 @@ export interface DemoContext {
 /** The tenant whose error alarm the demo fires during its verify window, so its deploy is rolled back. */
 const FAILING_TENANT = 'stark';
 
-export async function demoRelease({ client, config, aws, log, uiLink }: DemoContext): Promise<string[][]> {
+export async function demoRelease({ client, config, aws, stateDir, log, uiLink }: DemoContext): Promise<string[][]> {
   const releaseId = `demo-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`;
   const failing = resolveTenantSpec(config, FAILING_TENANT);
   const alarm = (state: 'ALARM' | 'OK') =>
     aws.cloudWatch(failing.aws).send(new SetAlarmStateCommand({ AlarmName: `tenant-${FAILING_TENANT}-5xx`, StateValue: state, StateReason: `demo: forced ${state}` }));
 
   await alarm('ALARM');
+  const traffic = await probeRelease(stateDir, client, config, releaseId);
   try {
     const { handle, input } = await startRelease(client, config, { releaseId, version: '1.1.0', plan: 'standard', requestedBy: 'demo' });
     log(`release ${releaseId}: ${input.waves.map((w) => `${w.name} (${w.tenants.length})`).join(' → ')}; ${FAILING_TENANT}'s error alarm is firing`);
@@ -57,6 +61,11 @@ export async function demoRelease({ client, config, aws, log, uiLink }: DemoCont
       uiLink(workflowIds.releaseTenant(releaseId, tenantId)),
     ]);
   } finally {
+    const { table, snapshot } = await traffic.stop();
+    log('traffic during the release (every tenant hostname through the load balancer, 2 requests/s each):');
+    for (const line of table.split('\n')) log(`  ${line}`);
+    const outcomes = snapshot.phases.flatMap((p) => Object.entries(p.total.byOutcome));
+    if (outcomes.length > 0 && outcomes.every(([outcome]) => outcome === '404')) log('  (every request got the load balancer\'s default 404: no tenant has a listener rule)');
     await alarm('OK');
   }
 }

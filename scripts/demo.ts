@@ -100,7 +100,7 @@ async function story(sandbox: Sandbox, client: Client, settings: TemporalSetting
   if (refused === 'NOT refused') throw new Error('a production deprovisioning without confirmation was not refused');
 
   // The demo forces an alarm as the sandbox administrator would: the workers' roles may not.
-  const chapter = { client, config, aws: sandboxAdminClients(sandbox.env), log, uiLink };
+  const chapter = { client, config, aws: sandboxAdminClients(sandbox.env), stateDir: sandbox.stateDir, log, uiLink };
   log('release 1.1.0 across the fleet: canary, approval, growing waves; one tenant fails its verification');
   rows.push(...(await demoRelease(chapter)));
   rows.push(...(await demoCertificates(chapter)));

@@ -220,7 +220,14 @@ export async function startLoadBalancerEmulator(options: LoadBalancerEmulatorOpt
     schedulePush();
   };
 
-  const refresh = async () => {
+  // One refresh at a time: the poll and a test's refresh() must not both create a listener's server.
+  let refreshing: Promise<void> = Promise.resolve();
+  const refresh = () => {
+    const next = refreshing.catch(() => undefined).then(readAndApply);
+    refreshing = next;
+    return next;
+  };
+  const readAndApply = async () => {
     const response = await fetch(`${options.awsEndpoint}/_sandbox/elbv2/generation`);
     if (!response.ok) throw new Error(`moto has no ELBv2 write counter (${response.status}): is patches/elbv2_target_health.py applied?`);
     const { generation: current } = (await response.json()) as { generation: number };
