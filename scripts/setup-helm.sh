@@ -2,9 +2,9 @@
 # Builds Helm from Go modules into git-ignored .tools/bin/helm: the Kubernetes worker renders
 # the tenant chart with `helm template`, and npm test lints and renders it (docs/helm.md).
 # One `go install` of helm.sh/helm/v3/cmd/helm, pinned and stamped: a warm run does nothing.
-# Cold (empty module and build caches) it costs about 2.6 CPU-minutes: 3-5 minutes on 2 idle
-# cores (9.5 measured on a heavily shared machine). After the
-# Kubernetes build (same k8s.io modules, v0.34.2) the downloads are mostly cached already.
+# Cold (empty module and build caches) it costs about 2.6 CPU-minutes: 1.5-3 minutes on 2 idle
+# cores (9.5 measured at load 25 on a shared machine). setup.sh runs it after the Kubernetes
+# build, whose k8s.io modules (v0.34.2) it shares, so those are downloaded once.
 set -euo pipefail
 
 # v3.19.x is the Helm line built on the Kubernetes 1.34 libraries, the sandbox apiserver's

@@ -103,13 +103,14 @@ if [ -f "$TEST_SERVER_DIR/.pom-sha256" ]; then
   fi
 fi
 
-# --- Helm (the Kubernetes worker renders the tenant chart; npm test lints it) ------------
-bash "$ROOT/scripts/setup-helm.sh"
-
 # --- Kubernetes (etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok) -----
 if [ -f "$ROOT/scripts/setup-kube.sh" ] && [ "${TENANT_FLEET_SKIP_KUBE:-}" != "1" ]; then
   bash "$ROOT/scripts/setup-kube.sh"
 fi
+
+# --- Helm (the Kubernetes worker renders the tenant chart; npm test lints it) ------------
+# After the Kubernetes build: both use the k8s.io modules v0.34.2, so a cold run downloads them once.
+bash "$ROOT/scripts/setup-helm.sh"
 
 # --- docker-compose (validates docker-compose.yml in npm test; no Docker engine needed) ----
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
