@@ -1,5 +1,5 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, ServiceError } from '@temporalio/client';
-import { ApplicationFailure, RetryState } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +114,29 @@ describe('tenantctl exit codes', () => {
     expect(exitCodeForError(failed(ApplicationFailure.create({ type: 'RolloutFailed', message: 'x' })))).toBe(1);
     expect(exitCodeForError(new ServiceError('down', { cause: Object.assign(new Error('unavailable'), { code: 14 }) }))).toBe(4);
     expect(exitCodeForError(new Error('bug'))).toBe(1);
+  });
+
+  it('maps the AWS error behind a failure: access denied 5, invalid request 6, quota 7, throttled or unavailable 8', () => {
+    // As a provisioning fails: its own failure, then the activity's, a timeout, the last attempt's AWS error.
+    const behind = (type: string) => {
+      const aws = ApplicationFailure.create({ type, message: `rds:CreateDBClusterSnapshot in 123456789012 eu-west-1: ${type}` });
+      // The server gives a retry timeout the last attempt's failure as its cause, which the SDK leaves undecoded.
+      const timeout = new TimeoutFailure('activity timed out', undefined, TimeoutType.SCHEDULE_TO_CLOSE);
+      timeout.failure = { message: 'activity timed out', cause: { message: aws.message, applicationFailureInfo: { type } } };
+      const activity = new ActivityFailure('activity failed', 'snapshotCluster', '7', RetryState.TIMEOUT, 'worker', timeout);
+      return failed(ApplicationFailure.create({ type: 'StackFailed', message: 'provisioning failed', cause: activity }));
+    };
+    expect(exitCodeForError(behind('AccessDenied'))).toBe(EXIT.awsAccessDenied);
+    expect(exitCodeForError(behind('AwsRequestInvalid'))).toBe(6);
+    expect(exitCodeForError(behind('QuotaExceeded'))).toBe(7);
+    expect(exitCodeForError(behind('AwsThrottled'))).toBe(8);
+    expect(exitCodeForError(behind('AwsUnavailable'))).toBe(8);
+    expect(exitCodeForError(behind('RolloutFailed'))).toBe(1);
+    // Non-retryable ones fail the activity at once, decoded.
+    const activity = new ActivityFailure('activity failed', 'deployStack', '3', RetryState.NON_RETRYABLE_FAILURE, 'worker', ApplicationFailure.create({ type: 'QuotaExceeded', message: 'q' }));
+    expect(exitCodeForError(failed(ApplicationFailure.create({ type: 'StackFailed', message: 'x', cause: activity })))).toBe(7);
+    // A refusal stays a refusal whatever it carries.
+    expect(exitCodeForError(failed(ApplicationFailure.create({ type: 'InvalidInput', message: 'no', cause: ApplicationFailure.create({ type: 'QuotaExceeded', message: 'q' }) })))).toBe(2);
   });
 });
 

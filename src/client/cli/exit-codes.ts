@@ -5,7 +5,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { CodecKeyConfigError } from '../codec';
 import { UnknownTenantError } from '../../shared/config/resolve';
 import { ErrorType } from '../../shared/errors';
@@ -26,6 +26,17 @@ export const EXIT = {
   aborted: 3,
   /** The Temporal frontend could not be reached (address, TLS, API key). */
   cannotConnect: 4,
+  /** AWS denied a call (AccessDenied): the account's access or stack role lacks a permission. */
+  awsAccessDenied: 5,
+  /** AWS refused a call's parameters (AwsRequestInvalid): the fleet config or a resource is wrong. */
+  awsRequestInvalid: 6,
+  /** An AWS service quota was reached (QuotaExceeded): raise it, or free some. */
+  awsQuotaExceeded: 7,
+  /**
+   * AWS throttled or answered 5xx until the activity's time ran out (AwsThrottled, AwsUnavailable):
+   * the only code worth retrying later unchanged, so both share it.
+   */
+  awsBusy: 8,
   /** Ctrl-C while following a release; the release itself keeps running. */
   interrupted: 130,
 } as const;
@@ -37,6 +48,10 @@ export const EXIT_CODE_HELP = [
   `${EXIT.refused}    refused input: bad arguments, unknown tenant, plan or release, or a request the release refused; nothing was started`,
   `${EXIT.aborted}    the release was aborted`,
   `${EXIT.cannotConnect}    cannot connect to Temporal`,
+  `${EXIT.awsAccessDenied}    AWS denied a call (AccessDenied): a role lacks a permission`,
+  `${EXIT.awsRequestInvalid}    AWS refused a call's parameters (AwsRequestInvalid)`,
+  `${EXIT.awsQuotaExceeded}    an AWS service quota was reached (QuotaExceeded)`,
+  `${EXIT.awsBusy}    AWS throttled or was unavailable until the operation's time ran out: try again later`,
   `${EXIT.interrupted}  interrupted while following (the release keeps running)`,
 ];
 
@@ -80,7 +95,36 @@ export function exitCodeForError(error: unknown): ExitCode {
     if (REFUSAL_TYPES.includes(failure.type ?? '')) return EXIT.refused;
     if (failure.type === ErrorType.Aborted) return EXIT.aborted;
   }
-  return EXIT.failed;
+  return awsExitCode(error) ?? EXIT.failed;
+}
+
+const AWS_EXIT_CODES: Partial<Record<string, ExitCode>> = {
+  [ErrorType.AccessDenied]: EXIT.awsAccessDenied,
+  [ErrorType.AwsRequestInvalid]: EXIT.awsRequestInvalid,
+  [ErrorType.QuotaExceeded]: EXIT.awsQuotaExceeded,
+  [ErrorType.AwsThrottled]: EXIT.awsBusy,
+  [ErrorType.AwsUnavailable]: EXIT.awsBusy,
+};
+
+/**
+ * The AWS error behind a failed operation: a workflow fails with its own failure, whose cause
+ * chain (activity failure, timeout, the last attempt's failure) ends in the activity's
+ * classified AWS error (src/activities/aws/errors.ts). The SDK does not decode a timeout's cause,
+ * so below a decoded failure the raw one it came from is read too.
+ */
+function awsExitCode(error: unknown): ExitCode | undefined {
+  const seen = new Set<unknown>();
+  for (let e: unknown = error; e instanceof Error && !seen.has(e); e = e.cause) {
+    seen.add(e);
+    if (e instanceof ApplicationFailure && AWS_EXIT_CODES[e.type ?? ''] !== undefined) return AWS_EXIT_CODES[e.type ?? ''];
+    if (e instanceof TemporalFailure && !e.cause) {
+      for (let f = e.failure?.cause; f; f = f.cause) {
+        const code = AWS_EXIT_CODES[f.applicationFailureInfo?.type ?? ''];
+        if (code !== undefined) return code;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** The ApplicationFailure behind a failed workflow or a refused update, if there is one. */
