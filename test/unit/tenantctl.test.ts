@@ -45,7 +45,7 @@ describe('tenantctl argument validation (refused before connecting)', () => {
     [['tenant', 'provision', 'nobody'], '<tenant>: unknown tenant; the fleet config has: acme, globex (got "nobody")'],
     [['tenant', 'deprovision', 'acme'], '--confirm-production: tenant acme is in production environment prod; pass --confirm-production acme'],
     [['tenant', 'history', 'NOPE'], '<tenant>: expected 2-32 lowercase letters'],
-    [['certs', 'status', '--group', 'nope'], '--group: unknown certificate group; expected a load balancer from the fleet config: public-us-east-1 (got "nope")'],
+    [['certs', 'status', '--group', 'nope'], '--group: unknown certificate group; expected a load balancer from the fleet config: public-us-east-1, public-us-east-1-b (got "nope")'],
     [['certs', 'sync', '--timeout', '0'], '--timeout: expected a whole number from 1 to 86400 (got "0")'],
     [['rocket', 'launch'], '<group>: unknown command group; expected one of: tenant, release, certs (got "rocket")'],
     [['release', 'launch'], '<command>: unknown `tenantctl release` command'],
