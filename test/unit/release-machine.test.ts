@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TERMINAL_TENANT_STATUSES, type WaveSpec } from '../../src/shared/messages/release';
+import { compactState, expandState } from '../../src/shared/release/compact';
 import { carriedState, openRun, step } from '../../src/shared/release/machine';
 import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput } from '../../src/shared/release/machine-types';
 import { refusalOf } from '../../src/shared/release/refusals';
@@ -190,6 +191,21 @@ describe('release machine examples', () => {
     expect(types(d.send({ type: 'run-started', first: false }))).toEqual([]);
     expect(d.state.paused).toMatchObject({ by: 'carol' });
     expect(types(d.send({ type: 'resume', by: 'carol' }))).toEqual(['phase wave-1/running', 'deploy t2']);
+  });
+});
+
+describe('the compact continue-as-new state', () => {
+  it('shares one record among tenants alike, keeps each failure, and refuses a state that does not fit the plan', () => {
+    const input = planInput([wave('only', { maxInFlight: 3 })], [6]);
+    const state = openRun(input, undefined);
+    for (const id of ['t0', 't1', 't2', 't4', 't5']) Object.assign(state.tenants[id]!, { status: 'succeeded', attempts: 1, deployed: true, previousVersion: '1.0.0', failed: false });
+    Object.assign(state.tenants.t3!, { status: 'rolled-back', attempts: 1, reason: 'alarm', deployed: true, failed: true });
+    const carried = compactState(input, state);
+    expect(carried).toMatchObject({ format: 2, runs: [0, 3, 1, 1, 0, 2] });
+    expect(carried.records).toHaveLength(2);
+    expect(expandState(input, JSON.parse(JSON.stringify(carried)) as typeof carried).tenants).toEqual(JSON.parse(JSON.stringify(state.tenants)));
+    expect(() => expandState(planInput([wave('only')], [7]), carried)).toThrow('carried release state does not fit the plan: its runs cover 6 tenants, the plan has 7');
+    expect(() => expandState(input, { ...carried, runs: [5, 6] })).toThrow('run 0 points at record 5, it has 2');
   });
 });
 
