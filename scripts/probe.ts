@@ -71,6 +71,7 @@ async function main(): Promise<void> {
   const snapshot = await prober.stop();
   if (values.json) console.log(JSON.stringify(snapshot, null, 2));
   else console.log(probeTable(snapshot, { perTenant: true }));
+  if (!values.json && !values.host && snapshot.phases.every((p) => p.total.requests === 0)) console.error('no tenant hostname leads to a load balancer yet: provision tenants first');
   process.exitCode = snapshot.phases.some((p) => p.total.failed > 0) ? 1 : 0;
 }
 
