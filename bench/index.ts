@@ -2,6 +2,7 @@
 // against a real Temporal dev server (and, for provisioning, the moto sandbox). See docs/benchmarks.md.
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { InputValidationError } from '../src/shared/validation';
 import { repoRoot } from '../test/sandbox/tools';
 import { startBenchContext } from './context';
 import { parseBenchOptions, USAGE } from './options';
@@ -83,7 +84,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error);
+    // Bad options are the user's to fix: their message, not a stack.
+    const badOptions = error instanceof InputValidationError || String((error as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS');
+    console.error(badOptions ? (error as Error).message : error);
     process.exit(1);
   },
 );
