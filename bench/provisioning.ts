@@ -38,7 +38,7 @@ export async function provisioningTiming(client: Client, tenantId: string): Prom
     if (event.activityTaskScheduledEventAttributes) scheduled.set(id, event.activityTaskScheduledEventAttributes.taskQueue?.name ?? '');
     if (event.activityTaskStartedEventAttributes) started.set(Number(event.activityTaskStartedEventAttributes.scheduledEventId), at);
     const done = event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes;
-    if (done && scheduled.get(Number(done.scheduledEventId)) === TASK_QUEUES.aws) awsMs += at - (started.get(Number(done.scheduledEventId)) ?? at);
+    if (done && [TASK_QUEUES.aws, TASK_QUEUES.awsWait].includes(scheduled.get(Number(done.scheduledEventId)) as never)) awsMs += at - (started.get(Number(done.scheduledEventId)) ?? at);
   }
   const totalMs = toMs(events.at(-1)?.eventTime) - toMs(events[0]?.eventTime);
   return { totalMs, awsMs, overheadMs: totalMs - awsMs };

@@ -94,13 +94,12 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
       workers.push(...kube.workers);
       closers.push(kube.close);
     } else {
+      const activities = createAwsActivities({ aws, templates: new TemplateStore() });
+      // Quick calls and waits on queues of their own (src/shared/task-queues.ts). A wait mostly sleeps
+      // between reads, so a worker holds many; the per-account rate budget bounds what they ask AWS.
       workers.push(
-        await Worker.create({
-          ...common,
-          taskQueue: TASK_QUEUES.aws,
-          activities: createAwsActivities({ aws, templates: new TemplateStore() }),
-          maxConcurrentActivityTaskExecutions: 200,
-        }),
+        await Worker.create({ ...common, taskQueue: TASK_QUEUES.aws, activities, maxConcurrentActivityTaskExecutions: 200 }),
+        await Worker.create({ ...common, taskQueue: TASK_QUEUES.awsWait, activities, maxConcurrentActivityTaskExecutions: 2_000 }),
       );
     }
   }

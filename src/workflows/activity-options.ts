@@ -41,7 +41,8 @@ export const awsCall: ActivityOptions = { taskQueue: TASK_QUEUES.aws, startToClo
  * so the heartbeat timeout does not depend on how far their back-off has grown.
  */
 export const awsWait: ActivityOptions = {
-  taskQueue: TASK_QUEUES.aws,
+  // A queue of their own: held for minutes each, they would otherwise take every slot the quick calls need.
+  taskQueue: TASK_QUEUES.awsWait,
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '30 seconds',
   scheduleToCloseTimeout: '4 hours',

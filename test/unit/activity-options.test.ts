@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
+import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { ACTIVITY_OPTIONS, type ActivityName } from '../../src/workflows/activity-options';
 
 /*
@@ -99,6 +100,14 @@ describe('activity options', () => {
     '%s waits (%s), so it runs with a heartbeat timeout',
     (activity) => {
       expect(options[activity as ActivityName].heartbeatTimeout).toBeDefined();
+    },
+  );
+
+  // Thousands of waits held every slot of the AWS worker's one queue, and quick calls timed out queued behind them (docs/operators.md).
+  it.each(defined.filter((d) => [TASK_QUEUES.aws, TASK_QUEUES.awsWait].includes((options[d.activity as ActivityName] as { taskQueue?: string }).taskQueue as never)).map((d) => [d.activity, d.module.waits(d.activity)] as const))(
+    '%s runs on the AWS queue for its kind (waits: %s)',
+    (activity, waits) => {
+      expect((options[activity as ActivityName] as { taskQueue?: string }).taskQueue).toBe(waits ? TASK_QUEUES.awsWait : TASK_QUEUES.aws);
     },
   );
 

@@ -117,10 +117,11 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
       namespace: env.namespace ?? 'default',
       searchAttributes: { TenantId: 2, ReleaseId: 2, Environment: 2, Phase: 2 }, // KEYWORD
     });
-    // The workflows and the activities that stay on their queue (the lock's); AWS activities run on the AWS workers' queue.
+    // The workflows and the activities that stay on their queue (the lock's); AWS activities run on the AWS workers' two queues.
     workers = [
       await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: QUEUE, workflowBundle: bundle, activities }),
       await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: TASK_QUEUES.aws, activities }),
+      await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: TASK_QUEUES.awsWait, activities }),
     ];
     running = Promise.all(workers.map((w) => w.run()));
   }, 180_000);
