@@ -2,6 +2,9 @@
 import {
   CreateDBClusterSnapshotCommand,
   DBClusterNotFoundFault,
+  DBInstanceNotFoundFault,
+  DeleteDBClusterCommand,
+  DeleteDBInstanceCommand,
   DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBInstancesCommand,
@@ -171,5 +174,63 @@ describe('restoreClusterFromSnapshot waits for the new writer', () => {
     expect(outcome).toMatchObject({ restored: true });
     expect(events.indexOf('writer available')).toBeGreaterThan(-1);
     expect(events.indexOf('writer available')).toBeLessThan(events.findIndex((e) => e.startsWith('rename')));
+  }, 30_000);
+});
+
+describe('retireCluster deletes a replaced cluster, leaving a final snapshot', () => {
+  const target: AwsTarget = { accountId: '123456789012', region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/TenantFleetAccess', externalId: 'ext' };
+  const rds = mockClient(RDSClient);
+  let clients: AwsClients;
+  beforeEach(() => {
+    rds.reset();
+    clients = new AwsClients({ baseCredentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'test' } });
+  });
+  afterEach(() => clients.destroy());
+  const notFound = (Fault: typeof DBClusterNotFoundFault | typeof DBInstanceNotFoundFault) => new Fault({ message: 'not found', $metadata: { httpStatusCode: 404 } });
+  const retire = () => new MockActivityEnvironment().run(createRdsActivities({ aws: clients }).retireCluster, { target, clusterIdentifier: 'tenant-acme-o0a1b2c3d' });
+
+  it('lifts deletion protection, deletes the writer renamed aside, then the cluster with a final snapshot', async () => {
+    const events: string[] = [];
+    let clusterGone = false;
+    let writerGone = false;
+    rds.on(DescribeDBClustersCommand).callsFake(() => {
+      if (clusterGone) throw notFound(DBClusterNotFoundFault);
+      return { DBClusters: [{ DBClusterIdentifier: 'tenant-acme-o0a1b2c3d', Status: 'available', DeletionProtection: true, DBClusterMembers: [{ DBInstanceIdentifier: 'tenant-acme-writer-o0a1b2c3d', IsClusterWriter: true }] }] };
+    });
+    rds.on(DescribeDBInstancesCommand).callsFake(() => {
+      if (writerGone) throw notFound(DBInstanceNotFoundFault);
+      return { DBInstances: [{ DBInstanceIdentifier: 'tenant-acme-writer-o0a1b2c3d', DBInstanceStatus: 'deleting' }] };
+    });
+    rds.on(ModifyDBClusterCommand).callsFake((input: { DeletionProtection?: boolean }) => void events.push(`protection ${input.DeletionProtection}`));
+    rds.on(DeleteDBInstanceCommand).callsFake((input: { DBInstanceIdentifier: string }) => {
+      events.push(`delete ${input.DBInstanceIdentifier}`);
+      writerGone = true;
+      return {};
+    });
+    rds.on(DeleteDBClusterCommand).callsFake((input: { DBClusterIdentifier: string; FinalDBSnapshotIdentifier?: string; SkipFinalSnapshot?: boolean }) => {
+      events.push(`delete ${input.DBClusterIdentifier} final ${input.FinalDBSnapshotIdentifier} skip ${input.SkipFinalSnapshot}`);
+      clusterGone = true;
+      return {};
+    });
+    await expect(retire()).resolves.toEqual({ deleted: true, finalSnapshotIdentifier: 'tenant-acme-o0a1b2c3d-final' });
+    expect(events).toEqual([
+      'protection false',
+      'delete tenant-acme-writer-o0a1b2c3d',
+      'delete tenant-acme-o0a1b2c3d final tenant-acme-o0a1b2c3d-final skip undefined',
+    ]);
+  }, 30_000);
+
+  it('is safe to run again: a cluster already gone is nothing to do, one already deleting is only waited for', async () => {
+    rds.on(DescribeDBClustersCommand).rejects(notFound(DBClusterNotFoundFault));
+    await expect(retire()).resolves.toEqual({ deleted: false, finalSnapshotIdentifier: 'tenant-acme-o0a1b2c3d-final' });
+
+    rds.reset();
+    let reads = 0;
+    rds.on(DescribeDBClustersCommand).callsFake(() => {
+      if (++reads > 1) throw notFound(DBClusterNotFoundFault);
+      return { DBClusters: [{ DBClusterIdentifier: 'tenant-acme-o0a1b2c3d', Status: 'deleting', DBClusterMembers: [] }] };
+    });
+    await expect(retire()).resolves.toMatchObject({ deleted: true });
+    expect(rds.commandCalls(DeleteDBClusterCommand)).toHaveLength(0);
   }, 30_000);
 });
