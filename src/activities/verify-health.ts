@@ -91,9 +91,13 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
     return bad ? `${alarm.Namespace}/${alarm.MetricName} (${statistic ?? extended}) was ${valueOf(bad)} at ${bad.Timestamp?.toISOString()}, breaching alarm ${alarm.AlarmName}'s threshold (${alarm.ComparisonOperator} ${alarm.Threshold})` : undefined;
   };
 
-  /** Sums of the target group's request metrics from the start of the window's first period until now. */
+  /**
+   * Sums of the target group's request metrics since the window began (CloudWatch rounds the start
+   * down to its one-minute storage; an earlier release's failures in that minute are not this one's,
+   * so the start is not rounded here).
+   */
   const requestCounts = async (lb: NonNullable<VerifyInput['loadBalancer']>, since: number): Promise<{ requests: number; failed: number }> => {
-    const start = Math.floor(since / 60_000) * 60_000;
+    const start = since;
     const sum = async (metric: string) => {
       const { Datapoints = [] } = await aws.cloudWatch(lb.target).send(
         new GetMetricStatisticsCommand({

@@ -5,7 +5,14 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createAwsActivities } from '../../src/activities';
 import { TemplateStore } from '../../src/activities/templates';
 import { stackNameFor } from '../../src/shared/ids';
-import { dnsRecordsFor, stackParametersFor, stackTagsFor, workloadConfigFrom } from '../../src/workflows/tenant-footprint';
+import {
+  dnsRecordsFor,
+  stackParametersFor,
+  stackTagsFor,
+  trafficStackNameFor,
+  trafficStackParametersFor,
+  workloadConfigFrom,
+} from '../../src/workflows/tenant-footprint';
 import { startHarness, type Harness } from './harness';
 
 let h: Harness;
@@ -44,10 +51,36 @@ describe('every provisioning activity is safe to run twice', () => {
     expect(written.written).toHaveLength(2);
     expect(unchanged).toEqual({ written: [], unchanged: written.written });
 
+    // The traffic stack: the rule priority is the same on a retry, also once the first attempt's stack holds the rule.
+    const lb = tenant.loadBalancer!;
+    const priorityInput = { target: lb.aws, listenerArn: lb.listenerArn, tenantId: tenant.id, hostnames: tenant.hostnames };
+    const [priority, priorityAgain] = await twice(activities.allocateRulePriority, priorityInput);
+    expect(priorityAgain).toEqual(priority);
+    const trafficInput = { target: lb.aws, stackName: trafficStackNameFor(tenant.id), template: 'tenant-traffic' as const, parameters: trafficStackParametersFor(tenant, lb, priority.priority), tags: stackTagsFor(tenant) };
+    const [trafficCreated, trafficRepeated] = await twice(activities.deployStack, trafficInput);
+    expect([trafficCreated.operation, trafficRepeated.operation]).toEqual(['create', 'none']);
+    const traffic = await activities.waitForStack({ target: lb.aws, stackName: trafficInput.stackName });
+    expect(traffic.outputs.RulePriority).toBe(String(priority.priority));
+    expect(await new MockActivityEnvironment().run(activities.allocateRulePriority, priorityInput)).toEqual({ priority: priority.priority, reused: true });
+
     if (tenant.runtime.kind !== 'ecs') throw new Error('initech is an ECS tenant');
+    const service = tenant.service!;
     const workload = {
       runtime: tenant.runtime,
-      workload: { tenantId: tenant.id, image: tenant.image, version: '1.0.0', replicas: 2, config: workloadConfigFrom(tenant, stable.outputs), appRoleArn: stable.outputs.AppRoleArn },
+      workload: {
+        tenantId: tenant.id,
+        image: tenant.image,
+        version: '1.0.0',
+        replicas: 2,
+        config: workloadConfigFrom(tenant, stable.outputs),
+        appRoleArn: stable.outputs.AppRoleArn,
+        port: service.port,
+        targetGroupArn: traffic.outputs.TargetGroupArn,
+        executionRoleArn: traffic.outputs.ExecutionRoleArn,
+        logGroupName: traffic.outputs.LogGroupName,
+        cpu: service.cpu,
+        memory: service.memory,
+      },
     };
     const [applied, reapplied] = await twice(activities.ecsApplyWorkload, workload);
     expect(applied.changed).toBe(true);
@@ -75,6 +108,8 @@ describe('every provisioning activity is safe to run twice', () => {
     // initech is production: its stack holds a protected cluster, so lift protection the way deprovisioning does.
     await activities.deployStack({ ...stackInput, parameters: stackParametersFor(tenant, { deletionProtection: false }) });
     await activities.waitForStack({ target: tenant.aws, stackName });
+    const [trafficDeleted, trafficDeletedAgain] = await twice(activities.deleteStack, { target: lb.aws, stackName: trafficInput.stackName });
+    expect([trafficDeleted.deleted, trafficDeletedAgain.deleted]).toEqual([true, false]);
     const [deleted, deletedAgain] = await twice(activities.deleteStack, { target: tenant.aws, stackName });
     expect(deleted.deleted).toBe(true);
     expect(deletedAgain.deleted).toBe(false);
