@@ -1,6 +1,7 @@
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { KubeClient } from '../activities/kube-client/client';
-import { loadKubeAccess } from '../activities/kube-client/kubeconfig';
+import type { AwsClients } from '../activities/aws/clients';
+import { clusterAccess } from '../activities/kube-client/cluster-access';
 import { tenantChartFromConfig } from '../activities/kube-chart/from-config';
 import { findHelm } from '../activities/kube-chart/helm';
 import { createKubernetesActivities } from '../activities/runtime/kubernetes';
@@ -19,6 +20,9 @@ export interface KubernetesWorkersOptions {
   valuesFile?: string;
   /** The helm binary (TENANT_FLEET_HELM); default: .tools/bin/helm, then helm on PATH. */
   helm?: string;
+  /** For clusters with `eksToken`: the worker's AWS clients (fleet access roles) and STS endpoint. */
+  aws?: AwsClients;
+  awsEndpoint?: string;
 }
 
 /**
@@ -52,7 +56,7 @@ export async function createKubernetesWorkers(
     for (const cluster of clusters) {
       let kube: KubeClient;
       try {
-        kube = new KubeClient(loadKubeAccess({ kubeconfig: cluster.kubeconfig, context: cluster.context }));
+        kube = new KubeClient(clusterAccess(cluster, config, { aws: options.aws, awsEndpoint: options.awsEndpoint }));
       } catch (cause) {
         throw new Error(`Kubernetes cluster "${cluster.name}" (${fleetConfigPath}): ${(cause as Error).message}`, { cause });
       }

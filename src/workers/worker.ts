@@ -90,7 +90,7 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
         }),
       );
     } else if (role === 'kubernetes') {
-      const kube = await createKubernetesWorkers(common, { ...options.kubernetes, fleet: await fleetAtStart() });
+      const kube = await createKubernetesWorkers(common, { ...options.kubernetes, fleet: await fleetAtStart(), aws, awsEndpoint: options.awsEndpoint });
       workers.push(...kube.workers);
       closers.push(kube.close);
     } else {

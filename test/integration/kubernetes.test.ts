@@ -3,12 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { KubeClient } from '../../src/activities/kube-client/client';
+import { clusterAccess } from '../../src/activities/kube-client/cluster-access';
 import { loadKubeAccess } from '../../src/activities/kube-client/kubeconfig';
 import { tenantChartFromConfig } from '../../src/activities/kube-chart/from-config';
 import { findHelm } from '../../src/activities/kube-chart/helm';
@@ -330,4 +331,64 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       await userActivities.k8sDeleteWorkload(ref);
     }
   }, 300_000);
+});
+
+describe('the official client authenticates the way EKS users do', () => {
+  const sandboxNamespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } };
+
+  /** The sandbox kubeconfig's cluster with another user: the admin's client certificate is dropped. */
+  function kubeconfigWithUser(name: string, user: Record<string, unknown>): string {
+    const { config } = loadKubeAccess({ kubeconfig });
+    const cluster = config.getCurrentCluster()!;
+    const path = join(scratch, `${name}.kubeconfig`);
+    const clusterEntry = { server: cluster.server, ...(cluster.caFile ? { 'certificate-authority': cluster.caFile } : { 'certificate-authority-data': cluster.caData }) };
+    writeFileSync(
+      path,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'sandbox', cluster: clusterEntry }],
+        users: [{ name, user }],
+        contexts: [{ name, context: { cluster: 'sandbox', user: name } }],
+        'current-context': name,
+      }),
+    );
+    return path;
+  }
+
+  it('runs an exec credential plugin from the kubeconfig, reuses its token until it expires, and is refused with a token the server does not know', async () => {
+    const tokenFile = h.env.TENANT_FLEET_SANDBOX_KUBE_PLUGIN_TOKEN_FILE;
+    if (!tokenFile) throw new Error('the sandbox env has no TENANT_FLEET_SANDBOX_KUBE_PLUGIN_TOKEN_FILE');
+    const calls = join(scratch, 'plugin-calls');
+    const exec = (token: string) => ({
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      command: process.execPath,
+      args: [join(repoRoot, 'test/sandbox/kube/credential-plugin.mjs')],
+      env: [
+        { name: 'PLUGIN_TOKEN', value: token },
+        { name: 'PLUGIN_CALLS', value: calls },
+      ],
+    });
+    const viaPlugin = new KubeClient(loadKubeAccess({ kubeconfig: kubeconfigWithUser('plugin', { exec: exec(readFileSync(tokenFile, 'utf8').trim()) }) }));
+    expect((await viaPlugin.get(sandboxNamespace))?.metadata.name).toBe('default');
+    expect((await viaPlugin.list('v1', 'Namespace', undefined)).items.map((n) => n.metadata.name)).toContain('kube-system');
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toHaveLength(1);
+
+    const refused = new KubeClient(loadKubeAccess({ kubeconfig: kubeconfigWithUser('stranger', { exec: exec('not-a-token-the-server-knows') }) }));
+    await expect(refused.get(sandboxNamespace)).rejects.toMatchObject({ name: 'KubeApiError', status: 401 });
+  });
+
+  it('signs an EKS token in-process with the fleet access role, which the cluster accepts only for its own name', async () => {
+    const clusterName = h.env.TENANT_FLEET_SANDBOX_EKS_CLUSTER_NAME;
+    if (!clusterName) throw new Error('the sandbox env has no TENANT_FLEET_SANDBOX_EKS_CLUSTER_NAME');
+    const cluster = h.config.kubernetesClusters.find((c) => c.name === CLUSTER)!;
+    const account = h.config.accounts[0]!;
+    const withToken = (name: string) =>
+      new KubeClient(clusterAccess({ ...cluster, eksToken: { clusterName: name, region: account.regions[0]!, account: account.name } }, h.config, { aws: h.aws, awsEndpoint: h.env.AWS_ENDPOINT_URL }));
+
+    const eks = withToken(clusterName);
+    expect((await eks.get(sandboxNamespace))?.metadata.name).toBe('default');
+    // The x-k8s-aws-id header is signed: a token for another cluster does not open this one.
+    await expect(withToken('another-cluster').get(sandboxNamespace)).rejects.toMatchObject({ name: 'KubeApiError', status: 401 });
+  });
 });

@@ -3,6 +3,10 @@ import { join } from 'node:path';
 import { SANDBOX_ACCOUNTS, SANDBOX_REGION, seedAwsBaseline } from './aws-baseline';
 import { startSandboxCodec, type SandboxCodec } from './codec-server';
 import { startKubeCluster, type KubeCluster } from './kube/cluster';
+import { startEksAuthenticator } from './kube/eks-authenticator';
+
+/** The name the sandbox's EKS token authenticator expects in a token's signed x-k8s-aws-id header. */
+export const SANDBOX_EKS_CLUSTER_NAME = 'tenant-fleet-sandbox';
 import { writeSandboxFleetConfig } from './fleet-config';
 import { sandboxAwsEnv } from './aws-identities';
 import { checkAwsEmulatorSettings, startAwsEmulator, type AwsEmulator, type AwsEmulatorSettings } from './moto';
@@ -120,7 +124,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     let kube: KubeCluster | undefined;
     if (options.kubernetes ?? true) {
       log('starting the Kubernetes cluster (kwok, binary runtime)');
-      kube = await retryOnPortClash('Kubernetes cluster', () => startKubeCluster({ repoRoot, workDir: join(stateDir, 'kube'), name: 'tenant-fleet', log, signal }), log);
+      // EKS-style tokens signed for this cluster's name are checked against the sandbox's STS.
+      const eksAuthenticator = await startEksAuthenticator({ stsEndpoint: aws.endpoint, clusterName: SANDBOX_EKS_CLUSTER_NAME });
+      started.push(eksAuthenticator);
+      kube = await retryOnPortClash(
+        'Kubernetes cluster',
+        () => startKubeCluster({ repoRoot, workDir: join(stateDir, 'kube'), name: 'tenant-fleet', log, signal, tokenWebhookUrl: eksAuthenticator.url }),
+        log,
+      );
       started.push(kube);
       log(`Kubernetes API ${kube.apiServerUrl}`);
     }
@@ -168,6 +179,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       TEMPORAL_CODEC_ENDPOINT: codec.url,
       TEMPORAL_CODEC_AUTH: `Bearer ${codec.token}`,
       ...(kubeconfigPath ? { KUBECONFIG: kubeconfigPath } : {}),
+      // For tests of the client's authentication: a token the API server accepts (for a local exec
+      // credential plugin), and the cluster name EKS-style tokens must be signed for.
+      ...(kube ? { TENANT_FLEET_SANDBOX_KUBE_PLUGIN_TOKEN_FILE: kube.pluginTokenFile, TENANT_FLEET_SANDBOX_EKS_CLUSTER_NAME: SANDBOX_EKS_CLUSTER_NAME } : {}),
       ...(faults
         ? {
             TENANT_FLEET_FAULT_CONTROL_URL: faults.controlUrl,

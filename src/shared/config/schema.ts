@@ -105,6 +105,21 @@ export const kubernetesClusterSchema = z.strictObject({
       /^https:\/\/[A-Za-z0-9.-]+(?::\d+)?(?:\/[\w.~-]+)*$/,
       'expected the cluster\'s OIDC issuer URL, such as "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE" (aws eks describe-cluster --query cluster.identity.oidc.issuer)',
     ),
+  /**
+   * Authenticate with an EKS token made in-process (kube-client/eks-token.ts) instead of the
+   * kubeconfig user's credentials: for workers without the AWS CLI that `aws eks get-token`
+   * (an `exec` user) needs. Signed with the fleet access role of `account` (assumed with its
+   * external ID), or with the worker's own credentials without it. Needs `kubeconfig` for the
+   * API server's address and CA.
+   */
+  eksToken: z
+    .strictObject({
+      /** The EKS cluster's name, as `aws eks get-token --cluster-name` takes it. */
+      clusterName: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, 'expected an EKS cluster name: up to 100 letters, digits, "-" or "_", starting with a letter or digit'),
+      region: awsRegionSchema,
+      account: nameSchema.optional(),
+    })
+    .optional(),
 });
 
 export const ecsClusterSchema = z.strictObject({
@@ -314,6 +329,16 @@ export const fleetConfigSchema = z
     const environments = new Set(config.environments.map((e) => e.name));
     const accounts = new Map(config.accounts.map((a) => [a.name, a]));
     const kubeClusters = new Set(config.kubernetesClusters.map((c) => c.name));
+    config.kubernetesClusters.forEach((cluster, i) => {
+      if (cluster.eksToken === undefined) return;
+      if (cluster.kubeconfig === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['kubernetesClusters', i, 'kubeconfig'], message: 'eksToken needs a kubeconfig for the API server\'s address and CA (its user\'s credentials are not used)' });
+      }
+      const account = cluster.eksToken.account;
+      if (account !== undefined && !accounts.has(account)) {
+        ctx.addIssue({ code: 'custom', path: ['kubernetesClusters', i, 'eksToken', 'account'], message: `unknown account "${account}"; expected one of: ${[...accounts.keys()].join(', ')}` });
+      }
+    });
     const ecsClusters = new Set(config.ecsClusters.map((c) => c.name));
     const loadBalancers = new Set(config.loadBalancers.map((l) => l.name));
     const tenantIds = new Set(config.tenants.map((t) => t.id));

@@ -24,6 +24,7 @@
  *   await cluster.stop();
  */
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InterruptedError, throwIfInterrupted } from '../interrupt';
@@ -54,7 +55,17 @@ export interface KubeCluster {
   kubectl(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<string>;
   /** Stops every component and deletes the cluster's state; keeps the logs in `<workDir>/logs/<name>/`. */
   stop(): Promise<void>;
+  /**
+   * A bearer token the API server accepts (its static token file) for user {@link PLUGIN_USER}
+   * in group system:masters: what a test's local exec credential plugin hands out.
+   */
+  readonly pluginToken: string;
+  /** The same token in a file (mode 0600), for processes other than the one that started the cluster. */
+  readonly pluginTokenFile: string;
 }
+
+/** The user the static token file maps {@link KubeCluster.pluginToken} to. */
+export const PLUGIN_USER = 'sandbox-exec-plugin';
 
 export interface StartKubeClusterOptions {
   /** The repository's root; binaries are taken from `<repoRoot>/.tools/bin`. */
@@ -71,6 +82,11 @@ export interface StartKubeClusterOptions {
   ports?: Partial<KubeClusterPorts>;
   /** Aborting it while the cluster starts stops kwokctl and every component, then rejects (InterruptedError). */
   signal?: AbortSignal;
+  /**
+   * A TokenReview webhook (`http://127.0.0.1:<port>/...`) the API server asks about bearer tokens
+   * it does not know itself: the sandbox's EKS token authenticator (eks-authenticator.ts).
+   */
+  tokenWebhookUrl?: string;
 }
 
 const BINARIES = [
@@ -127,7 +143,8 @@ export async function startKubeCluster(options: StartKubeClusterOptions): Promis
   };
 
   const configPath = join(workDir, `${name}.kwokctl.yaml`);
-  writeFileSync(configPath, renderConfig(readFileSync(join(repoRoot, 'test/sandbox/kube/kwokctl.yaml'), 'utf8'), ports, bin, workDir));
+  const auth = writeAuthentication(join(workDir, `${name}.auth`), options.tokenWebhookUrl);
+  writeFileSync(configPath, renderConfig(readFileSync(join(repoRoot, 'test/sandbox/kube/kwokctl.yaml'), 'utf8'), ports, bin, workDir, auth.apiserverArgs));
 
   const apiServerUrl = `https://127.0.0.1:${ports.kubeApiserver}`;
   let stopped: Promise<void> | undefined;
@@ -209,7 +226,42 @@ export async function startKubeCluster(options: StartKubeClusterOptions): Promis
     env: { ...env, KUBECONFIG: kubeconfigPath },
     kubectl,
     stop,
+    pluginToken: auth.pluginToken,
+    pluginTokenFile: auth.pluginTokenFile,
   };
+}
+
+/**
+ * The API server's own authenticators besides the admin's client certificate: a static token
+ * file with one token (for exec credential plugin tests), and optionally a TokenReview webhook.
+ */
+function writeAuthentication(dir: string, tokenWebhookUrl: string | undefined): { pluginToken: string; pluginTokenFile: string; apiserverArgs: Record<string, string> } {
+  mkdirSync(dir, { recursive: true });
+  const pluginToken = randomBytes(24).toString('base64url');
+  const tokenFile = join(dir, 'tokens.csv');
+  // token,user,uid,"group1,group2" (kube-apiserver --token-auth-file)
+  writeFileSync(tokenFile, `${pluginToken},${PLUGIN_USER},${PLUGIN_USER},"system:masters"\n`, { mode: 0o600 });
+  const pluginTokenFile = join(dir, 'plugin-token');
+  writeFileSync(pluginTokenFile, pluginToken, { mode: 0o600 });
+  const apiserverArgs: Record<string, string> = { 'token-auth-file': tokenFile };
+  if (tokenWebhookUrl !== undefined) {
+    const webhookConfig = join(dir, 'token-webhook.kubeconfig');
+    const config = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'token-webhook', cluster: { server: tokenWebhookUrl } }],
+      users: [{ name: 'kube-apiserver', user: {} }],
+      contexts: [{ name: 'token-webhook', context: { cluster: 'token-webhook', user: 'kube-apiserver' } }],
+      'current-context': 'token-webhook',
+    };
+    // JSON is YAML.
+    writeFileSync(webhookConfig, JSON.stringify(config, null, 2));
+    apiserverArgs['authentication-token-webhook-config-file'] = webhookConfig;
+    apiserverArgs['authentication-token-webhook-version'] = 'v1';
+    // Short, so a test that changes what the webhook accepts sees it quickly (the default is 2 minutes).
+    apiserverArgs['authentication-token-webhook-cache-ttl'] = '5s';
+  }
+  return { pluginToken, pluginTokenFile, apiserverArgs };
 }
 
 /**
@@ -250,7 +302,7 @@ function kwokctlEnv(workDir: string, binDir: string): NodeJS.ProcessEnv {
   return env;
 }
 
-function renderConfig(template: string, ports: KubeClusterPorts, bin: Record<BinaryName, string>, workDir: string): string {
+function renderConfig(template: string, ports: KubeClusterPorts, bin: Record<BinaryName, string>, workDir: string, apiserverArgs: Record<string, string>): string {
   const lines = template.split('\n');
   const at = lines.findIndex((line) => OPTIONS_MARKER.test(line));
   const indent = at < 0 ? undefined : OPTIONS_MARKER.exec(lines[at]!)?.[1];
@@ -273,6 +325,15 @@ function renderConfig(template: string, ports: KubeClusterPorts, bin: Record<Bin
   // JSON strings and numbers are valid YAML scalars.
   const rendered = Object.entries(options).map(([key, value]) => `${indent}${key}: ${JSON.stringify(value)}`);
   lines.splice(at, 1, ...rendered);
+  // Extra kube-apiserver flags go at the end of the first document (the KwokctlConfiguration).
+  const end = lines.findIndex((line) => line.trim() === '---');
+  const patches = [
+    'componentsPatches:',
+    '- name: kube-apiserver',
+    '  extraArgs:',
+    ...Object.entries(apiserverArgs).flatMap(([key, value]) => [`  - key: ${JSON.stringify(key)}`, `    value: ${JSON.stringify(value)}`]),
+  ];
+  lines.splice(end < 0 ? lines.length : end, 0, ...patches);
   return lines.join('\n');
 }
 

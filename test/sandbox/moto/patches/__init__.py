@@ -37,6 +37,7 @@ PATCHES = (
     "elbv2_target_health",
     "eventual_consistency",
     "sts_web_identity",
+    "sts_presigned_caller_identity",
 )
 
 
