@@ -255,6 +255,20 @@ describe('tenantctl against the sandbox', () => {
     expectExit(await tenantctl(['release', 'start', '--version', '2.2.0', '--plan', 'cli-gated', '--tenants', 'hooli,globex', '--release-id', releaseId]), 0);
     await waitForPhase(releaseId, /awaiting-approval$/);
 
+    // While the gate waits, fleet status lists it with the command that approves it.
+    const fleet = await tenantctlJson<{ pendingApprovals: { releaseId: string; wave: string; approveCommand: string }[]; versions: { tenants: string[]; version: string }[] }>([
+      'fleet',
+      'status',
+    ]);
+    expectExit(fleet, 0);
+    expect(fleet.json.pendingApprovals).toContainEqual(expect.objectContaining({ releaseId, wave: 'wave-2', approveCommand: `tenantctl release approve ${releaseId}` }));
+    expect(fleet.json.versions.flatMap((v) => v.tenants).sort()).toEqual(h.config.tenants.map((t) => t.id).sort());
+    expect(fleet.json.versions.find((v) => v.tenants.includes('umbrella'))!.version).not.toBe('unknown');
+    const table = await tenantctl(['fleet', 'status']);
+    expectExit(table, 0);
+    expect(table.stdout).toContain('Pending approvals');
+    expect(table.stdout).toContain(`tenantctl release approve ${releaseId}`);
+
     const approve = await tenantctlJson<{ wave: string; early: boolean; by: string }>(['release', 'approve', releaseId, '--comment', 'canary healthy', '--by', 'alice']);
     expectExit(approve, 0);
     expect(approve.json).toMatchObject({ wave: 'canary', early: false, by: 'alice' });

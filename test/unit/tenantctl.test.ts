@@ -47,7 +47,7 @@ describe('tenantctl argument validation (refused before connecting)', () => {
     [['tenant', 'history', 'NOPE'], '<tenant>: expected 2-32 lowercase letters'],
     [['certs', 'status', '--group', 'nope'], '--group: unknown certificate group; expected a load balancer from the fleet config: public-us-east-1, public-us-east-1-b (got "nope")'],
     [['certs', 'sync', '--timeout', '0'], '--timeout: expected a whole number from 1 to 86400 (got "0")'],
-    [['rocket', 'launch'], '<group>: unknown command group; expected one of: tenant, release, certs (got "rocket")'],
+    [['rocket', 'launch'], '<group>: unknown command group; expected one of: tenant, release, certs, fleet (got "rocket")'],
     [['release', 'launch'], '<command>: unknown `tenantctl release` command'],
   ])('%j exits 2 naming the problem, without connecting', async (argv, message) => {
     const { code, err, out } = await cli(argv);

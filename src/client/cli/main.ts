@@ -3,6 +3,7 @@ import { CliContext, type CliIo } from './context';
 import { applicationFailureOf, CliInputError, EXIT, EXIT_CODE_HELP, exitCodeForError } from './exit-codes';
 import { Output, colourWanted, printJson } from './output';
 import { certsCommands } from './certs';
+import { fleetCommands } from './fleet';
 import { releaseCommands } from './release';
 import { tenantCommands } from './tenant';
 import { InputValidationError } from '../../shared/validation';
@@ -16,6 +17,7 @@ const GROUPS: Record<string, Group> = {
   tenant: { summary: 'provision, deprovision, list tenants and show their history', commands: tenantCommands },
   release: { summary: 'roll a version across the fleet in waves, and steer it (approve, abort, pause, resume)', commands: releaseCommands },
   certs: { summary: "TLS certificates per load balancer: plan (dry run), sync, status", commands: certsCommands },
+  fleet: { summary: 'the whole fleet at a glance: versions, failures, pending approvals, certificates due', commands: fleetCommands },
 };
 
 const ENVIRONMENT_HELP = [
@@ -29,7 +31,7 @@ const ENVIRONMENT_HELP = [
   'TEMPORAL_UI_URL             Temporal Web UI base URL, for the links tenantctl prints',
   'TENANT_FLEET_CONFIG         fleet config file (or --config)',
   'TENANT_FLEET_CODEC_KEYS / TENANT_FLEET_CODEC_KEY_FILE   payload encryption keys (as the workers)',
-  'AWS_ENDPOINT_URL, AWS credentials   for `tenant list` versions (SSM)',
+  'AWS_ENDPOINT_URL, AWS credentials   for `tenant list` and `fleet status` versions (SSM)',
   '`. .sandbox/env` sets all of these for the sandbox.',
 ];
 
@@ -52,6 +54,7 @@ export function mainHelp(): string {
     '  tenantctl release status ci-812 --watch',
     '  tenantctl release approve ci-812 --comment "canary healthy"',
     '  tenantctl certs plan',
+    '  tenantctl fleet status',
     '',
     'Every command takes --help, --json (one JSON document on stdout), --config, --by and --no-color.',
     '',

@@ -11,8 +11,8 @@ import {
   recordedTenantVersion,
   tenantHistory,
   tenantWorkflowsQuery,
-  type TenantWorkflow,
 } from '../tenants';
+import { operationName } from '../fleet-status';
 import { defineCommand, type Command } from './command';
 import { mapLimit } from './concurrency';
 import { applicationFailureOf, CliInputError, EXIT, exitCodeForError } from './exit-codes';
@@ -200,11 +200,6 @@ const history = defineCommand({
 export const tenantCommands: Command<never>[] = [provision, deprovision, list, history] as unknown as Command<never>[];
 
 // --- helpers ----------------------------------------------------------------------------------
-
-function operationName(w: TenantWorkflow): string {
-  if (w.type === 'releaseTenant') return `release ${w.releaseId ?? ''}`.trim();
-  return w.type.replace(/Tenant$/, '');
-}
 
 function statusColour(status: string): Colour {
   return status === 'RUNNING' ? 'cyan' : status === 'COMPLETED' ? 'green' : 'red';
