@@ -30,6 +30,8 @@ export enum ErrorType {
   Timeout = 'Timeout',
   Aborted = 'Aborted',
   ReleaseHalted = 'ReleaseHalted',
+  /** A notification channel did not take a delivery (src/activities/notify.ts); never fails a release. */
+  NotificationFailed = 'NotificationFailed',
 }
 
 export interface FailureOptions {

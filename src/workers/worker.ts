@@ -6,6 +6,8 @@ import { createAwsActivities } from '../activities';
 import { AwsClients } from '../activities/aws/clients';
 import { createFleetActivities, fleetConfigSource } from '../activities/fleet';
 import { createLockActivities } from '../activities/lock';
+import { createNotificationActivities } from '../activities/notify';
+import { UiLinks } from '../client/cli/ui-links';
 import { createTemporalActivities } from '../activities/temporal';
 import { TemplateStore } from '../activities/templates';
 import type { TemporalSettings } from '../client/connection';
@@ -86,6 +88,11 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
             ...createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows, fleetConfig }),
             ...createLockActivities({ client }),
             ...createFleetActivities({ configPath: options.fleetConfigPath, config: fleetConfig }),
+            ...createNotificationActivities({
+              config: fleetConfig ?? fleetConfigSource(undefined),
+              ui: UiLinks.fromEnv(process.env, options.temporal.namespace),
+              awsEndpoint: options.awsEndpoint,
+            }),
           },
         }),
       );

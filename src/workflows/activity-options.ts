@@ -6,6 +6,7 @@ import type { Elbv2Activities } from '../activities/elbv2';
 import type { FleetActivities } from '../activities/fleet';
 import type { HealthActivities } from '../activities/verify-health';
 import type { LockActivities } from '../activities/lock';
+import type { NotificationActivities } from '../activities/notify';
 import type { RdsActivities } from '../activities/rds';
 import type { Route53Activities } from '../activities/route53';
 import type { EcsActivities } from '../activities/runtime/ecs';
@@ -64,6 +65,16 @@ export const fleetCall: ActivityOptions = { startToCloseTimeout: '1 minute', sch
  * The lock's own messages, as local activities. Bounded too: a release that cannot be delivered
  * within the limit is reclaimed by the lock's holder check once the holder has ended.
  */
+/**
+ * Notification delivery (src/activities/notify.ts), on the workflows queue beside the fleet config
+ * it reads. Bounded tight: workflows never wait on it during a release, and before they end they wait
+ * at most this long for deliveries still retrying, so a dead endpoint costs a release one bound once.
+ */
+export const notifyCall: ActivityOptions = {
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+};
 export const lockLocal: LocalActivityOptions = { startToCloseTimeout: '10 seconds', scheduleToCloseTimeout: '10 minutes', retry: { maximumInterval: '30 seconds' } };
 
 type AllActivities = CloudFormationActivities &
@@ -77,6 +88,7 @@ type AllActivities = CloudFormationActivities &
   KubernetesActivities &
   TemporalActivities &
   FleetActivities &
+  NotificationActivities &
   LockActivities;
 export type ActivityName = Extract<keyof AllActivities, string>;
 
@@ -137,6 +149,7 @@ export const ACTIVITY_OPTIONS = {
   signalCertificates: temporalCall,
   isWorkflowRunning: temporalCall,
   loadTenantSpec: fleetCall,
+  deliverNotification: notifyCall,
   answerLockRequest: lockLocal,
   releaseTenantLock: lockLocal,
 } as const satisfies Record<ActivityName, ActivityOptions | LocalActivityOptions>;

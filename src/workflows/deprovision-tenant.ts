@@ -19,6 +19,7 @@ import { tenantRuntime } from './runtime';
 import { StepTracker } from './steps';
 import { dnsRecordsFor, stackParametersFor, stackTagsFor, TRAFFIC_STACK_PATCH, trafficStackNameFor } from './tenant-footprint';
 import { parseOrFail } from '../shared/validation';
+import { notifyingFailure } from './notify';
 import { withTenantLock } from './with-tenant-lock';
 
 const cfn = activitiesFor<CloudFormationActivities>();
@@ -55,7 +56,7 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
   const runtime = tenantRuntime(tenant);
   steps.setPhase('waiting-for-lock');
 
-  return withTenantLock(tenant.id, { operation: 'deprovision', wait: true, timeout: '30 minutes' }, async () => {
+  return notifyingFailure('deprovisioning-failed', tenant, () => withTenantLock(tenant.id, { operation: 'deprovision', wait: true, timeout: '30 minutes' }, async () => {
     steps.skip('lock', 'held');
     const outputs = await cfn.getStackOutputs({ target: tenant.aws, stackName });
 
@@ -127,5 +128,5 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
     }
     steps.setPhase('done');
     return { tenantId: tenant.id, finalSnapshot, stackDeleted };
-  });
+  }));
 }

@@ -28,6 +28,7 @@ import {
   workloadConfigFrom,
 } from './tenant-footprint';
 import { parseOrFail } from '../shared/validation';
+import { notifyingFailure } from './notify';
 import { withTenantLock } from './with-tenant-lock';
 
 const cfn = activitiesFor<CloudFormationActivities>();
@@ -57,7 +58,7 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
   const runtime = tenantRuntime(tenant);
   steps.setPhase('waiting-for-lock');
 
-  return withTenantLock(tenant.id, { operation: 'provision', wait: true, timeout: '30 minutes' }, async () => {
+  return notifyingFailure('provisioning-failed', tenant, () => withTenantLock(tenant.id, { operation: 'provision', wait: true, timeout: '30 minutes' }, async () => {
     steps.skip('lock', 'held');
     const existingOutputs = await cfn.getStackOutputs({ target: tenant.aws, stackName });
     const fresh = existingOutputs === undefined;
@@ -167,7 +168,7 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
     }
     steps.setPhase('done');
     return result;
-  });
+  }));
 }
 
 function trafficWorkloadFields(tenant: ProvisionTenantInput['tenant'], traffic: Record<string, string>) {

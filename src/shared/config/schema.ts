@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { certificatePolicySchema } from '../certificates/policy';
 import { durationSchema } from '../durations';
+import { NOTIFICATION_EVENTS } from '../notifications/events';
 import {
   awsAccountIdSchema,
   awsRegionSchema,
@@ -303,6 +304,55 @@ export const releasePlanSchema = z.strictObject({
   restoreDatabaseOnRevert: z.strictObject({ maxSnapshotAge: durationSchema }).optional(),
 });
 
+/**
+ * A webhook must be https: its body names releases and tenants, and a bearer token may ride along.
+ * Plain http only to 127.0.0.1, which is where the sandbox's receiver listens (test/sandbox/webhook-receiver.ts).
+ */
+const webhookUrlSchema = z.url().refine(
+  (raw) => {
+    const url = new URL(raw);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && url.hostname === '127.0.0.1');
+  },
+  { message: 'expected an https URL (plain http is allowed only to 127.0.0.1, the sandbox)' },
+);
+
+export const notificationChannelSchema = z
+  .strictObject({
+    name: nameSchema,
+    /** Slack-compatible JSON (`text` plus fields), with an Idempotency-Key header. */
+    webhook: z
+      .strictObject({
+        url: webhookUrlSchema,
+        /**
+         * A Secrets Manager secret (its ARN) whose string is sent as a bearer token and signs the
+         * body (HMAC-SHA256); read by the delivery activity, so it never enters a workflow's history.
+         */
+        secretArn: z
+          .string()
+          .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/, 'expected a Secrets Manager secret ARN such as "arn:aws:secretsmanager:us-east-1:123456789012:secret:fleet/webhook-AbCdEf"')
+          .optional(),
+      })
+      .optional(),
+    snsTopicArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?$/, 'expected an SNS topic ARN such as "arn:aws:sns:us-east-1:123456789012:fleet-events"')
+      .optional(),
+  })
+  .refine((channel) => channel.webhook !== undefined || channel.snsTopicArn !== undefined, { message: 'give "webhook", "snsTopicArn" or both' });
+
+export const notificationSubscriptionSchema = z.strictObject({
+  events: z.array(z.enum(NOTIFICATION_EVENTS)).min(1),
+  /** Environment names of this config; a release or tenant notifies when one of its environments is listed. */
+  environments: z.array(nameSchema).min(1),
+  /** Channel names; default: every channel. */
+  channels: z.array(nameSchema).min(1).optional(),
+});
+
+export const notificationsSchema = z.strictObject({
+  channels: z.array(notificationChannelSchema).default([]),
+  subscriptions: z.array(notificationSubscriptionSchema).default([]),
+});
+
 export const fleetConfigSchema = z
   .strictObject({
     version: z.literal(1),
@@ -316,6 +366,7 @@ export const fleetConfigSchema = z
     releasePlans: z.array(releasePlanSchema).default([]),
     certificates: certificatePolicySchema.prefault({}),
     snapshots: snapshotsSchema.prefault({}),
+    notifications: notificationsSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     checkUnique(ctx, config.environments, 'environments', (e) => e.name);
@@ -397,6 +448,7 @@ export const fleetConfigSchema = z
       });
     });
     checkSnapshotQuota(ctx, config);
+    checkNotifications(ctx, config.notifications, environments);
     config.loadBalancers.forEach((lb, i) => {
       const tenants = config.tenants.filter((t) => t.loadBalancer === lb.name);
       if (tenants.length > lb.rulesQuota) {
@@ -460,6 +512,23 @@ function checkSnapshotQuota(ctx: z.RefinementCtx, config: SnapshotQuotaInput): v
   }
 }
 
+function checkNotifications(ctx: z.RefinementCtx, notifications: z.output<typeof notificationsSchema>, environments: Set<string>): void {
+  checkUnique(ctx, notifications.channels, 'notifications.channels', (c) => c.name);
+  const channels = new Set(notifications.channels.map((c) => c.name));
+  notifications.subscriptions.forEach((subscription, i) => {
+    subscription.environments.forEach((name, j) => {
+      if (!environments.has(name)) {
+        ctx.addIssue({ code: 'custom', path: ['notifications', 'subscriptions', i, 'environments', j], message: `unknown environment "${name}"; expected one of: ${[...environments].join(', ')}` });
+      }
+    });
+    subscription.channels?.forEach((name, j) => {
+      if (!channels.has(name)) {
+        ctx.addIssue({ code: 'custom', path: ['notifications', 'subscriptions', i, 'channels', j], message: `unknown channel "${name}"; expected one of: ${[...channels].join(', ') || '(none configured: notifications.channels)'}` });
+      }
+    });
+  });
+}
+
 /** The parts of the config the snapshot check reads. */
 interface SnapshotQuotaInput {
   environments: { name: string; production: boolean }[];
@@ -498,3 +567,4 @@ export type KubernetesCluster = FleetConfig['kubernetesClusters'][number];
 export type LoadBalancer = FleetConfig['loadBalancers'][number];
 export type TenantChartConfig = NonNullable<FleetConfig['tenantChart']>;
 export type TenantService = z.output<typeof serviceSchema>;
+export type NotificationChannel = FleetConfig['notifications']['channels'][number];
