@@ -19,12 +19,14 @@ export function releaseNotification(
   const what = `release ${input.releaseId} of ${input.version}`;
   const gate = /^wave-(\d+)\/awaiting-approval$/.exec(phase);
   if (gate) {
-    const wave = input.waves[Number(gate[1]) - 1]?.name ?? gate[1]!;
+    // The phase names the wave that would start; the gate (and `approve --wave`) belongs to the wave before it.
+    const next = Number(gate[1]);
+    const wave = input.waves[next - 2]?.name ?? String(next - 1);
     return {
       ...base,
       event: 'approval-awaited',
-      key: notificationKey(workflowId, 'approval-awaited', gate[1]!),
-      text: `${what} waits for approval to start wave "${wave}"`,
+      key: notificationKey(workflowId, 'approval-awaited', next - 1),
+      text: `${what} waits for approval after wave "${wave}" to start wave "${input.waves[next - 1]?.name ?? next}"`,
       command: `tenantctl release approve ${input.releaseId} --wave ${wave}`,
       fields: { wave },
     };
