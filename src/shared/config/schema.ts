@@ -518,12 +518,12 @@ function checkNotifications(ctx: z.RefinementCtx, notifications: z.output<typeof
   notifications.subscriptions.forEach((subscription, i) => {
     subscription.environments.forEach((name, j) => {
       if (!environments.has(name)) {
-        ctx.addIssue({ code: 'custom', path: ['notifications', 'subscriptions', i, 'environments', j], message: `unknown environment "${name}"; expected one of: ${[...environments].join(', ')}` });
+        ctx.addIssue({ code: 'custom', path: ['notifications', 'subscriptions', i, 'environments', j], message: `unknown environment; expected one of: ${[...environments].join(', ')}` });
       }
     });
     subscription.channels?.forEach((name, j) => {
       if (!channels.has(name)) {
-        ctx.addIssue({ code: 'custom', path: ['notifications', 'subscriptions', i, 'channels', j], message: `unknown channel "${name}"; expected one of: ${[...channels].join(', ') || '(none configured: notifications.channels)'}` });
+        ctx.addIssue({ code: 'custom', path: ['notifications', 'subscriptions', i, 'channels', j], message: `unknown channel; expected one of: ${[...channels].join(', ') || '(none configured: notifications.channels)'}` });
       }
     });
   });
