@@ -1,9 +1,11 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SANDBOX_ACCOUNTS, SANDBOX_REGION, seedAwsBaseline } from './aws-baseline';
+import { adminCredentials, SANDBOX_ACCOUNTS, SANDBOX_REGION, seedAwsBaseline } from './aws-baseline';
 import { startSandboxCodec, type SandboxCodec } from './codec-server';
 import { startKubeCluster, type KubeCluster } from './kube/cluster';
 import { startEksAuthenticator } from './kube/eks-authenticator';
+import { startKubeDataPlane } from './kube/data-plane';
+import { startTenantApp } from './data-plane/tenant-app';
 
 /** The name the sandbox's EKS token authenticator expects in a token's signed x-k8s-aws-id header. */
 export const SANDBOX_EKS_CLUSTER_NAME = 'tenant-fleet-sandbox';
@@ -155,6 +157,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // Not waited for once aborted: the seeding's calls fail as moto stops.
     const baseline = await abortable(seedAwsBaseline(aws.endpoint), signal);
     const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'), kubeconfigPath);
+    if (kube) {
+      // Tenant pods' processes and readiness, and their targets (kube/README.md, "Data plane"): on the
+      // real servers, never through the fault proxy.
+      const dataPlane = await startKubeDataPlane({
+        kubectl: join(toolsDir, 'bin', 'kubectl'),
+        kubeconfig: kube.kubeconfigPath,
+        workDir: join(stateDir, 'kube', 'data-plane'),
+        awsEndpoint: aws.endpoint,
+        adminCredentials: (accountId) => adminCredentials(aws.endpoint, accountId, baseline.identities.admin),
+        startApp: startTenantApp,
+      });
+      started.push(dataPlane);
+      log(`Kubernetes data plane: tenant pods run tenant apps, TargetGroupBindings register them (log ${dataPlane.logPath})`);
+    }
 
     log('starting the load balancer emulator');
     const loadBalancer = await startLoadBalancerEmulator({
