@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`; Temporal calls them detached too. */
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { CreateTargetGroupCommand, DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,6 +74,40 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
   return error as ApplicationFailure;
 }
 
+async function createTargetGroup(tenant: TenantSpec, name: string): Promise<string> {
+  const elbv2 = h.admin.elbv2(tenant.aws);
+  const { TargetGroups } = await elbv2.send(
+    new CreateTargetGroupCommand({ Name: name, Protocol: 'HTTP', Port: 8080, TargetType: 'ip', VpcId: tenant.network.vpcId, HealthCheckPath: '/healthz' }),
+  );
+  return TargetGroups![0]!.TargetGroupArn!;
+}
+
+/** The version each registered (not draining) target's process answers with, sorted. */
+async function servingVersions(elbv2: ElasticLoadBalancingV2Client, targetGroupArn: string): Promise<string[]> {
+  const { TargetHealthDescriptions = [] } = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+  const active = TargetHealthDescriptions.filter((d) => d.TargetHealth?.State !== 'draining');
+  const versions = await Promise.all(
+    active.map(async ({ Target }) => {
+      expect(Target?.Id).toBe('127.0.0.1');
+      const response = await fetch(`http://127.0.0.1:${Target?.Port}/`, { signal: AbortSignal.timeout(5_000) });
+      return ((await response.json()) as { version: string }).version;
+    }),
+  );
+  return versions.sort();
+}
+
+/** Polls until `read` gives `expected` (the controllers act within a second or two). */
+async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await read();
+    if (JSON.stringify(last) === JSON.stringify(expected)) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  expect(last).toEqual(expected);
+}
+
 function kubernetesTenant(id: string): TenantSpec & { runtime: KubernetesRuntime } {
   const tenant = h.tenant(id);
   if (tenant.runtime.kind !== 'kubernetes') throw new Error(`${id} is not a Kubernetes tenant in the sandbox fleet`);
@@ -91,7 +126,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       replicas: 2,
       config: { TENANT_ID: tenant.id, DATABASE_HOST: 'tenant-wonka.cluster.local' },
       appRoleArn: 'arn:aws:iam::111111111111:role/tenant-wonka-app',
-      targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tenant-wonka/0123456789abcdef',
+      targetGroupArn: await createTargetGroup(tenant, 'tenant-wonka-k8s-test'),
     };
 
     const [applied, reapplied] = await twice(activities.k8sApplyWorkload, { runtime, workload });
@@ -118,6 +153,9 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     const [rollout, rolloutAgain] = await twice(activities.k8sWaitForRollout, ref);
     expect(rollout).toEqual({ ready: true, updatedReplicas: 2, readyReplicas: 2, desiredReplicas: 2 });
     expect(rolloutAgain).toEqual(rollout);
+    // Each Ready pod is a tenant app process, registered by the sandbox's TargetGroupBinding controller.
+    const elbv2 = h.admin.elbv2(tenant.aws);
+    await eventually(() => servingVersions(elbv2, workload.targetGroupArn!), ['1.0.0', '1.0.0']);
     const [current, currentAgain] = await twice(activities.k8sCurrentWorkload, ref);
     expect(current).toEqual({ image: `${tenant.image}:1.0.0`, version: '1.0.0', revision: applied.revision });
     expect(currentAgain).toEqual(current);
@@ -130,6 +168,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(releasedAgain).toEqual({ changed: false, revision: released.revision });
     expect(await twice(activities.k8sWaitForRollout, ref)).toEqual([rollout, rollout]);
     expect((await activities.k8sCurrentWorkload(ref))?.version).toBe('1.1.0');
+    await eventually(() => servingVersions(elbv2, workload.targetGroupArn!), ['1.1.0', '1.1.0']);
     // Re-provisioning with the live version (as provisionTenant does) takes the image's ownership
     // back without a conflict and without touching the workload: same generation, nothing changed.
     const reprovision = { runtime, workload: { ...workload, version: '1.1.0' } };
@@ -146,9 +185,10 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(failed.ready).toBe(false);
     expect(failed.failureReason).toMatch(/^ProgressDeadlineExceeded: ReplicaSet "app-[a-z0-9]+" has timed out progressing\./);
     expect(failed.failureReason).toContain('container app: CrashLoopBackOff');
-    // maxUnavailable 0: the old pods kept serving throughout.
+    // maxUnavailable 0: the old pods kept serving throughout, and the crashing pod was never a target.
     expect(failed.readyReplicas).toBe(2);
     expect(failedAgain).toEqual(failed);
+    expect(await servingVersions(elbv2, workload.targetGroupArn!)).toEqual(['1.1.0', '1.1.0']);
 
     // Rollback to the last good image.
     const [rolledBack, rolledBackAgain] = await twice(activities.k8sSetVersion, release);
@@ -160,6 +200,8 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     const [deleted, deletedAgain] = await twice(activities.k8sDeleteWorkload, ref);
     expect(deleted).toEqual({ deleted: true });
     expect(deletedAgain).toEqual({ deleted: false });
+    // The binding's finalizer held the namespace until its targets were deregistered.
+    expect(await servingVersions(elbv2, workload.targetGroupArn!)).toEqual([]);
     expect(await namespaceExists('tenant-wonka')).toBe(false);
     expect(await twice(activities.k8sCurrentWorkload, ref)).toEqual([undefined, undefined]);
     expect((await failureOf(activities.k8sSetVersion(release))).type).toBe(ErrorType.ResourceNotFound);

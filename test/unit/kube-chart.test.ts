@@ -133,6 +133,9 @@ describeWithHelm(`the tenant chart (infra/helm/tenant), rendered by helm${withHe
     // After the Service it names, so the controller never sees a binding to a missing Service.
     expect(bound.map((o) => o.kind).indexOf('TargetGroupBinding')).toBeGreaterThan(bound.map((o) => o.kind).indexOf('Service'));
     expect(objects.map((o) => o.kind)).not.toContain('TargetGroupBinding');
+    // The pods wait for their target's health in the group (the controller's pod readiness gate), only when bound.
+    expect(at(byKind(bound).get('Deployment/app'), 'spec', 'template', 'spec', 'readinessGates')).toEqual([{ conditionType: 'target-health.elbv2.k8s.aws/app' }]);
+    expect(at(byKind(objects).get('Deployment/app'), 'spec', 'template', 'spec', 'readinessGates')).toBeUndefined();
   });
 
   it('takes the sandbox values file over the defaults (a short progress deadline)', async () => {

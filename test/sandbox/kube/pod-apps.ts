@@ -32,8 +32,8 @@ interface Probe {
 }
 interface Pod {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  spec: { containers: { name: string; image: string; readinessProbe?: Probe }[] };
-  status?: { phase?: string };
+  spec: { containers: { name: string; image: string; readinessProbe?: Probe }[]; readinessGates?: { conditionType: string }[] };
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
 }
 
 interface Entry {
@@ -202,17 +202,19 @@ export class PodApps {
       : entry.restarts > 0
         ? { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${backoffMs(entry.restarts) / 1000}s restarting failed container=${container.name} pod=${entry.name}` } }
         : { waiting: { reason: 'ContainerCreating' } };
-    const reason = entry.ready ? undefined : 'ContainersNotReady';
-    const key = JSON.stringify({ ready: entry.ready, state: Object.keys(state)[0], restarts: entry.restarts });
+    // As kubelet: the pod is Ready when its containers are and every readiness gate's condition is True.
+    const closedGates = (pod.spec.readinessGates ?? [])
+      .map((g) => g.conditionType)
+      .filter((type) => !pod.status?.conditions?.some((c) => c.type === type && c.status === 'True'));
+    const key = JSON.stringify({ ready: entry.ready, closedGates, state: Object.keys(state)[0], restarts: entry.restarts });
     if (key === entry.written) return;
-    const condition = (type: string) => ({
-      type,
-      status: entry.ready ? 'True' : 'False',
-      lastTransitionTime: now,
-      ...(reason ? { reason, message: `containers with unready status: [${container.name}]` } : {}),
-    });
+    const containersNotReady = { reason: 'ContainersNotReady', message: `containers with unready status: [${container.name}]` };
+    const gatesNotReady = { reason: 'ReadinessGatesNotReady', message: `corresponding condition of pod readiness gate "${closedGates[0]}" does not exist.` };
+    const containersReady = { type: 'ContainersReady', status: entry.ready ? 'True' : 'False', lastTransitionTime: now, ...(entry.ready ? {} : containersNotReady) };
+    const podReady = entry.ready && closedGates.length === 0;
+    const ready = { type: 'Ready', status: podReady ? 'True' : 'False', lastTransitionTime: now, ...(podReady ? {} : entry.ready ? gatesNotReady : containersNotReady) };
     const status = {
-      conditions: [condition('ContainersReady'), condition('Ready')],
+      conditions: [containersReady, ready],
       containerStatuses: [
         { name: container.name, image: container.image, imageID: '', ready: entry.ready, started: entry.app !== undefined, restartCount: entry.restarts, state, lastState },
       ],

@@ -16,8 +16,16 @@ interface Binding {
   spec: { targetGroupARN: string; targetType?: string; serviceRef: { name: string; port: number | string } };
 }
 interface EndpointSlice {
-  endpoints?: { conditions?: { ready?: boolean }; targetRef?: { kind?: string; uid?: string } }[];
+  endpoints?: { conditions?: { ready?: boolean }; targetRef?: { kind?: string; uid?: string; name?: string } }[];
 }
+interface Pod {
+  metadata: { name: string; uid: string };
+  spec: { readinessGates?: { conditionType: string }[] };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+/** The pod readiness gate the controller sets for binding `name` once the pod's target is healthy. */
+export const readinessGateOf = (binding: string) => `target-health.elbv2.k8s.aws/${binding}`;
 
 /**
  * The sandbox's stand-in for the AWS Load Balancer Controller's TargetGroupBinding reconciler:
@@ -25,6 +33,10 @@ interface EndpointSlice {
  * app's loopback address and port (`podPort`); targets of endpoints that went away are
  * deregistered (the load balancer drains them). A binding being deleted has its targets
  * deregistered before its finalizer is removed, as the controller does.
+ *
+ * Pod readiness gate `target-health.elbv2.k8s.aws/<binding>`: a pod that declares it is registered
+ * once its containers are ready (it is not Ready before the gate), and the gate is set True when
+ * its target is `healthy` in the target group (or `unused`: no load balancer sends it traffic).
  */
 export class TargetGroupBindings {
   /** Ports registered (or draining) per target group, as last read: `released()` waits on them. */
@@ -90,15 +102,20 @@ export class TargetGroupBindings {
     }
     const elbv2 = await this.options.elbv2For(arn);
     const current = await this.currentTargets(elbv2, arn);
-    const wanted = deleting ? new Set<number>() : await this.readyPorts(namespace, binding.spec.serviceRef.name);
+    const gate = readinessGateOf(name);
+    const wanted = deleting ? new Map<number, Pod | undefined>() : await this.wantedTargets(namespace, binding.spec.serviceRef.name, gate);
     if (current === undefined) {
       if (!deleting) throw new Error(`target group ${arn} not found`);
     } else {
-      const register = [...wanted].filter((port) => !current.active.has(port));
-      const deregister = [...current.active].filter((port) => !wanted.has(port));
+      const register = [...wanted.keys()].filter((port) => !current.active.has(port));
+      const deregister = [...current.active.keys()].filter((port) => !wanted.has(port));
       if (register.length > 0) await elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: register.map((Port) => ({ Id: TARGET_IP, Port })) }));
       if (deregister.length > 0) await elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: deregister.map((Port) => ({ Id: TARGET_IP, Port })) }));
-      this.registered.set(arn, new Set([...current.draining, ...deregister, ...wanted]));
+      this.registered.set(arn, new Set([...current.draining, ...deregister, ...wanted.keys()]));
+      for (const [port, pod] of wanted) {
+        const health = current.active.get(port);
+        if (pod && (health === 'healthy' || health === 'unused') && !conditionTrue(pod, gate)) await this.openGate(namespace, pod, gate, health);
+      }
     }
     if (deleting && finalizers.includes(TGB_FINALIZER)) {
       this.registered.delete(arn);
@@ -111,29 +128,45 @@ export class TargetGroupBindings {
     }
   }
 
-  /** The loopback ports of the Service's Ready endpoints whose pods have an app running. */
-  private async readyPorts(namespace: string, service: string): Promise<Set<number>> {
-    const slices = await this.options.api.request<{ items: EndpointSlice[] }>(
-      'GET',
-      `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?labelSelector=${encodeURIComponent(`kubernetes.io/service-name=${service}`)}`,
-    );
-    const ports = new Set<number>();
+  /**
+   * The loopback ports of the Service's endpoints that should be targets: Ready ones, and those
+   * held back only by this binding's readiness gate (containers ready); with the pod when it has the gate.
+   */
+  private async wantedTargets(namespace: string, service: string, gate: string): Promise<Map<number, Pod | undefined>> {
+    const [slices, pods] = await Promise.all([
+      this.options.api.request<{ items: EndpointSlice[] }>(
+        'GET',
+        `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?labelSelector=${encodeURIComponent(`kubernetes.io/service-name=${service}`)}`,
+      ),
+      this.options.api.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${namespace}/pods`),
+    ]);
+    const gated = new Map((pods?.items ?? []).filter((p) => p.spec.readinessGates?.some((g) => g.conditionType === gate)).map((p) => [p.metadata.uid, p]));
+    const ports = new Map<number, Pod | undefined>();
     for (const endpoint of (slices?.items ?? []).flatMap((s) => s.endpoints ?? [])) {
-      if (endpoint.conditions?.ready !== true || endpoint.targetRef?.kind !== 'Pod' || !endpoint.targetRef.uid) continue;
-      const port = this.options.podPort(endpoint.targetRef.uid);
-      if (port !== undefined) ports.add(port);
+      const uid = endpoint.targetRef?.kind === 'Pod' ? endpoint.targetRef.uid : undefined;
+      if (!uid) continue;
+      const pod = gated.get(uid);
+      const wanted = endpoint.conditions?.ready === true || (pod !== undefined && conditionTrue(pod, 'ContainersReady'));
+      const port = wanted ? this.options.podPort(uid) : undefined;
+      if (port !== undefined) ports.set(port, pod);
     }
     return ports;
   }
 
-  private async currentTargets(elbv2: ElasticLoadBalancingV2Client, arn: string): Promise<{ active: Set<number>; draining: Set<number> } | undefined> {
+  private async openGate(namespace: string, pod: Pod, gate: string, health: string): Promise<void> {
+    const condition = { type: gate, status: 'True', lastTransitionTime: new Date().toISOString(), reason: health === 'unused' ? 'Target.NotInUse' : 'Healthy' };
+    await this.options.api.request('PATCH', `/api/v1/namespaces/${namespace}/pods/${pod.metadata.name}/status`, { status: { conditions: [condition] } }, 'application/strategic-merge-patch+json');
+  }
+
+  private async currentTargets(elbv2: ElasticLoadBalancingV2Client, arn: string): Promise<{ active: Map<number, string>; draining: Set<number> } | undefined> {
     try {
       const { TargetHealthDescriptions = [] } = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
-      const active = new Set<number>();
+      const active = new Map<number, string>();
       const draining = new Set<number>();
       for (const d of TargetHealthDescriptions) {
         if (d.Target?.Id !== TARGET_IP || d.Target.Port === undefined) continue;
-        (d.TargetHealth?.State === 'draining' ? draining : active).add(d.Target.Port);
+        if (d.TargetHealth?.State === 'draining') draining.add(d.Target.Port);
+        else active.set(d.Target.Port, d.TargetHealth?.State ?? 'initial');
       }
       return { active, draining };
     } catch (error) {
@@ -141,4 +174,8 @@ export class TargetGroupBindings {
       throw error;
     }
   }
+}
+
+function conditionTrue(pod: Pod, type: string): boolean {
+  return pod.status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
 }
