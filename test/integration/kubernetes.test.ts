@@ -5,6 +5,7 @@ import { CreateTargetGroupCommand, DescribeTargetHealthCommand, type ElasticLoad
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,11 +18,15 @@ import { findHelm } from '../../src/activities/kube-chart/helm';
 import { SANDBOX_VALUES_FILE, TENANT_CHART_DIR, TenantChart } from '../../src/activities/kube-chart/tenant-chart';
 import { createKubernetesActivities, type KubernetesActivities, type KubernetesRuntime } from '../../src/activities/runtime/kubernetes';
 import type { WorkloadSpec } from '../../src/activities/runtime/types';
+import { releaseOutcome, startRelease } from '../../src/client/releases';
 import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
 import { ErrorType } from '../../src/shared/errors';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
+import { startProber } from '../sandbox/data-plane/prober';
+import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { repoRoot } from '../sandbox/tools';
 import { startHarness, type Harness } from './harness';
+import { TEST_SANDBOX_DIR } from './sandbox-env';
 
 const CLUSTER = 'sandbox-k8s';
 let h: Harness;
@@ -94,6 +99,28 @@ async function servingVersions(elbv2: ElasticLoadBalancingV2Client, targetGroupA
     }),
   );
   return versions.sort();
+}
+
+/** What the load balancer emulator answers for `hostname` (its Host header) at `/`. */
+async function answerOf(url: string, hostname: string): Promise<{ status: number; tenant?: string; version?: string; host?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/`, { headers: { host: hostname }, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => {
+        let parsed: { tenant?: string; version?: string; host?: string } = {};
+        try {
+          parsed = JSON.parse(body) as typeof parsed;
+        } catch {
+          // a fixed response of the listener, not the app
+        }
+        resolve({ status: res.statusCode ?? 0, ...(res.statusCode === 200 ? { tenant: parsed.tenant, version: parsed.version, host: parsed.host } : {}) });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${hostname}: no answer from ${url} within 5 s`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Polls until `read` gives `expected` (the controllers act within a second or two). */
@@ -258,6 +285,47 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(gone.stackDeleted).toBe(true);
     expect(await namespaceExists('tenant-cyberdyne')).toBe(false);
   }, 600_000);
+
+  it('serves every hostname of its Kubernetes tenants over the load balancer, fails no request in a clean release, and answers 404 once deprovisioned', async () => {
+    const tenants = [kubernetesTenant('tyrell'), kubernetesTenant('oscorp')];
+    await Promise.all(tenants.map((tenant) => provisionTenant(h.client, { tenant, initialVersion: '1.0.0', requestedBy: 'jest' })));
+    const hostnames = tenants.flatMap((tenant) => tenant.hostnames.map((hostname) => ({ hostname, tenantId: tenant.id })));
+    expect(hostnames.map((t) => t.hostname)).toEqual(['tyrell.b.tenants.test', 'api.tyrell.b.tenants.test', 'oscorp.b.tenants.test']);
+    const endpoints = new Map(await Promise.all(hostnames.map(async ({ hostname }) => [hostname, await resolveTenantEndpoint(TEST_SANDBOX_DIR, hostname)] as const)));
+    for (const { hostname, tenantId } of hostnames) {
+      await eventually(() => answerOf(endpoints.get(hostname)!.url, hostname), { status: 200, tenant: tenantId, version: '1.0.0', host: hostname }, 60_000);
+    }
+
+    // A release to both under steady traffic: every pod is replaced, and no request fails.
+    const prober = await startProber({ stateDir: TEST_SANDBOX_DIR, targets: hostnames, ratePerSecond: 10, phase: 'clean release' });
+    let snapshot: Awaited<ReturnType<typeof prober.stop>>;
+    try {
+      const { handle } = await startRelease(h.client, h.config, { releaseId: `jest-k8s-traffic-${Date.now()}`, plan: 'quick', requestedBy: 'jest', version: '1.1.0', tenants: tenants.map((t) => t.id) });
+      const summary = await releaseOutcome(handle);
+      expect(summary.status).toBe('succeeded');
+      prober.phase('after');
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    } finally {
+      snapshot = await prober.stop();
+    }
+    const clean = snapshot.phases.find((p) => p.name === 'clean release')!;
+    for (const tenant of tenants) {
+      expect(clean.tenants[tenant.id]?.requests).toBeGreaterThan(20);
+      expect(clean.tenants[tenant.id]).toMatchObject({ failed: 0 });
+    }
+    for (const { hostname, tenantId } of hostnames) {
+      expect(await answerOf(endpoints.get(hostname)!.url, hostname)).toEqual({ status: 200, tenant: tenantId, version: '1.1.0', host: hostname });
+    }
+
+    // Deprovisioned (both are production tenants: confirmed by name): no rule for its hostnames any more.
+    await deprovisionTenant(h.client, { tenant: tenants[0]!, requestedBy: 'jest', confirmProduction: 'tyrell' });
+    for (const hostname of tenants[0]!.hostnames) {
+      await eventually(async () => (await answerOf(endpoints.get(hostname)!.url, hostname)).status, 404);
+    }
+    expect((await answerOf(endpoints.get('oscorp.b.tenants.test')!.url, 'oscorp.b.tenants.test')).status).toBe(200);
+    await deprovisionTenant(h.client, { tenant: tenants[1]!, requestedBy: 'jest', confirmProduction: 'oscorp' });
+  }, 900_000);
+
 
   it('prunes an object removed from the chart on the next apply (also after an apply cut short), and nothing else', async () => {
     const tenantId = 'pruned-chart';
