@@ -17,8 +17,6 @@ import { refusalOf, type ReleaseRequest } from '../shared/release/refusals';
 import { abortResultOf, legacySummaryOf, progressOf } from '../shared/release/report';
 import { EnvironmentKey, PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
 import { describeIssues, parseOrFail } from '../shared/validation';
-import { releaseNotification } from '../shared/notifications/release';
-import { notify } from './notify';
 import { releaseTenant } from './release-tenant';
 import { messageOf } from './steps';
 
@@ -34,14 +32,12 @@ type End = Extract<ReleaseCommand, { type: 'continue-as-new' | 'finish' }>;
 export async function releaseWave(rawInput: ReleaseWaveInput, carried?: ReleaseState | CompactReleaseState): Promise<ReleaseSummary> {
   const input = parseOrFail(releaseWaveInputSchema, rawInput, 'releaseWave input');
   const legacy = !patched('release-compact-payloads'); // before it, a record per tenant in state, result and replies (docs/releases.md)
-  const shell = new Shell(input, openRun(input, carried), legacy, patched('release-notifications'));
+  const shell = new Shell(input, openRun(input, carried), legacy);
   shell.install();
   upsertSearchAttributes([{ key: ReleaseIdKey, value: input.releaseId }, { key: EnvironmentKey, value: input.environments.join(',') }]);
   const end = await shell.run(carried === undefined);
   // An update still running (an abort stopping children) finishes before the run ends.
   await condition(allHandlersFinished);
-  // Deliveries still retrying would be abandoned by the run's end; each is bounded by its schedule-to-close.
-  await shell.notified();
   if (end.type === 'continue-as-new') return continueAsNew<typeof releaseWave>(rawInput, carriedState(input, shell.state, { legacy }));
   const summary = legacy ? legacySummaryOf(input, shell.state) : end.summary;
   if (!end.failure) return summary;
@@ -56,14 +52,8 @@ class Shell {
   private readonly timers = new Map<TimerName, { scope: CancellationScope; settled: Promise<void> }>();
   /** Counters in the workers' Prometheus exporter; the workflow meter does not count again on replay. */
   private readonly metrics = releaseMetrics(metricMeter);
-  private readonly notifications: Promise<void>[] = [];
 
-  constructor(private readonly input: ReleasePlanInput, public state: MachineState, private readonly legacy: boolean, private readonly notifying: boolean) {}
-
-  /** Resolves once every notification started is delivered or given up (never rejects). */
-  async notified(): Promise<void> {
-    await Promise.all(this.notifications);
-  }
+  constructor(private readonly input: ReleasePlanInput, public state: MachineState, private readonly legacy: boolean) {}
 
   clock(): Clock {
     const info = workflowInfo();
@@ -100,7 +90,6 @@ class Shell {
         case 'set-phase':
           upsertSearchAttributes([{ key: PhaseKey, value: command.phase }]);
           setCurrentDetails(command.details);
-          if (this.notifying) this.notifyOn(command.phase);
           break;
         case 'start-child':
           this.startChild(command);
@@ -130,14 +119,6 @@ class Shell {
       }
     }
     return Promise.all(signals);
-  }
-
-  /** Approval gates, halts and the end notify subscribers (docs/operators.md, "Notifications"); the release does not wait. */
-  private notifyOn(phase: string): void {
-    const { workflowId, runId } = workflowInfo();
-    const reason = this.state.abort?.reason ?? this.state.haltReason;
-    const notification = releaseNotification(this.input, phase, workflowId, runId, reason);
-    if (notification) this.notifications.push(notify(notification));
   }
 
   private startChild(command: StartChildCommand): void {
