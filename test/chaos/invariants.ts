@@ -4,6 +4,7 @@ import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import { CERTIFICATE_TAGS } from '../../src/activities/acm';
+import { releaseTenants } from '../../src/client/releases';
 import { preReleaseSnapshotId, stackNameFor } from '../../src/shared/ids';
 import type { ReleaseSummary } from '../../src/shared/messages/release';
 import { deploysOf, liveVersion } from '../sandbox/runtime-reads';
@@ -59,8 +60,11 @@ export async function provisioned(world: ChaosWorld, tenantId: string, version: 
  */
 export async function releaseKept(world: ChaosWorld, summary: ReleaseSummary, tenants: readonly string[]): Promise<string[]> {
   const problems: string[] = [];
+  // The summary lists only the tenants that did not succeed; the release's paged progress has them all.
+  await world.ensureWorker(); // a query needs a workflow worker, which a kill may have taken
+  const records = await releaseTenants(world.client, summary.releaseId);
   for (const tenantId of tenants) {
-    const entry = summary.tenants.find((t) => t.tenantId === tenantId);
+    const entry = summary.tenants.find((t) => t.tenantId === tenantId) ?? records[tenantId];
     const live = await liveVersion(world, tenantId);
     if (entry?.status === 'succeeded') {
       if (live !== summary.version) problems.push(`${tenantId}: release says succeeded but it runs ${live ?? 'nothing'}, expected ${summary.version}`);
