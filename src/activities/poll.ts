@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { inPollLane } from './request-lane';
 
 export interface PollOptions<T> {
   /** What the activity is waiting for, for heartbeat details and timeout messages. */
@@ -44,7 +45,8 @@ export async function pollWithHeartbeat<T>(options: PollOptions<T>): Promise<T> 
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   let last: T | undefined;
   for (let attempt = 0; ; attempt++) {
-    last = await options.read();
+    // Reads of a wait give way to one-shot calls in the account's request budget (aws/rate-limit.ts).
+    last = await inPollLane(options.read);
     if (options.done(last)) return last;
     const details = { waitingFor: options.what, state: summarise(last) };
     context?.heartbeat(details);

@@ -5,6 +5,7 @@ type Alarm = MetricAlarm | CompositeAlarm;
 import type { AwsTarget } from '../shared/tenant-spec';
 import type { AwsClients } from './aws/clients';
 import { abortSignal, activityContext, heartbeat } from './poll';
+import { inPollLane } from './request-lane';
 
 export interface VerifyInput {
   tenantId: string;
@@ -134,66 +135,69 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
 
   return {
     async verifyTenantHealth(input: VerifyInput): Promise<VerifyResult> {
-      // Alarms change state at most once a period (a minute, usually): a long window needs no 2-second checks.
-      const interval = input.intervalMs ?? Math.min(30_000, Math.max(2_000, Math.round(input.windowMs / 10)));
-      const started = Date.now();
-      const deadline = started + input.windowMs;
-      let httpFailures = 0;
-      let lastHttpProblem: string | undefined;
-      const lb = input.loadBalancer;
-      const watched: { target: AwsTarget; names: string[] }[] = [
-        { target: input.target, names: input.alarmNames },
-        ...(lb ? [{ target: lb.target, names: lb.alarmNames }] : []),
-      ];
-      for (let checks = 1; ; checks++) {
-        for (const { target, names } of watched) {
-          const { found, alarming, missing } = await readAlarms(target, names);
-          if (missing.length > 0) {
-            const where = `account ${target.accountId} ${target.region}`;
-            return { healthy: false, reason: `expected existing CloudWatch alarms, found none named ${missing.join(', ')} in ${where}`, checks };
-          }
-          const metricAlarms = found.filter((a): a is MetricAlarm => 'EvaluationPeriods' in a || 'MetricName' in a);
-          if (checks === 1 && !input.readMetrics) refuseShortWindow(input.windowMs, metricAlarms);
-          if (input.readMetrics) {
-            for (const alarm of metricAlarms) {
-              const breach = await breachOf(target, alarm, started);
-              if (breach) return { healthy: false, reason: breach, checks };
+      // The whole window is a wait: its reads give way to one-shot calls in the request budget.
+      return inPollLane(async () => {
+        // Alarms change state at most once a period (a minute, usually): a long window needs no 2-second checks.
+        const interval = input.intervalMs ?? Math.min(30_000, Math.max(2_000, Math.round(input.windowMs / 10)));
+        const started = Date.now();
+        const deadline = started + input.windowMs;
+        let httpFailures = 0;
+        let lastHttpProblem: string | undefined;
+        const lb = input.loadBalancer;
+        const watched: { target: AwsTarget; names: string[] }[] = [
+          { target: input.target, names: input.alarmNames },
+          ...(lb ? [{ target: lb.target, names: lb.alarmNames }] : []),
+        ];
+        for (let checks = 1; ; checks++) {
+          for (const { target, names } of watched) {
+            const { found, alarming, missing } = await readAlarms(target, names);
+            if (missing.length > 0) {
+              const where = `account ${target.accountId} ${target.region}`;
+              return { healthy: false, reason: `expected existing CloudWatch alarms, found none named ${missing.join(', ')} in ${where}`, checks };
+            }
+            const metricAlarms = found.filter((a): a is MetricAlarm => 'EvaluationPeriods' in a || 'MetricName' in a);
+            if (checks === 1 && !input.readMetrics) refuseShortWindow(input.windowMs, metricAlarms);
+            if (input.readMetrics) {
+              for (const alarm of metricAlarms) {
+                const breach = await breachOf(target, alarm, started);
+                if (breach) return { healthy: false, reason: breach, checks };
+              }
+            }
+            if (alarming.length > 0) {
+              const reasons = alarming.map((a) => `${a.AlarmName} is in ALARM (${a.StateReason ?? 'no reason given'})`);
+              return { healthy: false, reason: reasons.join('; '), checks };
             }
           }
-          if (alarming.length > 0) {
-            const reasons = alarming.map((a) => `${a.AlarmName} is in ALARM (${a.StateReason ?? 'no reason given'})`);
-            return { healthy: false, reason: reasons.join('; '), checks };
+          // Users' requests that failed since the deploy: a bug the health check does not see still shows here.
+          const counted = lb ? await requestCounts(lb, started) : undefined;
+          if (counted && counted.failed > 0) {
+            return {
+              healthy: false,
+              reason: `${counted.failed} of ${counted.requests} requests to target group ${lb!.targetGroupFullName} failed with a 5xx since the deploy (AWS/ApplicationELB HTTPCode_Target_5XX_Count)`,
+              checks,
+              requests: counted.requests,
+              failedRequests: counted.failed,
+            };
           }
-        }
-        // Users' requests that failed since the deploy: a bug the health check does not see still shows here.
-        const counted = lb ? await requestCounts(lb, started) : undefined;
-        if (counted && counted.failed > 0) {
-          return {
-            healthy: false,
-            reason: `${counted.failed} of ${counted.requests} requests to target group ${lb!.targetGroupFullName} failed with a 5xx since the deploy (AWS/ApplicationELB HTTPCode_Target_5XX_Count)`,
-            checks,
-            requests: counted.requests,
-            failedRequests: counted.failed,
-          };
-        }
-        if (input.healthCheckUrl) {
-          lastHttpProblem = await probe(input.healthCheckUrl);
-          httpFailures = lastHttpProblem === undefined ? 0 : httpFailures + 1;
-          if (httpFailures >= HTTP_FAILURES_IN_A_ROW) {
-            return { healthy: false, reason: `${shown(input.healthCheckUrl)} failed ${httpFailures} checks in a row: ${lastHttpProblem}`, checks };
+          if (input.healthCheckUrl) {
+            lastHttpProblem = await probe(input.healthCheckUrl);
+            httpFailures = lastHttpProblem === undefined ? 0 : httpFailures + 1;
+            if (httpFailures >= HTTP_FAILURES_IN_A_ROW) {
+              return { healthy: false, reason: `${shown(input.healthCheckUrl)} failed ${httpFailures} checks in a row: ${lastHttpProblem}`, checks };
+            }
           }
+          heartbeat({ tenantId: input.tenantId, checks, httpFailures });
+          if (Date.now() + interval > deadline) {
+            // A window that ends on a failed probe has not shown the tenant healthy.
+            const counts = counted ? { requests: counted.requests, failedRequests: counted.failed } : {};
+            if (lastHttpProblem !== undefined) return { healthy: false, reason: `${shown(input.healthCheckUrl!)}: ${lastHttpProblem} at the end of the verify window`, checks, ...counts };
+            return { healthy: true, checks, ...counts };
+          }
+          const context = activityContext();
+          if (context) await context.sleep(interval);
+          else await new Promise((resolve) => setTimeout(resolve, interval));
         }
-        heartbeat({ tenantId: input.tenantId, checks, httpFailures });
-        if (Date.now() + interval > deadline) {
-          // A window that ends on a failed probe has not shown the tenant healthy.
-          const counts = counted ? { requests: counted.requests, failedRequests: counted.failed } : {};
-          if (lastHttpProblem !== undefined) return { healthy: false, reason: `${shown(input.healthCheckUrl!)}: ${lastHttpProblem} at the end of the verify window`, checks, ...counts };
-          return { healthy: true, checks, ...counts };
-        }
-        const context = activityContext();
-        if (context) await context.sleep(interval);
-        else await new Promise((resolve) => setTimeout(resolve, interval));
-      }
+      });
     },
   };
 }
