@@ -6,6 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 TEMPORAL_CLI_VERSION="v1.5.1" # later tags carry a replace directive and cannot be go-installed
+TEMPORAL_GO_MODULE="$ROOT/scripts/temporal-cluster" # the wrapper module the CLI and the server build in
 MOTO_REQUIREMENTS="$ROOT/test/sandbox/moto/requirements.txt"
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -28,10 +29,14 @@ elif [ -x "$TOOLS/bin/temporal" ] && [ "$(cat "$TOOLS/bin/.temporal-version" 2>/
   : # already built
 else
   command -v go >/dev/null 2>&1 || { log "temporal: no 'temporal' on PATH and no Go toolchain to build it; install Go 1.22+ or the Temporal CLI"; exit 1; }
+  grep -q "^require github.com/temporalio/cli $TEMPORAL_CLI_VERSION\$" "$TEMPORAL_GO_MODULE/go.mod" ||
+    { log "temporal: $TEMPORAL_GO_MODULE/go.mod does not require github.com/temporalio/cli $TEMPORAL_CLI_VERSION; keep them in step"; exit 1; }
   log "temporal: building the Temporal CLI $TEMPORAL_CLI_VERSION from Go modules (several minutes on 2 cores)"
   started=$SECONDS
+  # Built in the wrapper module that the production-shaped server shares, so that one reuses these
+  # compiled packages (scripts/temporal-cluster/go.mod says why).
   # -v lists each package as it compiles; print a heartbeat every 100 so the build visibly progresses.
-  CGO_ENABLED=0 GOBIN="$TOOLS/bin" go install -v "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" 2>&1 |
+  (cd "$TEMPORAL_GO_MODULE" && CGO_ENABLED=0 GOWORK=off go build -v -o "$TOOLS/bin/temporal" github.com/temporalio/cli/cmd/temporal) 2>&1 |
     awk '/^go: / { print "[setup] temporal: " $0; fflush(); next } { n++; if (n % 100 == 0) { print "[setup] temporal: compiled " n " packages"; fflush() } }'
   [ -x "$TOOLS/bin/temporal" ] || { log "temporal: build failed"; exit 1; }
   echo "$TEMPORAL_CLI_VERSION" > "$TOOLS/bin/.temporal-version"
@@ -39,7 +44,7 @@ else
 fi
 
 # --- Production-shaped Temporal (`--temporal cluster`): server, SQL tool, UI server, PostgreSQL --
-# After the CLI, whose Go build cache it reuses; 12 minutes cold on 2 shared cores (docs/testing.md).
+# After the CLI, whose compiled packages it reuses (the same wrapper module): a minute or two cold.
 if [ -f "$ROOT/scripts/setup-temporal-cluster.sh" ]; then
   bash "$ROOT/scripts/setup-temporal-cluster.sh"
 fi
