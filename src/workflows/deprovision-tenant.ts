@@ -17,7 +17,8 @@ import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
 import { activitiesFor } from './activity-options';
 import { tenantRuntime } from './runtime';
 import { StepTracker } from './steps';
-import { dnsRecordsFor, stackParametersFor, stackTagsFor, TRAFFIC_STACK_PATCH, trafficStackNameFor } from './tenant-footprint';
+import { dnsRecordsFor, TRAFFIC_STACK_PATCH, trafficStackNameFor } from './tenant-footprint';
+import { redeployTenantStack } from './tenant-stack';
 import { parseOrFail } from '../shared/validation';
 import { notifyingFailure } from './notify';
 import { withTenantLock } from './with-tenant-lock';
@@ -97,16 +98,7 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
     if (outputs) {
       if (tenant.production) {
         // The confirmation above is the human's decision; only now may the cluster lose its protection.
-        await steps.run('deletion-protection', async () => {
-          await cfn.deployStack({
-            target: tenant.aws,
-            stackName,
-            template: 'tenant',
-            parameters: stackParametersFor(tenant, { deletionProtection: false }),
-            tags: stackTagsFor(tenant),
-          });
-          return cfn.waitForStack({ target: tenant.aws, stackName });
-        });
+        await steps.run('deletion-protection', () => redeployTenantStack(tenant, { deletionProtection: false }));
       } else {
         steps.skip('deletion-protection', 'not production');
       }

@@ -1,14 +1,12 @@
 import { patched } from '@temporalio/workflow';
-import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { RdsActivities } from '../activities/rds';
-import { stackNameFor } from '../shared/ids';
 import type { TenantSpec } from '../shared/tenant-spec';
 import { activitiesFor } from './activity-options';
-import { stackParametersFor, stackTagsFor, workloadConfigFrom } from './tenant-footprint';
+import { workloadConfigFrom } from './tenant-footprint';
+import { redeployTenantStack } from './tenant-stack';
 import type { TenantRuntime } from './runtime';
 import { messageOf } from './steps';
 
-const cfn = activitiesFor<CloudFormationActivities>();
 const rds = activitiesFor<RdsActivities>();
 
 /**
@@ -46,15 +44,7 @@ export async function restoreDatabase({ tenant, outputs, snapshot, maxSnapshotAg
     return { outputs, changed: false, retired: restored.retiredClusterIdentifier };
   }
   // The parameter tags the cluster, so CloudFormation updates it and reads its new secret ARN again.
-  const stackName = stackNameFor(tenant.id);
-  await cfn.deployStack({
-    target: tenant.aws,
-    stackName,
-    template: 'tenant',
-    parameters: stackParametersFor(tenant, { databaseRestoredFrom: snapshot }),
-    tags: stackTagsFor(tenant),
-  });
-  const state = await cfn.waitForStack({ target: tenant.aws, stackName });
+  const state = await redeployTenantStack(tenant, { databaseRestoredFrom: snapshot });
   return { outputs: state.outputs, changed: true, retired: restored.retiredClusterIdentifier };
 }
 
