@@ -1,4 +1,5 @@
 import type { DnsRecordsInput } from '../activities/route53';
+import { serviceSchema } from '../shared/config/service';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { loadBalancerFullName } from '../shared/rule-priority';
 import type { TenantSpec } from '../shared/tenant-spec';
@@ -64,15 +65,11 @@ export const TRAFFIC_STACK_PATCH = 'tenant-traffic-stack';
  */
 export const trafficStackNameFor = (tenantId: string) => `tenant-${tenantId}-Traffic`;
 
-/** What a tenant spec recorded before `service` existed gets: the fleet config schema's defaults. */
-export const DEFAULT_SERVICE: NonNullable<TenantSpec['service']> = {
-  port: 8080,
-  healthCheck: { path: '/healthz', intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 3, unhealthyThreshold: 2 },
-  deregistrationDelaySeconds: 30,
-  cpu: 256,
-  memory: 512,
-  logRetentionDays: 30,
-};
+/**
+ * What a tenant spec recorded before `service` existed gets: the fleet config's defaults, read
+ * from its schema (an empty `service` parsed) so the two cannot drift apart.
+ */
+export const DEFAULT_SERVICE: NonNullable<TenantSpec['service']> = serviceSchema.parse({});
 
 export const serviceOf = (tenant: TenantSpec) => tenant.service ?? DEFAULT_SERVICE;
 
