@@ -1,10 +1,10 @@
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError, encodeErrorToFailure, loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EncryptionCodec, encryptingDataConverter, keyringFromEnv, parseKeyring } from '../../src/client/codec';
 import { ENCRYPTED_ENCODING, METADATA_KEY_ID } from '../../src/client/codec/encryption-codec';
+import { tempDir } from '../support/temp-dir';
 
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
 const K1 = `k1:${key(1)}`;
@@ -80,7 +80,7 @@ describe('keyringFromEnv', () => {
   });
 
   it('reads a key file with one entry per line and comments', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'codec-'));
+    const dir = tempDir('codec-');
     const file = join(dir, 'keys');
     writeFileSync(file, `# current first\n${K1}\n\n# retired 2025-01\n${K2}\n`);
     expect(keyringFromEnv({ TENANT_FLEET_CODEC_KEY_FILE: file }).keyIds).toEqual(['k1', 'k2']);

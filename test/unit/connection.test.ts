@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporalSettingsFromEnv } from '../../src/client/connection';
+import { tempDir } from '../support/temp-dir';
 
 const keys = { TENANT_FLEET_CODEC_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}` };
 
@@ -23,7 +23,7 @@ describe('temporalSettingsFromEnv', () => {
   });
 
   it('reads a client certificate pair for mutual TLS', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mtls-'));
+    const dir = tempDir('mtls-');
     writeFileSync(join(dir, 'c.pem'), 'CERT');
     writeFileSync(join(dir, 'k.pem'), 'KEY');
     const settings = temporalSettingsFromEnv({ ...keys, TEMPORAL_TLS_CLIENT_CERT_PATH: join(dir, 'c.pem'), TEMPORAL_TLS_CLIENT_KEY_PATH: join(dir, 'k.pem') });

@@ -1,5 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applySetId, applySetParent, appliedBy, asMember, recordedGroupKinds } from '../../src/activities/kube-chart/applyset';
 import { tenantChartFromConfig } from '../../src/activities/kube-chart/from-config';
@@ -9,6 +8,7 @@ import type { KubeObject } from '../../src/activities/kube-client/client';
 import type { WorkloadSpec } from '../../src/activities/runtime/types';
 import { parseFleetConfig } from '../../src/shared/config/load';
 import { InputValidationError } from '../../src/shared/validation';
+import { tempDir } from '../support/temp-dir';
 
 const workload: WorkloadSpec = {
   tenantId: 'wayne',
@@ -157,7 +157,7 @@ describeWithHelm(`the tenant chart (infra/helm/tenant), rendered by helm${withHe
 
 describe('helm runs', () => {
   it('passes values in private files, never on the command line, and removes them afterwards', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fake-helm-'));
+    const dir = tempDir('fake-helm-');
     // A stand-in that records how it was called and what its values files held.
     const fake = join(dir, 'helm');
     writeFileSync(fake, `#!/bin/sh\necho "$@" > ${dir}/args\nfor f in "$@"; do case "$f" in *.json) cat "$f" >> ${dir}/values; stat -c %a "$f" >> ${dir}/modes;; esac; done\n`);
@@ -173,7 +173,7 @@ describe('helm runs', () => {
   });
 
   it(`runs at most ${MAX_CONCURRENT_HELM} helm processes at once, and a cancelled wait gives up its place`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fake-helm-'));
+    const dir = tempDir('fake-helm-');
     const fake = join(dir, 'helm');
     writeFileSync(fake, `#!/bin/sh\necho + >> ${dir}/log\nsleep 0.3\necho - >> ${dir}/log\n`);
     chmodSync(fake, 0o755);

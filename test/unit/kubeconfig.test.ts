@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { inClusterAccess, kubeconfigAccess, loadKubeAccess, type KubeAccess } from '../../src/activities/kube-client/kubeconfig';
+import { tempDir as freshTempDir } from '../support/temp-dir';
 
 /** The one context the official client's KubeConfig was given. */
 function chosen({ config }: KubeAccess) {
@@ -42,7 +42,7 @@ function kubeconfig(dir: string, overrides: { user?: Record<string, unknown>; cl
 }
 
 function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kubeconfig-'));
+  const dir = freshTempDir('kubeconfig-');
   mkdirSync(join(dir, 'pki'));
   writeFileSync(join(dir, 'pki', 'ca.crt'), 'STAGING CA');
   writeFileSync(join(dir, 'pki', 'client.crt'), 'FILE CERT');

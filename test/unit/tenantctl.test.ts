@@ -1,7 +1,6 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, ServiceError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { defaultActor } from '../../src/client/cli/actor';
@@ -17,6 +16,7 @@ import { cliTemporalSettings } from '../../src/client/cli/temporal-settings';
 import { UiLinks } from '../../src/client/cli/ui-links';
 import { RELEASE_ID_PATTERN } from '../../src/shared/ids';
 import type { ReleaseProgress } from '../../src/shared/messages/release';
+import { tempDir } from '../support/temp-dir';
 
 const CODEC_KEYS = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 
@@ -275,7 +275,7 @@ describe('tenantctl settings', () => {
   });
 
   it("reads Temporal's client config file, with the environment winning", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tenantctl-'));
+    const dir = tempDir('tenantctl-');
     const file = join(dir, 'temporal.toml');
     writeFileSync(file, '[profile.default]\naddress = "temporal.example.com:7233"\nnamespace = "fleet-prod"\napi_key = "secret-key"\n\n[profile.staging]\naddress = "staging.example.com:7233"\n');
     const base = { TEMPORAL_CONFIG_FILE: file, TENANT_FLEET_CODEC_KEYS: CODEC_KEYS };

@@ -78,7 +78,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    call_log = os.path.join(tempfile.mkdtemp(prefix="sandbox-iam-"), "calls.jsonl")
+    log_dir = tempfile.TemporaryDirectory(prefix="sandbox-iam-")
+    call_log = os.path.join(log_dir.name, "calls.jsonl")
     proc, url = _start_with_call_log(call_log)
     try:
         anyone = {"AccessKeyId": "bootstrap", "SecretAccessKey": "bootstrap"}
@@ -123,7 +124,10 @@ def world() -> Iterator[World]:
         assert json.load(urllib.request.urlopen(request))["status"] == "ok"
         yield World(url, call_log, {"AccessKeyId": worker["AccessKeyId"], "SecretAccessKey": worker["SecretAccessKey"]})
     finally:
-        assert _stop(proc) == 0
+        try:
+            assert _stop(proc) == 0
+        finally:
+            log_dir.cleanup()
 
 
 def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
