@@ -9,7 +9,7 @@ import json
 import urllib.request
 from typing import Any
 
-from test_launcher import Aws, _name, aws, endpoint  # noqa: F401  (pytest fixtures)
+from test_launcher import Aws, _name
 
 
 def _group(aws: Aws) -> tuple[Any, str]:  # noqa: F811

@@ -89,15 +89,6 @@ def _stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    port = _free_port()
-    proc, url = _start(port, settings=INSTANT)
-    assert url == f"http://127.0.0.1:{port}"
-    yield url
-    assert _stop(proc) == 0
-
-
-@pytest.fixture(scope="module")
 def timed_endpoint() -> Iterator[str]:
     """A launcher with the default settings (the time scale the product's tests run at)."""
     proc, url = _start(0)
@@ -119,11 +110,6 @@ class Aws:
             aws_session_token=self.token,
             config=Config(retries={"max_attempts": 1}),
         )
-
-
-@pytest.fixture(scope="module")
-def aws(endpoint: str) -> Aws:
-    return Aws(endpoint)
 
 
 @pytest.fixture(scope="module")

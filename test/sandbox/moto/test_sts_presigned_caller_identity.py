@@ -6,23 +6,13 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from test_launcher import INSTANT, Aws, _free_port, _start, _stop
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    proc, url = _start(_free_port(), settings=INSTANT)
-    try:
-        yield Aws(url)
-    finally:
-        _stop(proc)
+from test_launcher import Aws
 
 
 def _session(aws: Aws) -> tuple[str, dict[str, Any]]:

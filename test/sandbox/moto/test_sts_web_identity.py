@@ -6,26 +6,17 @@ import base64
 import json
 import time
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import botocore
 import pytest
 import urllib.request
 from botocore.exceptions import ClientError
 
-from test_launcher import INSTANT, Aws, _free_port, _start, _stop
+from test_launcher import Aws
 
 ISSUER = "https://oidc.sandbox.test/id/CLUSTER1"
 PROVIDER = ISSUER.removeprefix("https://")
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    proc, url = _start(_free_port(), settings=INSTANT)
-    try:
-        yield Aws(url)
-    finally:
-        _stop(proc)
 
 
 def _unsigned_sts(aws: Aws) -> Any:
