@@ -48,6 +48,8 @@ function print(report: LeastPrivilegeReport, logs: string[]): void {
   for (const p of report.invalid) console.log(problemLine(p));
   if (report.conditional.length > 0) log(`allowed only under conditions the call log cannot show (the sandbox enforced them): ${report.conditional.length}`);
   for (const p of report.conditional) console.log(problemLine(p));
+  if (report.simulatorGaps.length > 0) log(`not typed by the policy simulator's IAM data (the sandbox's IAM let them through): ${report.simulatorGaps.length}`);
+  for (const p of report.simulatorGaps) console.log(problemLine(p));
   const unexplained = report.unused.filter((u) => !u.reason).length;
   log(`granted but unused: ${report.unused.length}${unexplained ? `, ${unexplained} without a reason (use the action, remove the grant, or give the reason in ${UNUSED})` : ''}`);
   for (const u of report.unused) console.log(`  ${u.role} ${u.action}: ${u.reason ?? 'NO REASON'}`);

@@ -119,6 +119,19 @@ describe('the least-privilege check', () => {
     expect(await verdicts(passRole())).toEqual({ denied: 0, conditional: 1 });
   });
 
+  it('reports calls the simulator cannot type (ALB tagging) under their own heading, as using their grant', async () => {
+    const tagging = TEMPLATE.replace('"cloudformation:*", ', '"cloudformation:*", "elasticloadbalancing:AddTags", ').replace(
+      '                Action: ssm:GetParameter*\n',
+      '                Action: [ssm:GetParameter*, elasticloadbalancing:AddTags]\n',
+    );
+    expect(tagging).not.toContain('Action: ssm:GetParameter*\n');
+    const roles = (a: string) => templateRoles(tagging, 't.yaml', { accountId: a, region: 'us-east-1' });
+    const addTags = call('elasticloadbalancing:AddTags', { resource: 'arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tenant-acme/0123456789abcdef' });
+    const report = await checkLeastPrivilege([...everyGrantUsed, addTags], roles, executorUnused);
+    expect(report).toMatchObject({ ok: true, invalid: [], conditional: [], simulatorGaps: [expect.objectContaining({ role: 'Access', action: 'elasticloadbalancing:AddTags', count: 1 })] });
+    expect(report.unused.map((u) => u.action)).not.toContain('elasticloadbalancing:AddTags');
+  });
+
   it('applies the permissions boundary', async () => {
     const bounded = TEMPLATE.replace('"cloudformation:*", ', '');
     const report = await checkLeastPrivilege(everyGrantUsed, (a) => templateRoles(bounded, 't.yaml', { accountId: a, region: 'us-east-1' }), executorUnused);

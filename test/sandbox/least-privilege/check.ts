@@ -6,14 +6,6 @@ import { iamAction, type AwsCall } from './calls';
 import { evaluateRequest, type Verdict } from './evaluate';
 import type { PolicyStatement, TemplateRole } from './template';
 
-/**
- * Actions whose resource types the simulator's IAM data lacks for Application Load Balancer ARNs
- * (Classic and Application Load Balancers share the `elasticloadbalancing` prefix and these action
- * names, and the data knows only the Classic resource). A call of one of them that the simulator
- * cannot type is counted with the calls the sandbox's own IAM evaluation let through, not as invalid.
- */
-const SIMULATOR_DATA_GAPS = new Set(['elasticloadbalancing:AddTags', 'elasticloadbalancing:RemoveTags']);
-
 /** infra/least-privilege-unused.yaml: granted actions no call of the suite uses, each with its reason. */
 const unusedSchema = z.strictObject({
   unused: z.array(
@@ -69,6 +61,8 @@ export interface LeastPrivilegeReport {
   invalid: Problem[];
   /** Allowed only under conditions on keys the log does not record (see evaluate.ts). */
   conditional: Problem[];
+  /** Actions the simulator's IAM data cannot type (SIMULATOR_DATA_GAPS in evaluate.ts); the sandbox's IAM let them through. */
+  simulatorGaps: Problem[];
   unused: { role: string; action: string; reason?: string }[];
   /**
    * Exception entries that match no unused grant any more (the grant is used now, or gone):
@@ -100,7 +94,7 @@ export async function checkLeastPrivilege(calls: AwsCall[], rolesOf: RolesOf, ex
   const otherPrincipals = new Map<string, number>();
   const usedBy = new Map<string, Set<string>>(); // role -> IAM actions of its allowed calls
   const verdicts = new Map<string, Promise<Verdict>>();
-  const problems = { denied: new Map<string, Problem>(), invalid: new Map<string, Problem>(), conditional: new Map<string, Problem>() };
+  const problems = { denied: new Map<string, Problem>(), invalid: new Map<string, Problem>(), conditional: new Map<string, Problem>(), 'simulator-gap': new Map<string, Problem>() };
   let refusedBySandbox = 0;
 
   const rolesByAccount = new Map<string, TemplateRole[]>();
@@ -131,10 +125,9 @@ export async function checkLeastPrivilege(calls: AwsCall[], rolesOf: RolesOf, ex
       verdict = evaluateRequest({ role, accountId: call.account, action, resource: call.resource, region: call.region, context: call.context });
       verdicts.set(key, verdict);
     }
-    const evaluated = await verdict;
-    const outcome: Verdict =
-      evaluated.result === 'invalid' && evaluated.message === 'no.resource.types' && SIMULATOR_DATA_GAPS.has(action) ? { result: 'conditional' } : evaluated;
-    if (outcome.result === 'allowed' || outcome.result === 'conditional') {
+    const outcome = await verdict;
+    // The sandbox enforced these: the call happened, so the grant is used.
+    if (outcome.result === 'allowed' || outcome.result === 'conditional' || outcome.result === 'simulator-gap') {
       const used = usedBy.get(role.logicalId) ?? usedBy.set(role.logicalId, new Set()).get(role.logicalId)!;
       used.add(action);
     }
@@ -176,6 +169,7 @@ export async function checkLeastPrivilege(calls: AwsCall[], rolesOf: RolesOf, ex
     denied: [...problems.denied.values()],
     invalid: [...problems.invalid.values()],
     conditional: [...problems.conditional.values()],
+    simulatorGaps: [...problems['simulator-gap'].values()],
     unused,
     stale,
   };

@@ -11,10 +11,19 @@ import type { TemplateRole } from './template';
  *   (iam:PassedToService, kms:ViaService, request tags, ...): the sandbox's own enforcement
  *   let the call through, and the simulator cannot say more.
  * - `denied`: no statement allows it (or one denies it), whatever the unknown keys are.
+ * - `simulator-gap`: an action the simulator's IAM data cannot type for this resource
+ *   (SIMULATOR_DATA_GAPS): it can say nothing, and the sandbox's own IAM evaluation let the call through.
  * - `invalid`: the simulator refused the request itself (an action IAM does not know, a
  *   resource ARN of the wrong type), with its message.
  */
-export type Verdict = { result: 'allowed' | 'conditional' | 'denied' } | { result: 'invalid'; message: string };
+export type Verdict = { result: 'allowed' | 'conditional' | 'denied' | 'simulator-gap' } | { result: 'invalid'; message: string };
+
+/**
+ * Actions whose resource types the simulator's IAM data lacks for Application Load Balancer ARNs
+ * (Classic and Application Load Balancers share the `elasticloadbalancing` prefix and these action
+ * names, and the data knows only the Classic resource).
+ */
+export const SIMULATOR_DATA_GAPS: ReadonlySet<string> = new Set(['elasticloadbalancing:AddTags', 'elasticloadbalancing:RemoveTags']);
 
 export interface EvaluatedRequest {
   role: TemplateRole;
@@ -47,7 +56,10 @@ export async function evaluateRequest({ role, accountId, action, resource, regio
     ...(role.permissionsBoundary ? { permissionBoundaryPolicies: [{ name: role.permissionsBoundary.name, policy: role.permissionsBoundary.document }] } : {}),
   };
   const strict = await runSimulation(simulation, { simulationMode: 'Strict' });
-  if (strict.resultType === 'error') return { result: 'invalid', message: strict.errors.message };
+  if (strict.resultType === 'error') {
+    if (strict.errors.message === 'no.resource.types' && SIMULATOR_DATA_GAPS.has(action)) return { result: 'simulator-gap' };
+    return { result: 'invalid', message: strict.errors.message };
+  }
   if (strict.overallResult === 'Allowed') return { result: 'allowed' };
   // Discovery treats keys as unknown, except those the log recorded (present or absent) and the principal's own.
   const recorded = [...Object.keys(context), ...Object.keys(simulation.request.contextVariables)];
