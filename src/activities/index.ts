@@ -1,4 +1,5 @@
 import { createAcmActivities } from './acm';
+import { createBakeWatchActivities } from './bake-watch';
 import type { AwsClients } from './aws/clients';
 import { withAwsFailures } from './aws/errors';
 import { createCloudFormationActivities } from './cloudformation';
@@ -24,6 +25,7 @@ export function createAwsActivities(deps: AwsActivityDependencies) {
     ...createSsmActivities(deps),
     ...createEcsActivities(deps),
     ...createHealthActivities(deps),
+    ...createBakeWatchActivities(deps),
     ...createAcmActivities(deps),
     ...createElbv2Activities(deps),
   });

@@ -1,6 +1,7 @@
 import type { RetryPolicy } from '@temporalio/common';
 import { proxyActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { AcmActivities } from '../activities/acm';
+import type { BakeWatchActivities } from '../activities/bake-watch';
 import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { Elbv2Activities } from '../activities/elbv2';
 import type { FleetActivities } from '../activities/fleet';
@@ -83,6 +84,7 @@ type AllActivities = CloudFormationActivities &
   SsmActivities &
   EcsActivities &
   HealthActivities &
+  BakeWatchActivities &
   AcmActivities &
   Elbv2Activities &
   KubernetesActivities &
@@ -127,6 +129,8 @@ export const ACTIVITY_OPTIONS = {
   ecsDeleteWorkload: awsWait,
   // Verification: release-tenant.ts stretches the start-to-close to the verify window.
   verifyTenantHealth: awsWait,
+  // The active bake's watch of a whole wave: release-wave's bake-watch.ts stretches it to the bake.
+  watchBake: awsWait,
   // ACM: validation records appear some seconds after the request; issuance waits for DNS validation.
   listGroupCertificates: awsCall,
   requestCertificate: awsCall,

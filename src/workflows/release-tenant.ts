@@ -14,6 +14,7 @@ import type { RdsActivities } from '../activities/rds';
 import { redeploy, restoreDatabase, retireReplaced, type RestoredDatabase } from './restore-database';
 import type { SsmActivities } from '../activities/ssm';
 import { legacyPreReleaseSnapshotId, preReleaseSnapshotId, stackNameFor } from '../shared/ids';
+import type { WatchSpec } from '../shared/release/bake-watch';
 import {
   releaseTenantInputSchema,
   releaseTenantProgressQuery,
@@ -103,7 +104,9 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
   }
 
   // Not waiting: a tenant busy with provisioning fails fast with TenantLocked and the release retries it later.
-  const lock: LockOptions = { operation: `release ${releaseId} (${input.mode} ${input.version})`, wait: false, timeout: '2 minutes', viaLocalActivities: fewerRoundTrips };
+  // A rollback after a regression in the bake waits its turn: giving up would leave the tenant on the bad version.
+  const rollingBack = input.mode === 'rollback';
+  const lock: LockOptions = { operation: `release ${releaseId} (${input.mode} ${input.version})`, wait: rollingBack, timeout: rollingBack ? '15 minutes' : '2 minutes', viaLocalActivities: fewerRoundTrips };
   const result = await withTenantLock(tenantId, lock, async (): Promise<ReleaseTenantResult> => {
     const tenant = await tenantSpec;
     const runtime = tenantRuntime(tenant);
@@ -126,6 +129,15 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
         ? { database: input.restoreDatabaseOnRevert !== undefined, maxSnapshotAgeMs: input.restoreDatabaseOnRevert?.maxSnapshotAgeMs }
         : { database: input.restoreDatabaseOnRollback };
       return { ...(await undo(target, 'release aborted', snapshot, restore)), previousVersion: target, snapshot, deployed: true };
+    }
+
+    if (input.mode === 'rollback') {
+      // The same rollback a failed verification makes (docs/releases.md, "Active bake"), once the tenant is on this release's version.
+      const target = input.revertTo ?? current.version;
+      if (current.version === target) return { tenantId, status: 'rolled-back', reason: `already on ${target}`, previousVersion: target, deployed: false };
+      if (current.version !== input.version) return { tenantId, status: 'skipped', reason: `runs ${current.version}, not ${input.version}`, previousVersion: target, deployed: false };
+      const snapshot = outputs.DatabaseClusterIdentifier ? snapshotId() : undefined;
+      return { ...(await undo(target, input.reason ?? 'regressed during the bake', snapshot)), previousVersion: target, snapshot, deployed: true };
     }
 
     const previousVersion = current.version;
@@ -164,6 +176,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     if (stopReason) return notStarted(snapshot);
 
     let failure: string | undefined;
+    let watch: WatchSpec | undefined;
     try {
       await deployScope.run(async () => {
         step('deploy', `${previousVersion} → ${input.version}`);
@@ -175,17 +188,20 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
         }
         step('verify');
         const loadBalancer = tenant.loadBalancer && patched(VERIFY_TARGET_GROUP_PATCH) ? await targetGroupOf(tenant) : undefined;
+        // The stack's own error alarm plus any the fleet config lists.
+        const alarmNames = [...new Set([...(outputs.ErrorAlarmName ? [outputs.ErrorAlarmName] : []), ...tenant.alarmNames])];
         const verdict = await healthFor(input.verifyWindowMs).verifyTenantHealth({
           tenantId,
           target: tenant.aws,
-          // The stack's own error alarm plus any the fleet config lists.
-          alarmNames: [...new Set([...(outputs.ErrorAlarmName ? [outputs.ErrorAlarmName] : []), ...tenant.alarmNames])],
+          alarmNames,
           healthCheckUrl: tenant.healthCheckUrl,
           windowMs: input.verifyWindowMs,
           ...(input.verifyReadsMetrics ? { readMetrics: true } : {}),
           ...(loadBalancer ? { loadBalancer } : {}),
         });
         if (!verdict.healthy) failure = `verification failed: ${verdict.reason ?? 'unhealthy'}`;
+        // What the wave's bake goes on watching (an active bake reads it from the result).
+        else watch = { target: tenant.aws, alarmNames, ...(loadBalancer ? { loadBalancer: { target: loadBalancer.target, alarmNames: loadBalancer.alarmNames } } : {}) };
       });
     } catch (error) {
       if (isCancellation(error) && stopReason === undefined) {
@@ -199,7 +215,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     if (failure !== undefined) return { ...(await undo(previousVersion, failure, snapshot)), previousVersion, snapshot, deployed: true };
     step('record');
     await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters: { 'workload/version': input.version } });
-    return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true };
+    return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true, ...(watch ? { watch } : {}) };
   });
   step('done', `${result.status}${result.reason ? `: ${result.reason}` : ''}`);
   return result;

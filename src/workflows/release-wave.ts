@@ -18,9 +18,13 @@ import { abortResultOf, legacySummaryOf, progressOf } from '../shared/release/re
 import { EnvironmentKey, PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
 import { describeIssues, parseOrFail } from '../shared/validation';
 import { releaseTenant } from './release-tenant';
+import { BakeWatch } from './bake-watch';
 import { messageOf } from './steps';
 
 type End = Extract<ReleaseCommand, { type: 'continue-as-new' | 'finish' }>;
+
+/** Runs started before it bake with a timer alone. */
+export const ACTIVE_BAKE_PATCH = 'release-active-bake';
 
 /**
  * A release across the fleet (ID `release/<releaseId>`): waves one after another, each tenant
@@ -32,7 +36,9 @@ type End = Extract<ReleaseCommand, { type: 'continue-as-new' | 'finish' }>;
 export async function releaseWave(rawInput: ReleaseWaveInput, carried?: ReleaseState | CompactReleaseState): Promise<ReleaseSummary> {
   const input = parseOrFail(releaseWaveInputSchema, rawInput, 'releaseWave input');
   const legacy = !patched('release-compact-payloads'); // before it, a record per tenant in state, result and replies (docs/releases.md)
-  const shell = new Shell(input, openRun(input, carried), legacy);
+  // Bakes watch the wave's tenants and roll back those that regress (docs/releases.md, "Active bake").
+  const activeBake = patched(ACTIVE_BAKE_PATCH);
+  const shell = new Shell(input, openRun(input, carried, { activeBake }), legacy);
   shell.install();
   upsertSearchAttributes([{ key: ReleaseIdKey, value: input.releaseId }, { key: EnvironmentKey, value: input.environments.join(',') }]);
   const end = await shell.run(carried === undefined);
@@ -52,6 +58,7 @@ class Shell {
   private readonly timers = new Map<TimerName, { scope: CancellationScope; settled: Promise<void> }>();
   /** Counters in the workers' Prometheus exporter; the workflow meter does not count again on replay. */
   private readonly metrics = releaseMetrics(metricMeter);
+  private readonly bakeWatch = new BakeWatch((event) => void this.feed(event));
 
   constructor(private readonly input: ReleasePlanInput, public state: MachineState, private readonly legacy: boolean) {}
 
@@ -113,6 +120,12 @@ class Shell {
         }
         case 'count':
           this.metrics[command.metric]({ plan: this.input.plan });
+          break;
+        case 'watch-bake':
+          this.bakeWatch.start(command, this.input.releaseId);
+          break;
+        case 'stop-watch':
+          this.bakeWatch.stop();
           break;
         default:
           this.end = command;

@@ -199,6 +199,57 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     }
   });
 
+  describe('an active bake (docs/releases.md, "Active bake")', () => {
+    // The quick plan with a short bake after its canary: the config is the test's own, the workers need no plan.
+    const baked = () => {
+      const quick = h.config.releasePlans.find((p) => p.name === 'quick')!;
+      const plan = { ...quick, name: 'baked', waves: [{ ...quick.waves[0]!, bake: 12_000 }, { ...quick.waves[2]! }] };
+      return { ...h.config, releasePlans: [...h.config.releasePlans, plan] };
+    };
+    const releaseBaked = (version: string) =>
+      startRelease(h.client, baked(), { releaseId: `jest-${Date.now()}-${++releaseCounter}`, plan: 'baked', tenants: ['wonka', 'tyrell'], requestedBy: 'jest', version });
+    const watches = async (workflowId: string) =>
+      (await h.client.workflow.getHandle(workflowId).fetchHistory()).events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'watchBake').length;
+
+    it('an alarm raised during the bake rolls that tenant back, counts against the threshold and halts the release', async () => {
+      const before = await versions(['wonka', 'tyrell']);
+      const { handle, input } = await releaseBaked(V('1.6.0'));
+      const [canary] = input.waves[0]!.tenants;
+      const [other] = input.waves[1]!.tenants;
+      await until('the canary wave to bake', () => releaseProgress(h.client, input.releaseId), (p) => p.phase === 'wave-1/baking', 300_000);
+      expect(await liveVersion(h, canary!)).toBe(V('1.6.0'));
+      await setAlarm(canary!, 'ALARM');
+      try {
+        const summary = await releaseOutcome(handle);
+        expect(summary.status).toBe('halted');
+        expect(summary.reason).toMatch(/wave "canary": 1 of 1 tenants failed/);
+        const row = summary.tenants.find((t) => t.tenantId === canary);
+        expect(row).toMatchObject({ status: 'rolled-back', previousVersion: before[canary!] });
+        expect(row?.reason).toMatch(new RegExp(`^rolled back during bake: tenant-${canary}-5xx is in ALARM`));
+        expect(await versions(['wonka', 'tyrell'])).toEqual(before);
+        expect(await byStatus(summary.releaseId, 'skipped')).toEqual([other]);
+        // One watch for the wave: it came back with the canary, and nothing was left to watch.
+        expect(await watches(handle.workflowId)).toBe(1);
+        await replayRelease(handle, 'bake-rollback');
+        const rollback = await h.client.workflow.getHandle(workflowIds.releaseTenant(summary.releaseId, canary!)).describe();
+        await replayAndMaybeRecord(h.client, rollback.workflowId, rollback.runId, 'release-tenant-bake-rollback');
+      } finally {
+        await setAlarm(canary!, 'OK');
+      }
+    }, 600_000);
+
+    it('a clean bake watches and changes nothing', async () => {
+      const { handle, input } = await releaseBaked(V('1.6.1'));
+      const summary = await releaseOutcome(handle);
+      expect(summary.status).toBe('succeeded');
+      expect(summary.counts.succeeded).toBe(2);
+      expect(await versions(['wonka', 'tyrell'])).toEqual({ wonka: V('1.6.1'), tyrell: V('1.6.1') });
+      const progress = await releaseProgress(h.client, input.releaseId);
+      expect(progress.waves.map((w) => w.status)).toEqual(['done', 'done']);
+      expect(await watches(handle.workflowId)).toBe(1);
+    }, 600_000);
+  });
+
   it('reports a tenant busy with another operation and retries it later, never touching it twice at once', async () => {
     // A holder that stays RUNNING (its task queue has no worker) keeps hooli's lock.
     const holder = await h.client.workflow.start('provisionTenant', { workflowId: `jest-lock-holder-${Date.now()}`, taskQueue: 'jest-nobody-polls', args: [] });

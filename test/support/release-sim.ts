@@ -1,8 +1,8 @@
 import type { ReleaseTenantResult, WaveSpec } from '../../src/shared/messages/release';
 import { carriedState, openRun, step } from '../../src/shared/release/machine';
-import type { MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput, StepResult, TimerName } from '../../src/shared/release/machine-types';
+import type { ChildMode, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput, StepResult, TimerName } from '../../src/shared/release/machine-types';
 import { thresholdExceeded } from '../../src/shared/release/plan';
-import { refusalOf } from '../../src/shared/release/refusals';
+import { refusalOf, stopping } from '../../src/shared/release/refusals';
 
 /**
  * Plays the workflow's part around the release machine, without Temporal: children start and
@@ -16,6 +16,8 @@ export interface SimOptions {
   jsonRoundTripAt?: number;
   /** Continue as new with the record-per-tenant state of runs before the compact format. */
   legacyCarry?: boolean;
+  /** Runs watch their bakes (the `release-active-bake` patch): watches report regressions, come back clean or fail. */
+  activeBake?: boolean;
 }
 
 export interface SimResult {
@@ -25,23 +27,30 @@ export interface SimResult {
   runs: number;
 }
 
-type Action = { event: ReleaseEvent; advanceMs?: number } | { historyLong: boolean } | { advanceMs: number };
+type Action = { event: ReleaseEvent; advanceMs?: number } | { historyLong: boolean } | { advanceMs: number } | { watch: true };
+
+const TARGET = { accountId: '123456789012', region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/TenantFleetAccess', externalId: 'ext' };
 
 const RESULTS: ReleaseTenantResult['status'][] = ['succeeded', 'succeeded', 'succeeded', 'rolled-back', 'rollback-failed', 'skipped'];
 
 export function simulate(input: ReleasePlanInput, choices: number[], options: SimOptions = {}): SimResult {
-  let state = openRun(input, undefined);
+  const { activeBake = false } = options;
+  let state = openRun(input, undefined, { activeBake });
   let now = 1_800_000_000_000;
   let historyLong = false;
   let runs = 1;
   let steps = 0;
   let finish: SimResult['finish'] | undefined;
-  const children = new Map<string, { mode: 'deploy' | 'revert'; started: boolean; wave: number }>();
+  const children = new Map<string, { mode: ChildMode; started: boolean; wave: number }>();
   const timers = new Map<TimerName, number>();
   const log: SimResult['log'] = [];
   const waveOf = new Map(input.waves.flatMap((w, i) => w.tenants.map((id) => [id, i] as const)));
   const failures = input.waves.map(() => 0);
   let haltedAt: number | undefined;
+  /** The bake's watch out now: the tenants it watches. */
+  let watch: string[] | undefined;
+  /** Tenants whose deploy succeeded and changed them: only those can regress during a bake. */
+  const deployed = new Set<string>();
 
   const violation = (what: string) => new Error(`step ${steps} (${log.at(-1)?.event}): ${what}`);
 
@@ -64,13 +73,22 @@ export function simulate(input: ReleasePlanInput, choices: number[], options: Si
         timers.set(command.timer, now + command.ms);
       }
       if (command.type === 'cancel-timer') timers.delete(command.timer);
+      if (command.type === 'watch-bake') {
+        if (watch) throw violation('a second watch went out while one was out');
+        if (!timers.has('bake')) throw violation('a watch went out with no bake under way');
+        if (stopping(state)) throw violation('a watch went out after the release stopped');
+        watch = Object.keys(command.tenants.of);
+        for (const id of watch) if (!deployed.has(id) || waveOf.get(id) !== state.waveIndex) throw violation(`the watch took ${id}, not deployed in the current wave`);
+      }
+      if (command.type === 'stop-watch') watch = undefined;
       if (command.type === 'finish') finish = command;
       if (command.type === 'continue-as-new') {
         if (children.size > 0) throw violation(`continued as new with ${children.size} children in flight`);
         timers.clear();
         runs += 1;
         historyLong = false;
-        state = openRun(input, JSON.parse(JSON.stringify(carriedState(input, state, { legacy: options.legacyCarry }))) as MachineState);
+        if (watch) throw violation('continued as new with a watch out');
+        state = openRun(input, JSON.parse(JSON.stringify(carriedState(input, state, { legacy: options.legacyCarry }))) as MachineState, { activeBake });
         feed('run-started', () => step(input, state, { type: 'run-started', first: false }, { now, historyLong }));
         return;
       }
@@ -86,7 +104,7 @@ export function simulate(input: ReleasePlanInput, choices: number[], options: Si
       if (haltedAt !== undefined && w > haltedAt && wave.status !== 'pending' && wave.status !== 'skipped') throw violation(`wave ${wave.name} is ${wave.status} after wave ${haltedAt} halted`);
     });
     input.waves.forEach((wave, w) => {
-      const inFlight = [...children.values()].filter((c) => c.mode === 'deploy' && c.wave === w).length;
+      const inFlight = [...children.values()].filter((c) => c.mode !== 'revert' && c.wave === w).length;
       if (inFlight > wave.maxInFlight) throw violation(`${inFlight} children in flight in wave ${wave.name} (maxInFlight ${wave.maxInFlight})`);
     });
     const reverts = [...children.values()].filter((c) => c.mode === 'revert').length;
@@ -111,12 +129,31 @@ export function simulate(input: ReleasePlanInput, choices: number[], options: Si
     if (kind === 7) return send({ type: 'child-failed', tenantId, message: 'boom' }, child.mode === 'deploy' ? tenantId : undefined);
     const status = RESULTS[kind % RESULTS.length]!;
     const result: ReleaseTenantResult = { tenantId, status, deployed: status !== 'skipped' && pick % 5 !== 0, previousVersion: '1.0.0', reason: status === 'succeeded' ? undefined : 'why' };
+    if (child.mode === 'deploy' && status === 'succeeded' && result.deployed) {
+      deployed.add(tenantId);
+      result.watch = { target: TARGET, alarmNames: [`tenant-${tenantId}-5xx`] };
+    }
     const failed = child.mode === 'deploy' && (status === 'rolled-back' || status === 'rollback-failed');
     send({ type: 'child-finished', tenantId, result }, failed ? tenantId : undefined);
   };
 
+  const report = (pick: number) => {
+    const watched = watch!;
+    watch = undefined;
+    const kind = pick % 4;
+    if (kind === 3) return send({ type: 'watch-failed', message: 'CloudWatch unreachable' });
+    // Some of the watched tenants regress (kind 1, 2), or none (kind 0: the bake's time is up).
+    const regressed = kind === 0 ? [] : watched.filter((_, i) => (pick >> (i % 12)) % 2 === 1 || i === 0);
+    for (const id of regressed) {
+      deployed.delete(id);
+      failures[waveOf.get(id)!]! += 1;
+    }
+    send({ type: 'watch-reported', regressions: regressed.map((tenantId) => ({ tenantId, reason: 'tenant-x-5xx is in ALARM' })) });
+  };
+
   const actions = (pick: number): Action[] => {
     const list: Action[] = [];
+    if (watch) list.push({ watch: true });
     for (const [tenantId, child] of children) {
       if (!child.started) list.push({ event: { type: 'child-started', tenantId } });
       list.push({ event: { type: 'child-finished', tenantId, result: undefined! } });
@@ -133,6 +170,7 @@ export function simulate(input: ReleasePlanInput, choices: number[], options: Si
   };
 
   const act = (action: Action, pick: number) => {
+    if ('watch' in action) return report(pick);
     if ('historyLong' in action) historyLong = action.historyLong;
     if (!('event' in action)) {
       if ('advanceMs' in action) now += action.advanceMs;
@@ -161,12 +199,13 @@ export function simulate(input: ReleasePlanInput, choices: number[], options: Si
     const [tenantId, child] = [...children.entries()][0] ?? [];
     if (tenantId && child && !child.started) act({ event: { type: 'child-started', tenantId } }, 0);
     else if (tenantId) act({ event: { type: 'child-finished', tenantId, result: undefined! } }, 0);
+    else if (watch) report(0);
     else if (state.paused) send({ type: 'resume' });
     else if (timers.size > 0) fire([...timers.keys()][0]!);
     else if (!refusalOf(input, state, { type: 'approve' })) send({ type: 'approve', by: 'sim' });
     else throw violation(`the release waits for nothing (waiting: ${state.waiting})`);
   }
-  if (children.size > 0 || timers.size > 0) throw violation(`finished with ${children.size} children and ${timers.size} timers left`);
+  if (children.size > 0 || timers.size > 0 || watch) throw violation(`finished with ${children.size} children, ${timers.size} timers and ${watch ? 'a watch' : 'no watch'} left`);
   return { log, state, finish, runs };
 }
 

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TERMINAL_TENANT_STATUSES, type WaveSpec } from '../../src/shared/messages/release';
+import { addWatch, emptyWatchSet, subsetOf, watchOf } from '../../src/shared/release/bake-watch';
 import { compactState, expandState } from '../../src/shared/release/compact';
 import { carriedState, openRun, step } from '../../src/shared/release/machine';
 import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput } from '../../src/shared/release/machine-types';
@@ -71,6 +72,30 @@ describe('release machine invariants over random event sequences', () => {
     );
   });
 
+  it('with active bakes: a regression counts against its wave and is rolled back, a watch goes out only during a bake, and the release still ends', () => {
+    fc.assert(
+      fc.property(planArb, choicesArb, (input, choices) => {
+        const { state, finish } = simulate(input, choices, { activeBake: true });
+        for (const id of input.waves.flatMap((w) => w.tenants)) expect(TERMINAL_TENANT_STATUSES).toContain(state.tenants[id]!.status);
+        expect(state.bakeWatch).toBeUndefined();
+        expect(finish.summary.counts.running).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+    // The same through JSON midway and in either carried format.
+    fc.assert(
+      fc.property(planArb, choicesArb, fc.nat({ max: 60 }), (input, choices, at) => {
+        const json = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+        const plain = simulate(input, choices, { activeBake: true });
+        for (const other of [simulate(input, choices, { activeBake: true, jsonRoundTripAt: at }), simulate(input, choices, { activeBake: true, legacyCarry: true })]) {
+          expect(json(other.log)).toEqual(json(plain.log));
+          expect(json(other.state)).toEqual(json(plain.state));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('gives the same release whichever format the state continued as new in (compact, or a record per tenant as before)', () => {
     fc.assert(
       fc.property(planArb, choicesArb, (input, choices) => {
@@ -92,8 +117,8 @@ const wave = (name: string, extra: Partial<Omit<WaveSpec, 'tenants'>> = {}): Omi
 class Driver {
   state: MachineState;
   clock: Clock = { now: 1_800_000_000_000, historyLong: false };
-  constructor(readonly input: ReleasePlanInput) {
-    this.state = openRun(input, undefined);
+  constructor(readonly input: ReleasePlanInput, { activeBake = false } = {}) {
+    this.state = openRun(input, undefined, { activeBake });
   }
   send(event: ReleaseEvent): ReleaseCommand[] {
     const result = step(this.input, this.state, event, this.clock);
@@ -103,9 +128,12 @@ class Driver {
   }
   reply: unknown;
   succeed(tenantId: string): ReleaseCommand[] {
-    return this.send({ type: 'child-finished', tenantId, result: { tenantId, status: 'succeeded', deployed: true, previousVersion: '1.0.0' } });
+    const watch = { target: TARGET, alarmNames: [`tenant-${tenantId}-5xx`] };
+    return this.send({ type: 'child-finished', tenantId, result: { tenantId, status: 'succeeded', deployed: true, previousVersion: '1.0.0', watch } });
   }
 }
+
+const TARGET = { accountId: '123456789012', region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/TenantFleetAccess', externalId: 'ext' };
 
 const types = (commands: ReleaseCommand[]) => commands.map((c) => (c.type === 'set-phase' ? `phase ${c.phase}` : c.type === 'start-child' ? `${c.mode} ${c.tenantId}` : c.type === 'start-timer' || c.type === 'cancel-timer' ? `${c.type} ${c.timer}` : c.type === 'count' ? `count ${c.metric}` : c.type));
 
@@ -191,6 +219,105 @@ describe('release machine examples', () => {
     expect(types(d.send({ type: 'run-started', first: false }))).toEqual([]);
     expect(d.state.paused).toMatchObject({ by: 'carol' });
     expect(types(d.send({ type: 'resume', by: 'carol' }))).toEqual(['phase wave-1/running', 'deploy t2']);
+  });
+});
+
+describe('the active bake (docs/releases.md, "Active bake")', () => {
+  const baked = (threshold: number) => planInput([wave('canary', { bakeMs: 60_000, failureThreshold: { count: threshold } }), wave('rest')], [2, 1], { rollbackOnAbort: false });
+  const regress = (d: Driver, ...ids: string[]) => d.send({ type: 'watch-reported', regressions: ids.map((tenantId) => ({ tenantId, reason: `tenant-${tenantId}-5xx is in ALARM (jest)` })) });
+  const watchOf = (commands: ReleaseCommand[]) => commands.find((c): c is Extract<ReleaseCommand, { type: 'watch-bake' }> => c.type === 'watch-bake');
+  const baking = (threshold: number) => {
+    const d = new Driver(baked(threshold), { activeBake: true });
+    d.send({ type: 'run-started', first: true });
+    d.succeed('t0');
+    const commands = d.succeed('t1');
+    return { d, commands };
+  };
+
+  it('watches the wave\'s deployed tenants from the bake\'s start to its end, their specs shared in one template', () => {
+    const { d, commands } = baking(0);
+    expect(types(commands)).toEqual(['count tenantDeployed', 'phase wave-1/baking', 'start-timer bake', 'watch-bake']);
+    const watch = watchOf(commands)!;
+    expect(watch).toMatchObject({ wave: 'canary', since: d.clock.now, until: d.clock.now + 60_000 });
+    expect(Object.keys(watch.tenants.of)).toEqual(['t0', 't1']);
+    expect(watch.tenants.specs).toHaveLength(1);
+    // A clean bake: the watch comes back with nothing at the bake's end, and the release goes on.
+    expect(types(d.send({ type: 'timer-fired', timer: 'bake' }))).toEqual([]);
+    expect(types(d.send({ type: 'watch-reported', regressions: [] }))).toEqual(['phase wave-2/running', 'deploy t2']);
+    expect(d.state.bakeWatch).toBeUndefined();
+  });
+
+  it('rolls back a tenant that regresses, counts it against the threshold and halts the release once it is back', () => {
+    const { d } = baking(0);
+    const found = regress(d, 't1');
+    expect(types(found)).toEqual(['count tenantFailed', 'phase wave-1/halted', 'rollback t1', 'cancel-timer bake']);
+    expect(found).toContainEqual(expect.objectContaining({ type: 'start-child', tenantId: 't1', mode: 'rollback', revertTo: '1.0.0', reason: 'regressed during bake: tenant-t1-5xx is in ALARM (jest)' }));
+    expect(d.state.tenants.t1).toMatchObject({ status: 'running', failed: true });
+    const end = d.send({ type: 'child-finished', tenantId: 't1', result: { tenantId: 't1', status: 'rolled-back', deployed: true, reason: 'tenant-t1-5xx is in ALARM (jest)' } });
+    expect(types(end)).toEqual(['count tenantRolledBack', 'phase halted', 'finish']);
+    expect(d.state.tenants.t1).toMatchObject({ status: 'rolled-back', reason: 'rolled back during bake: tenant-t1-5xx is in ALARM (jest)', failed: true });
+    expect(d.state.tenants.t2).toMatchObject({ status: 'skipped' });
+    const finish = end.at(-1) as Extract<ReleaseCommand, { type: 'finish' }>;
+    expect(finish.summary.reason).toBe('wave "canary": 1 of 2 tenants failed (0 allowed)');
+    expect(d.state.waves[0]!.status).toBe('halted');
+  });
+
+  it('under the threshold: the watch goes out again for the others, and the wave waits for the rollback before going on', () => {
+    const { d } = baking(1);
+    const found = regress(d, 't1');
+    expect(types(found)).toEqual(['count tenantFailed', 'rollback t1', 'watch-bake']);
+    expect(Object.keys(watchOf(found)!.tenants.of)).toEqual(['t0']);
+    expect(types(d.send({ type: 'watch-reported', regressions: [] }))).toEqual([]);
+    expect(types(d.send({ type: 'timer-fired', timer: 'bake' }))).toEqual([]);
+    const back = d.send({ type: 'child-finished', tenantId: 't1', result: { tenantId: 't1', status: 'rollback-failed', deployed: true, reason: 'rollout not ready' } });
+    expect(types(back)).toEqual(['phase wave-2/running', 'deploy t2']);
+    expect(d.state.tenants.t1).toMatchObject({ status: 'rollback-failed', reason: 'rollback during bake failed: rollout not ready' });
+  });
+
+  it('an abort during the bake stops the watch; a watch that fails for good halts the release', () => {
+    const aborted = baking(0).d;
+    expect(types(aborted.send({ type: 'abort', by: 'bob', reason: 'enough' }))).toEqual(['phase wave-1/aborting', 'cancel-timer bake', 'stop-watch', 'phase aborted', 'finish']);
+    // A late answer of the stopped watch changes nothing.
+    expect(types(regress(aborted, 't0'))).toEqual([]);
+    expect(aborted.state.tenants.t0).toMatchObject({ status: 'succeeded' });
+
+    const failed = baking(0).d;
+    expect(types(failed.send({ type: 'watch-failed', message: 'AccessDenied: cloudwatch:DescribeAlarms' }))).toEqual(['phase wave-1/halted', 'cancel-timer bake', 'phase halted', 'finish']);
+    expect(failed.state.haltReason).toBe('wave "canary": its bake could not watch the tenants: AccessDenied: cloudwatch:DescribeAlarms');
+  });
+
+  it('carries what the bake watches across continue-as-new, and a run without the patch bakes with its timer alone', () => {
+    const d = new Driver(baked(0), { activeBake: true });
+    d.send({ type: 'run-started', first: true });
+    d.clock = { ...d.clock, historyLong: true };
+    d.succeed('t0');
+    expect(types(d.succeed('t1'))).toEqual(['count tenantDeployed', 'phase wave-1/continuing', 'continue-as-new']);
+    d.state = openRun(d.input, JSON.parse(JSON.stringify(carriedState(d.input, d.state))) as MachineState, { activeBake: true });
+    d.clock = { ...d.clock, historyLong: false };
+    const next = d.send({ type: 'run-started', first: false });
+    expect(types(next)).toEqual(['phase wave-1/running', 'phase wave-1/baking', 'start-timer bake', 'watch-bake']);
+    expect(Object.keys(watchOf(next)!.tenants.of)).toEqual(['t0', 't1']);
+
+    const passive = new Driver(baked(0));
+    passive.send({ type: 'run-started', first: true });
+    passive.succeed('t0');
+    expect(types(passive.succeed('t1'))).toEqual(['count tenantDeployed', 'phase wave-1/baking', 'start-timer bake']);
+    expect(passive.state.bakeWatch).toBeUndefined();
+  });
+});
+
+describe('watch sets', () => {
+  it('share one template among tenants alike, give each its own spec back, and keep a spec holding the token as it is', () => {
+    const set = emptyWatchSet();
+    const spec = (id: string) => ({ target: TARGET, alarmNames: [`tenant-${id}-5xx`], loadBalancer: { target: TARGET, alarmNames: [`tenant-${id}-target-5xx`] } });
+    for (const id of ['acme', 'globex', 'initech']) addWatch(set, id, spec(id));
+    addWatch(set, 'odd', { target: TARGET, alarmNames: ['{tenant}-latency'] });
+    expect(set.specs).toHaveLength(2);
+    expect(watchOf(set, 'globex')).toEqual(spec('globex'));
+    expect(watchOf(set, 'odd')).toEqual({ target: TARGET, alarmNames: ['{tenant}-latency'] });
+    const part = subsetOf(set, ['odd', 'acme', 'nobody']);
+    expect(part.of).toEqual({ odd: 0, acme: 1 });
+    expect(watchOf(part, 'acme')).toEqual(spec('acme'));
   });
 });
 

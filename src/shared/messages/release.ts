@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { imageTagSchema, releaseIdSchema, tenantIdSchema } from '../ids';
+import type { WatchSet, WatchSpec } from '../release/bake-watch';
 import { PROGRESS_PAGE_SIZE_MAX } from '../release/report';
 
 /**
@@ -121,6 +122,8 @@ export interface ReleaseState {
   tenants: Record<string, TenantReleaseRecord>;
   /** How many runs this release took (continue-as-new). */
   run: number;
+  /** What the active bake watches: the current wave's tenants that succeeded, until its bake is over. */
+  bakeWatch?: WatchSet;
 }
 
 /**
@@ -248,9 +251,12 @@ export const releaseTenantInputSchema = z.strictObject({
   releaseId: releaseIdSchema,
   tenantId: tenantIdSchema,
   version: imageTagSchema,
-  mode: z.enum(['deploy', 'revert']),
-  /** For `revert`: the version the tenant had before this release. */
+  /** `rollback`: a tenant that regressed during its wave's bake goes back, as after a failed verification (docs/releases.md, "Active bake"). */
+  mode: z.enum(['deploy', 'revert', 'rollback']),
+  /** For `revert` and `rollback`: the version the tenant had before this release. */
   revertTo: imageTagSchema.optional(),
+  /** For `rollback`: what regressed. */
+  reason: z.string().min(1).max(2000).optional(),
   verifyWindowMs: z.number().int().min(0),
   verifyReadsMetrics: z.boolean().optional(),
   restoreDatabaseOnRollback: z.boolean(),
@@ -269,6 +275,8 @@ export interface ReleaseTenantResult {
   snapshot?: string;
   /** True when this run changed the workload (false for a tenant already on the version). */
   deployed: boolean;
+  /** With a successful deploy: what its wave's bake watches (src/shared/release/bake-watch.ts). */
+  watch?: WatchSpec;
 }
 
 export interface ReleaseTenantProgress {

@@ -3,7 +3,7 @@ import type { ReleaseCommand, ReleasePlanInput } from './machine-types';
 export type StartChildCommand = Extract<ReleaseCommand, { type: 'start-child' }>;
 
 /** What a tenant's child workflow starts with: the machine's start command plus the release's options. */
-export function childInputOf({ releaseId, version, options }: ReleasePlanInput, { tenantId, mode, revertTo }: StartChildCommand) {
+export function childInputOf({ releaseId, version, options }: ReleasePlanInput, { tenantId, mode, revertTo, reason }: StartChildCommand) {
   return {
     releaseId,
     tenantId,
@@ -14,5 +14,6 @@ export function childInputOf({ releaseId, version, options }: ReleasePlanInput, 
     ...(options.verifyReadsMetrics ? { verifyReadsMetrics: true } : {}),
     restoreDatabaseOnRollback: options.restoreDatabaseOnRollback,
     restoreDatabaseOnRevert: mode === 'revert' ? options.restoreDatabaseOnRevert : undefined,
+    ...(reason !== undefined ? { reason } : {}),
   };
 }

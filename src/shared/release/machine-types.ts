@@ -1,10 +1,12 @@
 import type { z } from 'zod';
 import type { ReleaseState, ReleaseSummary, ReleaseTenantResult, releaseWaveInputSchema } from '../messages/release';
+import type { BakeRegression, WatchSet } from './bake-watch';
 
 /** The release as validated: waves, options, IDs. It never changes during a release. */
 export type ReleasePlanInput = z.output<typeof releaseWaveInputSchema>;
 
-export type ChildMode = 'deploy' | 'revert';
+/** `rollback`: a tenant that regressed during its wave's bake. */
+export type ChildMode = 'deploy' | 'revert' | 'rollback';
 export type TimerName = 'busy-retry' | 'bake' | 'gate';
 
 /**
@@ -18,6 +20,15 @@ export interface MachineState extends ReleaseState {
   waiting?: 'tenants' | 'bake' | 'gate' | 'reverting' | 'continuing' | 'concluded';
   /** After an abort with rollback: tenants this release deployed that still wait for their revert. */
   toRevert?: string[];
+  /** This run watches its bakes (the workflow's `release-active-bake` patch); each run decides for itself. */
+  activeBake?: boolean;
+  /**
+   * The bake under way, watched: since when, until when (epoch ms), and its watch: `out` (an
+   * activity watches now), `again` (one goes out while the bake has time left), `over`.
+   */
+  bake?: { since: number; until: number; watch: 'out' | 'again' | 'over' };
+  /** Tenants that regressed during the bake and wait for their rollback to start (at most `maxInFlight` at once). */
+  toRollBack?: string[];
 }
 
 /** What the workflow knows at the moment of an event and the machine may not look up itself. */
@@ -37,6 +48,10 @@ export type ReleaseEvent =
   | { type: 'child-busy'; tenantId: string; message: string }
   | { type: 'child-failed'; tenantId: string; message: string }
   | { type: 'timer-fired'; timer: TimerName }
+  /** The bake's watch came back: with the tenants that regressed, or none once the bake's time is up. */
+  | { type: 'watch-reported'; regressions: BakeRegression[] }
+  /** The bake's watch could not watch (its activity failed for good). */
+  | { type: 'watch-failed'; message: string }
   | { type: 'approve'; by: string; comment?: string; wave?: string }
   | { type: 'abort'; by: string; reason: string; rollback?: boolean }
   | { type: 'pause'; by: string; reason?: string }
@@ -46,11 +61,15 @@ export type ReleaseMetric = 'releaseStarted' | 'tenantDeployed' | 'tenantRolledB
 
 export type ReleaseCommand =
   | { type: 'set-phase'; phase: string; details: string }
-  | { type: 'start-child'; tenantId: string; mode: ChildMode; wave: string; revertTo?: string }
+  | { type: 'start-child'; tenantId: string; mode: ChildMode; wave: string; revertTo?: string; reason?: string }
   | { type: 'stop-child'; tenantId: string; reason: string }
   | { type: 'start-timer'; timer: TimerName; ms: number }
   | { type: 'cancel-timer'; timer: TimerName }
   | { type: 'count'; metric: ReleaseMetric }
+  /** Watch these tenants from `since` until `until` (epoch ms), returning early with any that regress. */
+  | { type: 'watch-bake'; wave: string; since: number; until: number; tenants: WatchSet }
+  /** The bake is over early (an abort, a halt): the watch out now is no longer wanted. */
+  | { type: 'stop-watch' }
   /** Continue as new with `carriedState` of the state the machine holds when the workflow does it. */
   | { type: 'continue-as-new' }
   | { type: 'finish'; summary: ReleaseSummary; failure?: { kind: 'aborted' | 'halted'; message: string } };

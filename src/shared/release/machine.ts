@@ -1,4 +1,5 @@
 import type { CompactReleaseState, ReleaseState, ReleaseTenantResult } from '../messages/release';
+import { addWatch, emptyWatchSet, subsetOf } from './bake-watch';
 import { compactState, expandState } from './compact';
 import type { ChildMode, Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleaseMetric, ReleasePlanInput, StepReply, StepResult, TimerName } from './machine-types';
 import { thresholdExceeded } from './plan';
@@ -29,10 +30,13 @@ export function initialState(input: ReleasePlanInput): MachineState {
   return { waveIndex: 0, phase: 'starting', waves: input.waves.map((w) => ({ name: w.name, status: 'pending' })), tenants, run: 1 };
 }
 
-/** The state a run starts from: the release's first run (nothing carried) or one after continue-as-new. */
-export function openRun(input: ReleasePlanInput, carried: ReleaseState | CompactReleaseState | undefined): MachineState {
+/**
+ * The state a run starts from: the release's first run (nothing carried) or one after continue-as-new.
+ * `activeBake`: this run watches its bakes (docs/releases.md, "Active bake").
+ */
+export function openRun(input: ReleasePlanInput, carried: ReleaseState | CompactReleaseState | undefined, { activeBake = false } = {}): MachineState {
   const state = carried === undefined ? initialState(input) : expandState(input, carried);
-  return { ...state, inFlight: {}, timer: undefined, waiting: undefined, toRevert: undefined };
+  return { ...state, inFlight: {}, timer: undefined, waiting: undefined, toRevert: undefined, ...(activeBake ? { activeBake } : {}), bake: undefined, toRollBack: undefined };
 }
 
 /** Records an event and, when it lets the release move on, moves it on: `applyEvent` then `advance`. */
@@ -63,7 +67,7 @@ export function advance(input: ReleasePlanInput, state: MachineState, clock: Clo
 
 /** The state the next run starts from: compact (src/shared/release/compact.ts), or `legacy`, a record per tenant, as runs before it carried it. */
 export function carriedState(input: ReleasePlanInput, state: MachineState, { legacy = false } = {}): ReleaseState | CompactReleaseState {
-  const { inFlight: _inFlight, timer: _timer, waiting: _waiting, toRevert: _toRevert, ...carried } = state;
+  const { inFlight: _inFlight, timer: _timer, waiting: _waiting, toRevert: _toRevert, activeBake: _activeBake, bake: _bake, toRollBack: _toRollBack, ...carried } = state;
   const next = { ...carried, run: state.run + 1 };
   return legacy ? next : compactState(input, next);
 }
@@ -104,7 +108,8 @@ class Step {
         if (!child) return false;
         if (event.type === 'child-finished') this.recordResult(event.tenantId, child.mode, event.result);
         else this.recordFailure(event.tenantId, child.mode, event.type === 'child-busy', event.message);
-        if (state.tenants[event.tenantId]!.failed) this.count('tenantFailed');
+        // A regression during the bake was counted when it was found.
+        if (state.tenants[event.tenantId]!.failed && child.mode !== 'rollback') this.count('tenantFailed');
         delete this.inFlight()[event.tenantId];
         break;
       }
@@ -112,6 +117,21 @@ class Step {
         if (state.timer !== event.timer) return false;
         state.timer = undefined;
         break;
+      case 'watch-reported':
+        if (state.bake?.watch !== 'out') return false;
+        state.bake.watch = event.regressions.length > 0 ? 'again' : 'over';
+        for (const { tenantId, reason } of event.regressions) this.regressed(tenantId, reason);
+        break;
+      case 'watch-failed': {
+        if (state.bake?.watch !== 'out') return false;
+        state.bake.watch = 'over';
+        // A bake nobody could watch has not shown the wave healthy.
+        if (!state.haltReason) {
+          state.haltReason = `wave "${this.input.waves[state.waveIndex]!.name}": its bake could not watch the tenants: ${event.message}`;
+          this.setPhase(`wave-${state.waveIndex + 1}/halted`);
+        }
+        break;
+      }
       case 'approve': {
         const gate = approvalGate(this.input, state, event.wave);
         if (typeof gate === 'string') return this.refuse(gate);
@@ -130,8 +150,9 @@ class Step {
           .map(([id]) => id);
         this.setPhase(`wave-${state.waveIndex + 1}/aborting`);
         if (state.abort.rollback) {
+          // Deploys only: a rollback after a regression in the bake is already going back.
           for (const [tenantId, child] of Object.entries(this.inFlight())) {
-            if (child.started) this.emit({ type: 'stop-child', tenantId, reason: abortReason(state) });
+            if (child.started && child.mode === 'deploy') this.emit({ type: 'stop-child', tenantId, reason: abortReason(state) });
           }
         }
         this.reply = { stoppedStarting };
@@ -175,6 +196,8 @@ class Step {
         this.emit({ type: 'continue-as-new' });
         return;
       }
+      // What the wave's bake watched is over with the wave.
+      state.bakeWatch = undefined;
       state.waveIndex += 1;
     }
   }
@@ -207,8 +230,16 @@ class Step {
           this.setPhase(`wave-${w + 1}/baking`);
           this.startTimer('bake', wave.bakeMs);
           state.waiting = 'bake';
+          if (state.activeBake) state.bake = { since: this.clock.now, until: this.clock.now + wave.bakeMs, watch: 'again' };
         }
-        if (stopping(state)) {
+        if (state.bake) {
+          if (this.activeBake(w) === 'wait') return 'wait';
+          state.waiting = undefined;
+          if (stopping(state)) {
+            if (state.haltReason) record.status = 'halted';
+            return 'stop';
+          }
+        } else if (stopping(state)) {
           this.cancelTimer('bake');
           state.waiting = undefined;
           return 'stop';
@@ -241,6 +272,52 @@ class Step {
     }
     Object.assign(record, { status: 'done', finishedAt: this.isoNow() });
     return 'next';
+  }
+
+  /**
+   * The bake while it is watched: the tenants that regressed are rolled back (at most `maxInFlight`
+   * at once), the watch goes out again while the bake has time left, and the bake is over once its
+   * timer fired (or the release stops), the watch is back and every rollback has finished.
+   */
+  private activeBake(w: number): 'wait' | 'over' {
+    const { state } = this;
+    const bake = state.bake!;
+    const wave = this.input.waves[w]!;
+    const queue = state.toRollBack ?? [];
+    while (queue.length > 0 && Object.keys(this.inFlight()).length < wave.maxInFlight) {
+      const id = queue.shift()!;
+      this.startChild(w, id, 'rollback', state.tenants[id]!.reason);
+    }
+    if (queue.length === 0) state.toRollBack = undefined;
+    if (stopping(state)) {
+      this.cancelTimer('bake');
+      if (bake.watch === 'out') this.emit({ type: 'stop-watch' });
+      bake.watch = 'over';
+    }
+    if (bake.watch === 'again') {
+      const watched = wave.tenants.filter((id) => state.tenants[id]!.status === 'succeeded' && state.tenants[id]!.deployed && state.bakeWatch?.of[id] !== undefined);
+      if (state.timer === 'bake' && watched.length > 0) {
+        bake.watch = 'out';
+        this.emit({ type: 'watch-bake', wave: wave.name, since: bake.since, until: bake.until, tenants: subsetOf(state.bakeWatch!, watched) });
+      } else {
+        bake.watch = 'over';
+      }
+    }
+    if (state.timer === 'bake' || bake.watch === 'out' || state.toRollBack || Object.keys(this.inFlight()).length > 0) return 'wait';
+    state.bake = undefined;
+    state.bakeWatch = undefined;
+    return 'over';
+  }
+
+  /** A tenant that regressed during the bake: it counts against the wave's threshold now, and waits for its rollback. */
+  private regressed(tenantId: string, why: string): void {
+    const { state } = this;
+    const record = state.tenants[tenantId];
+    if (!record || record.wave !== state.waveIndex || record.status !== 'succeeded' || !record.deployed) return;
+    Object.assign(record, { status: 'running', reason: `regressed during bake: ${why}`, failed: true });
+    (state.toRollBack ??= []).push(tenantId);
+    this.count('tenantFailed');
+    this.checkThreshold(record.wave);
   }
 
   /** Starts the wave's tenants until all are done, the release stops, or it must wait. */
@@ -282,18 +359,35 @@ class Step {
     return { retryAt };
   }
 
-  private startChild(w: number, tenantId: string, mode: ChildMode): void {
+  private startChild(w: number, tenantId: string, mode: ChildMode, reason?: string): void {
     const record = this.state.tenants[tenantId]!;
     Object.assign(record, { status: 'running', notBefore: undefined });
     if (mode === 'deploy') record.attempts += 1;
     this.inFlight()[tenantId] = { mode, started: false };
-    this.emit({ type: 'start-child', tenantId, mode, wave: this.input.waves[w]!.name, revertTo: mode === 'revert' ? record.previousVersion : undefined });
+    const revertTo = mode === 'deploy' ? undefined : record.previousVersion;
+    this.emit({ type: 'start-child', tenantId, mode, wave: this.input.waves[w]!.name, revertTo, ...(reason !== undefined ? { reason } : {}) });
   }
 
   private recordResult(tenantId: string, mode: ChildMode, result: ReleaseTenantResult): void {
     const record = this.state.tenants[tenantId]!;
     if (result.status === 'succeeded' && result.deployed && mode === 'deploy') this.count('tenantDeployed');
     if (result.status === 'rolled-back' && result.deployed) this.count('tenantRolledBack');
+    if (mode === 'rollback') {
+      const regression = (record.reason ?? 'regressed during bake').replace(/^regressed during bake: /, '');
+      Object.assign(record, {
+        status: result.status === 'rolled-back' ? 'rolled-back' : result.status === 'rollback-failed' ? 'rollback-failed' : 'skipped',
+        reason:
+          result.status === 'rolled-back'
+            ? `rolled back during bake: ${result.reason ?? regression}`
+            : result.status === 'rollback-failed'
+              ? `rollback during bake failed: ${result.reason ?? regression}`
+              : `regressed during bake (${regression}); not rolled back: ${result.reason ?? result.status}`,
+      });
+      return;
+    }
+    if (mode === 'deploy' && result.status === 'succeeded' && result.deployed && result.watch && this.state.activeBake && this.input.waves[record.wave]!.bakeMs > 0) {
+      addWatch((this.state.bakeWatch ??= emptyWatchSet()), tenantId, result.watch);
+    }
     if (mode === 'revert') {
       const reverted = result.status === 'rolled-back';
       Object.assign(record, {
@@ -325,6 +419,10 @@ class Step {
       Object.assign(record, { status: 'rollback-failed', reason: `revert after the abort failed: ${message}`, failed: true });
       return;
     }
+    if (mode === 'rollback') {
+      Object.assign(record, { status: 'rollback-failed', reason: `rollback during bake failed: ${record.reason ?? 'regressed during bake'}; ${message}`, failed: true });
+      return;
+    }
     Object.assign(record, {
       status: 'skipped',
       reason: busy ? `still busy after ${record.attempts} attempts: ${message}` : `failed before deploying: ${message}`,
@@ -347,6 +445,7 @@ class Step {
   /** After the waves: skip what never started; after an abort with rollback, revert what this release deployed. */
   private finishWaves(): void {
     const { state } = this;
+    state.bakeWatch = undefined;
     const why = state.abort ? abortReason(state) : state.haltReason ? `release halted: ${state.haltReason}` : undefined;
     for (const record of Object.values(state.tenants)) {
       if (record.status === 'pending' || record.status === 'busy') Object.assign(record, { status: 'skipped', reason: `not started: ${why ?? 'release ended'}`, notBefore: undefined });
