@@ -22,7 +22,7 @@ const ALL = ['acme', 'globex', 'initech', 'hooli', 'umbrella', 'stark', 'wayne',
 beforeAll(async () => {
   h = await startHarness();
   // Every tenant of the sandbox fleet, on both runtimes, at 1.0.0.
-  await Promise.all(['wonka', 'tyrell'].map((id) => provisionTenant(h.client, { tenant: h.tenant(id), initialVersion: '1.0.0', requestedBy: 'jest' })));
+  await Promise.all(ALL.map((id) => provisionTenant(h.client, { tenant: h.tenant(id), initialVersion: '1.0.0', requestedBy: 'jest' })));
   initial = await versions(ALL);
 }, 900_000);
 let initial: Record<string, string | undefined>;

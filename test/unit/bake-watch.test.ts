@@ -3,7 +3,7 @@ import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type Met
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsClients } from '../../src/activities/aws/clients';
-import { createBakeWatchActivities, type BakeWatchInput } from '../../src/activities/bake-watch';
+import { createBakeWatchActivities, type BakeWatchInput, type BakeWatchResult } from '../../src/activities/bake-watch';
 import { addWatch, emptyWatchSet, type WatchSet } from '../../src/shared/release/bake-watch';
 import type { AwsTarget } from '../../src/shared/tenant-spec';
 
@@ -36,7 +36,14 @@ const fleet = (ids: string[]): WatchSet => {
 };
 
 const watch = (input: Partial<BakeWatchInput> & { tenants: WatchSet }) =>
-  new MockActivityEnvironment().run(createBakeWatchActivities({ aws: clients }).watchBake, { releaseId: 'r1', wave: 'rest', since: Date.now() - 60_000, until: Date.now() + 100, intervalMs: 50, ...input });
+  new MockActivityEnvironment().run<[BakeWatchInput], BakeWatchResult, (input: BakeWatchInput) => Promise<BakeWatchResult>>(createBakeWatchActivities({ aws: clients }).watchBake, {
+    releaseId: 'r1',
+    wave: 'rest',
+    since: Date.now() - 60_000,
+    until: Date.now() + 100,
+    intervalMs: 50,
+    ...input,
+  });
 
 beforeEach(() => {
   cloudWatch.reset();

@@ -251,8 +251,8 @@ describe('the active bake (docs/releases.md, "Active bake")', () => {
     const { d } = baking(0);
     const found = regress(d, 't1');
     expect(types(found)).toEqual(['count tenantFailed', 'phase wave-1/halted', 'rollback t1', 'cancel-timer bake']);
-    expect(found).toContainEqual(expect.objectContaining({ type: 'start-child', tenantId: 't1', mode: 'rollback', revertTo: '1.0.0', reason: 'regressed during bake: tenant-t1-5xx is in ALARM (jest)' }));
-    expect(d.state.tenants.t1).toMatchObject({ status: 'running', failed: true });
+    expect(found).toContainEqual(expect.objectContaining({ type: 'start-child', tenantId: 't1', mode: 'rollback', revertTo: '1.0.0', reason: 'tenant-t1-5xx is in ALARM (jest)' }));
+    expect(d.state.tenants.t1).toMatchObject({ status: 'running', reason: 'regressed during bake: tenant-t1-5xx is in ALARM (jest)', failed: true });
     const end = d.send({ type: 'child-finished', tenantId: 't1', result: { tenantId: 't1', status: 'rolled-back', deployed: true, reason: 'tenant-t1-5xx is in ALARM (jest)' } });
     expect(types(end)).toEqual(['count tenantRolledBack', 'phase halted', 'finish']);
     expect(d.state.tenants.t1).toMatchObject({ status: 'rolled-back', reason: 'rolled back during bake: tenant-t1-5xx is in ALARM (jest)', failed: true });

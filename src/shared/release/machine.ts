@@ -286,7 +286,7 @@ class Step {
     const queue = state.toRollBack ?? [];
     while (queue.length > 0 && Object.keys(this.inFlight()).length < wave.maxInFlight) {
       const id = queue.shift()!;
-      this.startChild(w, id, 'rollback', state.tenants[id]!.reason);
+      this.startChild(w, id, 'rollback', regressionOf(state.tenants[id]!.reason));
     }
     if (queue.length === 0) state.toRollBack = undefined;
     if (stopping(state)) {
@@ -314,7 +314,7 @@ class Step {
     const { state } = this;
     const record = state.tenants[tenantId];
     if (!record || record.wave !== state.waveIndex || record.status !== 'succeeded' || !record.deployed) return;
-    Object.assign(record, { status: 'running', reason: `regressed during bake: ${why}`, failed: true });
+    Object.assign(record, { status: 'running', reason: `${REGRESSED}${why}`, failed: true });
     (state.toRollBack ??= []).push(tenantId);
     this.count('tenantFailed');
     this.checkThreshold(record.wave);
@@ -373,7 +373,7 @@ class Step {
     if (result.status === 'succeeded' && result.deployed && mode === 'deploy') this.count('tenantDeployed');
     if (result.status === 'rolled-back' && result.deployed) this.count('tenantRolledBack');
     if (mode === 'rollback') {
-      const regression = (record.reason ?? 'regressed during bake').replace(/^regressed during bake: /, '');
+      const regression = regressionOf(record.reason);
       Object.assign(record, {
         status: result.status === 'rolled-back' ? 'rolled-back' : result.status === 'rollback-failed' ? 'rollback-failed' : 'skipped',
         reason:
@@ -517,6 +517,12 @@ class Step {
   private isoNow(): string {
     return new Date(this.clock.now).toISOString();
   }
+}
+
+/** A tenant's reason while its rollback after a regression in the bake runs; `regressionOf` gives the regression back. */
+const REGRESSED = 'regressed during bake: ';
+function regressionOf(reason: string | undefined): string {
+  return reason?.startsWith(REGRESSED) ? reason.slice(REGRESSED.length) : (reason ?? 'regressed during bake');
 }
 
 function abortReason(state: MachineState): string {
