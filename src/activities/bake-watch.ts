@@ -3,6 +3,7 @@ import { bakeCheckIntervalMs, watchOf, type BakeRegression, type WatchSet } from
 import type { AwsTarget } from '../shared/tenant-spec';
 import type { AwsClients } from './aws/clients';
 import { activityContext, heartbeat } from './poll';
+import { inPollLane } from './request-lane';
 
 export interface BakeWatchInput {
   releaseId: string;
@@ -129,7 +130,8 @@ export function createBakeWatchActivities({ aws }: { aws: AwsClients }) {
       const watched = Object.keys(input.tenants.of).length;
       const interval = input.intervalMs ?? bakeCheckIntervalMs(input.until - input.since);
       for (let checks = 1; ; checks++) {
-        const regressions = await check(groups, input.since);
+        // A check is a wait's read: one-shot calls go first in the account's request budget (aws/rate-limit.ts).
+        const regressions = await inPollLane(() => check(groups, input.since));
         heartbeat({ wave: input.wave, checks, watched, regressions: regressions.size });
         if (regressions.size > 0) {
           const list = [...regressions].slice(0, REGRESSIONS_MAX).map(([tenantId, reason]) => ({ tenantId, reason }));
