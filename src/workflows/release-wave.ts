@@ -72,10 +72,15 @@ class Shell {
    * of a workflow task have recorded their events (the order the recorded histories expect).
    */
   async run(first: boolean): Promise<End> {
+    // An event recorded while the loop carried out a step (a child ending while an abort's stop
+    // signals were on their way) used to be missed, and the release waited for ever.
+    const keepWakes = patched('release-wave-keeps-wakes');
     await this.carryOut(step(this.input, this.state, { type: 'run-started', first }, this.clock()));
+    let seen = this.wakes;
     while (!this.end) {
-      const seen = this.wakes;
+      if (!keepWakes) seen = this.wakes;
       await condition(() => this.wakes !== seen);
+      seen = this.wakes;
       await this.carryOut(advance(this.input, this.state, this.clock()));
     }
     return this.end;
