@@ -44,7 +44,8 @@ export async function releaseWave(rawInput: ReleaseWaveInput, carried?: ReleaseS
   const end = await shell.run(carried === undefined);
   // An update still running (an abort stopping children) finishes before the run ends.
   await condition(allHandlersFinished);
-  if (end.type === 'continue-as-new') return continueAsNew<typeof releaseWave>(rawInput, carriedState(input, shell.state, { legacy }));
+  // Beyond a budget, failures' reasons stay in the tenants' own workflows (src/shared/release/compact.ts).
+  if (end.type === 'continue-as-new') return continueAsNew<typeof releaseWave>(rawInput, carriedState(input, shell.state, { legacy, boundReasons: !legacy && patched('release-bounded-reasons') }));
   const summary = legacy ? legacySummaryOf(input, shell.state) : end.summary;
   if (!end.failure) return summary;
   // A failed workflow in the UI for a release that did not go through; the summary rides along for the client.

@@ -1,5 +1,6 @@
 import type { CompactReleaseState, ReleaseState, TenantReleaseRecord } from '../messages/release';
 import type { ReleasePlanInput } from './machine-types';
+import { LISTED_MAX, needsAttention } from './report';
 
 /**
  * The release state as it continues as new, small at any fleet size: the plan already lists
@@ -23,13 +24,44 @@ export function planTenants(input: ReleasePlanInput): { id: string; wave: number
   return input.waves.flatMap((wave, w) => wave.tenants.map((id) => ({ id, wave: w })));
 }
 
-export function compactState(input: ReleasePlanInput, state: ReleaseState): CompactReleaseState {
+/**
+ * Characters of failure reasons the carried state keeps. Each failure has its own reason (an AWS
+ * error names the tenant's resources), so without a bound 5,000 failed tenants carry about 1.6 MB.
+ */
+export const CARRIED_REASONS_MAX = 200_000;
+/** What a tenant's record says in place of a reason that did not fit; the tenant's own workflow still has it. */
+export const REASON_NOT_CARRIED = 'reason not carried into later runs of the release (too many failures to keep every reason); the tenant\'s workflow release/<release>/tenant/<tenant> has it';
+
+/**
+ * The tenants whose reasons are carried in full, within CARRIED_REASONS_MAX: first those the
+ * listings of the summary and the progress query name (the first LISTED_MAX needing attention,
+ * in plan order), then the current wave's, then the rest in plan order.
+ */
+function reasonsKept(input: ReleasePlanInput, state: ReleaseState): Set<string> {
+  const plan = planTenants(input);
+  const listed = plan.filter(({ id }) => needsAttention(state.tenants[id]!)).slice(0, LISTED_MAX);
+  const current = plan.filter(({ wave }) => wave === state.waveIndex);
+  const kept = new Set<string>();
+  let budget = CARRIED_REASONS_MAX;
+  for (const { id } of [...listed, ...current, ...plan]) {
+    const reason = state.tenants[id]!.reason;
+    if (reason === undefined || kept.has(id) || reason.length > budget) continue;
+    kept.add(id);
+    budget -= reason.length;
+  }
+  return kept;
+}
+
+/** `boundReasons`: false for runs that carried every reason (before the patch release-bounded-reasons). */
+export function compactState(input: ReleasePlanInput, state: ReleaseState, { boundReasons = true } = {}): CompactReleaseState {
   const { tenants, ...rest } = state;
   const records: Record_[] = [];
   const index = new Map<string, number>();
   const runs: number[] = [];
+  const kept = boundReasons ? reasonsKept(input, state) : undefined;
   for (const { id } of planTenants(input)) {
     const record = canonical(tenants[id]!);
+    if (kept && record.reason !== undefined && !kept.has(id)) record.reason = REASON_NOT_CARRIED;
     const key = JSON.stringify(record);
     let at = index.get(key);
     if (at === undefined) {

@@ -66,10 +66,10 @@ export function advance(input: ReleasePlanInput, state: MachineState, clock: Clo
 }
 
 /** The state the next run starts from: compact (src/shared/release/compact.ts), or `legacy`, a record per tenant, as runs before it carried it. */
-export function carriedState(input: ReleasePlanInput, state: MachineState, { legacy = false } = {}): ReleaseState | CompactReleaseState {
+export function carriedState(input: ReleasePlanInput, state: MachineState, { legacy = false, boundReasons = true } = {}): ReleaseState | CompactReleaseState {
   const { inFlight: _inFlight, timer: _timer, waiting: _waiting, toRevert: _toRevert, activeBake: _activeBake, bake: _bake, toRollBack: _toRollBack, ...carried } = state;
   const next = { ...carried, run: state.run + 1 };
-  return legacy ? next : compactState(input, next);
+  return legacy ? next : compactState(input, next, { boundReasons });
 }
 
 class Step {
