@@ -8,10 +8,12 @@ import {
   ExecuteChangeSetCommand,
   type CloudFormationClient,
   type DescribeChangeSetCommandOutput,
+  type ResourceChange,
   type Stack,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
 import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
 import { ErrorType, permanentFailure, retryableFailure } from '../shared/errors';
 import type { AwsTarget } from '../shared/tenant-spec';
 import type { AwsClients } from './aws/clients';
@@ -68,6 +70,46 @@ export interface StackFailureReason {
   resourceType: string;
   status: string;
   reason: string;
+}
+
+/** The change set's name for previews (`tenantctl tenant diff`); the access role may act on `tenant-fleet-*` change sets. */
+export const PREVIEW_CHANGE_SET = 'tenant-fleet-preview';
+
+export interface StackChange {
+  /** `replace`: CloudFormation's Modify with Replacement True (a new physical resource: a new, empty database). */
+  action: 'add' | 'modify' | 'replace' | 'remove' | 'import' | 'dynamic';
+  logicalId: string;
+  resourceType: string;
+  physicalId?: string;
+  /** CloudFormation's Replacement for a Modify: `Conditional` when it is decided only while the update runs. */
+  replacement?: 'True' | 'False' | 'Conditional';
+  /** Of a resource listed from the template of a stack to be created: its template condition, not evaluated. */
+  condition?: string;
+  /** Each changed property (or tags), and why. */
+  details: {
+    attribute: string;
+    name?: string;
+    requiresRecreation?: string;
+    evaluation?: string;
+    changeSource?: string;
+    causingEntity?: string;
+  }[];
+}
+
+export interface StackPreview {
+  stackName: string;
+  accountId: string;
+  region: string;
+  stackId?: string;
+  stackStatus?: string;
+  /**
+   * `absent`: no stack yet, provisioning creates it; `recreate`: provisioning deletes it (its
+   * creation rolled back) and creates it again; `unchanged`; `changes`; `blocked`: CloudFormation
+   * would not update it now (`reason`).
+   */
+  state: 'absent' | 'recreate' | 'unchanged' | 'changes' | 'blocked';
+  reason?: string;
+  changes: StackChange[];
 }
 
 export interface WaitForStackInput {
@@ -149,26 +191,9 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
         );
       }
 
-      const roleArn = input.target.stackRoleArn;
-      if (!roleArn) {
-        // Without it CloudFormation would act with the access role, which may not create the stack's resources.
-        throw permanentFailure(
-          ErrorType.InvalidInput,
-          `no stack execution role for account ${input.target.accountId}: set accounts[].stackRoleArn in the fleet config (the fleet access stack's StackExecutionRoleArn output) and start the operation again`,
-        );
-      }
       const templateBody = templates.cloudFormation(input.template);
       const changeSetName = `tenant-fleet-${contentHash(changeSetType, templateBody, input.parameters, input.tags)}`;
-      const changeSet = await createOrFindChangeSet(cfn, {
-        StackName: input.stackName,
-        ChangeSetName: changeSetName,
-        ChangeSetType: changeSetType,
-        TemplateBody: templateBody,
-        Parameters: Object.entries(input.parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
-        Tags: Object.entries(input.tags).map(([Key, Value]) => ({ Key, Value })),
-        Capabilities: ['CAPABILITY_NAMED_IAM'],
-        RoleARN: roleArn,
-      });
+      const changeSet = await createOrFindChangeSet(cfn, changeSetRequest(input, changeSetType, changeSetName));
 
       if (changeSet.Status === 'FAILED') {
         if (NO_CHANGES.test(changeSet.StatusReason ?? '')) {
@@ -190,6 +215,60 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
         operation: changeSetType === 'CREATE' ? 'create' : 'update',
         changeSetName,
       };
+    },
+
+    /**
+     * What `deployStack` with this input would change, without changing anything: a change set
+     * built exactly as `deployStack` builds it, read, and deleted again (also when reading fails).
+     * It has one fixed name per stack, so a preview cut short leaves at most that one behind, and
+     * the next preview of the stack removes it first. A stack that does not exist yet (or that
+     * provisioning would delete and create again) is not given a CREATE change set, which would
+     * create the stack itself: every resource of the template is listed as added.
+     */
+    async previewStack(input: DeployStackInput): Promise<StackPreview> {
+      const cfn = aws.cloudFormation(input.target);
+      const stack = await describeStack(cfn, input.stackName);
+      const status = stack?.StackStatus;
+      const base = { stackName: input.stackName, accountId: input.target.accountId, region: input.target.region, stackStatus: status, stackId: stack?.StackId };
+      if (!stack || status === 'REVIEW_IN_PROGRESS' || status === 'ROLLBACK_COMPLETE') {
+        return { ...base, state: stack ? 'recreate' : 'absent', changes: templateResources(templates.cloudFormation(input.template)) };
+      }
+      if (!UPDATABLE_STATES.has(status ?? '')) {
+        const why = STACK_IN_PROGRESS_STATES.has(status ?? '') ? 'an operation is running on it; preview again once it has finished' : 'CloudFormation cannot update it from this state';
+        return { ...base, state: 'blocked', reason: `stack ${input.stackName} is ${status}: ${why}`, changes: [] };
+      }
+      const request = changeSetRequest(input, 'UPDATE', PREVIEW_CHANGE_SET);
+      await deletePreview(cfn, input.stackName);
+      try {
+        await cfn.send(new CreateChangeSetCommand(request));
+        const created = await pollWithHeartbeat({
+          what: `change set ${PREVIEW_CHANGE_SET} of stack ${input.stackName}`,
+          read: () => cfn.send(new DescribeChangeSetCommand({ StackName: input.stackName, ChangeSetName: PREVIEW_CHANGE_SET })).catch((error: unknown) => {
+            if (isChangeSetMissing(error)) return undefined;
+            throw error;
+          }),
+          done: (cs) => cs?.Status === 'CREATE_COMPLETE' || cs?.Status === 'FAILED',
+          intervalMs: 1_000,
+          timeoutMs: 5 * 60_000,
+          onTimeout: (cs) => retryableFailure(ErrorType.Timeout, `change set ${PREVIEW_CHANGE_SET} of stack ${input.stackName} still ${cs?.Status ?? 'not found'}`),
+        });
+        if (!created) {
+          throw retryableFailure(ErrorType.StackFailed, `change set ${PREVIEW_CHANGE_SET} of stack ${input.stackName} went away while it was read (another preview of the stack, or a deployment, ran at the same time); preview again`);
+        }
+        if (created.Status === 'FAILED') {
+          if (NO_CHANGES.test(created.StatusReason ?? '')) return { ...base, state: 'unchanged', changes: [] };
+          throw permanentFailure(ErrorType.StackFailed, `change set ${PREVIEW_CHANGE_SET} for stack ${input.stackName} failed: ${created.StatusReason}`);
+        }
+        const changes = [...(created.Changes ?? [])];
+        for (let token = created.NextToken; token; ) {
+          const page = await cfn.send(new DescribeChangeSetCommand({ StackName: input.stackName, ChangeSetName: PREVIEW_CHANGE_SET, NextToken: token }));
+          changes.push(...(page.Changes ?? []));
+          token = page.NextToken;
+        }
+        return { ...base, state: 'changes', changes: changes.flatMap((c) => (c.ResourceChange ? [stackChangeOf(c.ResourceChange)] : [])) };
+      } finally {
+        await deletePreview(cfn, input.stackName);
+      }
     },
 
     /** Waits for a terminal state; on failure the error lists each failed resource and its reason. */
@@ -243,6 +322,37 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
     },
   };
 
+  /** What CreateChangeSet is sent, the same for a deployment and for a preview of one. */
+  function changeSetRequest(input: DeployStackInput, changeSetType: 'CREATE' | 'UPDATE', changeSetName: string) {
+    const roleArn = input.target.stackRoleArn;
+    if (!roleArn) {
+      // Without it CloudFormation would act with the access role, which may not create the stack's resources.
+      throw permanentFailure(
+        ErrorType.InvalidInput,
+        `no stack execution role for account ${input.target.accountId}: set accounts[].stackRoleArn in the fleet config (the fleet access stack's StackExecutionRoleArn output) and start the operation again`,
+      );
+    }
+    return {
+      StackName: input.stackName,
+      ChangeSetName: changeSetName,
+      ChangeSetType: changeSetType,
+      TemplateBody: templates.cloudFormation(input.template),
+      Parameters: Object.entries(input.parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+      Tags: Object.entries(input.tags).map(([Key, Value]) => ({ Key, Value })),
+      Capabilities: ['CAPABILITY_NAMED_IAM' as const],
+      RoleARN: roleArn,
+    };
+  }
+
+  /** Deletes the preview change set; one already gone (deleted by a concurrent preview, or never created) is fine. */
+  async function deletePreview(cfn: CloudFormationClient, stackName: string): Promise<void> {
+    try {
+      await cfn.send(new DeleteChangeSetCommand({ StackName: stackName, ChangeSetName: PREVIEW_CHANGE_SET }));
+    } catch (error) {
+      if (!isChangeSetMissing(error)) throw error;
+    }
+  }
+
   async function createOrFindChangeSet(
     cfn: CloudFormationClient,
     params: ConstructorParameters<typeof CreateChangeSetCommand>[0] & { ChangeSetName: string; StackName: string },
@@ -281,6 +391,46 @@ async function latestEventId(cfn: CloudFormationClient, stackName: string): Prom
 
 function outputsOf(stack: Stack): Record<string, string> {
   return Object.fromEntries((stack.Outputs ?? []).filter((o) => o.OutputKey).map((o) => [o.OutputKey!, o.OutputValue ?? '']));
+}
+
+function isChangeSetMissing(error: unknown): boolean {
+  const name = (error as Error).name;
+  return name === 'ChangeSetNotFoundException' || name === 'ChangeSetNotFound';
+}
+
+/** A CloudFormation change's action as people read it: a modification that replaces the resource is a replacement. */
+function stackChangeOf(change: ResourceChange): StackChange {
+  const replacement = change.Replacement;
+  const action =
+    change.Action === 'Modify' ? (replacement === 'True' ? 'replace' : 'modify') : ((change.Action ?? 'Dynamic').toLowerCase() as StackChange['action']);
+  return {
+    action,
+    logicalId: change.LogicalResourceId ?? '?',
+    resourceType: change.ResourceType ?? '?',
+    ...(change.PhysicalResourceId ? { physicalId: change.PhysicalResourceId } : {}),
+    ...(replacement ? { replacement } : {}),
+    details: (change.Details ?? []).map((d) => ({
+      attribute: d.Target?.Attribute ?? '?',
+      ...(d.Target?.Name ? { name: d.Target.Name } : {}),
+      ...(d.Target?.RequiresRecreation ? { requiresRecreation: d.Target.RequiresRecreation } : {}),
+      ...(d.Evaluation ? { evaluation: d.Evaluation } : {}),
+      ...(d.ChangeSource ? { changeSource: d.ChangeSource } : {}),
+      ...(d.CausingEntity ? { causingEntity: d.CausingEntity } : {}),
+    })),
+  };
+}
+
+/** Every resource of a template, as added: what creating the stack would do (conditions are not evaluated). */
+function templateResources(body: string): StackChange[] {
+  // CloudFormation's short forms (!Ref, !Sub) are unknown YAML tags here; only names and types are read.
+  const template = parseYaml(body, { logLevel: 'silent' }) as { Resources?: Record<string, { Type?: string; Condition?: string }> };
+  return Object.entries(template.Resources ?? {}).map(([logicalId, resource]) => ({
+    action: 'add',
+    logicalId,
+    resourceType: resource.Type ?? '?',
+    details: [],
+    ...(resource.Condition ? { condition: resource.Condition } : {}),
+  }));
 }
 
 function isStackMissing(error: unknown): boolean {

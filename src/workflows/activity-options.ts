@@ -106,6 +106,8 @@ export const ACTIVITY_OPTIONS = {
   waitForStack: awsWait,
   deleteStack: awsWait,
   getStackOutputs: awsCall,
+  // What a deployment would change (tenantctl tenant diff calls it directly; no workflow schedules it yet).
+  previewStack: awsWait,
   // RDS
   snapshotCluster: awsWait,
   restoreClusterFromSnapshot: awsWait,
@@ -125,6 +127,7 @@ export const ACTIVITY_OPTIONS = {
   ecsApplyWorkload: awsCall,
   ecsSetVersion: awsCall,
   ecsCurrentWorkload: awsCall,
+  ecsPreviewWorkload: awsCall,
   ecsWaitForRollout: awsWait,
   ecsDeleteWorkload: awsWait,
   // Verification: release-tenant.ts stretches the start-to-close to the verify window.

@@ -19,13 +19,12 @@ import { tenantRuntime } from './runtime';
 import { StepTracker, failedStepOf, failureTypeOf, messageOf } from './steps';
 import {
   dnsRecordsFor,
-  serviceOf,
   stackParametersFor,
   stackTagsFor,
   TRAFFIC_STACK_PATCH,
   trafficStackNameFor,
   trafficStackParametersFor,
-  workloadConfigFrom,
+  workloadSpecFor,
 } from './tenant-footprint';
 import { parseOrFail } from '../shared/validation';
 import { notifyingFailure } from './notify';
@@ -126,15 +125,7 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
         'workload',
         async () => {
           if (fresh) steps.onCompensate('workload', () => runtime.remove());
-          const applied = await runtime.apply({
-            tenantId: tenant.id,
-            image: tenant.image,
-            version,
-            replicas: tenant.replicas,
-            config: workloadConfigFrom(tenant, deployed.outputs),
-            appRoleArn: deployed.outputs.AppRoleArn,
-            ...(traffic.TargetGroupArn ? trafficWorkloadFields(tenant, traffic) : {}),
-          });
+          const applied = await runtime.apply(workloadSpecFor(tenant, { version, stackOutputs: deployed.outputs, trafficOutputs: traffic }));
           const rollout = await runtime.waitForRollout();
           if (!rollout.ready) {
             throw permanentFailure(ErrorType.RolloutFailed, `workload of tenant ${tenant.id} (${tenant.runtime.kind} ${tenant.runtime.cluster}) did not become ready: ${rollout.failureReason ?? 'unknown reason'}`);
@@ -169,19 +160,6 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
     steps.setPhase('done');
     return result;
   }));
-}
-
-function trafficWorkloadFields(tenant: ProvisionTenantInput['tenant'], traffic: Record<string, string>) {
-  const service = serviceOf(tenant);
-  const common = { port: service.port, targetGroupArn: traffic.TargetGroupArn };
-  if (tenant.runtime.kind !== 'ecs') return common;
-  return {
-    ...common,
-    ...(traffic.ExecutionRoleArn ? { executionRoleArn: traffic.ExecutionRoleArn } : {}),
-    ...(traffic.LogGroupName ? { logGroupName: traffic.LogGroupName } : {}),
-    cpu: service.cpu,
-    memory: service.memory,
-  };
 }
 
 async function failProvisioning(

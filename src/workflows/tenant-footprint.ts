@@ -1,4 +1,5 @@
 import type { DnsRecordsInput } from '../activities/route53';
+import type { WorkloadSpec } from '../activities/runtime/types';
 import { serviceSchema } from '../shared/config/service';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { loadBalancerFullName } from '../shared/rule-priority';
@@ -95,5 +96,38 @@ export function trafficStackParametersFor(tenant: TenantSpec, lb: NonNullable<Te
     UnhealthyThresholdCount: String(service.healthCheck.unhealthyThreshold),
     DeregistrationDelaySeconds: String(service.deregistrationDelaySeconds),
     LogRetentionDays: String(service.logRetentionDays),
+  };
+}
+
+/**
+ * The workload provisioning applies: the tenant's image at `version`, its configuration from the
+ * tenant stack's outputs, and, once it has a traffic stack, that stack's target group (and for ECS
+ * the execution role, log group and task size). Also what `tenantctl tenant diff` compares against.
+ */
+export function workloadSpecFor(
+  tenant: TenantSpec,
+  { version, stackOutputs, trafficOutputs }: { version: string; stackOutputs: Record<string, string>; trafficOutputs: Record<string, string> },
+): WorkloadSpec {
+  return {
+    tenantId: tenant.id,
+    image: tenant.image,
+    version,
+    replicas: tenant.replicas,
+    config: workloadConfigFrom(tenant, stackOutputs),
+    appRoleArn: stackOutputs.AppRoleArn,
+    ...(trafficOutputs.TargetGroupArn ? trafficWorkloadFields(tenant, trafficOutputs) : {}),
+  };
+}
+
+function trafficWorkloadFields(tenant: TenantSpec, traffic: Record<string, string>) {
+  const service = serviceOf(tenant);
+  const common = { port: service.port, targetGroupArn: traffic.TargetGroupArn };
+  if (tenant.runtime.kind !== 'ecs') return common;
+  return {
+    ...common,
+    ...(traffic.ExecutionRoleArn ? { executionRoleArn: traffic.ExecutionRoleArn } : {}),
+    ...(traffic.LogGroupName ? { logGroupName: traffic.LogGroupName } : {}),
+    cpu: service.cpu,
+    memory: service.memory,
   };
 }

@@ -1,8 +1,11 @@
+import { CreateChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { INFRA_DIR } from '../../src/activities/templates';
 import { repoRoot } from '../sandbox/tools';
 import { startHarness, type Harness } from './harness';
 
@@ -392,6 +395,198 @@ describe('tenantctl against the sandbox', () => {
     const unknown = await tenantctl(['certs', 'status', '--group', 'nope']);
     expectExit(unknown, 2);
     expect(unknown.stderr).toContain('--group: unknown certificate group');
+  });
+
+  describe('tenant diff', () => {
+    interface StackChangeJson {
+      action: string;
+      logicalId: string;
+      resourceType: string;
+      physicalId?: string;
+      replacement?: string;
+      details: { attribute: string; name?: string; requiresRecreation?: string; changeSource?: string; causingEntity?: string }[];
+    }
+    interface DiffJson {
+      tenantId: string;
+      changes: boolean;
+      stacks: { stackName: string; state: string; changes: StackChangeJson[] }[];
+      workload?: { kind: string; state: string; changes: { object: string; field: string; action: string; before?: unknown; after?: unknown }[] };
+    }
+    let scratch: string;
+    const stackName = 'tenant-umbrella';
+    const cfn = () => h.admin.cloudFormation(h.tenant('umbrella').aws);
+    /** Everything a diff must leave as it was: the stack's status and last update, its events and its change sets. */
+    const stackState = async () => {
+      const [{ Stacks = [] }, { StackEvents = [] }, { Summaries = [] }] = await Promise.all([
+        cfn().send(new DescribeStacksCommand({ StackName: stackName })),
+        cfn().send(new DescribeStackEventsCommand({ StackName: stackName })),
+        cfn().send(new ListChangeSetsCommand({ StackName: stackName })),
+      ]);
+      return {
+        status: Stacks[0]?.StackStatus,
+        lastUpdated: Stacks[0]?.LastUpdatedTime?.toISOString(),
+        events: StackEvents.length,
+        changeSets: Summaries.map((c) => `${c.ChangeSetName}:${c.ExecutionStatus}`).sort(),
+      };
+    };
+    /** A fleet config like the suite's, with umbrella's entry changed. */
+    const configWith = (change: Record<string, unknown>) => {
+      const fleet = parseYaml(readFileSync(env.TENANT_FLEET_CONFIG!, 'utf8')) as { tenants: { id: string }[] };
+      fleet.tenants = fleet.tenants.map((t) => (t.id === 'umbrella' ? { ...t, ...change } : t));
+      const path = join(scratch, `fleet-${Object.keys(change).join('-')}.yaml`);
+      writeFileSync(path, toYaml(fleet));
+      return path;
+    };
+
+    beforeAll(() => {
+      scratch = mkdtempSync(join(tmpdir(), 'tenantctl-diff-'));
+    });
+    afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+    it('shows a DB instance class change as "modify" and an engine change as "replace", executes nothing and leaves no change set', async () => {
+      const spec = h.tenant('umbrella');
+      const unchanged = await tenantctlJson<DiffJson>(['tenant', 'diff', 'umbrella']);
+      expectExit(unchanged, 0);
+      expect(unchanged.json.stacks.map((s) => [s.stackName, s.state])).toEqual([
+        [stackName, 'unchanged'],
+        ['tenant-umbrella-Traffic', 'unchanged'],
+      ]);
+      // What provisioning would apply to the ECS service is what runs: the same comparison as its apply.
+      expect(unchanged.json.workload).toMatchObject({ kind: 'ecs', state: 'unchanged', changes: [] });
+      expect(unchanged.json.changes).toBe(false);
+
+      // A diff cut short earlier left its change set behind: the next one removes it.
+      await cfn().send(
+        new CreateChangeSetCommand({
+          StackName: stackName,
+          ChangeSetName: 'tenant-fleet-preview',
+          ChangeSetType: 'UPDATE',
+          UsePreviousTemplate: true,
+          Capabilities: ['CAPABILITY_NAMED_IAM'],
+          Parameters: [{ ParameterKey: 'BackupRetentionDays', ParameterValue: '21' }, ...['TenantId', 'Environment', 'Production', 'DeletionProtection', 'Runtime', 'VpcId', 'SubnetIds', 'DatabaseInstanceClass', 'DatabaseEngineVersion'].map((ParameterKey) => ({ ParameterKey, UsePreviousValue: true }))],
+        }),
+      );
+      const before = await stackState();
+      expect(before.changeSets).toContain('tenant-fleet-preview:AVAILABLE');
+
+      const instanceClass = await tenantctlJson<DiffJson>(['tenant', 'diff', 'umbrella'], {
+        TENANT_FLEET_CONFIG: configWith({ database: { instanceClass: 'db.r6g.2xlarge' }, replicas: spec.replicas + 1 }),
+      });
+      expectExit(instanceClass, 0);
+      const [tenantStack, trafficStack] = instanceClass.json.stacks;
+      expect(tenantStack).toMatchObject({ stackName, state: 'changes' });
+      expect(tenantStack!.changes).toEqual([
+        {
+          action: 'modify',
+          logicalId: 'DatabaseWriter',
+          resourceType: 'AWS::RDS::DBInstance',
+          physicalId: expect.stringContaining('umbrella') as unknown,
+          replacement: 'False',
+          details: [{ attribute: 'Properties', name: 'DBInstanceClass', requiresRecreation: 'Never', evaluation: 'Static', changeSource: 'ParameterReference', causingEntity: 'DatabaseInstanceClass' }],
+        },
+      ]);
+      expect(trafficStack).toMatchObject({ state: 'unchanged' });
+      expect(instanceClass.json.workload!.changes).toEqual([
+        expect.objectContaining({ object: 'service tenant-umbrella', field: 'desiredCount', action: 'modify', before: spec.replicas, after: spec.replicas + 1 }),
+      ]);
+
+      // The engine is the template's: a template of the next version, given with --templates.
+      const templates = join(scratch, 'templates');
+      cpSync(join(INFRA_DIR, 'cloudformation'), templates, { recursive: true });
+      const tenantTemplate = join(templates, 'tenant.yaml');
+      const original = readFileSync(tenantTemplate, 'utf8');
+      const edited = original.replace(/(DatabaseCluster:\n(?:.*\n)*?\s+Engine: )aurora-postgresql/, '$1aurora-mysql');
+      expect(edited).not.toBe(original);
+      writeFileSync(tenantTemplate, edited);
+      const engine = await tenantctlJson<DiffJson>(['tenant', 'diff', 'umbrella', '--templates', templates]);
+      expectExit(engine, 0);
+      const byId = new Map(engine.json.stacks[0]!.changes.map((c) => [c.logicalId, c]));
+      expect(byId.get('DatabaseCluster')).toMatchObject({
+        action: 'replace',
+        replacement: 'True',
+        details: [{ attribute: 'Properties', name: 'Engine', requiresRecreation: 'Always', changeSource: 'DirectModification' }],
+      });
+      // The writer names its cluster: a new cluster means a new writer, found while the update would run.
+      expect(byId.get('DatabaseWriter')).toMatchObject({ action: 'replace', details: [expect.objectContaining({ name: 'DBClusterIdentifier', changeSource: 'ResourceReference', causingEntity: 'DatabaseCluster' })] });
+      const table = await tenantctl(['tenant', 'diff', 'umbrella', '--templates', templates]);
+      expectExit(table, 0);
+      expect(table.stdout).toMatch(/Stack tenant-umbrella \(account \d{12}, us-east-1\): \d+ changes, \d+ replacements/);
+      expect(table.stdout).toMatch(/replace\s+DatabaseCluster\s+AWS::RDS::DBCluster\s+\S+\s+Engine \(replaces\)/);
+      expect(table.stdout).toContain('Nothing was changed');
+
+      // Nothing was executed, and no change set is left, the stale one included.
+      const after = await stackState();
+      expect(after).toEqual({ ...before, changeSets: before.changeSets.filter((c) => !c.startsWith('tenant-fleet-preview:')) });
+      expect(after.status).toMatch(/^(CREATE|UPDATE)_COMPLETE$/);
+    });
+
+    it('refuses an unknown tenant and a templates folder without the templates, with exit 2, before any AWS call', async () => {
+      const unknown = await tenantctl(['tenant', 'diff', 'nobody']);
+      expectExit(unknown, 2);
+      expect(unknown.stderr).toContain('<tenant>: unknown tenant; the fleet config has: ');
+      expect(unknown.stderr).toContain('(got "nobody")');
+      const malformed = await tenantctl(['tenant', 'diff', 'Not_A_Tenant']);
+      expectExit(malformed, 2);
+      expect(malformed.stderr).toContain('<tenant>: ');
+      const templates = await tenantctl(['tenant', 'diff', 'umbrella', '--templates', scratch]);
+      expectExit(templates, 2);
+      expect(templates.stderr).toContain(`--templates: expected a directory holding the CloudFormation templates tenant.yaml and tenant-traffic.yaml (got ${JSON.stringify(scratch)})`);
+    });
+  });
+
+  it('tenant resources lists the stacks, the ECS service and the certificates of a tenant in another account, with console links', async () => {
+    interface ResourcesJson {
+      tenantId: string;
+      stacks: { stackName: string; accountId: string; status?: string; link?: string; resources: { logicalId: string; type: string; physicalId?: string; status: string; link?: string }[] }[];
+      runtime: { kind: string; cluster: string; accountId: string; objects: { kind: string; name: string; status: string; link?: string }[] };
+      certificates: { group: string; items: { arn: string; names: string[]; status: string; covers: string[]; attached: boolean; link: string }[]; uncovered: string[] };
+    }
+    const spec = h.tenant('umbrella');
+    // Provisioning asked the group's certificates workflow for umbrella's names: wait until ACM has a certificate for them.
+    let result: CliResult & { json: ResourcesJson };
+    const deadline = Date.now() + 90_000;
+    do {
+      result = await tenantctlJson<ResourcesJson>(['tenant', 'resources', 'umbrella']);
+      expectExit(result, 0);
+      if (result.json.certificates.items.length > 0) break;
+      await new Promise((r) => setTimeout(r, 2_000));
+    } while (Date.now() < deadline);
+    const { json } = result;
+    expect(json.stacks.map((s) => [s.stackName, s.accountId])).toEqual([
+      ['tenant-umbrella', spec.aws.accountId],
+      ['tenant-umbrella-Traffic', spec.loadBalancer!.aws.accountId],
+    ]);
+    // umbrella lives in its own account: read through its fleet access role, not the caller's account.
+    expect(spec.aws.accountId).not.toBe(h.tenant('hooli').aws.accountId);
+    const tenantStack = json.stacks[0]!;
+    expect(tenantStack.status).toMatch(/^(CREATE|UPDATE)_COMPLETE$/);
+    expect(tenantStack.link).toMatch(/^https:\/\/us-east-1\.console\.aws\.amazon\.com\/cloudformation\/home\?region=us-east-1#\/stacks\/stackinfo\?stackId=arn%3Aaws%3Acloudformation/);
+    const cluster = tenantStack.resources.find((r) => r.logicalId === 'DatabaseCluster');
+    expect(cluster).toMatchObject({ type: 'AWS::RDS::DBCluster', physicalId: 'tenant-umbrella', status: expect.stringMatching(/_COMPLETE$/) as unknown });
+    expect(cluster!.link).toBe('https://us-east-1.console.aws.amazon.com/rds/home?region=us-east-1#database:id=tenant-umbrella;is-cluster=true');
+    expect(json.stacks[1]!.resources.map((r) => r.type)).toContain('AWS::ElasticLoadBalancingV2::TargetGroup');
+    expect(json.runtime).toMatchObject({ kind: 'ecs', accountId: spec.runtime.kind === 'ecs' ? spec.runtime.aws.accountId : '' });
+    expect(json.runtime.objects[0]).toMatchObject({ kind: 'service', name: 'tenant-umbrella', status: expect.stringMatching(/^active: \d+\/\d+ running/) as unknown });
+    expect(json.runtime.objects.some((o) => o.kind === 'deployment')).toBe(true);
+    expect(json.certificates.group).toBe(spec.loadBalancer!.name);
+    expect(json.certificates.items.length).toBeGreaterThan(0);
+    for (const c of json.certificates.items) {
+      expect(c.covers).toEqual(spec.hostnames);
+      expect(c.link).toMatch(/^https:\/\/us-east-1\.console\.aws\.amazon\.com\/acm\/home\?region=us-east-1#\/certificates\//);
+    }
+    const served = json.certificates.items.filter((c) => c.status === 'ISSUED' && c.attached).flatMap((c) => c.covers);
+    expect(json.certificates.uncovered).toEqual(spec.hostnames.filter((name) => !served.includes(name)));
+
+    const table = await tenantctl(['tenant', 'resources', 'umbrella']);
+    expectExit(table, 0);
+    expect(table.stdout).toMatch(new RegExp(`Stack tenant-umbrella \\(account ${spec.aws.accountId}, us-east-1\\): (CREATE|UPDATE)_COMPLETE`));
+    expect(table.stdout).toMatch(/DatabaseCluster\s+AWS::RDS::DBCluster\s+tenant-umbrella\s+\S+_COMPLETE\s+https:\/\/us-east-1\.console\.aws\.amazon\.com\/rds\//);
+    expect(table.stdout).toMatch(/service\s+tenant-umbrella\s+active: /);
+    expect(table.stdout).toContain(`Certificates (group ${spec.loadBalancer!.name}`);
+
+    const unknown = await tenantctl(['tenant', 'resources', 'nobody']);
+    expectExit(unknown, 2);
+    expect(unknown.stderr).toContain('<tenant>: unknown tenant; the fleet config has: ');
   });
 
   it('release list shows the releases with their version, plan and outcome', async () => {

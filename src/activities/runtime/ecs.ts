@@ -8,12 +8,13 @@ import {
   type ContainerDefinition,
   type LoadBalancer,
   type Service,
+  type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { ErrorType, permanentFailure, retryableFailure } from '../../shared/errors';
 import type { RuntimeSpec } from '../../shared/tenant-spec';
 import type { AwsClients } from '../aws/clients';
 import { pollWithHeartbeat } from '../poll';
-import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type RolloutStatus, type WorkloadSpec } from './types';
+import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type RolloutStatus, type WorkloadChange, type WorkloadPreview, type WorkloadSpec } from './types';
 
 export type EcsRuntime = Extract<RuntimeSpec, { kind: 'ecs' }>;
 
@@ -57,39 +58,11 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
     /** Registers a task definition revision only if the latest differs, then creates or updates the service. */
     async ecsApplyWorkload({ runtime, workload }: { runtime: EcsRuntime; workload: WorkloadSpec }): Promise<ApplyResult> {
       const ecs = aws.ecs(runtime.aws);
-      const port = workload.port ?? 8080;
-      const container: ContainerDefinition = {
-        name: CONTAINER,
-        image: imageRef(workload),
-        essential: true,
-        portMappings: [{ containerPort: port, protocol: 'tcp' }],
-        environment: Object.entries(workload.config)
-          .sort(([a], [b]) => a.localeCompare(b))
-          .map(([name, value]) => ({ name, value })),
-        ...(workload.logGroupName
-          ? {
-              logConfiguration: {
-                logDriver: 'awslogs',
-                options: { 'awslogs-group': workload.logGroupName, 'awslogs-region': runtime.aws.region, 'awslogs-stream-prefix': CONTAINER },
-              },
-            }
-          : {}),
-      };
-      const cpu = String(workload.cpu ?? 256);
-      const memory = String(workload.memory ?? 512);
-      const loadBalancers: LoadBalancer[] = workload.targetGroupArn ? [{ targetGroupArn: workload.targetGroupArn, containerName: CONTAINER, containerPort: port }] : [];
+      const { container, cpu, memory, loadBalancers } = desiredWorkload(runtime, workload);
       const service = await describeService(runtime, workload.tenantId);
       let taskDefinitionArn = service?.taskDefinition;
       const current = taskDefinitionArn ? await taskDefinitionOf(runtime, taskDefinitionArn) : undefined;
-      const currentContainer = current?.containerDefinitions?.find((c) => c.name === CONTAINER);
-      const sameDefinition =
-        currentContainer?.image === container.image &&
-        JSON.stringify(currentContainer?.environment ?? []) === JSON.stringify(container.environment) &&
-        JSON.stringify(currentContainer?.logConfiguration ?? null) === JSON.stringify(container.logConfiguration ?? null) &&
-        (current?.taskRoleArn ?? undefined) === workload.appRoleArn &&
-        (current?.executionRoleArn ?? undefined) === workload.executionRoleArn &&
-        current?.cpu === cpu &&
-        current?.memory === memory;
+      const sameDefinition = current !== undefined && taskDefinitionDifferences(current, runtime, workload).length === 0;
       const sameLoadBalancers = JSON.stringify(loadBalancersOf(service)) === JSON.stringify(loadBalancers);
       let changed = false;
       if (!sameDefinition) {
@@ -146,6 +119,29 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
         changed = true;
       }
       return { changed, revision: taskDefinitionArn ?? '' };
+    },
+
+    /**
+     * What `ecsApplyWorkload` with this workload would change, without changing anything: each
+     * field of the task definition that would make it register a new revision (image, size,
+     * roles, environment, logs), and the service's desired count and load balancers.
+     */
+    async ecsPreviewWorkload({ runtime, workload }: { runtime: EcsRuntime; workload: WorkloadSpec }): Promise<WorkloadPreview> {
+      const service = await describeService(runtime, workload.tenantId);
+      const { loadBalancers } = desiredWorkload(runtime, workload);
+      const where = { kind: 'ecs' as const, cluster: runtime.clusterName, service: serviceName(workload.tenantId) };
+      if (!service?.taskDefinition) return { ...where, state: 'absent', changes: [{ object: `service ${serviceName(workload.tenantId)}`, field: '(service)', action: 'add' }] };
+      const current = await taskDefinitionOf(runtime, service.taskDefinition);
+      const changes: WorkloadChange[] = (current ? taskDefinitionDifferences(current, runtime, workload) : [{ field: '(task definition)', action: 'add' as const }]).map((c) => ({
+        object: `task definition ${service.taskDefinition?.split('/').pop() ?? ''}`,
+        ...c,
+      }));
+      const serviceObject = `service ${serviceName(workload.tenantId)}`;
+      if (service.desiredCount !== workload.replicas) changes.push({ object: serviceObject, field: 'desiredCount', action: 'modify', before: service.desiredCount, after: workload.replicas });
+      if (JSON.stringify(loadBalancersOf(service)) !== JSON.stringify(loadBalancers)) {
+        changes.push({ object: serviceObject, field: 'loadBalancers', action: 'modify', before: loadBalancersOf(service), after: loadBalancers });
+      }
+      return { ...where, state: changes.length === 0 ? 'unchanged' : 'changes', revision: service.taskDefinition, changes };
     },
 
     /**
@@ -257,3 +253,57 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
 }
 
 export type EcsActivities = ReturnType<typeof createEcsActivities>;
+
+/** The task definition and service settings a workload asks for. */
+function desiredWorkload(runtime: EcsRuntime, workload: WorkloadSpec) {
+  const port = workload.port ?? 8080;
+  const container: ContainerDefinition = {
+    name: CONTAINER,
+    image: imageRef(workload),
+    essential: true,
+    portMappings: [{ containerPort: port, protocol: 'tcp' }],
+    environment: Object.entries(workload.config)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, value]) => ({ name, value })),
+    ...(workload.logGroupName
+      ? {
+          logConfiguration: {
+            logDriver: 'awslogs',
+            options: { 'awslogs-group': workload.logGroupName, 'awslogs-region': runtime.aws.region, 'awslogs-stream-prefix': CONTAINER },
+          },
+        }
+      : {}),
+  };
+  const loadBalancers: LoadBalancer[] = workload.targetGroupArn ? [{ targetGroupArn: workload.targetGroupArn, containerName: CONTAINER, containerPort: port }] : [];
+  return { container, cpu: String(workload.cpu ?? 256), memory: String(workload.memory ?? 512), loadBalancers };
+}
+
+/**
+ * Each field in which the registered task definition differs from the workload's: any one of them
+ * makes `ecsApplyWorkload` register a new revision. Environment variables are compared one by one
+ * (an order that alone differs is one change of `environment`).
+ */
+export function taskDefinitionDifferences(current: TaskDefinition, runtime: EcsRuntime, workload: WorkloadSpec): Omit<WorkloadChange, 'object'>[] {
+  const { container, cpu, memory } = desiredWorkload(runtime, workload);
+  const running = current.containerDefinitions?.find((c) => c.name === CONTAINER);
+  const changes: Omit<WorkloadChange, 'object'>[] = [];
+  const compare = (field: string, before: unknown, after: unknown) => {
+    if (JSON.stringify(before ?? null) !== JSON.stringify(after ?? null)) {
+      changes.push({ field, action: before === undefined || before === null ? 'add' : after === undefined || after === null ? 'remove' : 'modify', before, after });
+    }
+  };
+  compare('image', running?.image, container.image);
+  compare('cpu', current.cpu, cpu);
+  compare('memory', current.memory, memory);
+  compare('taskRoleArn', current.taskRoleArn, workload.appRoleArn);
+  compare('executionRoleArn', current.executionRoleArn, workload.executionRoleArn);
+  const before = new Map((running?.environment ?? []).map((e) => [e.name ?? '', e.value]));
+  const after = new Map((container.environment ?? []).map((e) => [e.name ?? '', e.value]));
+  const names = [...new Set([...before.keys(), ...after.keys()])].sort();
+  for (const name of names) compare(`environment.${name}`, before.get(name), after.get(name));
+  if (!names.some((n) => before.get(n) !== after.get(n)) && JSON.stringify(running?.environment ?? []) !== JSON.stringify(container.environment)) {
+    changes.push({ field: 'environment', action: 'modify', before: 'registered in another order', after: 'sorted by name' });
+  }
+  compare('logConfiguration', running?.logConfiguration, container.logConfiguration);
+  return changes;
+}

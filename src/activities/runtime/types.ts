@@ -46,6 +46,30 @@ export interface CurrentWorkload {
   revision: string;
 }
 
+/** One difference between the live workload and what provisioning would apply. */
+export interface WorkloadChange {
+  /** `task definition tenant-acme:3`, `service tenant-acme`, `Deployment tenant-acme/app`. */
+  object: string;
+  /** The field, as a path (`image`, `environment.DATABASE_HOST`, `spec.replicas`). */
+  field: string;
+  action: 'add' | 'modify' | 'remove';
+  before?: unknown;
+  after?: unknown;
+}
+
+/** What provisioning would change in a tenant's workload; nothing is written to find out. */
+export interface WorkloadPreview {
+  kind: 'ecs' | 'kubernetes';
+  /** `absent`: no workload yet, provisioning creates it. */
+  state: 'absent' | 'unchanged' | 'changes';
+  /** ECS: the service's current task definition; Kubernetes: the Deployment's generation. */
+  revision?: string;
+  cluster?: string;
+  service?: string;
+  namespace?: string;
+  changes: WorkloadChange[];
+}
+
 export const imageRef = (spec: Pick<WorkloadSpec, 'image' | 'version'>) => `${spec.image}:${spec.version}`;
 
 export function versionOf(imageReference: string): string {

@@ -6,6 +6,7 @@ import { certsCommands } from './certs';
 import { fleetCommands } from './fleet';
 import { releaseCommands } from './release';
 import { tenantCommands } from './tenant';
+import { tenantInspectCommands } from './tenant-inspect';
 import { InputValidationError } from '../../shared/validation';
 
 interface Group {
@@ -14,7 +15,7 @@ interface Group {
 }
 
 const GROUPS: Record<string, Group> = {
-  tenant: { summary: 'provision, deprovision, list tenants and show their history', commands: tenantCommands },
+  tenant: { summary: 'provision, deprovision, list tenants, show their history, resources and what provisioning would change', commands: [...tenantCommands, ...tenantInspectCommands] },
   release: { summary: 'roll a version across the fleet in waves, and steer it (approve, abort, pause, resume)', commands: releaseCommands },
   certs: { summary: "TLS certificates per load balancer: plan (dry run), sync, status", commands: certsCommands },
   fleet: { summary: 'the whole fleet at a glance: versions, failures, pending approvals, certificates due', commands: fleetCommands },
@@ -31,7 +32,8 @@ const ENVIRONMENT_HELP = [
   'TEMPORAL_UI_URL             Temporal Web UI base URL, for the links tenantctl prints',
   'TENANT_FLEET_CONFIG         fleet config file (or --config)',
   'TENANT_FLEET_CODEC_KEYS / TENANT_FLEET_CODEC_KEY_FILE   payload encryption keys (as the workers)',
-  'AWS_ENDPOINT_URL, AWS credentials   for `tenant list` and `fleet status` versions (SSM)',
+  'AWS_ENDPOINT_URL, AWS credentials   for `tenant list` and `fleet status` versions (SSM), `tenant diff`',
+  '  and `tenant resources` (the credentials assume each account\'s fleet access role, as the workers\')',
   '`. .sandbox/env` sets all of these for the sandbox.',
 ];
 

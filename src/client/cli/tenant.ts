@@ -22,7 +22,7 @@ import { commaList, configName, count, flag, required } from './schemas';
 const tenantArg = required('a tenant ID from the fleet config', tenantIdSchema);
 
 /** Resolves IDs against the fleet config; every unknown one is named, and nothing starts. */
-function resolveTenants(config: FleetConfig, ids: string[]): TenantSpec[] {
+export function resolveTenants(config: FleetConfig, ids: string[]): TenantSpec[] {
   const known = config.tenants.map((t) => t.id);
   const unknown = ids.filter((id) => !known.includes(id));
   if (unknown.length > 0) {
@@ -205,7 +205,7 @@ function statusColour(status: string): Colour {
   return status === 'RUNNING' ? 'cyan' : status === 'COMPLETED' ? 'green' : 'red';
 }
 
-function messageOf(error: unknown): string {
+export function messageOf(error: unknown): string {
   const failure = applicationFailureOf(error);
   if (failure) return `${failure.message}${failure.type ? ` [${failure.type}]` : ''}`;
   return (error as Error)?.message ?? String(error);

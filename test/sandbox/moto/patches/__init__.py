@@ -17,6 +17,7 @@ PATCHES = (
     "cfn_engine",
     "cfn_resource_status",
     "cfn_change_sets",
+    "cfn_change_set_details",
     "cfn_client_request_token",
     "cfn_timing",
     "cfn_iam",
