@@ -1,12 +1,12 @@
 import { CreateChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { INFRA_DIR } from '../../src/activities/templates';
 import { repoRoot } from '../sandbox/tools';
+import { tempDir } from '../support/temp-dir';
 import { startHarness, type Harness } from './harness';
 
 /**
@@ -439,9 +439,8 @@ describe('tenantctl against the sandbox', () => {
     };
 
     beforeAll(() => {
-      scratch = mkdtempSync(join(tmpdir(), 'tenantctl-diff-'));
+      scratch = tempDir('tenantctl-diff-');
     });
-    afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
     it('shows a DB instance class change as "modify" and an engine change as "replace", executes nothing and leaves no change set', async () => {
       const spec = h.tenant('umbrella');

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from test_launcher import Aws, _aurora_template, _name, _stack, aws, endpoint  # noqa: F401  (pytest fixtures)
+from test_launcher import Aws, _aurora_template, _name, _stack
 
 
-def _created(aws: Aws) -> tuple[Any, str]:  # noqa: F811
+def _created(aws: Aws) -> tuple[Any, str]:
     cfn = aws("cloudformation")
     name = _name("details")
     cfn.create_stack(StackName=name, TemplateBody=_aurora_template(extra=_endpoint_parameter()),
@@ -43,7 +43,7 @@ def _targets(change: dict[str, Any]) -> list[tuple[str, str | None, str, str, st
              d.get("CausingEntity")) for d in change["Details"]]
 
 
-def test_an_instance_class_change_modifies_the_instance_in_place(aws: Aws) -> None:  # noqa: F811
+def test_an_instance_class_change_modifies_the_instance_in_place(aws: Aws) -> None:
     cfn, name = _created(aws)
     changes = _changes(cfn, name, _aurora_template(extra=_endpoint_parameter()),
                        [{"ParameterKey": "Tenant", "ParameterValue": "acme"},
@@ -59,7 +59,7 @@ def test_an_instance_class_change_modifies_the_instance_in_place(aws: Aws) -> No
     assert _stack(cfn, name)["StackStatus"] == "CREATE_COMPLETE"
 
 
-def test_an_engine_change_replaces_the_cluster_and_its_dependents(aws: Aws) -> None:  # noqa: F811
+def test_an_engine_change_replaces_the_cluster_and_its_dependents(aws: Aws) -> None:
     cfn, name = _created(aws)
     template = json.loads(_aurora_template(extra=_endpoint_parameter()))
     template["Resources"]["Database"]["Properties"]["Engine"] = "aurora-mysql"
@@ -83,7 +83,7 @@ def test_an_engine_change_replaces_the_cluster_and_its_dependents(aws: Aws) -> N
     assert endpoint["Details"][0]["Evaluation"] == "Dynamic"
 
 
-def test_a_tag_change_is_scoped_to_tags_and_an_unknown_type_is_conditional(aws: Aws) -> None:  # noqa: F811
+def test_a_tag_change_is_scoped_to_tags_and_an_unknown_type_is_conditional(aws: Aws) -> None:
     cfn, name = _created(aws)
     template = json.loads(_aurora_template(extra=_endpoint_parameter()))
     # AWS::KMS::Key is not in the patch's table: it cannot tell, so it says "Conditional".
