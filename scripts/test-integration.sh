@@ -10,6 +10,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 NO_KUBE=" certificates load-balancer restore codec-server metrics worker-process history-secrets chaos tenantctl interrupt temporal-cluster "
 # These files run on the production-shaped Temporal (PostgreSQL, several shards; docs/testing.md).
 ON_CLUSTER=" temporal-cluster "
+# These files run ECS tasks behind a load balancer as tenant app processes (docs/sandbox.md "ECS tasks").
+ECS_TASKS=" provisioning "
 
 if [ "$#" -gt 0 ]; then
   files=("$@")
@@ -27,8 +29,10 @@ for file in "${files[@]}"; do
   [[ "$NO_KUBE" == *" $name "* ]] && kube=0
   temporal=dev
   [[ "$ON_CLUSTER" == *" $name "* ]] && temporal=cluster
+  ecs_tasks=0
+  [[ "$ECS_TASKS" == *" $name "* ]] && ecs_tasks=1
   echo "[integration] $file (sandbox .sandbox/test-$name, Temporal $temporal, Kubernetes $([ "$kube" = 1 ] && echo on || echo off))"
-  if TENANT_FLEET_TEST_SANDBOX=".sandbox/test-$name" TENANT_FLEET_TEST_KUBE="$kube" TENANT_FLEET_TEST_TEMPORAL="$temporal" \
+  if TENANT_FLEET_TEST_SANDBOX=".sandbox/test-$name" TENANT_FLEET_TEST_KUBE="$kube" TENANT_FLEET_TEST_TEMPORAL="$temporal" TENANT_FLEET_TEST_ECS_TASKS="$ecs_tasks" \
       npx jest --selectProjects integration --runTestsByPath "$file"; then
     passed=$((passed + 1))
   else

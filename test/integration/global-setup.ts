@@ -13,6 +13,8 @@ export default async function globalSetup(): Promise<void> {
     kubernetes: process.env.TENANT_FLEET_TEST_KUBE !== '0',
     // TENANT_FLEET_TEST_TEMPORAL=cluster: the production-shaped Temporal (docs/testing.md).
     temporal: (process.env.TENANT_FLEET_TEST_TEMPORAL || 'dev') as TemporalFlavor,
+    // TENANT_FLEET_TEST_ECS_TASKS=1: ECS tasks behind a load balancer are tenant app processes (scripts/test-integration.sh sets it per file).
+    ecsTasks: process.env.TENANT_FLEET_TEST_ECS_TASKS === '1',
     log: (line) => process.stdout.write(`[sandbox] ${line}\n`),
   });
   (globalThis as Record<string, unknown>)[SANDBOX_HANDLE] = sandbox;

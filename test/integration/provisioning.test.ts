@@ -14,7 +14,10 @@ import type { DeprovisionTenantInput, ProvisionTenantInput } from '../../src/sha
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
+import { request } from 'node:http';
+import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { startHarness, type Harness } from './harness';
+import { TEST_SANDBOX_DIR } from './sandbox-env';
 import { replayAndMaybeRecord } from './histories';
 
 let h: Harness;
@@ -55,6 +58,31 @@ async function trafficOutputs(tenant: TenantSpec): Promise<Record<string, string
     if (/does not exist/.test((error as Error).message)) return undefined;
     throw error;
   }
+}
+
+/** Waits until the load balancer emulator has applied every ELBv2 write made so far (its pushes carry the generation it read). */
+async function emulatorCaughtUp(): Promise<void> {
+  const counter = async () => (await (await fetch(`${h.env.TENANT_FLEET_DIRECT_AWS_ENDPOINT_URL ?? h.env.AWS_ENDPOINT_URL}/_sandbox/elbv2/generation`)).json()) as { generation: number; pushed: number };
+  const { generation } = await counter();
+  const deadline = Date.now() + 15_000;
+  while ((await counter()).pushed < generation) {
+    if (Date.now() > deadline) throw new Error(`the load balancer emulator has not caught up with ELBv2 generation ${generation}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** One request through the load balancer emulator, as a client of the hostname sends it. */
+function get(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -117,6 +145,14 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     const logGroups = await h.admin.cloudWatchLogs(lbAws).send(new DescribeLogGroupsCommand({ logGroupNamePrefix: traffic.LogGroupName }));
     expect(logGroups.logGroups?.[0]?.retentionInDays).toBe(service.logRetentionDays);
 
+    // Every hostname answers through the load balancer, from a tenant app process behind an ECS task.
+    const endpoints = await Promise.all(tenant.hostnames.map((hostname) => resolveTenantEndpoint(TEST_SANDBOX_DIR, hostname)));
+    for (const endpoint of endpoints) {
+      const answer = await get(endpoint.url, endpoint.hostname);
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body)).toMatchObject({ tenant: 'globex', version: '1.0.0', host: endpoint.hostname });
+    }
+
     const records = await h.admin.route53(tenant.aws).send(new ListResourceRecordSetsCommand({ HostedZoneId: tenant.hostedZoneId! }));
     expect(records.ResourceRecordSets?.filter((r) => r.Type === 'CNAME').map((r) => r.Name)).toEqual(
       expect.arrayContaining(['globex.a.tenants.test.', 'api.globex.a.tenants.test.']),
@@ -146,6 +182,8 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     expect(await trafficOutputs(tenant)).toBeUndefined();
     expect(await rulesFor(tenant)).toEqual([]);
     await expect(h.admin.elbv2(lbAws).send(new DescribeTargetGroupsCommand({ TargetGroupArns: [traffic.TargetGroupArn!] }))).rejects.toThrow(/not found|TargetGroupNotFound/i);
+    await emulatorCaughtUp();
+    for (const endpoint of endpoints) expect((await get(endpoint.url, endpoint.hostname)).status).toBe(404);
 
     // Each path replays against today's code (and is recorded as a fixture with TENANT_FLEET_RECORD_HISTORIES=1).
     const removal = await h.client.workflow.getHandle(workflowIds.deprovision('globex')).describe();

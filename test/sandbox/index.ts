@@ -13,6 +13,7 @@ import { writeSandboxFleetConfig } from './fleet-config';
 import { sandboxAwsEnv } from './aws-identities';
 import { checkAwsEmulatorSettings, startAwsEmulator, type AwsEmulator, type AwsEmulatorSettings } from './moto';
 import { startFaultProxies, type FaultProxies } from './fault-proxy';
+import { startEcsTaskController, type EcsTaskController } from './data-plane/ecs-tasks';
 import { startLoadBalancerEmulator, type LoadBalancerEmulator } from './data-plane/load-balancer';
 import { abortable, throwIfInterrupted } from './interrupt';
 import { freeLoopbackPorts, retryOnPortClash } from './ports';
@@ -40,6 +41,12 @@ export interface SandboxOptions {
    * real servers, for checks that must not be faulted. Off by default.
    */
   faults?: boolean | { seed?: number };
+  /**
+   * Run every task of an ECS service with a load balancer as a tenant app process in its target
+   * group (test/sandbox/data-plane/ecs-tasks.ts); without it moto's timer decides ECS rollouts and
+   * no process serves an ECS tenant's hostnames. Off by default for now (docs/sandbox.md "ECS tasks").
+   */
+  ecsTasks?: boolean;
   /** AWS emulator settings (time scale, quotas: test/sandbox/moto/README.md) over its defaults and TENANT_FLEET_SANDBOX_*. */
   awsSettings?: AwsEmulatorSettings;
   log?: (line: string) => void;
@@ -59,6 +66,8 @@ export interface Sandbox {
   aws: AwsEmulator;
   /** The load balancer emulator (test/sandbox/data-plane/): moto's load balancers served on 127.0.0.1. */
   loadBalancer: LoadBalancerEmulator;
+  /** The ECS service scheduler for services with load balancers: a tenant app process per task (test/sandbox/data-plane/ecs-tasks.ts). */
+  ecsTasks?: EcsTaskController;
   kube?: KubeCluster;
   /** Set when started with `faults`. */
   faults?: FaultProxies;
@@ -182,6 +191,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       timeScale: sandboxTimeScale(options.awsSettings),
     });
     started.push(loadBalancer);
+    const ecsTasks = options.ecsTasks
+      ? await startEcsTaskController({
+          awsEndpoint: aws.endpoint,
+          adminCredentials: baseline.identities.admin,
+          accounts: SANDBOX_ACCOUNTS.map((a) => a.accountId),
+          region: SANDBOX_REGION,
+          stateDir: join(stateDir, 'data-plane'),
+          timeScale: sandboxTimeScale(options.awsSettings),
+        })
+      : undefined;
+    if (ecsTasks) started.push(ecsTasks);
 
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: temporal.address,
@@ -209,7 +229,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     };
     const envFile = join(stateDir, 'env');
     writeEnvFile(envFile, env);
-    return { stateDir, envFile, temporal, codec, aws, loadBalancer, kube, faults, env, fleetConfigPath, stop: stopAll };
+    return { stateDir, envFile, temporal, codec, aws, loadBalancer, ecsTasks, kube, faults, env, fleetConfigPath, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;

@@ -69,9 +69,13 @@ def test_health_is_what_the_emulator_pushed_and_draining_targets_stay_listed(aws
     _health(elbv2, arn)
     assert _call(endpoint, "/_sandbox/elbv2/generation")["generation"] == generation
     # Once the emulator stops reporting it (draining over), the target is gone.
+    pushes = _call(endpoint, "/_sandbox/elbv2/generation")["pushes"]
     _call(endpoint, "/_sandbox/elbv2/target-health", {"generation": generation, "targetGroups": {arn: {"127.0.0.1:4101": {"State": "healthy"}}}})
     assert _health(elbv2, arn) == {"127.0.0.1:4101": ("healthy", None)}
     assert _call(endpoint, "/_sandbox/elbv2/generation")["pushed"] == generation
+    # Every push is counted, and the last one is read back whole (the ECS task controller's view of every group).
+    assert _call(endpoint, "/_sandbox/elbv2/generation")["pushes"] == pushes + 1
+    assert _call(endpoint, "/_sandbox/elbv2/target-health") == {"pushes": pushes + 1, "targetGroups": {arn: {"127.0.0.1:4101": {"State": "healthy"}}}}
 
 
 def test_a_bad_push_is_refused_with_the_expected_shape(endpoint: str) -> None:  # noqa: F811

@@ -17,6 +17,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from typing import Any, Iterator
 
@@ -916,3 +918,45 @@ def test_rds_restore_of_a_cluster_with_a_managed_password(aws: Aws) -> None:
     assert {"Key": "restored-from", "Value": snapshot} in rds.describe_db_clusters(DBClusterIdentifier=restored)["DBClusters"][0]["TagList"]
     rds.modify_db_cluster(DBClusterIdentifier=restored, NewDBClusterIdentifier=restored + "-x", ApplyImmediately=True)
     assert {"Key": "restored-from", "Value": snapshot} in rds.describe_db_clusters(DBClusterIdentifier=restored + "-x")["DBClusters"][0]["TagList"]
+
+
+# Last in the module: announcing the ECS task controller hands every later service with a load
+# balancer on this launcher to it.
+def test_ecs_task_controller_decides_rollouts_of_services_with_a_load_balancer(timed_aws: Aws, timed_endpoint: str) -> None:
+    def call(path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{timed_endpoint}{path}", data=data, method="POST" if data else "GET",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as response:
+            return json.loads(response.read())
+
+    ecs = timed_aws("ecs")
+    cluster = _name("cluster")
+    before = call("/_sandbox/ecs/generation")["generation"]
+    ecs.create_cluster(clusterName=cluster)
+    assert call("/_sandbox/ecs/generation")["generation"] > before
+    ecs.register_task_definition(family="lb", containerDefinitions=[{"name": "app", "image": "app:1.0.0", "memory": 128}])
+    call("/_sandbox/ecs/controller", {})
+    group = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/lb/0123456789abcdef"
+    ecs.create_service(cluster=cluster, serviceName="lb", taskDefinition="lb:1", desiredCount=2,
+                       loadBalancers=[{"targetGroupArn": group, "containerName": "app", "containerPort": 8080}])
+    ecs.create_service(cluster=cluster, serviceName="plain", taskDefinition="lb:1", desiredCount=1)
+    # Past the timer's rollout time, the service without a load balancer completes; the other waits for the controller.
+    assert _wait_rollout(ecs, cluster, "plain")["deployments"][0]["rolloutState"] == "COMPLETED"
+    time.sleep(max(0.0, 2 * 400 * 0.002 - 0.2))
+    deployment = _service(ecs, cluster, "lb")["deployments"][0]
+    assert (deployment["rolloutState"], deployment["runningCount"]) == ("IN_PROGRESS", 0)
+
+    generation = call("/_sandbox/ecs/generation")["generation"]
+    call("/_sandbox/ecs/deployments", {"account": "123456789012", "region": "us-east-1", "cluster": cluster, "service": "lb", "deployments": [
+        {"id": deployment["id"], "runningCount": 1, "pendingCount": 1, "failedTasks": 0, "rolloutState": "IN_PROGRESS"}]})
+    assert call("/_sandbox/ecs/generation")["generation"] > generation
+    assert _service(ecs, cluster, "lb")["deployments"][0]["runningCount"] == 1
+    call("/_sandbox/ecs/deployments", {"account": "123456789012", "region": "us-east-1", "cluster": cluster, "service": "lb", "deployments": [
+        {"id": deployment["id"], "runningCount": 2, "pendingCount": 0, "failedTasks": 0, "rolloutState": "COMPLETED"}]})
+    service = _service(ecs, cluster, "lb")
+    assert (service["deployments"][0]["rolloutState"], service["runningCount"]) == ("COMPLETED", 2)
+    assert any("has reached a steady state" in e["message"] for e in service["events"])
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        call("/_sandbox/ecs/deployments", {"account": "123456789012", "region": "us-east-1", "cluster": cluster})
+    assert refused.value.code == 400

@@ -36,6 +36,19 @@ Behaviour
   deployment's task definition is started (and completes as above).
 * Service `events` carry ECS-style messages (newest first).
 * A desiredCount-only change updates the PRIMARY deployment (no new deployment).
+* A service with `loadBalancers` is run by the sandbox's ECS task controller
+  (test/sandbox/data-plane/ecs-tasks.ts) once it has announced itself: its deployments
+  leave IN_PROGRESS only when the controller reports it, which it does from real tenant app
+  processes and the target health the load balancer emulator decided (new tasks healthy in
+  the target group, old ones drained). The timer above stays for services without one:
+
+      POST /_sandbox/ecs/controller   {}   (the controller runs: stop timing services with load balancers)
+      GET  /_sandbox/ecs/generation   -> {"generation": n}: bumped by every ECS write (clusters, services,
+                                         and these reports), so the controller re-reads ECS only when it changed
+      POST /_sandbox/ecs/deployments
+      {"account": "123456789012", "region": "us-east-1", "cluster": "<name>", "service": "<name>",
+       "deployments": [{"id": "ecs-svc/...", "runningCount": 2, "pendingCount": 0, "failedTasks": 0,
+                        "rolloutState": "COMPLETED" | "FAILED" | "IN_PROGRESS", "rolloutStateReason": "..."}]}
 
 How it hooks into moto
 ----------------------
@@ -47,6 +60,8 @@ describe_services` and `EC2ContainerServiceResponse.create_service` (to keep
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from typing import Any, Callable
 
@@ -158,9 +173,40 @@ def _circuit_breaker_rollback(service: Any) -> bool:
     return bool(breaker.get("enable")) and bool(breaker.get("rollback"))
 
 
+# Set once the sandbox's ECS task controller announced itself: from then on it decides the
+# rollouts of services with load balancers (from real processes and target health), not a timer.
+_controller = {"running": False}
+
+
+# Bumped by every write to clusters or services (and by the controller's reports): the controller
+# polls this counter (unsigned, outside moto's request lock) instead of describing every service.
+_generation_lock = threading.Lock()
+_generation = {"n": 0}
+_WRITES = ("create_cluster", "delete_cluster", "create_service", "update_service", "delete_service")
+
+
+def _bump() -> None:
+    with _generation_lock:
+        _generation["n"] += 1
+
+
+def _wrap_write(original: Callable[..., Any]) -> Callable[..., Any]:
+    def write(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _bump()
+
+    return write
+
+
+def controlled(service: Any) -> bool:
+    return _controller["running"] and bool(getattr(service, "load_balancers", None))
+
+
 def advance(service: Any, backend: Any) -> None:
     """Move deployments whose rollout time has passed to their final state."""
-    if not _managed(service):
+    if not _managed(service) or controlled(service):
         return
     meta = _meta(service)
     now_mono = time.monotonic()
@@ -273,9 +319,76 @@ def _wrap_response_create_service(original: Callable[..., Any]) -> Callable[...,
     return create_service
 
 
+def report(service: Any, reports: list[dict[str, Any]]) -> None:
+    """The controller's view of the service's deployments (counts and, when decided, the outcome)."""
+    name = service.name
+    by_id = {r.get("id"): r for r in reports}
+    for deployment in list(service.deployments):
+        r = by_id.get(deployment.get("id"))
+        if r is None:
+            continue
+        for key in ("runningCount", "pendingCount", "failedTasks"):
+            if key in r:
+                deployment[key] = int(r[key])
+        state = r.get("rolloutState")
+        if deployment.get("rolloutState") != "IN_PROGRESS" or state in (None, "IN_PROGRESS"):
+            continue
+        deployment["updatedAt"] = utcnow()
+        deployment["rolloutState"] = state
+        if state == "FAILED":
+            deployment["rolloutStateReason"] = r.get("rolloutStateReason") or CIRCUIT_BREAKER_REASON
+            _event(service, f"(service {name}) (deployment {deployment['id']}) deployment failed: tasks failed to start.")
+        elif state == "COMPLETED":
+            deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} completed."
+            if deployment.get("status") == "PRIMARY":
+                service.deployments[:] = [deployment]
+            _event(service, f"(service {name}) (deployment {deployment['id']}) deployment completed.")
+            _event(service, f"(service {name}) has reached a steady state.")
+    _refresh_counts(service)
+
+
+def _json(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes] | None:
+    """The launcher's hook for `/_sandbox/ecs/*`; None for any other path."""
+    path = environ.get("PATH_INFO", "")
+    method = environ.get("REQUEST_METHOD", "GET")
+    if not path.startswith("/_sandbox/ecs/"):
+        return None
+    if method == "GET" and path == "/_sandbox/ecs/generation":
+        with _generation_lock:
+            return _json(start_response, "200 OK", {"generation": _generation["n"]})
+    if method != "POST" or path not in ("/_sandbox/ecs/controller", "/_sandbox/ecs/deployments"):
+        return _json(start_response, "404 Not Found", {"error": f"no route {method} {path}"})
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    except (ValueError, KeyError) as exc:
+        return _json(start_response, "400 Bad Request", {"error": f"expected a JSON body: {exc}"})
+    if path == "/_sandbox/ecs/controller":
+        _controller["running"] = True
+        return _json(start_response, "200 OK", {"running": True})
+    try:
+        backend = ecs_models.ecs_backends[body["account"]][body["region"]]
+        service = backend._get_service(body["cluster"], body["service"])
+        report(service, list(body["deployments"]))
+        _bump()
+    except KeyError as exc:
+        return _json(start_response, "400 Bad Request", {"error": f"expected account, region, cluster, service and deployments: missing {exc}"})
+    except Exception as exc:  # noqa: BLE001 - a service deleted meanwhile
+        return _json(start_response, "404 Not Found", {"error": str(exc)})
+    return _json(start_response, "200 OK", {"ok": True})
+
+
 def apply() -> None:
     backend = ecs_models.EC2ContainerServiceBackend
     wrap_once(backend, "create_service", _wrap_create_service, __name__)
     wrap_once(backend, "update_service", _wrap_update_service, __name__)
     wrap_once(backend, "describe_services", _wrap_describe_services, __name__)
     wrap_once(ecs_responses.EC2ContainerServiceResponse, "create_service", _wrap_response_create_service, __name__)
+    for name in _WRITES:
+        wrap_once(backend, name, _wrap_write, f"{__name__}.generation")

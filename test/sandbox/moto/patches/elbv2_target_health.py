@@ -28,13 +28,15 @@ checks the targets and pushes every target's state here:
      "targetGroups": {"<target group arn>": {"127.0.0.1:4001": {"State": "healthy"},
                                              "127.0.0.1:4002": {"State": "draining", "Reason": ..., "Description": ...}}}}
 
-Each push replaces the previous one. A registered target the emulator has not pushed yet is
+Each push replaces the previous one; `GET /_sandbox/elbv2/target-health` answers the last one
+(`{"pushes": p, "targetGroups": ...}`), for a reader of every group's health at once. A registered target the emulator has not pushed yet is
 `initial` (`Elb.RegistrationInProgress`); a deregistered one is `draining` until a push based on
 the generation of its deregistration or a later one (the emulator has seen it go and reports its
 draining itself). `GET /_sandbox/elbv2/generation` answers
-`{"generation": n, "pushed": m}`: n is a counter bumped by every ELBv2 write, so the emulator
+`{"generation": n, "pushed": m, "pushes": p}`: n is a counter bumped by every ELBv2 write, so the emulator
 re-reads the configuration only when it changed; m is the generation of the newest push, so a
-test can wait until the emulator has caught up with a write (m >= the n read after it). Both routes are served before moto (no signature): the
+test can wait until the emulator has caught up with a write (m >= the n read after it); p counts
+the pushes, so a reader of target health (the ECS task controller) asks again only when it moved. Both routes are served before moto (no signature): the
 launcher binds loopback only.
 """
 
@@ -53,6 +55,7 @@ _lock = threading.Lock()
 _pushed: dict[str, dict[str, dict[str, str]]] = {}
 _generation = 0
 _pushed_generation = -1
+_pushes = 0
 # Deregistered targets the emulator has not seen deregistered yet: (target group arn, "id:port") -> the
 # generation of the deregistration. They are `draining` until a push based on that generation or later
 # says otherwise, so that nobody stops a target's process in the moment before its draining is tracked.
@@ -148,12 +151,17 @@ def _json(start_response: Callable[..., Any], status: str, body: Any) -> list[by
 
 def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes] | None:
     """The launcher's hook for `/_sandbox/elbv2/*`; None for any other path."""
-    global _pushed, _pushed_generation
+    global _pushed, _pushed_generation, _pushes
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET")
     if path == "/_sandbox/elbv2/generation" and method == "GET":
         with _lock:
-            return _json(start_response, "200 OK", {"generation": _generation, "pushed": _pushed_generation})
+            return _json(start_response, "200 OK", {"generation": _generation, "pushed": _pushed_generation, "pushes": _pushes})
+    if path == "/_sandbox/elbv2/target-health" and method == "GET":
+        # What the emulator pushed last, for every target group at once (the ECS task controller reads it
+        # instead of one DescribeTargetHealth per service; registered targets it has not pushed are `initial`).
+        with _lock:
+            return _json(start_response, "200 OK", {"pushes": _pushes, "targetGroups": _pushed})
     if path == "/_sandbox/elbv2/target-health" and method == "POST":
         length = int(environ.get("CONTENT_LENGTH") or 0)
         try:
@@ -168,6 +176,7 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
             return _json(start_response, "400 Bad Request", {"error": f"expected {{\"generation\": n, \"targetGroups\": {{arn: {{\"id:port\": {{\"State\": ...}}}}}}}}: {exc}"})
         with _lock:
             _pushed = groups
+            _pushes += 1
             _pushed_generation = max(_pushed_generation, based_on)
             for pending, generation in list(_pending_draining.items()):
                 if generation <= based_on:
