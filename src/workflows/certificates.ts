@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -32,6 +33,7 @@ import {
 import { PhaseKey } from '../shared/search-attributes';
 import { describeIssues, parseOrFail } from '../shared/validation';
 import { activitiesFor } from './activity-options';
+import { CertificateNotifier } from './notify-certificates';
 import { messageOf } from './steps';
 
 const acm = activitiesFor<AcmActivities>();
@@ -57,6 +59,8 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
   const target = state.loadBalancer.aws;
   const listenerArn = state.loadBalancer.listenerArn;
   const released = new Set<string>();
+  // Runs started before it neither notify nor wake for expiry thresholds (their histories hold no such commands).
+  const notifier = patched('certificate-notifications') ? new CertificateNotifier(state) : undefined;
   let dirty = true;
   let lastPlan: CertificatePlan | undefined;
   const status: CertificatesStatus = {
@@ -279,7 +283,8 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
       .filter((t) => t > Date.now());
     // A reconcile that ended with problems (a certificate still in use, say) looks again soon, not a check interval later.
     const retry = problems.length > 0 ? [Date.now() + Math.min(RETRY_AFTER_FAILURE_MS, policy.checkInterval)] : [];
-    return Math.min(Date.now() + policy.checkInterval, ...dueTimes, ...state.retiring.map((r) => r.after), ...retry);
+    const warnAt = notifier?.checked(status.certificates, stuck, desiredHostnames()) ?? [];
+    return Math.min(Date.now() + policy.checkInterval, ...dueTimes, ...state.retiring.map((r) => r.after), ...retry, ...warnAt);
   }
 
   let nextCheckAt = 0;
@@ -302,6 +307,7 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
     }
     if (workflowInfo().continueAsNewSuggested || reconciles >= MAX_RECONCILES_PER_RUN) {
       await condition(allHandlersFinished);
+      await notifier?.settled();
       await continueAsNew<typeof certificates>({ ...state, adopted: state.adopted });
     }
     if (await condition(() => dirty, Math.max(1, nextCheckAt - Date.now()))) {

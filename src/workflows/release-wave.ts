@@ -17,6 +17,7 @@ import { refusalOf, type ReleaseRequest } from '../shared/release/refusals';
 import { abortResultOf, legacySummaryOf, progressOf } from '../shared/release/report';
 import { EnvironmentKey, PhaseKey, ReleaseIdKey } from '../shared/search-attributes';
 import { describeIssues, parseOrFail } from '../shared/validation';
+import { ReleaseNotifier } from './notify';
 import { releaseTenant } from './release-tenant';
 import { BakeWatch } from './bake-watch';
 import { messageOf } from './steps';
@@ -38,12 +39,14 @@ export async function releaseWave(rawInput: ReleaseWaveInput, carried?: ReleaseS
   const legacy = !patched('release-compact-payloads'); // before it, a record per tenant in state, result and replies (docs/releases.md)
   // Bakes watch the wave's tenants and roll back those that regress (docs/releases.md, "Active bake").
   const activeBake = patched(ACTIVE_BAKE_PATCH);
-  const shell = new Shell(input, openRun(input, carried, { activeBake }), legacy);
+  const shell = new Shell(input, openRun(input, carried, { activeBake }), legacy, ReleaseNotifier.start(input));
   shell.install();
   upsertSearchAttributes([{ key: ReleaseIdKey, value: input.releaseId }, { key: EnvironmentKey, value: input.environments.join(',') }]);
   const end = await shell.run(carried === undefined);
   // An update still running (an abort stopping children) finishes before the run ends.
   await condition(allHandlersFinished);
+  // Deliveries still retrying would be dropped with the run; each is bounded by its schedule-to-close.
+  await shell.notifier.settled();
   // Beyond a budget, failures' reasons stay in the tenants' own workflows (src/shared/release/compact.ts).
   if (end.type === 'continue-as-new') return continueAsNew<typeof releaseWave>(rawInput, carriedState(input, shell.state, { legacy, boundReasons: !legacy && patched('release-bounded-reasons') }));
   const summary = legacy ? legacySummaryOf(input, shell.state) : end.summary;
@@ -61,7 +64,7 @@ class Shell {
   private readonly metrics = releaseMetrics(metricMeter);
   private readonly bakeWatch = new BakeWatch((event) => void this.feed(event));
 
-  constructor(private readonly input: ReleasePlanInput, public state: MachineState, private readonly legacy: boolean) {}
+  constructor(private readonly input: ReleasePlanInput, public state: MachineState, private readonly legacy: boolean, readonly notifier: ReleaseNotifier) {}
 
   clock(): Clock {
     const info = workflowInfo();
@@ -103,6 +106,7 @@ class Shell {
         case 'set-phase':
           upsertSearchAttributes([{ key: PhaseKey, value: command.phase }]);
           setCurrentDetails(command.details);
+          this.notifier.onPhase(command.phase, this.state.abort?.reason ?? this.state.haltReason);
           break;
         case 'start-child':
           this.startChild(command);

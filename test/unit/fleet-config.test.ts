@@ -26,7 +26,7 @@ describe('fleet config', () => {
     expect(globex?.database.backupRetentionDays).toBe(7);
     const canary = config.releasePlans[0]?.waves[0];
     expect(canary?.bake).toBe(10 * 60_000);
-    expect(canary?.approval).toEqual({ required: true, timeout: 4 * 3_600_000, onTimeout: 'abort' });
+    expect(canary?.approval).toEqual({ required: true, timeout: 4 * 3_600_000, onTimeout: 'abort', notifyAfter: 3_600_000 });
     expect(config.certificates.renewBefore).toBe(30 * 86_400_000);
   });
 

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { channelsFor, webhookBody } from '../../src/activities/notify';
 import { parseFleetConfig } from '../../src/shared/config/load';
-import { releaseNotification } from '../../src/shared/notifications/release';
+import { expiringNotifications, expiryWakeTimes, validationStuckNotification } from '../../src/shared/notifications/certificates';
+import { approvalOverdueNotification, gateOf, releaseNotification } from '../../src/shared/notifications/release';
+import { cutWaves } from '../../src/shared/release/plan';
 import { InputValidationError } from '../../src/shared/validation';
 
 const example = parse(readFileSync(join(__dirname, '..', '..', 'config', 'fleet.example.yaml'), 'utf8')) as Record<string, unknown>;
@@ -73,5 +75,45 @@ describe('fleet config: notifications', () => {
     expect(body.text).toBe(
       'release r-1 of 2.0.0 waits for approval after wave "canary" to start wave "rest"\n`tenantctl release approve r-1 --wave canary`\n<http://127.0.0.1:8233/namespaces/default/workflows/release%2Fr-1|Temporal UI>',
     );
+  });
+
+  it('a wave whose approval reminder comes after its timeout is refused, naming the field; the reminder reaches the workflow input', () => {
+    const plans = (approval: unknown) => stringify({ ...example, releasePlans: [{ name: 'p', waves: [{ name: 'canary', tenants: 1, approval }, { name: 'rest', tenants: 'rest' }] }] });
+    expect(() => parseFleetConfig(plans({ timeout: '1h', notifyAfter: '2h' }))).toThrow(
+      /releasePlans\[0\]\.waves\[0\]\.approval\.notifyAfter: notifyAfter must be shorter than timeout/,
+    );
+    expect(() => parseFleetConfig(plans({ timeout: '1h', notifyAfter: 'soon' }))).toThrow(/releasePlans\[0\]\.waves\[0\]\.approval\.notifyAfter: expected a duration/);
+    const plan = parseFleetConfig(plans({ timeout: '1h', notifyAfter: '20m' })).releasePlans[0]!;
+    expect(cutWaves(plan, ['a', 'b'])[0]!.approval).toEqual({ timeoutMs: 3_600_000, onTimeout: 'abort', notifyAfterMs: 1_200_000 });
+    expect(cutWaves({ waves: [{ ...plan.waves[0]!, approval: { required: true, timeout: 60_000, onTimeout: 'continue' } }] }, ['a'])[0]!.approval).toEqual({ timeoutMs: 60_000, onTimeout: 'continue' });
+  });
+
+  it('an overdue gate reminds with the approve command, keyed by the gate like its approval-awaited', () => {
+    const input = { releaseId: 'r-1', version: '2.0.0', environments: ['prod'], waves: [{ name: 'canary' }, { name: 'rest' }] } as Parameters<typeof releaseNotification>[0];
+    expect(gateOf('wave-2/awaiting-approval')).toBe(2);
+    expect(gateOf('wave-2/running')).toBeUndefined();
+    const overdue = approvalOverdueNotification(input, 2, 4 * 3_600_000, 'release/r-1', 'run-1');
+    expect(overdue).toMatchObject({ event: 'approval-overdue', key: 'release/r-1/approval-overdue/1', command: 'tenantctl release approve r-1 --wave canary', environments: ['prod'] });
+    expect(overdue.text).toBe('release r-1 of 2.0.0 has waited 4 h for approval after wave "canary"');
+    expect(approvalOverdueNotification(input, 2, 90_000, 'release/r-1', 'run-2')).toMatchObject({ key: overdue.key, text: expect.stringContaining('waited 2 min') as unknown });
+  });
+
+  it('certificates: stuck once per certificate, expiring once per certificate and threshold (the tightest crossed)', () => {
+    const DAY = 86_400_000;
+    const now = Date.parse('2026-03-01T00:00:00Z');
+    const scope = { group: 'alb-a', environments: ['prod'], workflowId: 'certs/alb-a', runId: 'run-1' };
+    const stuck = validationStuckNotification(scope, { arn: 'arn:acm:1', names: ['a.example.com'], since: '2026-03-01T00:00:00.000Z', pendingRecords: [{ name: '_x.a.example.com.' }] });
+    expect(stuck).toMatchObject({ event: 'certificate-validation-stuck', key: 'certs/alb-a/certificate-validation-stuck/arn:acm:1' });
+    expect(stuck.text).toContain('ACM still waits for _x.a.example.com.');
+    const cert = (daysLeft: number) => ({ arn: 'arn:acm:2', names: ['b.example.com'], status: 'ISSUED', notAfter: new Date(now + daysLeft * DAY).toISOString() });
+    const thresholds = [14 * DAY, 3 * DAY];
+    expect(expiringNotifications(scope, cert(20), thresholds, now)).toEqual([]);
+    expect(expiringNotifications(scope, cert(13.5), thresholds, now).map((n) => n.key)).toEqual(['certs/alb-a/certificate-expiring/arn:acm:2/14d']);
+    // First seen two days before expiry: one message, for the tightest threshold.
+    expect(expiringNotifications(scope, cert(2), thresholds, now).map((n) => [n.key, n.fields?.thresholdDays])).toEqual([['certs/alb-a/certificate-expiring/arn:acm:2/3d', '3']]);
+    expect(expiringNotifications(scope, { ...cert(2), status: 'PENDING_VALIDATION' }, thresholds, now)).toEqual([]);
+    // The workflow wakes when a threshold still ahead is crossed.
+    expect(expiryWakeTimes(cert(20), thresholds, now)).toEqual([now + 6 * DAY, now + 17 * DAY]);
+    expect(expiryWakeTimes(cert(13.5), thresholds, now)).toEqual([now + 10.5 * DAY]);
   });
 });

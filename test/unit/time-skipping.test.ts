@@ -10,6 +10,7 @@ import type { LockAnswer } from '../../src/activities/lock';
 import { certificatesStatusQuery, type CertificatesInput } from '../../src/shared/messages/certificates';
 import { lockStateQuery, type LockHolder } from '../../src/shared/messages/lock';
 import type { ReleaseSummary, ReleaseWaveInput } from '../../src/shared/messages/release';
+import type { Notification } from '../../src/shared/notifications/events';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { listeningAddresses } from './support/listeners';
 
@@ -33,6 +34,10 @@ const serverNow = () => Context.current().info.currentAttemptScheduledTimestampM
 const alive = new Set<string>();
 const answers: { requester: string; answer: LockAnswer }[] = [];
 
+// Every notification a workflow scheduled, with the server's time.
+const notified: (Notification & { at: number })[] = [];
+const notifiedBy = (workflowId: string) => notified.filter((n) => n.workflowId === workflowId).map((n) => [n.event, n.key]);
+
 // The certificates' stubs: one account's ACM and one listener, in memory.
 const acm = new Map<string, CertificateInfo>();
 const attached = new Set<string>();
@@ -45,8 +50,11 @@ const activities = {
     return Promise.resolve({ delivered: alive.has(requester.workflowId) });
   },
   isWorkflowRunning: ({ workflowId }: { workflowId: string }) => Promise.resolve(alive.has(workflowId)),
-  // The fleet config here subscribes nobody (notifications are src/activities/notify.ts's own tests).
-  deliverNotification: () => Promise.resolve({ delivered: [] }),
+  // Records what the workflows ask to deliver (delivery itself is src/activities/notify.ts's job).
+  deliverNotification: (notification: Notification) => {
+    notified.push({ ...notification, at: serverNow() });
+    return Promise.resolve({ delivered: [] });
+  },
 
   listGroupCertificates: () => Promise.resolve([...acm.values()].filter((c) => !deleted.includes(c.arn))),
   requestCertificate: ({ names }: { names: string[] }) => {
@@ -147,7 +155,7 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
     plan: 'gated',
     environments: ['prod'],
     waves: [
-      { name: 'canary', tenants: ['acme'], maxInFlight: 1, failureThreshold: { count: 0 }, bakeMs: 0, approval: { timeoutMs: 3 * DAY, onTimeout } },
+      { name: 'canary', tenants: ['acme'], maxInFlight: 1, failureThreshold: { count: 0 }, bakeMs: 0, approval: { timeoutMs: 3 * DAY, onTimeout, notifyAfterMs: DAY } },
       { name: 'rest', tenants: ['globex', 'hooli'], maxInFlight: 2, failureThreshold: { count: 0 }, bakeMs: 0 },
     ],
     options: { verifyWindowMs: 0, restoreDatabaseOnRollback: false, rollbackOnAbort: false, busyRetry: { attempts: 1, delayMs: 0 } },
@@ -174,6 +182,15 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
     // Three days passed for the workflow, seconds for us.
     expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(3 * DAY);
     expect(Date.now() - started).toBeLessThan(30_000);
+    // The gate told once when it opened and reminded once, a day later, on its durable timer; then the end.
+    expect(notifiedBy('release/gate-abort')).toEqual([
+      ['approval-awaited', 'release/gate-abort/approval-awaited/1'],
+      ['approval-overdue', 'release/gate-abort/approval-overdue/1'],
+      ['release-ended', 'release/gate-abort/release-ended/end'],
+    ]);
+    const [opened, reminded] = notified.filter((n) => n.workflowId === 'release/gate-abort');
+    expect(reminded!.at - opened!.at).toBeGreaterThanOrEqual(DAY);
+    expect(reminded!.at - opened!.at).toBeLessThan(DAY + 60_000);
   });
 
   it('an approval gate nobody answers lets the release go on after its timeout (onTimeout: continue)', async () => {
@@ -183,6 +200,7 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
     expect(summary.counts.succeeded).toBe(3);
     // The second wave started only when the gate's three days were over.
     expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(3 * DAY);
+    expect(notifiedBy('release/gate-continue').map(([event]) => event)).toEqual(['approval-awaited', 'approval-overdue', 'release-ended']);
   });
 
   it('a lock whose holder died is freed at the next holder check and granted to the next in line', async () => {
@@ -195,7 +213,11 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
     });
     try {
       expect((await lock.query(lockStateQuery)).holder?.workflowId).toBe(dead.workflowId);
-      await env.sleep('2 minutes'); // past the minute after which a lock checks its holder
+      // Past the minute after which the lock checks its holder, and well before its next check: a sleep
+      // ending with a check (2 minutes) races it, and a check still running when the test terminates
+      // the lock holds the test server's time skipping for good (its workflow task never completes),
+      // so every later test here waits in real time.
+      await env.sleep('90 seconds');
       const state = await lock.query(lockStateQuery);
       expect(state.holder).toMatchObject({ workflowId: 'tenant/acme/provision', runId: 'run-2', operation: 'provision' });
       expect(state.waiting).toEqual([]);

@@ -17,6 +17,11 @@ export const certificatePolicySchema = z.strictObject({
   gracePeriod: durationSchema.prefault('5m'),
   /** Longest sleep between checks, so renewal status is watched even when nothing is due. */
   checkInterval: durationSchema.prefault('1d'),
+  /**
+   * `certificate-expiring` notifies once per certificate and threshold when an issued certificate
+   * has less than this left (a renewal that did not happen: ACM's, or ours at `renewBefore`).
+   */
+  expiryWarnings: z.array(durationSchema).min(1).prefault(['14d']),
   /** Reconcile signals arriving within this window are handled together. */
   debounce: durationSchema.prefault('5s'),
 });

@@ -217,6 +217,12 @@ export const waveSchema = z
         required: z.boolean().default(true),
         timeout: durationSchema.prefault('24h'),
         onTimeout: z.enum(['abort', 'continue']).default('abort'),
+        /** Subscribers of `approval-overdue` hear once when the gate has waited this long (shorter than `timeout`). */
+        notifyAfter: durationSchema.optional(),
+      })
+      .refine((approval) => approval.notifyAfter === undefined || approval.notifyAfter < approval.timeout, {
+        message: 'notifyAfter must be shorter than timeout (the gate ends at its timeout; a reminder after it would never be sent)',
+        path: ['notifyAfter'],
       })
       .optional(),
   })

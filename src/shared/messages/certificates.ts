@@ -42,6 +42,8 @@ export const certificatesInputSchema = z.strictObject({
   adoptionDone: z.boolean().default(false),
   /** Carried across continue-as-new: when each stuck certificate was first reported. */
   stuckSince: z.record(z.string(), z.string()).default({}),
+  /** Carried across continue-as-new: the keys of the certificate notifications sent (stuck, expiring), so each goes once. */
+  notified: z.array(z.string()).default([]),
   /** Replaced certificates still attached, each waiting out the grace period (epoch ms) before it is detached. */
   retiring: z.array(z.strictObject({ arn: z.string().min(1), after: z.number() })).default([]),
 });

@@ -17,7 +17,14 @@ export const waveSpecSchema = z.strictObject({
   failureThreshold: z.union([z.strictObject({ count: z.number().int().min(0) }), z.strictObject({ percent: z.number().min(0).max(100) })]),
   bakeMs: z.number().int().min(0),
   /** A human approves before the NEXT wave starts. */
-  approval: z.strictObject({ timeoutMs: z.number().int().min(1), onTimeout: z.enum(['abort', 'continue']) }).optional(),
+  approval: z
+    .strictObject({
+      timeoutMs: z.number().int().min(1),
+      onTimeout: z.enum(['abort', 'continue']),
+      /** An `approval-overdue` notification once the gate has waited this long (docs/operators.md, "Notifications"). */
+      notifyAfterMs: z.number().int().min(1).optional(),
+    })
+    .optional(),
 });
 export type WaveSpec = z.infer<typeof waveSpecSchema>;
 

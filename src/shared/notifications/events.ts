@@ -4,10 +4,13 @@
  */
 export const NOTIFICATION_EVENTS = [
   'approval-awaited',
+  'approval-overdue',
   'wave-halted',
   'release-ended',
   'provisioning-failed',
   'deprovisioning-failed',
+  'certificate-validation-stuck',
+  'certificate-expiring',
 ] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 

@@ -53,3 +53,35 @@ export function releaseNotification(
   }
   return undefined;
 }
+
+/**
+ * The reminder for an approval gate still open after `waitedMs` (the plan's `approval.notifyAfter`).
+ * `gate` is the phase's wave number, as in the approval-awaited key, so each gate reminds once.
+ */
+export function approvalOverdueNotification(
+  input: Pick<ReleasePlanInput, 'releaseId' | 'version' | 'environments' | 'waves'>,
+  gate: number,
+  waitedMs: number,
+  workflowId: string,
+  runId: string,
+): Notification {
+  const wave = input.waves[gate - 2]?.name ?? String(gate - 1);
+  const minutes = Math.round(waitedMs / 60_000);
+  const waited = minutes >= 120 ? `${Math.round(minutes / 60)} h` : `${minutes} min`;
+  return {
+    environments: input.environments,
+    workflowId,
+    runId,
+    event: 'approval-overdue',
+    key: notificationKey(workflowId, 'approval-overdue', gate - 1),
+    text: `release ${input.releaseId} of ${input.version} has waited ${waited} for approval after wave "${wave}"`,
+    command: `tenantctl release approve ${input.releaseId} --wave ${wave}`,
+    fields: { wave, waitedMs: String(waitedMs) },
+  };
+}
+
+/** The wave number of an approval gate's phase (`wave-<n>/awaiting-approval`), if it is one. */
+export function gateOf(phase: string): number | undefined {
+  const gate = /^wave-(\d+)\/awaiting-approval$/.exec(phase);
+  return gate ? Number(gate[1]) : undefined;
+}

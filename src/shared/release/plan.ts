@@ -130,7 +130,9 @@ export function cutWaves(plan: Pick<ReleasePlan, 'waves'>, orderedIds: string[])
       maxInFlight: wave.maxInFlight,
       failureThreshold: wave.failureThreshold,
       bakeMs: wave.bake,
-      approval: wave.approval?.required ? { timeoutMs: wave.approval.timeout, onTimeout: wave.approval.onTimeout } : undefined,
+      approval: wave.approval?.required
+        ? { timeoutMs: wave.approval.timeout, onTimeout: wave.approval.onTimeout, ...(wave.approval.notifyAfter !== undefined ? { notifyAfterMs: wave.approval.notifyAfter } : {}) }
+        : undefined,
     });
   });
   return waves;
