@@ -19,20 +19,33 @@ import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { startHarness, type Harness } from './harness';
 import { decodePayloads, replayAndMaybeRecord } from './histories';
 import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
+import { WebhookReceiver } from '../sandbox/webhook-receiver';
 
 const GROUP = 'sandbox-alb';
-/** Test timings (the defaults are production's: 5m grace, 1d check interval) and a smaller packing than ACM's 10 names. */
-const POLICY = { gracePeriod: '2s', validationTimeout: '3m', checkInterval: '20s', debounce: '1s', maxNamesPerCertificate: 4 };
+/**
+ * Test timings (the defaults are production's: 5m grace, 1d check interval), a smaller packing than
+ * ACM's 10 names, and an expiry warning beyond renewBefore (30 days), so a certificate can be inside
+ * it without being reissued.
+ */
+const POLICY = { gracePeriod: '2s', validationTimeout: '3m', checkInterval: '20s', debounce: '1s', maxNamesPerCertificate: 4, expiryWarnings: ['45d'] };
 let h: Harness;
+let receiver: WebhookReceiver;
 beforeAll(async () => {
   // The sandbox's fleet with a `certificates:` policy: the workers read it, and so must the run provisioning starts.
+  // Certificate events go to a real local webhook.
+  receiver = await WebhookReceiver.start();
   const fleet = parse(readFileSync(sandboxEnv().TENANT_FLEET_CONFIG!, 'utf8')) as Record<string, unknown>;
   const fleetConfigPath = join(TEST_SANDBOX_DIR, 'fleet-certificates.yaml');
-  writeFileSync(fleetConfigPath, stringify({ ...fleet, certificates: POLICY }));
+  const notifications = {
+    channels: [{ name: 'receiver', webhook: { url: receiver.url } }],
+    subscriptions: [{ events: ['certificate-expiring', 'certificate-validation-stuck'], environments: ['dev', 'staging', 'prod'] }],
+  };
+  writeFileSync(fleetConfigPath, stringify({ ...fleet, certificates: POLICY, notifications }));
   h = await startHarness({ fleetConfigPath });
 });
 afterAll(async () => {
   await h?.stop();
+  await receiver?.stop();
 });
 
 const lb = () => h.tenant('hooli').loadBalancer!;
@@ -187,6 +200,31 @@ describe('certificates workflow against the sandbox (Temporal + moto)', () => {
       expect(await watch.stop()).toEqual([]);
     }
     expect((await listenerNames()).some((c) => c.arn === oldArn)).toBe(false);
+  });
+
+  it('a certificate with less than its warning left notifies once, not at every check', async () => {
+    const hooli = h.tenant('hooli');
+    const cert = (await status()).certificates.find((c) => c.attached && c.names.includes(hooli.hostnames[0]!))!;
+    // Sandbox control (test/sandbox/moto/README.md): NotAfter in 40 days, inside the 45-day warning, outside renewBefore (30 days).
+    const notAfter = new Date(Date.now() + 40 * 86_400_000).toISOString();
+    await h.admin.acm(lb().aws).send(new AddTagsToCertificateCommand({ CertificateArn: cert.arn, Tags: [{ Key: 'sandbox:not-after', Value: notAfter }] }));
+    const key = `${workflowIds.certificates(GROUP)}/certificate-expiring/${cert.arn}/45d`;
+    // No signal: the check the workflow's durable timer brings finds it.
+    const [told] = await until('the expiry notification', () => Promise.resolve(receiver.requests(key)), (r) => r.length > 0);
+    expect(told!.body).toMatchObject({ event: 'certificate-expiring', fields: { group: GROUP, arn: cert.arn, thresholdDays: '45' } });
+    expect(Math.abs(Date.parse((told!.body.fields as { notAfter: string }).notAfter) - Date.parse(notAfter))).toBeLessThan(1_000);
+    // Subscriptions match the environments of the tenants whose names the certificate serves (several share one).
+    expect(told!.body.environments).toContain(hooli.environment);
+    // Two more checks (20 s apart) find the same certificate on the same side of the threshold: nothing new to say.
+    let last = (await status()).lastReconcile;
+    for (let checks = 0; checks < 2; ) {
+      const seen = await until('the next check', status, (s) => s.lastReconcile !== last, 60_000);
+      last = seen.lastReconcile;
+      checks += 1;
+    }
+    expect(receiver.requests(key)).toHaveLength(1);
+    expect(receiver.deliveries((d) => d.body.event === 'certificate-expiring')).toHaveLength(1);
+    expect((await status()).certificates.find((c) => c.arn === cert.arn)).toMatchObject({ attached: true, status: 'ISSUED' });
   });
 
   it('a certificate whose renewal is due in the past is reissued on the next check', async () => {
