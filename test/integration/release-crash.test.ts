@@ -1,18 +1,22 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-chart/tenant-chart';
-import { releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
+import { approveRelease, releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
 import { provisionTenant } from '../../src/client/tenants';
 import { freeLoopbackPort } from '../sandbox/ports';
+import { WebhookReceiver } from '../sandbox/webhook-receiver';
 import { startHarness, type Harness } from './harness';
 import { deploysOf, liveVersion } from '../sandbox/runtime-reads';
 import { startEntryPoint, type EntryPointProcess } from './node-process';
-import { TEST_SANDBOX_DIR } from './sandbox-env';
+import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
 
 // Its own tenants: this file's worker processes share the sandbox with other files' in-process workers.
 const TENANTS = ['hooli', 'umbrella', 'initech', 'wonka', 'soylent', 'tyrell'];
 const VERSION = '3.0.0-crash';
 
 let h: Harness;
+let receiver: WebhookReceiver;
 const workers: EntryPointProcess[] = [];
 const startWorker = (name: string, metricsPort?: number) => {
   const worker = startEntryPoint({
@@ -31,11 +35,31 @@ const startWorker = (name: string, metricsPort?: number) => {
 };
 
 beforeAll(async () => {
-  h = await startHarness({ workers: false });
+  // The sandbox's fleet, notifying a real local webhook of every release event, with a gated plan
+  // whose gate reminds after 15 s.
+  receiver = await WebhookReceiver.start();
+  const fleet = parse(readFileSync(sandboxEnv().TENANT_FLEET_CONFIG!, 'utf8')) as { releasePlans: Record<string, unknown>[] };
+  const fleetConfigPath = join(TEST_SANDBOX_DIR, 'fleet-release-crash.yaml');
+  const remind = {
+    name: 'gated-remind',
+    verifyWindow: '1s',
+    verification: 'metrics',
+    waves: [
+      { name: 'canary', tenants: 1, maxInFlight: 1, approval: { timeout: '10m', onTimeout: 'abort', notifyAfter: '15s' } },
+      { name: 'rest', tenants: 'rest', maxInFlight: 4 },
+    ],
+  };
+  const notifications = {
+    channels: [{ name: 'receiver', webhook: { url: receiver.url } }],
+    subscriptions: [{ events: ['approval-awaited', 'approval-overdue', 'wave-halted', 'release-ended'], environments: ['dev', 'staging', 'prod'] }],
+  };
+  writeFileSync(fleetConfigPath, stringify({ ...fleet, releasePlans: [...fleet.releasePlans, remind], notifications }));
+  h = await startHarness({ workers: false, fleetConfigPath });
 }, 300_000);
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.kill()));
   await h?.stop();
+  await receiver?.stop();
 });
 
 /** Starts a release over TENANTS, waits until it is mid-wave (canary done, tenants in flight), and returns it. */
@@ -94,6 +118,40 @@ describe('workers killed in the middle of a wave', () => {
     const { handle, input } = await releaseMidWave(version);
     await victim.kill();
     await expectDeployedOnce(input.releaseId, await releaseOutcome(handle), version);
+  }, 600_000);
+
+  it('an approval gate notifies once, and reminds once, although every worker is killed and replaced while it waits', async () => {
+    const before = startWorker('worker-gate-1');
+    await before.waitForOutput(/workers started/, 120_000);
+    const { handle, input } = await startRelease(h.client, h.config, {
+      releaseId: `jest-crash-gate-${Date.now()}`,
+      version: '3.2.0-crash',
+      plan: 'gated-remind',
+      tenants: ['hooli', 'umbrella'],
+      requestedBy: 'jest',
+    });
+    const ofThisRelease = (event: string) => receiver.deliveries((d) => d.body.workflowId === handle.workflowId && d.body.event === event);
+    await waitFor(() => Promise.resolve(ofThisRelease('approval-awaited').length > 0));
+    // Its delivery done in the history too (a kill before the worker reported it would rightly make Temporal retry it).
+    await waitFor(async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.activityTaskCompletedEventAttributes));
+    // The gate waits; every worker dies (SIGKILL), and a new one takes over from the history.
+    await Promise.all(workers.map((w) => w.kill()));
+    const after = startWorker('worker-gate-2');
+    await after.waitForOutput(/workers started/, 120_000);
+    expect((await releaseProgress(h.client, input.releaseId)).phase).toBe('wave-2/awaiting-approval');
+    // The reminder's timer is durable: it fires on the new worker, once.
+    await waitFor(() => Promise.resolve(ofThisRelease('approval-overdue').length > 0), 120_000);
+    await approveRelease(h.client, input.releaseId, { by: 'jest' });
+    expect((await releaseOutcome(handle)).status).toBe('succeeded');
+    const key = `${handle.workflowId}/approval-awaited/1`;
+    expect(receiver.deliveries((d) => d.body.workflowId === handle.workflowId).map((d) => d.headers['idempotency-key'])).toEqual([
+      key,
+      `${handle.workflowId}/approval-overdue/1`,
+      `${handle.workflowId}/release-ended/end`,
+    ]);
+    // Not even sent twice: the new worker replayed the gate's delivery from the history instead of scheduling it again.
+    expect(receiver.requests(key)).toHaveLength(1);
+    expect(ofThisRelease('approval-awaited')[0]!.body).toMatchObject({ command: `tenantctl release approve ${input.releaseId} --wave canary` });
   }, 600_000);
 });
 

@@ -95,7 +95,7 @@ describe('fleet config: notifications', () => {
     const overdue = approvalOverdueNotification(input, 2, 4 * 3_600_000, 'release/r-1', 'run-1');
     expect(overdue).toMatchObject({ event: 'approval-overdue', key: 'release/r-1/approval-overdue/1', command: 'tenantctl release approve r-1 --wave canary', environments: ['prod'] });
     expect(overdue.text).toBe('release r-1 of 2.0.0 has waited 4 h for approval after wave "canary"');
-    expect(approvalOverdueNotification(input, 2, 90_000, 'release/r-1', 'run-2')).toMatchObject({ key: overdue.key, text: expect.stringContaining('waited 2 min') as unknown });
+    expect(approvalOverdueNotification(input, 2, 90_000, 'release/r-1', 'run-2')).toMatchObject({ key: overdue.key, text: expect.stringContaining('waited 90 s') as unknown });
   });
 
   it('certificates: stuck once per certificate, expiring once per certificate and threshold (the tightest crossed)', () => {

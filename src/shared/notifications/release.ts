@@ -67,7 +67,7 @@ export function approvalOverdueNotification(
 ): Notification {
   const wave = input.waves[gate - 2]?.name ?? String(gate - 1);
   const minutes = Math.round(waitedMs / 60_000);
-  const waited = minutes >= 120 ? `${Math.round(minutes / 60)} h` : `${minutes} min`;
+  const waited = waitedMs < 120_000 ? `${Math.round(waitedMs / 1000)} s` : minutes < 120 ? `${minutes} min` : `${Math.round(minutes / 60)} h`;
   return {
     environments: input.environments,
     workflowId,
