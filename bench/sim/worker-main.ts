@@ -45,14 +45,22 @@ async function main(): Promise<void> {
     maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions ?? 200,
     ...(tuning.maxConcurrentActivityTaskPolls !== undefined ? { maxConcurrentActivityTaskPolls: tuning.maxConcurrentActivityTaskPolls } : {}),
   });
-  const running = Promise.all([workflows.run(), aws.run()]);
-  while (workflows.getState() !== 'RUNNING' || aws.getState() !== 'RUNNING') await new Promise((resolve) => setTimeout(resolve, 20));
+  // The production AWS worker serves the waits on a queue of their own with 2,000 slots (src/workers/worker.ts).
+  const awsWait = await Worker.create({
+    ...common,
+    taskQueue: TASK_QUEUES.awsWait,
+    activities: simulated.aws,
+    maxConcurrentActivityTaskExecutions: 2_000,
+    ...(tuning.maxConcurrentActivityTaskPolls !== undefined ? { maxConcurrentActivityTaskPolls: tuning.maxConcurrentActivityTaskPolls } : {}),
+  });
+  const all = [workflows, aws, awsWait];
+  const running = Promise.all(all.map((worker) => worker.run()));
+  while (all.some((worker) => worker.getState() !== 'RUNNING')) await new Promise((resolve) => setTimeout(resolve, 20));
   // The bench waits for this line before it sends work.
   console.log(JSON.stringify({ msg: 'bench worker polling', pid: process.pid }));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      workflows.shutdown();
-      aws.shutdown();
+      for (const worker of all) worker.shutdown();
     });
   }
   await running;
