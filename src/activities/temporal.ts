@@ -1,16 +1,28 @@
 import { log } from '@temporalio/activity';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { certificatesInputFromConfig } from '../shared/certificates/from-config';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { workflowIds } from '../shared/ids';
 import { certificatesInputSchema, reconcileRequestSchema, reconcileSignal, type CertificatesInput, type ReconcileRequest } from '../shared/messages/certificates';
-import { acquireLockSignal, type LockRequest } from '../shared/messages/lock';
+import { acquireLockSignal, releaseLockSignal, type LockHolder, type LockRelease, type LockRequest } from '../shared/messages/lock';
 import { parseOrFail } from '../shared/validation';
 import type { FleetConfigSource } from './fleet';
 
 const signalCertificatesInputSchema = z.strictObject({ start: certificatesInputSchema, request: reconcileRequestSchema });
 
+
+/**
+ * How long a claimed lock's workflow sleeps before its first task when nobody asks it anything:
+ * longer than a release's tenant normally holds it. Then it checks its holder like any held lock.
+ */
+export const CLAIMED_LOCK_FIRST_TASK_DELAY = '1 hour';
+
+/** Who claimed a lock workflow, in its memo: what a retried claim recognises as its own. */
+interface ClaimMemo {
+  holderWorkflowId: string;
+  holderRunId: string;
+}
 
 export interface TemporalActivitiesOptions {
   client: Client;
@@ -63,6 +75,54 @@ export function createTemporalActivities({ client, taskQueue, fleetConfig }: Tem
         args: [{ lockWorkflowId }],
         signal: acquireLockSignal,
         signalArgs: [request],
+        staticSummary: `lock for ${lockWorkflowId.split('/')[1] ?? lockWorkflowId}`,
+      });
+    },
+
+    /**
+     * Takes a tenant's lock when nobody holds it, by workflow-ID uniqueness: starts the tenant's
+     * lock workflow already held by the caller, with its first workflow task delayed, so an
+     * uncontended lock costs no workflow task until its holder releases it (the release signal,
+     * or any other request, dispatches that task at once). `claimed: false` when a lock
+     * workflow already runs: the caller then asks it with requestTenantLock and waits for its
+     * answer. A retried claim whose first attempt went through finds its own claim.
+     */
+    async claimTenantLock({ lockWorkflowId, holder }: { lockWorkflowId: string; holder: Omit<LockHolder, 'since'> }): Promise<{ claimed: boolean }> {
+      const memo: ClaimMemo = { holderWorkflowId: holder.workflowId, holderRunId: holder.runId };
+      try {
+        await client.workflow.start('tenantLock', {
+          workflowId: lockWorkflowId,
+          taskQueue,
+          args: [{ lockWorkflowId, holder: { ...holder, since: new Date().toISOString() }, claimed: true }],
+          startDelay: CLAIMED_LOCK_FIRST_TASK_DELAY,
+          memo: { ...memo },
+          staticSummary: `lock for ${lockWorkflowId.split('/')[1] ?? lockWorkflowId}`,
+        });
+        return { claimed: true };
+      } catch (error) {
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      }
+      const running = await client.workflow.getHandle(lockWorkflowId).describe().catch((error: unknown) => {
+        if (error instanceof WorkflowNotFoundError) return undefined;
+        throw error;
+      });
+      const ours = running?.status.name === 'RUNNING' && (running.memo as Partial<ClaimMemo> | undefined)?.holderRunId === holder.runId;
+      return { claimed: ours };
+    },
+
+    /**
+     * Releases a lock taken by claimTenantLock. Signal-with-start, because a plain signal does not
+     * wake a workflow whose first task is still delayed (a signal-with-start does, at once); the
+     * woken lock sees it is released and ends, or grants whoever waits. Safe to repeat: on a lock
+     * that has ended meanwhile it starts one that has nothing to release and ends at once.
+     */
+    async releaseClaimedTenantLock({ lockWorkflowId, release }: { lockWorkflowId: string; release: LockRelease }): Promise<void> {
+      await client.workflow.signalWithStart('tenantLock', {
+        workflowId: lockWorkflowId,
+        taskQueue,
+        args: [{ lockWorkflowId }],
+        signal: releaseLockSignal,
+        signalArgs: [release],
         staticSummary: `lock for ${lockWorkflowId.split('/')[1] ?? lockWorkflowId}`,
       });
     },

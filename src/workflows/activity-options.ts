@@ -129,6 +129,8 @@ export const ACTIVITY_OPTIONS = {
   ecsCurrentWorkload: awsCall,
   ecsPreviewWorkload: awsCall,
   ecsWaitForRollout: awsWait,
+  // Sets the version and waits for its rollout (a release's deploy).
+  ecsDeployVersion: awsWait,
   ecsDeleteWorkload: awsWait,
   // Verification: release-tenant.ts stretches the start-to-close to the verify window.
   verifyTenantHealth: awsWait,
@@ -150,9 +152,12 @@ export const ACTIVITY_OPTIONS = {
   k8sSetVersion: kubeCall,
   k8sCurrentWorkload: kubeCall,
   k8sWaitForRollout: kubeWait,
+  k8sDeployVersion: kubeWait,
   k8sDeleteWorkload: kubeWait,
   // Temporal and the fleet config
   requestTenantLock: temporalCall,
+  claimTenantLock: temporalCall,
+  releaseClaimedTenantLock: lockLocal,
   signalCertificates: temporalCall,
   isWorkflowRunning: temporalCall,
   loadTenantSpec: fleetCall,

@@ -6,6 +6,7 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { FleetActivities } from '../activities/fleet';
@@ -26,6 +27,7 @@ import {
 } from '../shared/messages/release';
 import { EnvironmentKey, ReleaseIdKey, TenantIdKey } from '../shared/search-attributes';
 import type { TenantSpec } from '../shared/tenant-spec';
+import type { RolloutStatus } from '../activities/runtime/types';
 import { activitiesFor, fleetCall } from './activity-options';
 import { trafficStackNameFor } from './tenant-footprint';
 import { tenantRuntime, type TenantRuntime } from './runtime';
@@ -62,6 +64,17 @@ export const SNAPSHOT_RETENTION_PATCH = 'release-tenant-snapshot-retention';
 export const SNAPSHOT_ID_HASH_PATCH = 'release-tenant-snapshot-id-hash';
 /** Verification also watches the tenant's target group: its load balancer alarms and the failed requests it counted. */
 export const VERIFY_TARGET_GROUP_PATCH = 'release-tenant-verify-target-group';
+/**
+ * Measured by `npm run bench` (#22), fewer events and workflow tasks per tenant:
+ * - the lock is claimed by starting its workflow already held when it is free (with-tenant-lock.ts),
+ *   so neither workflow takes a task for the grant;
+ * - the version is set and its rollout awaited by one activity (runtime `deploy`);
+ * - search attributes the release set at the child's start are not upserted again;
+ * - one patch marker: this patch implies every patch above, so they are not asked (each asked
+ *   patch records a marker event).
+ * Histories recorded before it replay the old path.
+ */
+export const LEAN_PATCH = 'release-tenant-lean';
 
 /**
  * One tenant in one release (ID `release/<releaseId>/tenant/<id>`), holding the tenant's lock:
@@ -87,13 +100,19 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     deployScope.cancel();
   });
 
-  const fewerRoundTrips = patched(FEWER_ROUND_TRIPS_PATCH);
-  upsertSearchAttributes([
+  const lean = patched(LEAN_PATCH);
+  /** A patch this run follows: every one before LEAN_PATCH is implied by it (and so records no marker of its own). */
+  const follows = (patch: string) => lean || patched(patch);
+  const fewerRoundTrips = follows(FEWER_ROUND_TRIPS_PATCH);
+  // The release sets them at the start (release-wave.ts); a child started without them (or by hand) sets them itself.
+  const startedWith = workflowInfo().typedSearchAttributes;
+  const missing = [
     { key: TenantIdKey, value: tenantId },
     { key: ReleaseIdKey, value: releaseId },
-  ]);
+  ].filter(({ key, value }) => startedWith.get(key) !== value);
+  if (missing.length > 0) upsertSearchAttributes(missing);
   const tenantSpec = (fewerRoundTrips ? fleetLocal : fleet).loadTenantSpec({ tenantId }).then((spec) => {
-    upsertSearchAttributes([{ key: EnvironmentKey, value: spec.environment }]);
+    if (startedWith.get(EnvironmentKey) !== spec.environment) upsertSearchAttributes([{ key: EnvironmentKey, value: spec.environment }]);
     return spec;
   });
   if (fewerRoundTrips) {
@@ -106,7 +125,13 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
   // Not waiting: a tenant busy with provisioning fails fast with TenantLocked and the release retries it later.
   // A rollback after a regression in the bake waits its turn: giving up would leave the tenant on the bad version.
   const rollingBack = input.mode === 'rollback';
-  const lock: LockOptions = { operation: `release ${releaseId} (${input.mode} ${input.version})`, wait: rollingBack, timeout: rollingBack ? '15 minutes' : '2 minutes', viaLocalActivities: fewerRoundTrips };
+  const lock: LockOptions = {
+    operation: `release ${releaseId} (${input.mode} ${input.version})`,
+    wait: rollingBack,
+    timeout: rollingBack ? '15 minutes' : '2 minutes',
+    viaLocalActivities: fewerRoundTrips,
+    claimIfFree: lean,
+  };
   const result = await withTenantLock(tenantId, lock, async (): Promise<ReleaseTenantResult> => {
     const tenant = await tenantSpec;
     const runtime = tenantRuntime(tenant);
@@ -115,7 +140,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     const [current, stackOutputs] = fewerRoundTrips ? await Promise.all([runtime.current(), readOutputs()]) : [await runtime.current(), undefined];
     if (!current) return { tenantId, status: 'skipped', reason: `tenant ${tenantId} has no workload: provision it first`, deployed: false };
     const outputs = stackOutputs ?? (await readOutputs());
-    const snapshotId = () => (patched(SNAPSHOT_ID_HASH_PATCH) ? preReleaseSnapshotId : legacyPreReleaseSnapshotId)(releaseId, tenantId);
+    const snapshotId = () => (follows(SNAPSHOT_ID_HASH_PATCH) ? preReleaseSnapshotId : legacyPreReleaseSnapshotId)(releaseId, tenantId);
     const undo = (to: string, why: string, snapshot?: string, restore: Restore = { database: input.restoreDatabaseOnRollback }) =>
       rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step });
 
@@ -125,7 +150,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
       // Another release may have moved the tenant on since: only this release's version is undone.
       if (current.version !== input.version) return { tenantId, status: 'skipped', reason: `not reverted: runs ${current.version}, not ${input.version}`, previousVersion: target, deployed: false };
       const snapshot = outputs.DatabaseClusterIdentifier ? snapshotId() : undefined;
-      const restore: Restore = patched(REVERT_KEEPS_DATA_PATCH)
+      const restore: Restore = follows(REVERT_KEEPS_DATA_PATCH)
         ? { database: input.restoreDatabaseOnRevert !== undefined, maxSnapshotAgeMs: input.restoreDatabaseOnRevert?.maxSnapshotAgeMs }
         : { database: input.restoreDatabaseOnRollback };
       return { ...(await undo(target, 'release aborted', snapshot, restore)), previousVersion: target, snapshot, deployed: true };
@@ -147,7 +172,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
 
     step('snapshot');
     const retention = tenant.snapshotRetention;
-    if (outputs.DatabaseClusterIdentifier && retention && patched(SNAPSHOT_RETENTION_PATCH)) {
+    if (outputs.DatabaseClusterIdentifier && retention && follows(SNAPSHOT_RETENTION_PATCH)) {
       try {
         // Room for the snapshot about to be taken, so the tenant never holds more than `keep`.
         await rds.prunePreReleaseSnapshots({
@@ -180,14 +205,19 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     try {
       await deployScope.run(async () => {
         step('deploy', `${previousVersion} → ${input.version}`);
-        await runtime.setVersion(input.version);
-        const rollout = await runtime.waitForRollout();
+        let rollout: RolloutStatus;
+        if (lean) {
+          rollout = await runtime.deploy(input.version);
+        } else {
+          await runtime.setVersion(input.version);
+          rollout = await runtime.waitForRollout();
+        }
         if (!rollout.ready) {
           failure = `rollout of ${input.version} failed: ${rollout.failureReason ?? 'not ready'}`;
           return;
         }
         step('verify');
-        const loadBalancer = tenant.loadBalancer && patched(VERIFY_TARGET_GROUP_PATCH) ? await targetGroupOf(tenant) : undefined;
+        const loadBalancer = tenant.loadBalancer && follows(VERIFY_TARGET_GROUP_PATCH) ? await targetGroupOf(tenant) : undefined;
         // The stack's own error alarm plus any the fleet config lists.
         const alarmNames = [...new Set([...(outputs.ErrorAlarmName ? [outputs.ErrorAlarmName] : []), ...tenant.alarmNames])];
         const verdict = await healthFor(input.verifyWindowMs).verifyTenantHealth({

@@ -1,6 +1,6 @@
 import type { EcsActivities } from '../activities/runtime/ecs';
 import type { KubernetesActivities } from '../activities/runtime/kubernetes';
-import type { ApplyResult, CurrentWorkload, RolloutStatus, WorkloadSpec } from '../activities/runtime/types';
+import type { ApplyResult, CurrentWorkload, DeployResult, RolloutStatus, WorkloadSpec } from '../activities/runtime/types';
 import type { TenantSpec } from '../shared/tenant-spec';
 import { activitiesFor } from './activity-options';
 
@@ -10,6 +10,8 @@ export interface TenantRuntime {
   apply(workload: WorkloadSpec): Promise<ApplyResult>;
   /** Changes only the image tag, keeping everything else (release deploy and rollback). */
   setVersion(version: string): Promise<ApplyResult>;
+  /** setVersion and waitForRollout in one activity: one round trip fewer for a release's deploy. */
+  deploy(version: string): Promise<DeployResult>;
   /** Waits until the latest change is rolled out or can no longer succeed; a failed rollout is returned, not thrown. */
   waitForRollout(): Promise<RolloutStatus>;
   current(): Promise<CurrentWorkload | undefined>;
@@ -24,6 +26,7 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
     return {
       apply: (workload) => ecs.ecsApplyWorkload({ runtime, workload }),
       setVersion: (version) => ecs.ecsSetVersion({ runtime, tenantId, image: tenant.image, version }),
+      deploy: (version) => ecs.ecsDeployVersion({ runtime, tenantId, image: tenant.image, version }),
       waitForRollout: () => ecs.ecsWaitForRollout({ runtime, tenantId }),
       current: () => ecs.ecsCurrentWorkload({ runtime, tenantId }),
       remove: () => ecs.ecsDeleteWorkload({ runtime, tenantId }),
@@ -34,6 +37,7 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
   return {
     apply: (workload) => k8s.k8sApplyWorkload({ runtime, workload }),
     setVersion: (version) => k8s.k8sSetVersion({ runtime, tenantId, image: tenant.image, version }),
+    deploy: (version) => k8s.k8sDeployVersion({ runtime, tenantId, image: tenant.image, version }),
     waitForRollout: () => k8s.k8sWaitForRollout({ runtime, tenantId }),
     current: () => k8s.k8sCurrentWorkload({ runtime, tenantId }),
     remove: () => k8s.k8sDeleteWorkload({ runtime, tenantId }),

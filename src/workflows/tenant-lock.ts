@@ -30,6 +30,12 @@ export interface TenantLockInput {
   lockWorkflowId: string;
   holder?: LockHolder;
   queue?: LockRequest[];
+  /**
+   * Started already held by claimTenantLock (src/activities/temporal.ts). Such runs exist only
+   * since LEAN_LOCK_PATCH, so they need not ask for it (asking records a marker and a search
+   * attribute update: two events in every claimed lock).
+   */
+  claimed?: boolean;
 }
 
 /** How often a held lock checks that its holder still runs. */
@@ -52,7 +58,7 @@ export const LEAN_LOCK_PATCH = 'tenant-lock-lean';
  * request order. Requests that may not wait are refused with the current holder's name.
  */
 export async function tenantLock(input: TenantLockInput): Promise<void> {
-  const lean = patched(LEAN_LOCK_PATCH);
+  const lean = input.claimed === true || patched(LEAN_LOCK_PATCH);
   let holder: LockHolder | undefined = input.holder;
   const queue: LockRequest[] = [...(input.queue ?? [])];
   let changed = false;

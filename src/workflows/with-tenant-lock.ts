@@ -23,6 +23,7 @@ const remote = activitiesFor<TemporalActivities>();
 const local = proxyLocalActivities<TemporalActivities>(temporalCall);
 /** No attempt limit within its schedule-to-close: the lock must hear of the release, or it holds the tenant until its holder check. */
 const localLock = proxyLocalActivities<LockActivities>(lockLocal);
+const localRelease = proxyLocalActivities<Pick<TemporalActivities, 'releaseClaimedTenantLock'>>(lockLocal);
 
 export interface LockOptions {
   operation: string;
@@ -37,6 +38,13 @@ export interface LockOptions {
    * commands must keep them, so this is chosen per call site behind a patch.
    */
   viaLocalActivities?: boolean;
+  /**
+   * First try to take a free lock by starting its workflow already held (claimTenantLock, a
+   * local activity): no signal back and no workflow task in either workflow. Only when a lock
+   * workflow already runs is it asked and its answer awaited, as without this option. Chosen per
+   * call site behind a patch, like `viaLocalActivities` (which it implies).
+   */
+  claimIfFree?: boolean;
 }
 
 /**
@@ -56,17 +64,27 @@ export async function withTenantLock<T>(tenantId: string, options: LockOptions, 
   });
 
   const { workflowId, runId } = workflowInfo();
-  await (options.viaLocalActivities ? local : remote).requestTenantLock({
-    lockWorkflowId: lockId,
-    request: { requesterWorkflowId: workflowId, requesterRunId: runId, operation: options.operation, wait: options.wait },
-  });
-  const answered = await condition(() => granted || refusal !== undefined, options.timeout ?? '15 minutes');
+  let claimed = false;
+  if (options.claimIfFree) {
+    claimed = (await local.claimTenantLock({ lockWorkflowId: lockId, holder: { workflowId, runId, operation: options.operation } })).claimed;
+    granted = claimed;
+  }
+  let answered = true;
+  if (!granted) {
+    await (options.viaLocalActivities || options.claimIfFree ? local : remote).requestTenantLock({
+      lockWorkflowId: lockId,
+      request: { requesterWorkflowId: workflowId, requesterRunId: runId, operation: options.operation, wait: options.wait },
+    });
+    answered = await condition(() => granted || refusal !== undefined, options.timeout ?? '15 minutes');
+  }
   const lease = { requesterWorkflowId: workflowId, requesterRunId: runId };
   const release = () =>
     CancellationScope.nonCancellable(() =>
-      options.viaLocalActivities
-        ? localLock.releaseTenantLock({ lockWorkflowId: lockId, release: lease })
-        : getExternalWorkflowHandle(lockId).signal(releaseLockSignal, lease),
+      claimed
+        ? localRelease.releaseClaimedTenantLock({ lockWorkflowId: lockId, release: lease })
+        : options.viaLocalActivities || options.claimIfFree
+          ? localLock.releaseTenantLock({ lockWorkflowId: lockId, release: lease })
+          : getExternalWorkflowHandle(lockId).signal(releaseLockSignal, lease),
     );
   if (!granted) {
     // Also withdraws a queued request, so the lock never grants itself to a workflow that gave up.

@@ -60,11 +60,23 @@ function activityModule(file: string): ActivityModule {
     const name = nameOf(node);
     if (name) calls.set(name, new Set([...(calls.get(name) ?? []), ...calledNames(node)]));
     if (ts.isFunctionDeclaration(node) && /^create\w*Activities$/.test(name ?? '')) {
-      for (const statement of node.body?.statements ?? []) {
-        if (!ts.isReturnStatement(statement) || !statement.expression || !ts.isObjectLiteralExpression(statement.expression)) continue;
-        for (const member of statement.expression.properties) {
-          if (member.name && ts.isIdentifier(member.name)) activities.push(member.name.text);
+      const statements = node.body?.statements ?? [];
+      // `return { ...named, more }`: the members of `const named = { ... }` in the factory count too.
+      const objects = new Map<string, ts.ObjectLiteralExpression>();
+      for (const statement of statements) {
+        if (!ts.isVariableStatement(statement)) continue;
+        for (const declaration of statement.declarationList.declarations) {
+          if (ts.isIdentifier(declaration.name) && declaration.initializer && ts.isObjectLiteralExpression(declaration.initializer)) objects.set(declaration.name.text, declaration.initializer);
         }
+      }
+      const members = (object: ts.ObjectLiteralExpression): void => {
+        for (const member of object.properties) {
+          if (ts.isSpreadAssignment(member) && ts.isIdentifier(member.expression) && objects.has(member.expression.text)) members(objects.get(member.expression.text)!);
+          else if (member.name && ts.isIdentifier(member.name)) activities.push(member.name.text);
+        }
+      };
+      for (const statement of statements) {
+        if (ts.isReturnStatement(statement) && statement.expression && ts.isObjectLiteralExpression(statement.expression)) members(statement.expression);
       }
     }
     ts.forEachChild(node, visit);

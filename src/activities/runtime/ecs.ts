@@ -14,7 +14,7 @@ import { ErrorType, permanentFailure, retryableFailure } from '../../shared/erro
 import type { RuntimeSpec } from '../../shared/tenant-spec';
 import type { AwsClients } from '../aws/clients';
 import { pollWithHeartbeat } from '../poll';
-import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type RolloutStatus, type WorkloadChange, type WorkloadPreview, type WorkloadSpec } from './types';
+import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type DeployResult, type RolloutStatus, type WorkloadChange, type WorkloadPreview, type WorkloadSpec } from './types';
 
 export type EcsRuntime = Extract<RuntimeSpec, { kind: 'ecs' }>;
 
@@ -54,7 +54,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
     };
   };
 
-  return {
+  const activities = {
     /** Registers a task definition revision only if the latest differs, then creates or updates the service. */
     async ecsApplyWorkload({ runtime, workload }: { runtime: EcsRuntime; workload: WorkloadSpec }): Promise<ApplyResult> {
       const ecs = aws.ecs(runtime.aws);
@@ -248,6 +248,17 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
         onTimeout: () => retryableFailure(ErrorType.Timeout, `ECS service ${serviceName(tenantId)} still draining`),
       });
       return { deleted: true };
+    },
+  };
+  return {
+    ...activities,
+    /**
+     * A release's deploy in one activity: set the version, then wait for its rollout. Safe to
+     * retry as a whole: the set compares before it writes, so a retry only waits again.
+     */
+    async ecsDeployVersion(input: { runtime: EcsRuntime; tenantId: string; image: string; version: string; timeoutMs?: number }): Promise<DeployResult> {
+      const { changed } = await activities.ecsSetVersion(input);
+      return { ...(await activities.ecsWaitForRollout(input)), changed };
     },
   };
 }

@@ -11,7 +11,7 @@ import { containerImage, judgeRollout, type Deployment, type RolloutJudgement } 
 import { APPLYSET, appliedBy, applySetId, applySetParent, asMember, memberKey, memberKinds, recordedGroupKinds } from '../kube-chart/applyset';
 import { ChartRenderError, TENANT_OBJECTS, tenantNamespace, type TenantChart } from '../kube-chart/tenant-chart';
 import { abortSignal } from '../poll';
-import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type RolloutStatus, type WorkloadSpec } from './types';
+import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type DeployResult, type RolloutStatus, type WorkloadSpec } from './types';
 
 export type KubernetesRuntime = Extract<RuntimeSpec, { kind: 'kubernetes' }>;
 
@@ -142,7 +142,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     return deleted;
   }
 
-  return {
+  const activities = {
     /**
      * Renders the tenant chart (infra/helm/tenant, or the fleet config's tenantChart) with
      * `helm template`, server-side applies every object (field manager `tenant-fleet`, forced),
@@ -286,6 +286,18 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
         }),
       );
       return { deleted: true };
+    },
+  };
+  return {
+    ...activities,
+    /**
+     * A release's deploy in one activity: set the version, then follow its rollout. Safe to
+     * retry as a whole: the set writes only when the image differs, so a retry only waits again.
+     */
+    async k8sDeployVersion(input: { runtime: KubernetesRuntime; tenantId: string; image: string; version: string; timeoutMs?: number }): Promise<DeployResult> {
+      const { runtime, tenantId, image, version, timeoutMs } = input;
+      const { changed } = await activities.k8sSetVersion({ runtime, tenantId, image, version });
+      return { ...(await activities.k8sWaitForRollout({ runtime, tenantId, ...(timeoutMs !== undefined ? { timeoutMs } : {}) })), changed };
     },
   };
 }

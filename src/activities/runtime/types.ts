@@ -40,6 +40,9 @@ export interface RolloutStatus {
   desiredReplicas: number;
 }
 
+/** A deploy's rollout, and whether setting the version wrote anything. */
+export type DeployResult = RolloutStatus & { changed: boolean };
+
 export interface CurrentWorkload {
   image: string;
   version: string;
