@@ -53,6 +53,19 @@ async function main(): Promise<number> {
           server.releases.push(await measureReleaseOverhead(ctx, { tenants, stepMs, maxInFlight: IN_FLIGHT, bakeMs: BAKE_MS, sequentialBudgetMs: SEQUENTIAL_BUDGET_MS, tuning, log }));
         }
       }
+      if (want.has('realistic')) {
+        // Steps of seconds, as an operator's are: what orchestration adds when it is not all there is to measure.
+        server.realistic = await measureReleaseOverhead(ctx, {
+          tenants: options.realisticTenants,
+          stepMs: options.realisticStepMs,
+          maxInFlight: IN_FLIGHT,
+          bakeMs: BAKE_MS,
+          sequentialBudgetMs: 0,
+          tuning,
+          log,
+          baselines: false,
+        });
+      }
       if (want.has('control')) {
         log('approval and abort latency');
         server.control = await measureControlLatency(ctx, { tenants: 200, stepMs, maxInFlight: IN_FLIGHT, tuning });
@@ -62,15 +75,15 @@ async function main(): Promise<number> {
         server.crash = await measureCrashRecovery(ctx, { tenants: 200, stepMs, maxInFlight: IN_FLIGHT, tuning });
       }
       if (want.has('memory')) {
-        log('worker memory at 1,000 concurrent tenant workflows');
-        server.memory = await measureConcurrentMemory(ctx, { tenants: 1_000, stepMs: MEMORY_STEP_MS, tuning });
+        log(`worker memory at ${options.memoryTenants.toLocaleString('en-US')} concurrent tenant workflows`);
+        server.memory = await measureConcurrentMemory(ctx, { tenants: options.memoryTenants, stepMs: MEMORY_STEP_MS, tuning });
       }
     } finally {
       await ctx.stop();
     }
     if (want.has('provisioning')) {
       // A server someone else runs has no sandbox of ours around it: provisioning then measures the dev server's sandbox, as before.
-      server.provisioning = await measureProvisioning({ single: 3, parallel: 100, bundlePath: ctx.bundlePath, temporal: target === 'cluster' ? 'cluster' : 'dev', log });
+      server.provisioning = await measureProvisioning({ single: 3, parallel: options.provisioningTenants, bundlePath: ctx.bundlePath, temporal: target === 'cluster' ? 'cluster' : 'dev', log });
     }
   }
 

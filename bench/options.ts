@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { parseOrThrow } from '../src/shared/validation';
 import { workerConfigSchema } from './sim/worker-config';
 
-export const SECTIONS = ['release', 'raw', 'control', 'crash', 'memory', 'provisioning'] as const;
+export const SECTIONS = ['release', 'realistic', 'raw', 'control', 'crash', 'memory', 'provisioning'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export const USAGE = `npm run bench [-- options]
@@ -11,6 +11,10 @@ export const USAGE = `npm run bench [-- options]
   --tenants 100,1000   the release sizes to measure
   --step-ms 100        injected latency of each simulated step (8 per tenant)
   --raw 500            trivial workflows in the raw-throughput measure
+  --realistic 1000     tenants in the realistic release (8 steps × --realistic-step-ms, 50 in flight)
+  --realistic-step-ms 5000
+  --memory-tenants 1000  tenants all in flight at once in the memory measure
+  --provisioning 100   tenants provisioned at once in the provisioning measure
   --only a,b           sections: ${SECTIONS.join(', ')}
   --tuning '{...}'     worker options under test, e.g. '{"maxConcurrentWorkflowTaskExecutions":100}'
   --label text         stored with the results (what this run changed)
@@ -22,6 +26,10 @@ const optionsSchema = z.strictObject({
   tenants: z.array(z.number().int().min(2).max(20_000)).min(1),
   stepMs: z.number().int().min(0).max(60_000),
   rawWorkflows: z.number().int().min(1).max(20_000),
+  realisticTenants: z.number().int().min(2).max(20_000),
+  realisticStepMs: z.number().int().min(0).max(60_000),
+  memoryTenants: z.number().int().min(2).max(20_000),
+  provisioningTenants: z.number().int().min(1).max(1_000),
   sections: z.array(z.enum(SECTIONS)).min(1),
   tuning: workerConfigSchema.shape.tuning,
   label: z.string().max(200).optional(),
@@ -42,6 +50,10 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       tenants: { type: 'string' },
       'step-ms': { type: 'string', default: '100' },
       raw: { type: 'string', default: '500' },
+      realistic: { type: 'string', default: '1000' },
+      'realistic-step-ms': { type: 'string', default: '5000' },
+      'memory-tenants': { type: 'string', default: '1000' },
+      provisioning: { type: 'string', default: '100' },
       only: { type: 'string' },
       tuning: { type: 'string', default: '{}' },
       label: { type: 'string' },
@@ -64,6 +76,10 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       tenants: values.tenants ? list(values.tenants).map(Number) : values.full ? [100, 1_000, 5_000] : [100, 1_000],
       stepMs: Number(values['step-ms']),
       rawWorkflows: Number(values.raw),
+      realisticTenants: Number(values.realistic),
+      realisticStepMs: Number(values['realistic-step-ms']),
+      memoryTenants: Number(values['memory-tenants']),
+      provisioningTenants: Number(values.provisioning),
       sections: values.only ? list(values.only) : [...SECTIONS],
       tuning,
       label: values.label,

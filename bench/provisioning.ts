@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { releaseOutcome, startRelease } from '../src/client/releases';
 import { connectClient, temporalSettingsFromEnv } from '../src/client/connection';
 import { provisionTenant } from '../src/client/tenants';
 import { loadFleetConfig } from '../src/shared/config/load';
@@ -22,6 +24,22 @@ export interface ProvisioningBench {
   /** One tenant at a time (median of `samples`). */
   single: ProvisioningTiming & { samples: number };
   parallel: { tenants: number; wallMs: number; tenantsPerSecond: number; meanOverheadMs: number; meanAwsMs: number; meanTotalMs: number };
+  /**
+   * AWS API calls per tenant, from the emulator's call log (one line per call the worker made):
+   * provisioning the N parallel tenants, and then a release (plan `quick`) of the fleet's ECS
+   * tenants. Kubernetes calls are not counted: this sandbox runs no cluster.
+   */
+  awsCalls?: { provisionPerTenant: number; release: { tenants: number; perTenant: number; byAction: Record<string, number> } };
+}
+
+/** The worker's AWS calls so far, from the emulator's call log (CloudFormation's own calls, `via`, are not the worker's). */
+function callLog(path: string): { service?: string; action?: string; principalArn?: string }[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { service?: string; action?: string; principalArn?: string; via?: string })
+    .filter((call) => !call.via);
 }
 
 const toMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
@@ -92,14 +110,33 @@ export async function measureProvisioning(options: { single: number; parallel: n
     options.log(`  one tenant: ${(median.totalMs / 1000).toFixed(2)} s, ${(median.overheadMs / 1000).toFixed(2)} s outside AWS calls`);
 
     const tenants = Array.from({ length: options.parallel }, (_, i) => cloneTenant(template, `pp${i}`));
+    const callsBefore = callLog(sandbox.aws.callLogPath).length;
     const started = performance.now();
     await Promise.all(tenants.map(provision));
     const wallMs = performance.now() - started;
+    const provisionPerTenant = (callLog(sandbox.aws.callLogPath).length - callsBefore) / options.parallel;
+
+    // A release of the fleet's own ECS tenants (the specs a release resolves are the config's).
+    const fleet = config.tenants.filter((t) => t.runtime === 'ecs').map((t) => resolveTenantSpec(config, t.id));
+    await Promise.all(fleet.map(provision));
+    const releaseCallsFrom = callLog(sandbox.aws.callLogPath).length;
+    const { handle } = await startRelease(client, config, { releaseId: `bench-calls-${Date.now().toString(36)}`, version: '9.9.9', plan: 'quick', tenants: fleet.map((t) => t.id), requestedBy: 'bench' });
+    const summary = await releaseOutcome(handle);
+    if (summary.status !== 'succeeded') throw new Error(`bench release of the sandbox's ECS tenants ended ${summary.status}: ${summary.reason ?? ''}`);
+    const releaseCalls = callLog(sandbox.aws.callLogPath).slice(releaseCallsFrom);
+    const byAction: Record<string, number> = {};
+    // Keyed by the caller's role too, so that anything but the worker's fleet access role shows.
+    for (const call of releaseCalls) {
+      const key = `${call.principalArn?.split('/')[1] ?? call.principalArn} ${call.service}:${call.action}`;
+      byAction[key] = (byAction[key] ?? 0) + 1 / fleet.length;
+    }
+    options.log(`  AWS calls per tenant: provisioning ${provisionPerTenant.toFixed(1)}, release ${(releaseCalls.length / fleet.length).toFixed(1)}`);
     const timings = await Promise.all(tenants.map((t) => provisioningTiming(client, t.id)));
     const mean = (pick: (t: ProvisioningTiming) => number) => timings.reduce((n, t) => n + pick(t), 0) / timings.length;
     return {
       single: { ...median, samples: singles.length },
       parallel: { tenants: options.parallel, wallMs, tenantsPerSecond: options.parallel / (wallMs / 1000), meanOverheadMs: mean((t) => t.overheadMs), meanAwsMs: mean((t) => t.awsMs), meanTotalMs: mean((t) => t.totalMs) },
+      awsCalls: { provisionPerTenant, release: { tenants: fleet.length, perTenant: releaseCalls.length / fleet.length, byAction } },
     };
   } finally {
     workers.shutdown();

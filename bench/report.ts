@@ -21,6 +21,8 @@ export interface ServerResults {
   server: BenchTarget;
   label: string;
   releases: ReleaseOverhead[];
+  /** The realistic release: steps of seconds (--realistic-step-ms), no baselines. */
+  realistic?: ReleaseOverhead;
   raw?: RawThroughput;
   control?: ControlLatency;
   crash?: CrashRecovery;
@@ -59,11 +61,21 @@ function renderComparison(servers: ServerResults[]): string {
     row(`history events per tenant, ${label}`, (sv) => at(sv)?.history.eventsPerTenant, (v) => v.toFixed(1), false);
     row(`peak worker RSS, ${label}`, (sv) => at(sv)?.peakWorkerRssMiB, (v) => `${Math.round(v)} MiB`, false);
   }
+  const realistic = servers.find((sv) => sv.realistic)?.realistic;
+  if (realistic) {
+    const label = `realistic (N=${realistic.tenants.toLocaleString('en-US')}, ${realistic.plan.stepsPerTenant} × ${s(realistic.plan.stepMs)})`;
+    row(`${label}: wall ÷ ideal`, (sv) => sv.realistic?.ratio, x, false);
+    row(`  wall time (ideal ${s(realistic.idealMs)})`, (sv) => sv.realistic?.wallMs, s, false);
+    row('  history events per tenant', (sv) => sv.realistic?.history.eventsPerTenant, (v) => v.toFixed(1), false);
+    row('  peak worker RSS', (sv) => sv.realistic?.peakWorkerRssMiB, (v) => `${Math.round(v)} MiB`, false);
+  }
   row('raw Temporal workflows/s', (sv) => sv.raw?.workflowsPerSecond, (v) => v.toFixed(1), true);
   row('approval → next wave starts', (sv) => sv.control?.approvalMs, ms, false);
   row('worker SIGKILL → release done', (sv) => sv.crash?.releaseDoneMs, s, false);
   row('peak worker RSS, 1,000 tenants at once', (sv) => sv.memory?.peakWorkerRssMiB, (v) => `${Math.round(v)} MiB`, false);
-  row('provisioning, 100 in parallel: tenants/s', (sv) => sv.provisioning?.parallel.tenantsPerSecond, (v) => v.toFixed(2), true);
+  row('provisioning in parallel: tenants/s', (sv) => sv.provisioning?.parallel.tenantsPerSecond, (v) => v.toFixed(2), true);
+  row('AWS calls per tenant, provisioning', (sv) => sv.provisioning?.awsCalls?.provisionPerTenant, (v) => v.toFixed(1), false);
+  row('AWS calls per tenant, release (ECS)', (sv) => sv.provisioning?.awsCalls?.release.perTenant, (v) => v.toFixed(1), false);
   const header = ['measure', ...servers.map((sv) => sv.server), `${last.server} ÷ ${first.server}`];
   const width = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(width[i]!)).join(' │ ').trimEnd();
@@ -86,10 +98,10 @@ function renderServerTable(results: ServerResults): string {
     perN('ideal critical path', (r) => s(r.idealMs));
     perN('release wall time (Temporal)', (r) => s(r.wallMs));
     perN('overhead: wall ÷ ideal', (r) => x(r.ratio));
-    perN('sequential loop, no Temporal', (r) => `${s(r.sequential.wallMs)}${r.sequential.extrapolated ? ` (${r.sequential.measuredTenants} run, scaled)` : ''}`);
-    perN(`promise pool of ${p.maxInFlight}, no Temporal`, (r) => s(r.pool.wallMs));
-    perN('durability cost: release ÷ pool', (r) => x(r.wallMs / r.pool.wallMs));
-    perN('waves save: sequential ÷ release', (r) => x(r.sequential.wallMs / r.wallMs));
+    perN('sequential loop, no Temporal', (r) => (r.sequential ? `${s(r.sequential.wallMs)}${r.sequential.extrapolated ? ` (${r.sequential.measuredTenants} run, scaled)` : ''}` : '–'));
+    perN(`promise pool of ${p.maxInFlight}, no Temporal`, (r) => (r.pool ? s(r.pool.wallMs) : '–'));
+    perN('durability cost: release ÷ pool', (r) => (r.pool ? x(r.wallMs / r.pool.wallMs) : '–'));
+    perN('waves save: sequential ÷ release', (r) => (r.sequential ? x(r.sequential.wallMs / r.wallMs) : '–'));
     perN('release tenants/s', (r) => r.tenantsPerSecond.toFixed(1));
     if (raw) perN('  ÷ raw Temporal workflows/s', (r) => `${((100 * r.tenantsPerSecond) / raw.workflowsPerSecond).toFixed(0)} %`);
     perN('history events per tenant', (r) => r.history.eventsPerTenant.toFixed(1));
@@ -101,6 +113,16 @@ function renderServerTable(results: ServerResults): string {
     });
     perN('release runs (continue-as-new)', (r) => String(r.history.releaseRuns));
     perN('peak worker RSS', (r) => `${Math.round(r.peakWorkerRssMiB)} MiB`);
+  }
+  const realistic = results.realistic;
+  if (realistic) {
+    const p = realistic.plan;
+    rows.push([`REALISTIC RELEASE (N=${realistic.tenants.toLocaleString('en-US')}, ${p.maxInFlight} in flight, ${p.stepsPerTenant} steps × ${p.stepMs} ms, bake ${p.bakeMs} ms)`, []]);
+    one('wall time / ideal critical path', `${s(realistic.wallMs)} / ${s(realistic.idealMs)}`);
+    one('overhead: wall ÷ ideal', x(realistic.ratio));
+    one('release tenants/s', realistic.tenantsPerSecond.toFixed(2));
+    one('history events per tenant (release / child / lock)', `${realistic.history.eventsPerTenant.toFixed(1)} (${[realistic.history.releaseEvents, realistic.history.childEvents, realistic.history.lockEvents].map((e) => (e / realistic.tenants).toFixed(1)).join(' / ')})`);
+    one('peak worker RSS', `${Math.round(realistic.peakWorkerRssMiB)} MiB`);
   }
   if (raw) {
     rows.push(['RAW TEMPORAL', []]);
@@ -125,6 +147,10 @@ function renderServerTable(results: ServerResults): string {
     one('one tenant: orchestration overhead', s(single.overheadMs));
     one(`${parallel.tenants} tenants in parallel`, `${s(parallel.wallMs)}, ${parallel.tenantsPerSecond.toFixed(2)} tenants/s`);
     one('  per tenant: total / AWS / overhead', `${s(parallel.meanTotalMs)} / ${s(parallel.meanAwsMs)} / ${s(parallel.meanOverheadMs)}`);
+    if (provisioning.awsCalls) {
+      const { provisionPerTenant, release } = provisioning.awsCalls;
+      one('AWS calls per tenant: provisioning / release', `${provisionPerTenant.toFixed(1)} / ${release.perTenant.toFixed(1)} (release of ${release.tenants} ECS tenants, plan quick; Kubernetes calls not counted: no cluster here)`);
+    }
   }
 
   const width = [Math.max(...rows.map(([label]) => label.length)), ...columns.map((c, i) => Math.max(c.length, ...rows.filter((r) => !r[2]).map(([, cells]) => (cells[i] ?? '').length)))];

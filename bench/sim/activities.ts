@@ -1,4 +1,4 @@
-import type { CurrentWorkload, ApplyResult, RolloutStatus } from '../../src/activities/runtime/types';
+import type { CurrentWorkload, ApplyResult, DeployResult, RolloutStatus } from '../../src/activities/runtime/types';
 import type { SnapshotResult } from '../../src/activities/rds';
 import type { VerifyResult } from '../../src/activities/verify-health';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
@@ -11,8 +11,9 @@ export const PREVIOUS_VERSION = '1.0.0';
  * loadTenantSpec, ecsCurrentWorkload, getStackOutputs, snapshotCluster, ecsSetVersion,
  * ecsWaitForRollout, verifyTenantHealth, putTenantParameters; what a team's script runs one
  * after another, so the ideal critical path counts all eight. (The workflow overlaps the spec
- * with the lock request and the current version with the stack outputs; requestTenantLock is the
- * real Temporal activity: orchestration, not a step.)
+ * with the lock request and the current version with the stack outputs, and sets the version
+ * and waits for the rollout in one activity, ecsDeployVersion, which sleeps for both; the lock's
+ * activities are the real ones: orchestration, not a step.)
  */
 export const SIMULATED_STEPS_PER_TENANT = 8;
 
@@ -82,6 +83,11 @@ export function createSimulatedActivities(stepMs: number) {
       async ecsWaitForRollout(): Promise<RolloutStatus> {
         await sleep(stepMs);
         return { ready: true, updatedReplicas: 2, readyReplicas: 2, desiredReplicas: 2 };
+      },
+      /** ecsSetVersion and ecsWaitForRollout in one activity, as the product's: still two steps of work. */
+      async ecsDeployVersion(): Promise<DeployResult> {
+        await sleep(2 * stepMs);
+        return { ready: true, updatedReplicas: 2, readyReplicas: 2, desiredReplicas: 2, changed: true };
       },
       async verifyTenantHealth(): Promise<VerifyResult> {
         await sleep(stepMs);
