@@ -48,11 +48,11 @@ export class ChaosInterruptedError extends Error {
  * A signal that arrives while the sandbox is starting stops what it started and rejects with
  * the sandbox's InterruptedError (test/sandbox/interrupt.ts).
  */
-export async function runChaos(options: { form: ChaosForm; seed: number; stateDir: string; log: (line: string) => void; signal?: AbortSignal }): Promise<ChaosReport> {
+export async function runChaos(options: { form: ChaosForm; seed: number; stateDir: string; log: (line: string) => void; signal?: AbortSignal; workflowBundle?: string }): Promise<ChaosReport> {
   const form = FORMS[options.form];
   const random = seededRandom(options.seed);
   options.log(`chaos ${options.form} form, seed ${options.seed} (re-run with --seed ${options.seed})`);
-  const world = await startChaosWorld({ stateDir: options.stateDir, seed: options.seed, log: options.log, signal: options.signal });
+  const world = await startChaosWorld({ stateDir: options.stateDir, seed: options.seed, log: options.log, signal: options.signal, workflowBundle: options.workflowBundle });
   const interrupted = new Promise<never>((_, reject) => {
     const signal = options.signal;
     if (!signal) return;

@@ -42,15 +42,20 @@ export interface ChaosWorld {
   stop(): Promise<void>;
 }
 
-export async function startChaosWorld(options: { stateDir: string; seed: number; log: (line: string) => void; signal?: AbortSignal }): Promise<ChaosWorld> {
+/** `workflowBundle`: a bundle already built (scripts/test-integration.sh makes one per run); otherwise one is built while the sandbox starts. */
+export async function startChaosWorld(options: { stateDir: string; seed: number; log: (line: string) => void; signal?: AbortSignal; workflowBundle?: string }): Promise<ChaosWorld> {
   const { log } = options;
-  const sandbox: Sandbox = await startSandbox({ stateDir: options.stateDir, fresh: true, kubernetes: true, faults: { seed: options.seed }, log: (l) => log(`[sandbox] ${l}`), signal: options.signal });
+  // The sandbox first: its fresh start clears the state folder, where the bundle goes.
+  const starting = startSandbox({ stateDir: options.stateDir, fresh: true, kubernetes: true, faults: { seed: options.seed }, log: (l) => log(`[sandbox] ${l}`), signal: options.signal });
+  const bundling = options.workflowBundle ? Promise.resolve(options.workflowBundle) : writeWorkflowBundle(join(options.stateDir, 'workflow-bundle.js'));
+  bundling.catch(() => undefined);
+  const sandbox: Sandbox = await starting;
   let worker: EntryPointProcess | undefined;
   let workerCount = 0;
   let client: Client | undefined;
   let admin: AwsClients | undefined;
   try {
-    const bundle = await writeWorkflowBundle(join(sandbox.stateDir, 'workflow-bundle.js'));
+    const bundle = await bundling;
     const env: Record<string, string> = { ...sandbox.env, TENANT_FLEET_WORKFLOW_BUNDLE: bundle };
     const settings = temporalSettingsFromEnv(env);
     client = await connectClient(settings);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runChaos } from '../chaos/runner';
 import { TEST_SANDBOX_DIR } from './sandbox-env';
@@ -14,7 +15,9 @@ describe('chaos (short form)', () => {
   it('keeps every invariant under worker kills, a server restart and throttling', async () => {
     const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
     const lines: string[] = [];
-    const report = await runChaos({ form: 'short', seed, stateDir: join(TEST_SANDBOX_DIR, 'chaos'), log: (line) => lines.push(line) });
+    const bundle = process.env.TENANT_FLEET_TEST_WORKFLOW_BUNDLE;
+    const workflowBundle = bundle && existsSync(bundle) ? bundle : undefined;
+    const report = await runChaos({ form: 'short', seed, stateDir: join(TEST_SANDBOX_DIR, 'chaos'), log: (line) => lines.push(line), workflowBundle });
     process.stdout.write(`chaos short form, seed ${seed}\n${report.table}\n`);
     const violations = report.rows.flatMap((r) => r.violations.map((v) => `${r.fault}: ${v}`));
     expect({ seed, violations }).toEqual({ seed, violations: [] });

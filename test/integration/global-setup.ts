@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeWorkflowBundle } from '../../src/workers/bundle';
 import { startSandbox, type TemporalFlavor } from '../sandbox';
@@ -6,7 +6,9 @@ import { SANDBOX_HANDLE, TEST_ENV_FILE, TEST_SANDBOX_DIR } from './sandbox-env';
 
 /** One sandbox for the whole integration run; test files read its addresses from TEST_ENV_FILE. */
 export default async function globalSetup(): Promise<void> {
-  const sandbox = await startSandbox({
+  // Files that start their own sandbox or servers (chaos, the demo, npm run sandbox) would never use this one.
+  if (process.env.TENANT_FLEET_TEST_NO_SANDBOX === '1') return;
+  const sandboxStart = startSandbox({
     stateDir: TEST_SANDBOX_DIR,
     fresh: true,
     // TENANT_FLEET_TEST_KUBE=0 leaves the Kubernetes cluster out, for a quick run of AWS-only suites.
@@ -17,7 +19,16 @@ export default async function globalSetup(): Promise<void> {
     ecsTasks: process.env.TENANT_FLEET_TEST_ECS_TASKS === '1',
     log: (line) => process.stdout.write(`[sandbox] ${line}\n`),
   });
-  (globalThis as Record<string, unknown>)[SANDBOX_HANDLE] = sandbox;
-  const bundle = await writeWorkflowBundle(join(sandbox.stateDir, 'workflow-bundle.js'));
-  writeFileSync(TEST_ENV_FILE, JSON.stringify({ ...sandbox.env, TENANT_FLEET_WORKFLOW_BUNDLE: bundle }, null, 2));
+  // scripts/test-integration.sh bundles the workflows once for all the files it runs; alone, a file
+  // bundles them itself while its servers start.
+  const prebuilt = process.env.TENANT_FLEET_TEST_WORKFLOW_BUNDLE;
+  const bundling = prebuilt && existsSync(prebuilt) ? Promise.resolve(prebuilt) : writeWorkflowBundle(join(TEST_SANDBOX_DIR, 'workflow-bundle.js'));
+  const [sandbox, bundle] = await Promise.allSettled([sandboxStart, bundling]);
+  if (sandbox.status === 'rejected') throw sandbox.reason;
+  (globalThis as Record<string, unknown>)[SANDBOX_HANDLE] = sandbox.value;
+  if (bundle.status === 'rejected') {
+    await sandbox.value.stop();
+    throw bundle.reason;
+  }
+  writeFileSync(TEST_ENV_FILE, JSON.stringify({ ...sandbox.value.env, TENANT_FLEET_WORKFLOW_BUNDLE: bundle.value }, null, 2));
 }

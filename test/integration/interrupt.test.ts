@@ -34,7 +34,8 @@ describe('an interrupted start-up leaves no server running', () => {
 
   it('npm run demo: while the AWS accounts are seeded', async () => {
     const run = await interruptAt('demo', (output) => output.includes('seeding AWS accounts'));
-    expect(run.servers).toEqual(expect.arrayContaining(['temporal', 'moto', 'kube-apiserver']));
+    // The seeding and the Kubernetes cluster start together once moto answers: the cluster may be anywhere in its start.
+    expect(run.servers).toEqual(expect.arrayContaining(['temporal', 'moto']));
   });
 
   it('npm run demo: while the tenants provision', async () => {

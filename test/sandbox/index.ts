@@ -107,101 +107,132 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (failures.length > 0) throw new AggregateError(failures.map((f) => f.reason as unknown), 'sandbox: some servers did not stop cleanly');
   };
 
+  const t0 = Date.now();
+  const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+  // Adds to `started` as each server comes up, so a failure anywhere stops exactly what runs.
+  const track = <T extends { stop(): Promise<void> }>(server: T): T => (started.push(server), server);
   try {
     const temporalName = flavor === 'cluster' ? 'Temporal cluster (PostgreSQL, Temporal server, UI server)' : 'Temporal dev server';
-    log(`starting ${temporalName} and moto`);
-    // Settled, not Promise.all: when one fails (or the signal aborts both), the other's server must be in `started` before stopAll.
-    const servers = await Promise.allSettled([
-      retryOnPortClash(temporalName, async () => {
-        // The codec server must know the UI's origin and the UI its codec endpoint, so ports come first.
-        const [grpc, ui, http, metrics] = (await freeLoopbackPorts(4)) as [number, number, number, number];
-        const codecServer = await startSandboxCodec({ stateDir: join(stateDir, 'codec'), uiOrigins: [`http://127.0.0.1:${ui}`, `http://localhost:${ui}`] });
-        try {
-          const server =
-            flavor === 'cluster'
-              ? await startTemporalCluster({ stateDir: join(stateDir, 'temporal-cluster'), uiPort: ui, codecEndpoint: codecServer.uiEndpoint, signal })
-              : await startTemporalServer({ stateDir: join(stateDir, 'temporal'), ports: { grpc, ui, http, metrics }, codecEndpoint: codecServer.uiEndpoint, signal });
-          return [codecServer, server] as const;
-        } catch (error) {
-          await codecServer.stop();
-          throw error;
-        }
-      }, log).then((pair) => (started.push(...pair), pair)),
-      retryOnPortClash('AWS emulator', () => startAwsEmulator({ stateDir: join(stateDir, 'aws'), settings: options.awsSettings, signal }), log).then((a) => (started.push(a), a)),
-    ]);
-    for (const s of servers) if (s.status === 'rejected') throw s.reason;
-    const [[codec, temporal], aws] = servers.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [[SandboxCodec, TemporalServer], AwsEmulator];
-    log(`Temporal ${temporal.address} (UI ${temporal.uiUrl}), AWS emulator ${aws.endpoint}`);
-    let kube: KubeCluster | undefined;
-    if (options.kubernetes ?? true) {
-      log('starting the Kubernetes cluster (kwok, binary runtime)');
-      // EKS-style tokens signed for this cluster's name are checked against the sandbox's STS.
-      const eksAuthenticator = await startEksAuthenticator({ stsEndpoint: aws.endpoint, clusterName: SANDBOX_EKS_CLUSTER_NAME });
-      started.push(eksAuthenticator);
-      kube = await retryOnPortClash(
-        'Kubernetes cluster',
-        () => startKubeCluster({ repoRoot, workDir: join(stateDir, 'kube'), name: 'tenant-fleet', log, signal, tokenWebhookUrl: eksAuthenticator.url }),
-        log,
-      );
-      started.push(kube);
-      log(`Kubernetes API ${kube.apiServerUrl}`);
-    }
+    const withKube = options.kubernetes ?? true;
+    log(`starting ${temporalName}, moto${withKube ? ' and the Kubernetes cluster (kwok, binary runtime)' : ''} side by side`);
+    // Nothing here waits on what it does not need: Temporal needs nothing; the cluster's EKS token
+    // authenticator and the AWS seeding need only moto, so the cluster and the seeding start together
+    // once moto answers. Each branch is settled (not Promise.all): when one fails, or the signal aborts,
+    // the servers of the others must be in `started` before stopAll.
+    const temporalStart = retryOnPortClash(temporalName, async () => {
+      // The codec server must know the UI's origin and the UI its codec endpoint, so ports come first.
+      const [grpc, ui, http, metrics] = (await freeLoopbackPorts(4)) as [number, number, number, number];
+      const codecServer = await startSandboxCodec({ stateDir: join(stateDir, 'codec'), uiOrigins: [`http://127.0.0.1:${ui}`, `http://localhost:${ui}`] });
+      try {
+        const server =
+          flavor === 'cluster'
+            ? await startTemporalCluster({ stateDir: join(stateDir, 'temporal-cluster'), uiPort: ui, codecEndpoint: codecServer.uiEndpoint, signal })
+            : await startTemporalServer({ stateDir: join(stateDir, 'temporal'), ports: { grpc, ui, http, metrics }, codecEndpoint: codecServer.uiEndpoint, signal });
+        return [codecServer, server] as const;
+      } catch (error) {
+        await codecServer.stop();
+        throw error;
+      }
+    }, log).then((pair) => {
+      started.push(...pair);
+      log(`Temporal ${pair[1].address} (UI ${pair[1].uiUrl}) ready after ${since()}`);
+      return pair;
+    });
+    const awsStart = retryOnPortClash('AWS emulator', () => startAwsEmulator({ stateDir: join(stateDir, 'aws'), settings: options.awsSettings, signal }), log).then((a) => {
+      track(a);
+      log(`AWS emulator ${a.endpoint} ready after ${since()}`);
+      return a;
+    });
+    const kubeStart = !withKube
+      ? Promise.resolve(undefined)
+      : awsStart.then(async (aws) => {
+          // EKS-style tokens signed for this cluster's name are checked against the sandbox's STS.
+          const eksAuthenticator = track(await startEksAuthenticator({ stsEndpoint: aws.endpoint, clusterName: SANDBOX_EKS_CLUSTER_NAME }));
+          const cluster = track(
+            await retryOnPortClash(
+              'Kubernetes cluster',
+              () => startKubeCluster({ repoRoot, workDir: join(stateDir, 'kube'), name: 'tenant-fleet', log, signal, tokenWebhookUrl: eksAuthenticator.url }),
+              log,
+            ),
+          );
+          log(`Kubernetes API ${cluster.apiServerUrl} ready after ${since()}`);
+          return cluster;
+        });
+    const seeding = awsStart.then(async (aws) => {
+      log('seeding AWS accounts (fleet access role, network, DNS zone, ECS cluster, load balancer)');
+      throwIfInterrupted(signal);
+      // Not waited for once aborted: the seeding's calls fail as moto stops.
+      const seeded = await abortable(seedAwsBaseline(aws.endpoint), signal);
+      log(`AWS accounts seeded after ${since()}`);
+      return seeded;
+    });
+    const branches = await Promise.allSettled([temporalStart, awsStart, kubeStart, seeding]);
+    for (const b of branches) if (b.status === 'rejected') throw b.reason;
+    const [[codec, temporal], aws, kube, baseline] = branches.map((b) => (b as PromiseFulfilledResult<unknown>).value) as [
+      readonly [SandboxCodec, TemporalServer],
+      AwsEmulator,
+      KubeCluster | undefined,
+      Awaited<ReturnType<typeof seedAwsBaseline>>,
+    ];
 
     throwIfInterrupted(signal);
     let faults: FaultProxies | undefined;
     if (options.faults) {
-      faults = await startFaultProxies({
-        awsEndpoint: aws.endpoint,
-        kubeconfigPath: kube?.kubeconfigPath,
-        workDir: join(stateDir, 'faults'),
-        seed: typeof options.faults === 'object' ? options.faults.seed : undefined,
-      });
-      started.push(faults);
+      faults = track(
+        await startFaultProxies({
+          awsEndpoint: aws.endpoint,
+          kubeconfigPath: kube?.kubeconfigPath,
+          workDir: join(stateDir, 'faults'),
+          seed: typeof options.faults === 'object' ? options.faults.seed : undefined,
+        }),
+      );
       log(`fault proxy: AWS ${faults.aws.url}${faults.kube ? `, Kubernetes ${faults.kube.url}` : ''}, control ${faults.controlUrl} (seed ${faults.state.seed})`);
     }
     const kubeconfigPath = faults?.kubeconfigPath ?? kube?.kubeconfigPath;
-
-    log('seeding AWS accounts (fleet access role, network, DNS zone, ECS cluster, load balancer)');
-    throwIfInterrupted(signal);
-    // Not waited for once aborted: the seeding's calls fail as moto stops.
-    const baseline = await abortable(seedAwsBaseline(aws.endpoint), signal);
     const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'), kubeconfigPath);
-    if (kube) {
-      // Tenant pods' processes and readiness, and their targets (kube/README.md, "Data plane"): on the
-      // real servers, never through the fault proxy.
-      const dataPlane = await startKubeDataPlane({
-        kubectl: join(toolsDir, 'bin', 'kubectl'),
-        kubeconfig: kube.kubeconfigPath,
-        workDir: join(stateDir, 'kube', 'data-plane'),
-        awsEndpoint: aws.endpoint,
-        adminCredentials: (accountId) => adminCredentials(aws.endpoint, accountId, baseline.identities.admin),
-        startApp: startTenantApp,
-      });
-      started.push(dataPlane);
-      log(`Kubernetes data plane: tenant pods run tenant apps, TargetGroupBindings register them (log ${dataPlane.logPath})`);
-    }
 
-    log('starting the load balancer emulator');
-    const loadBalancer = await startLoadBalancerEmulator({
-      awsEndpoint: aws.endpoint,
-      adminCredentials: baseline.identities.admin,
-      accounts: SANDBOX_ACCOUNTS.map((a) => a.accountId),
-      region: SANDBOX_REGION,
-      stateDir: join(stateDir, 'data-plane'),
-      timeScale: sandboxTimeScale(options.awsSettings),
-    });
-    started.push(loadBalancer);
+    const [dataPlaneStart, loadBalancerStart] = await Promise.allSettled([
+      kube
+        ? // Tenant pods' processes and readiness, and their targets (kube/README.md, "Data plane"): on the
+          // real servers, never through the fault proxy.
+          startKubeDataPlane({
+            kubectl: join(toolsDir, 'bin', 'kubectl'),
+            kubeconfig: kube.kubeconfigPath,
+            workDir: join(stateDir, 'kube', 'data-plane'),
+            awsEndpoint: aws.endpoint,
+            adminCredentials: (accountId) => adminCredentials(aws.endpoint, accountId, baseline.identities.admin),
+            startApp: startTenantApp,
+          }).then((d) => {
+            track(d);
+            log(`Kubernetes data plane: tenant pods run tenant apps, TargetGroupBindings register them (log ${d.logPath})`);
+            return d;
+          })
+        : Promise.resolve(undefined),
+      startLoadBalancerEmulator({
+        awsEndpoint: aws.endpoint,
+        adminCredentials: baseline.identities.admin,
+        accounts: SANDBOX_ACCOUNTS.map((a) => a.accountId),
+        region: SANDBOX_REGION,
+        stateDir: join(stateDir, 'data-plane'),
+        timeScale: sandboxTimeScale(options.awsSettings),
+      }).then(track),
+    ]);
+    if (dataPlaneStart.status === 'rejected') throw dataPlaneStart.reason;
+    if (loadBalancerStart.status === 'rejected') throw loadBalancerStart.reason;
+    const loadBalancer = loadBalancerStart.value;
     const ecsTasks = options.ecsTasks
-      ? await startEcsTaskController({
-          awsEndpoint: aws.endpoint,
-          adminCredentials: baseline.identities.admin,
-          accounts: SANDBOX_ACCOUNTS.map((a) => a.accountId),
-          region: SANDBOX_REGION,
-          stateDir: join(stateDir, 'data-plane'),
-          timeScale: sandboxTimeScale(options.awsSettings),
-        })
+      ? track(
+          await startEcsTaskController({
+            awsEndpoint: aws.endpoint,
+            adminCredentials: baseline.identities.admin,
+            accounts: SANDBOX_ACCOUNTS.map((a) => a.accountId),
+            region: SANDBOX_REGION,
+            stateDir: join(stateDir, 'data-plane'),
+            timeScale: sandboxTimeScale(options.awsSettings),
+          }),
+        )
       : undefined;
-    if (ecsTasks) started.push(ecsTasks);
+    log(`sandbox ready after ${since()}`);
 
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: temporal.address,
