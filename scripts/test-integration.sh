@@ -3,15 +3,70 @@
 # files provision, release, deprovision and fault the same twelve sandbox tenants, so sharing
 # one sandbox would make each file's outcome depend on which files ran before it.
 # Usage: scripts/test-integration.sh [test/integration/<file>.test.ts ...]  (default: all)
+#
+# One file: its output streams to the terminal. Several: they run in TENANT_FLEET_TEST_LANES
+# lanes at once (default 2; most of a file's time is spent waiting on timers, stack delays and
+# rollouts, not on the CPU), longest first, each file's output going to
+# .sandbox/test-<file>/output.log; the terminal gets one PASS/FAIL line per file with its time,
+# and at the end the full log of every file that failed. Their sandboxes pick free ports, so two
+# files never touch each other's servers.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
-# These files use no Kubernetes tenant (or start a sandbox of their own): skip the cluster.
-NO_KUBE=" certificates load-balancer restore codec-server metrics worker-process history-secrets chaos tenantctl interrupt temporal-cluster "
+# These files use no Kubernetes tenant: skip the cluster.
+NO_KUBE=" certificates load-balancer restore codec-server metrics worker-process tenantctl temporal-cluster "
+# These files start what they need themselves (chaos its own sandbox with the fault proxy,
+# history-secrets the demo, interrupt `npm run sandbox` and the demo, metrics a fixture process):
+# the run's sandbox would go unused.
+NO_SANDBOX=" chaos history-secrets interrupt metrics "
 # These files run on the production-shaped Temporal (PostgreSQL, several shards; docs/testing.md).
 ON_CLUSTER=" temporal-cluster "
 # These files run ECS tasks behind a load balancer as tenant app processes (docs/sandbox.md "ECS tasks").
 ECS_TASKS=" provisioning "
+# Seconds each file took last time it was measured (test time plus sandbox start-up), to start the
+# longest first so the lanes end together; a file missing here counts as 60.
+DURATIONS="chaos:250 release:260 kubernetes:215 release-crash:130 tenantctl:125 history-secrets:100
+  restore:95 certificates:85 interrupt:50 provisioning:75 temporal-cluster:70 activity-idempotency:65
+  load-balancer:50 codec-server:30 bad-input:30 worker-process:30 metrics:5 sandbox:35 worker-manifests:40"
+
+# Runs one file in its own sandbox; its output goes to stdout.
+run_file() {
+  local file="$1" name kube temporal sandbox_off ecs_tasks
+  name="$(basename "$file" .test.ts)"
+  kube=1
+  [[ "$NO_KUBE" == *" $name "* ]] && kube=0
+  sandbox_off=0
+  [[ "$NO_SANDBOX" == *" $name "* ]] && { sandbox_off=1; kube=0; }
+  temporal=dev
+  [[ "$ON_CLUSTER" == *" $name "* ]] && temporal=cluster
+  ecs_tasks=0
+  [[ "$ECS_TASKS" == *" $name "* ]] && ecs_tasks=1
+  if [ "$sandbox_off" = 1 ]; then
+    echo "[integration] $file (starts its own servers; state under .sandbox/test-$name*)"
+  else
+    echo "[integration] $file (sandbox .sandbox/test-$name, Temporal $temporal, Kubernetes $([ "$kube" = 1 ] && echo on || echo off))"
+  fi
+  TENANT_FLEET_TEST_SANDBOX=".sandbox/test-$name" TENANT_FLEET_TEST_KUBE="$kube" TENANT_FLEET_TEST_TEMPORAL="$temporal" \
+    TENANT_FLEET_TEST_ECS_TASKS="$ecs_tasks" TENANT_FLEET_TEST_NO_SANDBOX="$sandbox_off" npx jest --selectProjects integration --runTestsByPath "$file"
+}
+
+# One lane's unit of work: runs a file with its output to its log, and prints one line.
+run_logged() {
+  local file="$1" name log started status
+  name="$(basename "$file" .test.ts)"
+  mkdir -p ".sandbox/test-$name"
+  log=".sandbox/test-$name/output.log"
+  started=$SECONDS
+  if run_file "$file" > "$log" 2>&1; then status=PASS; else status=FAIL; fi
+  printf '%s %s\n' "$status" "$((SECONDS - started))" > ".sandbox/test-$name/result"
+  printf '[integration] %s %-45s %4d s  (log %s)\n' "$status" "$file" "$((SECONDS - started))" "$log"
+  [ "$status" = PASS ]
+}
+
+if [ "${1:-}" = "--run-logged" ]; then
+  run_logged "$2"
+  exit
+fi
 
 if [ "$#" -gt 0 ]; then
   files=("$@")
@@ -21,24 +76,52 @@ else
   # (each sandbox's emulator logs to aws/calls.jsonl), not those of a file run earlier alone.
   find .sandbox -path '.sandbox/test-*' -name calls.jsonl -path '*/aws/*' -delete 2>/dev/null
 fi
+
+# The workflow code is the same for every file: bundle it once (each file's workers load it).
+mkdir -p .sandbox
+export TENANT_FLEET_TEST_WORKFLOW_BUNDLE="$PWD/.sandbox/test-workflow-bundle.js"
+started=$SECONDS
+if ! node --import tsx scripts/build-workflow-bundle.ts "$TENANT_FLEET_TEST_WORKFLOW_BUNDLE" > /dev/null; then
+  echo "[integration] could not bundle the workflow code" >&2
+  exit 1
+fi
+echo "[integration] workflow code bundled once for all files in $((SECONDS - started)) s"
+
+if [ "${#files[@]}" -eq 1 ]; then
+  started=$SECONDS
+  if run_file "${files[0]}"; then status=PASS; else status=FAIL; fi
+  echo "[integration] $status ${files[0]} in $((SECONDS - started)) s"
+  [ "$status" = PASS ]
+  exit
+fi
+
+lanes="${TENANT_FLEET_TEST_LANES:-2}"
+duration_of() {
+  local name entry
+  name="$(basename "$1" .test.ts)"
+  for entry in $DURATIONS; do
+    [ "${entry%%:*}" = "$name" ] && { echo "${entry##*:}"; return; }
+  done
+  echo 60
+}
+mapfile -t ordered < <(for file in "${files[@]}"; do echo "$(duration_of "$file") $file"; done | sort -rn -k1,1 -k2 | cut -d' ' -f2-)
+for file in "${ordered[@]}"; do rm -f ".sandbox/test-$(basename "$file" .test.ts)/result"; done
+echo "[integration] ${#ordered[@]} files in $lanes lanes, longest first; each file's output goes to .sandbox/test-<file>/output.log"
+started=$SECONDS
+# xargs hands the next file to whichever lane is free.
+printf '%s\n' "${ordered[@]}" | xargs -P "$lanes" -I{} bash "${BASH_SOURCE[0]}" --run-logged {}
+
 passed=0
 failed=()
-for file in "${files[@]}"; do
-  name="$(basename "$file" .test.ts)"
-  kube=1
-  [[ "$NO_KUBE" == *" $name "* ]] && kube=0
-  temporal=dev
-  [[ "$ON_CLUSTER" == *" $name "* ]] && temporal=cluster
-  ecs_tasks=0
-  [[ "$ECS_TASKS" == *" $name "* ]] && ecs_tasks=1
-  echo "[integration] $file (sandbox .sandbox/test-$name, Temporal $temporal, Kubernetes $([ "$kube" = 1 ] && echo on || echo off))"
-  if TENANT_FLEET_TEST_SANDBOX=".sandbox/test-$name" TENANT_FLEET_TEST_KUBE="$kube" TENANT_FLEET_TEST_TEMPORAL="$temporal" TENANT_FLEET_TEST_ECS_TASKS="$ecs_tasks" \
-      npx jest --selectProjects integration --runTestsByPath "$file"; then
-    passed=$((passed + 1))
-  else
-    failed+=("$file")
-  fi
+for file in "${ordered[@]}"; do
+  result=".sandbox/test-$(basename "$file" .test.ts)/result"
+  if [ "$(cut -d' ' -f1 "$result" 2>/dev/null)" = PASS ]; then passed=$((passed + 1)); else failed+=("$file"); fi
+done
+for file in "${failed[@]}"; do
+  log=".sandbox/test-$(basename "$file" .test.ts)/output.log"
+  printf '\n[integration] ===== %s failed: its full output (%s) =====\n' "$file" "$log"
+  cat "$log" 2>/dev/null || echo "(no log)"
 done
 for file in "${failed[@]}"; do echo "[integration] FAILED: $file"; done
-echo "integration: ${passed} passed, ${#failed[@]} failed"
+echo "integration: ${passed} passed, ${#failed[@]} failed in $((SECONDS - started)) s ($lanes lanes)"
 [ "${#failed[@]}" -eq 0 ]
