@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { writeFileSync } from 'node:fs';
@@ -49,4 +50,21 @@ export async function decodePayloads(node: unknown, codecs: Codec[]): Promise<vo
     return;
   }
   for (const value of Object.values(record)) await decodePayloads(value, codecs);
+}
+
+/**
+ * How long the workflow took to answer an update, by its own history: from the event that
+ * accepted it to the one that completed it. Unlike a client's stopwatch, this leaves out the
+ * time the request waited for the server and a busy worker, so it holds on a loaded machine.
+ */
+export async function updateHandlingMs(handle: { fetchHistory(): Promise<temporal.api.history.v1.IHistory> }, updateName: string): Promise<number> {
+  const { EventType } = temporal.api.enums.v1;
+  const events = (await handle.fetchHistory()).events ?? [];
+  const accepted = events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED && e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === updateName).at(-1);
+  if (!accepted) throw new Error(`no accepted ${updateName} update in the history`);
+  const completed = events.find(
+    (e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED && Number(e.workflowExecutionUpdateCompletedEventAttributes?.acceptedEventId) === Number(accepted.eventId),
+  );
+  if (!completed) throw new Error(`the ${updateName} update accepted at event ${String(accepted.eventId)} never completed`);
+  return tsToMs(completed.eventTime) - tsToMs(accepted.eventTime);
 }
