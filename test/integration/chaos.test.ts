@@ -14,10 +14,12 @@ import { TEST_SANDBOX_DIR } from './sandbox-env';
 describe('chaos (short form)', () => {
   it('keeps every invariant under worker kills, a server restart and throttling', async () => {
     const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const lines: string[] = [];
+    const started = Date.now();
+    // Progress with the time since the start, so a run's log shows where its minutes go.
+    const log = (line: string) => process.stdout.write(`[chaos +${Math.round((Date.now() - started) / 1000)} s] ${line}\n`);
     const bundle = process.env.TENANT_FLEET_TEST_WORKFLOW_BUNDLE;
     const workflowBundle = bundle && existsSync(bundle) ? bundle : undefined;
-    const report = await runChaos({ form: 'short', seed, stateDir: join(TEST_SANDBOX_DIR, 'chaos'), log: (line) => lines.push(line), workflowBundle });
+    const report = await runChaos({ form: 'short', seed, stateDir: join(TEST_SANDBOX_DIR, 'chaos'), log, workflowBundle });
     process.stdout.write(`chaos short form, seed ${seed}\n${report.table}\n`);
     const violations = report.rows.flatMap((r) => r.violations.map((v) => `${r.fault}: ${v}`));
     expect({ seed, violations }).toEqual({ seed, violations: [] });
