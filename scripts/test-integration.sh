@@ -77,7 +77,16 @@ else
   find .sandbox -path '.sandbox/test-*' -name calls.jsonl -path '*/aws/*' -delete 2>/dev/null
 fi
 
-# The workflow code is the same for every file: bundle it once (each file's workers load it).
+if [ "${#files[@]}" -eq 1 ]; then
+  started=$SECONDS
+  if run_file "${files[0]}"; then status=PASS; else status=FAIL; fi
+  echo "[integration] $status ${files[0]} in $((SECONDS - started)) s"
+  [ "$status" = PASS ]
+  exit
+fi
+
+# The workflow code is the same for every file: bundle it once (each file's workers load it;
+# a file run alone bundles while its servers start).
 mkdir -p .sandbox
 export TENANT_FLEET_TEST_WORKFLOW_BUNDLE="$PWD/.sandbox/test-workflow-bundle.js"
 started=$SECONDS
@@ -86,14 +95,6 @@ if ! node --import tsx scripts/build-workflow-bundle.ts "$TENANT_FLEET_TEST_WORK
   exit 1
 fi
 echo "[integration] workflow code bundled once for all files in $((SECONDS - started)) s"
-
-if [ "${#files[@]}" -eq 1 ]; then
-  started=$SECONDS
-  if run_file "${files[0]}"; then status=PASS; else status=FAIL; fi
-  echo "[integration] $status ${files[0]} in $((SECONDS - started)) s"
-  [ "$status" = PASS ]
-  exit
-fi
 
 lanes="${TENANT_FLEET_TEST_LANES:-2}"
 duration_of() {
