@@ -1,5 +1,6 @@
 import { Runtime } from '@temporalio/worker';
 import { z } from 'zod';
+import { DELIVERY_HISTOGRAM_BUCKETS } from '../shared/delivery-metrics';
 import { parseOrThrow } from '../shared/validation';
 import { JsonLogger } from './logging';
 
@@ -43,7 +44,7 @@ export function installTelemetry(env: NodeJS.ProcessEnv = process.env, base: Rec
                 // Durations in seconds and `_total` counters are what Prometheus conventions and the dashboard expect.
                 countersTotalSuffix: true,
                 useSecondsForDurations: true,
-                histogramBucketOverrides: { tenant_fleet_step_duration_seconds: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800] },
+                histogramBucketOverrides: { tenant_fleet_step_duration_seconds: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800], ...DELIVERY_HISTOGRAM_BUCKETS },
               },
             },
           }

@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  metricMeter,
   patched,
   setCurrentDetails,
   setHandler,
@@ -18,6 +19,7 @@ import type { Route53Activities } from '../activities/route53';
 import { adoptedHostname, ADOPTED_WILDCARD_ENVIRONMENT, USABLE_CERTIFICATE_STATUSES as USABLE } from '../shared/certificates/adoption';
 import { isWildcard, nameCovers, wildcardParent } from '../shared/certificates/hostnames';
 import { idempotencyToken, planCertificates, type CertificatePlan, type DesiredHostname, type ExistingCertificate } from '../shared/certificates/planner';
+import { certificateMetrics } from '../shared/delivery-metrics';
 import { ErrorType } from '../shared/errors';
 import {
   certificatePlanQuery,
@@ -61,6 +63,7 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
   const released = new Set<string>();
   // Runs started before it neither notify nor wake for expiry thresholds (their histories hold no such commands).
   const notifier = patched('certificate-notifications') ? new CertificateNotifier(state) : undefined;
+  const metrics = certificateMetrics(metricMeter);
   let dirty = true;
   let lastPlan: CertificatePlan | undefined;
   const status: CertificatesStatus = {
@@ -272,6 +275,9 @@ export async function certificates(rawInput: CertificatesInput): Promise<never> 
     status.adopted = state.adopted;
     status.problems = problems;
     status.lastReconcile = new Date(Date.now()).toISOString();
+    // For the certificate alerts (infra/prometheus/); the workflow meter stays silent on replay.
+    const expiries = after.filter((c) => c.status === 'ISSUED' && c.notAfter !== undefined).map((c) => Date.parse(c.notAfter!) / 1000);
+    metrics.observe(group, expiries.length > 0 ? Math.min(...expiries) : undefined, stuck.length);
     const converged = planned.every(({ arn }) => listenerAfter.attached.includes(arn)) && safe.length === candidates.length && state.retiring.length === 0;
     status.health = stuck.length > 0 || plan.uncovered.length > 0 || problems.length > 0 ? 'failing' : converged ? 'ok' : 'converging';
     setPhase(stuck.length > 0 ? 'certs/validation-stuck' : status.health === 'failing' ? 'certs/failing' : state.retiring.length > 0 ? 'certs/grace-period' : 'certs/idle');

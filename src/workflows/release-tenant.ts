@@ -31,6 +31,7 @@ import type { RolloutStatus } from '../activities/runtime/types';
 import { activitiesFor, fleetCall } from './activity-options';
 import { trafficStackNameFor } from './tenant-footprint';
 import { tenantRuntime, type TenantRuntime } from './runtime';
+import { tenantDeliveryMetrics } from './tenant-delivery-metrics';
 import { messageOf } from './steps';
 import { parseOrFail } from '../shared/validation';
 import { withTenantLock, type LockOptions } from './with-tenant-lock';
@@ -104,6 +105,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
   /** A patch this run follows: every one before LEAN_PATCH is implied by it (and so records no marker of its own). */
   const follows = (patch: string) => lean || patched(patch);
   const fewerRoundTrips = follows(FEWER_ROUND_TRIPS_PATCH);
+  const delivery = tenantDeliveryMetrics(input.plan);
   // The release sets them at the start (release-wave.ts); a child started without them (or by hand) sets them itself.
   const startedWith = workflowInfo().typedSearchAttributes;
   const missing = [
@@ -242,11 +244,17 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
       failure = stopReason !== undefined ? `stopped: ${stopReason}` : `deploy failed: ${messageOf(error)}`;
     }
 
-    if (failure !== undefined) return { ...(await undo(previousVersion, failure, snapshot)), previousVersion, snapshot, deployed: true };
+    if (failure !== undefined) {
+      // A stop is the release's decision, not a failure to restore from.
+      const rollBack = () => undo(previousVersion, failure!, snapshot);
+      const undone = stopReason === undefined ? await delivery.restoring(tenant, rollBack) : await rollBack();
+      return { ...undone, previousVersion, snapshot, deployed: true };
+    }
     step('record');
     await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters: { 'workload/version': input.version } });
     return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true, ...(watch ? { watch } : {}) };
   });
+  if (input.mode === 'deploy' && stopReason === undefined) delivery.deployed(await tenantSpec, result);
   step('done', `${result.status}${result.reason ? `: ${result.reason}` : ''}`);
   return result;
 }

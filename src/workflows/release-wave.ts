@@ -9,7 +9,9 @@ import {
   abortInputSchema, abortUpdate, approveInputSchema, approveUpdate, pauseInputSchema, pauseUpdate, progressRequestSchema, releaseProgressQuery, releaseWaveInputSchema,
   resumeUpdate, stopTenantSignal, type CompactReleaseState, type ReleaseState, type ReleaseSummary, type ReleaseWaveInput,
 } from '../shared/messages/release';
+import { deliveryMetrics } from '../shared/delivery-metrics';
 import { releaseMetrics } from '../shared/release-metrics';
+import { ReleaseDeliveryObserver } from '../shared/release/delivery';
 import { childInputOf, type StartChildCommand } from '../shared/release/child-input';
 import { advance, applyEvent, carriedState, openRun, step } from '../shared/release/machine';
 import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput, StepResult, TimerName } from '../shared/release/machine-types';
@@ -21,6 +23,9 @@ import { ReleaseNotifier } from './notify';
 import { releaseTenant } from './release-tenant';
 import { BakeWatch } from './bake-watch';
 import { messageOf } from './steps';
+
+/** Children get the release's plan, a label of their delivery metrics (src/workflows/tenant-delivery-metrics.ts). */
+export const DELIVERY_METRICS_PATCH = 'release-delivery-metrics';
 
 type End = Extract<ReleaseCommand, { type: 'continue-as-new' | 'finish' }>;
 
@@ -73,6 +78,8 @@ class Shell {
   /** Counters in the workers' Prometheus exporter; the workflow meter does not count again on replay. */
   private readonly metrics = releaseMetrics(metricMeter);
   private readonly bakeWatch = new BakeWatch((event) => void this.feed(event));
+  /** Release duration, lead time and approval waits (src/shared/release/delivery.ts); it issues no command. */
+  private readonly delivery: ReleaseDeliveryObserver;
 
   constructor(
     private readonly input: ReleasePlanInput,
@@ -80,7 +87,9 @@ class Shell {
     private readonly legacy: boolean,
     readonly notifier: ReleaseNotifier,
     private readonly ownHistoryBudget: boolean,
-  ) {}
+  ) {
+    this.delivery = new ReleaseDeliveryObserver(input, deliveryMetrics(metricMeter), workflowInfo().startTime.getTime());
+  }
 
   clock(): Clock {
     const info = workflowInfo();
@@ -118,6 +127,7 @@ class Shell {
   /** Resolves once the children it stops have their signal. */
   private async carryOut({ state, commands }: StepResult): Promise<unknown> {
     this.state = state;
+    this.delivery.observe(commands, state, Date.now());
     const signals: Promise<unknown>[] = [];
     for (const command of commands) {
       switch (command.type) {
@@ -147,7 +157,9 @@ class Shell {
           break;
         }
         case 'count':
-          this.metrics[command.metric]({ plan: this.input.plan });
+          // A release is started once in each environment it touches; tenants' environments are the child's to count (delivery metrics).
+          if (command.metric === 'releaseStarted') for (const environment of this.input.environments) this.metrics.releaseStarted({ environment, plan: this.input.plan });
+          else this.metrics[command.metric]({ plan: this.input.plan });
           break;
         case 'watch-bake':
           this.bakeWatch.start(command, this.input.releaseId);
@@ -168,7 +180,7 @@ class Shell {
     // Never rejects: every outcome, failures included, becomes an event.
     void startChild(releaseTenant, {
       workflowId: workflowIds.releaseTenant(releaseId, tenantId),
-      args: [childInputOf(this.input, command)],
+      args: [{ ...childInputOf(this.input, command), ...(patched(DELIVERY_METRICS_PATCH) ? { plan: this.input.plan } : {}) }],
       // Terminating the release must not leave a tenant without its rollback.
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       staticSummary: `${mode} ${version} on ${tenantId} (release ${releaseId}, wave ${wave})`,

@@ -269,6 +269,8 @@ export const releaseTenantInputSchema = z.strictObject({
   restoreDatabaseOnRollback: z.boolean(),
   /** For `revert`: restore the data too (see ReleaseOptions); without it a revert leaves the data alone. */
   restoreDatabaseOnRevert: restoreOnRevertSchema.optional(),
+  /** The release's plan, a label of the tenant's delivery metrics (absent in releases started before it). */
+  plan: z.string().min(1).optional(),
 });
 export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
 
