@@ -6,7 +6,7 @@ import { approveRelease, releaseOutcome, releaseProgress, startRelease } from '.
 import { provisionTenant } from '../../src/client/tenants';
 import { freeLoopbackPort } from '../sandbox/ports';
 import { repoRoot, toolsDir } from '../sandbox/tools';
-import { checkSelectors, labelValues, parseExposition, queriesWithoutSeries, substitute, type Series } from '../support/scrape-check';
+import { checkSelectors, labelValues, parseExposition, evaluateQueries, substitute, type Series } from '../support/scrape-check';
 import { startHarness, type Harness } from './harness';
 import { startWorkerProcess, type EntryPointProcess } from './node-process';
 import { TEST_SANDBOX_DIR } from './sandbox-env';
@@ -146,8 +146,11 @@ describe('infra/grafana/tenant-fleet.json against the scrape', () => {
   // Like the helm checks: skipped without promtool, except in CI (scripts/setup-promtool.sh builds it).
   (existsSync(promtool) || process.env.CI === 'true' ? it : it.skip)('returns series for every panel query, evaluated by promtool over the scrape', () => {
     const values = chosen();
-    const { empty, output } = queriesWithoutSeries(promtool, queries.map((q) => substitute(q.expr, values)), scrape);
-    expect({ empty, output: empty.length > 0 ? output.slice(0, 1500) : '' }).toEqual({ empty: [], output: '' });
+    const results = evaluateQueries(promtool, queries.map((q) => substitute(q.expr, values)), scrape);
+    const rendered = queries.map((q, i) => ({ ...q, expr: substitute(q.expr, values), result: results[i]! }));
+    // The README's dashboard table comes from here (kept with the run's sandbox, git-ignored).
+    writeFileSync(join(TEST_SANDBOX_DIR, 'metrics-test', 'dashboard.md'), rendered.map((r) => `| ${r.panel} | \`${r.expr}\` | ${r.result} |`).join('\n') + '\n');
+    expect(rendered.filter((r) => r.result === 'nil').map((r) => `${r.panel}: ${r.expr}`)).toEqual([]);
   });
 });
 
