@@ -1,7 +1,8 @@
 /**
- * `npm run lint:infra`: cfn-lint, checkov, actionlint and shellcheck over the infrastructure
- * (CloudFormation templates, the worker manifests and the tenant templates rendered for a
- * sandbox tenant, the Dockerfiles, the CI example, the shell scripts). Findings accepted in
+ * `npm run lint:infra`: cfn-lint, checkov, actionlint, shellcheck, helm and promtool over the
+ * infrastructure (CloudFormation templates, the worker manifests and the tenant templates rendered
+ * for a sandbox tenant, the Dockerfiles, the CI example, the shell scripts, the tenant chart, the
+ * Prometheus alert rules and their unit tests). Findings accepted in
  * infra/lint-baseline.yaml (each with its reason) pass; a new finding fails the run. A baseline
  * entry that matches nothing any more is reported as STALE, to be deleted.
  * `--only checkov,shellcheck` runs some of the linters.

@@ -117,6 +117,10 @@ fi
 # After the Kubernetes build: both use the k8s.io modules v0.34.2, so a cold run downloads them once.
 bash "$ROOT/scripts/setup-helm.sh"
 
+# --- promtool (npm run lint:infra checks and unit-tests the alert rules; the metrics test runs the dashboard's queries) --
+# Its own module graph (github.com/prometheus/prometheus), shared with nothing else here.
+bash "$ROOT/scripts/setup-promtool.sh"
+
 # --- docker-compose (validates docker-compose.yml in npm test; no Docker engine needed) ----
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseOrThrow } from '../../src/shared/validation';
 
-export const LINTERS = ['cfn-lint', 'checkov', 'actionlint', 'shellcheck', 'helm'] as const;
+export const LINTERS = ['cfn-lint', 'checkov', 'actionlint', 'shellcheck', 'helm', 'promtool'] as const;
 export type Linter = (typeof LINTERS)[number];
 
 /** One finding of one linter, with the file named as it is in the repository. */

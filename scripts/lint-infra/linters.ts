@@ -197,10 +197,39 @@ async function helmChart({ root, stageDir }: LintContext): Promise<Finding[]> {
   return findings;
 }
 
+/**
+ * `promtool check rules` on the alert rules and `promtool test rules` on their unit tests
+ * (infra/prometheus/). A failed check or test is a finding of the file it names.
+ */
+async function promtool({ root, files }: LintContext): Promise<Finding[]> {
+  if (files.prometheusRules.length === 0 && files.prometheusRuleTests.length === 0) return [];
+  const bin = tool('bin/promtool', 'promtool');
+  const findings: Finding[] = [];
+  if (files.prometheusRules.length > 0) {
+    const { code, stdout, stderr } = await run(bin, ['check', 'rules', '--lint=all', '--lint-fatal', ...files.prometheusRules], root);
+    if (code !== 0) findings.push(...promtoolFailures('check', files.prometheusRules, `${stdout}\n${stderr}`));
+  }
+  for (const file of files.prometheusRuleTests) {
+    const { code, stdout, stderr } = await run(bin, ['test', 'rules', file], root);
+    if (code !== 0) findings.push(...promtoolFailures('test', [file], `${stdout}\n${stderr}`));
+  }
+  return findings;
+}
+
+/** promtool's report of a failed run, one finding per file it checked: it prints `FAILED` and the reasons under the file's name. */
+function promtoolFailures(rule: 'check' | 'test', files: string[], output: string): Finding[] {
+  const lines = output.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+  const failing = files.filter((file) => lines.some((l) => l.includes(file) && /FAILED|error/i.test(l)) || files.length === 1);
+  const message = lines.filter((l) => !/^(Checking|Unit Testing:)/.test(l) && !/^\s*SUCCESS/.test(l)).join(' | ') || 'promtool failed without a message';
+  if (failing.length === 0) throw new LinterError(`promtool ${rule} rules failed without naming a file: ${message}`);
+  return failing.map((file) => ({ tool: 'promtool' as const, rule, file, message }));
+}
+
 export const linters: Record<Linter, (context: LintContext) => Promise<Finding[]>> = {
   'cfn-lint': cfnLint,
   checkov,
   actionlint,
   shellcheck,
   helm: helmChart,
+  promtool,
 };

@@ -15,6 +15,9 @@ export interface InfraFiles {
   dockerfiles: string[];
   ciWorkflows: string[];
   shellScripts: string[];
+  /** Prometheus rule files (`*.rules.yaml`) and their unit tests (`*.rules.test.yaml`). */
+  prometheusRules: string[];
+  prometheusRuleTests: string[];
 }
 
 const listFiles = (root: string, dir: string, test: (name: string) => boolean): string[] =>
@@ -40,6 +43,8 @@ export function findInfraFiles(root: string): InfraFiles {
     dockerfiles: [...listFiles(root, '.', (n) => n === 'Dockerfile'), ...listFiles(root, 'infra/compose', (n) => n.endsWith('.Dockerfile'))],
     ciWorkflows: listFiles(root, 'infra/ci', isYaml),
     shellScripts: [...listFiles(root, 'scripts', (n) => n.endsWith('.sh')), ...listFiles(root, 'infra/compose', (n) => n.endsWith('.sh'))],
+    prometheusRules: listFiles(root, 'infra/prometheus', (n) => n.endsWith('.rules.yaml')),
+    prometheusRuleTests: listFiles(root, 'infra/prometheus', (n) => n.endsWith('.rules.test.yaml')),
   };
 }
 
