@@ -16,9 +16,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 # These files use no Kubernetes tenant: skip the cluster.
 NO_KUBE=" certificates load-balancer restore codec-server metrics worker-process tenantctl temporal-cluster "
 # These files start what they need themselves (chaos its own sandbox with the fault proxy,
-# history-secrets the demo, interrupt `npm run sandbox` and the demo, metrics a fixture process):
+# history-secrets the demo, interrupt `npm run sandbox` and the demo):
 # the run's sandbox would go unused.
-NO_SANDBOX=" chaos history-secrets interrupt metrics "
+NO_SANDBOX=" chaos history-secrets interrupt "
 # These files run on the production-shaped Temporal (PostgreSQL, several shards; docs/testing.md).
 ON_CLUSTER=" temporal-cluster "
 # These files run ECS tasks behind a load balancer as tenant app processes (docs/sandbox.md "ECS tasks").
