@@ -9,17 +9,17 @@
  */
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { abortUpdate, type ReleaseWaveInput } from '../../src/shared/messages/release';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
+import { errorsOnlyLogger, installQuietRuntime } from '../support/quiet-runtime';
 
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
 const QUEUE = 'time-skipping';
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: quiet, telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
+  installQuietRuntime();
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: join(__dirname, '..', '..', '.tools', 'bin', 'temporal') },
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   });
   try {
     // The real releaseWave; releaseTenant for tenant `stuck` runs until it is terminated.
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../unit/support/time-skipping-workflows'), logger: quiet });
+    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../unit/support/time-skipping-workflows'), logger: errorsOnlyLogger });
     const activities = { deliverNotification: () => Promise.resolve({ delivered: [] }) };
     const workflowWorker = () => Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: QUEUE, workflowBundle: bundle, activities, stickyQueueScheduleToStartTimeout: '1s' });
     const aws = await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: TASK_QUEUES.aws, activities });

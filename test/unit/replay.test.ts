@@ -2,6 +2,7 @@ import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorsOnlyLogger, installQuietRuntime } from '../support/quiet-runtime';
 
 /**
  * Histories recorded from real sandbox runs (test/integration/histories.ts) replayed against
@@ -13,7 +14,8 @@ const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 let bundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } });
+  installQuietRuntime();
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: errorsOnlyLogger });
 }, 120_000);
 
 describe('recorded histories replay against the current workflow code', () => {

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CertificateInfo } from '../../src/activities/acm';
@@ -13,6 +13,7 @@ import type { ReleaseSummary, ReleaseWaveInput } from '../../src/shared/messages
 import type { Notification } from '../../src/shared/notifications/events';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { listeningAddresses } from './support/listeners';
+import { errorsOnlyLogger, installQuietRuntime } from '../support/quiet-runtime';
 
 /**
  * Timers that fire after days, run in seconds: Temporal's Java test server skips time whenever
@@ -115,13 +116,10 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
 
   beforeAll(async () => {
     // Core's own log lines (a capability warning about this server) go to the logger, which keeps only errors.
-    Runtime.install({
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
-      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
-    });
+    installQuietRuntime();
     // One after the other: the SDK gives the server 5 s to listen, and a JVM starting beside webpack on a busy machine can miss that.
     env = await startTestServer();
-    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./support/time-skipping-workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } });
+    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./support/time-skipping-workflows'), logger: errorsOnlyLogger });
     // The workflows set these; a server that does not know them refuses the upsert.
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
