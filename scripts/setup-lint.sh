@@ -7,6 +7,8 @@
 # cfn-lint is not here: it is pinned with moto in test/sandbox/moto/requirements.txt.
 # Output stays to one line per step; a failed install points at its log instead of printing it.
 set -euo pipefail
+# shellcheck source=scripts/lib/go-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-install.sh"
 
 ACTIONLINT_VERSION="v1.7.12"
 
@@ -14,7 +16,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 LINT_REQUIREMENTS="$ROOT/scripts/lint-requirements.txt"
 
-log() { printf '[setup] %s\n' "$*"; }
 mkdir -p "$TOOLS/bin"
 
 # Two setups at once (npm test and npm run sandbox, say) must not install into the same venv.
@@ -38,15 +39,7 @@ if [ ! -x "$TOOLS/lint-venv/bin/checkov" ] || [ "$(cat "$TOOLS/lint-venv/.requir
 fi
 
 # --- actionlint (checks the CI example) -------------------------------------------------------
-if [ ! -x "$TOOLS/bin/actionlint" ] || [ "$(cat "$TOOLS/bin/.actionlint-version" 2>/dev/null)" != "$ACTIONLINT_VERSION" ]; then
-  command -v go >/dev/null 2>&1 || { log "actionlint: no Go toolchain to build it; install Go 1.22+"; exit 1; }
-  log "actionlint: building $ACTIONLINT_VERSION from Go modules"
-  if ! CGO_ENABLED=0 GOBIN="$TOOLS/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >"$TOOLS/actionlint-build.log" 2>&1; then
-    log "actionlint: build failed; the go output is in .tools/actionlint-build.log"
-    exit 1
-  fi
-  echo "$ACTIONLINT_VERSION" > "$TOOLS/bin/.actionlint-version"
-fi
+go_install_pinned actionlint "actionlint $ACTIONLINT_VERSION" "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" "-s -w"
 
 # --- shellcheck (Debian) ----------------------------------------------------------------------
 if ! command -v shellcheck >/dev/null 2>&1; then
