@@ -1,11 +1,13 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { z } from 'zod';
 import { createHash, createHmac } from 'node:crypto';
 import type { UiLinks } from '../client/cli/ui-links';
 import type { FleetConfig, NotificationChannel } from '../shared/config/schema';
 import { ErrorType, permanentFailure, retryableFailure } from '../shared/errors';
 import type { Notification } from '../shared/notifications/events';
 import type { FleetConfigSource } from './fleet';
+import { activityContext } from './poll';
 
 export interface NotificationDependencies {
   config: FleetConfigSource;
@@ -49,8 +51,9 @@ const regionOf = (arn: string) => arn.split(':')[3]!;
 /**
  * Delivery of a workflow's notification to every channel subscribed to it. Safe to run twice: each
  * delivery carries the notification's key (webhook: `Idempotency-Key`; SNS: a message attribute, and
- * the deduplication ID on a FIFO topic), so a receiver can drop the repeat a retry sends to a channel
- * that had already taken it.
+ * the deduplication ID on a FIFO topic), so a receiver can drop a repeat. Repeats are rare anyway:
+ * each channel that took the notification is recorded in the attempt's heartbeat, and a retry (one
+ * channel down, or the worker killed mid-way) sends only to the channels not recorded there.
  */
 export function createNotificationActivities(deps: NotificationDependencies) {
   const sns = new Map<string, SNSClient>();
@@ -111,13 +114,16 @@ export function createNotificationActivities(deps: NotificationDependencies) {
     async deliverNotification(notification: Notification): Promise<{ delivered: string[] }> {
       const channels = channelsFor(await deps.config(), notification);
       const link = deps.ui?.workflow(notification.workflowId, notification.runId);
-      const delivered: string[] = [];
+      const context = activityContext();
+      const delivered = deliveredBefore(context?.info.heartbeatDetails).filter((name) => channels.some((c) => c.name === name));
       const failed: unknown[] = [];
       for (const channel of channels) {
+        if (delivered.includes(channel.name)) continue;
         try {
           if (channel.webhook) await toWebhook(channel.webhook, notification, link);
           if (channel.snsTopicArn) await toSns(channel.snsTopicArn, notification, link);
           delivered.push(channel.name);
+          context?.heartbeat({ delivered } satisfies DeliveryProgress);
         } catch (error) {
           failed.push(error);
         }
@@ -126,6 +132,16 @@ export function createNotificationActivities(deps: NotificationDependencies) {
       return { delivered };
     },
   };
+}
+
+/** What an attempt of deliverNotification heartbeats, for the next attempt to read. */
+const deliveryProgressSchema = z.object({ delivered: z.array(z.string()) });
+type DeliveryProgress = z.infer<typeof deliveryProgressSchema>;
+
+/** The channels an earlier attempt delivered to; none when there was no attempt or its details are not ours. */
+function deliveredBefore(details: unknown): string[] {
+  const progress = deliveryProgressSchema.safeParse(details);
+  return progress.success ? [...progress.data.delivered] : [];
 }
 
 export type NotificationActivities = ReturnType<typeof createNotificationActivities>;

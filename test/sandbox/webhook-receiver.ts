@@ -18,8 +18,10 @@ export class WebhookReceiver {
     readonly received: Delivery[],
   ) {}
 
-  static async start(): Promise<WebhookReceiver> {
+  /** `failFirst`: answer that many requests 503 (recorded all the same), as an endpoint in trouble would. */
+  static async start(options: { failFirst?: number } = {}): Promise<WebhookReceiver> {
     const received: Delivery[] = [];
+    let failuresLeft = options.failFirst ?? 0;
     const server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -32,6 +34,11 @@ export class WebhookReceiver {
           return;
         }
         received.push({ headers: request.headers, body, at: Date.now() });
+        if (failuresLeft > 0) {
+          failuresLeft -= 1;
+          response.writeHead(503, { 'content-type': 'text/plain' }).end('unavailable');
+          return;
+        }
         response.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       });
     });

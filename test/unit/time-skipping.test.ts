@@ -3,17 +3,20 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CertificateInfo } from '../../src/activities/acm';
 import type { LockAnswer } from '../../src/activities/lock';
+import { createNotificationActivities } from '../../src/activities/notify';
+import { parseFleetConfig } from '../../src/shared/config/load';
 import { certificatesStatusQuery, type CertificatesInput } from '../../src/shared/messages/certificates';
 import { lockStateQuery, type LockHolder } from '../../src/shared/messages/lock';
 import type { ReleaseSummary, ReleaseWaveInput } from '../../src/shared/messages/release';
 import type { Notification } from '../../src/shared/notifications/events';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
-import { listeningAddresses } from './support/listeners';
+import { WebhookReceiver } from '../sandbox/webhook-receiver';
 import { errorsOnlyLogger, installQuietRuntime } from '../support/quiet-runtime';
+import { listeningAddresses } from './support/listeners';
 
 /**
  * Timers that fire after days, run in seconds: Temporal's Java test server skips time whenever
@@ -25,6 +28,8 @@ import { errorsOnlyLogger, installQuietRuntime } from '../support/quiet-runtime'
  */
 const SERVER = join(__dirname, '..', '..', '.tools', 'bin', 'temporal-test-server');
 const QUEUE = 'time-skipping';
+/** Where the real notification delivery activity runs, against local webhook receivers. */
+const NOTIFY_QUEUE = 'time-skipping-notify';
 const DAY = 86_400_000;
 jest.setTimeout(60_000);
 
@@ -113,8 +118,22 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
   let bundle: WorkflowBundleWithSourceMap;
   let workers: Worker[];
   let running: Promise<unknown>;
+  let healthy: WebhookReceiver;
+  let flaky: WebhookReceiver;
 
   beforeAll(async () => {
+    healthy = await WebhookReceiver.start();
+    flaky = await WebhookReceiver.start({ failFirst: 1 });
+    const example = join(__dirname, '..', '..', 'config', 'fleet.example.yaml');
+    const config = parseFleetConfig(readFileSync(example, 'utf8'), example);
+    config.notifications = {
+      channels: [
+        { name: 'chat', webhook: { url: healthy.url } },
+        { name: 'pager', webhook: { url: flaky.url } },
+      ],
+      subscriptions: [{ events: ['release-ended'], environments: ['prod'] }],
+    };
+    const notifications = createNotificationActivities({ config: () => Promise.resolve(config), webhookTimeoutMs: 2_000 });
     // Core's own log lines (a capability warning about this server) go to the logger, which keeps only errors.
     installQuietRuntime();
     // One after the other: the SDK gives the server 5 s to listen, and a JVM starting beside webpack on a busy machine can miss that.
@@ -130,6 +149,7 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
       await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: QUEUE, workflowBundle: bundle, activities }),
       await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: TASK_QUEUES.aws, activities }),
       await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: TASK_QUEUES.awsWait, activities }),
+      await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: NOTIFY_QUEUE, activities: notifications }),
     ];
     running = Promise.all(workers.map((w) => w.run()));
   }, 180_000);
@@ -138,6 +158,8 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
     workers?.forEach((w) => w.shutdown());
     await running;
     await env?.teardown();
+    await healthy?.stop();
+    await flaky?.stop();
   });
 
   // The jar's own main listens on every interface; .tools/bin/temporal-test-server runs our launcher instead
@@ -257,5 +279,21 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
     } finally {
       await handle.terminate('test done');
     }
+  });
+
+  it('a notification retried for a channel that failed is not sent again to the channel that took it', async () => {
+    const notification: Notification = {
+      event: 'release-ended',
+      key: 'release/retry-test/release-ended/1',
+      environments: ['prod'],
+      workflowId: 'release/retry-test',
+      runId: 'run-1',
+      text: 'release retry-test ended: succeeded',
+    };
+    const result: unknown = await env.client.workflow.execute('deliverOnce', { taskQueue: QUEUE, workflowId: 'deliver-once', args: [notification, NOTIFY_QUEUE] });
+    expect(result).toEqual({ delivered: ['chat', 'pager'] });
+    // The pager refused the first attempt (503) and took the second; the chat took the first only.
+    expect(flaky.requests(notification.key)).toHaveLength(2);
+    expect(healthy.requests(notification.key)).toHaveLength(1);
   });
 });
