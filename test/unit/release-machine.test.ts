@@ -205,6 +205,16 @@ describe('release machine examples', () => {
     expect(refusalOf(d.input, d.state, { type: 'pause' })).toMatch(/cannot pause release sim: it was aborted by bob/);
   });
 
+  it('continues as new before it opens a gate, so the gate opens (and is announced) once, in the next run', () => {
+    const d = new Driver(planInput([wave('canary', { approval: { timeoutMs: 60_000, onTimeout: 'abort' } }), wave('rest')], [1, 1], { rollbackOnAbort: false }));
+    d.send({ type: 'run-started', first: true });
+    d.clock = { ...d.clock, historyLong: true };
+    expect(types(d.succeed('t0'))).toEqual(['count tenantDeployed', 'phase wave-1/continuing', 'continue-as-new']);
+    d.state = openRun(d.input, JSON.parse(JSON.stringify(carriedState(d.input, d.state))) as MachineState);
+    d.clock = { ...d.clock, historyLong: false };
+    expect(types(d.send({ type: 'run-started', first: false }))).toEqual(['phase wave-1/running', 'phase wave-2/awaiting-approval', 'start-timer gate']);
+  });
+
   it('continues as new only once no child is in flight; paused meanwhile, the next run starts paused', () => {
     const d = new Driver(planInput([wave('only', { maxInFlight: 2 })], [3]));
     d.send({ type: 'run-started', first: true });
