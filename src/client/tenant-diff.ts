@@ -2,6 +2,7 @@ import type { AwsClients } from '../activities/aws/clients';
 import { withAwsFailures } from '../activities/aws/errors';
 import { createCloudFormationActivities, type StackPreview } from '../activities/cloudformation';
 import { createEcsActivities } from '../activities/runtime/ecs';
+import type { KubernetesRuntime } from '../activities/runtime/kubernetes';
 import type { WorkloadPreview, WorkloadSpec } from '../activities/runtime/types';
 import type { TemplateStore } from '../activities/templates';
 import { stackNameFor } from '../shared/ids';
@@ -16,8 +17,11 @@ import { stackParametersFor, stackTagsFor, trafficStackNameFor, trafficStackPara
  * provisioning workflow would give them (workflows/tenant-footprint.ts).
  */
 
-/** How the Kubernetes side is previewed, when the caller can reach the tenant's cluster. */
-export type KubernetesPreviewer = (workload: WorkloadSpec) => Promise<WorkloadPreview>;
+/**
+ * How the Kubernetes side is previewed (through the cluster's worker: client/kubernetes-inspect.ts):
+ * `workload` at the initial version; the answer names the version the workload keeps.
+ */
+export type KubernetesPreviewer = (runtime: KubernetesRuntime, workload: WorkloadSpec) => Promise<{ version: string; preview: WorkloadPreview }>;
 
 export interface TenantDiff {
   tenantId: string;
@@ -82,7 +86,7 @@ export async function tenantDiff({
     version = (await ecs.ecsCurrentWorkload({ runtime, tenantId: tenant.id }))?.version ?? initialVersion;
     workload = await ecs.ecsPreviewWorkload({ runtime, workload: workloadSpecFor(tenant, { version, stackOutputs, trafficOutputs }) });
   } else if (kubernetes) {
-    workload = await kubernetes(workloadSpecFor(tenant, { version, stackOutputs, trafficOutputs }));
+    ({ version, preview: workload } = await kubernetes(runtime, workloadSpecFor(tenant, { version, stackOutputs, trafficOutputs })));
   } else {
     workloadSkipped = `Kubernetes cluster ${runtime.cluster} is not reachable from here`;
   }

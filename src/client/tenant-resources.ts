@@ -5,6 +5,7 @@ import type { AwsClients } from '../activities/aws/clients';
 import { asActivityFailure, withAwsFailures } from '../activities/aws/errors';
 import { createElbv2Activities } from '../activities/elbv2';
 import type { EcsRuntime } from '../activities/runtime/ecs';
+import type { WorkloadObjectStatus } from '../activities/runtime/types';
 import { nameCovers } from '../shared/certificates/hostnames';
 import { stackNameFor } from '../shared/ids';
 import type { AwsTarget, TenantSpec } from '../shared/tenant-spec';
@@ -26,13 +27,7 @@ export interface StackResources {
   resources: { logicalId: string; type: string; physicalId?: string; status: string; reason?: string; link?: string }[];
 }
 
-export interface RuntimeObject {
-  kind: string;
-  name: string;
-  /** One line: desired/running counts, rollout state, health. */
-  status: string;
-  /** ECS: the task definition; Kubernetes: the image. */
-  detail?: string;
+export interface RuntimeObject extends WorkloadObjectStatus {
   link?: string;
 }
 

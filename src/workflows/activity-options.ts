@@ -151,6 +151,9 @@ export const ACTIVITY_OPTIONS = {
   k8sApplyWorkload: kubeCall,
   k8sSetVersion: kubeCall,
   k8sCurrentWorkload: kubeCall,
+  // tenantctl tenant diff / resources, through the inspectKubernetesWorkload workflow (read-only).
+  k8sPreviewWorkload: kubeCall,
+  k8sListWorkload: kubeCall,
   k8sWaitForRollout: kubeWait,
   k8sDeployVersion: kubeWait,
   k8sDeleteWorkload: kubeWait,

@@ -5,3 +5,4 @@ export { deprovisionTenant } from './deprovision-tenant';
 export { releaseWave } from './release-wave';
 export { releaseTenant } from './release-tenant';
 export { certificates } from './certificates';
+export { inspectKubernetesWorkload } from './inspect-kubernetes-workload';

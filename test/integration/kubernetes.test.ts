@@ -9,7 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { KubeClient } from '../../src/activities/kube-client/client';
 import { clusterAccess } from '../../src/activities/kube-client/cluster-access';
 import { loadKubeAccess } from '../../src/activities/kube-client/kubeconfig';
@@ -17,7 +17,7 @@ import { tenantChartFromConfig } from '../../src/activities/kube-chart/from-conf
 import { findHelm } from '../../src/activities/kube-chart/helm';
 import { SANDBOX_VALUES_FILE, TENANT_CHART_DIR, TenantChart } from '../../src/activities/kube-chart/tenant-chart';
 import { createKubernetesActivities, type KubernetesActivities, type KubernetesRuntime } from '../../src/activities/runtime/kubernetes';
-import type { WorkloadSpec } from '../../src/activities/runtime/types';
+import type { WorkloadPreview, WorkloadSpec } from '../../src/activities/runtime/types';
 import { releaseOutcome, startRelease } from '../../src/client/releases';
 import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
 import { ErrorType } from '../../src/shared/errors';
@@ -134,6 +134,15 @@ async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 30
   }
   expect(last).toEqual(expected);
 }
+
+const TENANTCTL = join(repoRoot, 'bin', 'tenantctl.js');
+
+/** The real CLI as a subprocess against the run's sandbox (exit 0 expected), with this file's workers doing the work. */
+async function tenantctl(args: string[], env: Record<string, string> = {}): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [TENANTCTL, ...args], { cwd: repoRoot, env: { ...process.env, ...h.env, NO_COLOR: '1', USER: 'jest', ...env }, timeout: 240_000 });
+  return stdout;
+}
+const tenantctlJson = async <T>(args: string[], env: Record<string, string> = {}) => JSON.parse(await tenantctl([...args, '--json'], env)) as T;
 
 function kubernetesTenant(id: string): TenantSpec & { runtime: KubernetesRuntime } {
   const tenant = h.tenant(id);
@@ -281,6 +290,45 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     const again = await provisionTenant(h.client, { tenant, requestedBy: 'jest' });
     expect(again).toMatchObject({ fresh: false, stackOperation: 'none', version: '1.0.0' });
 
+    // tenantctl tenant diff: through the cluster's worker, the chart as provisioning renders it, server-side
+    // applied with dryRun=All. Unchanged first; then with one more replica in the fleet config.
+    const kinds = 'configmap,serviceaccount,service,deployment,pdb,networkpolicy,role,rolebinding,resourcequota,limitrange,targetgroupbinding';
+    const versions = async () =>
+      [
+        await kubectl('get', 'namespace', 'tenant-cyberdyne', '-o', 'jsonpath=Namespace={.metadata.resourceVersion}'),
+        await kubectl('get', kinds, '-n', 'tenant-cyberdyne', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}'),
+      ].join('\n');
+    const untouched = await versions();
+    expect(untouched).toContain('TargetGroupBinding/app=');
+    const same = await tenantctlJson<{ changes: boolean; version: string; workload: WorkloadPreview }>(['tenant', 'diff', 'cyberdyne']);
+    expect(same).toMatchObject({ changes: false, version: '1.0.0', workload: { kind: 'kubernetes', state: 'unchanged', namespace: 'tenant-cyberdyne', changes: [] } });
+    expect(same.workload.objects!.map((o) => o.action)).toEqual(same.workload.objects!.map(() => 'unchanged'));
+    expect(same.workload.objects!.map((o) => o.object)).toEqual(expect.arrayContaining(['Namespace tenant-cyberdyne', 'Deployment tenant-cyberdyne/app', 'TargetGroupBinding tenant-cyberdyne/app']));
+    const fleet = parse(readFileSync(h.env.TENANT_FLEET_CONFIG!, 'utf8')) as { tenants: { id: string; replicas?: number }[] };
+    fleet.tenants = fleet.tenants.map((t) => (t.id === 'cyberdyne' ? { ...t, replicas: tenant.replicas + 1 } : t));
+    const moreReplicas = join(scratch, 'fleet-cyberdyne-replicas.yaml');
+    writeFileSync(moreReplicas, stringify(fleet));
+    const changed = await tenantctlJson<{ changes: boolean; workload: WorkloadPreview }>(['tenant', 'diff', 'cyberdyne'], { TENANT_FLEET_CONFIG: moreReplicas });
+    expect(changed.changes).toBe(true);
+    expect(changed.workload.changes).toEqual([{ object: 'Deployment tenant-cyberdyne/app', field: 'spec.replicas', action: 'modify', before: tenant.replicas, after: tenant.replicas + 1 }]);
+    expect(changed.workload.objects!.filter((o) => o.action !== 'unchanged')).toEqual([{ object: 'Deployment tenant-cyberdyne/app', action: 'modify', fields: ['spec.replicas'] }]);
+    const table = await tenantctl(['tenant', 'diff', 'cyberdyne'], { TENANT_FLEET_CONFIG: moreReplicas });
+    expect(table).toMatch(/modify\s+Deployment tenant-cyberdyne\/app\s+spec\.replicas/);
+    expect(table).toContain('compared by a server-side dry run');
+    // Executed nothing: every object keeps its resourceVersion.
+    expect(await versions()).toBe(untouched);
+
+    // tenantctl tenant resources: the runtime objects as the cluster's worker reads them, pods with their readiness.
+    const resources = await tenantctlJson<{ runtime: { kind: string; namespace: string; objects: { kind: string; name: string; status: string; detail?: string }[] } }>(['tenant', 'resources', 'cyberdyne']);
+    expect(resources.runtime).toMatchObject({ kind: 'kubernetes', namespace: 'tenant-cyberdyne' });
+    const byKind = (kind: string) => resources.runtime.objects.filter((o) => o.kind === kind);
+    expect(byKind('Deployment')).toEqual([{ kind: 'Deployment', name: 'app', status: `${tenant.replicas}/${tenant.replicas} ready, ${tenant.replicas} updated, rolled out`, detail: `${tenant.image}:1.0.0` }]);
+    expect(byKind('Service').map((o) => o.name)).toEqual(['app']);
+    expect(byKind('TargetGroupBinding')).toEqual([expect.objectContaining({ name: 'app', detail: expect.stringMatching(/^arn:aws:elasticloadbalancing:.*:targetgroup\//) as unknown })]);
+    expect(byKind('Pod')).toHaveLength(tenant.replicas);
+    for (const pod of byKind('Pod')) expect(pod.status).toMatch(/^running, ready/);
+    expect(await tenantctl(['tenant', 'resources', 'cyberdyne'])).toMatch(/Deployment\s+app\s+\d+\/\d+ ready/);
+
     const gone = await deprovisionTenant(h.client, { tenant, requestedBy: 'jest' });
     expect(gone.stackDeleted).toBe(true);
     expect(await namespaceExists('tenant-cyberdyne')).toBe(false);
@@ -365,6 +413,12 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       expect(refused.message).toContain('PodDisruptionBudget tenant-pruned-chart/refused');
       expect(await kubectl('get', 'configmap', 'extra-settings', '-n', namespace, '--ignore-not-found', '-o', 'name')).toBe('configmap/extra-settings');
       const before = (await objects()).filter((line) => !line.startsWith('ConfigMap/extra-settings='));
+
+      // tenantctl tenant diff's preview of that apply names what its prune would delete, and only that; it deletes nothing.
+      const all = await objects();
+      const preview = await current.k8sPreviewWorkload({ runtime, workload });
+      expect(preview.objects!.filter((o) => o.action === 'delete')).toEqual([{ object: `ConfigMap ${namespace}/extra-settings`, action: 'delete' }]);
+      expect(await objects()).toEqual(all);
 
       const [pruned, again] = await twice(current.k8sApplyWorkload, { runtime, workload });
       expect(pruned.changed).toBe(true);

@@ -128,9 +128,13 @@ export class KubeClient {
   /**
    * Server-side apply: `manifest` is the whole intent of `fieldManager` for this object.
    * `force` takes over fields another manager owns instead of failing with a conflict.
+   * `dryRun`: the server runs the whole apply (defaulting, validation, admission) and answers
+   * with the object it would have stored, persisting nothing (`dryRun=All`).
    */
-  apply<T extends KubeObject = KubeObject>(manifest: KubeObject, { fieldManager, force }: { fieldManager: string; force: boolean }): Promise<T> {
-    return this.call('PATCH', objectPath(manifest), () => this.objects.patch<T>(manifest as T, undefined, undefined, fieldManager, force, PatchStrategy.ServerSideApply));
+  apply<T extends KubeObject = KubeObject>(manifest: KubeObject, { fieldManager, force, dryRun = false }: { fieldManager: string; force: boolean; dryRun?: boolean }): Promise<T> {
+    return this.call('PATCH', objectPath(manifest), () =>
+      this.objects.patch<T>(manifest as T, undefined, dryRun ? 'All' : undefined, fieldManager, force, PatchStrategy.ServerSideApply),
+    );
   }
 
   /** A patch of `ref` by `body` (which also names the object, as the official client sends the object it is given). */

@@ -6,12 +6,26 @@ import { parseOrFail } from '../../shared/validation';
 import type { KubeClient, KubeObject } from '../kube-client/client';
 import { KubeTransientError, kubeStep } from '../kube-client/errors';
 import { followObject } from '../kube-client/follow';
-import { apiVersionOf, describe, objectPath, type ObjectRef } from '../kube-client/resources';
+import { objectChanges, intentOf } from '../kube-client/object-diff';
+import { apiVersionOf, describe, inApplyOrder, objectPath, type ObjectRef } from '../kube-client/resources';
 import { containerImage, judgeRollout, type Deployment, type RolloutJudgement } from '../kube-client/rollout';
 import { APPLYSET, appliedBy, applySetId, applySetParent, asMember, memberKey, memberKinds, recordedGroupKinds } from '../kube-chart/applyset';
 import { ChartRenderError, TENANT_OBJECTS, tenantNamespace, type TenantChart } from '../kube-chart/tenant-chart';
 import { abortSignal } from '../poll';
-import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type DeployResult, type RolloutStatus, type WorkloadSpec } from './types';
+import { objectStatus } from './kubernetes-objects';
+import {
+  imageRef,
+  versionOf,
+  type ApplyResult,
+  type CurrentWorkload,
+  type DeployResult,
+  type RolloutStatus,
+  type WorkloadChange,
+  type WorkloadObjectPreview,
+  type WorkloadObjectStatus,
+  type WorkloadPreview,
+  type WorkloadSpec,
+} from './types';
 
 export type KubernetesRuntime = Extract<RuntimeSpec, { kind: 'kubernetes' }>;
 
@@ -116,12 +130,11 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
   }
 
   /**
-   * Deletes the members of the tenant's ApplySet that `wanted` no longer holds: listed by the
-   * set's label in the tenant's namespace only, and only those the fleet's field manager applied.
-   * True when anything was deleted.
+   * The members of the tenant's ApplySet that `wanted` no longer holds: listed by the set's label
+   * in the tenant's namespace only, and only those the fleet's field manager applied.
    */
-  async function prune(namespace: string, id: string, groupKinds: string[], wanted: Set<string>): Promise<boolean> {
-    let deleted = false;
+  async function prunable(namespace: string, id: string, groupKinds: string[], wanted: Set<string>): Promise<ObjectRef[]> {
+    const found: ObjectRef[] = [];
     for (const groupKind of groupKinds) {
       const apiVersion = apiVersionOf(groupKind);
       if (apiVersion === undefined) {
@@ -135,11 +148,31 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
         // A list's items carry no apiVersion and kind of their own.
         const ref = { apiVersion, kind, metadata: { name: item.metadata.name, namespace } };
         if (wanted.has(memberKey(ref)) || item.metadata.deletionTimestamp || !appliedBy(item, FIELD_MANAGER)) continue;
-        await kubeStep(`pruning ${describe(ref)} ${where} (the tenant chart no longer renders it)`, () => kube.delete(ref, { propagationPolicy: 'Background' }));
-        deleted = true;
+        found.push(ref);
       }
     }
-    return deleted;
+    return found;
+  }
+
+  /** Deletes what `prunable` finds; true when anything was deleted. */
+  async function prune(namespace: string, id: string, groupKinds: string[], wanted: Set<string>): Promise<boolean> {
+    const stale = await prunable(namespace, id, groupKinds, wanted);
+    for (const ref of stale) {
+      await kubeStep(`pruning ${describe(ref)} ${where} (the tenant chart no longer renders it)`, () => kube.delete(ref, { propagationPolicy: 'Background' }));
+    }
+    return stale.length > 0;
+  }
+
+  /** The chart's objects for a workload, as members of the tenant's ApplySet, every kind checked: what an apply writes. */
+  async function renderMembers(workload: WorkloadSpec): Promise<KubeObject[]> {
+    const id = applySetId(tenantNamespace(workload.tenantId));
+    const objects = (await renderChart(workload)).map((object) => asMember(object, id));
+    if (!objects.some((o) => o.kind === 'Deployment' && o.metadata.name === TENANT_OBJECTS.deployment)) {
+      throw permanentFailure(ErrorType.InvalidInput, `tenant chart ${chart.description} rendered no Deployment "${TENANT_OBJECTS.deployment}" for tenant ${workload.tenantId}; the fleet releases and watches that Deployment (docs/helm.md)`);
+    }
+    // Every kind first: one this worker cannot apply fails before anything is written.
+    for (const object of objects) checkKind(object, `tenant chart ${chart.description}`);
+    return objects;
   }
 
   const activities = {
@@ -155,12 +188,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
       const { workload } = accept(applyInputSchema, input, 'k8sApplyWorkload');
       const namespace = tenantNamespace(workload.tenantId);
       const id = applySetId(namespace);
-      const objects = (await renderChart(workload)).map((object) => asMember(object, id));
-      if (!objects.some((o) => o.kind === 'Deployment' && o.metadata.name === TENANT_OBJECTS.deployment)) {
-        throw permanentFailure(ErrorType.InvalidInput, `tenant chart ${chart.description} rendered no Deployment "${TENANT_OBJECTS.deployment}" for tenant ${workload.tenantId}; the fleet releases and watches that Deployment (docs/helm.md)`);
-      }
-      // Every kind first: one this worker cannot apply fails before anything is written.
-      for (const object of objects) checkKind(object, `tenant chart ${chart.description}`);
+      const objects = await renderMembers(workload);
       let changed = false;
       let deployment: KubeObject | undefined;
       const applyOne = async (object: KubeObject) => {
@@ -173,7 +201,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
         const after = await kubeStep(`applying ${what} ${where} (server-side apply as ${FIELD_MANAGER})`, () =>
           kube.apply(object, { fieldManager: FIELD_MANAGER, force: true }),
         );
-        if (!before || intentOf(before) !== intentOf(after)) changed = true;
+        if (!before || !sameIntent(before, after)) changed = true;
         if (object.kind === 'Deployment' && object.metadata.name === TENANT_OBJECTS.deployment) deployment = after;
       };
 
@@ -256,6 +284,77 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     },
 
     /**
+     * What k8sApplyWorkload would do with this workload, found without writing anything: the same
+     * chart render, each object server-side applied by the same field manager with `dryRun=All`
+     * (the API server runs defaulting, validation and admission, then persists nothing), compared
+     * with the live object field by field; and the ApplySet members a prune would delete.
+     */
+    async k8sPreviewWorkload(input: { runtime: KubernetesRuntime; workload: WorkloadSpec }): Promise<WorkloadPreview> {
+      const { runtime, workload } = accept(applyInputSchema, input, 'k8sPreviewWorkload');
+      const namespace = tenantNamespace(workload.tenantId);
+      const objects = await renderMembers(workload);
+      const base = { kind: 'kubernetes' as const, cluster: runtime.cluster, namespace };
+      const live = await kubeStep(`reading ${describe(namespaceRef(workload.tenantId))} ${where}`, () => kube.get(namespaceRef(workload.tenantId)));
+      if (!live) {
+        // Nothing can be dry-run inside a namespace that does not exist: everything would be created.
+        const created = objects.map((o) => ({ object: describe(o), action: 'create' as const }));
+        return { ...base, state: 'absent', changes: created.map((o) => ({ object: o.object, field: '(object)', action: 'add' as const })), objects: created };
+      }
+      const previews: WorkloadObjectPreview[] = [];
+      const changes: WorkloadChange[] = [];
+      let deployment: KubeObject | undefined;
+      for (const object of objects) {
+        const what = describe(object);
+        const before = await kubeStep(`reading ${what} ${where}`, () => kube.get(object));
+        const after = await kubeStep(`dry-running the apply of ${what} ${where} (server-side apply as ${FIELD_MANAGER}, dryRun=All)`, () =>
+          kube.apply(object, { fieldManager: FIELD_MANAGER, force: true, dryRun: true }),
+        );
+        if (object.kind === 'Deployment' && object.metadata.name === TENANT_OBJECTS.deployment) deployment = before;
+        if (!before) {
+          previews.push({ object: what, action: 'create' });
+          changes.push({ object: what, field: '(object)', action: 'add' });
+          continue;
+        }
+        const differences = objectChanges(what, before, after);
+        previews.push(differences.length === 0 ? { object: what, action: 'unchanged' } : { object: what, action: 'modify', fields: differences.map((d) => d.field) });
+        changes.push(...differences);
+      }
+      const parent = await kubeStep(`reading the ApplySet of tenant ${workload.tenantId} ${where}`, () => kube.get(applySetParent(namespace, [])));
+      const lookIn = [...new Set([...recordedGroupKinds(parent), ...memberKinds(objects)])].sort();
+      for (const ref of await prunable(namespace, applySetId(namespace), lookIn, new Set(objects.map(memberKey)))) {
+        previews.push({ object: describe(ref), action: 'delete' });
+        changes.push({ object: describe(ref), field: '(object)', action: 'remove' });
+      }
+      const state = previews.every((p) => p.action === 'unchanged') ? 'unchanged' : 'changes';
+      return { ...base, state, ...(deployment ? { revision: revisionOf(deployment) } : {}), changes, objects: previews };
+    },
+
+    /**
+     * The tenant's objects as they run: every member of its ApplySet (the kinds its parent
+     * records) and its pods with their readiness. Read-only.
+     */
+    async k8sListWorkload(input: { runtime: KubernetesRuntime; tenantId: string }): Promise<{ namespace: string; exists: boolean; objects: WorkloadObjectStatus[] }> {
+      const { tenantId } = accept(tenantInputSchema, input, 'k8sListWorkload');
+      const namespace = tenantNamespace(tenantId);
+      const live = await kubeStep(`reading ${describe(namespaceRef(tenantId))} ${where}`, () => kube.get(namespaceRef(tenantId)));
+      if (!live) return { namespace, exists: false, objects: [] };
+      const parent = await kubeStep(`reading the ApplySet of tenant ${tenantId} ${where}`, () => kube.get(applySetParent(namespace, [])));
+      const objects: WorkloadObjectStatus[] = [];
+      for (const groupKind of inApplyOrder(recordedGroupKinds(parent).flatMap((gk) => {
+        const apiVersion = apiVersionOf(gk);
+        return apiVersion === undefined ? [] : [{ apiVersion, kind: gk.split('.')[0]! }];
+      }))) {
+        const listed = await kubeStep(`listing the ${groupKind.kind} objects of ${namespace} ${where}`, () =>
+          kube.list(groupKind.apiVersion, groupKind.kind, namespace, { labelSelector: `${APPLYSET.partOfLabel}=${applySetId(namespace)}` }),
+        );
+        for (const item of listed.items) objects.push(objectStatus({ ...item, apiVersion: groupKind.apiVersion, kind: groupKind.kind }, TENANT_OBJECTS.container));
+      }
+      const pods = await kubeStep(`listing the pods of tenant ${tenantId} ${where}`, () => kube.list('v1', 'Pod', namespace, { labelSelector: `app.kubernetes.io/instance=${tenantId}` }));
+      for (const pod of pods.items) objects.push(objectStatus({ ...pod, apiVersion: 'v1', kind: 'Pod' }, TENANT_OBJECTS.container));
+      return { namespace, exists: true, objects };
+    },
+
+    /**
      * Deletes the tenant's namespace (and so everything in it) and waits until it is gone. A
      * retry finds it terminating and only waits; a missing namespace is `{ deleted: false }`.
      */
@@ -304,20 +403,10 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
 
 export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;
 
-/** An object's desired state: everything but its status and the metadata the server keeps (versions, field ownership, timestamps). */
-function intentOf(object: KubeObject): string {
-  const { status: _status, metadata, ...rest } = object;
-  const { labels, annotations, finalizers } = metadata;
-  return stableJson({ ...rest, metadata: { labels, annotations, finalizers } });
-}
+/** Whether an apply left the object's intent as it was (kube-client/object-diff.ts). */
+const sameIntent = (before: KubeObject, after: KubeObject) => JSON.stringify(intentOf(before)) === JSON.stringify(intentOf(after));
 
 /** The official client hands timestamps over as Dates; messages show them as the server wrote them. */
 function timestamp(value: Date | string): string {
   return value instanceof Date ? value.toISOString() : value;
-}
-
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
-  );
 }

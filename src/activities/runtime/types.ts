@@ -60,6 +60,26 @@ export interface WorkloadChange {
   after?: unknown;
 }
 
+/** Kubernetes: what applying the chart would do to one object (found by a server-side dry run). */
+export interface WorkloadObjectPreview {
+  /** `Deployment tenant-acme/app`. */
+  object: string;
+  /** `delete`: an earlier apply made it and the chart no longer renders it, so the apply's prune deletes it. */
+  action: 'create' | 'modify' | 'unchanged' | 'delete';
+  /** For `modify`: the changed fields, as paths. */
+  fields?: string[];
+}
+
+/** A runtime object as `tenantctl tenant resources` lists it. */
+export interface WorkloadObjectStatus {
+  kind: string;
+  name: string;
+  /** One line: desired/running counts, rollout state, readiness. */
+  status: string;
+  /** ECS: the task definition; Kubernetes: the image, the target group. */
+  detail?: string;
+}
+
 /** What provisioning would change in a tenant's workload; nothing is written to find out. */
 export interface WorkloadPreview {
   kind: 'ecs' | 'kubernetes';
@@ -71,6 +91,8 @@ export interface WorkloadPreview {
   service?: string;
   namespace?: string;
   changes: WorkloadChange[];
+  /** Kubernetes: every object the chart renders, and those a prune would delete. */
+  objects?: WorkloadObjectPreview[];
 }
 
 export const imageRef = (spec: Pick<WorkloadSpec, 'image' | 'version'>) => `${spec.image}:${spec.version}`;

@@ -6,6 +6,7 @@ import type { StackChange, StackPreview } from '../../activities/cloudformation'
 import type { WorkloadChange } from '../../activities/runtime/types';
 import { TemplateStore } from '../../activities/templates';
 import { tenantIdSchema } from '../../shared/ids';
+import { kubernetesLister, kubernetesPreviewer } from '../kubernetes-inspect';
 import { tenantDiff, type TenantDiff } from '../tenant-diff';
 import { tenantResources, type TenantResources } from '../tenant-resources';
 import { defineCommand, type Command } from './command';
@@ -37,10 +38,13 @@ const diff = defineCommand({
   },
   examples: ['tenantctl tenant diff acme', 'tenantctl tenant diff acme --json | jq \'.stacks[].changes[] | select(.action == "replace")\'', 'tenantctl tenant diff acme --templates ./infra/cloudformation'],
   notes: [
-    "Each of the tenant's stacks gets a change set made exactly as provisioning makes it (same template,",
-    'parameters, tags and execution role), which is read and deleted again: nothing is executed. "replace"',
-    'means CloudFormation creates a new resource (a new, empty database). The workload is compared with',
-    'what provisioning would apply: the ECS task definition and service, or a Kubernetes server-side dry run.',
+    "Each of the tenant's existing stacks gets a change set made exactly as provisioning makes it (same",
+    'template, parameters, tags and execution role), which is read and deleted again: nothing is executed;',
+    'a stack that does not exist yet is listed from its template. "replace" means CloudFormation creates a',
+    'new resource (a new, empty database). The workload is compared with what provisioning would apply:',
+    "the ECS task definition and service, or, through the Kubernetes cluster's own worker, the tenant",
+    'chart rendered as provisioning renders it and server-side applied with dryRun=All (nothing persisted):',
+    'each object created, modified (with its fields) or unchanged, and those its prune would delete.',
   ],
   schema: z.object({ tenant: tenantArg, templates: templatesDir.optional() }),
   async run(args, ctx) {
@@ -48,7 +52,9 @@ const diff = defineCommand({
     const [tenant] = resolveTenants(config, [args.tenant]);
     const aws = cliAwsClients(ctx);
     try {
-      const result = await tenantDiff({ aws, templates: new TemplateStore(args.templates), tenant: tenant! });
+      // A Kubernetes tenant's cluster is reached through its own worker, over Temporal.
+      const kubernetes = tenant!.runtime.kind === 'kubernetes' ? kubernetesPreviewer(await ctx.client()) : undefined;
+      const result = await tenantDiff({ aws, templates: new TemplateStore(args.templates), tenant: tenant!, ...(kubernetes ? { kubernetes } : {}) });
       if (ctx.json) printJson(ctx.out, result);
       else printDiff(ctx.out, result);
       return EXIT.ok;
@@ -68,7 +74,8 @@ const resources = defineCommand({
   notes: [
     "Read as the workers' identity: tenantctl assumes each account's fleet access role (the tenant's, its",
     "cluster's and its load balancer's), so nobody switches accounts to look. Console links open in the account",
-    'the browser is signed in to; each section names its account. Read-only.',
+    'the browser is signed in to; each section names its account. A Kubernetes tenant\'s objects (its',
+    "Deployment, Service, TargetGroupBinding, pods and their readiness) are read by its cluster's worker. Read-only.",
   ],
   schema: z.object({ tenant: tenantArg }),
   async run(args, ctx) {
@@ -76,7 +83,8 @@ const resources = defineCommand({
     const [tenant] = resolveTenants(config, [args.tenant]);
     const aws = cliAwsClients(ctx);
     try {
-      const result = await tenantResources({ aws, tenant: tenant! });
+      const kubernetes = tenant!.runtime.kind === 'kubernetes' ? kubernetesLister(await ctx.client()) : undefined;
+      const result = await tenantResources({ aws, tenant: tenant!, ...(kubernetes ? { kubernetes } : {}) });
       if (ctx.json) printJson(ctx.out, result);
       else printResources(ctx.out, result);
       return EXIT.ok;
@@ -134,13 +142,26 @@ function statusColour(status: string): Colour | undefined {
 
 // --- human output -----------------------------------------------------------------------------
 
-const ACTION_COLOUR: Record<string, Colour> = { add: 'green', modify: 'yellow', replace: 'red', remove: 'red', dynamic: 'yellow', import: 'cyan' };
+const ACTION_COLOUR: Record<string, Colour> = { add: 'green', create: 'green', modify: 'yellow', replace: 'red', remove: 'red', delete: 'red', dynamic: 'yellow', import: 'cyan' };
 
 function printDiff(out: Output, diff: TenantDiff): void {
   for (const stack of diff.stacks) printStack(out, stack);
   printWorkload(out, diff);
   out.line();
-  out.line(out.paint('grey', diff.changes ? 'Nothing was changed: the change sets made to compute this were deleted again.' : 'No changes: provisioning again would change nothing.'));
+  out.line(out.paint('grey', `${diff.changes ? 'Provisioning again would make the changes above.' : 'No changes: provisioning again would change nothing.'} ${howFound(diff)}`));
+}
+
+/** What was done to find the differences, as it really happened: nothing was changed by any of it. */
+function howFound(diff: TenantDiff): string {
+  const made = diff.stacks.filter((s) => s.state === 'unchanged' || s.state === 'changes').length;
+  const fromTemplate = diff.stacks.filter((s) => s.state === 'absent' || s.state === 'recreate').length;
+  const steps = [
+    made > 0 ? `${made === 1 ? 'the change set' : `the ${made} change sets`} made to compute this ${made === 1 ? 'was' : 'were'} deleted without being executed` : undefined,
+    fromTemplate > 0 ? `${fromTemplate === 1 ? 'a stack' : `${fromTemplate} stacks`} not yet created ${fromTemplate === 1 ? 'was' : 'were'} listed from ${fromTemplate === 1 ? 'its template' : 'their templates'}` : undefined,
+    diff.workload?.kind === 'kubernetes' && diff.workload.state !== 'absent' ? 'the Kubernetes objects were compared by a server-side dry run, which persists nothing' : undefined,
+    diff.workload?.kind === 'ecs' ? 'the ECS service and task definition were only read' : undefined,
+  ].filter((step): step is string => step !== undefined);
+  return `Nothing was changed${steps.length > 0 ? `: ${steps.join('; ')}` : ''}.`;
 }
 
 function printStack(out: Output, stack: StackPreview): void {
@@ -203,6 +224,17 @@ function printWorkload(out: Output, diff: TenantDiff): void {
   const heading = `${out.paint('bold', 'Workload')} ${out.paint('grey', `(${where}, version ${diff.version})`)}`;
   if (w.state === 'unchanged') {
     out.line(`${heading}: ${out.paint('green', 'no changes')}`);
+    return;
+  }
+  if (w.objects) {
+    const changed = w.objects.filter((o) => o.action !== 'unchanged').length;
+    out.line(`${heading}: ${w.state === 'absent' ? 'does not exist; provisioning creates it' : `${changed} of ${w.objects.length} object${w.objects.length === 1 ? '' : 's'} would change (server-side dry run)`}`);
+    const objectRows: CellInput[][] = w.objects.map((o) => [{ text: o.action, colour: ACTION_COLOUR[o.action] }, o.object, (o.fields ?? []).join(', ')]);
+    for (const line of renderTable(out, ['ACTION', 'OBJECT', 'CHANGED FIELDS'], objectRows)) out.line(`  ${line}`);
+    const modified = w.changes.filter((c) => c.field !== '(object)');
+    if (modified.length === 0) return;
+    const fieldRows: CellInput[][] = modified.map((c) => [{ text: c.action, colour: ACTION_COLOUR[c.action] }, c.object, c.field, short(c.before), short(c.after)]);
+    for (const line of renderTable(out, ['ACTION', 'OBJECT', 'FIELD', 'BEFORE', 'AFTER'], fieldRows)) out.line(`  ${line}`);
     return;
   }
   out.line(`${heading}: ${w.state === 'absent' ? 'does not exist; provisioning creates it' : `${w.changes.length} change${w.changes.length === 1 ? '' : 's'}`}`);
