@@ -315,6 +315,8 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     const table = await tenantctl(['tenant', 'diff', 'cyberdyne'], { TENANT_FLEET_CONFIG: moreReplicas });
     expect(table).toMatch(/modify\s+Deployment tenant-cyberdyne\/app\s+spec\.replicas/);
     expect(table).toContain('compared by a server-side dry run');
+    mkdirSync(join(TEST_SANDBOX_DIR, 'cli-output'), { recursive: true });
+    writeFileSync(join(TEST_SANDBOX_DIR, 'cli-output', 'tenant-diff-kubernetes.txt'), table);
     // Executed nothing: every object keeps its resourceVersion.
     expect(await versions()).toBe(untouched);
 
@@ -327,7 +329,9 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(byKind('TargetGroupBinding')).toEqual([expect.objectContaining({ name: 'app', detail: expect.stringMatching(/^arn:aws:elasticloadbalancing:.*:targetgroup\//) as unknown })]);
     expect(byKind('Pod')).toHaveLength(tenant.replicas);
     for (const pod of byKind('Pod')) expect(pod.status).toMatch(/^running, ready/);
-    expect(await tenantctl(['tenant', 'resources', 'cyberdyne'])).toMatch(/Deployment\s+app\s+\d+\/\d+ ready/);
+    const resourcesTable = await tenantctl(['tenant', 'resources', 'cyberdyne']);
+    expect(resourcesTable).toMatch(/Deployment\s+app\s+\d+\/\d+ ready/);
+    writeFileSync(join(TEST_SANDBOX_DIR, 'cli-output', 'tenant-resources-kubernetes.txt'), resourcesTable);
 
     const gone = await deprovisionTenant(h.client, { tenant, requestedBy: 'jest' });
     expect(gone.stackDeleted).toBe(true);

@@ -1,7 +1,7 @@
 import { CreateChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { spawn } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { INFRA_DIR } from '../../src/activities/templates';
@@ -116,6 +116,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
+
+/** Keeps a command's output in the run's sandbox (`cli-output/`), where the README's examples are copied from. */
+function keep(name: string, text: string): void {
+  const dir = join(dirname(h.env.TENANT_FLEET_CONFIG!), 'cli-output');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, name), text);
+}
 
 describe('tenantctl against the sandbox', () => {
   it('release start --wait --json follows a release to success, and tenant list shows the new version', async () => {
@@ -271,6 +278,7 @@ describe('tenantctl against the sandbox', () => {
     expectExit(table, 0);
     expect(table.stdout).toContain('Pending approvals');
     expect(table.stdout).toContain(`tenantctl release approve ${releaseId}`);
+    keep('fleet-status.txt', table.stdout);
 
     const approve = await tenantctlJson<{ wave: string; early: boolean; by: string }>(['release', 'approve', releaseId, '--comment', 'canary healthy', '--by', 'alice']);
     expectExit(approve, 0);
@@ -488,6 +496,12 @@ describe('tenantctl against the sandbox', () => {
       expect(instanceClass.json.workload!.changes).toEqual([
         expect.objectContaining({ object: 'service tenant-umbrella', field: 'desiredCount', action: 'modify', before: spec.replicas, after: spec.replicas + 1 }),
       ]);
+      const modifyTable = await tenantctl(['tenant', 'diff', 'umbrella'], { TENANT_FLEET_CONFIG: configWith({ database: { instanceClass: 'db.r6g.2xlarge' }, replicas: spec.replicas + 1 }) });
+      expectExit(modifyTable, 0);
+      expect(modifyTable.stdout).toMatch(/modify\s+DatabaseWriter\s+AWS::RDS::DBInstance\s+\S+\s+DBInstanceClass \(parameter DatabaseInstanceClass\)/);
+      // Says what was done: two change sets (tenant and traffic stack) made and deleted, the ECS side only read.
+      expect(modifyTable.stdout).toContain('Nothing was changed: the 2 change sets made to compute this were deleted without being executed; the ECS service and task definition were only read.');
+      keep('tenant-diff-modify.txt', modifyTable.stdout);
 
       // The engine is the template's: a template of the next version, given with --templates.
       const templates = join(scratch, 'templates');
@@ -511,7 +525,8 @@ describe('tenantctl against the sandbox', () => {
       expectExit(table, 0);
       expect(table.stdout).toMatch(/Stack tenant-umbrella \(account \d{12}, us-east-1\): \d+ changes, \d+ replacements/);
       expect(table.stdout).toMatch(/replace\s+DatabaseCluster\s+AWS::RDS::DBCluster\s+\S+\s+Engine \(replaces\)/);
-      expect(table.stdout).toContain('Nothing was changed');
+      expect(table.stdout).toContain('Nothing was changed: the 2 change sets');
+      keep('tenant-diff-replace.txt', table.stdout);
 
       // Nothing was executed, and no change set is left, the stale one included.
       const after = await stackState();

@@ -13,7 +13,7 @@ const deployment = (replicas: number, image: string, env: { name: string; value:
 describe('Kubernetes object diff (tenant diff)', () => {
   it('lists each changed field by path, matching named list items by name, and ignores status and server-kept metadata', () => {
     const before = deployment(2, 'r/app:1', [{ name: 'A', value: '1' }], { resourceVersion: '10', generation: 3, managedFields: [{ manager: 'x' }] });
-    const after = { ...deployment(3, 'r/app:1', [{ name: 'A', value: '2' }, { name: 'B', value: '3' }], { resourceVersion: '11', generation: 4 }), status: { readyReplicas: 0 } };
+    const after: KubeObject = { ...deployment(3, 'r/app:1', [{ name: 'A', value: '2' }, { name: 'B', value: '3' }], { resourceVersion: '11', generation: 4 }), status: { readyReplicas: 0 } };
     // The same containers in another order are the same containers.
     (after.spec as { template: { spec: { containers: unknown[] } } }).template.spec.containers.reverse();
     expect(objectChanges('Deployment tenant-a/app', before, after)).toEqual([
