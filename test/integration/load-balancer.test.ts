@@ -34,7 +34,7 @@ import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
  * what the tests see comes through the emulator's listeners and moto's DescribeTargetHealth.
  */
 
-// Scaled durations: the emulator multiplies AWS's seconds by the sandbox time scale (floors: 500 ms interval, 100 ms delay).
+// Scaled durations: the emulator multiplies AWS's seconds by the sandbox time scale (floors: 500 ms interval, 5 s delay).
 const SCALE = Number(process.env.TENANT_FLEET_SANDBOX_TIME_SCALE ?? 0.002);
 const awsSeconds = (ms: number) => String(Math.min(3600, Math.max(0, Math.round(ms / 1000 / SCALE))));
 const INTERVAL_FLOOR_MS = 500;
@@ -282,16 +282,18 @@ describe('the sandbox load balancer', () => {
 
   it('the deregistration delay cuts what is still in flight when it ends', async () => {
     const [e1, e2] = await Promise.all([app('e-1'), app('e-2')]);
+    // 0.6 s once scaled, raised to the floor (5 s): requests are not scaled, so a shorter delay would cut what a busy machine is still answering.
     const tgE = await targetGroup('lbtest-e', { delayMs: 600 });
     await register(tgE, e1, e2);
     await rule(60, [host('e.lbtest.test')], forward(tgE));
     await allHealthy(tgE, e1, e2);
-    const slow = [get('e.lbtest.test', '/?delay=3000'), get('e.lbtest.test', '/?delay=3000')];
+    const slow = [get('e.lbtest.test', '/?delay=8000'), get('e.lbtest.test', '/?delay=8000')];
     await sleep(100);
     await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: tgE, Targets: [{ Id: '127.0.0.1', Port: e1.port }] }));
     const answers = await Promise.all(slow);
     const cut = answers.find((a) => a.status === 502);
-    expect(cut?.ms).toBeLessThan(2500);
+    expect(cut?.ms).toBeGreaterThan(4500);
+    expect(cut?.ms).toBeLessThan(7500);
     expect(answers.find((a) => a.status === 200)?.version).toBe('e-2');
   });
 
@@ -342,6 +344,15 @@ describe('the sandbox load balancer', () => {
     expect(broken!.failed).toBeGreaterThan(0);
     expect(broken!.byOutcome['500']).toBe(broken!.failed);
     expect(probeTable({ phases }, { perTenant: true })).toMatch(/^phase +tenant +requests +failed +p99\nhealthy +all +\d+ +0 +\d+ ms\n/);
+
+    // A request that times out is one failure, not also the error its cancelling raises.
+    await elb.send(new ModifyRuleCommand({ RuleArn: ruleArn, Actions: [forward(tgP)] }));
+    await emulatorCaughtUp();
+    const slow = await startProber({ stateDir: TEST_SANDBOX_DIR, targets: [{ hostname: 'lbtest.tenants.test' }], ratePerSecond: 5, path: '/?delay=2000', timeoutMs: 300 });
+    await sleep(1000);
+    const timedOut = (await slow.stop()).phases[0]!.tenants['lbtest.tenants.test']!;
+    expect(timedOut.requests).toBeGreaterThan(2);
+    expect(timedOut.byOutcome).toEqual({ timeout: timedOut.requests });
   });
 
   it('publishes its AWS/ApplicationELB metrics into CloudWatch', async () => {

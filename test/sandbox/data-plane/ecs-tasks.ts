@@ -82,7 +82,7 @@ interface Described {
 
 const TARGET_IP = '127.0.0.1';
 /** The same floor the emulator puts under a scaled deregistration delay. */
-const DRAIN_FLOOR_MS = 100;
+const DRAIN_FLOOR_MS = 5_000;
 /** How much longer than the deregistration delay a draining target may take before its task is stopped anyway (a stuck emulator must not hold a task for ever). */
 const DRAIN_SLACK_MS = 30_000;
 /** Even when no counter moved, everything is described again this often. */

@@ -38,9 +38,20 @@ interface Floors {
   deregistrationDelayMs: number;
 }
 
-const DEFAULT_FLOORS: Floors = { intervalMs: 500, timeoutMs: 400, deregistrationDelayMs: 100 };
+/**
+ * The health check timeout and the deregistration delay bound how long a target may take to answer
+ * a request, and requests are not scaled: scaled alone, AWS's 5 s timeout became 10 ms (400 ms with
+ * the old floor) and its 30 s delay 60 ms, so a machine busy enough to answer in half a second had
+ * healthy tasks marked unhealthy (replaced, and failing deployments by the circuit breaker) and
+ * in-flight requests cut (502s in a clean release), which AWS would never do. The floors cost
+ * nothing when targets answer: a passing check ends at the answer, and draining ends as soon as
+ * nothing is in flight.
+ */
+const DEFAULT_FLOORS: Floors = { intervalMs: 500, timeoutMs: 5_000, deregistrationDelayMs: 5_000 };
 /** ALB's idle timeout (60 s), not scaled: it bounds a request, not a step of an operation. */
 const IDLE_TIMEOUT_MS = 60_000;
+/** Requests slower than this are logged with their target. */
+const SLOW_REQUEST_MS = 2_000;
 /** Even without a write, the configuration is re-read this often (ms). */
 const FULL_READ_MS = 30_000;
 
@@ -117,7 +128,8 @@ export async function startLoadBalancerEmulator(options: LoadBalancerEmulatorOpt
     if (stopped || !group || target.mode !== 'active' || !group.healthCheck.enabled) return;
     const hc = group.healthCheck;
     const intervalMs = scaled(hc.intervalSeconds, floors.intervalMs);
-    const timeoutMs = Math.min(scaled(hc.timeoutSeconds, floors.timeoutMs), intervalMs);
+    // Not capped by the interval (ALB requires timeout < interval): one check at a time, so a slow answer only delays the next.
+    const timeoutMs = scaled(hc.timeoutSeconds, floors.timeoutMs);
     const result = await healthCheck(target.id, hc.port === 'traffic-port' ? target.port : Number(hc.port), hc.path, hc.matcher, timeoutMs);
     if (stopped || target.mode !== 'active' || targets.get(target.tgArn)?.get(target.key) !== target) return;
     if (target.tracker.record(result, { healthy: hc.healthyThreshold, unhealthy: hc.unhealthyThreshold })) {
@@ -252,6 +264,9 @@ export async function startLoadBalancerEmulator(options: LoadBalancerEmulatorOpt
     for (const arn of wanted.keys()) {
       if (servers.has(arn)) continue;
       const server = createServer((req, res) => handle(arn, req, res));
+      // ALB keeps an idle client connection open for its idle timeout. Node's default (5 s) closed
+      // idle keep-alive connections under clients that were about to reuse them: resets users see.
+      server.keepAliveTimeout = IDLE_TIMEOUT_MS;
       const localPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
         server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
@@ -303,7 +318,10 @@ export async function startLoadBalancerEmulator(options: LoadBalancerEmulatorOpt
     const tgArn = pickTargetGroup(action.targetGroups, Math.random());
     metrics.request(lb.arn, tgArn);
     const target = tgArn ? pickTarget(tgArn) : undefined;
-    if (!tgArn || !target) return elbRespond(lb, res, 503, '503 Service Temporarily Unavailable');
+    if (!tgArn || !target) {
+      log(`${req.headers.host ?? '-'}: 503, no target in ${tgArn ?? 'no target group'}`);
+      return elbRespond(lb, res, 503, '503 Service Temporarily Unavailable');
+    }
     forward(lb, listener, tgArn, target, req, res);
   };
 
@@ -341,6 +359,7 @@ export async function startLoadBalancerEmulator(options: LoadBalancerEmulatorOpt
     upstream.setTimeout(IDLE_TIMEOUT_MS, () => upstream.destroy(Object.assign(new Error('target timed out'), { code: 'ETIMEDOUT' })));
     upstream.on('response', (answer) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (seconds * 1000 > SLOW_REQUEST_MS) log(`${req.headers.host ?? '-'} -> ${target.key}: answered ${answer.statusCode ?? '-'} after ${Math.round(seconds * 1000)} ms`);
       metrics.targetResponse(lb.arn, tgArn, answer.statusCode ?? 0, seconds);
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
@@ -353,6 +372,8 @@ export async function startLoadBalancerEmulator(options: LoadBalancerEmulatorOpt
       });
     });
     upstream.on('error', (error: NodeJS.ErrnoException) => {
+      // Rare and always worth a line: a request users see fail through no answer of the target's.
+      log(`${req.headers.host ?? '-'} -> ${target.key} (${target.mode}, ${effectiveHealth(target).state}): ${error.code ?? error.message}`);
       done();
       if (res.headersSent) res.destroy();
       else elbRespond(lb, res, error.code === 'ETIMEDOUT' ? 504 : 502, error.code === 'ETIMEDOUT' ? '504 Gateway Time-out' : '502 Bad Gateway');

@@ -1,4 +1,6 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { join } from 'node:path';
 import { renderTable } from '../../../src/client/cli/output';
 import type { SandboxAdminClients } from '../admin-clients';
 import { endpointOf, listRecords, loadBalancerOf, readLoadBalancers, sandboxClients, type TenantEndpoint } from './resolve';
@@ -7,7 +9,9 @@ import { endpointOf, listRecords, loadBalancerOf, readLoadBalancers, sandboxClie
  * The traffic prober (docs/sandbox.md "Data plane"): steady requests to tenant hostnames through
  * the load balancer emulator, as users would send them, counted per tenant and per phase (the
  * caller marks phases, e.g. one per release wave). A failure is any non-2xx answer, a connection
- * error, a timeout, or a hostname that resolves to no load balancer.
+ * error, a timeout, or a hostname that resolves to no load balancer. Each failed request is also
+ * written to `<stateDir>/data-plane/prober-failures.log` (when it started, phase, hostname, outcome,
+ * duration), to be read beside the emulator's and the ECS task controller's logs.
  */
 
 export interface ProbeTarget {
@@ -113,12 +117,16 @@ export async function startProber(options: ProberOptions): Promise<Prober> {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const path = options.path ?? '/';
   const clients: SandboxAdminClients = sandboxClients(options.stateDir);
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  // An idle connection is closed here before the load balancer's idle timeout can close it under a
+  // request that reuses it (a reset that would count as a failure of the tenant's).
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 10_000 });
   const phases: Phase[] = [{ name: options.phase ?? 'start', startedAt: new Date(), samples: [] }];
   const inFlight = new Set<Promise<void>>();
   let endpoints = new Map<string, TenantEndpoint | undefined>();
   let targets: ProbeTarget[] = options.targets ?? [];
   let stopped = false;
+  const failureLog = join(options.stateDir, 'data-plane', 'prober-failures.log');
+  mkdirSync(join(options.stateDir, 'data-plane'), { recursive: true });
 
   const resolveAll = async () => {
     const [records, loadBalancers] = [await listRecords(clients), readLoadBalancers(options.stateDir)];
@@ -146,15 +154,25 @@ export async function startProber(options: ProberOptions): Promise<Prober> {
     const phase = phases.at(-1)!;
     const tenant = target.tenantId ?? target.hostname;
     const endpoint = endpoints.get(target.hostname);
+    const startedAt = new Date();
+    const logFailure = (outcome: string, ms: number) =>
+      appendFileSync(failureLog, `${startedAt.toISOString()} ${phase.name} ${target.hostname} ${outcome} ${Math.round(ms)} ms\n`);
     if (!endpoint) {
       phase.samples.push({ tenant, outcome: 'unresolved', ok: false, ms: 0 });
+      logFailure('unresolved', 0);
       return;
     }
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
     const done = new Promise<void>((resolve) => {
+      let recorded = false;
       const record = (outcome: string, ok: boolean) => {
-        phase.samples.push({ tenant, outcome, ok, ms: elapsed() });
+        // A timeout destroys the request, which then errors too: the first outcome is the request's.
+        if (recorded) return;
+        recorded = true;
+        const ms = elapsed();
+        phase.samples.push({ tenant, outcome, ok, ms });
+        if (!ok) logFailure(outcome, ms);
         resolve();
       };
       const req = request(`${endpoint.url}${path}`, { agent, headers: { host: target.hostname, 'user-agent': 'tenant-fleet-prober' } }, (res) => {
@@ -172,7 +190,6 @@ export async function startProber(options: ProberOptions): Promise<Prober> {
       req.on('error', () => record('error', false));
       req.end();
     });
-    // A request records once: the first of its outcomes wins.
     inFlight.add(done);
     void done.then(() => inFlight.delete(done));
   };
