@@ -62,7 +62,7 @@ export async function demoRelease({ client, config, aws, stateDir, log, uiLink }
     ]);
   } finally {
     const { table, snapshot } = await traffic.stop();
-    log('traffic during the release (every Kubernetes tenant hostname through the load balancer, 2 requests/s each; ECS tasks have no processes in the sandbox yet):');
+    log('traffic during the release (every tenant hostname, ECS and Kubernetes, through the load balancer, 2 requests/s each):');
     for (const line of table.split('\n')) log(`  ${line}`);
     const outcomes = snapshot.phases.flatMap((p) => Object.entries(p.total.byOutcome));
     if (outcomes.length > 0 && outcomes.every(([outcome]) => outcome === '404')) log('  (every request got the load balancer\'s default 404: no tenant has a listener rule)');

@@ -14,9 +14,8 @@ export interface ReleaseTraffic {
 const RATE = 2;
 
 export async function probeRelease(stateDir: string, client: Client, config: FleetConfig, releaseId: string): Promise<ReleaseTraffic> {
-  // Only Kubernetes tenants: the sandbox runs a tenant app per Ready pod, but no process behind an
-  // ECS task yet (docs/sandbox.md), so an ECS hostname could only ever answer 503.
-  const targets = config.tenants.filter((t) => t.runtime === 'kubernetes').flatMap((t) => t.hostnames.map((hostname) => ({ hostname, tenantId: t.id })));
+  // Every tenant on both runtimes: each ECS task and each Ready pod is a tenant app process behind the load balancer (docs/sandbox.md).
+  const targets = config.tenants.flatMap((t) => t.hostnames.map((hostname) => ({ hostname, tenantId: t.id })));
   const prober = await startProber({ stateDir, targets, ratePerSecond: RATE, phase: '(before wave 1)' });
   let wave: string | undefined;
   let watching = true;

@@ -25,7 +25,7 @@ let finished = false;
 
 async function main(): Promise<void> {
   // TENANT_FLEET_SANDBOX_DIR: another state folder than .sandbox/ (the history-secrets test runs the demo in its own).
-  const sandbox = await startSandbox({ stateDir: process.env.TENANT_FLEET_SANDBOX_DIR, fresh: true, log: (line) => log(`sandbox: ${line}`), signal: interrupt.signal });
+  const sandbox = await startSandbox({ stateDir: process.env.TENANT_FLEET_SANDBOX_DIR, fresh: true, ecsTasks: true, log: (line) => log(`sandbox: ${line}`), signal: interrupt.signal });
   try {
     const workerLog = logWorkersToFile(join(sandbox.stateDir, 'logs', 'workers.log'));
     log(`the workers log to ${workerLog}`);

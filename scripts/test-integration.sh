@@ -22,7 +22,7 @@ NO_SANDBOX=" chaos history-secrets interrupt "
 # These files run on the production-shaped Temporal (PostgreSQL, several shards; docs/testing.md).
 ON_CLUSTER=" temporal-cluster "
 # These files run ECS tasks behind a load balancer as tenant app processes (docs/sandbox.md "ECS tasks").
-ECS_TASKS=" provisioning "
+ECS_TASKS=" provisioning release "
 # Seconds each file took last time it was measured (test time plus sandbox start-up), to start the
 # longest first so the lanes end together; a file missing here counts as 60.
 DURATIONS="chaos:250 release:260 kubernetes:215 release-crash:130 tenantctl:125 history-secrets:100

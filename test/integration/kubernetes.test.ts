@@ -172,7 +172,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-wonka', '-o', 'jsonpath={.spec.template.spec.containers[0].image}')).toBe(`${tenant.image}:1.0.0`);
     expect(await kubectl('get', 'serviceaccount', 'app', '-n', 'tenant-wonka', '-o', 'jsonpath={.metadata.annotations.eks\\.amazonaws\\.com/role-arn}')).toBe(workload.appRoleArn);
     expect(await kubectl('get', 'configmap', 'app-config', '-n', 'tenant-wonka', '-o', 'jsonpath={.data.DATABASE_HOST}')).toBe('tenant-wonka.cluster.local');
-    expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-wonka', '-o', 'jsonpath={.spec.progressDeadlineSeconds}')).toBe('15');
+    expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-wonka', '-o', 'jsonpath={.spec.progressDeadlineSeconds}')).toBe('30');
     expect((await kubectl('get', 'networkpolicy,pdb,role,rolebinding,service', '-n', 'tenant-wonka', '-o', 'name')).split('\n').sort()).toEqual([
       'networkpolicy.networking.k8s.io/isolate-tenant',
       'poddisruptionbudget.policy/app',

@@ -1,4 +1,6 @@
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -9,15 +11,21 @@ import { preReleaseSnapshotId, workflowIds } from '../../src/shared/ids';
 import { acquireLockSignal, lockStateQuery, lockWorkflowId, releaseLockSignal } from '../../src/shared/messages/lock';
 import type { ReleaseRequest } from '../../src/shared/release/plan';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
+import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
 import { startHarness, type Harness } from './harness';
 import { replayAndMaybeRecord, updateHandlingMs } from './histories';
 import { liveVersion } from '../sandbox/runtime-reads';
+import { startProber, type Prober, type ProbePhase } from '../sandbox/data-plane/prober';
+import { TEST_SANDBOX_DIR } from './sandbox-env';
 
 let h: Harness;
 /** Versions only this file releases, so other files' releases on the shared sandbox cannot collide with them. */
-/** (`-broken` stays last: the sandbox's fault convention reads the tag's end.) */
-const V = (version: string) => version.replace(/(-broken)?$/, '-wave$1');
+/** (`-broken` and `-failing` stay last: the sandbox's fault conventions read the tag's end.) */
+const V = (version: string) => version.replace(/(-broken|-failing)?$/, '-wave$1');
 const ALL = ['acme', 'globex', 'initech', 'hooli', 'umbrella', 'stark', 'wayne', 'wonka', 'cyberdyne', 'soylent', 'tyrell', 'oscorp'];
+/** Every task and pod is a tenant app process behind the load balancer emulator (test/sandbox/data-plane/). */
+const ECS = ['acme', 'globex', 'initech', 'hooli', 'umbrella', 'stark'];
+const KUBERNETES = ['wayne', 'wonka', 'cyberdyne', 'soylent', 'tyrell', 'oscorp'];
 
 beforeAll(async () => {
   h = await startHarness();
@@ -48,6 +56,53 @@ async function setAlarm(tenantId: string, state: 'ALARM' | 'OK'): Promise<void> 
   await h.admin.cloudWatch(h.tenant(tenantId).aws).send(new SetAlarmStateCommand({ AlarmName: `tenant-${tenantId}-5xx`, StateValue: state, StateReason: `jest: ${state}` }));
 }
 
+/** Steady requests to every hostname of the given tenants through the load balancer, counted per tenant. */
+const probe = (ids: string[], phase: string): Promise<Prober> =>
+  startProber({ stateDir: TEST_SANDBOX_DIR, targets: ids.flatMap((id) => h.tenant(id).hostnames.map((hostname) => ({ hostname, tenantId: id }))), ratePerSecond: 2, phase });
+const failedByTenant = (phase: ProbePhase) => Object.fromEntries(Object.entries(phase.tenants).map(([id, stats]) => [id, stats.failed]));
+/** Failed requests per tenant: `failed` for the canary, none for the others. */
+const onlyOn = (ids: string[], canary: string, failed: number) => Object.fromEntries(ids.map((id) => [id, id === canary ? failed : 0]));
+
+/** The versions the tenant's load balancer sends users to: those of its registered targets that are not draining. */
+async function servingVersions(id: string): Promise<string[]> {
+  const lb = h.tenant(id).loadBalancer!;
+  const { Stacks } = await h.admin.cloudFormation(lb.aws).send(new DescribeStacksCommand({ StackName: trafficStackNameFor(id) }));
+  const targetGroupArn = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'TargetGroupArn')?.OutputValue;
+  const { TargetHealthDescriptions = [] } = await h.admin.elbv2(lb.aws).send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+  const active = TargetHealthDescriptions.filter((d) => d.TargetHealth?.State !== 'draining');
+  const answers = await Promise.all(
+    active.map(async ({ Target }) => {
+      const response = await fetch(`http://${Target?.Id}:${Target?.Port}/`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+      return ((await response?.json().catch(() => undefined)) as { version?: string } | undefined)?.version ?? 'none';
+    }),
+  );
+  return answers.sort();
+}
+
+/**
+ * A release of a faulty version to `tenants` under steady traffic: the prober's phase `release`
+ * lasts until the rollback is complete for users (the canary's load balancer sends them only to
+ * its previous version: ECS drains the bad tasks before it reports the rollback's deployment done,
+ * a Kubernetes rollout is done as its last bad pod goes, whose target leaves the group a moment
+ * later), then `after rollback` counts two more seconds.
+ */
+async function faultyCanary(version: string, tenants: string[], options?: ReleaseRequest['options']) {
+  const before = await versions(tenants);
+  const prober = await probe(tenants, 'release');
+  try {
+    const { handle } = await release({ version, tenants, options });
+    const summary = await releaseOutcome(handle);
+    const canary = summary.tenants.find((t) => t.wave === 'canary')!;
+    await until(`${canary.tenantId} to serve ${before[canary.tenantId]} only`, () => servingVersions(canary.tenantId), (v) => v.length > 0 && v.every((x) => x === before[canary.tenantId]));
+    prober.phase('after rollback');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const [during, after] = (await prober.stop()).phases;
+    return { summary, canary, before, during: during!, after: after! };
+  } finally {
+    await prober.stop();
+  }
+}
+
 async function refusalOf(promise: Promise<unknown>): Promise<string> {
   const error = await promise.then(() => undefined, (e: unknown) => e);
   expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
@@ -68,8 +123,14 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => 
 
 describe('release waves against the sandbox (ECS and Kubernetes tenants)', () => {
   it('a -broken image fails the canary, which is rolled back, and no other tenant is touched', async () => {
+    const prober = await probe(ALL, 'release');
     const { handle } = await release({ version: V('1.1.0-broken') });
-    const summary = await releaseOutcome(handle);
+    const summary = await releaseOutcome(handle).finally(() => prober.phase('after rollback'));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const [during, after] = (await prober.stop()).phases;
+    // Users of the other tenants never see it; the canary's keep their old tasks (ECS's minimumHealthyPercent 100).
+    expect(failedByTenant(during!)).toEqual(onlyOn(ALL, 'acme', during!.tenants.acme!.failed));
+    expect(failedByTenant(after!)).toEqual(onlyOn(ALL, 'acme', 0));
     expect(summary.status).toBe('halted');
     expect(summary.reason).toMatch(/wave "canary": 1 of 1 tenants failed/);
     const canary = summary.tenants.find((t) => t.wave === 'canary')!;
@@ -85,10 +146,16 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
   });
 
   it('a clean release passes every wave on both runtimes, snapshots first, and survives continue-as-new', async () => {
+    // Users keep asking every tenant throughout: rolling deployments behind the load balancer (ECS tasks, pods) lose none of their requests.
+    const prober = await probe(ALL, 'release');
     // A tiny history budget forces the release through several runs.
     const { handle, input } = await release({ version: V('1.1.0'), options: { continueAsNewAfterEvents: 20 } });
     expect(input.waves.map((w) => [w.name, w.tenants.length])).toEqual([['canary', 1], ['early', 4], ['rest', 7]]);
-    const summary = await releaseOutcome(handle);
+    const summary = await releaseOutcome(handle).finally(() => prober.stop());
+    expect([summary.status, summary.tenants.filter((t) => t.status !== 'succeeded').map((t) => `${t.tenantId}: ${t.reason}`)]).toEqual(['succeeded', []]);
+    const [during] = (await prober.stop()).phases;
+    expect(failedByTenant(during!)).toEqual(onlyOn(ALL, '', 0));
+    for (const id of ALL) expect(during!.tenants[id]!.requests).toBeGreaterThan(0);
     expect(summary.status).toBe('succeeded');
     expect(summary.counts.succeeded).toBe(12);
     // Counts, no row per tenant that succeeded; those come page by page (5 a page here, across the runs' compact state).
@@ -118,7 +185,8 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(snapshot.DBClusterSnapshots?.[0]?.Status).toBe('available');
     const recorded = await h.admin.ssm(tenant.aws).send(new GetParameterCommand({ Name: '/tenant-fleet/tyrell/workload/version' }));
     expect(recorded.Parameter?.Value).toBe(V('1.1.0'));
-  });
+    // Twelve real rollouts in three waves, each waiting for health checks and draining: 60-160 s on a shared machine.
+  }, 300_000);
 
   it('keeps an approval sent before the wave waits, and refuses one when nothing waits', async () => {
     const { handle, input } = await release({ version: V('1.2.0'), plan: 'gated', tenants: ['hooli', 'wonka', 'globex'] });
@@ -310,4 +378,31 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(canary?.reason).toMatch(new RegExp(`snapshot ${asked.snapshot} was taken .* longer ago than releasePlans\\[\\]\\.restoreDatabaseOnRevert\\.maxSnapshotAge \\(0 min\\)`));
     expect(await restoredFrom(asked.canary)).not.toBe(asked.snapshot);
   }, 300_000);
+  it("a -broken canary on Kubernetes fails no other tenant's requests, and is rolled back", async () => {
+    const { summary, canary, before, during, after } = await faultyCanary(V('1.1.1-broken'), KUBERNETES);
+    expect(summary.status).toBe('halted');
+    expect(canary).toMatchObject({ status: 'rolled-back', previousVersion: before[canary.tenantId] });
+    expect(failedByTenant(during)).toEqual(onlyOn(KUBERNETES, canary.tenantId, during.tenants[canary.tenantId]!.failed));
+    expect(failedByTenant(after)).toEqual(onlyOn(KUBERNETES, canary.tenantId, 0));
+    expect(await versions(KUBERNETES)).toEqual(before);
+  });
+
+  // Last: the canary's 5xx stay in its target group's metrics for the rest of the minute.
+  it('a -failing canary (500s behind a passing health check) is caught by the requests that failed, on both runtimes, and fails requests only on its hostnames until its rollback completes', async () => {
+    // One release per runtime, at once (their tenants differ). The window is longer than the load
+    // balancer emulator's metrics period (5 s at least), so the verify step sees the canary's 5xx count.
+    const options = { verifyWindowMs: 12_000 };
+    const runs = await Promise.all([faultyCanary(V('1.3.0-failing'), ECS, options), faultyCanary(V('1.3.0-failing'), KUBERNETES, options)]);
+    for (const [tenants, { summary, canary, before, during, after }] of [ECS, KUBERNETES].map((ids, i) => [ids, runs[i]!] as const)) {
+      expect(summary.status).toBe('halted');
+      expect(canary).toMatchObject({ status: 'rolled-back', previousVersion: before[canary.tenantId] });
+      // The users' failed requests fail it, whichever of the two checks of the load balancer's count read them first.
+      expect(canary.reason).toMatch(/HTTPCode_Target_5XX_Count/);
+      expect(during.tenants[canary.tenantId]!.failed).toBeGreaterThan(0);
+      expect(failedByTenant(during)).toEqual(onlyOn(tenants, canary.tenantId, during.tenants[canary.tenantId]!.failed));
+      expect(failedByTenant(after)).toEqual(onlyOn(tenants, canary.tenantId, 0));
+      expect(after.tenants[canary.tenantId]!.requests).toBeGreaterThan(0);
+      expect(await versions(tenants)).toEqual(before);
+    }
+  });
 });

@@ -140,7 +140,7 @@ describeWithHelm(`the tenant chart (infra/helm/tenant), rendered by helm${withHe
 
   it('takes the sandbox values file over the defaults (a short progress deadline)', async () => {
     const rendered = byKind(await chartWith(() => [{ file: SANDBOX_VALUES_FILE }]).render(workload));
-    expect(at(rendered.get('Deployment/app'), 'spec', 'progressDeadlineSeconds')).toBe(15);
+    expect(at(rendered.get('Deployment/app'), 'spec', 'progressDeadlineSeconds')).toBe(30);
   });
 
   it("refuses values that values.schema.json does not allow, naming the value, as a non-retryable error", async () => {
