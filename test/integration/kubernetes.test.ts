@@ -214,7 +214,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     ]);
     expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-wonka', '-o', 'jsonpath={.metadata.managedFields[*].manager}')).toContain('tenant-fleet-release');
 
-    // The sandbox convention: a "-broken" tag crash-loops, and the progress deadline (15 s) reports it.
+    // The sandbox convention: a "-broken" tag crash-loops, and the progress deadline (30 s) reports it.
     const broken = await activities.k8sSetVersion({ ...release, version: '1.2.0-broken' });
     expect(broken.changed).toBe(true);
     const [failed, failedAgain] = await twice(activities.k8sWaitForRollout, ref);
