@@ -3,6 +3,7 @@ import { loadFleetConfig } from '../shared/config/load';
 import { resolveTenantSpec, UnknownTenantError } from '../shared/config/resolve';
 import type { FleetConfig } from '../shared/config/schema';
 import { ErrorType, permanentFailure } from '../shared/errors';
+import { nextDeployOpening as nextOpening, type DeployOpening, type Freeze } from '../shared/maintenance/windows';
 import type { TenantSpec } from '../shared/tenant-spec';
 
 /** Reads the worker's fleet config (re-read when the file changes); a permanent failure when absent or invalid. */
@@ -45,7 +46,23 @@ export function createFleetActivities({ configPath, config = fleetConfigSource(c
         throw error;
       }
     },
+    nextDeployOpening,
   };
 }
 
 export type FleetActivities = ReturnType<typeof createFleetActivities>;
+
+/**
+ * When a tenant's deploy may start, from `at` (the workflow's clock) on: its windows and freezes
+ * come from the release's input, and the answer is recorded, so a replay on a Node with other time
+ * zone data still follows it (docs/decisions.md, "Maintenance windows").
+ */
+function nextDeployOpening({ windows, freezes, at }: { windows: string[]; freezes: Freeze[]; at: number }): Promise<DeployOpening> {
+  try {
+    return Promise.resolve(nextOpening(windows, freezes, at));
+  } catch (error) {
+    // A window the config check would have refused (a run started by hand): no retry can fix it.
+    if (error instanceof RangeError) throw permanentFailure(ErrorType.InvalidInput, error.message, { cause: error });
+    throw error;
+  }
+}

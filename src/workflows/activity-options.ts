@@ -164,6 +164,7 @@ export const ACTIVITY_OPTIONS = {
   signalCertificates: temporalCall,
   isWorkflowRunning: temporalCall,
   loadTenantSpec: fleetCall,
+  nextDeployOpening: fleetCall,
   deliverNotification: notifyCall,
   answerLockRequest: lockLocal,
   releaseTenantLock: lockLocal,

@@ -33,6 +33,7 @@ import { trafficStackNameFor } from './tenant-footprint';
 import { tenantRuntime, type TenantRuntime } from './runtime';
 import { tenantDeliveryMetrics } from './tenant-delivery-metrics';
 import { messageOf } from './steps';
+import { deployWindow, skipNote } from './maintenance-window';
 import { parseOrFail } from '../shared/validation';
 import { withTenantLock, type LockOptions } from './with-tenant-lock';
 
@@ -92,6 +93,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     setCurrentDetails(`**${input.mode} ${input.version}** on ${tenantId}: ${name}${detail ? ` (${detail})` : ''}`);
   };
   setHandler(releaseTenantProgressQuery, () => progress);
+  const window = deployWindow(input);
 
   // The deploy and verification run in this scope, so a stop can interrupt the waits inside them.
   const deployScope = new CancellationScope();
@@ -126,6 +128,14 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
 
   // Not waiting: a tenant busy with provisioning fails fast with TenantLocked and the release retries it later.
   // A rollback after a regression in the bake waits its turn: giving up would leave the tenant on the bad version.
+  // Before the lock: a tenant waiting hours for its window must not block its provisioning meanwhile.
+  const opening = await window.wait((detail) => step('window', detail), () => stopReason);
+  if (!opening.go) {
+    const stopped: ReleaseTenantResult = { tenantId, status: 'skipped', reason: `not deployed: ${opening.reason}`, deployed: false };
+    step('done', `${stopped.status}: ${stopped.reason}`);
+    return stopped;
+  }
+
   const rollingBack = input.mode === 'rollback';
   const lock: LockOptions = {
     operation: `release ${releaseId} (${input.mode} ${input.version})`,
@@ -134,7 +144,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     viaLocalActivities: fewerRoundTrips,
     claimIfFree: lean,
   };
-  const result = await withTenantLock(tenantId, lock, async (): Promise<ReleaseTenantResult> => {
+  const locked = await withTenantLock(tenantId, lock, async (): Promise<ReleaseTenantResult> => {
     const tenant = await tenantSpec;
     const runtime = tenantRuntime(tenant);
     step('inspect');
@@ -254,6 +264,8 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters: { 'workload/version': input.version } });
     return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true, ...(watch ? { watch } : {}) };
   });
+  const note = opening.window && skipNote(opening.window);
+  const result: ReleaseTenantResult = opening.window ? { ...locked, window: opening.window, ...(note ? { reason: locked.reason ? `${note}; ${locked.reason}` : note } : {}) } : locked;
   if (input.mode === 'deploy' && stopReason === undefined) delivery.deployed(await tenantSpec, result);
   step('done', `${result.status}${result.reason ? `: ${result.reason}` : ''}`);
   return result;

@@ -7,7 +7,7 @@ import { ErrorType, permanentFailure } from '../shared/errors';
 import { workflowIds } from '../shared/ids';
 import {
   abortInputSchema, abortUpdate, approveInputSchema, approveUpdate, pauseInputSchema, pauseUpdate, progressRequestSchema, releaseProgressQuery, releaseWaveInputSchema,
-  resumeUpdate, stopTenantSignal, type CompactReleaseState, type ReleaseState, type ReleaseSummary, type ReleaseWaveInput,
+  resumeUpdate, skipWindowInputSchema, skipWindowSignal, skipWindowUpdate, stopTenantSignal, tenantWindowSignal, type CompactReleaseState, type ReleaseTenantInput, type SkipWindowResult, type ReleaseState, type ReleaseSummary, type ReleaseWaveInput,
 } from '../shared/messages/release';
 import { deliveryMetrics } from '../shared/delivery-metrics';
 import { releaseMetrics } from '../shared/release-metrics';
@@ -15,7 +15,7 @@ import { ReleaseDeliveryObserver } from '../shared/release/delivery';
 import { childInputOf, type StartChildCommand } from '../shared/release/child-input';
 import { advance, applyEvent, carriedState, openRun, step } from '../shared/release/machine';
 import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput, StepResult, TimerName } from '../shared/release/machine-types';
-import { refusalOf, type ReleaseRequest } from '../shared/release/refusals';
+import { refusalOf, skipWindowRefusal, type ReleaseRequest } from '../shared/release/refusals';
 import { abortResultOf, legacySummaryOf, progressOf } from '../shared/release/report';
 import { EnvironmentKey, PhaseKey, ReleaseIdKey, TenantIdKey } from '../shared/search-attributes';
 import { describeIssues, parseOrFail } from '../shared/validation';
@@ -23,6 +23,7 @@ import { ReleaseNotifier } from './notify';
 import { releaseTenant } from './release-tenant';
 import { BakeWatch } from './bake-watch';
 import { messageOf } from './steps';
+import { MAINTENANCE_WINDOWS_PATCH } from './maintenance-window';
 
 /** Children get the release's plan, a label of their delivery metrics (src/workflows/tenant-delivery-metrics.ts). */
 export const DELIVERY_METRICS_PATCH = 'release-delivery-metrics';
@@ -80,6 +81,8 @@ class Shell {
   private readonly bakeWatch = new BakeWatch((event) => void this.feed(event));
   /** Release duration, lead time and approval waits (src/shared/release/delivery.ts); it issues no command. */
   private readonly delivery: ReleaseDeliveryObserver;
+  /** Each tenant's windows and freezes, for its deploy; only in releases that have any (and runs since the patch). */
+  private readonly maintenance = new Map<string, NonNullable<ReleaseWaveInput['maintenance']>[number]>();
 
   constructor(
     private readonly input: ReleasePlanInput,
@@ -89,6 +92,7 @@ class Shell {
     private readonly ownHistoryBudget: boolean,
   ) {
     this.delivery = new ReleaseDeliveryObserver(input, deliveryMetrics(metricMeter), workflowInfo().startTime.getTime());
+    if (input.maintenance && patched(MAINTENANCE_WINDOWS_PATCH)) for (const group of input.maintenance) for (const id of group.tenants) this.maintenance.set(id, group);
   }
 
   clock(): Clock {
@@ -167,6 +171,12 @@ class Shell {
         case 'stop-watch':
           this.bakeWatch.stop();
           break;
+        case 'skip-window': {
+          // Refused by the validator unless the child waits: it is in flight and has said so.
+          const child = this.children.get(command.tenantId);
+          if (child) signals.push(child.signal(skipWindowSignal, { by: command.by, reason: command.reason }).catch(() => undefined));
+          break;
+        }
         default:
           this.end = command;
       }
@@ -177,10 +187,16 @@ class Shell {
   private startChild(command: StartChildCommand): void {
     const { tenantId, mode, wave } = command;
     const { releaseId, version } = this.input;
+    const maintenance = mode === 'deploy' ? this.maintenance.get(tenantId) : undefined;
+    const childInput: ReleaseTenantInput = {
+      ...childInputOf(this.input, command),
+      ...(patched(DELIVERY_METRICS_PATCH) ? { plan: this.input.plan } : {}),
+      ...(maintenance ? { maintenance: { windows: maintenance.windows, freezes: maintenance.freezes } } : {}),
+    };
     // Never rejects: every outcome, failures included, becomes an event.
     void startChild(releaseTenant, {
       workflowId: workflowIds.releaseTenant(releaseId, tenantId),
-      args: [{ ...childInputOf(this.input, command), ...(patched(DELIVERY_METRICS_PATCH) ? { plan: this.input.plan } : {}) }],
+      args: [childInput],
       // Terminating the release must not leave a tenant without its rollback.
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       staticSummary: `${mode} ${version} on ${tenantId} (release ${releaseId}, wave ${wave})`,
@@ -237,6 +253,24 @@ class Shell {
     );
     setHandler(pauseUpdate, (request) => void this.answer(this.feed({ type: 'pause', ...pauseInputSchema.parse(request) }).result), refuse('pause', pauseInputSchema));
     setHandler(resumeUpdate, (request) => void this.answer(this.feed({ type: 'resume', ...pauseInputSchema.parse(request) }).result), refuse('resume', pauseInputSchema));
+    setHandler(tenantWindowSignal, ({ tenantId, until, waitingFor }) => void this.feed({ type: 'window-wait', tenantId, until, waitingFor }));
+    setHandler(
+      skipWindowUpdate,
+      async (request) => {
+        const { tenant, by, reason } = skipWindowInputSchema.parse(request);
+        const { result, stopped } = this.feed({ type: 'skip-window', tenantId: tenant, by, reason });
+        await stopped;
+        return this.answer<SkipWindowResult>(result);
+      },
+      {
+        validator: (request: unknown) => {
+          const parsed = skipWindowInputSchema.safeParse(request);
+          if (!parsed.success) throw refusal(`skipWindow: ${describeIssues(parsed.error.issues, request).join('; ')}`);
+          const reason = skipWindowRefusal(this.input, this.state, parsed.data.tenant);
+          if (reason) throw refusal(reason);
+        },
+      },
+    );
   }
 
   /** The update's reply; a refusal here means the state changed between validator and handler. */

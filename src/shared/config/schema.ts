@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { certificatePolicySchema } from '../certificates/policy';
 import { durationSchema } from '../durations';
 import { serviceSchema } from './service';
+import { freezeSchema, maintenanceWindowsSchema } from './maintenance';
 import { NOTIFICATION_EVENTS } from '../notifications/events';
 import {
   awsAccountIdSchema,
@@ -61,6 +62,8 @@ export const environmentSchema = z.strictObject({
   allowWildcardCertificates: z.boolean().default(false),
   /** Kubernetes tenants of this environment: values over tenantChart.values. */
   chartValues: chartValuesSchema.optional(),
+  /** When releases may start deploying its tenants (a tenant's own list replaces it); none: any time. */
+  maintenanceWindows: maintenanceWindowsSchema.optional(),
 });
 
 export const accountSchema = z.strictObject({
@@ -174,6 +177,8 @@ export const tenantSchema = z.strictObject({
   image: z.string().min(1).regex(/^[^:@\s]+$/, 'expected an image repository without a tag, such as "ghcr.io/acme/app"'),
   /** Kubernetes only: values over the environment's chartValues. */
   chartValues: chartValuesSchema.optional(),
+  /** Replaces the environment's windows for this tenant; `[]`: any time. */
+  maintenanceWindows: maintenanceWindowsSchema.optional(),
 });
 
 const percentSchema = z.number().gt(0).max(100);
@@ -325,6 +330,8 @@ export const fleetConfigSchema = z
     certificates: certificatePolicySchema.prefault({}),
     snapshots: snapshotsSchema.prefault({}),
     notifications: notificationsSchema.prefault({}),
+    /** Periods in which no release starts deploying a tenant (docs/operators.md, "Maintenance windows and freezes"). */
+    freezes: z.array(freezeSchema).default([]),
   })
   .superRefine((config, ctx) => {
     checkUnique(ctx, config.environments, 'environments', (e) => e.name);
@@ -407,6 +414,11 @@ export const fleetConfigSchema = z
     });
     checkSnapshotQuota(ctx, config);
     checkNotifications(ctx, config.notifications, environments);
+    config.freezes.forEach((freeze, i) =>
+      freeze.environments?.forEach((name, j) => {
+        if (!environments.has(name)) ctx.addIssue({ code: 'custom', path: ['freezes', i, 'environments', j], message: `unknown environment; expected one of: ${[...environments].join(', ')}` });
+      }),
+    );
     config.loadBalancers.forEach((lb, i) => {
       const tenants = config.tenants.filter((t) => t.loadBalancer === lb.name);
       if (tenants.length > lb.rulesQuota) {

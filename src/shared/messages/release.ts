@@ -51,6 +51,18 @@ export const releaseOptionsSchema = z.strictObject({
 });
 export type ReleaseOptions = z.infer<typeof releaseOptionsSchema>;
 
+/** A freeze as a release carries it (the fleet config's, for the tenants it applies to). */
+export const releaseFreezeSchema = z.strictObject({ from: z.iso.datetime({ offset: true }), until: z.iso.datetime({ offset: true }), reason: z.string().min(1).max(200) });
+
+/**
+ * When the tenants may start deploying, as the fleet config said at the start (tenantctl resolves
+ * it with the plan): groups of tenants sharing the same windows and freezes. A tenant in no group
+ * deploys any time. The windows are checked in full when the config loads; here only their size.
+ */
+export const releaseMaintenanceSchema = z
+  .array(z.strictObject({ tenants: z.array(tenantIdSchema).min(1), windows: z.array(z.string().min(1).max(200)).max(50), freezes: z.array(releaseFreezeSchema).max(100) }))
+  .min(1);
+
 export const releaseWaveInputSchema = z
   .strictObject({
     releaseId: releaseIdSchema,
@@ -61,6 +73,8 @@ export const releaseWaveInputSchema = z
     waves: z.array(waveSpecSchema).min(1),
     options: releaseOptionsSchema,
     requestedBy: z.string().min(1).max(200),
+    /** Maintenance windows and freezes (docs/releases.md, "Maintenance windows and freezes"); absent when no tenant has any. */
+    maintenance: releaseMaintenanceSchema.optional(),
   })
   .superRefine((input, ctx) => {
     const seen = new Map<string, number>();
@@ -95,6 +109,16 @@ export interface TenantReleaseRecord {
   deployed?: boolean;
   /** Counts against the wave's failure threshold: rolled back, rollback failed, or failed before deploying. */
   failed?: boolean;
+  /** In flight and waiting for its maintenance window (or a freeze's end) before it deploys. */
+  window?: TenantWindowWait;
+}
+
+/** What a tenant waits for before it deploys, as its child reports it to the release. */
+export interface TenantWindowWait {
+  /** ISO 8601: when it will start deploying. */
+  until: string;
+  /** The window that opens, or the freeze that ends. */
+  waitingFor?: string;
 }
 
 export type WaveStatus = 'pending' | 'running' | 'baking' | 'awaiting-approval' | 'done' | 'halted' | 'skipped';
@@ -190,6 +214,8 @@ export interface ReleaseProgress {
   paused?: ReleaseState['paused'];
   abort?: ReleaseState['abort'];
   haltReason?: string;
+  /** Tenants in flight that wait for their maintenance window or a freeze's end (absent from releases before it). */
+  waitingForWindow?: (TenantWindowWait & { tenantId: string })[];
 }
 
 export interface ReleaseSummary {
@@ -245,11 +271,27 @@ export interface AbortResult {
 export const pauseInputSchema = z.strictObject({ by: actorSchema, reason: z.string().max(1000).optional() });
 export type PauseInput = z.input<typeof pauseInputSchema>;
 
+export const skipWindowInputSchema = z.strictObject({
+  by: actorSchema,
+  tenant: tenantIdSchema,
+  reason: z.string().trim().min(1, 'expected why the tenant may deploy outside its window (recorded with its result)').max(1000),
+});
+export type SkipWindowInput = z.input<typeof skipWindowInputSchema>;
+export interface SkipWindowResult {
+  tenant: string;
+  /** When it would have started deploying. */
+  wasWaitingUntil: string;
+}
+
 /** Updates, so that a wrong-state request is refused with a reason instead of being lost. */
 export const approveUpdate = defineUpdate<ApproveResult, [ApproveInput]>('approve');
 export const abortUpdate = defineUpdate<AbortResult, [AbortInput]>('abort');
 export const pauseUpdate = defineUpdate<void, [PauseInput]>('pause');
 export const resumeUpdate = defineUpdate<void, [PauseInput]>('resume');
+/** A tenant waiting for its maintenance window deploys now; the reason goes into its result. */
+export const skipWindowUpdate = defineUpdate<SkipWindowResult, [SkipWindowInput]>('skipWindow');
+/** From a tenant's child to its release: it waits for its window (or a freeze's end) until then. */
+export const tenantWindowSignal = defineSignal<[TenantWindowWait & { tenantId: string }]>('tenantWindow');
 export const releaseProgressQuery = defineQuery<ReleaseProgress, [ProgressRequest?]>('progress');
 
 // --- the per-tenant child ------------------------------------------------------------------
@@ -271,10 +313,12 @@ export const releaseTenantInputSchema = z.strictObject({
   restoreDatabaseOnRevert: restoreOnRevertSchema.optional(),
   /** The release's plan, a label of the tenant's delivery metrics (absent in releases started before it). */
   plan: z.string().min(1).optional(),
+  /** For `deploy`: it starts only inside one of these windows and outside these freezes (absent: any time). */
+  maintenance: z.strictObject({ windows: z.array(z.string().min(1).max(200)).max(50), freezes: z.array(releaseFreezeSchema).max(100) }).optional(),
 });
 export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
 
-export type ReleaseTenantStep = 'lock' | 'inspect' | 'snapshot' | 'deploy' | 'verify' | 'record' | 'rollback' | 'restore-database' | 'done';
+export type ReleaseTenantStep = 'window' | 'lock' | 'inspect' | 'snapshot' | 'deploy' | 'verify' | 'record' | 'rollback' | 'restore-database' | 'done';
 
 export interface ReleaseTenantResult {
   tenantId: string;
@@ -286,6 +330,8 @@ export interface ReleaseTenantResult {
   deployed: boolean;
   /** With a successful deploy: what its wave's bake watches (src/shared/release/bake-watch.ts). */
   watch?: WatchSpec;
+  /** It waited for its maintenance window (or a freeze's end) until then, or was told to skip the wait. */
+  window?: { until: string; waitingFor?: string; skipped?: { by: string; reason: string } };
 }
 
 export interface ReleaseTenantProgress {
@@ -297,3 +343,5 @@ export interface ReleaseTenantProgress {
 /** Sent by the release to a tenant in flight when the release is aborted with rollback. */
 export const stopTenantSignal = defineSignal<[{ reason: string }]>('stopTenant');
 export const releaseTenantProgressQuery = defineQuery<ReleaseTenantProgress>('tenantProgress');
+/** Sent by the release (the `skipWindow` update) to a tenant waiting for its window: deploy now. */
+export const skipWindowSignal = defineSignal<[{ by: string; reason: string }]>('skipWindow');

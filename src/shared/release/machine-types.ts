@@ -55,7 +55,11 @@ export type ReleaseEvent =
   | { type: 'approve'; by: string; comment?: string; wave?: string }
   | { type: 'abort'; by: string; reason: string; rollback?: boolean }
   | { type: 'pause'; by: string; reason?: string }
-  | { type: 'resume'; by?: string };
+  | { type: 'resume'; by?: string }
+  /** A tenant's child waits for its maintenance window (or a freeze's end) until `until`. */
+  | { type: 'window-wait'; tenantId: string; until: string; waitingFor?: string }
+  /** People let a tenant waiting for its window deploy now (the `skipWindow` update). */
+  | { type: 'skip-window'; tenantId: string; by: string; reason: string };
 
 export type ReleaseMetric = 'releaseStarted' | 'tenantDeployed' | 'tenantRolledBack' | 'tenantFailed';
 
@@ -63,6 +67,8 @@ export type ReleaseCommand =
   | { type: 'set-phase'; phase: string; details: string }
   | { type: 'start-child'; tenantId: string; mode: ChildMode; wave: string; revertTo?: string; reason?: string }
   | { type: 'stop-child'; tenantId: string; reason: string }
+  /** Tell a child waiting for its window to deploy now. */
+  | { type: 'skip-window'; tenantId: string; by: string; reason: string }
   | { type: 'start-timer'; timer: TimerName; ms: number }
   | { type: 'cancel-timer'; timer: TimerName }
   | { type: 'count'; metric: ReleaseMetric }
@@ -74,7 +80,7 @@ export type ReleaseCommand =
   | { type: 'continue-as-new' }
   | { type: 'finish'; summary: ReleaseSummary; failure?: { kind: 'aborted' | 'halted'; message: string } };
 
-export type StepReply = { refused: string } | { wave: string; early: boolean } | { stoppedStarting: string[] };
+export type StepReply = { refused: string } | { wave: string; early: boolean } | { stoppedStarting: string[] } | { tenant: string; wasWaitingUntil: string };
 
 export interface StepResult {
   state: MachineState;

@@ -3,7 +3,7 @@ import { addWatch, emptyWatchSet, subsetOf } from './bake-watch';
 import { compactState, expandState } from './compact';
 import type { ChildMode, Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleaseMetric, ReleasePlanInput, StepReply, StepResult, TimerName } from './machine-types';
 import { thresholdExceeded } from './plan';
-import { approvalGate, refusalOf, stopping } from './refusals';
+import { approvalGate, refusalOf, skipWindowRefusal, stopping } from './refusals';
 import { describeCounts, phaseDetails, summaryOf } from './report';
 
 /**
@@ -106,6 +106,7 @@ class Step {
       case 'child-failed': {
         const child = this.inFlight()[event.tenantId];
         if (!child) return false;
+        delete state.tenants[event.tenantId]!.window;
         if (event.type === 'child-finished') this.recordResult(event.tenantId, child.mode, event.result);
         else this.recordFailure(event.tenantId, child.mode, event.type === 'child-busy', event.message);
         // A regression during the bake was counted when it was found.
@@ -149,10 +150,11 @@ class Step {
           .filter(([, t]) => t.status === 'pending' || t.status === 'busy')
           .map(([id]) => id);
         this.setPhase(`wave-${state.waveIndex + 1}/aborting`);
-        if (state.abort.rollback) {
-          // Deploys only: a rollback after a regression in the bake is already going back.
-          for (const [tenantId, child] of Object.entries(this.inFlight())) {
-            if (child.started && child.mode === 'deploy') this.emit({ type: 'stop-child', tenantId, reason: abortReason(state) });
+        // Deploys only: a rollback after a regression in the bake is already going back. Without
+        // rollback, tenants still waiting for their window stop too: they have not deployed anything.
+        for (const [tenantId, child] of Object.entries(this.inFlight())) {
+          if (child.started && child.mode === 'deploy' && (state.abort.rollback || state.tenants[tenantId]!.window)) {
+            this.emit({ type: 'stop-child', tenantId, reason: abortReason(state) });
           }
         }
         this.reply = { stoppedStarting };
@@ -170,6 +172,28 @@ class Step {
         if (refused) return this.refuse(refused);
         state.paused = undefined;
         break;
+      }
+      case 'window-wait': {
+        const record = state.tenants[event.tenantId];
+        if (!record || record.status !== 'running' || this.inFlight()[event.tenantId]?.mode !== 'deploy') return false;
+        // The release stops: a tenant that has deployed nothing need not wait to be told.
+        if (stopping(state)) {
+          this.emit({ type: 'stop-child', tenantId: event.tenantId, reason: stopReasonOf(state) });
+          return false;
+        }
+        record.window = { until: event.until, ...(event.waitingFor ? { waitingFor: event.waitingFor } : {}) };
+        record.reason = `waiting for window until ${event.until}${event.waitingFor ? `: ${event.waitingFor}` : ''}`;
+        return false;
+      }
+      case 'skip-window': {
+        const refused = skipWindowRefusal(this.input, state, event.tenantId);
+        if (refused) return this.refuse(refused);
+        const record = state.tenants[event.tenantId]!;
+        this.reply = { tenant: event.tenantId, wasWaitingUntil: record.window!.until };
+        delete record.window;
+        record.reason = `window wait skipped by ${event.by}: ${event.reason}`;
+        this.emit({ type: 'skip-window', tenantId: event.tenantId, by: event.by, reason: event.reason });
+        return false;
       }
     }
     return true;
@@ -440,6 +464,10 @@ class Step {
     const limit = 'count' in wave.failureThreshold ? `${wave.failureThreshold.count} allowed` : `${wave.failureThreshold.percent}% allowed`;
     state.haltReason = `wave "${wave.name}": ${failures} of ${wave.tenants.length} tenants failed (${limit})`;
     this.setPhase(`wave-${w + 1}/halted`);
+    // A halt waits for the children in flight; those still waiting for their window have nothing to finish.
+    for (const [tenantId, child] of Object.entries(this.inFlight())) {
+      if (child.started && child.mode === 'deploy' && state.tenants[tenantId]!.window) this.emit({ type: 'stop-child', tenantId, reason: stopReasonOf(state) });
+    }
   }
 
   /** After the waves: skip what never started; after an abort with rollback, revert what this release deployed. */
@@ -523,6 +551,10 @@ class Step {
 const REGRESSED = 'regressed during bake: ';
 function regressionOf(reason: string | undefined): string {
   return reason?.startsWith(REGRESSED) ? reason.slice(REGRESSED.length) : (reason ?? 'regressed during bake');
+}
+
+function stopReasonOf(state: MachineState): string {
+  return state.abort ? abortReason(state) : `release halted: ${state.haltReason}`;
 }
 
 function abortReason(state: MachineState): string {

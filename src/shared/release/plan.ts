@@ -66,7 +66,29 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
       ...request.options,
     },
     requestedBy: request.requestedBy,
+    ...maintenanceOf(config, selected),
   };
+}
+
+/**
+ * The selected tenants' windows (their own, else their environment's) and the freezes of their
+ * environments, grouped by what they share so that a fleet of thousands carries a handful of groups.
+ */
+export function maintenanceOf(config: FleetConfig, tenants: Tenant[]): Pick<ReleaseWaveInput, 'maintenance'> {
+  const environments = new Map(config.environments.map((e) => [e.name, e]));
+  const groups = new Map<string, NonNullable<ReleaseWaveInput['maintenance']>[number]>();
+  for (const tenant of tenants) {
+    const windows = tenant.maintenanceWindows ?? environments.get(tenant.environment)?.maintenanceWindows ?? [];
+    const freezes = config.freezes
+      .filter((f) => !f.environments || f.environments.includes(tenant.environment))
+      .map(({ from, until, reason }) => ({ from, until, reason }));
+    if (windows.length === 0 && freezes.length === 0) continue;
+    const key = JSON.stringify([windows, freezes]);
+    const group = groups.get(key);
+    if (group) group.tenants.push(tenant.id);
+    else groups.set(key, { tenants: [tenant.id], windows: [...windows], freezes });
+  }
+  return groups.size > 0 ? { maintenance: [...groups.values()] } : {};
 }
 
 function selectTenants(config: FleetConfig, plan: ReleasePlan, request: ReleaseRequest): Tenant[] {

@@ -50,6 +50,19 @@ export function endedReason(input: ReleasePlanInput, state: MachineState): strin
   return undefined;
 }
 
+/** Why a tenant cannot be told to skip its window wait, if it cannot. */
+export function skipWindowRefusal(input: ReleasePlanInput, state: MachineState, tenantId: string): string | undefined {
+  const ended = endedReason(input, state);
+  if (ended) return `cannot skip a window of release ${input.releaseId}: ${ended}`;
+  const record = state.tenants[tenantId];
+  if (!record) return `release ${input.releaseId} has no tenant "${tenantId}"`;
+  if (!record.window) {
+    const why = record.status === 'pending' ? 'it has not started yet; it can be skipped once it waits' : `its status is ${record.status}`;
+    return `tenant ${tenantId} is not waiting for a maintenance window in release ${input.releaseId}: ${why}`;
+  }
+  return undefined;
+}
+
 export function stopping(state: MachineState): boolean {
   return state.abort !== undefined || state.haltReason !== undefined;
 }

@@ -111,7 +111,17 @@ export function progressOf(input: ReleasePlanInput, state: MachineState, ask: Pr
     paused: state.paused,
     abort: state.abort,
     haltReason: state.haltReason,
+    ...waitingForWindow(state),
   };
+}
+
+/** In-flight tenants waiting for their window: at most `maxInFlight` of the current wave, so the answer stays bounded. */
+function waitingForWindow(state: MachineState): Pick<ReleaseProgress, 'waitingForWindow'> {
+  const waiting = Object.keys(state.inFlight ?? {}).flatMap((tenantId) => {
+    const window = state.tenants[tenantId]?.window;
+    return window ? [{ tenantId, ...window }] : [];
+  });
+  return waiting.length > 0 ? { waitingForWindow: waiting } : {};
 }
 
 /** The release's result: counts and the tenants that did not succeed, never a row per tenant that did. */
