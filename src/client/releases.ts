@@ -15,6 +15,7 @@ import {
   releaseProgressQuery,
   releaseWaveInputSchema,
   resumeUpdate,
+  skipWindowUpdate,
   type AbortInput,
   type AbortResult,
   type ApproveInput,
@@ -24,6 +25,8 @@ import {
   type ReleaseProgress,
   type ReleaseSummary,
   type ReleaseWaveInput,
+  type SkipWindowInput,
+  type SkipWindowResult,
   type TenantReleaseRecord,
 } from '../shared/messages/release';
 import { expandReleasePlan, type ReleaseRequest } from '../shared/release/plan';
@@ -103,6 +106,9 @@ export const pauseRelease = (client: Client, releaseId: string, request: PauseIn
   releaseHandle(client, releaseId).executeUpdate(pauseUpdate, { args: [request] });
 export const resumeRelease = (client: Client, releaseId: string, request: PauseInput): Promise<void> =>
   releaseHandle(client, releaseId).executeUpdate(resumeUpdate, { args: [request] });
+/** A tenant waiting for its maintenance window deploys now; refused unless it waits. */
+export const skipReleaseWindow = (client: Client, releaseId: string, request: SkipWindowInput): Promise<SkipWindowResult> =>
+  releaseHandle(client, releaseId).executeUpdate(skipWindowUpdate, { args: [request] });
 
 /**
  * Waits for the release and returns its summary whatever the outcome: a halted or aborted

@@ -1,6 +1,7 @@
-import { condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { FleetActivities } from '../activities/fleet';
 import { skipWindowSignal, tenantWindowSignal, type ReleaseTenantInput, type ReleaseTenantResult } from '../shared/messages/release';
+import { ErrorType, permanentFailure } from '../shared/errors';
 import { fleetCall } from './activity-options';
 
 /**
@@ -32,7 +33,14 @@ export function deployWindow(input: Pick<ReleaseTenantInput, 'tenantId' | 'mode'
     async wait(show: (detail: string) => void, stopped: () => string | undefined): Promise<WindowOutcome> {
       const { maintenance } = input;
       if (input.mode !== 'deploy' || !maintenance || !patched(MAINTENANCE_WINDOWS_PATCH)) return { go: true };
-      const opening = await fleetLocal.nextDeployOpening({ windows: maintenance.windows, freezes: maintenance.freezes, at: Date.now() });
+      const opening = await fleetLocal.nextDeployOpening({ windows: maintenance.windows, freezes: maintenance.freezes, at: Date.now() }).catch((error: unknown) => {
+        // A window tenantctl would have refused (a run started by hand): the input's fault, said as such.
+        const cause = error instanceof ActivityFailure ? error.cause : undefined;
+        if (cause instanceof ApplicationFailure && cause.type === ErrorType.InvalidInput) {
+          throw permanentFailure(ErrorType.InvalidInput, `releaseTenant input is invalid: maintenance.windows: ${cause.message}`, { cause: error });
+        }
+        throw error;
+      });
       if (opening.at <= Date.now()) return { go: true };
       const until = new Date(opening.at).toISOString();
       const waitingFor = opening.waitingFor;

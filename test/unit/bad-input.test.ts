@@ -9,7 +9,7 @@ import { parseFleetConfig } from '../../src/shared/config/load';
 import { resolveTenantSpec } from '../../src/shared/config/resolve';
 import { reconcileRequestSchema } from '../../src/shared/messages/certificates';
 import { provisionTenantInputSchema } from '../../src/shared/messages/provisioning';
-import { abortInputSchema, approveInputSchema, pauseInputSchema, releaseWaveInputSchema } from '../../src/shared/messages/release';
+import { abortInputSchema, approveInputSchema, pauseInputSchema, releaseWaveInputSchema, skipWindowInputSchema } from '../../src/shared/messages/release';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../src/shared/errors';
 import { parseOrFail, parseOrThrow } from '../../src/shared/validation';
@@ -86,6 +86,41 @@ describe('fleet config: every generated mistake is refused and names its field',
   });
 });
 
+describe('maintenance windows and freezes: each mistake is refused, naming the field and the value', () => {
+  type Doc = { tenants: Record<string, unknown>[]; environments: Record<string, unknown>[]; freezes?: unknown[] };
+  const withConfig = (edit: (doc: Doc) => void) => {
+    const doc = parseYaml(EXAMPLE_TEXT) as Doc;
+    edit(doc);
+    return refusal(() => parseFleetConfig(stringifyYaml(doc), 'fleet.yaml'));
+  };
+  it.each([
+    ['a bad day', 'Sonntag 02:00-04:00 Europe/Berlin', '"Sonntag" is not a day'],
+    ['a bad time', 'Sun 25:00-04:00 Europe/Berlin', '"25:00" is not a time of day'],
+    ['an empty range', 'Sun 02:00-02:00 Europe/Berlin', 'the window 02:00-02:00 is empty'],
+    ['an unknown zone', 'Sun 02:00-04:00 Europe/Atlantis', 'unknown time zone "Europe/Atlantis"'],
+    ['no zone at all', 'Sun 02:00-04:00', 'expected "<days> HH:MM-HH:MM <IANA zone>"'],
+  ])('a tenant window with %s', (_what, window, problem) => {
+    const message = withConfig((doc) => (doc.tenants[1]!.maintenanceWindows = ['Sat 22:00-23:00 UTC', window]));
+    expect(message).toContain(`tenants[1].maintenanceWindows[1]: not a maintenance window: ${problem}`);
+    expect(message).toContain(`(got ${JSON.stringify(window)})`);
+  });
+
+  it("an environment's windows that overlap", () => {
+    const message = withConfig((doc) => (doc.environments[0]!.maintenanceWindows = ['Sat 23:00-01:00 UTC', 'Sun 00:30-02:00 UTC']));
+    expect(message).toContain('environments[0].maintenanceWindows[1]: overlaps the window "Sat 23:00-01:00 UTC"; merge them into one (got "Sun 00:30-02:00 UTC")');
+  });
+
+  it('a freeze whose end is before its start, or that names an unknown environment', () => {
+    const ends = withConfig((doc) => (doc.freezes = [{ from: '2026-12-20T00:00:00Z', until: '2026-12-19T00:00:00Z', reason: 'year end' }]));
+    expect(ends).toContain('freezes[0].until: ends before it starts (from 2026-12-20T00:00:00Z); expected an end after the start (got "2026-12-19T00:00:00Z")');
+    const notADate = withConfig((doc) => (doc.freezes = [{ from: 'next monday', until: '2026-12-19T00:00:00Z', reason: 'x' }]));
+    expect(notADate).toContain('freezes[0].from: expected an ISO 8601 date and time with its offset');
+    expect(notADate).toContain('(got "next monday")');
+    const unknown = withConfig((doc) => (doc.freezes = [{ from: '2026-12-20T00:00:00Z', until: '2027-01-04T00:00:00Z', reason: 'x', environments: ['moon'] }]));
+    expect(unknown).toContain('freezes[0].environments[0]: unknown environment');
+  });
+});
+
 describe('workflow inputs: a mutated field is refused by the schema the workflow re-validates with', () => {
   const tenant = resolveTenantSpec(EXAMPLE, EXAMPLE.tenants[0]!.id);
   const release = planRelease(EXAMPLE, { releaseId: 'r-1', version: '2.0.0', plan: EXAMPLE.releasePlans[0]!.name, requestedBy: 'unit' });
@@ -102,6 +137,7 @@ describe('workflow inputs: a mutated field is refused by the schema the workflow
     { name: 'approve update', schema: approveInputSchema, base: () => ({ by: 'ops' }), paths: [['by'], ['wave']] },
     { name: 'abort update', schema: abortInputSchema, base: () => ({ by: 'ops', reason: 'bad canary' }), paths: [['by'], ['reason'], ['rollback']] },
     { name: 'pause update', schema: pauseInputSchema, base: () => ({ by: 'ops' }), paths: [['by'], ['reason']] },
+    { name: 'skipWindow update', schema: skipWindowInputSchema, base: () => ({ by: 'ops', tenant: 'acme', reason: 'customer agreed' }), paths: [['by'], ['tenant'], ['reason']] },
   ];
 
   it.each(cases)('$name', ({ schema, base, paths }) => {
@@ -158,6 +194,7 @@ describe('tenantctl: generated bad arguments exit 2 naming the option, without c
     ['release', 'list', '--limit'],
     ['tenant', 'provision'],
     ['release', 'status'],
+    ['release', 'skip-window', 'r-1', '--reason', 'ok', '--tenant'],
     ].map((argv) => [argv.join(' '), argv] as const),
   )('tenantctl %s <generated>', async (_title, argv) => {
     const option = argv[argv.length - 1]!;

@@ -6,12 +6,14 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CertificateInfo } from '../../src/activities/acm';
+import { createFleetActivities } from '../../src/activities/fleet';
 import type { LockAnswer } from '../../src/activities/lock';
 import { createNotificationActivities } from '../../src/activities/notify';
 import { parseFleetConfig } from '../../src/shared/config/load';
 import { certificatesStatusQuery, type CertificatesInput } from '../../src/shared/messages/certificates';
 import { lockStateQuery, type LockHolder } from '../../src/shared/messages/lock';
-import type { ReleaseSummary, ReleaseWaveInput } from '../../src/shared/messages/release';
+import { abortUpdate, releaseProgressQuery, skipWindowUpdate, type ReleaseProgress, type ReleaseSummary, type ReleaseTenantResult, type ReleaseWaveInput } from '../../src/shared/messages/release';
+import { WEEKDAYS } from '../../src/shared/maintenance/windows';
 import type { Notification } from '../../src/shared/notifications/events';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { WebhookReceiver } from '../sandbox/webhook-receiver';
@@ -51,6 +53,8 @@ const requests: { names: string[]; at: number }[] = [];
 const deleted: string[] = [];
 
 const activities = {
+  // The real one: maintenance window arithmetic, a local activity of the workflow worker.
+  nextDeployOpening: createFleetActivities({}).nextDeployOpening,
   answerLockRequest: ({ requester, answer }: { requester: { workflowId: string }; answer: LockAnswer }) => {
     answers.push({ requester: requester.workflowId, answer });
     return Promise.resolve({ delivered: alive.has(requester.workflowId) });
@@ -221,6 +225,96 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
     // The second wave started only when the gate's three days were over.
     expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(3 * DAY);
     expect(notifiedBy('release/gate-continue').map(([event]) => event)).toEqual(['approval-awaited', 'approval-overdue', 'release-ended']);
+  });
+
+  /** A one-hour UTC window that opens at `opensAt` (whole minutes). */
+  const windowAt = (opensAt: number) => {
+    const d = new Date(opensAt);
+    const hhmm = (h: number) => `${String(h % 24).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+    return `${WEEKDAYS[d.getUTCDay()]} ${hhmm(d.getUTCHours())}-${hhmm(d.getUTCHours() + 1)} UTC`;
+  };
+  const windowRelease = (releaseId: string, windows: Record<string, string>): ReleaseWaveInput => ({
+    releaseId,
+    version: '2.0.0',
+    plan: 'windows',
+    environments: ['prod'],
+    waves: [{ name: 'all', tenants: Object.keys(windows), maxInFlight: 5, failureThreshold: { count: 0 }, bakeMs: 0 }],
+    options: { verifyWindowMs: 0, restoreDatabaseOnRollback: false, rollbackOnAbort: false, busyRetry: { attempts: 1, delayMs: 0 } },
+    requestedBy: 'jest',
+    maintenance: Object.entries(windows).map(([tenant, window]) => ({ tenants: [tenant], windows: [window], freezes: [] })),
+  });
+  /** Polls the release's progress (real time: the test server does not skip time while a client only queries). */
+  const progressWhen = async (handle: { query: (q: typeof releaseProgressQuery) => Promise<ReleaseProgress> }, ok: (p: ReleaseProgress) => boolean) => {
+    for (let i = 0; i < 100; i++) {
+      const progress = await handle.query(releaseProgressQuery);
+      if (ok(progress)) return progress;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error('the release never got there');
+  };
+  const tenantResult = (releaseId: string, tenantId: string) => env.client.workflow.getHandle(`release/${releaseId}/tenant/${tenantId}`).result() as Promise<ReleaseTenantResult>;
+
+  it('a tenant waits for its maintenance window hours away, then deploys; another is told to skip its wait, with a reason', async () => {
+    const before = await env.currentTimeMs();
+    const fiveHours = Math.ceil((before + 5 * 3_600_000) / 60_000) * 60_000;
+    const nextWeek = Math.ceil((before + 3 * DAY) / 60_000) * 60_000;
+    const handle = await env.client.workflow.start('releaseWave', {
+      taskQueue: QUEUE,
+      workflowId: 'release/window-wait',
+      args: [windowRelease('window-wait', { acme: windowAt(fiveHours), globex: windowAt(nextWeek) })],
+    });
+    const waiting = await progressWhen(handle, (p) => (p.waitingForWindow ?? []).length === 2);
+    expect(waiting.waitingForWindow).toEqual([
+      { tenantId: 'acme', until: new Date(fiveHours).toISOString(), waitingFor: `window ${windowAt(fiveHours)}` },
+      { tenantId: 'globex', until: new Date(nextWeek).toISOString(), waitingFor: `window ${windowAt(nextWeek)}` },
+    ]);
+    expect(waiting.tenants.acme).toMatchObject({ status: 'running', reason: `waiting for window until ${new Date(fiveHours).toISOString()}: window ${windowAt(fiveHours)}` });
+
+    const skipped = await handle.executeUpdate(skipWindowUpdate, { args: [{ by: 'ops', tenant: 'globex', reason: 'customer agreed to an early deploy' }] });
+    expect(skipped).toEqual({ tenant: 'globex', wasWaitingUntil: new Date(nextWeek).toISOString() });
+    // Once it no longer waits, and for a tenant the release does not have, a skip is refused with the reason.
+    const refusal = (tenant: string) =>
+      handle.executeUpdate(skipWindowUpdate, { args: [{ by: 'ops', tenant, reason: 'again' }] }).then(
+        () => 'accepted',
+        (e: Error) => (e.cause as Error).message,
+      );
+    // Deploying by now, or done already.
+    expect(await refusal('globex')).toMatch(/^tenant globex is not waiting for a maintenance window in release window-wait: its status is (running|succeeded)$/);
+    expect(await refusal('hooli')).toBe('release window-wait has no tenant "hooli"');
+    expect((await tenantResult('window-wait', 'globex')).window).toEqual({
+      until: new Date(nextWeek).toISOString(),
+      waitingFor: `window ${windowAt(nextWeek)}`,
+      skipped: { by: 'ops', reason: 'customer agreed to an early deploy' },
+    });
+
+    // Now the only wait is acme's: the test server skips ahead to its window.
+    const summary = (await handle.result()) as ReleaseSummary;
+    expect(summary).toMatchObject({ status: 'succeeded', counts: { succeeded: 2 } });
+    // acme deployed when its window opened, hours later for the workflow, not before.
+    const deployedAt = (await env.client.workflow.getHandle('release/window-wait/tenant/acme').describe()).closeTime!.getTime();
+    expect(deployedAt).toBeGreaterThanOrEqual(fiveHours);
+    expect(deployedAt).toBeLessThan(fiveHours + 60_000);
+    expect(await tenantResult('window-wait', 'acme')).toMatchObject({ status: 'succeeded', window: { until: new Date(fiveHours).toISOString() } });
+    const globex = await handle.query(releaseProgressQuery, { tenant: 'globex' });
+    expect(globex.tenants.globex).toMatchObject({ status: 'succeeded', reason: 'window wait skipped by ops: customer agreed to an early deploy' });
+    expect(globex.tenants.globex!.window).toBeUndefined();
+  });
+
+  it('an abort (without rollback) stops a tenant still waiting for its window: it never deploys', async () => {
+    const handle = await env.client.workflow.start('releaseWave', {
+      taskQueue: QUEUE,
+      workflowId: 'release/window-abort',
+      args: [windowRelease('window-abort', { acme: windowAt(Math.ceil(((await env.currentTimeMs()) + 2 * DAY) / 60_000) * 60_000) })],
+    });
+    await progressWhen(handle, (p) => (p.waitingForWindow ?? []).length === 1);
+    await handle.executeUpdate(abortUpdate, { args: [{ by: 'ops', reason: 'wrong version', rollback: false }] });
+    const error = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const summary = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as ReleaseSummary;
+    expect(summary).toMatchObject({ status: 'aborted', counts: { skipped: 1 } });
+    expect(summary.tenants).toEqual([expect.objectContaining({ tenantId: 'acme', status: 'skipped', reason: 'not deployed: release aborted by ops: wrong version' })]);
   });
 
   it('a lock whose holder died is freed at the next holder check and granted to the next in line', async () => {

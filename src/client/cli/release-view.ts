@@ -1,4 +1,4 @@
-import type { ReleaseProgress, ReleaseSummary, TenantReleaseStatus, TenantReport } from '../../shared/messages/release';
+import type { ReleaseProgress, ReleaseSummary, TenantReleaseStatus, TenantReport, TenantWindowWait } from '../../shared/messages/release';
 import { renderTable, type Colour, type Output } from './output';
 
 /** How each tenant status looks on a terminal. */
@@ -67,6 +67,10 @@ export function progressBlock(out: Pick<Output, 'paint'>, progress: ReleaseProgr
     lines.push(`  ${WAVE_MARK[wave.status] ?? ' '} ${wave.name.padEnd(width)}  ${wave.status.padEnd(17)}  ${wave.size} tenants: ${describeCounts(wave.counts) || '-'}${approval}`);
   }
   if (progress.inFlight.length) lines.push(`  in flight: ${progress.inFlight.map((id) => out.paint('cyan', id)).join(', ')}`);
+  for (const w of progress.waitingForWindow ?? []) {
+    lines.push(out.paint('yellow', `  ⏸ ${w.tenantId} ${windowWaitText(w)}`));
+  }
+  if (progress.waitingForWindow?.length) lines.push(out.paint('grey', `  deploy one now: tenantctl release skip-window ${progress.releaseId} --tenant <id> --reason <why>`));
   for (const t of progress.failures) {
     const busy = t.status === 'busy';
     lines.push(out.paint(busy ? 'yellow' : 'red', `  ${busy ? '…' : '✗'} ${t.tenantId} ${t.status}${t.reason ? `: ${t.reason}` : ''}`));
@@ -106,9 +110,14 @@ export function progressEvents(previous: ReleaseProgress | undefined, next: Rele
   if (!next.paused && previous?.paused) events.push('resumed');
   if (next.abort && !previous?.abort) events.push(`aborted by ${next.abort.by}: ${next.abort.reason}`);
   if (next.haltReason && !previous?.haltReason) events.push(`halted: ${next.haltReason}`);
+  const waitedBefore = new Set((previous?.waitingForWindow ?? []).map((w) => `${w.tenantId} ${w.until}`));
+  for (const w of next.waitingForWindow ?? []) if (!waitedBefore.has(`${w.tenantId} ${w.until}`)) events.push(`tenant ${w.tenantId}: ${windowWaitText(w)}`);
   if (next.phase.endsWith('awaiting-approval') && previous?.phase !== next.phase) events.push(`waiting for approval: tenantctl release approve ${next.releaseId}`);
   return events;
 }
+
+/** `waiting for window until <instant>: <what it waits for>`, as the tenant's workflow says it too. */
+export const windowWaitText = (w: TenantWindowWait) => `waiting for window until ${w.until}${w.waitingFor ? `: ${w.waitingFor}` : ''}`;
 
 export const tenantEvent = (id: string, was: TenantReleaseStatus | undefined, status: TenantReleaseStatus, reason?: string) =>
   `tenant ${id}: ${was ? `${was} → ` : ''}${status}${reason && status !== 'running' ? ` (${reason})` : ''}`;

@@ -16,6 +16,7 @@ import {
   releaseHandle,
   releaseOutcome,
   resumeRelease,
+  skipReleaseWindow,
   startRelease,
   type ReleaseHandle,
 } from '../releases';
@@ -265,6 +266,31 @@ const pauseOrResume = (name: 'pause' | 'resume') =>
     },
   });
 
+const skipWindow = defineCommand({
+  group: 'release',
+  name: 'skip-window',
+  summary: 'let a tenant waiting for its maintenance window (or a freeze to end) deploy now; the reason is recorded',
+  positionals: [idArg],
+  options: {
+    tenant: { type: 'string', value: '<id>', description: 'the waiting tenant (required; `release status` lists those waiting)' },
+    reason: { type: 'string', value: '<text>', description: "why it may deploy outside its window (required; recorded in history and in the tenant's result)" },
+  },
+  examples: ['tenantctl release skip-window 2026-03-01-web --tenant acme --reason "customer approved an early deploy (ticket OPS-912)"'],
+  notes: ['Only a tenant that waits now can skip: one not started yet is refused (exit 2); skip it once `release status` shows it waiting.'],
+  schema: z.object({
+    id: idSchema,
+    tenant: required('the waiting tenant, e.g. --tenant acme', tenantIdSchema),
+    reason: required('why the tenant may deploy outside its window, e.g. --reason "hotfix approved by the customer"', z.string().trim().min(1, 'expected a reason').max(1000)),
+  }),
+  async run(args, ctx) {
+    const client = await ctx.client();
+    const result = await withReleaseRefusals(client, args.id, () => skipReleaseWindow(client, args.id, { by: ctx.actor, tenant: args.tenant, reason: args.reason }));
+    if (ctx.json) printJson(ctx.out, { releaseId: args.id, skipped: true, ...result, by: ctx.actor, reason: args.reason });
+    else ctx.out.line(`tenant ${result.tenant} of release ${args.id} deploys now (it waited for its window until ${result.wasWaitingUntil})`);
+    return EXIT.ok;
+  },
+});
+
 const list = defineCommand({
   group: 'release',
   name: 'list',
@@ -299,7 +325,7 @@ const list = defineCommand({
   },
 });
 
-export const releaseCommands: Command<never>[] = [start, status, approve, abort, pauseOrResume('pause'), pauseOrResume('resume'), list] as unknown as Command<never>[];
+export const releaseCommands: Command<never>[] = [start, status, approve, abort, pauseOrResume('pause'), pauseOrResume('resume'), skipWindow, list] as unknown as Command<never>[];
 
 // --- helpers ----------------------------------------------------------------------------------
 

@@ -1,17 +1,25 @@
 // The workflows the time-skipping tests run: the real releaseWave, tenantLock and certificates,
 // with releaseTenant replaced by a child that succeeds at once (those tests are about timers in
 // the parent, not about deploying), except for tenant `stuck`, which runs until it is terminated.
-import { condition, proxyActivities } from '@temporalio/workflow';
+// A tenant with maintenance windows first waits for them with the real wait (src/workflows/maintenance-window.ts).
+import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { NotificationActivities } from '../../../src/activities/notify';
-import type { ReleaseTenantInput, ReleaseTenantResult } from '../../../src/shared/messages/release';
+import { stopTenantSignal, type ReleaseTenantInput, type ReleaseTenantResult } from '../../../src/shared/messages/release';
 import type { Notification } from '../../../src/shared/notifications/events';
 import { notifyCall } from '../../../src/workflows/activity-options';
+import { deployWindow, skipNote } from '../../../src/workflows/maintenance-window';
 
 export { certificates, releaseWave, tenantLock } from '../../../src/workflows';
 
 export async function releaseTenant(input: ReleaseTenantInput): Promise<ReleaseTenantResult> {
+  let stopped: string | undefined;
+  setHandler(stopTenantSignal, ({ reason }) => void (stopped ??= reason));
+  const window = deployWindow(input);
   if (input.tenantId === 'stuck') await condition(() => false);
-  return Promise.resolve({ tenantId: input.tenantId, status: 'succeeded', previousVersion: '1.0.0', deployed: true });
+  const opening = await window.wait(() => undefined, () => stopped);
+  if (!opening.go) return { tenantId: input.tenantId, status: 'skipped', reason: `not deployed: ${opening.reason}`, deployed: false };
+  const note = opening.window && skipNote(opening.window);
+  return { tenantId: input.tenantId, status: 'succeeded', previousVersion: '1.0.0', deployed: true, ...(opening.window ? { window: opening.window } : {}), ...(note ? { reason: note } : {}) };
 }
 
 /** One delivery with the product's retry options, on a queue whose worker runs the real delivery activity. */
