@@ -6,7 +6,8 @@ import { addWatch, emptyWatchSet, subsetOf, watchOf } from '../../src/shared/rel
 import { compactState, expandState } from '../../src/shared/release/compact';
 import { carriedState, openRun, step } from '../../src/shared/release/machine';
 import type { Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleasePlanInput } from '../../src/shared/release/machine-types';
-import { refusalOf } from '../../src/shared/release/refusals';
+import { refusalOf, skipWindowRefusal } from '../../src/shared/release/refusals';
+import { progressOf } from '../../src/shared/release/report';
 import { planInput, simulate } from '../support/release-sim';
 
 /**
@@ -229,6 +230,49 @@ describe('release machine examples', () => {
     expect(types(d.send({ type: 'run-started', first: false }))).toEqual([]);
     expect(d.state.paused).toMatchObject({ by: 'carol' });
     expect(types(d.send({ type: 'resume', by: 'carol' }))).toEqual(['phase wave-1/running', 'deploy t2']);
+  });
+});
+
+describe('maintenance windows (docs/releases.md, "Maintenance windows and freezes")', () => {
+  const waitUntil = '2026-12-06T01:00:00.000Z';
+  const waiting = (d: Driver, tenantId: string) => d.send({ type: 'window-wait', tenantId, until: waitUntil, waitingFor: 'window Sun 02:00-04:00 Europe/Berlin' });
+
+  it('a waiting tenant is listed with its window; a skip is taken only while it waits, and says so in its record', () => {
+    const d = new Driver(planInput([wave('only', { maxInFlight: 1 })], [2]));
+    d.send({ type: 'run-started', first: true });
+    d.send({ type: 'child-started', tenantId: 't0' });
+    expect(skipWindowRefusal(d.input, d.state, 't0')).toBe('tenant t0 is not waiting for a maintenance window in release sim: its status is running');
+    expect(skipWindowRefusal(d.input, d.state, 't1')).toBe('tenant t1 is not waiting for a maintenance window in release sim: it has not started yet; it can be skipped once it waits');
+    expect(types(waiting(d, 't0'))).toEqual([]);
+    expect(progressOf(d.input, d.state).waitingForWindow).toEqual([{ tenantId: 't0', until: waitUntil, waitingFor: 'window Sun 02:00-04:00 Europe/Berlin' }]);
+    expect(d.state.tenants.t0!.reason).toBe(`waiting for window until ${waitUntil}: window Sun 02:00-04:00 Europe/Berlin`);
+
+    expect(d.send({ type: 'skip-window', tenantId: 't0', by: 'dana', reason: 'customer asked' })).toEqual([{ type: 'skip-window', tenantId: 't0', by: 'dana', reason: 'customer asked' }]);
+    expect(d.reply).toEqual({ tenant: 't0', wasWaitingUntil: waitUntil });
+    expect(progressOf(d.input, d.state).waitingForWindow).toBeUndefined();
+    expect(d.state.tenants.t0!.reason).toBe('window wait skipped by dana: customer asked');
+    d.send({ type: 'skip-window', tenantId: 't0', by: 'dana', reason: 'again' });
+    expect(d.reply).toEqual({ refused: 'tenant t0 is not waiting for a maintenance window in release sim: its status is running' });
+    expect(types(d.succeed('t0'))).toEqual(['count tenantDeployed', 'deploy t1']);
+    expect(d.state.tenants.t0!.window).toBeUndefined();
+  });
+
+  it('an abort without rollback stops only the tenants still waiting; a halt stops them too, and one that starts waiting afterwards', () => {
+    const d = new Driver(planInput([wave('only', { maxInFlight: 3 })], [3], { rollbackOnAbort: false }));
+    d.send({ type: 'run-started', first: true });
+    for (const id of ['t0', 't1']) d.send({ type: 'child-started', tenantId: id });
+    waiting(d, 't0');
+    const aborting = d.send({ type: 'abort', by: 'erin', reason: 'wrong tag', rollback: false });
+    expect(aborting.filter((c) => c.type === 'stop-child')).toEqual([{ type: 'stop-child', tenantId: 't0', reason: 'release aborted by erin: wrong tag' }]);
+
+    const h = new Driver(planInput([wave('only', { maxInFlight: 3, failureThreshold: { count: 0 } })], [3]));
+    h.send({ type: 'run-started', first: true });
+    for (const id of ['t0', 't1', 't2']) h.send({ type: 'child-started', tenantId: id });
+    waiting(h, 't0');
+    const halting = h.send({ type: 'child-finished', tenantId: 't1', result: { tenantId: 't1', status: 'rolled-back', deployed: true, reason: 'alarm' } });
+    expect(halting.filter((c) => c.type === 'stop-child')).toEqual([{ type: 'stop-child', tenantId: 't0', reason: 'release halted: wave "only": 1 of 3 tenants failed (0 allowed)' }]);
+    expect(waiting(h, 't2')).toEqual([{ type: 'stop-child', tenantId: 't2', reason: 'release halted: wave "only": 1 of 3 tenants failed (0 allowed)' }]);
+    expect(skipWindowRefusal(h.input, h.state, 't0')).toMatch(/^cannot skip a window of release sim: it halted/);
   });
 });
 
