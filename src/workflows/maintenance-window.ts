@@ -35,7 +35,7 @@ export function deployWindow(input: Pick<ReleaseTenantInput, 'tenantId' | 'mode'
       if (input.mode !== 'deploy' || !maintenance || !patched(MAINTENANCE_WINDOWS_PATCH)) return { go: true };
       const opening = await fleetLocal.nextDeployOpening({ windows: maintenance.windows, freezes: maintenance.freezes, at: Date.now() }).catch((error: unknown) => {
         // A window tenantctl would have refused (a run started by hand): the input's fault, said as such.
-        const cause = error instanceof ActivityFailure ? error.cause : undefined;
+        const cause = error instanceof ActivityFailure ? error.cause : error;
         if (cause instanceof ApplicationFailure && cause.type === ErrorType.InvalidInput) {
           throw permanentFailure(ErrorType.InvalidInput, `releaseTenant input is invalid: maintenance.windows: ${cause.message}`, { cause: error });
         }

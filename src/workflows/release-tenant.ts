@@ -128,6 +128,8 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
 
   // Not waiting: a tenant busy with provisioning fails fast with TenantLocked and the release retries it later.
   // A rollback after a regression in the bake waits its turn: giving up would leave the tenant on the bad version.
+  // The spec upserts a search attribute once it loads; a failed wait must come after that (failing the workflow is its last command).
+  if (input.maintenance) await tenantSpec.catch(() => undefined);
   // Before the lock: a tenant waiting hours for its window must not block its provisioning meanwhile.
   const opening = await window.wait((detail) => step('window', detail), () => stopReason);
   if (!opening.go) {
