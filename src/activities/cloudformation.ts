@@ -55,6 +55,11 @@ export interface DeployStackInput {
   template: 'tenant' | 'tenant-traffic';
   parameters: Record<string, string>;
   tags: Record<string, string>;
+  /**
+   * Parameters an update leaves at the stack's current values when `parameters` does not give them
+   * (ignored when the stack has no such parameter yet): for callers that do not know them.
+   */
+  keepParameters?: string[];
 }
 
 export interface DeployStackResult {
@@ -192,8 +197,9 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
       }
 
       const templateBody = templates.cloudFormation(input.template);
-      const changeSetName = `tenant-fleet-${contentHash(changeSetType, templateBody, input.parameters, input.tags)}`;
-      const changeSet = await createOrFindChangeSet(cfn, changeSetRequest(input, changeSetType, changeSetName));
+      const request = changeSetType === 'UPDATE' ? withKeptParameters(input, stack) : input;
+      const changeSetName = `tenant-fleet-${contentHash(changeSetType, templateBody, request.parameters, request.tags)}`;
+      const changeSet = await createOrFindChangeSet(cfn, changeSetRequest(request, changeSetType, changeSetName));
 
       if (changeSet.Status === 'FAILED') {
         if (NO_CHANGES.test(changeSet.StatusReason ?? '')) {
@@ -237,7 +243,7 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
         const why = STACK_IN_PROGRESS_STATES.has(status ?? '') ? 'an operation is running on it; preview again once it has finished' : 'CloudFormation cannot update it from this state';
         return { ...base, state: 'blocked', reason: `stack ${input.stackName} is ${status}: ${why}`, changes: [] };
       }
-      const request = changeSetRequest(input, 'UPDATE', PREVIEW_CHANGE_SET);
+      const request = changeSetRequest(withKeptParameters(input, stack), 'UPDATE', PREVIEW_CHANGE_SET);
       await deletePreview(cfn, input.stackName);
       try {
         await cfn.send(new CreateChangeSetCommand(request));
@@ -323,6 +329,16 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
   };
 
   /** What CreateChangeSet is sent, the same for a deployment and for a preview of one. */
+  /** The input with each of its `keepParameters` that it does not give set to the stack's current value. */
+  function withKeptParameters(input: DeployStackInput, stack: Stack | undefined): DeployStackInput {
+    const kept: Record<string, string> = {};
+    for (const key of input.keepParameters ?? []) {
+      const current = stack?.Parameters?.find((p) => p.ParameterKey === key)?.ParameterValue;
+      if (current !== undefined && !(key in input.parameters)) kept[key] = current;
+    }
+    return { ...input, parameters: { ...input.parameters, ...kept } };
+  }
+
   function changeSetRequest(input: DeployStackInput, changeSetType: 'CREATE' | 'UPDATE', changeSetName: string) {
     const roleArn = input.target.stackRoleArn;
     if (!roleArn) {

@@ -52,14 +52,14 @@ export async function tenantDiff({
   const cfn = withAwsFailures(createCloudFormationActivities({ aws, templates }));
   const stackName = stackNameFor(tenant.id);
   const stacks: StackPreview[] = [];
-  const tenantStack = await cfn.previewStack({ target: tenant.aws, stackName, template: 'tenant', parameters: stackParametersFor(tenant), tags: stackTagsFor(tenant) });
+  const lb = tenant.loadBalancer;
+  const trafficStack = trafficStackNameFor(tenant.id);
+  // Provisioning passes the traffic stack's workload security group to the tenant stack.
+  const trafficOutputs = lb ? ((await cfn.getStackOutputs({ target: lb.aws, stackName: trafficStack })) ?? {}) : {};
+  const tenantStack = await cfn.previewStack({ target: tenant.aws, stackName, template: 'tenant', parameters: stackParametersFor(tenant, {}, trafficOutputs), tags: stackTagsFor(tenant) });
   stacks.push(tenantStack);
 
-  let trafficOutputs: Record<string, string> = {};
-  const lb = tenant.loadBalancer;
   if (lb) {
-    const trafficStack = trafficStackNameFor(tenant.id);
-    trafficOutputs = (await cfn.getStackOutputs({ target: lb.aws, stackName: trafficStack })) ?? {};
     // Provisioning keeps the rule priority the stack already holds.
     const priority = trafficOutputs.RulePriority ? Number(trafficOutputs.RulePriority) : UNALLOCATED_PRIORITY;
     stacks.push(

@@ -28,6 +28,12 @@ export const runtimeSpecSchema = z.discriminatedUnion('kind', [
     taskQueue: z.string().min(1),
     /** The cluster's OIDC issuer URL, which the tenant's app role trusts (IRSA); absent in histories recorded before it existed. */
     oidcIssuer: z.string().min(1).optional(),
+    /**
+     * Set when the cluster gives pods security groups (fleet config securityGroupsForPods): the
+     * groups the tenant's pods get besides its workload security group; absent otherwise and in
+     * histories recorded before it existed.
+     */
+    podSecurityGroupIds: z.array(z.string()).optional(),
   }),
 ]);
 export type RuntimeSpec = z.infer<typeof runtimeSpecSchema>;
@@ -63,6 +69,13 @@ export const tenantSpecSchema = z.strictObject({
       vpcId: z.string().optional(),
     })
     .optional(),
+  /**
+   * The VPC the workload runs in, where the tenant's traffic stack makes its workload security group,
+   * the one its database admits (docs/decisions.md): ECS tenants and Kubernetes tenants on clusters
+   * with security groups for pods, when they have a load balancer. Absent otherwise and in
+   * histories recorded before it existed.
+   */
+  workloadVpcId: z.string().optional(),
   /** Port, health check, draining and task size (fleet config `tenants[].service`); absent in older histories. */
   service: z
     .strictObject({

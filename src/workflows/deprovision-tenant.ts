@@ -17,7 +17,7 @@ import { EnvironmentKey, TenantIdKey } from '../shared/search-attributes';
 import { activitiesFor } from './activity-options';
 import { tenantRuntime } from './runtime';
 import { StepTracker } from './steps';
-import { dnsRecordsFor, TRAFFIC_STACK_PATCH, trafficStackNameFor } from './tenant-footprint';
+import { dnsRecordsFor, TRAFFIC_STACK_PATCH, trafficStackNameFor, WORKLOAD_GROUP_PATCH } from './tenant-footprint';
 import { redeployTenantStack } from './tenant-stack';
 import { parseOrFail } from '../shared/validation';
 import { notifyingFailure } from './notify';
@@ -29,7 +29,7 @@ const ssm = activitiesFor<SsmActivities>();
 const dns = activitiesFor<Route53Activities>();
 const temporal = activitiesFor<TemporalActivities>();
 
-const STEPS = ['lock', 'final-snapshot', 'workload', 'dns', 'traffic', 'deletion-protection', 'stack', 'parameters', 'certificates'];
+const STEPS = ['lock', 'final-snapshot', 'workload', 'dns', 'deletion-protection', 'stack', 'traffic', 'parameters', 'certificates'];
 
 /** The final snapshot's ID depends only on the tenant and this workflow's start, so retries reuse it. */
 export function finalSnapshotId(tenantId: string, startTime: Date): string {
@@ -87,12 +87,18 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
 
     // After the workload (nothing registers targets any more): its rule goes, so its hostnames get the listener's 404.
     const lb = tenant.loadBalancer;
-    if (lb && patched(TRAFFIC_STACK_PATCH)) {
-      const trafficStack = trafficStackNameFor(tenant.id);
-      await steps.run('traffic', () => cfn.deleteStack({ target: lb.aws, stackName: trafficStack }), (r) => (r.deleted ? `${trafficStack} deleted` : 'no traffic stack'));
-    } else {
-      steps.skip('traffic', lb ? 'started before tenants had traffic stacks' : 'no load balancer');
-    }
+    const deleteTraffic = async () => {
+      if (lb && patched(TRAFFIC_STACK_PATCH)) {
+        const trafficStack = trafficStackNameFor(tenant.id);
+        await steps.run('traffic', () => cfn.deleteStack({ target: lb.aws, stackName: trafficStack }), (r) => (r.deleted ? `${trafficStack} deleted` : 'no traffic stack'));
+      } else {
+        steps.skip('traffic', lb ? 'started before tenants had traffic stacks' : 'no load balancer');
+      }
+    };
+    // The traffic stack's workload security group is named by the database's rule in the tenant
+    // stack, and AWS refuses to delete a group another group's rule still names: that stack goes first.
+    const trafficLast = patched(WORKLOAD_GROUP_PATCH);
+    if (!trafficLast) await deleteTraffic();
 
     let stackDeleted = false;
     if (outputs) {
@@ -107,6 +113,7 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
       steps.skip('deletion-protection', 'no stack');
       steps.skip('stack', 'no stack');
     }
+    if (trafficLast) await deleteTraffic();
 
     await steps.run('parameters', () =>
       ssm.deleteTenantParameters({ target: tenant.aws, tenantId: tenant.id, names: ['workload/version', 'workload/runtime', 'hostnames'] }),

@@ -24,6 +24,7 @@ import {
   TRAFFIC_STACK_PATCH,
   trafficStackNameFor,
   trafficStackParametersFor,
+  WORKLOAD_GROUP_PATCH,
   workloadSpecFor,
 } from './tenant-footprint';
 import { parseOrFail } from '../shared/validation';
@@ -36,7 +37,7 @@ const dns = activitiesFor<Route53Activities>();
 const temporal = activitiesFor<TemporalActivities>();
 const elb = activitiesFor<Elbv2Activities>();
 
-const STEPS = ['lock', 'stack', 'traffic', 'parameters', 'workload', 'dns', 'certificates'];
+const STEPS = ['lock', 'traffic', 'stack', 'parameters', 'workload', 'dns', 'certificates'];
 
 /**
  * Creates or updates a tenant's footprint: stack, parameters, workload, DNS. A failed fresh
@@ -64,28 +65,14 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
     steps.progress.fresh = fresh;
     let result: ProvisionTenantResult;
     try {
-      const deployed = await steps.run(
-        'stack',
-        async () => {
-          const result = await cfn.deployStack({
-            target: tenant.aws,
-            stackName,
-            template: 'tenant',
-            parameters: stackParametersFor(tenant),
-            tags: stackTagsFor(tenant),
-          });
-          if (fresh) steps.onCompensate('stack', () => cfn.deleteStack({ target: tenant.aws, stackName }));
-          const state = await cfn.waitForStack({ target: tenant.aws, stackName });
-          return { operation: result.operation, outputs: state.outputs };
-        },
-        (r) => `${stackName}: ${r.operation}`,
-      );
-
-      let traffic: Record<string, string> = {};
       const lb = tenant.loadBalancer;
-      if (lb && patched(TRAFFIC_STACK_PATCH)) {
+      const deployTraffic = async (): Promise<Record<string, string>> => {
+        if (!lb || !patched(TRAFFIC_STACK_PATCH)) {
+          steps.skip('traffic', lb ? 'provisioned before tenants had traffic stacks' : 'no load balancer');
+          return {};
+        }
         const trafficStack = trafficStackNameFor(tenant.id);
-        traffic = await steps.run(
+        return steps.run(
           'traffic',
           async () => {
             const existing = await cfn.getStackOutputs({ target: lb.aws, stackName: trafficStack });
@@ -105,9 +92,31 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
           },
           (outputs) => `${trafficStack}: rule priority ${outputs.RulePriority}`,
         );
-      } else {
-        steps.skip('traffic', lb ? 'provisioned before tenants had traffic stacks' : 'no load balancer');
-      }
+      };
+
+      // The traffic stack makes the workload security group the tenant stack's database admits, and
+      // needs nothing from the tenant stack: it goes first (compensated last).
+      const trafficFirst = patched(WORKLOAD_GROUP_PATCH);
+      let traffic: Record<string, string> = trafficFirst ? await deployTraffic() : {};
+
+      const deployed = await steps.run(
+        'stack',
+        async () => {
+          const result = await cfn.deployStack({
+            target: tenant.aws,
+            stackName,
+            template: 'tenant',
+            parameters: stackParametersFor(tenant, {}, traffic),
+            tags: stackTagsFor(tenant),
+          });
+          if (fresh) steps.onCompensate('stack', () => cfn.deleteStack({ target: tenant.aws, stackName }));
+          const state = await cfn.waitForStack({ target: tenant.aws, stackName });
+          return { operation: result.operation, outputs: state.outputs };
+        },
+        (r) => `${stackName}: ${r.operation}`,
+      );
+
+      if (!trafficFirst) traffic = await deployTraffic();
 
       const current = await runtime.current();
       const version = current?.version ?? input.initialVersion;

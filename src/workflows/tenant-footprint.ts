@@ -5,8 +5,15 @@ import { ErrorType, permanentFailure } from '../shared/errors';
 import { loadBalancerFullName } from '../shared/rule-priority';
 import type { TenantSpec } from '../shared/tenant-spec';
 
-/** The tenant stack's parameters (infra/cloudformation/tenant.yaml), derived from the tenant spec. */
-export function stackParametersFor(tenant: TenantSpec, overrides: { deletionProtection?: boolean; databaseRestoredFrom?: string } = {}): Record<string, string> {
+/**
+ * The tenant stack's parameters (infra/cloudformation/tenant.yaml), derived from the tenant spec,
+ * and the workload security group its database admits from the traffic stack's outputs.
+ */
+export function stackParametersFor(
+  tenant: TenantSpec,
+  overrides: { deletionProtection?: boolean; databaseRestoredFrom?: string } = {},
+  trafficOutputs: Record<string, string> = {},
+): Record<string, string> {
   return {
     TenantId: tenant.id,
     Environment: tenant.environment,
@@ -21,8 +28,21 @@ export function stackParametersFor(tenant: TenantSpec, overrides: { deletionProt
     // IRSA: the app role trusts the cluster's OIDC provider, which IAM names by the issuer without its scheme.
     ...(tenant.runtime.kind === 'kubernetes' && tenant.runtime.oidcIssuer ? { OidcProvider: tenant.runtime.oidcIssuer.replace(/^https:\/\//, '') } : {}),
     ...(overrides.databaseRestoredFrom ? { DatabaseRestoredFrom: overrides.databaseRestoredFrom } : {}),
+    ...(trafficOutputs.WorkloadSecurityGroupId
+      ? { WorkloadSecurityGroupId: trafficOutputs.WorkloadSecurityGroupId, WorkloadSecurityGroupOwnerId: trafficOutputs.WorkloadSecurityGroupOwnerId ?? '' }
+      : {}),
   };
 }
+
+/**
+ * Parameters a redeploy of the tenant stack that does not read the traffic stack (a restore,
+ * deletion protection off) keeps at the stack's current values, so the database keeps admitting
+ * the tenant's workload.
+ */
+export const KEPT_STACK_PARAMETERS = ['WorkloadSecurityGroupId', 'WorkloadSecurityGroupOwnerId'];
+
+/** Provisioning deploys the traffic stack (which makes the workload security group) before the tenant stack. */
+export const WORKLOAD_GROUP_PATCH = 'tenant-workload-security-group';
 
 /** What the application sees: references to its resources, never a secret value. */
 export function workloadConfigFrom(tenant: TenantSpec, outputs: Record<string, string>): Record<string, string> {
@@ -96,6 +116,7 @@ export function trafficStackParametersFor(tenant: TenantSpec, lb: NonNullable<Te
     UnhealthyThresholdCount: String(service.healthCheck.unhealthyThreshold),
     DeregistrationDelaySeconds: String(service.deregistrationDelaySeconds),
     LogRetentionDays: String(service.logRetentionDays),
+    ...(tenant.workloadVpcId ? { WorkloadVpcId: tenant.workloadVpcId } : {}),
   };
 }
 
@@ -122,9 +143,15 @@ export function workloadSpecFor(
 function trafficWorkloadFields(tenant: TenantSpec, traffic: Record<string, string>) {
   const service = serviceOf(tenant);
   const common = { port: service.port, targetGroupArn: traffic.TargetGroupArn };
-  if (tenant.runtime.kind !== 'ecs') return common;
+  const group = traffic.WorkloadSecurityGroupId;
+  if (tenant.runtime.kind !== 'ecs') {
+    // A SecurityGroupPolicy replaces the nodes' groups for the pods it selects, so it lists every group they need.
+    const pods = tenant.runtime.podSecurityGroupIds;
+    return { ...common, ...(group && pods ? { securityGroupIds: [group, ...pods] } : {}) };
+  }
   return {
     ...common,
+    ...(group ? { securityGroupIds: [group] } : {}),
     ...(traffic.ExecutionRoleArn ? { executionRoleArn: traffic.ExecutionRoleArn } : {}),
     ...(traffic.LogGroupName ? { logGroupName: traffic.LogGroupName } : {}),
     cpu: service.cpu,

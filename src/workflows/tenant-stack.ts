@@ -2,7 +2,7 @@ import type { CloudFormationActivities, StackState } from '../activities/cloudfo
 import { stackNameFor } from '../shared/ids';
 import type { TenantSpec } from '../shared/tenant-spec';
 import { activitiesFor } from './activity-options';
-import { stackParametersFor, stackTagsFor } from './tenant-footprint';
+import { KEPT_STACK_PARAMETERS, stackParametersFor, stackTagsFor } from './tenant-footprint';
 
 const cfn = activitiesFor<CloudFormationActivities>();
 
@@ -19,6 +19,8 @@ export async function redeployTenantStack(tenant: TenantSpec, overrides: Paramet
     template: 'tenant',
     parameters: stackParametersFor(tenant, overrides),
     tags: stackTagsFor(tenant),
+    // It does not read the traffic stack: the database keeps admitting the workload group it admits now.
+    keepParameters: KEPT_STACK_PARAMETERS,
   });
   return cfn.waitForStack({ target: tenant.aws, stackName });
 }

@@ -22,6 +22,9 @@ import { releaseOutcome, startRelease } from '../../src/client/releases';
 import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
 import { ErrorType } from '../../src/shared/errors';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
+import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { databaseSources } from './database-reach';
 import { startProber } from '../sandbox/data-plane/prober';
 import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { repoRoot } from '../sandbox/tools';
@@ -143,6 +146,11 @@ async function tenantctl(args: string[], env: Record<string, string> = {}): Prom
   return stdout;
 }
 const tenantctlJson = async <T>(args: string[], env: Record<string, string> = {}) => JSON.parse(await tenantctl([...args, '--json'], env)) as T;
+
+async function trafficStackOutputs(tenant: TenantSpec): Promise<Record<string, string>> {
+  const { Stacks } = await h.admin.cloudFormation(tenant.loadBalancer!.aws).send(new DescribeStacksCommand({ StackName: trafficStackNameFor(tenant.id) }));
+  return Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey!, o.OutputValue!]));
+}
 
 function kubernetesTenant(id: string): TenantSpec & { runtime: KubernetesRuntime } {
   const tenant = h.tenant(id);
@@ -269,6 +277,21 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       provisioned.outputs.AppRoleArn,
     );
     expect(await kubectl('get', 'configmap', 'app-config', '-n', 'tenant-cyberdyne', '-o', 'jsonpath={.data.BUCKET_NAME}')).toBe(provisioned.outputs.BucketName);
+
+    // The sandbox cluster has security groups for pods (fleet config securityGroupsForPods): the
+    // tenant's pods get its workload group (its traffic stack's, in the platform account and VPC)
+    // through a SecurityGroupPolicy the API server accepted, and its database admits that group.
+    const traffic = await trafficStackOutputs(tenant);
+    const workloadGroup = traffic.WorkloadSecurityGroupId!;
+    expect(tenant.runtime.podSecurityGroupIds).toBeDefined();
+    const policy = JSON.parse(await kubectl('get', 'securitygrouppolicy', 'app', '-n', 'tenant-cyberdyne', '-o', 'json')) as { spec: unknown };
+    expect(policy.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'tenant-app', 'app.kubernetes.io/instance': 'cyberdyne' } },
+      securityGroups: { groupIds: [workloadGroup, ...tenant.runtime.podSecurityGroupIds!] },
+    });
+    const sources = await databaseSources(h.admin, tenant, provisioned.outputs);
+    expect(sources.map((s) => s.groupId).sort()).toEqual([provisioned.outputs.AppSecurityGroupId, workloadGroup].sort());
+    expect(sources.find((s) => s.groupId === workloadGroup)).toEqual({ groupId: workloadGroup, ownerId: tenant.loadBalancer!.aws.accountId, tenantTag: 'cyberdyne', vpcId: tenant.workloadVpcId });
 
     // IRSA end to end: a token the cluster issues to the tenant's service account (what EKS's pod
     // identity webhook mounts) gets the app role from STS; any other service account's is refused.

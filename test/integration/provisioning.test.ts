@@ -5,6 +5,7 @@ import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../../src/shared/errors';
@@ -19,6 +20,7 @@ import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { startHarness, type Harness } from './harness';
 import { TEST_SANDBOX_DIR } from './sandbox-env';
 import { replayAndMaybeRecord } from './histories';
+import { databaseSources } from './database-reach';
 
 let h: Harness;
 beforeAll(async () => {
@@ -145,6 +147,23 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     const logGroups = await h.admin.cloudWatchLogs(lbAws).send(new DescribeLogGroupsCommand({ logGroupNamePrefix: traffic.LogGroupName }));
     expect(logGroups.logGroups?.[0]?.retentionInDays).toBe(service.logRetentionDays);
 
+    // Its database (tenants-a) admits its own groups only: the app group of its stack, and the
+    // workload group its traffic stack made in the ECS cluster's account and VPC (platform,
+    // peered), which the service's tasks run in beside the cluster's group.
+    const workloadGroup = traffic.WorkloadSecurityGroupId!;
+    expect(workloadGroup).toMatch(/^sg-/);
+    expect(traffic.WorkloadSecurityGroupOwnerId).toBe(tenant.runtime.aws.accountId);
+    expect(tenant.runtime.aws.accountId).not.toBe(tenant.aws.accountId);
+    expect(await databaseSources(h.admin, tenant, result.outputs)).toEqual(
+      expect.arrayContaining([
+        { groupId: result.outputs.AppSecurityGroupId, ownerId: tenant.aws.accountId, tenantTag: 'globex', vpcId: tenant.network.vpcId },
+        { groupId: workloadGroup, ownerId: tenant.runtime.aws.accountId, tenantTag: 'globex', vpcId: tenant.workloadVpcId },
+      ]),
+    );
+    expect(await databaseSources(h.admin, tenant, result.outputs)).toHaveLength(2);
+    expect(tenant.workloadVpcId).toBe(h.tenant('hooli').workloadVpcId);
+    expect(services?.[0]?.networkConfiguration?.awsvpcConfiguration?.securityGroups).toEqual([...tenant.runtime.securityGroupIds, workloadGroup]);
+
     // Every hostname answers through the load balancer, from a tenant app process behind an ECS task.
     const endpoints = await Promise.all(tenant.hostnames.map((hostname) => resolveTenantEndpoint(TEST_SANDBOX_DIR, hostname)));
     for (const endpoint of endpoints) {
@@ -163,12 +182,23 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     expect(again).toMatchObject({ fresh: false, stackOperation: 'none', version: '1.0.0', dnsChanged: [] });
     expect((await trafficOutputs(tenant))?.RulePriority).toBe(traffic.RulePriority);
 
+    // A second tenant of the same account, cluster and VPC gets a group of its own, which globex's database does not admit.
+    const hooli = h.tenant('hooli');
+    const hooliResult = await provision(hooli);
+    const hooliGroup = (await trafficOutputs(hooli))!.WorkloadSecurityGroupId!;
+    expect(hooliGroup).not.toBe(workloadGroup);
+    expect((await databaseSources(h.admin, tenant, result.outputs)).map((s) => s.groupId).sort()).toEqual([result.outputs.AppSecurityGroupId, workloadGroup].sort());
+    expect((await databaseSources(h.admin, hooli, hooliResult.outputs)).map((s) => s.groupId)).not.toContain(workloadGroup);
+    await deprovision(hooli);
+
     // A new database size updates the stack, and the writer instance really changes class.
     const bigger = { ...tenant, database: { ...tenant.database, instanceClass: 'db.r6g.2xlarge' } };
     expect(await provision(bigger)).toMatchObject({ fresh: false, stackOperation: 'update' });
     const writer = (await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'tenant-globex-writer' }))).DBInstances?.[0];
     expect(writer?.DBInstanceClass).toBe('db.r6g.2xlarge');
     expect(await stackStatus(tenant)).toBe('UPDATE_COMPLETE');
+    // The update kept the database's rule for the workload group.
+    expect((await databaseSources(h.admin, tenant, result.outputs)).map((s) => s.groupId)).toContain(workloadGroup);
     const update = await h.client.workflow.getHandle(workflowIds.provision('globex')).describe();
 
     // Deprovisioning leaves a final snapshot and no stack.
@@ -180,6 +210,7 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     expect(await stackStatus(tenant)).toBeUndefined();
     // Its rule and target group are gone with its traffic stack: the listener's default answers its hostnames.
     expect(await trafficOutputs(tenant)).toBeUndefined();
+    await expect(h.admin.ec2(lbAws).send(new DescribeSecurityGroupsCommand({ GroupIds: [workloadGroup] }))).rejects.toThrow(/does not exist|NotFound/i);
     expect(await rulesFor(tenant)).toEqual([]);
     await expect(h.admin.elbv2(lbAws).send(new DescribeTargetGroupsCommand({ TargetGroupArns: [traffic.TargetGroupArn!] }))).rejects.toThrow(/not found|TargetGroupNotFound/i);
     await emulatorCaughtUp();

@@ -1,4 +1,5 @@
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { AwsClients } from '../../src/activities/aws/clients';
 import type { AwsTarget } from '../../src/shared/tenant-spec';
@@ -17,6 +18,8 @@ export class SandboxAdminClients extends AwsClients {
 
   /** Only tests read log groups (the product creates them through the tenant traffic stack). */
   cloudWatchLogs = (target: AwsTarget) => this.client(CloudWatchLogsClient, target);
+  /** Only tests read security groups (the product makes them through the tenant's stacks). */
+  ec2 = (target: AwsTarget) => this.client(EC2Client, target);
 }
 
 export function sandboxAdminClients(env: Record<string, string | undefined>): SandboxAdminClients {

@@ -21,6 +21,7 @@ import {
 import { CreateOpenIDConnectProviderCommand, IAMClient, ListOpenIDConnectProvidersCommand } from '@aws-sdk/client-iam';
 import { CreateHostedZoneCommand, ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { seedPeerings } from './aws-peerings';
 import { bootstrapSandboxIdentities, enforceIam, ORGANIZATION_ROLE_NAME, type SandboxIdentities } from './aws-identities';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { execFileSync } from 'node:child_process';
@@ -94,6 +95,7 @@ export async function seedAwsBaseline(endpoint: string): Promise<SandboxBaseline
     accounts.push(await seedAccount(endpoint, account, templates, identities));
   }
   const platform = accounts.find((a) => a.account.accountId === PLATFORM_ACCOUNT_ID)!;
+  await seedPeerings(endpoint, platform, accounts.filter((a) => a !== platform), identities.admin);
   return { accounts, platform: await seedPlatform(endpoint, platform, identities), identities };
 }
 

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { parse, type Tags } from 'yaml';
 import { TemplateStore } from '../../src/activities/templates';
 import { TENANT_ID_PATTERN } from '../../src/shared/ids';
+import type { TenantSpec } from '../../src/shared/tenant-spec';
+import { KEPT_STACK_PARAMETERS, stackParametersFor, trafficStackParametersFor, workloadSpecFor } from '../../src/workflows/tenant-footprint';
 
 /** CloudFormation's YAML short forms as their JSON forms ({"Fn::Sub": ...}), enough to read the templates. */
 const shortForm = (tag: string, key: string, collection?: 'seq' | 'map') => ({
@@ -21,9 +23,32 @@ const cfnTags: Tags = [
 
 type Json = Record<string, any>;
 
-const template = (name: 'tenant' | 'fleet-access-role'): Json => parse(new TemplateStore().cloudFormation(name), { customTags: cfnTags }) as Json;
+const template = (name: 'tenant' | 'tenant-traffic' | 'fleet-access-role'): Json => parse(new TemplateStore().cloudFormation(name), { customTags: cfnTags }) as Json;
 const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 const wildcard = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i');
+
+const target = (accountId: string) => ({ accountId, roleArn: `arn:aws:iam::${accountId}:role/TenantFleetAccess`, externalId: 'ext-id', region: 'us-east-1' });
+const sampleTenant = (): TenantSpec => ({
+  id: 'acme',
+  environment: 'dev',
+  production: false,
+  tier: 'standard',
+  aws: target('111111111111'),
+  network: { vpcId: 'vpc-0db', subnetIds: ['subnet-1', 'subnet-2'] },
+  runtime: { kind: 'ecs', cluster: 'ecs', clusterName: 'tenants', aws: target('123456789012'), subnetIds: ['subnet-9'], securityGroupIds: ['sg-0cluster'] },
+  hostnames: ['acme.example.com'],
+  database: { instanceClass: 'db.t4g.medium', engineVersion: '16.4', backupRetentionDays: 7 },
+  image: 'registry/app',
+  replicas: 2,
+  loadBalancer: {
+    name: 'alb',
+    listenerArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/tenants/50dc6c495c0c9188/f2f7dc8efc522ab2',
+    dnsName: 'tenants.example.com',
+    aws: target('123456789012'),
+    vpcId: 'vpc-0lb',
+  },
+  alarmNames: [],
+});
 
 describe('tenant.yaml', () => {
   const tenant = template('tenant');
@@ -57,21 +82,53 @@ describe('tenant.yaml', () => {
     expect(trust[2].Statement[0].Principal.Service).toEqual({ 'Fn::If': ['IsEcs', 'ecs-tasks.amazonaws.com', 'pods.eks.amazonaws.com'] });
   });
 
-  it('lets only the tenant workload security group reach the database, never a network range', () => {
+  it('lets only the tenant\'s own security groups reach the database, never a network range: its app group, and its workload group with its owner account', () => {
     const text = new TemplateStore().cloudFormation('tenant');
     expect(text).not.toMatch(/CidrIp/);
     expect(resources.DatabaseSecurityGroup!.Properties.SecurityGroupIngress).toBeUndefined();
-    const ingress = Object.values(resources).filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress');
-    expect(ingress).toEqual([
-      expect.objectContaining({
+    const ingress = Object.fromEntries(Object.entries(resources).filter(([, r]) => r.Type === 'AWS::EC2::SecurityGroupIngress'));
+    const toDatabase = { GroupId: { 'Fn::GetAtt': 'DatabaseSecurityGroup.GroupId' }, IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 };
+    expect(ingress).toEqual({
+      DatabaseIngressFromApp: expect.objectContaining({ Properties: expect.objectContaining({ ...toDatabase, SourceSecurityGroupId: { 'Fn::GetAtt': 'AppSecurityGroup.GroupId' } }) }),
+      DatabaseIngressFromWorkload: expect.objectContaining({
+        Condition: 'HasWorkloadGroup',
         Properties: expect.objectContaining({
-          GroupId: { 'Fn::GetAtt': 'DatabaseSecurityGroup.GroupId' },
-          SourceSecurityGroupId: { 'Fn::GetAtt': 'AppSecurityGroup.GroupId' },
-          FromPort: 5432,
+          ...toDatabase,
+          SourceSecurityGroupId: { Ref: 'WorkloadSecurityGroupId' },
+          // Another account's group needs its owner; the same account's must not name one.
+          SourceSecurityGroupOwnerId: { 'Fn::If': ['WorkloadGroupElsewhere', { Ref: 'WorkloadSecurityGroupOwnerId' }, { Ref: 'AWS::NoValue' }] },
         }),
       }),
+    });
+    expect(tenant.Conditions.HasWorkloadGroup).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'WorkloadSecurityGroupId' }, ''] }] });
+    expect(tenant.Conditions.WorkloadGroupElsewhere['Fn::And']).toEqual([
+      { Condition: 'HasWorkloadGroup' },
+      { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'WorkloadSecurityGroupOwnerId' }, ''] }] },
+      { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'WorkloadSecurityGroupOwnerId' }, { Ref: 'AWS::AccountId' }] }] },
     ]);
+    // Stacks created before the parameters existed keep working: both default to none.
+    expect([tenant.Parameters.WorkloadSecurityGroupId.Default, tenant.Parameters.WorkloadSecurityGroupOwnerId.Default]).toEqual(['', '']);
     expect(tenant.Outputs.AppSecurityGroupId.Value).toEqual({ 'Fn::GetAtt': 'AppSecurityGroup.GroupId' });
+  });
+
+  it('is given the workload group the traffic stack outputs, by the parameter names the template declares', () => {
+    const traffic = template('tenant-traffic');
+    expect(traffic.Resources.WorkloadSecurityGroup).toEqual(
+      expect.objectContaining({ Type: 'AWS::EC2::SecurityGroup', Condition: 'HasWorkloadGroup', Properties: expect.objectContaining({ VpcId: { Ref: 'WorkloadVpcId' } }) }),
+    );
+    expect(traffic.Outputs.WorkloadSecurityGroupId).toEqual({ Condition: 'HasWorkloadGroup', Value: { 'Fn::GetAtt': 'WorkloadSecurityGroup.GroupId' } });
+    expect(traffic.Outputs.WorkloadSecurityGroupOwnerId).toEqual({ Condition: 'HasWorkloadGroup', Value: { Ref: 'AWS::AccountId' } });
+    const outputs = { WorkloadSecurityGroupId: 'sg-0123abcd', WorkloadSecurityGroupOwnerId: '123456789012', TargetGroupArn: 'arn' };
+    const parameters = stackParametersFor(sampleTenant(), {}, outputs);
+    expect(parameters).toEqual(expect.objectContaining({ WorkloadSecurityGroupId: 'sg-0123abcd', WorkloadSecurityGroupOwnerId: '123456789012' }));
+    for (const name of Object.keys(parameters)) expect(tenant.Parameters).toHaveProperty(name);
+    // A redeploy that does not read the traffic stack keeps exactly these at the stack's values.
+    expect(KEPT_STACK_PARAMETERS.every((name) => name in tenant.Parameters)).toBe(true);
+    expect(stackParametersFor(sampleTenant())).not.toHaveProperty('WorkloadSecurityGroupId');
+    const trafficParameters = trafficStackParametersFor({ ...sampleTenant(), workloadVpcId: 'vpc-0cluster' }, sampleTenant().loadBalancer!, 7);
+    expect(trafficParameters.WorkloadVpcId).toBe('vpc-0cluster');
+    for (const name of Object.keys(trafficParameters)) expect(traffic.Parameters).toHaveProperty(name);
+    expect(trafficStackParametersFor(sampleTenant(), sampleTenant().loadBalancer!, 7)).not.toHaveProperty('WorkloadVpcId');
   });
 
   it('refuses plain-HTTP access to the bucket', () => {
@@ -101,6 +158,21 @@ describe('tenant.yaml', () => {
     const creating = statements.filter((s) => s.Effect === 'Allow' && asList(s.Action).some((a: string) => wildcard(a).test('iam:CreateRole')));
     expect(creating).toHaveLength(1);
     expect(creating[0]!.Condition).toEqual({ StringEquals: { 'iam:PermissionsBoundary': { Ref: 'TenantAppBoundary' } } });
+  });
+});
+
+describe('the workload security group, from the traffic stack to the workload', () => {
+  const traffic = { TargetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/1', WorkloadSecurityGroupId: 'sg-0w0rk', WorkloadSecurityGroupOwnerId: '123456789012' };
+  const spec = (tenant: TenantSpec) => workloadSpecFor(tenant, { version: '1.0.0', stackOutputs: {}, trafficOutputs: traffic });
+
+  it('runs ECS tasks in it (beside the cluster groups the activity adds)', () => {
+    expect(spec(sampleTenant()).securityGroupIds).toEqual(['sg-0w0rk']);
+  });
+
+  it('gives Kubernetes pods it and the cluster\'s pod groups only on a cluster with security groups for pods', () => {
+    const kube = (podSecurityGroupIds?: string[]): TenantSpec => ({ ...sampleTenant(), runtime: { kind: 'kubernetes', cluster: 'eks', taskQueue: 'q', ...(podSecurityGroupIds ? { podSecurityGroupIds } : {}) } });
+    expect(spec(kube(['sg-0nodes'])).securityGroupIds).toEqual(['sg-0w0rk', 'sg-0nodes']);
+    expect(spec(kube()).securityGroupIds).toBeUndefined();
   });
 });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { parseFleetConfig } from '../../src/shared/config/load';
+import { resolveTenantSpec } from '../../src/shared/config/resolve';
 import { TENANT_ERROR_ALARM } from '../../src/shared/config/schema';
 import { InputValidationError } from '../../src/shared/validation';
 
@@ -109,6 +110,54 @@ describe('fleet config', () => {
 
   it('reports YAML syntax errors as a refusal, not a crash', () => {
     expect(refusal('version: 1\nenvironments: [\n').problems[0]).toMatch(/^\(yaml\): /);
+  });
+});
+
+describe('workloads reaching their database', () => {
+  type Raw = { accounts: { name: string; network: Record<string, Record<string, unknown>> }[]; ecsClusters: Record<string, unknown>[]; kubernetesClusters: Record<string, unknown>[]; tenants: Record<string, unknown>[] };
+  const raw = () => parse(exampleText) as Raw;
+
+  it('refuses an ECS tenant whose cluster VPC is neither its database VPC nor peered with it, naming the field and value', () => {
+    const config = raw();
+    config.ecsClusters[0]!.vpcId = 'vpc-0c1a55e7';
+    expect(refusal(stringify(config)).problems).toEqual([
+      'tenants[0].cluster: the database of tenant "acme" cannot admit its workload: the workload runs in vpc-0c1a55e7 (ecsClusters[0].vpcId), which is neither the database\'s VPC vpc-0a1b2c3d4e5f60718 (accounts[name=acme-prod].network.eu-west-1.vpcId) nor peered with it; expected vpc-0c1a55e7 in accounts[name=acme-prod].network.eu-west-1.peeredVpcIds (a VPC peering connection with routes both ways, docs/operators.md) (got "ecs-eu-west-1")',
+    ]);
+    config.accounts[0]!.network['eu-west-1']!.peeredVpcIds = ['vpc-0c1a55e7'];
+    expect(parseFleetConfig(stringify(config)).accounts[0]!.network['eu-west-1']!.peeredVpcIds).toEqual(['vpc-0c1a55e7']);
+  });
+
+  it('refuses a cluster in another region than the database, as a peer security group works only within one', () => {
+    const config = raw();
+    Object.assign(config.ecsClusters[0]!, { account: 'shared', region: 'us-east-1' });
+    expect(refusal(stringify(config)).problems).toEqual([
+      expect.stringMatching(/^tenants\[0\]\.cluster: the database of tenant "acme" cannot admit its workload: the workload runs in us-east-1 \(accounts\[name=shared\]\.network\.us-east-1\.vpcId\), the database in eu-west-1 .*expected the cluster in eu-west-1 \(got "ecs-eu-west-1"\)$/),
+    ]);
+  });
+
+  it('gives pods security groups only on a flagged cluster, whose tenants need a load balancer of its account and a reachable database', () => {
+    const config = raw();
+    config.kubernetesClusters[0]!.securityGroupsForPods = { account: 'acme-prod', region: 'eu-west-1', securityGroupIds: ['sg-0c1a55e7'] };
+    expect(refusal(stringify(config)).problems).toEqual([
+      expect.stringMatching(/^tenants\[1\]\.loadBalancer: Kubernetes cluster "eks-us-east-1" gives pods security groups .* but load balancer "public-us-east-1" is in account "shared" us-east-1; expected a load balancer in account "acme-prod" eu-west-1/),
+      expect.stringMatching(/^tenants\[1\]\.cluster: the database of tenant "globex" cannot admit its workload: the workload runs in eu-west-1/),
+    ]);
+    config.kubernetesClusters[0]!.securityGroupsForPods = { account: 'shared', region: 'us-east-1', securityGroupIds: ['sg-0c1a55e7'] };
+    const parsed = parseFleetConfig(stringify(config));
+    expect(resolveTenantSpec(parsed, 'globex')).toMatchObject({ workloadVpcId: 'vpc-0f1e2d3c4b5a69788', runtime: { kind: 'kubernetes', podSecurityGroupIds: ['sg-0c1a55e7'] } });
+    // Unflagged: no workload group, and the pods keep their nodes' groups.
+    const unflagged = resolveTenantSpec(parseFleetConfig(exampleText), 'globex');
+    expect(unflagged.workloadVpcId).toBeUndefined();
+    expect(unflagged.runtime).not.toHaveProperty('podSecurityGroupIds');
+  });
+
+  it('gives an ECS tenant with a load balancer the workload group in its cluster VPC', () => {
+    const config = raw();
+    config.accounts[0]!.network['eu-west-1']!.peeredVpcIds = ['vpc-0c1a55e7'];
+    config.ecsClusters[0]!.vpcId = 'vpc-0c1a55e7';
+    config.tenants[0]!.loadBalancer = 'eu';
+    const withLb = { ...config, loadBalancers: [...(config as unknown as { loadBalancers: unknown[] }).loadBalancers, { name: 'eu', account: 'acme-prod', region: 'eu-west-1', listenerArn: 'arn:aws:elasticloadbalancing:eu-west-1:210987654321:listener/app/eu/50dc6c495c0c9188/f2f7dc8efc522ab2', dnsName: 'eu-1.eu-west-1.elb.amazonaws.com' }] };
+    expect(resolveTenantSpec(parseFleetConfig(stringify(withLb)), 'acme').workloadVpcId).toBe('vpc-0c1a55e7');
   });
 });
 

@@ -138,6 +138,22 @@ describeWithHelm(`the tenant chart (infra/helm/tenant), rendered by helm${withHe
     expect(at(byKind(objects).get('Deployment/app'), 'spec', 'template', 'spec', 'readinessGates')).toBeUndefined();
   });
 
+  it('gives the pods the tenant\'s security groups (SecurityGroupPolicy) when the workload has them, before the Deployment, and none without', async () => {
+    const withGroups = await chartWith().render({ ...workload, securityGroupIds: ['sg-0a1b2c3d', 'sg-0cafe'] });
+    const policy = byKind(withGroups).get('SecurityGroupPolicy/app');
+    expect(policy).toMatchObject({ apiVersion: 'vpcresources.k8s.aws/v1beta1', metadata: { namespace: 'tenant-wayne' } });
+    expect(at(policy, 'spec')).toEqual({
+      podSelector: { matchLabels: at(byKind(withGroups).get('Deployment/app'), 'spec', 'selector', 'matchLabels') },
+      securityGroups: { groupIds: ['sg-0a1b2c3d', 'sg-0cafe'] },
+    });
+    // Pods get their groups when created: the policy goes first, and new groups roll the pods.
+    const kinds = withGroups.map((o) => o.kind);
+    expect(kinds.indexOf('SecurityGroupPolicy')).toBeLessThan(kinds.indexOf('Deployment'));
+    expect(at(byKind(withGroups).get('Deployment/app'), 'spec', 'template', 'metadata', 'annotations', 'tenant-fleet.io/security-groups')).toBe('sg-0a1b2c3d,sg-0cafe');
+    expect(objects.map((o) => o.kind)).not.toContain('SecurityGroupPolicy');
+    expect(at(byKind(objects).get('Deployment/app'), 'spec', 'template', 'metadata', 'annotations', 'tenant-fleet.io/security-groups')).toBeUndefined();
+  });
+
   it('takes the sandbox values file over the defaults (a short progress deadline)', async () => {
     const rendered = byKind(await chartWith(() => [{ file: SANDBOX_VALUES_FILE }]).render(workload));
     expect(at(rendered.get('Deployment/app'), 'spec', 'progressDeadlineSeconds')).toBe(30);

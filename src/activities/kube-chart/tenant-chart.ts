@@ -24,6 +24,7 @@ export interface TenantValues {
   appRoleArn?: string;
   port?: number;
   targetGroupArn?: string;
+  securityGroupIds?: string[];
 }
 
 export interface TenantChartOptions {
@@ -92,6 +93,7 @@ export function tenantValues(workload: WorkloadSpec): TenantValues {
     ...(workload.appRoleArn === undefined ? {} : { appRoleArn: workload.appRoleArn }),
     ...(workload.port === undefined ? {} : { port: workload.port }),
     ...(workload.targetGroupArn === undefined ? {} : { targetGroupArn: workload.targetGroupArn }),
+    ...(workload.securityGroupIds === undefined ? {} : { securityGroupIds: workload.securityGroupIds }),
   };
 }
 

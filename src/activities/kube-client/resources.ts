@@ -21,6 +21,9 @@ const RESOURCE_TYPES: Record<string, ResourceType> = {
   'v1/LimitRange': { plural: 'limitranges', namespaced: true },
   'v1/ResourceQuota': { plural: 'resourcequotas', namespaced: true },
   'networking.k8s.io/v1/NetworkPolicy': { plural: 'networkpolicies', namespaced: true },
+  // Before the Deployment: the VPC resource controller gives a pod its groups only when it is created.
+  // A custom resource of EKS (security groups for pods): its CRD must be installed in the cluster.
+  'vpcresources.k8s.aws/v1beta1/SecurityGroupPolicy': { plural: 'securitygrouppolicies', namespaced: true },
   'v1/Service': { plural: 'services', namespaced: true },
   'apps/v1/Deployment': { plural: 'deployments', namespaced: true },
   // A custom resource of the AWS Load Balancer Controller: its CRD must be installed in the cluster.

@@ -24,6 +24,8 @@ const HEALTH_CHECK_GRACE_SECONDS = 30;
 
 const loadBalancersOf = (service: Service | undefined): LoadBalancer[] =>
   (service?.loadBalancers ?? []).map((lb) => ({ targetGroupArn: lb.targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort }));
+const securityGroupsOf = (service: Service | undefined): string[] => service?.networkConfiguration?.awsvpcConfiguration?.securityGroups ?? [];
+const sameGroups = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 const serviceName = (tenantId: string) => `tenant-${tenantId}`;
 const family = (tenantId: string) => `tenant-${tenantId}`;
 
@@ -58,12 +60,13 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
     /** Registers a task definition revision only if the latest differs, then creates or updates the service. */
     async ecsApplyWorkload({ runtime, workload }: { runtime: EcsRuntime; workload: WorkloadSpec }): Promise<ApplyResult> {
       const ecs = aws.ecs(runtime.aws);
-      const { container, cpu, memory, loadBalancers } = desiredWorkload(runtime, workload);
+      const { container, cpu, memory, loadBalancers, networkConfiguration } = desiredWorkload(runtime, workload);
       const service = await describeService(runtime, workload.tenantId);
       let taskDefinitionArn = service?.taskDefinition;
       const current = taskDefinitionArn ? await taskDefinitionOf(runtime, taskDefinitionArn) : undefined;
       const sameDefinition = current !== undefined && taskDefinitionDifferences(current, runtime, workload).length === 0;
       const sameLoadBalancers = JSON.stringify(loadBalancersOf(service)) === JSON.stringify(loadBalancers);
+      const sameNetwork = sameGroups(securityGroupsOf(service), networkConfiguration.awsvpcConfiguration.securityGroups);
       let changed = false;
       if (!sameDefinition) {
         const { taskDefinition } = await ecs.send(
@@ -93,9 +96,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
             launchType: 'FARGATE',
             // ECS registers each task with the target group once it runs, and drains it before stopping it.
             ...(loadBalancers.length > 0 ? { loadBalancers, healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_SECONDS } : {}),
-            networkConfiguration: {
-              awsvpcConfiguration: { subnets: runtime.subnetIds, securityGroups: runtime.securityGroupIds, assignPublicIp: 'DISABLED' },
-            },
+            networkConfiguration,
             // We roll back ourselves (to the recorded previous version); the breaker only stops a bad rollout early.
             deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: false }, minimumHealthyPercent: 100, maximumPercent: 200 },
             tags: [{ key: 'TenantId', value: workload.tenantId }],
@@ -105,7 +106,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
           }),
         );
         changed = true;
-      } else if (changed || service.desiredCount !== workload.replicas || !sameLoadBalancers) {
+      } else if (changed || service.desiredCount !== workload.replicas || !sameLoadBalancers || !sameNetwork) {
         await ecs.send(
           new UpdateServiceCommand({
             cluster: runtime.clusterName,
@@ -114,6 +115,8 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
             desiredCount: workload.replicas,
             // A tenant provisioned before it had a target group joins it in a rolling deployment.
             ...(sameLoadBalancers ? {} : { loadBalancers, ...(loadBalancers.length > 0 ? { healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_SECONDS } : {}) }),
+            // A tenant provisioned before it had a workload security group moves its tasks into it.
+            ...(sameNetwork ? {} : { networkConfiguration }),
           }),
         );
         changed = true;
@@ -128,7 +131,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
      */
     async ecsPreviewWorkload({ runtime, workload }: { runtime: EcsRuntime; workload: WorkloadSpec }): Promise<WorkloadPreview> {
       const service = await describeService(runtime, workload.tenantId);
-      const { loadBalancers } = desiredWorkload(runtime, workload);
+      const { loadBalancers, networkConfiguration } = desiredWorkload(runtime, workload);
       const where = { kind: 'ecs' as const, cluster: runtime.clusterName, service: serviceName(workload.tenantId) };
       if (!service?.taskDefinition) return { ...where, state: 'absent', changes: [{ object: `service ${serviceName(workload.tenantId)}`, field: '(service)', action: 'add' }] };
       const current = await taskDefinitionOf(runtime, service.taskDefinition);
@@ -140,6 +143,10 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       if (service.desiredCount !== workload.replicas) changes.push({ object: serviceObject, field: 'desiredCount', action: 'modify', before: service.desiredCount, after: workload.replicas });
       if (JSON.stringify(loadBalancersOf(service)) !== JSON.stringify(loadBalancers)) {
         changes.push({ object: serviceObject, field: 'loadBalancers', action: 'modify', before: loadBalancersOf(service), after: loadBalancers });
+      }
+      const groups = networkConfiguration.awsvpcConfiguration.securityGroups;
+      if (!sameGroups(securityGroupsOf(service), groups)) {
+        changes.push({ object: serviceObject, field: 'networkConfiguration.awsvpcConfiguration.securityGroups', action: 'modify', before: securityGroupsOf(service), after: groups });
       }
       return { ...where, state: changes.length === 0 ? 'unchanged' : 'changes', revision: service.taskDefinition, changes };
     },
@@ -286,7 +293,11 @@ function desiredWorkload(runtime: EcsRuntime, workload: WorkloadSpec) {
       : {}),
   };
   const loadBalancers: LoadBalancer[] = workload.targetGroupArn ? [{ targetGroupArn: workload.targetGroupArn, containerName: CONTAINER, containerPort: port }] : [];
-  return { container, cpu: String(workload.cpu ?? 256), memory: String(workload.memory ?? 512), loadBalancers };
+  // The cluster's groups (what every task needs: the load balancer's health checks, egress) and the
+  // tenant's own, the one its database admits.
+  const securityGroups = [...new Set([...runtime.securityGroupIds, ...(workload.securityGroupIds ?? [])])];
+  const networkConfiguration = { awsvpcConfiguration: { subnets: runtime.subnetIds, securityGroups, assignPublicIp: 'DISABLED' as const } };
+  return { container, cpu: String(workload.cpu ?? 256), memory: String(workload.memory ?? 512), loadBalancers, networkConfiguration };
 }
 
 /**

@@ -52,6 +52,7 @@ const workloadSpecSchema = z.strictObject({
   appRoleArn: iamRoleArnSchema.optional(),
   port: z.number().int().min(1).max(65535).optional(),
   targetGroupArn: targetGroupArnSchema.optional(),
+  securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'expected a security group ID such as "sg-0abc123"')).min(1).max(5).optional(),
 });
 const tenantInputSchema = z.object({ runtime: kubernetesRuntimeSchema, tenantId: tenantIdSchema });
 const applyInputSchema = z.object({ runtime: kubernetesRuntimeSchema, workload: workloadSpecSchema });

@@ -18,6 +18,12 @@ export interface WorkloadSpec {
    * registers the service's tasks with it, Kubernetes binds the Service to it.
    */
   targetGroupArn?: string;
+  /**
+   * The tenant's own security groups, the first being the workload group its database admits (the
+   * traffic stack's): ECS runs the tasks in them beside the cluster's groups; Kubernetes (security
+   * groups for pods) gives the pods exactly these through a SecurityGroupPolicy.
+   */
+  securityGroupIds?: string[];
   /** ECS: the task execution role and awslogs log group (traffic stack outputs), and the task size. */
   executionRoleArn?: string;
   logGroupName?: string;

@@ -1,5 +1,6 @@
 import { ErrorType } from '../errors';
 import type { AwsTarget, TenantSpec } from '../tenant-spec';
+import { workloadNetworkOf } from './reachability';
 import type { Account, FleetConfig } from './schema';
 
 /** Thrown for requests about tenants the fleet config does not know. */
@@ -41,7 +42,13 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
     };
   } else {
     const cluster = must(config.kubernetesClusters.find((c) => c.name === tenant.cluster), `Kubernetes cluster ${tenant.cluster}`);
-    runtime = { kind: 'kubernetes', cluster: cluster.name, taskQueue: cluster.taskQueue ?? kubernetesTaskQueue(cluster.name), oidcIssuer: cluster.oidcIssuer };
+    runtime = {
+      kind: 'kubernetes',
+      cluster: cluster.name,
+      taskQueue: cluster.taskQueue ?? kubernetesTaskQueue(cluster.name),
+      oidcIssuer: cluster.oidcIssuer,
+      ...(cluster.securityGroupsForPods ? { podSecurityGroupIds: cluster.securityGroupsForPods.securityGroupIds } : {}),
+    };
   }
 
   let loadBalancer: TenantSpec['loadBalancer'];
@@ -51,6 +58,9 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
     const vpcId = lbAccount.network[lb.region]?.vpcId;
     loadBalancer = { name: lb.name, listenerArn: lb.listenerArn, dnsName: lb.dnsName, aws: awsTargetFor(lbAccount, lb.region), ...(vpcId ? { vpcId } : {}) };
   }
+
+  // Only a tenant with a traffic stack gets a workload group: the stack makes it.
+  const workloadVpcId = loadBalancer ? workloadNetworkOf(config, tenant)?.vpcId : undefined;
 
   return {
     id: tenant.id,
@@ -66,6 +76,7 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
     image: tenant.image,
     replicas: tenant.replicas,
     loadBalancer,
+    ...(workloadVpcId ? { workloadVpcId } : {}),
     service: tenant.service,
     healthCheckUrl: tenant.healthCheckUrl,
     alarmNames: tenant.alarmNames,

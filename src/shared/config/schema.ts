@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { certificatePolicySchema } from '../certificates/policy';
 import { durationSchema } from '../durations';
+import { unreachableDatabase, workloadNetworkOf } from './reachability';
 import { serviceSchema } from './service';
 import { freezeSchema, maintenanceWindowsSchema } from './maintenance';
 import { NOTIFICATION_EVENTS } from '../notifications/events';
@@ -11,6 +12,8 @@ import {
   iamRoleArnSchema,
   tenantIdSchema,
 } from '../ids';
+
+const vpcIdSchema = z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC ID such as "vpc-0abc123"');
 
 const nameSchema = z
   .string()
@@ -84,8 +87,14 @@ export const accountSchema = z.strictObject({
     .record(
       awsRegionSchema,
       z.strictObject({
-        vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC ID such as "vpc-0abc123"'),
+        vpcId: vpcIdSchema,
         subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet ID such as "subnet-0abc123"')).min(2),
+        /**
+         * VPCs of the same region peered with this one (active VPC peering connections with routes,
+         * which the operator creates): a workload there may reach a database here, and the tenant
+         * stack admits its security group across the peering (docs/decisions.md).
+         */
+        peeredVpcIds: z.array(vpcIdSchema).default([]),
       }),
     )
     .default({}),
@@ -125,6 +134,23 @@ export const kubernetesClusterSchema = z.strictObject({
       account: nameSchema.optional(),
     })
     .optional(),
+  /**
+   * The cluster runs pods with security groups of their own (EKS security groups for pods, the VPC
+   * CNI's ENABLE_POD_ENI): each tenant's pods get its workload security group (made by its traffic
+   * stack, so its load balancer must be in this account and region) through a SecurityGroupPolicy,
+   * and its database admits that group. Without it the operator admits the nodes' group.
+   */
+  securityGroupsForPods: z
+    .strictObject({
+      /** The account and region of the cluster's VPC. */
+      account: nameSchema,
+      region: awsRegionSchema,
+      /** Default: the account's network in that region. */
+      vpcId: vpcIdSchema.optional(),
+      /** Groups the pods keep besides their tenant's (a SecurityGroupPolicy replaces the nodes' groups): the load balancer's and DNS access, as the cluster's group gives them. */
+      securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'expected a security group ID such as "sg-0abc123"')).default([]),
+    })
+    .optional(),
 });
 
 export const ecsClusterSchema = z.strictObject({
@@ -134,6 +160,8 @@ export const ecsClusterSchema = z.strictObject({
   clusterName: z.string().min(1).max(255),
   subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet ID such as "subnet-0abc123"')).min(1),
   securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'expected a security group ID such as "sg-0abc123"')).default([]),
+  /** The VPC of the subnets, where each tenant's workload security group is made. Default: the account's network in the region. */
+  vpcId: vpcIdSchema.optional(),
 });
 
 export const loadBalancerSchema = z.strictObject({
@@ -365,6 +393,12 @@ export const fleetConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['ecsClusters', i, 'account'], message: `unknown account; expected one of: ${[...accounts.keys()].join(', ')}` });
       }
     });
+    config.kubernetesClusters.forEach((cluster, i) => {
+      const account = cluster.securityGroupsForPods?.account;
+      if (account !== undefined && !accounts.has(account)) {
+        ctx.addIssue({ code: 'custom', path: ['kubernetesClusters', i, 'securityGroupsForPods', 'account'], message: `unknown account; expected one of: ${[...accounts.keys()].join(', ')}` });
+      }
+    });
     config.tenants.forEach((tenant, i) => {
       const at = (field: string) => ['tenants', i, field];
       if (!environments.has(tenant.environment)) {
@@ -403,6 +437,7 @@ export const fleetConfigSchema = z
           message: `load balancer "${lb.name}" is in account "${lb.account}" ${lb.region}, but ECS cluster "${ecsCluster.name}" is in account "${ecsCluster.account}" ${ecsCluster.region}; expected a load balancer in the cluster's account and region`,
         });
       }
+      checkWorkloadNetwork(ctx, config, tenant, i, lb);
       tenant.hostnames.forEach((hostname, j) => {
         const owner = hostnameOwners.get(hostname);
         if (owner !== undefined) {
@@ -460,6 +495,36 @@ export const fleetConfigSchema = z
       }
     });
   });
+
+/**
+ * A tenant with a workload security group (docs/decisions.md, "Database reachability across
+ * accounts"): its traffic stack makes the group in the workload's VPC, so the load balancer must be
+ * in the workload's account and region (ECS already requires it), the VPC must be known, and the
+ * database's VPC must be that VPC or peered with it.
+ */
+function checkWorkloadNetwork(ctx: z.RefinementCtx, config: FleetConfig, tenant: Tenant, i: number, lb: LoadBalancer | undefined): void {
+  const workload = workloadNetworkOf(config, tenant);
+  if (!workload) return;
+  if (!workload.vpcId) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tenants', i, 'cluster'],
+      message: `${tenant.runtime} cluster "${tenant.cluster}" has no VPC: ${workload.field} is not set; expected the VPC its workloads run in (its tenants' workload security groups are made there)`,
+    });
+    return;
+  }
+  if (tenant.runtime === 'kubernetes' && (!lb || lb.account !== workload.account || lb.region !== workload.region)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tenants', i, 'loadBalancer'],
+      message: `Kubernetes cluster "${tenant.cluster}" gives pods security groups (securityGroupsForPods in account "${workload.account}" ${workload.region}), made by each tenant's traffic stack in its load balancer's account, but ${lb ? `load balancer "${lb.name}" is in account "${lb.account}" ${lb.region}` : 'the tenant has no load balancer'}; expected a load balancer in account "${workload.account}" ${workload.region}`,
+    });
+  }
+  const problem = unreachableDatabase(config, tenant, workload);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', path: ['tenants', i, 'cluster'], message: `the database of tenant "${tenant.id}" cannot admit its workload: ${problem}` });
+  }
+}
 
 function checkSnapshotQuota(ctx: z.RefinementCtx, config: SnapshotQuotaInput): void {
   const production = new Set(config.environments.filter((e) => e.production).map((e) => e.name));

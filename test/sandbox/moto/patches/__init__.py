@@ -24,6 +24,7 @@ PATCHES = (
     "cfn_rds",
     "cfn_ecs",
     "cfn_ssm_tags",
+    "ec2_peer_security_groups",
     "cfn_cloudwatch",
     "cfn_elbv2",
     "rds_restore",

@@ -9,6 +9,10 @@ moto gaps closed
   wrong value, and outputs using them fail validation.
 * moto adds `Properties: {}` to resources while creating them, mutating the stored
   template, so later diffs see changes that are not there.
+* `!Condition Other` (the YAML short form inside `!And`, `!Or`, `!Not`) becomes
+  `{"Fn::Condition": "Other"}`, which moto's condition evaluation does not know: the
+  condition it is part of comes out wrong (an `!And` with one is never true, a `!Not` of one
+  always true). It means `{"Condition": "Other"}`.
 * moto orders resources by `DependsOn` only; implicit dependencies (Ref, GetAtt,
   Sub) are resolved lazily, so creation/deletion order and events are wrong and
   stacks cannot be deleted in reverse dependency order.
@@ -127,11 +131,25 @@ def _normalize_getatt(node: Any) -> Any:
     return node
 
 
+def _normalize_condition(node: Any) -> Any:
+    """`!Condition Other` means `{"Condition": "Other"}`; moto's YAML loader makes it `Fn::Condition`."""
+    if isinstance(node, dict):
+        if list(node) == ["Fn::Condition"] and isinstance(node["Fn::Condition"], str):
+            node["Condition"] = node.pop("Fn::Condition")
+        for child in node.values():
+            _normalize_condition(child)
+    elif isinstance(node, list):
+        for child in node:
+            _normalize_condition(child)
+    return node
+
+
 def normalize_template(template_dict: Any) -> Any:
     """moto adds `Properties: {}` to resources without it while creating them (mutating
     the stored template); do the same up front so that diffs compare like with like."""
     if isinstance(template_dict, dict):
         _normalize_getatt(template_dict)
+        _normalize_condition(template_dict.get("Conditions"))
         for body in (template_dict.get("Resources") or {}).values():
             if isinstance(body, dict) and "Properties" not in body:
                 body["Properties"] = {}
