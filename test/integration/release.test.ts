@@ -12,11 +12,16 @@ import { acquireLockSignal, lockStateQuery, lockWorkflowId, releaseLockSignal } 
 import type { ReleaseRequest } from '../../src/shared/release/plan';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { startHarness, type Harness } from './harness';
 import { replayAndMaybeRecord, updateHandlingMs } from './histories';
+import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
+import { freeLoopbackPort } from '../sandbox/ports';
 import { liveVersion } from '../sandbox/runtime-reads';
 import { startProber, type Prober, type ProbePhase } from '../sandbox/data-plane/prober';
-import { TEST_SANDBOX_DIR } from './sandbox-env';
+import { WebhookReceiver } from '../sandbox/webhook-receiver';
 
 let h: Harness;
 /** Versions only this file releases, so other files' releases on the shared sandbox cannot collide with them. */
@@ -27,8 +32,13 @@ const ALL = ['acme', 'globex', 'initech', 'hooli', 'umbrella', 'stark', 'wayne',
 const ECS = ['acme', 'globex', 'initech', 'hooli', 'umbrella', 'stark'];
 const KUBERNETES = ['wayne', 'wonka', 'cyberdyne', 'soylent', 'tyrell', 'oscorp'];
 
+/** The workers' fleet config: the sandbox's, in a file of this run's own so a describe block can add notifications to it (workers re-read it when it changes). */
+const fleetConfigPath = join(TEST_SANDBOX_DIR, 'fleet.release-test.yaml');
+const sandboxFleet = () => readFileSync(sandboxEnv().TENANT_FLEET_CONFIG!, 'utf8');
+
 beforeAll(async () => {
-  h = await startHarness();
+  writeFileSync(fleetConfigPath, sandboxFleet());
+  h = await startHarness({ fleetConfigPath });
   // Every tenant of the sandbox fleet, on both runtimes, at 1.0.0.
   await Promise.all(ALL.map((id) => provisionTenant(h.client, { tenant: h.tenant(id), initialVersion: '1.0.0', requestedBy: 'jest' })));
   initial = await versions(ALL);
@@ -405,4 +415,64 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
       expect(await versions(tenants)).toEqual(before);
     }
   });
+});
+
+describe('notifications (docs/operators.md, "Notifications")', () => {
+  let receiver: WebhookReceiver;
+  beforeAll(async () => {
+    // A real local receiver hears approval gates and release ends; approval gates also go to a dead
+    // webhook (nothing listens on its port). Only this block's releases pay for it.
+    receiver = await WebhookReceiver.start();
+    const dead = `http://127.0.0.1:${await freeLoopbackPort()}/gone`;
+    const environments = ['dev', 'staging', 'prod'];
+    const notifications = {
+      channels: [
+        { name: 'receiver', webhook: { url: receiver.url } },
+        { name: 'dead', webhook: { url: dead } },
+      ],
+      subscriptions: [
+        { events: ['approval-awaited', 'release-ended'], environments, channels: ['receiver'] },
+        { events: ['approval-awaited'], environments, channels: ['dead'] },
+      ],
+    };
+    writeFileSync(fleetConfigPath, stringify({ ...(parse(sandboxFleet()) as Record<string, unknown>), notifications }));
+  });
+  afterAll(async () => {
+    writeFileSync(fleetConfigPath, sandboxFleet());
+    await receiver?.stop();
+  });
+
+  it('an approval gate notifies once, and a dead webhook costs the release at most its delivery bound, once', async () => {
+    const { handle, input } = await release({ version: V('1.9.0'), plan: 'gated', tenants: ['hooli', 'wonka'] });
+    await until('the approval gate', () => releaseProgress(h.client, input.releaseId), (p) => p.phase === 'wave-2/awaiting-approval');
+    // Told once, with the command to run and the link to the release in the UI.
+    const key = `${handle.workflowId}/approval-awaited/1`;
+    const [told] = await until('the approval notification', () => Promise.resolve(receiver.deliveries((d) => d.headers['idempotency-key'] === key)), (d) => d.length > 0);
+    expect(told!.body).toMatchObject({ event: 'approval-awaited', command: `tenantctl release approve ${input.releaseId} --wave canary` });
+    expect(told!.body.link).toContain(`/workflows/${encodeURIComponent(handle.workflowId)}`);
+    const approvedAt = Date.now();
+    expect(await approveRelease(h.client, input.releaseId, { by: 'alice' })).toEqual({ wave: 'canary', early: false });
+    expect((await releaseOutcome(handle)).status).toBe('succeeded');
+    // The dead channel failed every attempt, so the activity retried while the release went on; the
+    // receiver, which had taken the notification, was not sent it again.
+    expect(receiver.requests(key)).toHaveLength(1);
+    const ended = receiver.deliveries((d) => d.body.workflowId === handle.workflowId && d.body.event === 'release-ended');
+    expect(ended.map((d) => d.body.fields)).toEqual([{ outcome: 'succeeded' }]);
+    // What the dead endpoint cost: the second wave started at once after the approval, and the run
+    // ended at most one delivery bound (30 s schedule-to-close) after its last phase was set.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
+    const children = events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+    expect(children).toHaveLength(2);
+    expect(at(children[1]!) - approvedAt).toBeLessThan(5_000);
+    // The gate's delivery gave up on its bound only after the next wave had started: nothing waited for it.
+    // (Temporal closes an activity whose next retry would pass its schedule-to-close as failed, with the last attempt's error.)
+    const gaveUp = events.filter((e) => e.activityTaskFailedEventAttributes || e.activityTaskTimedOutEventAttributes);
+    expect(gaveUp).toHaveLength(1);
+    expect(at(gaveUp[0]!)).toBeGreaterThan(at(children[1]!));
+    const lastPhase = events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).pop()!;
+    const closed = events[events.length - 1]!;
+    expect(closed.workflowExecutionCompletedEventAttributes).toBeDefined();
+    expect(at(closed) - at(lastPhase)).toBeLessThan(30_000 + 3_000);
+  }, 300_000);
 });
