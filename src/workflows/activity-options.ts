@@ -73,6 +73,9 @@ export const fleetCall: ActivityOptions = { startToCloseTimeout: '1 minute', sch
  */
 export const notifyCall: ActivityOptions = {
   startToCloseTimeout: '15 seconds',
+  // Its heartbeat carries the channels that took the notification, for a retry to skip; as a liveness
+  // signal it adds nothing to the start-to-close, which it equals (an attempt heartbeats only between channels).
+  heartbeatTimeout: '15 seconds',
   scheduleToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 };
