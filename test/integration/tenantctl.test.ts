@@ -470,7 +470,7 @@ describe('tenantctl against the sandbox', () => {
           ChangeSetType: 'UPDATE',
           UsePreviousTemplate: true,
           Capabilities: ['CAPABILITY_NAMED_IAM'],
-          Parameters: [{ ParameterKey: 'BackupRetentionDays', ParameterValue: '21' }, ...['TenantId', 'Environment', 'Production', 'DeletionProtection', 'Runtime', 'VpcId', 'SubnetIds', 'DatabaseInstanceClass', 'DatabaseEngineVersion'].map((ParameterKey) => ({ ParameterKey, UsePreviousValue: true }))],
+          Parameters: [{ ParameterKey: 'BackupRetentionDays', ParameterValue: '21' }, ...['TenantId', 'Environment', 'Production', 'DeletionProtection', 'Runtime', 'VpcId', 'SubnetIds', 'DatabaseInstanceClass', 'DatabaseEngineVersion', 'WorkloadSecurityGroupId', 'WorkloadSecurityGroupOwnerId'].map((ParameterKey) => ({ ParameterKey, UsePreviousValue: true }))],
         }),
       );
       const before = await stackState();
