@@ -350,6 +350,54 @@ describe('tenantctl against the sandbox', () => {
     expect((await h.client.workflow.count(`WorkflowId = 'release/${releaseId}'`)).count).toBe(0);
   });
 
+  it('a freeze ending seconds later holds a tenant ("waiting for window until …" in release status); skip-window lets one with a window days away deploy now, with the reason recorded', async () => {
+    const releaseId = rid('window');
+    // Windows and freezes travel in the release's input from tenantctl's fleet config: a variant of this suite's file.
+    const fleet = parseYaml(readFileSync(env.TENANT_FLEET_CONFIG!, 'utf8')) as { tenants: { id: string; maintenanceWindows?: string[] }[]; freezes?: unknown[] };
+    const freezeEnds = new Date(Date.now() + 12_000).toISOString();
+    fleet.freezes = [{ from: new Date(Date.now() - 60_000).toISOString(), until: freezeEnds, reason: 'jest freeze' }];
+    // Three days on, same hour: far away, and never open now.
+    const later = new Date(Date.now() + 3 * 86_400_000);
+    const day = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][later.getUTCDay()]!;
+    const hour = (h: number) => `${String(h % 24).padStart(2, '0')}:00`;
+    const window = `${day} ${hour(later.getUTCHours() + 1)}-${hour(later.getUTCHours() + 2)} UTC`;
+    fleet.tenants.find((t) => t.id === 'globex')!.maintenanceWindows = [window];
+    const configPath = join(tempDir('tenantctl-window-'), 'fleet.yaml');
+    writeFileSync(configPath, toYaml(fleet));
+    const withWindows = { TENANT_FLEET_CONFIG: configPath };
+
+    expectExit(await tenantctl(['release', 'start', '--version', '2.5.0', '--plan', 'cli-quick', '--tenants', 'hooli,globex', '--release-id', releaseId], withWindows), 0);
+    let waiting: { tenantId: string; until: string; waitingFor?: string }[] = [];
+    for (let i = 0; i < 40 && waiting.length < 2; i++) {
+      const { json } = await tenantctlJson<{ progress?: { waitingForWindow?: typeof waiting } }>(['release', 'status', releaseId]);
+      waiting = json.progress?.waitingForWindow ?? [];
+      if (waiting.length < 2) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(waiting.map((w) => w.tenantId).sort()).toEqual(['globex', 'hooli']);
+    const view = await tenantctl(['release', 'status', releaseId]);
+    expectExit(view, 0);
+    expect(view.stdout).toContain(`hooli waiting for window until ${freezeEnds}: the freeze until ${freezeEnds} (jest freeze)`);
+    expect(view.stdout).toMatch(/globex waiting for window until \S+: window /);
+    expect(view.stdout).toContain(`tenantctl release skip-window ${releaseId} --tenant <id> --reason <why>`);
+
+    const skip = await tenantctl(['release', 'skip-window', releaseId, '--tenant', 'globex', '--reason', 'customer approved an early deploy']);
+    expectExit(skip, 0);
+    expect(skip.stdout).toContain(`tenant globex of release ${releaseId} deploys now (it waited for its window until `);
+    const stranger = await tenantctl(['release', 'skip-window', releaseId, '--tenant', 'umbrella', '--reason', 'x']);
+    expectExit(stranger, 2);
+    expect(stranger.stderr).toContain(`release ${releaseId} has no tenant "umbrella"`);
+
+    const result = await tenantctlJson<ReleaseResult>(['release', 'status', releaseId, '--watch']);
+    expectExit(result, 0);
+    expect(result.json).toMatchObject({ status: 'succeeded', counts: { succeeded: 2 } });
+    // hooli started its deploy only once the freeze was over.
+    const hooli = await h.client.workflow.getHandle(`release/${releaseId}/tenant/hooli`).fetchHistory();
+    const lockAsked = hooli.events!.find((e) => e.activityTaskScheduledEventAttributes || e.startChildWorkflowExecutionInitiatedEventAttributes)!;
+    expect(Number(lockAsked.eventTime!.seconds) * 1000).toBeGreaterThanOrEqual(Date.parse(freezeEnds) - 1_000);
+    const globex = await tenantctlJson<{ tenants: { tenantId: string; status: string; reason?: string }[] }>(['release', 'status', releaseId, '--tenant', 'globex']);
+    expect(globex.json.tenants).toEqual([expect.objectContaining({ status: 'succeeded', reason: 'window wait skipped by jest: customer approved an early deploy' })]);
+  });
+
   it('tenant history lists every workflow that touched the tenant, newest first, with UI links', async () => {
     const { code, json } = await tenantctlJson<{ workflows: { workflowId: string; type: string; status: string; startTime: string; url: string }[] }>(['tenant', 'history', 'hooli']);
     expect(code).toBe(0);
