@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
-import { msToNumber, type Duration } from '@temporalio/common/lib/time';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { ACTIVITY_OPTIONS, type ActivityName } from '../../src/workflows/activity-options';
 
@@ -11,13 +10,6 @@ import { ACTIVITY_OPTIONS, type ActivityName } from '../../src/workflows/activit
  */
 const ROOT = join(__dirname, '..', '..');
 const WAITING_PRIMITIVES = new Set(['pollWithHeartbeat', 'heartbeat', 'sleep']);
-/**
- * Activities that heartbeat only to hand their progress to the next attempt, never to wait, with
- * the reason none needs a heartbeat timeout. Each is checked to be quick below.
- */
-const PROGRESS_ONLY_HEARTBEATS: Partial<Record<string, string>> = {
-  deliverNotification: 'records the channels that took the notification (src/activities/notify.ts); one attempt is bounded by notifyCall\'s 15 s start-to-close',
-};
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
@@ -116,18 +108,12 @@ describe('activity options', () => {
     expect(Object.keys(options).sort()).toEqual(defined.map((d) => d.activity).sort());
   });
 
-  it.each(defined.filter((d) => d.module.waits(d.activity) && !PROGRESS_ONLY_HEARTBEATS[d.activity]).map((d) => [d.activity, d.module.file]))(
+  it.each(defined.filter((d) => d.module.waits(d.activity)).map((d) => [d.activity, d.module.file]))(
     '%s waits (%s), so it runs with a heartbeat timeout',
     (activity) => {
       expect(options[activity as ActivityName].heartbeatTimeout).toBeDefined();
     },
   );
-
-  it.each(Object.keys(PROGRESS_ONLY_HEARTBEATS))('%s heartbeats only to record progress, and an attempt is over within 30 s', (activity) => {
-    expect(defined.map((d) => d.activity)).toContain(activity);
-    const { startToCloseTimeout } = options[activity as ActivityName];
-    expect(msToNumber(startToCloseTimeout as Duration)).toBeLessThanOrEqual(30_000);
-  });
 
   // Thousands of waits held every slot of the AWS worker's one queue, and quick calls timed out queued behind them (docs/operators.md).
   it.each(defined.filter((d) => [TASK_QUEUES.aws, TASK_QUEUES.awsWait].includes((options[d.activity as ActivityName] as { taskQueue?: string }).taskQueue as never)).map((d) => [d.activity, d.module.waits(d.activity)] as const))(
