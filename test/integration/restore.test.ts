@@ -20,6 +20,8 @@ import type { ReleaseRequest } from '../../src/shared/release/plan';
 import { liveVersion } from '../sandbox/runtime-reads';
 import { startHarness, type Harness } from './harness';
 import { replayAndMaybeRecord } from './histories';
+import { databaseSources } from './database-reach';
+import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
 
 /**
  * Database restores of a release (src/activities/rds.ts, src/workflows/restore-database.ts) on
@@ -93,6 +95,15 @@ describe('database restores against the sandbox', () => {
     await expect(secrets.send(new GetSecretValueCommand({ SecretId: before.output }))).rejects.toThrow();
     secrets.destroy();
     expect(await running(tenantId)).toEqual({ clusters: [`tenant-${tenantId}`], instances: [`tenant-${tenantId}-writer in tenant-${tenantId}`] });
+    // The stack update after the restore does not read the traffic stack: it kept the workload group its database admits.
+    const tenant = h.tenant(tenantId);
+    const trafficStack = (await h.admin.cloudFormation(tenant.loadBalancer!.aws).send(new DescribeStacksCommand({ StackName: trafficStackNameFor(tenantId) }))).Stacks?.[0];
+    const workloadGroup = trafficStack?.Outputs?.find((o) => o.OutputKey === 'WorkloadSecurityGroupId')?.OutputValue;
+    expect(workloadGroup).toMatch(/^sg-/);
+    const tenantStack = (await h.admin.cloudFormation(target).send(new DescribeStacksCommand({ StackName: stackNameFor(tenantId) }))).Stacks?.[0];
+    expect(tenantStack?.Parameters?.find((p) => p.ParameterKey === 'WorkloadSecurityGroupId')?.ParameterValue).toBe(workloadGroup);
+    const outputs = Object.fromEntries((tenantStack?.Outputs ?? []).map((o) => [o.OutputKey!, o.OutputValue!]));
+    expect((await databaseSources(h.admin, tenant, outputs)).map((s) => s.groupId)).toContain(workloadGroup);
     const suffix = createHash('sha256').update(snapshot).digest('hex').slice(0, 8);
     const finals = await rdsOf(tenantId).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: `tenant-${tenantId}-o${suffix}-final` }));
     expect(finals.DBClusterSnapshots?.[0]?.DBClusterIdentifier).toBe(`tenant-${tenantId}-o${suffix}`);
