@@ -8,6 +8,7 @@ import { createHealthActivities } from './verify-health';
 import { createRdsActivities } from './rds';
 import { createRoute53Activities } from './route53';
 import { createEcsActivities } from './runtime/ecs';
+import { createEcsReleaseActivities } from './runtime/ecs-release';
 import { createSsmActivities } from './ssm';
 import type { TemplateStore } from './templates';
 
@@ -24,6 +25,7 @@ export function createAwsActivities(deps: AwsActivityDependencies) {
     ...createRoute53Activities(deps),
     ...createSsmActivities(deps),
     ...createEcsActivities(deps),
+    ...createEcsReleaseActivities(deps),
     ...createHealthActivities(deps),
     ...createBakeWatchActivities(deps),
     ...createAcmActivities(deps),

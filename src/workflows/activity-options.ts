@@ -11,6 +11,7 @@ import type { NotificationActivities } from '../activities/notify';
 import type { RdsActivities } from '../activities/rds';
 import type { Route53Activities } from '../activities/route53';
 import type { EcsActivities } from '../activities/runtime/ecs';
+import type { EcsReleaseActivities } from '../activities/runtime/ecs-release';
 import type { KubernetesActivities } from '../activities/runtime/kubernetes';
 import type { SsmActivities } from '../activities/ssm';
 import type { TemporalActivities } from '../activities/temporal';
@@ -86,6 +87,7 @@ type AllActivities = CloudFormationActivities &
   Route53Activities &
   SsmActivities &
   EcsActivities &
+  EcsReleaseActivities &
   HealthActivities &
   BakeWatchActivities &
   AcmActivities &
@@ -135,6 +137,11 @@ export const ACTIVITY_OPTIONS = {
   // Sets the version and waits for its rollout (a release's deploy).
   ecsDeployVersion: awsWait,
   ecsDeleteWorkload: awsWait,
+  // A release's merged steps on ECS (runtime/ecs-release.ts): two reads; the reads with the snapshot
+  // (which waits until it is available); the deploy with its record.
+  ecsInspectForRelease: awsCall,
+  ecsPrepareRelease: awsWait,
+  ecsDeployAndRecord: awsWait,
   // Verification: release-tenant.ts stretches the start-to-close to the verify window.
   verifyTenantHealth: awsWait,
   // The active bake's watch of a whole wave: release-wave's bake-watch.ts stretches it to the bake.

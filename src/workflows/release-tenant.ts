@@ -77,6 +77,22 @@ export const VERIFY_TARGET_GROUP_PATCH = 'release-tenant-verify-target-group';
  * Histories recorded before it replay the old path.
  */
 export const LEAN_PATCH = 'release-tenant-lean';
+/**
+ * Measured by `npm run bench` (#22): on ECS, where every call runs on the AWS queue, a deploy
+ * reads the workload and the stack outputs and takes the snapshot in one activity (reads merged
+ * into the change they decide; a tenant with snapshot retention keeps the snapshot as its own
+ * step after the prune), and records the version in the deploy's activity once its rollout is
+ * ready (runtime/ecs-release.ts); a revert or rollback reads both in one activity. Three activity
+ * tasks and three workflow tasks fewer per deployed tenant. The record now precedes the
+ * verification, and a rollback records the version it goes back to, as before.
+ *
+ * The release asks this patch (release-wave.ts) and starts its children with `steps: 'merged'`;
+ * the child follows its input and asks no patch at all (it implies LEAN_PATCH), which saves the
+ * marker and the search attribute update every asked patch records: two events per tenant.
+ * Kubernetes tenants, whose runtime has a queue of its own, keep the lean steps. Children started
+ * without it (by releases recorded before it) replay the lean path.
+ */
+export const MERGED_STEPS_PATCH = 'release-tenant-merged-steps';
 
 /**
  * One tenant in one release (ID `release/<releaseId>/tenant/<id>`), holding the tenant's lock:
@@ -103,7 +119,8 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     deployScope.cancel();
   });
 
-  const lean = patched(LEAN_PATCH);
+  const mergedSteps = input.steps === 'merged';
+  const lean = mergedSteps || patched(LEAN_PATCH);
   /** A patch this run follows: every one before LEAN_PATCH is implied by it (and so records no marker of its own). */
   const follows = (patch: string) => lean || patched(patch);
   const fewerRoundTrips = follows(FEWER_ROUND_TRIPS_PATCH);
@@ -149,12 +166,26 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
   const locked = await withTenantLock(tenantId, lock, async (): Promise<ReleaseTenantResult> => {
     const tenant = await tenantSpec;
     const runtime = tenantRuntime(tenant);
+    const merged = mergedSteps ? runtime.releaseSteps : undefined;
     step('inspect');
-    const readOutputs = async () => (await cfn.getStackOutputs({ target: tenant.aws, stackName: stackNameFor(tenantId) })) ?? {};
-    const [current, stackOutputs] = fewerRoundTrips ? await Promise.all([runtime.current(), readOutputs()]) : [await runtime.current(), undefined];
+    const stack = { target: tenant.aws, stackName: stackNameFor(tenantId) };
+    const readOutputs = async () => (await cfn.getStackOutputs(stack)) ?? {};
+    const snapshotId = () => (follows(SNAPSHOT_ID_HASH_PATCH) ? preReleaseSnapshotId : legacyPreReleaseSnapshotId)(releaseId, tenantId);
+    const snapshotTags = { TenantId: tenantId, ReleaseId: releaseId, Reason: 'pre-release' };
+    // A deploy's reads and its snapshot in one step, unless the snapshot needs its retention applied first (its own step).
+    const prepared =
+      merged && input.mode === 'deploy' && !tenant.snapshotRetention
+        ? await merged.prepare(stack, { version: input.version, snapshot: { identifier: snapshotId(), tags: snapshotTags } })
+        : undefined;
+    const [current, stackOutputs] = prepared
+      ? [prepared.current, prepared.outputs ?? {}]
+      : merged
+        ? await merged.inspect(stack).then(({ current, outputs }) => [current, outputs ?? {}] as const)
+        : fewerRoundTrips
+          ? await Promise.all([runtime.current(), readOutputs()])
+          : [await runtime.current(), undefined];
     if (!current) return { tenantId, status: 'skipped', reason: `tenant ${tenantId} has no workload: provision it first`, deployed: false };
     const outputs = stackOutputs ?? (await readOutputs());
-    const snapshotId = () => (follows(SNAPSHOT_ID_HASH_PATCH) ? preReleaseSnapshotId : legacyPreReleaseSnapshotId)(releaseId, tenantId);
     const undo = (to: string, why: string, snapshot?: string, restore: Restore = { database: input.restoreDatabaseOnRollback }) =>
       rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step });
 
@@ -182,9 +213,10 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     const previousVersion = current.version;
     if (previousVersion === input.version) return { tenantId, status: 'succeeded', reason: `already on ${input.version}`, previousVersion, deployed: false };
     const notStarted = (snapshot?: string): ReleaseTenantResult => ({ tenantId, status: 'skipped', reason: `not deployed: ${stopReason}`, previousVersion, snapshot, deployed: false });
-    if (stopReason) return notStarted();
-
-    step('snapshot');
+    if (!prepared) {
+      if (stopReason) return notStarted();
+      step('snapshot');
+    }
     const retention = tenant.snapshotRetention;
     if (outputs.DatabaseClusterIdentifier && retention && follows(SNAPSHOT_RETENTION_PATCH)) {
       try {
@@ -202,16 +234,11 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
         step('snapshot', `retention not applied: ${messageOf(error)}`);
       }
     }
-    const snapshot = outputs.DatabaseClusterIdentifier
-      ? (
-          await rds.snapshotCluster({
-            target: tenant.aws,
-            clusterIdentifier: outputs.DatabaseClusterIdentifier,
-            snapshotIdentifier: snapshotId(),
-            tags: { TenantId: tenantId, ReleaseId: releaseId, Reason: 'pre-release' },
-          })
-        ).snapshotIdentifier
-      : undefined;
+    const snapshot = prepared
+      ? prepared.snapshot
+      : outputs.DatabaseClusterIdentifier
+        ? (await rds.snapshotCluster({ target: tenant.aws, clusterIdentifier: outputs.DatabaseClusterIdentifier, snapshotIdentifier: snapshotId(), tags: snapshotTags })).snapshotIdentifier
+        : undefined;
     if (stopReason) return notStarted(snapshot);
 
     let failure: string | undefined;
@@ -220,7 +247,10 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
       await deployScope.run(async () => {
         step('deploy', `${previousVersion} → ${input.version}`);
         let rollout: RolloutStatus;
-        if (lean) {
+        if (merged) {
+          // Also records the version once it is ready (the record step of the other paths).
+          rollout = await merged.deployAndRecord(input.version, { target: tenant.aws });
+        } else if (lean) {
           rollout = await runtime.deploy(input.version);
         } else {
           await runtime.setVersion(input.version);
@@ -262,8 +292,10 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
       const undone = stopReason === undefined ? await delivery.restoring(tenant, rollBack) : await rollBack();
       return { ...undone, previousVersion, snapshot, deployed: true };
     }
-    step('record');
-    await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters: { 'workload/version': input.version } });
+    if (!merged) {
+      step('record');
+      await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters: { 'workload/version': input.version } });
+    }
     return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true, ...(watch ? { watch } : {}) };
   });
   const note = opening.window && skipNote(opening.window);

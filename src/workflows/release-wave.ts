@@ -20,7 +20,7 @@ import { abortResultOf, legacySummaryOf, progressOf } from '../shared/release/re
 import { EnvironmentKey, PhaseKey, ReleaseIdKey, TenantIdKey } from '../shared/search-attributes';
 import { describeIssues, parseOrFail } from '../shared/validation';
 import { ReleaseNotifier } from './notify';
-import { releaseTenant } from './release-tenant';
+import { MERGED_STEPS_PATCH, releaseTenant } from './release-tenant';
 import { BakeWatch } from './bake-watch';
 import { messageOf } from './steps';
 import { MAINTENANCE_WINDOWS_PATCH } from './maintenance-window';
@@ -192,6 +192,7 @@ class Shell {
       ...childInputOf(this.input, command),
       ...(patched(DELIVERY_METRICS_PATCH) ? { plan: this.input.plan } : {}),
       ...(maintenance ? { maintenance: { windows: maintenance.windows, freezes: maintenance.freezes } } : {}),
+      ...(patched(MERGED_STEPS_PATCH) ? { steps: 'merged' as const } : {}),
     };
     // Never rejects: every outcome, failures included, becomes an event.
     void startChild(releaseTenant, {

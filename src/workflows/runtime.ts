@@ -1,7 +1,8 @@
 import type { EcsActivities } from '../activities/runtime/ecs';
+import type { EcsReleaseActivities, EcsReleaseInspection, EcsReleasePreparation } from '../activities/runtime/ecs-release';
 import type { KubernetesActivities } from '../activities/runtime/kubernetes';
 import type { ApplyResult, CurrentWorkload, DeployResult, RolloutStatus, WorkloadSpec } from '../activities/runtime/types';
-import type { TenantSpec } from '../shared/tenant-spec';
+import type { AwsTarget, TenantSpec } from '../shared/tenant-spec';
 import { activitiesFor } from './activity-options';
 
 /** What provisioning and releases need from a tenant's runtime, whichever it is. */
@@ -16,6 +17,17 @@ export interface TenantRuntime {
   waitForRollout(): Promise<RolloutStatus>;
   current(): Promise<CurrentWorkload | undefined>;
   remove(): Promise<{ deleted: boolean }>;
+  /**
+   * ECS only, where the workload, the stack, the database and the version's record are all on
+   * the AWS queue: a release's merged steps (runtime/ecs-release.ts). Undefined for a runtime on
+   * a queue of its own.
+   */
+  releaseSteps?: {
+    inspect(stack: { target: AwsTarget; stackName: string }): Promise<EcsReleaseInspection>;
+    /** The reads of `inspect` and, when the deploy is to go ahead on a tenant with a database, its snapshot. */
+    prepare(stack: { target: AwsTarget; stackName: string }, deploy: { version: string; snapshot: { identifier: string; tags: Record<string, string> } }): Promise<EcsReleasePreparation>;
+    deployAndRecord(version: string, record: { target: AwsTarget }): Promise<DeployResult>;
+  };
 }
 
 export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
@@ -23,6 +35,7 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
   const tenantId = tenant.id;
   if (runtime.kind === 'ecs') {
     const ecs = activitiesFor<EcsActivities>();
+    const ecsRelease = activitiesFor<EcsReleaseActivities>();
     return {
       apply: (workload) => ecs.ecsApplyWorkload({ runtime, workload }),
       setVersion: (version) => ecs.ecsSetVersion({ runtime, tenantId, image: tenant.image, version }),
@@ -30,6 +43,11 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
       waitForRollout: () => ecs.ecsWaitForRollout({ runtime, tenantId }),
       current: () => ecs.ecsCurrentWorkload({ runtime, tenantId }),
       remove: () => ecs.ecsDeleteWorkload({ runtime, tenantId }),
+      releaseSteps: {
+        inspect: ({ target, stackName }) => ecsRelease.ecsInspectForRelease({ runtime, tenantId, target, stackName }),
+        prepare: ({ target, stackName }, { version, snapshot }) => ecsRelease.ecsPrepareRelease({ runtime, tenantId, target, stackName, version, snapshot }),
+        deployAndRecord: (version, { target }) => ecsRelease.ecsDeployAndRecord({ runtime, tenantId, image: tenant.image, version, target }),
+      },
     };
   }
   // Each Kubernetes cluster has its own task queue, served by a worker that can reach its API.

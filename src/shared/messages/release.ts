@@ -315,6 +315,11 @@ export const releaseTenantInputSchema = z.strictObject({
   plan: z.string().min(1).optional(),
   /** For `deploy`: it starts only inside one of these windows and outside these freezes (absent: any time). */
   maintenance: z.strictObject({ windows: z.array(z.string().min(1).max(200)).max(50), freezes: z.array(releaseFreezeSchema).max(100) }).optional(),
+  /**
+   * `merged`: the release's merged steps (release-tenant.ts, MERGED_STEPS_PATCH), which the release
+   * chooses behind its patch and names here, so the child records no patch marker of its own.
+   */
+  steps: z.literal('merged').optional(),
 });
 export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
 

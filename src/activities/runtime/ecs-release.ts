@@ -1,0 +1,87 @@
+import type { AwsTarget } from '../../shared/tenant-spec';
+import type { AwsClients } from '../aws/clients';
+import { heartbeat } from '../poll';
+import { createCloudFormationActivities } from '../cloudformation';
+import { createRdsActivities } from '../rds';
+import { createSsmActivities } from '../ssm';
+import type { TemplateStore } from '../templates';
+import { createEcsActivities, type EcsRuntime } from './ecs';
+import type { CurrentWorkload, DeployResult } from './types';
+
+export interface EcsReleaseInspection {
+  /** Absent when the tenant has no service yet. */
+  current?: CurrentWorkload;
+  /** Absent when the tenant's stack does not exist. */
+  outputs?: Record<string, string>;
+}
+
+export interface EcsReleasePreparation extends EcsReleaseInspection {
+  /** The pre-release snapshot's identifier, when one was taken. */
+  snapshot?: string;
+}
+
+/**
+ * A release's steps on an ECS tenant merged where every call runs on the AWS queue
+ * (release-tenant.ts, MERGED_STEPS_PATCH): each is one activity task and one
+ * workflow task instead of two or three, and is safe to retry as a whole. Only reads are merged
+ * into the change that follows them, and a change into nothing but its own record: every
+ * change is still in the release's history before the next one starts.
+ */
+export function createEcsReleaseActivities(deps: { aws: AwsClients; templates: TemplateStore }) {
+  const ecs = createEcsActivities(deps);
+  const cfn = createCloudFormationActivities(deps);
+  const ssm = createSsmActivities(deps);
+  const rds = createRdsActivities(deps);
+  const inspect = async (input: { runtime: EcsRuntime; tenantId: string; target: AwsTarget; stackName: string }): Promise<EcsReleaseInspection> => {
+    const [current, outputs] = await Promise.all([
+      ecs.ecsCurrentWorkload({ runtime: input.runtime, tenantId: input.tenantId }),
+      cfn.getStackOutputs({ target: input.target, stackName: input.stackName }),
+    ]);
+    return { ...(current ? { current } : {}), ...(outputs ? { outputs } : {}) };
+  };
+  return {
+    /** The workload the tenant runs and its stack's outputs, read side by side: reads only, so a retry repeats both. */
+    ecsInspectForRelease: inspect,
+
+    /**
+     * A deploy's first step: the reads of ecsInspectForRelease, then, when the tenant runs
+     * another version than `version` and has a database, its pre-release snapshot (as
+     * snapshotCluster, which waits until it is available). Reads that decide and the one change
+     * they lead to: a retry reads again and finds its snapshot by the deterministic identifier.
+     */
+    async ecsPrepareRelease(input: {
+      runtime: EcsRuntime;
+      tenantId: string;
+      target: AwsTarget;
+      stackName: string;
+      version: string;
+      snapshot: { identifier: string; tags: Record<string, string> };
+    }): Promise<EcsReleasePreparation> {
+      const inspection = await inspect(input);
+      const cluster = inspection.outputs?.DatabaseClusterIdentifier;
+      if (!inspection.current || inspection.current.version === input.version || !cluster) return inspection;
+      // The snapshot's wait heartbeats from here on (awsWait: a heartbeat timeout).
+      heartbeat({ step: 'snapshot' });
+      const { snapshotIdentifier } = await rds.snapshotCluster({ target: input.target, clusterIdentifier: cluster, snapshotIdentifier: input.snapshot.identifier, tags: input.snapshot.tags });
+      return { ...inspection, snapshot: snapshotIdentifier };
+    },
+
+    /**
+     * Sets the version, waits for its rollout and, once it is ready, records it as the tenant's
+     * `workload/version` parameter: what the tenant runs from then on, whatever the verification
+     * after it finds (a rollback records the version it goes back to). Safe to retry as a whole:
+     * the set and the write compare before they change anything, and the wait of a finished
+     * rollout returns at once. A rollout that is not ready records nothing.
+     */
+    async ecsDeployAndRecord(input: { runtime: EcsRuntime; tenantId: string; image: string; version: string; target: AwsTarget; timeoutMs?: number }): Promise<DeployResult> {
+      const { target, ...deploy } = input;
+      // The rollout's wait heartbeats from here on (awsWait: a heartbeat timeout).
+      heartbeat({ step: 'deploy' });
+      const rollout = await ecs.ecsDeployVersion(deploy);
+      if (rollout.ready) await ssm.putTenantParameters({ target, tenantId: input.tenantId, parameters: { 'workload/version': input.version } });
+      return rollout;
+    },
+  };
+}
+
+export type EcsReleaseActivities = ReturnType<typeof createEcsReleaseActivities>;
