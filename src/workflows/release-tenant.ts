@@ -79,11 +79,11 @@ export const VERIFY_TARGET_GROUP_PATCH = 'release-tenant-verify-target-group';
 export const LEAN_PATCH = 'release-tenant-lean';
 /**
  * Measured by `npm run bench` (#22): on ECS, where every call runs on the AWS queue, a deploy
- * reads the workload and the stack outputs and takes the snapshot in one activity (reads merged
- * into the change they decide; a tenant with snapshot retention keeps the snapshot as its own
- * step after the prune), and records the version in the deploy's activity once its rollout is
- * ready (runtime/ecs-release.ts); a revert or rollback reads both in one activity. Three activity
- * tasks and three workflow tasks fewer per deployed tenant. The record now precedes the
+ * reads the workload and the stack outputs, prunes older snapshots (with snapshot retention) and
+ * takes its snapshot in one activity (reads merged into the change they decide), and records the
+ * version in the deploy's activity once its rollout is ready (runtime/ecs-release.ts); a revert or
+ * rollback reads both in one activity. Three activity tasks and three workflow tasks fewer per
+ * deployed tenant (four with retention). The record now precedes the
  * verification, and a rollback records the version it goes back to, as before.
  *
  * The release asks this patch (release-wave.ts) and starts its children with `steps: 'merged'`;
@@ -172,10 +172,13 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     const readOutputs = async () => (await cfn.getStackOutputs(stack)) ?? {};
     const snapshotId = () => (follows(SNAPSHOT_ID_HASH_PATCH) ? preReleaseSnapshotId : legacyPreReleaseSnapshotId)(releaseId, tenantId);
     const snapshotTags = { TenantId: tenantId, ReleaseId: releaseId, Reason: 'pre-release' };
-    // A deploy's reads and its snapshot in one step, unless the snapshot needs its retention applied first (its own step).
+    const retention = tenant.snapshotRetention;
+    // Room for the snapshot about to be taken, so the tenant never holds more than `keep`.
+    const prune = retention ? { keep: retention.keep - 1, maxAgeMs: retention.maxAgeMs } : undefined;
+    // A deploy's reads, the pruning of older snapshots and its snapshot in one step.
     const prepared =
-      merged && input.mode === 'deploy' && !tenant.snapshotRetention
-        ? await merged.prepare(stack, { version: input.version, snapshot: { identifier: snapshotId(), tags: snapshotTags } })
+      merged && input.mode === 'deploy'
+        ? await merged.prepare(stack, { version: input.version, snapshot: { identifier: snapshotId(), tags: snapshotTags }, ...(prune ? { prune } : {}) })
         : undefined;
     const [current, stackOutputs] = prepared
       ? [prepared.current, prepared.outputs ?? {}]
@@ -213,22 +216,15 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     const previousVersion = current.version;
     if (previousVersion === input.version) return { tenantId, status: 'succeeded', reason: `already on ${input.version}`, previousVersion, deployed: false };
     const notStarted = (snapshot?: string): ReleaseTenantResult => ({ tenantId, status: 'skipped', reason: `not deployed: ${stopReason}`, previousVersion, snapshot, deployed: false });
-    if (!prepared) {
+    if (prepared) {
+      if (prepared.retentionNotApplied !== undefined) step('snapshot', `retention not applied: ${prepared.retentionNotApplied}`);
+    } else {
       if (stopReason) return notStarted();
       step('snapshot');
     }
-    const retention = tenant.snapshotRetention;
-    if (outputs.DatabaseClusterIdentifier && retention && follows(SNAPSHOT_RETENTION_PATCH)) {
+    if (!prepared && outputs.DatabaseClusterIdentifier && prune && follows(SNAPSHOT_RETENTION_PATCH)) {
       try {
-        // Room for the snapshot about to be taken, so the tenant never holds more than `keep`.
-        await rds.prunePreReleaseSnapshots({
-          target: tenant.aws,
-          tenantId,
-          clusterIdentifier: outputs.DatabaseClusterIdentifier,
-          keep: retention.keep - 1,
-          maxAgeMs: retention.maxAgeMs,
-          except: snapshotId(),
-        });
+        await rds.prunePreReleaseSnapshots({ target: tenant.aws, tenantId, clusterIdentifier: outputs.DatabaseClusterIdentifier, ...prune, except: snapshotId() });
       } catch (error) {
         // The snapshot below still has its quota's reserve; a release is not stopped by housekeeping.
         step('snapshot', `retention not applied: ${messageOf(error)}`);

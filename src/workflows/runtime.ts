@@ -24,8 +24,11 @@ export interface TenantRuntime {
    */
   releaseSteps?: {
     inspect(stack: { target: AwsTarget; stackName: string }): Promise<EcsReleaseInspection>;
-    /** The reads of `inspect` and, when the deploy is to go ahead on a tenant with a database, its snapshot. */
-    prepare(stack: { target: AwsTarget; stackName: string }, deploy: { version: string; snapshot: { identifier: string; tags: Record<string, string> } }): Promise<EcsReleasePreparation>;
+    /** The reads of `inspect` and, when the deploy is to go ahead on a tenant with a database, its snapshot (after pruning older ones with `prune`). */
+    prepare(
+      stack: { target: AwsTarget; stackName: string },
+      deploy: { version: string; snapshot: { identifier: string; tags: Record<string, string> }; prune?: { keep: number; maxAgeMs: number } },
+    ): Promise<EcsReleasePreparation>;
     deployAndRecord(version: string, record: { target: AwsTarget }): Promise<DeployResult>;
   };
 }
@@ -45,7 +48,7 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
       remove: () => ecs.ecsDeleteWorkload({ runtime, tenantId }),
       releaseSteps: {
         inspect: ({ target, stackName }) => ecsRelease.ecsInspectForRelease({ runtime, tenantId, target, stackName }),
-        prepare: ({ target, stackName }, { version, snapshot }) => ecsRelease.ecsPrepareRelease({ runtime, tenantId, target, stackName, version, snapshot }),
+        prepare: ({ target, stackName }, deploy) => ecsRelease.ecsPrepareRelease({ runtime, tenantId, target, stackName, ...deploy }),
         deployAndRecord: (version, { target }) => ecsRelease.ecsDeployAndRecord({ runtime, tenantId, image: tenant.image, version, target }),
       },
     };

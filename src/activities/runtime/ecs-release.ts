@@ -1,6 +1,6 @@
 import type { AwsTarget } from '../../shared/tenant-spec';
 import type { AwsClients } from '../aws/clients';
-import { heartbeat } from '../poll';
+import { abortSignal, heartbeat } from '../poll';
 import { createCloudFormationActivities } from '../cloudformation';
 import { createRdsActivities } from '../rds';
 import { createSsmActivities } from '../ssm';
@@ -18,6 +18,8 @@ export interface EcsReleaseInspection {
 export interface EcsReleasePreparation extends EcsReleaseInspection {
   /** The pre-release snapshot's identifier, when one was taken. */
   snapshot?: string;
+  /** Why the older snapshots were not pruned, when they were to be and were not. */
+  retentionNotApplied?: string;
 }
 
 /**
@@ -46,8 +48,10 @@ export function createEcsReleaseActivities(deps: { aws: AwsClients; templates: T
     /**
      * A deploy's first step: the reads of ecsInspectForRelease, then, when the tenant runs
      * another version than `version` and has a database, its pre-release snapshot (as
-     * snapshotCluster, which waits until it is available). Reads that decide and the one change
-     * they lead to: a retry reads again and finds its snapshot by the deterministic identifier.
+     * snapshotCluster, which waits until it is available), after pruning the older ones when the
+     * fleet keeps a limited number (`prune`, as prunePreReleaseSnapshots). Reads that decide, and
+     * the change they lead to: a retry reads again, prunes again (never this release's snapshot)
+     * and finds its snapshot by the deterministic identifier.
      */
     async ecsPrepareRelease(input: {
       runtime: EcsRuntime;
@@ -56,14 +60,26 @@ export function createEcsReleaseActivities(deps: { aws: AwsClients; templates: T
       stackName: string;
       version: string;
       snapshot: { identifier: string; tags: Record<string, string> };
+      prune?: { keep: number; maxAgeMs: number };
     }): Promise<EcsReleasePreparation> {
       const inspection = await inspect(input);
       const cluster = inspection.outputs?.DatabaseClusterIdentifier;
       if (!inspection.current || inspection.current.version === input.version || !cluster) return inspection;
+      let retentionNotApplied: string | undefined;
+      if (input.prune) {
+        heartbeat({ step: 'retention' });
+        try {
+          await rds.prunePreReleaseSnapshots({ target: input.target, tenantId: input.tenantId, clusterIdentifier: cluster, ...input.prune, except: input.snapshot.identifier });
+        } catch (error) {
+          if (abortSignal()?.aborted) throw error;
+          // Housekeeping never stops a release: the snapshot below still has its quota's reserve. Reported, not thrown.
+          retentionNotApplied = error instanceof Error ? error.message : String(error);
+        }
+      }
       // The snapshot's wait heartbeats from here on (awsWait: a heartbeat timeout).
       heartbeat({ step: 'snapshot' });
       const { snapshotIdentifier } = await rds.snapshotCluster({ target: input.target, clusterIdentifier: cluster, snapshotIdentifier: input.snapshot.identifier, tags: input.snapshot.tags });
-      return { ...inspection, snapshot: snapshotIdentifier };
+      return { ...inspection, snapshot: snapshotIdentifier, ...(retentionNotApplied !== undefined ? { retentionNotApplied } : {}) };
     },
 
     /**
