@@ -89,6 +89,28 @@ describe('every provisioning activity is safe to run twice', () => {
     expect(rollout.ready).toBe(true);
     expect(rolloutAgain).toEqual(rollout);
 
+    // A release's merged ECS steps (runtime/ecs-release.ts): reads and snapshot, then deploy and record.
+    const stackRef = { runtime: tenant.runtime, tenantId: tenant.id, target: tenant.aws, stackName };
+    const release = { ...stackRef, version: '1.1.0', snapshot: { identifier: 'pre-merged-initech', tags: { TenantId: tenant.id, Reason: 'pre-release' } }, prune: { keep: 1, maxAgeMs: 86_400_000 } };
+    const [prepared, preparedAgain] = await twice(activities.ecsPrepareRelease, release);
+    expect(prepared).toMatchObject({ current: { version: '1.0.0' }, outputs: { DatabaseClusterIdentifier: stable.outputs.DatabaseClusterIdentifier }, snapshot: 'pre-merged-initech' });
+    // The retry finds the first attempt's snapshot by its identifier.
+    expect(preparedAgain).toEqual(prepared);
+    const deploy = { runtime: tenant.runtime, tenantId: tenant.id, image: tenant.image, version: '1.1.0', target: tenant.aws };
+    const [deployed, deployedAgain] = await twice(activities.ecsDeployAndRecord, deploy);
+    expect(deployed).toMatchObject({ ready: true, changed: true });
+    expect(deployedAgain).toMatchObject({ ready: true, changed: false });
+    const recorded = await activities.putTenantParameters({ target: tenant.aws, tenantId: tenant.id, parameters: { 'workload/version': '1.1.0' } });
+    expect(recorded.unchanged).toEqual(['/tenant-fleet/initech/workload/version']);
+    // On the version it now runs, there is nothing to snapshot.
+    const [inspected, inspectedAgain] = await twice(activities.ecsPrepareRelease, release);
+    expect(inspected.current?.version).toBe('1.1.0');
+    expect(inspected.snapshot).toBeUndefined();
+    expect(inspectedAgain).toEqual(inspected);
+    const [read, readAgain] = await twice(activities.ecsInspectForRelease, stackRef);
+    expect(readAgain).toEqual(read);
+    expect(read).toEqual({ current: inspected.current, outputs: inspected.outputs });
+
     const records = dnsRecordsFor(tenant)!;
     const [upserted, upsertedAgain] = await twice(activities.upsertDnsRecords, records);
     expect(upserted.changed).toEqual(['initech.b.tenants.test.']);
