@@ -1,4 +1,4 @@
-import { CreateChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ListChangeSetsCommand } from '@aws-sdk/client-cloudformation';
+import { CreateChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ListChangeSetsCommand, waitUntilChangeSetCreateComplete } from '@aws-sdk/client-cloudformation';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -521,6 +521,8 @@ describe('tenantctl against the sandbox', () => {
           Parameters: [{ ParameterKey: 'BackupRetentionDays', ParameterValue: '21' }, ...['TenantId', 'Environment', 'Production', 'DeletionProtection', 'Runtime', 'VpcId', 'SubnetIds', 'DatabaseInstanceClass', 'DatabaseEngineVersion', 'WorkloadSecurityGroupId', 'WorkloadSecurityGroupOwnerId'].map((ParameterKey) => ({ ParameterKey, UsePreviousValue: true }))],
         }),
       );
+      // Created in the background, as on AWS: AVAILABLE only once its creation is complete (a FAILED one throws with its reason).
+      await waitUntilChangeSetCreateComplete({ client: cfn(), maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { StackName: stackName, ChangeSetName: 'tenant-fleet-preview' });
       const before = await stackState();
       expect(before.changeSets).toContain('tenant-fleet-preview:AVAILABLE');
 
