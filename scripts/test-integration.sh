@@ -23,11 +23,12 @@ NO_SANDBOX=" chaos history-secrets interrupt "
 ON_CLUSTER=" temporal-cluster "
 # These files run ECS tasks behind a load balancer as tenant app processes (docs/sandbox.md "ECS tasks").
 ECS_TASKS=" provisioning release "
-# Seconds each file took last time it was measured (test time plus sandbox start-up), to start the
-# longest first so the lanes end together; a file missing here counts as 60.
-DURATIONS="chaos:250 release:260 kubernetes:215 release-crash:130 tenantctl:125 history-secrets:100
-  restore:95 certificates:85 interrupt:50 provisioning:75 temporal-cluster:70 activity-idempotency:65
-  load-balancer:50 codec-server:30 bad-input:30 worker-process:30 metrics:5 sandbox:35 worker-manifests:40"
+# Seconds each file took in the last fresh-clone rehearsal (2 December 2026, two lanes on 2 idle
+# cores; test time plus sandbox start-up), to start the longest first so the lanes end together;
+# a file missing here counts as 60.
+DURATIONS="release:412 chaos:264 kubernetes:232 tenantctl:174 release-crash:149 history-secrets:144
+  certificates:127 restore:95 provisioning:67 interrupt:57 activity-idempotency:51 temporal-cluster:43 metrics:40
+  load-balancer:37 worker-manifests:25 bad-input:21 codec-server:21 sandbox:20 worker-process:20"
 
 # Runs one file in its own sandbox; its output goes to stdout.
 run_file() {
