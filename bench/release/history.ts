@@ -16,10 +16,21 @@ export interface ReleaseHistory {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** gRPC UNAVAILABLE and RESOURCE_EXHAUSTED: the cluster's persistence QPS limit (the compose file's dynamic config) answers so under a burst. */
+const THROTTLED = new Set([8, 14]);
+
 async function list(client: Client, query: string): Promise<WorkflowExecutionInfo[]> {
-  const found: WorkflowExecutionInfo[] = [];
-  for await (const execution of client.workflow.list({ query, pageSize: 1000 })) found.push(execution);
-  return found;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const found: WorkflowExecutionInfo[] = [];
+      for await (const execution of client.workflow.list({ query, pageSize: 1000 })) found.push(execution);
+      return found;
+    } catch (error) {
+      const code = ((error as { cause?: { code?: number } }).cause ?? (error as { code?: number })).code;
+      if (attempt >= 10 || code === undefined || !THROTTLED.has(code)) throw error;
+      await sleep(attempt * 1_000);
+    }
+  }
 }
 
 /** Waits (bounded) until visibility shows no running workflow for the query. */
@@ -49,11 +60,10 @@ async function eventTypes(client: Client, workflowId: string): Promise<Record<st
 export async function releaseHistory(client: Client, releaseId: string, tenantPrefix: string, tenants: number, { locks: withLocks = true } = {}): Promise<ReleaseHistory> {
   const locksQuery = `WorkflowType = 'tenantLock' AND WorkflowId STARTS_WITH 'tenant/${tenantPrefix}-'`;
   if (withLocks) await waitUntilClosed(client, locksQuery, 90_000);
-  const [runs, children, locks] = await Promise.all([
-    list(client, `WorkflowId = 'release/${releaseId}'`),
-    list(client, `ReleaseId = '${releaseId}' AND WorkflowType = 'releaseTenant'`),
-    withLocks ? list(client, locksQuery) : Promise.resolve([]),
-  ]);
+  // One after the other: three listings at once of thousands of workflows hit the cluster's persistence QPS limit.
+  const runs = await list(client, `WorkflowId = 'release/${releaseId}'`);
+  const children = await list(client, `ReleaseId = '${releaseId}' AND WorkflowType = 'releaseTenant'`);
+  const locks = withLocks ? await list(client, locksQuery) : [];
   const sum = (executions: WorkflowExecutionInfo[]) => executions.reduce((n, e) => n + e.historyLength, 0);
   const releaseEvents = sum(runs);
   const childEvents = sum(children);
