@@ -21,7 +21,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 FROM golang:1.26.8-bookworm AS helm
 WORKDIR /src
 COPY scripts/setup-helm.sh ./scripts/
-COPY scripts/lib/go-install.sh ./scripts/lib/
+COPY scripts/go-install-lib.sh ./scripts/
 RUN bash scripts/setup-helm.sh
 
 # --- runtime: production dependencies, compiled code, the templates activities apply -----

@@ -6,8 +6,8 @@
 # cores (9.5 measured at load 25 on a shared machine). setup.sh runs it after the Kubernetes
 # build, whose k8s.io modules (v0.34.2) it shares, so those are downloaded once.
 set -euo pipefail
-# shellcheck source=scripts/lib/go-install.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/go-install.sh"
+# shellcheck source=scripts/go-install-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-install-lib.sh"
 
 # v3.19.x is the Helm line built on the Kubernetes 1.34 libraries, the sandbox apiserver's
 # version: `helm template` and `helm lint` assume that cluster version by default.

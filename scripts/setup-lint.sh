@@ -7,8 +7,8 @@
 # cfn-lint is not here: it is pinned with moto in test/sandbox/moto/requirements.txt.
 # Output stays to one line per step; a failed install points at its log instead of printing it.
 set -euo pipefail
-# shellcheck source=scripts/lib/go-install.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/go-install.sh"
+# shellcheck source=scripts/go-install-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-install-lib.sh"
 
 ACTIONLINT_VERSION="v1.7.12"
 

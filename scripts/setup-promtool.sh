@@ -7,8 +7,8 @@
 # Cold (empty module and build caches) it costs about 12 CPU-minutes (11.6 measured, 1.8 GB of modules):
 # some 6 minutes of wall time on 2 idle cores, 98 measured on this shared machine at load 25-30 (docs/testing.md).
 set -euo pipefail
-# shellcheck source=scripts/lib/go-install.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/go-install.sh"
+# shellcheck source=scripts/go-install-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-install-lib.sh"
 
 # Prometheus 3.16.0: the Go module's tags are v0.<major><minor>.<patch>.
 PROMETHEUS_MODULE_VERSION="v0.316.0"

@@ -42,7 +42,7 @@ export function findInfraFiles(root: string): InfraFiles {
     tenantTemplates: listFiles(root, 'infra/helm/tenant/templates', isYaml),
     dockerfiles: [...listFiles(root, '.', (n) => n === 'Dockerfile'), ...listFiles(root, 'infra/compose', (n) => n.endsWith('.Dockerfile'))],
     ciWorkflows: listFiles(root, 'infra/ci', isYaml),
-    shellScripts: [...listFiles(root, 'scripts', (n) => n.endsWith('.sh')), ...listFiles(root, 'scripts/lib', (n) => n.endsWith('.sh')), ...listFiles(root, 'infra/compose', (n) => n.endsWith('.sh'))],
+    shellScripts: [...listFiles(root, 'scripts', (n) => n.endsWith('.sh')), ...listFiles(root, 'infra/compose', (n) => n.endsWith('.sh'))],
     prometheusRules: listFiles(root, 'infra/prometheus', (n) => n.endsWith('.rules.yaml')),
     prometheusRuleTests: listFiles(root, 'infra/prometheus', (n) => n.endsWith('.rules.test.yaml')),
   };

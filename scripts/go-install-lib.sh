@@ -3,7 +3,7 @@
 # that keeps two setups from building into the same files, and the build itself.
 # shellcheck shell=bash
 
-GO_INSTALL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+GO_INSTALL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GO_INSTALL_BIN="$GO_INSTALL_ROOT/.tools/bin"
 
 log() { printf '[setup] %s\n' "$*"; }
