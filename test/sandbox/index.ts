@@ -191,6 +191,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const kubeconfigPath = faults?.kubeconfigPath ?? kube?.kubeconfigPath;
     const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'), kubeconfigPath);
 
+    // moto itself (never a fault proxy): the load balancer emulator and the ECS task controller are part of AWS here.
+    const dataPlaneAws = {
+      awsEndpoint: aws.endpoint,
+      adminCredentials: baseline.identities.admin,
+      accounts: SANDBOX_ACCOUNTS.map((a) => a.accountId),
+      region: SANDBOX_REGION,
+      stateDir: join(stateDir, 'data-plane'),
+      timeScale: sandboxTimeScale(options.awsSettings),
+    };
     const [dataPlaneStart, loadBalancerStart] = await Promise.allSettled([
       kube
         ? // Tenant pods' processes and readiness, and their targets (kube/README.md, "Data plane"): on the
@@ -208,28 +217,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
             return d;
           })
         : Promise.resolve(undefined),
-      startLoadBalancerEmulator({
-        awsEndpoint: aws.endpoint,
-        adminCredentials: baseline.identities.admin,
-        accounts: SANDBOX_ACCOUNTS.map((a) => a.accountId),
-        region: SANDBOX_REGION,
-        stateDir: join(stateDir, 'data-plane'),
-        timeScale: sandboxTimeScale(options.awsSettings),
-      }).then(track),
+      startLoadBalancerEmulator(dataPlaneAws).then(track),
     ]);
     if (dataPlaneStart.status === 'rejected') throw dataPlaneStart.reason;
     if (loadBalancerStart.status === 'rejected') throw loadBalancerStart.reason;
     const loadBalancer = loadBalancerStart.value;
     const ecsTasks = options.ecsTasks
       ? track(
-          await startEcsTaskController({
-            awsEndpoint: aws.endpoint,
-            adminCredentials: baseline.identities.admin,
-            accounts: SANDBOX_ACCOUNTS.map((a) => a.accountId),
-            region: SANDBOX_REGION,
-            stateDir: join(stateDir, 'data-plane'),
-            timeScale: sandboxTimeScale(options.awsSettings),
-          }),
+          await startEcsTaskController(dataPlaneAws),
         )
       : undefined;
     log(`sandbox ready after ${since()}`);
