@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
@@ -110,6 +110,26 @@ def topo_order(resources: dict[str, Any]) -> list[str]:
     return order
 
 
+def _walk(node: Any, fix: Callable[[dict[str, Any]], None]) -> Any:
+    """Applies `fix` to every mapping of a template tree, outermost first; returns the node."""
+    if isinstance(node, dict):
+        fix(node)
+        for child in node.values():
+            _walk(child, fix)
+    elif isinstance(node, list):
+        for child in node:
+            _walk(child, fix)
+    return node
+
+
+def _fix_getatt(node: dict[str, Any]) -> None:
+    value = node.get("Fn::GetAtt")
+    if isinstance(value, list) and len(value) > 2 and all(isinstance(v, str) for v in value):
+        node["Fn::GetAtt"] = [value[0], ".".join(value[1:])]
+    elif isinstance(value, str) and "." in value:
+        node["Fn::GetAtt"] = value.split(".", 1)
+
+
 def _normalize_getatt(node: Any) -> Any:
     """`!GetAtt Db.Endpoint.Address` means attribute "Endpoint.Address" of Db.
 
@@ -117,31 +137,17 @@ def _normalize_getatt(node: Any) -> Any:
     "${Db.Endpoint.Address}" the same way), so nested attributes such as
     Endpoint.Port or MasterUserSecret.SecretArn resolve to the wrong thing.
     """
-    if isinstance(node, dict):
-        value = node.get("Fn::GetAtt")
-        if isinstance(value, list) and len(value) > 2 and all(isinstance(v, str) for v in value):
-            node["Fn::GetAtt"] = [value[0], ".".join(value[1:])]
-        elif isinstance(value, str) and "." in value:
-            node["Fn::GetAtt"] = value.split(".", 1)
-        for child in node.values():
-            _normalize_getatt(child)
-    elif isinstance(node, list):
-        for child in node:
-            _normalize_getatt(child)
-    return node
+    return _walk(node, _fix_getatt)
+
+
+def _fix_condition(node: dict[str, Any]) -> None:
+    if list(node) == ["Fn::Condition"] and isinstance(node["Fn::Condition"], str):
+        node["Condition"] = node.pop("Fn::Condition")
 
 
 def _normalize_condition(node: Any) -> Any:
     """`!Condition Other` means `{"Condition": "Other"}`; moto's YAML loader makes it `Fn::Condition`."""
-    if isinstance(node, dict):
-        if list(node) == ["Fn::Condition"] and isinstance(node["Fn::Condition"], str):
-            node["Condition"] = node.pop("Fn::Condition")
-        for child in node.values():
-            _normalize_condition(child)
-    elif isinstance(node, list):
-        for child in node:
-            _normalize_condition(child)
-    return node
+    return _walk(node, _fix_condition)
 
 
 def normalize_template(template_dict: Any) -> Any:
