@@ -8,7 +8,7 @@ import {
   type CertificateDetail,
   type CertificateStatus,
 } from '@aws-sdk/client-acm';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { quietActivityEnvironment } from '../support/mock-activity';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createAcmActivities } from '../../src/activities/acm';
 import { AwsClients } from '../../src/activities/aws/clients';
@@ -25,7 +25,7 @@ const arn = (id: string) => `arn:aws:acm:us-east-1:123456789012:certificate/${id
 
 /** Runs an activity inside an activity context. */
 function run<I, O>(activity: (input: I) => Promise<O>, input: I): Promise<O> {
-  return new MockActivityEnvironment().run(activity, input);
+  return quietActivityEnvironment().run(activity, input);
 }
 
 interface Cert {

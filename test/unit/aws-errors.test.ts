@@ -10,7 +10,7 @@ import {
   SnapshotQuotaExceededFault,
 } from '@aws-sdk/client-rds';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { quietActivityEnvironment } from '../support/mock-activity';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createAwsActivities } from '../../src/activities';
 import { AwsClients } from '../../src/activities/aws/clients';
@@ -45,7 +45,7 @@ beforeEach(() => {
 afterEach(() => clients.destroy());
 
 const snapshot = () =>
-  new MockActivityEnvironment()
+  quietActivityEnvironment()
     .run(activities.snapshotCluster, { target, clusterIdentifier: 'tenant-acme-db', snapshotIdentifier: 'pre-r1-acme-0a1b2c3d' })
     .then(
       () => undefined,
@@ -74,7 +74,7 @@ describe('AWS errors at the activity boundary', () => {
   it('a resource that must exist and does not fails at once as ResourceNotFound', async () => {
     elb.on(DescribeListenerCertificatesCommand).rejects(new ListenerNotFoundException({ message: 'One or more listeners not found', $metadata: { httpStatusCode: 400 } }));
     const listenerArn = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/alb/1/2';
-    const failure = await new MockActivityEnvironment().run(activities.listListenerCertificates, { target, listenerArn }).catch((e: unknown) => e);
+    const failure = await quietActivityEnvironment().run(activities.listListenerCertificates, { target, listenerArn }).catch((e: unknown) => e);
     expect(failure).toMatchObject({ type: ErrorType.ResourceNotFound, nonRetryable: true });
     expect((failure as Error).message).toContain(`elasticloadbalancing:DescribeListenerCertificates in account 123456789012 eu-west-1 on ListenerArn=${listenerArn}`);
   });
@@ -98,7 +98,7 @@ describe('AWS errors at the activity boundary', () => {
 
   it('errors an activity expects are still handled by it (a missing stack is no failure)', async () => {
     cfn.on(DescribeStacksCommand).rejects(new CloudFormationServiceException({ name: 'ValidationError', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Stack with id tenant-acme does not exist' }));
-    await expect(new MockActivityEnvironment().run(activities.getStackOutputs, { target, stackName: 'tenant-acme' })).resolves.toBeUndefined();
+    await expect(quietActivityEnvironment().run(activities.getStackOutputs, { target, stackName: 'tenant-acme' })).resolves.toBeUndefined();
   });
 });
 

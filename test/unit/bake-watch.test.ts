@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`. */
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { quietActivityEnvironment } from '../support/mock-activity';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsClients } from '../../src/activities/aws/clients';
 import { createBakeWatchActivities, type BakeWatchInput, type BakeWatchResult } from '../../src/activities/bake-watch';
@@ -36,7 +36,7 @@ const fleet = (ids: string[]): WatchSet => {
 };
 
 const watch = (input: Partial<BakeWatchInput> & { tenants: WatchSet }) =>
-  new MockActivityEnvironment().run<[BakeWatchInput], BakeWatchResult, (input: BakeWatchInput) => Promise<BakeWatchResult>>(createBakeWatchActivities({ aws: clients }).watchBake, {
+  quietActivityEnvironment().run<[BakeWatchInput], BakeWatchResult, (input: BakeWatchInput) => Promise<BakeWatchResult>>(createBakeWatchActivities({ aws: clients }).watchBake, {
     releaseId: 'r1',
     wave: 'rest',
     since: Date.now() - 60_000,

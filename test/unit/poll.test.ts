@@ -1,4 +1,4 @@
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { quietActivityEnvironment } from '../support/mock-activity';
 import { pollDelay, pollWithHeartbeat, POLL_DEFAULTS } from '../../src/activities/poll';
 
 describe('pollDelay', () => {
@@ -31,7 +31,7 @@ describe('pollDelay', () => {
 
 describe('pollWithHeartbeat', () => {
   it('heartbeats during a pause longer than the heartbeat timeout allows between reads', async () => {
-    const env = new MockActivityEnvironment();
+    const env = quietActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (details: unknown) => beats.push(details));
     let reads = 0;

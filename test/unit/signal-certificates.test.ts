@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`. */
 import type { Client } from '@temporalio/client';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { quietActivityEnvironment } from '../support/mock-activity';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +63,7 @@ describe('signalCertificates starts certs/<group> from the fleet config', () => 
     const activities = createTemporalActivities({ client, taskQueue: 'q', fleetConfig: fleetConfigSource(path) });
     const input = globexReconcile(exampleText);
 
-    const result = await new MockActivityEnvironment().run(activities.signalCertificates, input);
+    const result = await quietActivityEnvironment().run(activities.signalCertificates, input);
     expect(result).toEqual({ workflowId: 'certs/public-us-east-1' });
     expect(started).toHaveLength(1);
     const config = parseFleetConfig(readFileSync(path, 'utf8'));
@@ -75,7 +75,7 @@ describe('signalCertificates starts certs/<group> from the fleet config', () => 
     expect(started[0]!.signalArgs).toEqual([input.request]);
 
     // A retry sends the same thing again.
-    await new MockActivityEnvironment().run(activities.signalCertificates, input);
+    await quietActivityEnvironment().run(activities.signalCertificates, input);
     expect(started[1]).toEqual(started[0]);
   });
 
@@ -83,7 +83,7 @@ describe('signalCertificates starts certs/<group> from the fleet config', () => 
     const path = writeConfig((raw) => (raw.certificates = { ...POLICY, gracePeriod: 'two minutes' }));
     const { client, started } = stubClient();
     const activities = createTemporalActivities({ client, taskQueue: 'q', fleetConfig: fleetConfigSource(path) });
-    const failure: unknown = await new MockActivityEnvironment().run(activities.signalCertificates, globexReconcile(exampleText)).catch((e: unknown) => e);
+    const failure: unknown = await quietActivityEnvironment().run(activities.signalCertificates, globexReconcile(exampleText)).catch((e: unknown) => e);
     expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
     expect((failure as Error).message).toMatch(/certificates\.gracePeriod: expected a duration such as .* \(got "two minutes"\)/);
     expect(started).toEqual([]);
@@ -96,7 +96,7 @@ describe('signalCertificates starts certs/<group> from the fleet config', () => 
     });
     const { client, started } = stubClient();
     const activities = createTemporalActivities({ client, taskQueue: 'q', fleetConfig: fleetConfigSource(path) });
-    const failure: unknown = await new MockActivityEnvironment().run(activities.signalCertificates, globexReconcile(exampleText)).catch((e: unknown) => e);
+    const failure: unknown = await quietActivityEnvironment().run(activities.signalCertificates, globexReconcile(exampleText)).catch((e: unknown) => e);
     expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
     expect((failure as Error).message).toMatch(/unknown certificate group "public-us-east-1": expected one of the fleet's load balancers: renamed-lb/);
     expect(started).toEqual([]);
@@ -106,7 +106,7 @@ describe('signalCertificates starts certs/<group> from the fleet config', () => 
     const { client, started } = stubClient();
     const activities = createTemporalActivities({ client, taskQueue: 'q', fleetConfig: fleetConfigSource(writeConfig(() => undefined)) });
     const input = globexReconcile(exampleText);
-    const failure: unknown = await new MockActivityEnvironment()
+    const failure: unknown = await quietActivityEnvironment()
       .run(activities.signalCertificates, { ...input, request: { ...input.request, hostnames: ['Not A Hostname'] } })
       .catch((e: unknown) => e);
     expect(failure).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
@@ -118,7 +118,7 @@ describe('signalCertificates starts certs/<group> from the fleet config', () => 
     const { client, started } = stubClient();
     const activities = createTemporalActivities({ client, taskQueue: 'q' });
     const input = globexReconcile(exampleText);
-    await new MockActivityEnvironment().run(activities.signalCertificates, input);
+    await quietActivityEnvironment().run(activities.signalCertificates, input);
     expect(started[0]!.args).toEqual([input.start]);
   });
 });

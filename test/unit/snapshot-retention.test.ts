@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`. */
 import { DeleteDBClusterSnapshotCommand, DescribeDBClusterSnapshotsCommand, DBClusterSnapshotNotFoundFault, RDSClient, type DBClusterSnapshot } from '@aws-sdk/client-rds';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { quietActivityEnvironment } from '../support/mock-activity';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,7 +52,7 @@ describe('prunePreReleaseSnapshots', () => {
   });
   const pre = { TenantId: 'acme', Reason: 'pre-release' };
   const prune = () =>
-    new MockActivityEnvironment().run(createRdsActivities({ aws: clients }).prunePreReleaseSnapshots, {
+    quietActivityEnvironment().run(createRdsActivities({ aws: clients }).prunePreReleaseSnapshots, {
       target,
       tenantId: 'acme',
       clusterIdentifier: 'tenant-acme',

@@ -15,7 +15,7 @@ import {
   type DBClusterSnapshot,
 } from '@aws-sdk/client-rds';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { quietActivityEnvironment } from '../support/mock-activity';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsClients } from '../../src/activities/aws/clients';
 import { createRdsActivities } from '../../src/activities/rds';
@@ -53,7 +53,7 @@ describe('snapshotCluster reuses only its own snapshot', () => {
     rds.on(DescribeDBClusterSnapshotsCommand).resolves({
       DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: input.snapshotIdentifier, DBClusterSnapshotArn: 'arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:x', Status: 'available', ...snapshot }],
     });
-  const run = () => new MockActivityEnvironment().run(createRdsActivities({ aws: clients }).snapshotCluster, input);
+  const run = () => quietActivityEnvironment().run(createRdsActivities({ aws: clients }).snapshotCluster, input);
 
   beforeEach(() => {
     rds.reset();
@@ -98,7 +98,7 @@ describe('restoreClusterFromSnapshot with an age limit', () => {
       DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: 'pre-r1-acme-0a1b2c3d', Status: 'available', SnapshotCreateTime: new Date(Date.now() - ms) }],
     });
   const restore = () =>
-    new MockActivityEnvironment().run(createRdsActivities({ aws: clients }).restoreClusterFromSnapshot, {
+    quietActivityEnvironment().run(createRdsActivities({ aws: clients }).restoreClusterFromSnapshot, {
       target,
       clusterIdentifier: 'tenant-acme',
       snapshotIdentifier: 'pre-r1-acme-0a1b2c3d',
@@ -165,7 +165,7 @@ describe('restoreClusterFromSnapshot waits for the new writer', () => {
       events.push(`rename ${DBClusterIdentifier}`);
       return {};
     });
-    const restore = new MockActivityEnvironment().run(createRdsActivities({ aws: clients }).restoreClusterFromSnapshot, {
+    const restore = quietActivityEnvironment().run(createRdsActivities({ aws: clients }).restoreClusterFromSnapshot, {
       target,
       clusterIdentifier: 'tenant-acme',
       snapshotIdentifier: 'pre-r1-acme-0a1b2c3d',
@@ -187,7 +187,7 @@ describe('retireCluster deletes a replaced cluster, leaving a final snapshot', (
   });
   afterEach(() => clients.destroy());
   const notFound = (Fault: typeof DBClusterNotFoundFault | typeof DBInstanceNotFoundFault) => new Fault({ message: 'not found', $metadata: { httpStatusCode: 404 } });
-  const retire = () => new MockActivityEnvironment().run(createRdsActivities({ aws: clients }).retireCluster, { target, clusterIdentifier: 'tenant-acme-o0a1b2c3d' });
+  const retire = () => quietActivityEnvironment().run(createRdsActivities({ aws: clients }).retireCluster, { target, clusterIdentifier: 'tenant-acme-o0a1b2c3d' });
 
   it('lifts deletion protection, deletes the writer renamed aside, then the cluster with a final snapshot', async () => {
     const events: string[] = [];

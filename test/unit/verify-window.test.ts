@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`. */
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricStatisticsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { quietActivityEnvironment } from '../support/mock-activity';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AwsClients } from '../../src/activities/aws/clients';
 import { createHealthActivities, type VerifyInput } from '../../src/activities/verify-health';
@@ -28,7 +28,7 @@ const alarm: MetricAlarm = {
 const cloudWatch = mockClient(CloudWatchClient);
 let clients: AwsClients;
 const verify = (input: Partial<VerifyInput>) =>
-  new MockActivityEnvironment()
+  quietActivityEnvironment()
     .run(createHealthActivities({ aws: clients }).verifyTenantHealth, { tenantId: 'acme', target, alarmNames: ['tenant-acme-5xx'], windowMs: 30, intervalMs: 10, ...input })
     .catch((e: unknown) => e);
 
