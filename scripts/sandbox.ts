@@ -22,7 +22,7 @@ const optionsSchema = z.strictObject({ temporal: z.enum(TEMPORAL_FLAVORS) });
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { temporal: { type: 'string', default: 'dev' } }, strict: true });
   const options = parseOrThrow(optionsSchema, values, 'npm run sandbox options');
-  const sandbox = await startSandbox({ stateDir: process.env.TENANT_FLEET_SANDBOX_DIR, temporal: options.temporal, ecsTasks: true, log, signal: interrupt.signal });
+  const sandbox = await startSandbox({ stateDir: process.env.TENANT_FLEET_SANDBOX_DIR, temporal: options.temporal, ecsTasks: true, blueGreen: true, log, signal: interrupt.signal });
   try {
     const workerLog = logWorkersToFile(join(sandbox.stateDir, 'logs', 'workers.log'));
     Object.assign(process.env, sandbox.env);

@@ -22,7 +22,9 @@ NO_SANDBOX=" chaos history-secrets interrupt "
 # These files run on the production-shaped Temporal (PostgreSQL, several shards; docs/testing.md).
 ON_CLUSTER=" temporal-cluster "
 # These files run ECS tasks behind a load balancer as tenant app processes (docs/sandbox.md "ECS tasks").
-ECS_TASKS=" provisioning release "
+ECS_TASKS=" provisioning release blue-green "
+# These files' fleet config names the load balancer's test listener: tenants get blue/green's green slot.
+BLUE_GREEN=" blue-green "
 # Seconds each file took in the last fresh-clone rehearsal (2 December 2026, two lanes on 2 idle
 # cores; test time plus sandbox start-up), to start the longest first so the lanes end together;
 # a file missing here counts as 60.
@@ -32,7 +34,7 @@ DURATIONS="release:412 chaos:264 kubernetes:232 tenantctl:174 release-crash:149 
 
 # Runs one file in its own sandbox; its output goes to stdout.
 run_file() {
-  local file="$1" name kube temporal sandbox_off ecs_tasks
+  local file="$1" name kube temporal sandbox_off ecs_tasks blue_green
   name="$(basename "$file" .test.ts)"
   kube=1
   [[ "$NO_KUBE" == *" $name "* ]] && kube=0
@@ -42,13 +44,15 @@ run_file() {
   [[ "$ON_CLUSTER" == *" $name "* ]] && temporal=cluster
   ecs_tasks=0
   [[ "$ECS_TASKS" == *" $name "* ]] && ecs_tasks=1
+  blue_green=0
+  [[ "$BLUE_GREEN" == *" $name "* ]] && blue_green=1
   if [ "$sandbox_off" = 1 ]; then
     echo "[integration] $file (starts its own servers; state under .sandbox/test-$name*)"
   else
     echo "[integration] $file (sandbox .sandbox/test-$name, Temporal $temporal, Kubernetes $([ "$kube" = 1 ] && echo on || echo off))"
   fi
   TENANT_FLEET_TEST_SANDBOX=".sandbox/test-$name" TENANT_FLEET_TEST_KUBE="$kube" TENANT_FLEET_TEST_TEMPORAL="$temporal" \
-    TENANT_FLEET_TEST_ECS_TASKS="$ecs_tasks" TENANT_FLEET_TEST_NO_SANDBOX="$sandbox_off" npx jest --selectProjects integration --runTestsByPath "$file"
+    TENANT_FLEET_TEST_ECS_TASKS="$ecs_tasks" TENANT_FLEET_TEST_BLUE_GREEN="$blue_green" TENANT_FLEET_TEST_NO_SANDBOX="$sandbox_off" npx jest --selectProjects integration --runTestsByPath "$file"
 }
 
 # One lane's unit of work: runs a file with its output to its log, and prints one line.

@@ -5,6 +5,7 @@ import { withAwsFailures } from './aws/errors';
 import { createCloudFormationActivities } from './cloudformation';
 import { createElbv2Activities } from './elbv2';
 import { createHealthActivities } from './verify-health';
+import { createListenerRuleActivities } from './listener-rule';
 import { createRdsActivities } from './rds';
 import { createRoute53Activities } from './route53';
 import { createEcsActivities } from './runtime/ecs';
@@ -30,5 +31,6 @@ export function createAwsActivities(deps: AwsActivityDependencies) {
     ...createBakeWatchActivities(deps),
     ...createAcmActivities(deps),
     ...createElbv2Activities(deps),
+    ...createListenerRuleActivities(deps),
   });
 }

@@ -63,6 +63,8 @@ export const tenantSpecSchema = z.strictObject({
     .strictObject({
       name: z.string(),
       listenerArn: z.string(),
+      /** Blue/green's test listener (fleet config loadBalancers[].testListenerArn); absent without one and in older histories. */
+      testListenerArn: z.string().optional(),
       dnsName: hostnameSchema,
       aws: awsTargetSchema,
       /** The load balancer's VPC (its target groups'); absent in histories recorded before tenants got traffic. */

@@ -13,6 +13,7 @@ import type { Route53Activities } from '../activities/route53';
 import type { EcsActivities } from '../activities/runtime/ecs';
 import type { EcsReleaseActivities } from '../activities/runtime/ecs-release';
 import type { KubernetesActivities } from '../activities/runtime/kubernetes';
+import type { ListenerRuleActivities } from '../activities/listener-rule';
 import type { SsmActivities } from '../activities/ssm';
 import type { TemporalActivities } from '../activities/temporal';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
@@ -92,6 +93,7 @@ type AllActivities = CloudFormationActivities &
   BakeWatchActivities &
   AcmActivities &
   Elbv2Activities &
+  ListenerRuleActivities &
   KubernetesActivities &
   TemporalActivities &
   FleetActivities &
@@ -157,6 +159,9 @@ export const ACTIVITY_OPTIONS = {
   attachListenerCertificates: awsCall,
   detachListenerCertificates: awsCall,
   allocateRulePriority: awsCall,
+  // Blue/green (src/activities/listener-rule.ts): a rule's forward weights, one ModifyRule at most.
+  readTrafficWeights: awsCall,
+  setTrafficWeights: awsCall,
   // Kubernetes (each cluster's own task queue)
   k8sApplyWorkload: kubeCall,
   k8sSetVersion: kubeCall,

@@ -1,6 +1,7 @@
 import { CancellationScope, patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { Elbv2Activities } from '../activities/elbv2';
+import type { ListenerRuleActivities } from '../activities/listener-rule';
 import type { Route53Activities } from '../activities/route53';
 import type { SsmActivities } from '../activities/ssm';
 import type { TemporalActivities } from '../activities/temporal';
@@ -21,6 +22,7 @@ import {
   dnsRecordsFor,
   stackParametersFor,
   stackTagsFor,
+  BLUE_GREEN_TRAFFIC_PATCH,
   TRAFFIC_STACK_PATCH,
   trafficStackNameFor,
   trafficStackParametersFor,
@@ -36,6 +38,7 @@ const ssm = activitiesFor<SsmActivities>();
 const dns = activitiesFor<Route53Activities>();
 const temporal = activitiesFor<TemporalActivities>();
 const elb = activitiesFor<Elbv2Activities>();
+const listenerRule = activitiesFor<ListenerRuleActivities>();
 
 const STEPS = ['lock', 'traffic', 'stack', 'parameters', 'workload', 'dns', 'certificates'];
 
@@ -80,11 +83,27 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
             const priority = existing?.RulePriority
               ? Number(existing.RulePriority)
               : (await elb.allocateRulePriority({ target: lb.aws, listenerArn: lb.listenerArn, tenantId: tenant.id, hostnames: tenant.hostnames })).priority;
+            if (!lb.testListenerArn && existing?.GreenTargetGroupArn) {
+              // Without it the update would delete the green slot, maybe the live one.
+              throw permanentFailure(
+                ErrorType.InvalidInput,
+                `tenant ${tenant.id}: its traffic stack has a green slot but load balancer ${lb.name} has no testListenerArn in the fleet config; put it back (blue/green tenants keep both slots)`,
+              );
+            }
+            // A stack update passes the rule's current weights: provisioning never moves traffic (docs/releases.md, "Blue/green").
+            const weights =
+              lb.testListenerArn && existing?.ListenerRuleArn && existing.TargetGroupArn && patched(BLUE_GREEN_TRAFFIC_PATCH)
+                ? await listenerRule.readTrafficWeights({
+                    target: lb.aws,
+                    ruleArn: existing.ListenerRuleArn,
+                    targetGroups: { blue: existing.TargetGroupArn, green: existing.GreenTargetGroupArn ?? '' },
+                  })
+                : undefined;
             await cfn.deployStack({
               target: lb.aws,
               stackName: trafficStack,
               template: 'tenant-traffic',
-              parameters: trafficStackParametersFor(tenant, lb, priority),
+              parameters: trafficStackParametersFor(tenant, lb, priority, weights?.forwards ? weights : undefined),
               tags: stackTagsFor(tenant),
             });
             if (fresh) steps.onCompensate('traffic', () => cfn.deleteStack({ target: lb.aws, stackName: trafficStack }));

@@ -1,7 +1,9 @@
 import type { EcsActivities } from '../activities/runtime/ecs';
 import type { EcsReleaseActivities, EcsReleaseInspection, EcsReleasePreparation } from '../activities/runtime/ecs-release';
 import type { KubernetesActivities } from '../activities/runtime/kubernetes';
-import type { ApplyResult, CurrentWorkload, DeployResult, RolloutStatus, WorkloadSpec } from '../activities/runtime/types';
+import type {
+  ApplyResult, Colour, ColourStates, CurrentWorkload, DeployResult, EcsColourActivities, KubernetesColourActivities, RolloutStatus, WorkloadSpec,
+} from '../activities/runtime/types';
 import type { AwsTarget, TenantSpec } from '../shared/tenant-spec';
 import { activitiesFor } from './activity-options';
 
@@ -17,6 +19,14 @@ export interface TenantRuntime {
   waitForRollout(): Promise<RolloutStatus>;
   current(): Promise<CurrentWorkload | undefined>;
   remove(): Promise<{ deleted: boolean }>;
+  /** Blue/green colour slots (docs/releases.md, "Blue/green"). */
+  colours: {
+    /** Deploys `version` into `colour` registered with its target group, scaled to the tenant's replicas; ready once its targets are healthy. */
+    deploy(colour: Colour, version: string, targetGroupArn: string): Promise<DeployResult>;
+    read(): Promise<ColourStates>;
+    /** Scales `colour` to 0, keeping its object. */
+    retire(colour: Colour): Promise<{ changed: boolean }>;
+  };
   /**
    * ECS only, where the workload, the stack, the database and the version's record are all on
    * the AWS queue: a release's merged steps (runtime/ecs-release.ts). Undefined for a runtime on
@@ -39,6 +49,7 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
   if (runtime.kind === 'ecs') {
     const ecs = activitiesFor<EcsActivities>();
     const ecsRelease = activitiesFor<EcsReleaseActivities>();
+    const ecsColours = activitiesFor<EcsColourActivities>();
     return {
       apply: (workload) => ecs.ecsApplyWorkload({ runtime, workload }),
       setVersion: (version) => ecs.ecsSetVersion({ runtime, tenantId, image: tenant.image, version }),
@@ -46,6 +57,12 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
       waitForRollout: () => ecs.ecsWaitForRollout({ runtime, tenantId }),
       current: () => ecs.ecsCurrentWorkload({ runtime, tenantId }),
       remove: () => ecs.ecsDeleteWorkload({ runtime, tenantId }),
+      colours: {
+        deploy: (colour, version, targetGroupArn) =>
+          ecsColours.ecsDeployColour({ runtime, tenantId, image: tenant.image, colour, version, replicas: tenant.replicas, targetGroupArn }),
+        read: () => ecsColours.ecsReadColours({ runtime, tenantId }),
+        retire: (colour) => ecsColours.ecsRetireColour({ runtime, tenantId, colour }),
+      },
       releaseSteps: {
         inspect: ({ target, stackName }) => ecsRelease.ecsInspectForRelease({ runtime, tenantId, target, stackName }),
         prepare: ({ target, stackName }, deploy) => ecsRelease.ecsPrepareRelease({ runtime, tenantId, target, stackName, ...deploy }),
@@ -55,6 +72,7 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
   }
   // Each Kubernetes cluster has its own task queue, served by a worker that can reach its API.
   const k8s = activitiesFor<KubernetesActivities>({ taskQueue: runtime.taskQueue });
+  const k8sColours = activitiesFor<KubernetesColourActivities>({ taskQueue: runtime.taskQueue });
   return {
     apply: (workload) => k8s.k8sApplyWorkload({ runtime, workload }),
     setVersion: (version) => k8s.k8sSetVersion({ runtime, tenantId, image: tenant.image, version }),
@@ -62,5 +80,11 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
     waitForRollout: () => k8s.k8sWaitForRollout({ runtime, tenantId }),
     current: () => k8s.k8sCurrentWorkload({ runtime, tenantId }),
     remove: () => k8s.k8sDeleteWorkload({ runtime, tenantId }),
+    colours: {
+      deploy: (colour, version, targetGroupArn) =>
+        k8sColours.k8sDeployColour({ runtime, tenantId, image: tenant.image, colour, version, replicas: tenant.replicas, targetGroupArn }),
+      read: () => k8sColours.k8sReadColours({ runtime, tenantId }),
+      retire: (colour) => k8sColours.k8sRetireColour({ runtime, tenantId, colour }),
+    },
   };
 }

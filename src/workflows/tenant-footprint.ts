@@ -1,5 +1,5 @@
 import type { DnsRecordsInput } from '../activities/route53';
-import type { WorkloadSpec } from '../activities/runtime/types';
+import type { TrafficWeights, WorkloadSpec } from '../activities/runtime/types';
 import { serviceSchema } from '../shared/config/service';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { loadBalancerFullName } from '../shared/rule-priority';
@@ -77,6 +77,8 @@ export function stackTagsFor(tenant: TenantSpec): Record<string, string> {
 
 /** Tenants with a load balancer get a traffic stack (target group, listener rule, alarms) before their workload. */
 export const TRAFFIC_STACK_PATCH = 'tenant-traffic-stack';
+/** Tenants whose load balancer has a test listener: the traffic stack keeps the rule's current weights when updated. */
+export const BLUE_GREEN_TRAFFIC_PATCH = 'tenant-traffic-blue-green';
 
 /**
  * The tenant's traffic stack (infra/cloudformation/tenant-traffic.yaml) lives in its load balancer's
@@ -95,7 +97,13 @@ export const DEFAULT_SERVICE: NonNullable<TenantSpec['service']> = serviceSchema
 export const serviceOf = (tenant: TenantSpec) => tenant.service ?? DEFAULT_SERVICE;
 
 /** The traffic stack's parameters; `rulePriority` is allocated once and then read back from the stack. */
-export function trafficStackParametersFor(tenant: TenantSpec, lb: NonNullable<TenantSpec['loadBalancer']>, rulePriority: number): Record<string, string> {
+export function trafficStackParametersFor(
+  tenant: TenantSpec,
+  lb: NonNullable<TenantSpec['loadBalancer']>,
+  rulePriority: number,
+  /** With a test listener: the rule's current weights, so a stack update never moves traffic (default: all on blue). */
+  weights: TrafficWeights = { blue: 100, green: 0 },
+): Record<string, string> {
   const service = serviceOf(tenant);
   if (!lb.vpcId) {
     throw permanentFailure(ErrorType.InvalidInput, `tenant ${tenant.id}: load balancer ${lb.name} has no VPC in the tenant spec; set accounts[].network.${lb.aws.region} for its account in the fleet config and start again`);
@@ -117,6 +125,10 @@ export function trafficStackParametersFor(tenant: TenantSpec, lb: NonNullable<Te
     DeregistrationDelaySeconds: String(service.deregistrationDelaySeconds),
     LogRetentionDays: String(service.logRetentionDays),
     ...(tenant.workloadVpcId ? { WorkloadVpcId: tenant.workloadVpcId } : {}),
+    // Blue/green's green slot and test route, for tenants whose load balancer has a test listener.
+    ...(lb.testListenerArn
+      ? { BlueGreen: 'true', TestListenerArn: lb.testListenerArn, BlueWeight: String(weights.blue), GreenWeight: String(weights.green) }
+      : {}),
   };
 }
 

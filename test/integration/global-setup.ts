@@ -17,6 +17,8 @@ export default async function globalSetup(): Promise<void> {
     temporal: (process.env.TENANT_FLEET_TEST_TEMPORAL || 'dev') as TemporalFlavor,
     // TENANT_FLEET_TEST_ECS_TASKS=1: ECS tasks behind a load balancer are tenant app processes (scripts/test-integration.sh sets it per file).
     ecsTasks: process.env.TENANT_FLEET_TEST_ECS_TASKS === '1',
+    // TENANT_FLEET_TEST_BLUE_GREEN=1: the load balancer's test listener is in the fleet config (scripts/test-integration.sh).
+    blueGreen: process.env.TENANT_FLEET_TEST_BLUE_GREEN === '1',
     log: (line) => process.stdout.write(`[sandbox] ${line}\n`),
   });
   // scripts/test-integration.sh bundles the workflows once for all the files it runs; alone, a file

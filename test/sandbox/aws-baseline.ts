@@ -61,6 +61,8 @@ export const SANDBOX_ACCOUNTS: SandboxAccount[] = [
 export const SANDBOX_KUBE_OIDC_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 export const externalIdFor = (account: SandboxAccount) => `tenant-fleet-sandbox-${account.name}`;
 export const ACCESS_ROLE_NAME = 'TenantFleetAccess';
+/** The sandbox load balancer's test listener port (blue/green's test route). */
+export const SANDBOX_TEST_LISTENER_PORT = 8443;
 
 export interface AccountBaseline {
   account: SandboxAccount;
@@ -77,6 +79,8 @@ export interface AccountBaseline {
 export interface PlatformBaseline {
   ecsClusterName: string;
   listenerArn: string;
+  /** Blue/green's test listener on the same load balancer (HTTPS 8443): each tenant's test route. */
+  testListenerArn: string;
   loadBalancerDnsName: string;
 }
 
@@ -220,23 +224,24 @@ async function seedPlatform(endpoint: string, platform: AccountBaseline, identit
     let lb = (await elb.send(new DescribeLoadBalancersCommand({ Names: [name] })).catch(() => undefined))?.LoadBalancers?.[0];
     lb ??= (await elb.send(new CreateLoadBalancerCommand({ Name: name, Subnets: platform.subnetIds, Type: 'application', Scheme: 'internet-facing' }))).LoadBalancers![0]!;
     const listeners = (await elb.send(new DescribeListenersCommand({ LoadBalancerArn: lb.LoadBalancerArn }))).Listeners ?? [];
-    let listenerArn = listeners.find((l) => l.Port === 443)?.ListenerArn;
-    if (!listenerArn) {
-      // An ALB's HTTPS listener needs a default certificate before any tenant's exists.
-      const certificateArn = await defaultCertificate(acm);
-      listenerArn = (
+    // An ALB's HTTPS listener needs a default certificate before any tenant's exists.
+    const https = async (port: number) =>
+      listeners.find((l) => l.Port === port)?.ListenerArn ??
+      (
         await elb.send(
           new CreateListenerCommand({
             LoadBalancerArn: lb.LoadBalancerArn,
             Protocol: 'HTTPS',
-            Port: 443,
-            Certificates: [{ CertificateArn: certificateArn }],
+            Port: port,
+            Certificates: [{ CertificateArn: await defaultCertificate(acm) }],
             DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404', ContentType: 'text/plain' } }],
           }),
         )
       ).Listeners![0]!.ListenerArn!;
-    }
-    return { ecsClusterName, listenerArn, loadBalancerDnsName: lb.DNSName!.toLowerCase() };
+    const listenerArn = await https(443);
+    // Blue/green's test route (docs/releases.md, "Blue/green"): a second listener, as AWS's blue/green guides use.
+    const testListenerArn = await https(SANDBOX_TEST_LISTENER_PORT);
+    return { ecsClusterName, listenerArn, testListenerArn, loadBalancerDnsName: lb.DNSName!.toLowerCase() };
   } finally {
     ecs.destroy();
     elb.destroy();

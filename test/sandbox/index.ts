@@ -47,6 +47,12 @@ export interface SandboxOptions {
    * no process serves an ECS tenant's hostnames. Off by default for now (docs/sandbox.md "ECS tasks").
    */
   ecsTasks?: boolean;
+  /**
+   * The fleet config names the load balancer's test listener, so tenants get blue/green's green
+   * slot and test route (docs/releases.md, "Blue/green"). Off by default: every other test keeps
+   * one target group per tenant.
+   */
+  blueGreen?: boolean;
   /** AWS emulator settings (time scale, quotas: test/sandbox/moto/README.md) over its defaults and TENANT_FLEET_SANDBOX_*. */
   awsSettings?: AwsEmulatorSettings;
   log?: (line: string) => void;
@@ -189,7 +195,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       log(`fault proxy: AWS ${faults.aws.url}${faults.kube ? `, Kubernetes ${faults.kube.url}` : ''}, control ${faults.controlUrl} (seed ${faults.state.seed})`);
     }
     const kubeconfigPath = faults?.kubeconfigPath ?? kube?.kubeconfigPath;
-    const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'), kubeconfigPath);
+    const fleetConfigPath = writeSandboxFleetConfig(baseline, join(stateDir, 'fleet.yaml'), kubeconfigPath, { blueGreen: options.blueGreen ?? false });
 
     // moto itself (never a fault proxy): the load balancer emulator and the ECS task controller are part of AWS here.
     const dataPlaneAws = {

@@ -131,6 +131,44 @@ describe('tenant.yaml', () => {
     expect(trafficStackParametersFor(sampleTenant(), sampleTenant().loadBalancer!, 7)).not.toHaveProperty('WorkloadVpcId');
   });
 
+  it('has a green slot, weighted rule and test route only with BlueGreen, with the weights it is given', () => {
+    const traffic = template('tenant-traffic');
+    const lb = sampleTenant().loadBalancer!;
+    // Tenants on a load balancer without a test listener keep today's stack exactly.
+    const plain = trafficStackParametersFor(sampleTenant(), lb, 7);
+    expect(Object.keys(plain).filter((k) => /BlueGreen|Weight|TestListener/.test(k))).toEqual([]);
+    expect(traffic.Parameters.BlueGreen.Default).toBe('false');
+    const testListenerArn = lb.listenerArn.replace(/[^/]+$/, 'test0listener');
+    const withTest = { ...lb, testListenerArn };
+    expect(trafficStackParametersFor(sampleTenant(), withTest, 7)).toEqual(
+      expect.objectContaining({ BlueGreen: 'true', TestListenerArn: testListenerArn, BlueWeight: '100', GreenWeight: '0' }),
+    );
+    // A stack update keeps the weights the rule has now (a release may have left green live).
+    const kept = trafficStackParametersFor(sampleTenant(), withTest, 7, { blue: 0, green: 100 });
+    expect([kept.BlueWeight, kept.GreenWeight]).toEqual(['0', '100']);
+    for (const name of Object.keys(kept)) expect(traffic.Parameters).toHaveProperty(name);
+    for (const name of ['GreenTargetGroup', 'TestListenerRule', 'GreenTargetErrorsAlarm', 'GreenUnhealthyHostsAlarm']) {
+      expect(traffic.Resources[name].Condition).toBe('HasBlueGreen');
+    }
+    expect(traffic.Resources.TestListenerRule.Properties).toEqual(expect.objectContaining({ ListenerArn: { Ref: 'TestListenerArn' }, Priority: { Ref: 'RulePriority' } }));
+    expect(traffic.Resources.ListenerRule.Properties.Actions[0]['Fn::If']).toEqual([
+      'HasBlueGreen',
+      {
+        Type: 'forward',
+        ForwardConfig: {
+          TargetGroups: [
+            { TargetGroupArn: { Ref: 'TargetGroup' }, Weight: { Ref: 'BlueWeight' } },
+            { TargetGroupArn: { Ref: 'GreenTargetGroup' }, Weight: { Ref: 'GreenWeight' } },
+          ],
+        },
+      },
+      { Type: 'forward', TargetGroupArn: { Ref: 'TargetGroup' } },
+    ]);
+    for (const name of ['GreenTargetGroupArn', 'GreenTargetGroupFullName', 'TestListenerRuleArn', 'GreenTargetErrorsAlarmName', 'GreenUnhealthyHostsAlarmName']) {
+      expect(traffic.Outputs[name].Condition).toBe('HasBlueGreen');
+    }
+  });
+
   it('refuses plain-HTTP access to the bucket', () => {
     const policies = Object.values(resources).filter((r) => r.Type === 'AWS::S3::BucketPolicy');
     expect(policies).toHaveLength(1);

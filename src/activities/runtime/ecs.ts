@@ -43,6 +43,49 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
     return taskDefinition;
   };
 
+  /**
+   * A revision of the tenant's family that is `running` with only the image changed: the family's
+   * latest when it already is (an earlier attempt registered it), else a new one.
+   */
+  const revisionWithImage = async (runtime: EcsRuntime, tenantId: string, running: TaskDefinition, wanted: string): Promise<string> => {
+    const withImage = (definitions: ContainerDefinition[]) => definitions.map((c) => (c.name === CONTAINER ? { ...c, image: wanted } : c));
+    const latest = await taskDefinitionOf(runtime, family(tenantId));
+    let revision: string | undefined;
+    if (
+      latest?.taskDefinitionArn &&
+      latest.containerDefinitions?.find((c) => c.name === CONTAINER)?.image === wanted &&
+      JSON.stringify(latest.containerDefinitions) === JSON.stringify(withImage(running.containerDefinitions ?? []))
+    ) {
+      revision = latest.taskDefinitionArn;
+    } else {
+      // Everything the running revision registered with, so only the image changes (volumes, platform, storage...).
+      const { taskDefinition } = await aws.ecs(runtime.aws).send(
+        new RegisterTaskDefinitionCommand({
+          family: family(tenantId),
+          networkMode: running.networkMode,
+          requiresCompatibilities: running.requiresCompatibilities,
+          cpu: running.cpu,
+          memory: running.memory,
+          taskRoleArn: running.taskRoleArn,
+          executionRoleArn: running.executionRoleArn,
+          volumes: running.volumes,
+          placementConstraints: running.placementConstraints,
+          runtimePlatform: running.runtimePlatform,
+          ephemeralStorage: running.ephemeralStorage,
+          pidMode: running.pidMode,
+          ipcMode: running.ipcMode,
+          proxyConfiguration: running.proxyConfiguration,
+          inferenceAccelerators: running.inferenceAccelerators,
+          containerDefinitions: withImage(running.containerDefinitions ?? []),
+          tags: [{ key: 'TenantId', value: tenantId }],
+        }),
+      );
+      revision = taskDefinition?.taskDefinitionArn;
+    }
+    if (!revision) throw retryableFailure(ErrorType.RolloutFailed, `ECS registered no task definition revision for ${family(tenantId)} with image ${wanted}`);
+    return revision;
+  };
+
   const rolloutOf = (service: Service): RolloutStatus => {
     const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
     const desired = service.desiredCount ?? 0;
@@ -170,41 +213,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       if (running.containerDefinitions.find((c) => c.name === CONTAINER)?.image === wanted) {
         return { changed: false, revision: service.taskDefinition };
       }
-      const withImage = (definitions: ContainerDefinition[]) => definitions.map((c) => (c.name === CONTAINER ? { ...c, image: wanted } : c));
-      const latest = await taskDefinitionOf(runtime, family(tenantId));
-      let revision: string | undefined;
-      if (
-        latest?.taskDefinitionArn &&
-        latest.containerDefinitions?.find((c) => c.name === CONTAINER)?.image === wanted &&
-        JSON.stringify(latest.containerDefinitions) === JSON.stringify(withImage(running.containerDefinitions))
-      ) {
-        revision = latest.taskDefinitionArn;
-      } else {
-        // Everything the running revision registered with, so only the image changes (volumes, platform, storage...).
-        const { taskDefinition } = await ecs.send(
-          new RegisterTaskDefinitionCommand({
-            family: family(tenantId),
-            networkMode: running.networkMode,
-            requiresCompatibilities: running.requiresCompatibilities,
-            cpu: running.cpu,
-            memory: running.memory,
-            taskRoleArn: running.taskRoleArn,
-            executionRoleArn: running.executionRoleArn,
-            volumes: running.volumes,
-            placementConstraints: running.placementConstraints,
-            runtimePlatform: running.runtimePlatform,
-            ephemeralStorage: running.ephemeralStorage,
-            pidMode: running.pidMode,
-            ipcMode: running.ipcMode,
-            proxyConfiguration: running.proxyConfiguration,
-            inferenceAccelerators: running.inferenceAccelerators,
-            containerDefinitions: withImage(running.containerDefinitions),
-            tags: [{ key: 'TenantId', value: tenantId }],
-          }),
-        );
-        revision = taskDefinition?.taskDefinitionArn;
-      }
-      if (!revision) throw retryableFailure(ErrorType.RolloutFailed, `ECS registered no task definition revision for ${family(tenantId)} with image ${wanted}`);
+      const revision = await revisionWithImage(runtime, tenantId, running, wanted);
       await ecs.send(new UpdateServiceCommand({ cluster: runtime.clusterName, service: serviceName(tenantId), taskDefinition: revision }));
       return { changed: true, revision };
     },

@@ -1,3 +1,5 @@
+import type { RuntimeSpec } from '../../shared/tenant-spec';
+
 /**
  * What a tenant workload should look like, independent of where it runs. The Kubernetes
  * and ECS activities each implement apply / wait / read / delete over this shape.
@@ -18,6 +20,8 @@ export interface WorkloadSpec {
    * registers the service's tasks with it, Kubernetes binds the Service to it.
    */
   targetGroupArn?: string;
+  /** Blue/green: the colour slot this workload is (absent = blue, every object made before blue/green). */
+  colour?: Colour;
   /**
    * The tenant's own security groups, the first being the workload group its database admits (the
    * traffic stack's): ECS runs the tasks in them beside the cluster's groups; Kubernetes (security
@@ -106,4 +110,79 @@ export const imageRef = (spec: Pick<WorkloadSpec, 'image' | 'version'>) => `${sp
 export function versionOf(imageReference: string): string {
   const lastColon = imageReference.lastIndexOf(':');
   return lastColon > imageReference.lastIndexOf('/') ? imageReference.slice(lastColon + 1) : 'latest';
+}
+
+/**
+ * Blue/green releases (docs/releases.md, "Blue/green"): each tenant with a load balancer has two
+ * fixed colour slots. The slot every tenant had before is `blue` (ECS service `tenant-<id>`, the
+ * chart's Deployment, the traffic stack's TargetGroup); `green` is the second one (ECS service
+ * `tenant-<id>-green`, Deployment `<name>-green`, GreenTargetGroup). A release deploys into the
+ * idle slot, so the live colour alternates from release to release.
+ */
+export type Colour = 'blue' | 'green';
+
+export const COLOURS: readonly Colour[] = ['blue', 'green'];
+
+export const otherColour = (colour: Colour): Colour => (colour === 'blue' ? 'green' : 'blue');
+
+/** The listener rule's forward weights, in percent of the tenant's traffic (they sum to 100). */
+export interface TrafficWeights {
+  blue: number;
+  green: number;
+}
+
+/** One colour slot as a runtime sees it. */
+export interface ColourState {
+  colour: Colour;
+  /** False when the slot's service / Deployment does not exist (green before its first release). */
+  exists: boolean;
+  /** The image tag it runs (or would run when scaled up); absent when it does not exist. */
+  version?: string;
+  desiredReplicas: number;
+  readyReplicas: number;
+}
+
+export type ColourStates = Record<Colour, ColourState>;
+
+/**
+ * Deploy `version` into `colour`, registered with `targetGroupArn` (that colour's group), scaled
+ * to `replicas`; the activity waits until the rollout is ready AND every target is healthy in the
+ * group, and returns a failed rollout rather than throwing. Idempotent: a retry finds what an
+ * earlier attempt created (the green service / Deployment) and only waits again.
+ */
+export interface ColourDeployInput {
+  tenantId: string;
+  image: string;
+  colour: Colour;
+  version: string;
+  replicas: number;
+  targetGroupArn: string;
+  timeoutMs?: number;
+}
+
+/** Scale `colour` to 0 and keep its object, so a switch back within the retention is instant. */
+export interface ColourRetireInput {
+  tenantId: string;
+  colour: Colour;
+}
+
+export interface ColourReadInput {
+  tenantId: string;
+}
+
+/**
+ * The colour activities each runtime implements (ECS: runtime/ecs-colours.ts; Kubernetes: its own
+ * module, on the cluster's task queue), each taking the tenant spec's runtime beside its input.
+ * `deploy` returns `ready: false` with a `failureReason` when the colour cannot become healthy.
+ */
+export interface EcsColourActivities {
+  ecsDeployColour(input: ColourDeployInput & { runtime: Extract<RuntimeSpec, { kind: 'ecs' }> }): Promise<DeployResult>;
+  ecsReadColours(input: ColourReadInput & { runtime: Extract<RuntimeSpec, { kind: 'ecs' }> }): Promise<ColourStates>;
+  ecsRetireColour(input: ColourRetireInput & { runtime: Extract<RuntimeSpec, { kind: 'ecs' }> }): Promise<{ changed: boolean }>;
+}
+
+export interface KubernetesColourActivities {
+  k8sDeployColour(input: ColourDeployInput & { runtime: Extract<RuntimeSpec, { kind: 'kubernetes' }> }): Promise<DeployResult>;
+  k8sReadColours(input: ColourReadInput & { runtime: Extract<RuntimeSpec, { kind: 'kubernetes' }> }): Promise<ColourStates>;
+  k8sRetireColour(input: ColourRetireInput & { runtime: Extract<RuntimeSpec, { kind: 'kubernetes' }> }): Promise<{ changed: boolean }>;
 }

@@ -56,7 +56,14 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
     const lb = must(config.loadBalancers.find((l) => l.name === tenant.loadBalancer), `load balancer ${tenant.loadBalancer}`);
     const lbAccount = must(config.accounts.find((a) => a.name === lb.account), `account ${lb.account}`);
     const vpcId = lbAccount.network[lb.region]?.vpcId;
-    loadBalancer = { name: lb.name, listenerArn: lb.listenerArn, dnsName: lb.dnsName, aws: awsTargetFor(lbAccount, lb.region), ...(vpcId ? { vpcId } : {}) };
+    loadBalancer = {
+      name: lb.name,
+      listenerArn: lb.listenerArn,
+      ...(lb.testListenerArn ? { testListenerArn: lb.testListenerArn } : {}),
+      dnsName: lb.dnsName,
+      aws: awsTargetFor(lbAccount, lb.region),
+      ...(vpcId ? { vpcId } : {}),
+    };
   }
 
   // Only a tenant with a traffic stack gets a workload group: the stack makes it.

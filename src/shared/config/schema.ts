@@ -172,6 +172,13 @@ export const loadBalancerSchema = z.strictObject({
   listenerArn: z.string().regex(/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:listener\/app\/[^/]+\/[^/]+\/[^/]+$/, 'expected an Application Load Balancer listener ARN such as "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/tenants/50dc6c495c0c9188/f2f7dc8efc522ab2"'),
   dnsName: hostnameSchema,
   /**
+   * Blue/green releases' test route (docs/releases.md, "Blue/green"): a second listener of the same
+   * load balancer, where each tenant's hostnames reach the colour a release is about to shift
+   * traffic to before any user does. Tenants on a load balancer with one get the green half of
+   * their traffic stack; without one a plan's blueGreen strategy is refused for them.
+   */
+  testListenerArn: z.string().regex(/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:listener\/app\/[^/]+\/[^/]+\/[^/]+$/, 'expected an Application Load Balancer listener ARN such as "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/tenants/50dc6c495c0c9188/0c1d2e3f4a5b6c7d"').optional(),
+  /**
    * Listener rules this load balancer may hold (AWS's quota: 100 per Application Load Balancer,
    * default rules excluded). Each tenant on it takes one rule: more tenants need another load balancer.
    */
@@ -463,6 +470,15 @@ export const fleetConfigSchema = z
           message: `${tenants.length} tenants name load balancer "${lb.name}", one listener rule each, but it holds at most ${lb.rulesQuota}; spread the tenants over more load balancers (tenants[].loadBalancer)`,
         });
       }
+      if (lb.testListenerArn !== undefined && loadBalancerOfListener(lb.testListenerArn) !== loadBalancerOfListener(lb.listenerArn)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['loadBalancers', i, 'testListenerArn'],
+          message: `listener of ${loadBalancerOfListener(lb.testListenerArn)}, expected one of the same load balancer as listenerArn (${loadBalancerOfListener(lb.listenerArn)}): each tenant's test rule needs its target groups`,
+        });
+      } else if (lb.testListenerArn === lb.listenerArn) {
+        ctx.addIssue({ code: 'custom', path: ['loadBalancers', i, 'testListenerArn'], message: 'is listenerArn itself; expected a second listener of the same load balancer' });
+      }
       if (tenants.length > 0 && !accounts.get(lb.account)?.network[lb.region]) {
         ctx.addIssue({
           code: 'custom',
@@ -604,3 +620,6 @@ export type TenantChartConfig = NonNullable<FleetConfig['tenantChart']>;
 export type { TenantService } from './service';
 export { serviceSchema };
 export type NotificationChannel = FleetConfig['notifications']['channels'][number];
+
+/** `app/<name>/<id>` of a listener ARN. */
+const loadBalancerOfListener = (listenerArn: string) => /:listener\/(app\/[^/]+\/[^/]+)\//.exec(listenerArn)?.[1] ?? listenerArn;
