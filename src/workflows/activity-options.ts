@@ -172,6 +172,10 @@ export const ACTIVITY_OPTIONS = {
   k8sWaitForRollout: kubeWait,
   k8sDeployVersion: kubeWait,
   k8sDeleteWorkload: kubeWait,
+  // Blue/green: a colour's deploy waits for its rollout (and so its targets' health); a scale waits for its pods.
+  k8sDeployColour: kubeWait,
+  k8sReadColours: kubeCall,
+  k8sScaleColour: kubeWait,
   // Temporal and the fleet config
   requestTenantLock: temporalCall,
   claimTenantLock: temporalCall,

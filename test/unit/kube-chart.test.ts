@@ -154,6 +154,62 @@ describeWithHelm(`the tenant chart (infra/helm/tenant), rendered by helm${withHe
     expect(at(byKind(objects).get('Deployment/app'), 'spec', 'template', 'metadata', 'annotations', 'tenant-fleet.io/security-groups')).toBeUndefined();
   });
 
+  describe('blue/green colours', () => {
+    const targetGroupArn = 'arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tenant-wayne/0123456789abcdef';
+    const greenGroupArn = 'arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tenant-wayne-green/fedcba9876543210';
+    const full = { ...workload, targetGroupArn, securityGroupIds: ['sg-0a1b2c3d'] };
+    const matches = (selector: unknown, labels: unknown) =>
+      Object.entries(selector as Record<string, string>).every(([key, value]) => (labels as Record<string, string>)[key] === value);
+
+    it('renders blue as today, with or without the colour: no colour label, the same names and selectors', async () => {
+      const today = await chartWith().render(full);
+      expect(await chartWith().render({ ...full, colour: 'blue' })).toEqual(today);
+      for (const object of today) expect(object.metadata.labels?.['tenant-fleet.io/colour']).toBeUndefined();
+      expect(at(byKind(today).get('Deployment/app'), 'spec', 'selector', 'matchLabels')).toEqual({ 'app.kubernetes.io/name': 'tenant-app', 'app.kubernetes.io/instance': 'wayne' });
+    });
+
+    it("renders green's own Deployment, Service, binding, budget and policy beside the shared objects, selecting only green pods", async () => {
+      const blue = byKind(await chartWith().render(full));
+      const greenObjects = await chartWith().render({ ...full, colour: 'green', version: '1.3.0', targetGroupArn: greenGroupArn });
+      const green = byKind(greenObjects);
+      expect([...green.keys()].filter((key) => !blue.has(key)).sort()).toEqual([
+        'Deployment/app-green',
+        'PodDisruptionBudget/app-green',
+        'SecurityGroupPolicy/app-green',
+        'Service/app-green',
+        'TargetGroupBinding/app-green',
+      ]);
+      // The shared objects render the same for either colour: applying one colour never changes them.
+      for (const [key, object] of green) if (blue.has(key)) expect(object).toEqual(blue.get(key));
+      for (const key of ['Deployment/app-green', 'Service/app-green', 'TargetGroupBinding/app-green', 'PodDisruptionBudget/app-green', 'SecurityGroupPolicy/app-green']) {
+        expect(at(green.get(key), 'metadata', 'labels', 'tenant-fleet.io/colour')).toBe('green');
+      }
+      const deployment = green.get('Deployment/app-green');
+      expect(at(deployment, 'spec', 'template', 'spec', 'containers', 0, 'image')).toBe('registry.sandbox.test/tenant-app:1.3.0');
+      expect(at(deployment, 'spec', 'template', 'spec', 'readinessGates')).toEqual([{ conditionType: 'target-health.elbv2.k8s.aws/app-green' }]);
+      expect(at(green.get('TargetGroupBinding/app-green'), 'spec')).toEqual({ targetType: 'ip', serviceRef: { name: 'app-green', port: 'http' }, targetGroupARN: greenGroupArn });
+
+      const greenPod = at(deployment, 'spec', 'template', 'metadata', 'labels');
+      const bluePod = at(blue.get('Deployment/app'), 'spec', 'template', 'metadata', 'labels');
+      expect(greenPod).toMatchObject({ 'app.kubernetes.io/name': 'tenant-app', 'tenant-fleet.io/tenant-id': 'wayne', 'tenant-fleet.io/colour': 'green' });
+      // Each colour's Deployment, Service, budget and policy select its own pods and never the other colour's.
+      const selectors = (objects: Map<string, Json>, name: string) => [
+        at(objects.get(`Deployment/${name}`), 'spec', 'selector', 'matchLabels'),
+        at(objects.get(`Service/${name}`), 'spec', 'selector'),
+        at(objects.get(`PodDisruptionBudget/${name}`), 'spec', 'selector', 'matchLabels'),
+        at(objects.get(`SecurityGroupPolicy/${name}`), 'spec', 'podSelector', 'matchLabels'),
+      ];
+      for (const selector of selectors(green, 'app-green')) {
+        expect(matches(selector, greenPod)).toBe(true);
+        expect(matches(selector, bluePod)).toBe(false);
+      }
+      for (const selector of selectors(blue, 'app')) {
+        expect(matches(selector, bluePod)).toBe(true);
+        expect(matches(selector, greenPod)).toBe(false);
+      }
+    });
+  });
+
   it('takes the sandbox values file over the defaults (a short progress deadline)', async () => {
     const rendered = byKind(await chartWith(() => [{ file: SANDBOX_VALUES_FILE }]).render(workload));
     expect(at(rendered.get('Deployment/app'), 'spec', 'progressDeadlineSeconds')).toBe(30);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { imageRef, type WorkloadSpec } from '../runtime/types';
+import { imageRef, type Colour, type WorkloadSpec } from '../runtime/types';
 import { INFRA_DIR } from '../templates';
 import type { KubeObject } from '../kube-client/client';
 import { inApplyOrder } from '../kube-client/resources';
@@ -14,6 +14,18 @@ export const SANDBOX_VALUES_FILE = join(TENANT_CHART_DIR, 'values-sandbox.yaml')
 /** Names every tenant chart must give these objects: the activities find them by these. */
 export const TENANT_OBJECTS = { deployment: 'app', container: 'app', configMap: 'app-config' } as const;
 export const tenantNamespace = (tenantId: string) => `tenant-${tenantId}`;
+/**
+ * Blue/green: each colour's Deployment (and Service, binding) is named after blue's with a
+ * "-green" suffix for green, and green's objects carry COLOUR_LABEL; blue's carry none, so the
+ * objects every tenant had before colours existed are blue unchanged (infra/helm/tenant/templates/_helpers.tpl).
+ */
+export const COLOUR_LABEL = 'tenant-fleet.io/colour';
+export const colourDeployment = (colour: Colour = 'blue') => (colour === 'green' ? `${TENANT_OBJECTS.deployment}-green` : TENANT_OBJECTS.deployment);
+/** The pods of one colour (the chart's selector of that colour's Deployment). */
+export const colourPodSelector = (tenantId: string, colour: Colour = 'blue') =>
+  colour === 'green' ? `app.kubernetes.io/instance=${tenantId}-green,${COLOUR_LABEL}=green` : `app.kubernetes.io/instance=${tenantId}`;
+/** The pods of either colour. */
+export const tenantPodSelector = (tenantId: string) => `app.kubernetes.io/instance in (${tenantId},${tenantId}-green)`;
 
 /** What the chart sees as `.Values.tenant`: the workload, composed in code. */
 export interface TenantValues {
@@ -25,6 +37,7 @@ export interface TenantValues {
   port?: number;
   targetGroupArn?: string;
   securityGroupIds?: string[];
+  colour?: Colour;
 }
 
 export interface TenantChartOptions {
@@ -94,6 +107,8 @@ export function tenantValues(workload: WorkloadSpec): TenantValues {
     ...(workload.port === undefined ? {} : { port: workload.port }),
     ...(workload.targetGroupArn === undefined ? {} : { targetGroupArn: workload.targetGroupArn }),
     ...(workload.securityGroupIds === undefined ? {} : { securityGroupIds: workload.securityGroupIds }),
+    // Blue renders with no colour at all, so a fleet's own chart without colours renders as before.
+    ...(workload.colour === 'green' ? { colour: 'green' as const } : {}),
   };
 }
 

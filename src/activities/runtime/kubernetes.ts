@@ -10,12 +10,15 @@ import { objectChanges, intentOf } from '../kube-client/object-diff';
 import { apiVersionOf, describe, inApplyOrder, objectPath, type ObjectRef } from '../kube-client/resources';
 import { containerImage, judgeRollout, type Deployment, type RolloutJudgement } from '../kube-client/rollout';
 import { APPLYSET, appliedBy, applySetId, applySetParent, asMember, memberKey, memberKinds, recordedGroupKinds } from '../kube-chart/applyset';
-import { ChartRenderError, TENANT_OBJECTS, tenantNamespace, type TenantChart } from '../kube-chart/tenant-chart';
+import { COLOUR_LABEL, ChartRenderError, TENANT_OBJECTS, colourDeployment, colourPodSelector, tenantNamespace, tenantPodSelector, type TenantChart } from '../kube-chart/tenant-chart';
 import { abortSignal } from '../poll';
 import { objectStatus } from './kubernetes-objects';
 import {
+  COLOURS,
   imageRef,
+  otherColour,
   versionOf,
+  type Colour,
   type ApplyResult,
   type CurrentWorkload,
   type DeployResult,
@@ -53,11 +56,20 @@ const workloadSpecSchema = z.strictObject({
   port: z.number().int().min(1).max(65535).optional(),
   targetGroupArn: targetGroupArnSchema.optional(),
   securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'expected a security group ID such as "sg-0abc123"')).min(1).max(5).optional(),
+  colour: z.enum(['blue', 'green']).optional(),
 });
 const tenantInputSchema = z.object({ runtime: kubernetesRuntimeSchema, tenantId: tenantIdSchema });
 const applyInputSchema = z.object({ runtime: kubernetesRuntimeSchema, workload: workloadSpecSchema });
 const setVersionInputSchema = tenantInputSchema.extend({ image: workloadSpecSchema.shape.image, version: imageTagSchema });
 const waitInputSchema = tenantInputSchema.extend({ timeoutMs: z.number().int().min(1).optional() });
+const colourSchema = z.enum(['blue', 'green']);
+const currentInputSchema = tenantInputSchema.extend({ colour: colourSchema.optional() });
+const deployColourInputSchema = z.object({
+  runtime: kubernetesRuntimeSchema,
+  workload: workloadSpecSchema.extend({ colour: colourSchema }),
+  timeoutMs: z.number().int().min(1).optional(),
+});
+const scaleColourInputSchema = tenantInputSchema.extend({ colour: colourSchema, replicas: z.number().int().min(0).max(1000), timeoutMs: z.number().int().min(1).optional() });
 
 export interface KubernetesActivityDependencies {
   /** The fleet config's name for the cluster `kube` talks to; inputs naming another cluster are refused. */
@@ -83,25 +95,31 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     return parsed;
   }
 
-  const deploymentRef = (tenantId: string) => ({
+  const deploymentRef = (tenantId: string, colour?: Colour) => ({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: TENANT_OBJECTS.deployment, namespace: tenantNamespace(tenantId) },
+    metadata: { name: colourDeployment(colour), namespace: tenantNamespace(tenantId) },
+  });
+  // The chart names a colour's binding as its Deployment.
+  const bindingRef = (tenantId: string, colour?: Colour) => ({
+    apiVersion: 'elbv2.k8s.aws/v1beta1',
+    kind: 'TargetGroupBinding',
+    metadata: { name: colourDeployment(colour), namespace: tenantNamespace(tenantId) },
   });
   const namespaceRef = (tenantId: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: tenantNamespace(tenantId) } });
 
-  const readDeployment = (tenantId: string) => {
-    const ref = deploymentRef(tenantId);
+  const readDeployment = (tenantId: string, colour?: Colour) => {
+    const ref = deploymentRef(tenantId, colour);
     return kubeStep(`reading ${describe(ref)} ${where}`, () => kube.get<Deployment>(ref));
   };
   // The Deployment's generation changes exactly when its spec does: a stable revision for an unchanged workload.
   const revisionOf = (deployment: KubeObject) => `${describe(deployment)} generation ${deployment.metadata.generation ?? 0}`;
 
   /** Distinct reasons the tenant's containers are waiting (CrashLoopBackOff, ImagePullBackOff), for a failed rollout's message. */
-  async function podProblems(tenantId: string): Promise<string[]> {
-    const pods = await kubeStep(`listing the pods of tenant ${tenantId} ${where}`, () =>
+  async function podProblems(tenantId: string, colour?: Colour): Promise<string[]> {
+    const pods = await kubeStep(`listing the pods of tenant ${tenantId}${colour === 'green' ? ' (green)' : ''} ${where}`, () =>
       kube.list<KubeObject & { status?: { containerStatuses?: { name: string; state?: { waiting?: { reason?: string } } }[] } }>('v1', 'Pod', tenantNamespace(tenantId), {
-        labelSelector: `app.kubernetes.io/instance=${tenantId}`,
+        labelSelector: colourPodSelector(tenantId, colour),
       }),
     );
     const reasons = pods.items.flatMap((pod) =>
@@ -134,7 +152,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
    * The members of the tenant's ApplySet that `wanted` no longer holds: listed by the set's label
    * in the tenant's namespace only, and only those the fleet's field manager applied.
    */
-  async function prunable(namespace: string, id: string, groupKinds: string[], wanted: Set<string>): Promise<ObjectRef[]> {
+  async function prunable(namespace: string, id: string, groupKinds: string[], wanted: Set<string>, keepGreen: boolean): Promise<ObjectRef[]> {
     const found: ObjectRef[] = [];
     for (const groupKind of groupKinds) {
       const apiVersion = apiVersionOf(groupKind);
@@ -149,6 +167,8 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
         // A list's items carry no apiVersion and kind of their own.
         const ref = { apiVersion, kind, metadata: { name: item.metadata.name, namespace } };
         if (wanted.has(memberKey(ref)) || item.metadata.deletionTimestamp || !appliedBy(item, FIELD_MANAGER)) continue;
+        // A blue/green release's green objects: theirs to keep or scale, whatever this apply rendered.
+        if (keepGreen && item.metadata.labels?.[COLOUR_LABEL] === 'green') continue;
         found.push(ref);
       }
     }
@@ -156,8 +176,8 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
   }
 
   /** Deletes what `prunable` finds; true when anything was deleted. */
-  async function prune(namespace: string, id: string, groupKinds: string[], wanted: Set<string>): Promise<boolean> {
-    const stale = await prunable(namespace, id, groupKinds, wanted);
+  async function prune(namespace: string, id: string, groupKinds: string[], wanted: Set<string>, keepGreen: boolean): Promise<boolean> {
+    const stale = await prunable(namespace, id, groupKinds, wanted, keepGreen);
     for (const ref of stale) {
       await kubeStep(`pruning ${describe(ref)} ${where} (the tenant chart no longer renders it)`, () => kube.delete(ref, { propagationPolicy: 'Background' }));
     }
@@ -168,12 +188,98 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
   async function renderMembers(workload: WorkloadSpec): Promise<KubeObject[]> {
     const id = applySetId(tenantNamespace(workload.tenantId));
     const objects = (await renderChart(workload)).map((object) => asMember(object, id));
-    if (!objects.some((o) => o.kind === 'Deployment' && o.metadata.name === TENANT_OBJECTS.deployment)) {
-      throw permanentFailure(ErrorType.InvalidInput, `tenant chart ${chart.description} rendered no Deployment "${TENANT_OBJECTS.deployment}" for tenant ${workload.tenantId}; the fleet releases and watches that Deployment (docs/helm.md)`);
+    const name = colourDeployment(workload.colour);
+    if (!objects.some((o) => o.kind === 'Deployment' && o.metadata.name === name)) {
+      const colour = workload.colour === 'green' ? ' (colour green: a chart for blue/green releases renders it when tenant.colour is "green", docs/releases.md)' : '';
+      throw permanentFailure(ErrorType.InvalidInput, `tenant chart ${chart.description} rendered no Deployment "${name}" for tenant ${workload.tenantId}${colour}; the fleet releases and watches that Deployment (docs/helm.md)`);
     }
     // Every kind first: one this worker cannot apply fails before anything is written.
     for (const object of objects) checkKind(object, `tenant chart ${chart.description}`);
     return objects;
+  }
+
+  /** A colour's Deployment as it runs, with what a later apply must keep: its image, replicas and target group. */
+  async function liveColour(tenantId: string, colour: Colour): Promise<{ deployment: Deployment; image: string; replicas: number; targetGroupArn?: string } | undefined> {
+    const deployment = await readDeployment(tenantId, colour);
+    const image = deployment && containerImage(deployment, TENANT_OBJECTS.container);
+    if (!deployment || image === undefined) return undefined;
+    const binding = await kubeStep(`reading ${describe(bindingRef(tenantId, colour))} ${where}`, () =>
+      kube.get<KubeObject & { spec?: { targetGroupARN?: string } }>(bindingRef(tenantId, colour)),
+    );
+    const targetGroupArn = binding?.spec?.targetGroupARN;
+    return { deployment, image, replicas: deployment.spec?.replicas ?? 1, ...(targetGroupArn ? { targetGroupArn } : {}) };
+  }
+
+  /**
+   * What applying `workload` writes: the chart for its colour (absent: blue) with the workload's
+   * version and replicas, and, when the other colour's Deployment exists (a blue/green release
+   * made it), that colour's own objects rendered with the image, replicas and target group it
+   * runs now, so provisioning brings chart and config changes to both colours and never moves
+   * the idle (or retired) one's version or size. `keepGreen`: green was not rendered, so pruning
+   * must leave objects labelled green alone.
+   */
+  async function renderWorkload(workload: WorkloadSpec): Promise<{ objects: KubeObject[]; keepGreen: boolean }> {
+    const colour = workload.colour ?? 'blue';
+    const own = await renderMembers(workload);
+    const other = otherColour(colour);
+    const kept = await liveColour(workload.tenantId, other);
+    if (!kept) return { objects: own, keepGreen: colour !== 'green' };
+    const tag = kept.image.lastIndexOf(':') > kept.image.lastIndexOf('/') ? kept.image.lastIndexOf(':') : kept.image.length;
+    const { targetGroupArn: _ownGroup, ...rest } = workload;
+    const theirs = await renderMembers({
+      ...rest,
+      colour: other,
+      image: kept.image.slice(0, tag),
+      version: versionOf(kept.image),
+      replicas: kept.replicas,
+      ...(kept.targetGroupArn ? { targetGroupArn: kept.targetGroupArn } : {}),
+    });
+    const ownKeys = new Set(own.map(memberKey));
+    return { objects: inApplyOrder([...own, ...theirs.filter((o) => !ownKeys.has(memberKey(o)))]), keepGreen: false };
+  }
+
+  /**
+   * One colour's own objects (its Deployment, Service, binding, ...): what the chart renders for
+   * that colour and not for the other. The objects both colours share stay provisioning's.
+   */
+  async function colourObjects(workload: WorkloadSpec & { colour: Colour }): Promise<KubeObject[]> {
+    const [own, other] = await Promise.all([renderMembers(workload), renderChart({ ...workload, colour: otherColour(workload.colour) })]);
+    const shared = new Set(other.map(memberKey));
+    return own.filter((o) => !shared.has(memberKey(o)));
+  }
+
+  /** Applies `object` (server-side, forced, as FIELD_MANAGER); whether its intent changed. */
+  async function applyObject(object: KubeObject, tenantId: string): Promise<{ changed: boolean; after: KubeObject }> {
+    const what = describe(object);
+    const before = await kubeStep(`reading ${what} ${where}`, () => kube.get(object));
+    if (object.kind === 'Namespace' && before?.metadata.deletionTimestamp) {
+      // Objects cannot be created in a terminating namespace; once it is gone, a retry recreates everything.
+      throw new KubeTransientError(`${what} ${where} is still being deleted (since ${timestamp(before.metadata.deletionTimestamp)}); tenant ${tenantId} can be applied once it is gone`);
+    }
+    const after = await kubeStep(`applying ${what} ${where} (server-side apply as ${FIELD_MANAGER})`, () => kube.apply(object, { fieldManager: FIELD_MANAGER, force: true }));
+    return { changed: !before || !sameIntent(before, after), after };
+  }
+
+  /** Follows a colour's rollout until it is settled (ready, or failed for good); a failure carries its pods' reasons. */
+  async function followRollout(tenantId: string, colour: Colour | undefined, timeoutMs: number): Promise<RolloutStatus> {
+    const ref = deploymentRef(tenantId, colour);
+    const what = `${describe(ref)} ${where}`;
+    const judged = await kubeStep(`following the rollout of ${what}`, () =>
+      followObject<Deployment, RolloutJudgement | undefined>(kube, {
+        ref,
+        what: `rollout of ${what}`,
+        judge: (deployment) => deployment && judgeRollout(deployment),
+        done: (state) => state === undefined || state.settled,
+        timeoutMs,
+        onTimeout: (state) => retryableFailure(ErrorType.Timeout, `rollout of ${what} not finished after ${timeoutMs} ms: waiting for ${state?.waitingFor ?? 'the Deployment'}`),
+      }),
+    );
+    if (!judged) throw permanentFailure(ErrorType.ResourceNotFound, `${what} not found: provision tenant ${tenantId} before waiting for its rollout`);
+    const { ready, updatedReplicas, readyReplicas, desiredReplicas } = judged;
+    if (judged.failureReason === undefined) return { ready, updatedReplicas, readyReplicas, desiredReplicas };
+    const problems = await podProblems(tenantId, colour);
+    const failureReason = problems.length === 0 ? judged.failureReason : `${judged.failureReason} (${problems.join(', ')})`;
+    return { ready, failureReason, updatedReplicas, readyReplicas, desiredReplicas };
   }
 
   const activities = {
@@ -189,21 +295,13 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
       const { workload } = accept(applyInputSchema, input, 'k8sApplyWorkload');
       const namespace = tenantNamespace(workload.tenantId);
       const id = applySetId(namespace);
-      const objects = await renderMembers(workload);
+      const { objects, keepGreen } = await renderWorkload(workload);
       let changed = false;
       let deployment: KubeObject | undefined;
       const applyOne = async (object: KubeObject) => {
-        const what = describe(object);
-        const before = await kubeStep(`reading ${what} ${where}`, () => kube.get(object));
-        if (object.kind === 'Namespace' && before?.metadata.deletionTimestamp) {
-          // Objects cannot be created in a terminating namespace; once it is gone, a retry recreates everything.
-          throw new KubeTransientError(`${what} ${where} is still being deleted (since ${timestamp(before.metadata.deletionTimestamp)}); tenant ${workload.tenantId} can be applied once it is gone`);
-        }
-        const after = await kubeStep(`applying ${what} ${where} (server-side apply as ${FIELD_MANAGER})`, () =>
-          kube.apply(object, { fieldManager: FIELD_MANAGER, force: true }),
-        );
-        if (!before || !sameIntent(before, after)) changed = true;
-        if (object.kind === 'Deployment' && object.metadata.name === TENANT_OBJECTS.deployment) deployment = after;
+        const applied = await applyObject(object, workload.tenantId);
+        if (applied.changed) changed = true;
+        if (object.kind === 'Deployment' && object.metadata.name === colourDeployment(workload.colour)) deployment = applied.after;
       };
 
       // The namespace first: the ApplySet's parent lives in it.
@@ -221,7 +319,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
       if (!parent || lookIn.join(',') !== recorded.join(',')) await writeParent(lookIn);
       for (const object of objects) if (object.kind !== 'Namespace') await applyOne(object);
 
-      if (await prune(namespace, id, lookIn, new Set(objects.map(memberKey)))) changed = true;
+      if (await prune(namespace, id, lookIn, new Set(objects.map(memberKey)), keepGreen)) changed = true;
       if (lookIn.join(',') !== current.join(',')) await writeParent(current);
       if (!deployment) throw permanentFailure(ErrorType.InvalidInput, `tenant chart ${chart.description} rendered no Deployment for tenant ${workload.tenantId}`);
       return { changed, revision: revisionOf(deployment) };
@@ -257,28 +355,13 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
      */
     async k8sWaitForRollout(input: { runtime: KubernetesRuntime; tenantId: string; timeoutMs?: number }): Promise<RolloutStatus> {
       const { tenantId, timeoutMs = 15 * 60_000 } = accept(waitInputSchema, input, 'k8sWaitForRollout');
-      const what = `${describe(deploymentRef(tenantId))} ${where}`;
-      const judged = await kubeStep(`following the rollout of ${what}`, () =>
-        followObject<Deployment, RolloutJudgement | undefined>(kube, {
-          ref: deploymentRef(tenantId),
-          what: `rollout of ${what}`,
-          judge: (deployment) => deployment && judgeRollout(deployment),
-          done: (state) => state === undefined || state.settled,
-          timeoutMs,
-          onTimeout: (state) => retryableFailure(ErrorType.Timeout, `rollout of ${what} not finished after ${timeoutMs} ms: waiting for ${state?.waitingFor ?? 'the Deployment'}`),
-        }),
-      );
-      if (!judged) throw permanentFailure(ErrorType.ResourceNotFound, `${what} not found: provision tenant ${tenantId} before waiting for its rollout`);
-      const { ready, updatedReplicas, readyReplicas, desiredReplicas } = judged;
-      if (judged.failureReason === undefined) return { ready, updatedReplicas, readyReplicas, desiredReplicas };
-      const problems = await podProblems(tenantId);
-      const failureReason = problems.length === 0 ? judged.failureReason : `${judged.failureReason} (${problems.join(', ')})`;
-      return { ready, failureReason, updatedReplicas, readyReplicas, desiredReplicas };
+      return followRollout(tenantId, undefined, timeoutMs);
     },
 
-    async k8sCurrentWorkload(input: { runtime: KubernetesRuntime; tenantId: string }): Promise<CurrentWorkload | undefined> {
-      const { tenantId } = accept(tenantInputSchema, input, 'k8sCurrentWorkload');
-      const deployment = await readDeployment(tenantId);
+    /** The version a colour runs (absent: blue, the Deployment every tenant has); undefined when that colour has no Deployment. */
+    async k8sCurrentWorkload(input: { runtime: KubernetesRuntime; tenantId: string; colour?: Colour }): Promise<CurrentWorkload | undefined> {
+      const { tenantId, colour } = accept(currentInputSchema, input, 'k8sCurrentWorkload');
+      const deployment = await readDeployment(tenantId, colour);
       const image = deployment && containerImage(deployment, TENANT_OBJECTS.container);
       if (!deployment || image === undefined) return undefined;
       return { image, version: versionOf(image), revision: revisionOf(deployment) };
@@ -293,7 +376,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     async k8sPreviewWorkload(input: { runtime: KubernetesRuntime; workload: WorkloadSpec }): Promise<WorkloadPreview> {
       const { runtime, workload } = accept(applyInputSchema, input, 'k8sPreviewWorkload');
       const namespace = tenantNamespace(workload.tenantId);
-      const objects = await renderMembers(workload);
+      const { objects, keepGreen } = await renderWorkload(workload);
       const base = { kind: 'kubernetes' as const, cluster: runtime.cluster, namespace };
       const live = await kubeStep(`reading ${describe(namespaceRef(workload.tenantId))} ${where}`, () => kube.get(namespaceRef(workload.tenantId)));
       if (!live) {
@@ -310,7 +393,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
         const after = await kubeStep(`dry-running the apply of ${what} ${where} (server-side apply as ${FIELD_MANAGER}, dryRun=All)`, () =>
           kube.apply(object, { fieldManager: FIELD_MANAGER, force: true, dryRun: true }),
         );
-        if (object.kind === 'Deployment' && object.metadata.name === TENANT_OBJECTS.deployment) deployment = before;
+        if (object.kind === 'Deployment' && object.metadata.name === colourDeployment(workload.colour)) deployment = before;
         if (!before) {
           previews.push({ object: what, action: 'create' });
           changes.push({ object: what, field: '(object)', action: 'add' });
@@ -322,7 +405,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
       }
       const parent = await kubeStep(`reading the ApplySet of tenant ${workload.tenantId} ${where}`, () => kube.get(applySetParent(namespace, [])));
       const lookIn = [...new Set([...recordedGroupKinds(parent), ...memberKinds(objects)])].sort();
-      for (const ref of await prunable(namespace, applySetId(namespace), lookIn, new Set(objects.map(memberKey)))) {
+      for (const ref of await prunable(namespace, applySetId(namespace), lookIn, new Set(objects.map(memberKey)), keepGreen)) {
         previews.push({ object: describe(ref), action: 'delete' });
         changes.push({ object: describe(ref), field: '(object)', action: 'remove' });
       }
@@ -350,9 +433,107 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
         );
         for (const item of listed.items) objects.push(objectStatus({ ...item, apiVersion: groupKind.apiVersion, kind: groupKind.kind }, TENANT_OBJECTS.container));
       }
-      const pods = await kubeStep(`listing the pods of tenant ${tenantId} ${where}`, () => kube.list('v1', 'Pod', namespace, { labelSelector: `app.kubernetes.io/instance=${tenantId}` }));
+      const pods = await kubeStep(`listing the pods of tenant ${tenantId} ${where}`, () => kube.list('v1', 'Pod', namespace, { labelSelector: tenantPodSelector(tenantId) }));
       for (const pod of pods.items) objects.push(objectStatus({ ...pod, apiVersion: 'v1', kind: 'Pod' }, TENANT_OBJECTS.container));
       return { namespace, exists: true, objects };
+    },
+
+    /**
+     * Blue/green: deploys `workload` (its version and replicas) into `workload.colour`, bound to
+     * `workload.targetGroupArn` (that colour's target group), and waits until the colour's rollout
+     * is settled. Only that colour's own objects are applied (kube-chart colourObjects), as members
+     * of the tenant's ApplySet; the objects both colours share stay provisioning's. Ready means
+     * every pod of the colour is Ready, which its target-health readiness gate allows only once
+     * its target is healthy in the colour's group. A failed rollout is returned with its reason.
+     * Safe to run twice: a second run applies the same objects (nothing changes) and waits again.
+     */
+    async k8sDeployColour(input: { runtime: KubernetesRuntime; workload: WorkloadSpec & { colour: Colour }; timeoutMs?: number }): Promise<DeployResult & { colour: Colour }> {
+      const { workload, timeoutMs = 15 * 60_000 } = accept(deployColourInputSchema, input, 'k8sDeployColour');
+      const { tenantId, colour } = workload;
+      const namespace = tenantNamespace(tenantId);
+      const objects = await colourObjects(workload);
+      const live = await kubeStep(`reading ${describe(namespaceRef(tenantId))} ${where}`, () => kube.get(namespaceRef(tenantId)));
+      if (!live || live.metadata.deletionTimestamp) {
+        throw permanentFailure(ErrorType.ResourceNotFound, `${describe(namespaceRef(tenantId))} not found ${where}: provision tenant ${tenantId} before deploying its ${colour} colour`);
+      }
+      // The parent must list these kinds before they are written, as k8sApplyWorkload does.
+      const parent = await kubeStep(`reading the ApplySet of tenant ${tenantId} ${where}`, () => kube.get(applySetParent(namespace, [])));
+      const recorded = recordedGroupKinds(parent);
+      const kinds = [...new Set([...recorded, ...memberKinds(objects)])].sort();
+      if (!parent || kinds.join(',') !== recorded.join(',')) {
+        await kubeStep(`recording the ApplySet of tenant ${tenantId} ${where} (kinds ${kinds.join(', ')})`, () =>
+          kube.apply(applySetParent(namespace, kinds), { fieldManager: FIELD_MANAGER, force: true }),
+        );
+      }
+      let changed = false;
+      for (const object of objects) if ((await applyObject(object, tenantId)).changed) changed = true;
+      return { ...(await followRollout(tenantId, colour, timeoutMs)), changed, colour };
+    },
+
+    /**
+     * Blue/green: both colours as they run (a colour without a Deployment is absent): version,
+     * replicas, rollout state and the target group it is bound to. Read-only.
+     */
+    async k8sReadColours(input: { runtime: KubernetesRuntime; tenantId: string }): Promise<Partial<Record<Colour, KubernetesColourState>>> {
+      const { tenantId } = accept(tenantInputSchema, input, 'k8sReadColours');
+      const colours: Partial<Record<Colour, KubernetesColourState>> = {};
+      for (const colour of COLOURS) {
+        const running = await liveColour(tenantId, colour);
+        if (!running) continue;
+        const { ready, failureReason, updatedReplicas, readyReplicas, desiredReplicas } = judgeRollout(running.deployment);
+        colours[colour] = {
+          colour,
+          image: running.image,
+          version: versionOf(running.image),
+          revision: revisionOf(running.deployment),
+          desiredReplicas,
+          readyReplicas,
+          updatedReplicas,
+          ready,
+          ...(failureReason === undefined ? {} : { failureReason }),
+          ...(running.targetGroupArn === undefined ? {} : { targetGroupArn: running.targetGroupArn }),
+        };
+      }
+      return colours;
+    },
+
+    /**
+     * Blue/green: scales a colour to `replicas` (0 retires it) and waits until it has that many
+     * (for 0: until its pods are gone; the Deployment, Service and binding stay, so bringing it
+     * back is a scale, not a deploy). A colour without a Deployment is already at 0. The replica
+     * count is a plain patch by RELEASE_FIELD_MANAGER, as k8sSetVersion's image is: the next
+     * provisioning apply keeps the count it finds (renderWorkload). Safe to run twice.
+     */
+    async k8sScaleColour(input: { runtime: KubernetesRuntime; tenantId: string; colour: Colour; replicas: number; timeoutMs?: number }): Promise<DeployResult & { colour: Colour }> {
+      const { tenantId, colour, replicas, timeoutMs = 10 * 60_000 } = accept(scaleColourInputSchema, input, 'k8sScaleColour');
+      const ref = deploymentRef(tenantId, colour);
+      const what = `${describe(ref)} ${where}`;
+      const current = await readDeployment(tenantId, colour);
+      if (!current) {
+        if (replicas === 0) return { ready: true, updatedReplicas: 0, readyReplicas: 0, desiredReplicas: 0, changed: false, colour };
+        throw permanentFailure(ErrorType.ResourceNotFound, `${what} not found: deploy the ${colour} colour of tenant ${tenantId} before scaling it to ${replicas}`);
+      }
+      const changed = current.spec?.replicas !== replicas;
+      if (changed) {
+        await kubeStep(`scaling ${what} from ${current.spec?.replicas ?? 1} to ${replicas} replicas`, () =>
+          kube.patch(ref, { spec: { replicas } }, { type: 'merge', fieldManager: RELEASE_FIELD_MANAGER }),
+        );
+      }
+      if (replicas > 0) return { ...(await followRollout(tenantId, colour, timeoutMs)), changed, colour };
+      // Scaled to 0, a Deployment keeps the condition of its last rollout (a broken one's
+      // ProgressDeadlineExceeded too): only the count of its pods matters here.
+      await kubeStep(`following ${what} down to 0 replicas`, () =>
+        followObject<Deployment, { observed: boolean; replicas: number } | undefined>(kube, {
+          ref,
+          what: `${what} to scale down to 0`,
+          judge: (deployment) =>
+            deployment && { observed: (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata.generation ?? 0), replicas: deployment.status?.replicas ?? 0 },
+          done: (state) => state === undefined || (state.observed && state.replicas === 0),
+          timeoutMs,
+          onTimeout: (state) => retryableFailure(ErrorType.Timeout, `${what} still has ${state?.replicas ?? '?'} replicas ${timeoutMs} ms after being scaled to 0`),
+        }),
+      );
+      return { ready: true, updatedReplicas: 0, readyReplicas: 0, desiredReplicas: 0, changed, colour };
     },
 
     /**
@@ -403,6 +584,16 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
 }
 
 export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;
+
+/** One colour of a Kubernetes tenant as k8sReadColours reads it. */
+export interface KubernetesColourState extends RolloutStatus {
+  colour: Colour;
+  image: string;
+  version: string;
+  revision: string;
+  /** The target group its TargetGroupBinding registers it in. */
+  targetGroupArn?: string;
+}
 
 /** Whether an apply left the object's intent as it was (kube-client/object-diff.ts). */
 const sameIntent = (before: KubeObject, after: KubeObject) => JSON.stringify(intentOf(before)) === JSON.stringify(intentOf(after));
