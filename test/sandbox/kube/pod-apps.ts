@@ -149,7 +149,8 @@ export class PodApps {
     };
     this.options
       .startApp({
-        tenantId: pod.metadata.labels?.['app.kubernetes.io/instance'] ?? entry.namespace,
+        // A green pod's instance label names its colour (infra/helm/tenant/templates/_helpers.tpl); its tenant-id label does not.
+        tenantId: pod.metadata.labels?.['tenant-fleet.io/tenant-id'] ?? pod.metadata.labels?.['app.kubernetes.io/instance'] ?? entry.namespace,
         service: container.name,
         version: tag,
         hostnames: [],
