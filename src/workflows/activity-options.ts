@@ -172,10 +172,10 @@ export const ACTIVITY_OPTIONS = {
   k8sWaitForRollout: kubeWait,
   k8sDeployVersion: kubeWait,
   k8sDeleteWorkload: kubeWait,
-  // Blue/green: a colour's deploy waits for its rollout (and so its targets' health); a scale waits for its pods.
+  // Blue/green: a colour's deploy waits for its rollout (and so its targets' health); a retire waits for its pods to go.
   k8sDeployColour: kubeWait,
   k8sReadColours: kubeCall,
-  k8sScaleColour: kubeWait,
+  k8sRetireColour: kubeWait,
   // Temporal and the fleet config
   requestTenantLock: temporalCall,
   claimTenantLock: temporalCall,

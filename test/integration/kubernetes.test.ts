@@ -465,31 +465,40 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     }
   }, 300_000);
 
-  it('deploys a green colour beside blue in its own target group, keeps it through provisioning, reads both and retires it; every colour activity run twice gives the same outcome', async () => {
+  it('deploys a green colour beside blue in its own target group from the recorded workload, keeps it through provisioning, reads both and retires it; every colour activity run twice gives the same outcome', async () => {
     const tenant = kubernetesTenant('wonka');
     const { runtime } = tenant;
-    const tenantId = 'colours';
+    // A tenant of the fleet config (the worker renders its values from there); the first test deleted its namespace.
+    const tenantId = tenant.id;
     const namespace = `tenant-${tenantId}`;
     const ref = { runtime, tenantId };
     const elbv2 = h.admin.elbv2(tenant.aws);
     const [blueGroup, greenGroup] = await Promise.all([createTargetGroup(tenant, 'tenant-colours-blue'), createTargetGroup(tenant, 'tenant-colours-green')]);
     const workload: WorkloadSpec = { tenantId, image: tenant.image, version: '1.0.0', replicas: 1, config: { TENANT_ID: tenantId }, targetGroupArn: blueGroup };
-    const green = { ...workload, colour: 'green' as const, version: '1.1.0', targetGroupArn: greenGroup };
+    const green = { ...ref, image: tenant.image, colour: 'green' as const, version: '1.1.0', replicas: 1, targetGroupArn: greenGroup };
     const greenField = (path: string) => kubectl('get', 'deployment', 'app-green', '-n', namespace, '-o', `jsonpath=${path}`);
     try {
       expect((await activities.k8sApplyWorkload({ runtime, workload })).changed).toBe(true);
       expect((await activities.k8sWaitForRollout(ref)).ready).toBe(true);
 
-      const [deployed, deployedAgain] = await twice(activities.k8sDeployColour, { runtime, workload: green });
-      expect(deployed).toEqual({ ready: true, updatedReplicas: 1, readyReplicas: 1, desiredReplicas: 1, changed: true, colour: 'green' });
+      // Before provisioning recorded a workload, there is nothing to render green from.
+      await kubectl('annotate', 'configmap', 'tenant-fleet-applyset', '-n', namespace, 'tenant-fleet.io/applied-workload-');
+      const unrecorded = await failureOf(activities.k8sDeployColour(green));
+      expect(unrecorded.type).toBe(ErrorType.ResourceNotFound);
+      expect(unrecorded.message).toContain(`provision it once (tenantctl tenant provision ${tenantId}) before its first blue/green release`);
+      expect(await kubectl('get', 'deployment', 'app-green', '-n', namespace, '--ignore-not-found', '-o', 'name')).toBe('');
+      expect((await activities.k8sApplyWorkload({ runtime, workload })).changed).toBe(false);
+
+      const [deployed, deployedAgain] = await twice(activities.k8sDeployColour, green);
+      expect(deployed).toEqual({ ready: true, updatedReplicas: 1, readyReplicas: 1, desiredReplicas: 1, changed: true });
       expect(deployedAgain).toEqual({ ...deployed, changed: false });
       // Each colour's pods are targets of its own group only.
       await eventually(() => servingVersions(elbv2, greenGroup), ['1.1.0']);
       expect(await servingVersions(elbv2, blueGroup)).toEqual(['1.0.0']);
       const [colours, coloursAgain] = await twice(activities.k8sReadColours, ref);
       expect(colours).toMatchObject({
-        blue: { colour: 'blue', version: '1.0.0', targetGroupArn: blueGroup, desiredReplicas: 1, ready: true },
-        green: { colour: 'green', version: '1.1.0', targetGroupArn: greenGroup, desiredReplicas: 1, ready: true },
+        blue: { colour: 'blue', exists: true, version: '1.0.0', targetGroupArn: blueGroup, desiredReplicas: 1, readyReplicas: 1, ready: true },
+        green: { colour: 'green', exists: true, version: '1.1.0', targetGroupArn: greenGroup, desiredReplicas: 1, readyReplicas: 1, ready: true },
       });
       expect(coloursAgain).toEqual(colours);
       expect(await activities.k8sCurrentWorkload({ ...ref, colour: 'green' })).toMatchObject({ version: '1.1.0' });
@@ -507,7 +516,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       expect(await checksum()).not.toBe(greenChecksum);
       expect(await kubectl('get', 'targetgroupbinding', 'app-green', '-n', namespace, '-o', 'jsonpath={.spec.targetGroupARN}')).toBe(greenGroup);
       expect((await activities.k8sWaitForRollout(ref)).ready).toBe(true);
-      expect((await activities.k8sDeployColour({ runtime, workload: green })).ready).toBe(true);
+      expect((await activities.k8sDeployColour(green)).ready).toBe(true);
       await eventually(() => servingVersions(elbv2, greenGroup), ['1.1.0']);
       // tenant diff: nothing left to do, green's objects shown unchanged; tenant resources lists them and green's pod.
       const preview = await activities.k8sPreviewWorkload(reprovision);
@@ -521,23 +530,22 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       expect(listed.objects.filter((o) => o.kind === 'Pod' && o.detail === `${tenant.image}:1.1.0`)).toHaveLength(1);
 
       // Retired: no pods, no targets; the objects stay, and provisioning does not scale it back up.
-      const [retired, retiredAgain] = await twice(activities.k8sScaleColour, { ...ref, colour: 'green', replicas: 0 });
-      expect(retired).toEqual({ ready: true, updatedReplicas: 0, readyReplicas: 0, desiredReplicas: 0, changed: true, colour: 'green' });
-      expect(retiredAgain).toEqual({ ...retired, changed: false });
+      expect(await twice(activities.k8sRetireColour, { ...ref, colour: 'green' })).toEqual([{ changed: true }, { changed: false }]);
+      expect(await activities.k8sReadColours(ref)).toMatchObject({ green: { exists: true, version: '1.1.0', desiredReplicas: 0, readyReplicas: 0 } });
       await eventually(() => servingVersions(elbv2, greenGroup), []);
       expect((await activities.k8sApplyWorkload(reprovision)).changed).toBe(false);
       expect(await greenField('{.spec.replicas}')).toBe('0');
 
       // A broken green fails its rollout (the progress deadline) and blue serves on; retiring it works all the same.
-      const broken = await activities.k8sDeployColour({ runtime, workload: { ...green, version: '1.2.0-broken' } });
+      const broken = await activities.k8sDeployColour({ ...green, version: '1.2.0-broken' });
       expect(broken.ready).toBe(false);
       expect(broken.failureReason).toMatch(/^ProgressDeadlineExceeded: .*\(container app: CrashLoopBackOff\)$/);
       expect(await servingVersions(elbv2, blueGroup)).toEqual(['1.0.0', '1.0.0']);
-      expect((await activities.k8sScaleColour({ ...ref, colour: 'green', replicas: 0 })).desiredReplicas).toBe(0);
+      expect(await activities.k8sRetireColour({ ...ref, colour: 'green' })).toEqual({ changed: true });
       expect(await kubectl('get', 'pods', '-n', namespace, '-l', 'tenant-fleet.io/colour=green', '-o', 'name')).toBe('');
 
       // Input naming a colour that does not exist is refused before anything is written.
-      const refused = await failureOf(activities.k8sScaleColour({ ...ref, colour: 'purple' as never, replicas: 0 }));
+      const refused = await failureOf(activities.k8sRetireColour({ ...ref, colour: 'purple' as never }));
       expect(refused.type).toBe(ErrorType.InvalidInput);
       expect(refused.message).toContain('colour');
     } finally {

@@ -15,6 +15,12 @@ export const APPLYSET = {
   toolingAnnotation: 'applyset.kubernetes.io/tooling',
   tooling: 'tenant-fleet/v1',
   groupKindsAnnotation: 'applyset.kubernetes.io/contains-group-kinds',
+  /**
+   * The workload the last provisioning apply rendered (JSON, non-secret by construction: the
+   * ConfigMap holds the same config): a blue/green release renders a colour from it with only
+   * its own version, size and target group, as ECS copies the live task definition.
+   */
+  workloadAnnotation: 'tenant-fleet.io/applied-workload',
 } as const;
 
 /** The spec's ID: `applyset-<base64url(sha256(name.namespace.kind.group))>-v1` of the parent (a ConfigMap, group ""). */
@@ -27,7 +33,7 @@ export function applySetId(namespace: string): string {
  * The parent: a ConfigMap with no data, whose annotation names the kinds to look in when pruning.
  * It is not a member, so pruning never sees it; deleting the namespace deletes it.
  */
-export function applySetParent(namespace: string, groupKinds: Iterable<string>): KubeObject {
+export function applySetParent(namespace: string, groupKinds: Iterable<string>, workload?: string): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -35,7 +41,11 @@ export function applySetParent(namespace: string, groupKinds: Iterable<string>):
       name: APPLYSET.parentName,
       namespace,
       labels: { [APPLYSET.idLabel]: applySetId(namespace), 'app.kubernetes.io/managed-by': 'tenant-fleet' },
-      annotations: { [APPLYSET.toolingAnnotation]: APPLYSET.tooling, [APPLYSET.groupKindsAnnotation]: [...new Set(groupKinds)].sort().join(',') },
+      annotations: {
+        [APPLYSET.toolingAnnotation]: APPLYSET.tooling,
+        [APPLYSET.groupKindsAnnotation]: [...new Set(groupKinds)].sort().join(','),
+        ...(workload === undefined ? {} : { [APPLYSET.workloadAnnotation]: workload }),
+      },
     },
   };
 }

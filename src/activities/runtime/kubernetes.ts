@@ -19,6 +19,11 @@ import {
   otherColour,
   versionOf,
   type Colour,
+  type ColourDeployInput,
+  type ColourReadInput,
+  type ColourRetireInput,
+  type ColourState,
+  type ColourStates,
   type ApplyResult,
   type CurrentWorkload,
   type DeployResult,
@@ -64,12 +69,15 @@ const setVersionInputSchema = tenantInputSchema.extend({ image: workloadSpecSche
 const waitInputSchema = tenantInputSchema.extend({ timeoutMs: z.number().int().min(1).optional() });
 const colourSchema = z.enum(['blue', 'green']);
 const currentInputSchema = tenantInputSchema.extend({ colour: colourSchema.optional() });
-const deployColourInputSchema = z.object({
-  runtime: kubernetesRuntimeSchema,
-  workload: workloadSpecSchema.extend({ colour: colourSchema }),
+const deployColourInputSchema = tenantInputSchema.extend({
+  image: workloadSpecSchema.shape.image,
+  colour: colourSchema,
+  version: imageTagSchema,
+  replicas: workloadSpecSchema.shape.replicas,
+  targetGroupArn: targetGroupArnSchema,
   timeoutMs: z.number().int().min(1).optional(),
 });
-const scaleColourInputSchema = tenantInputSchema.extend({ colour: colourSchema, replicas: z.number().int().min(0).max(1000), timeoutMs: z.number().int().min(1).optional() });
+const retireColourInputSchema = tenantInputSchema.extend({ colour: colourSchema, timeoutMs: z.number().int().min(1).optional() });
 
 export interface KubernetesActivityDependencies {
   /** The fleet config's name for the cluster `kube` talks to; inputs naming another cluster are refused. */
@@ -312,11 +320,12 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
       const recorded = recordedGroupKinds(parent);
       const current = [...new Set(memberKinds(objects))].sort();
       const lookIn = [...new Set([...recorded, ...current])].sort();
+      const applied = recordable(workload);
       const writeParent = (kinds: string[]) =>
         kubeStep(`recording the ApplySet of tenant ${workload.tenantId} ${where} (kinds ${kinds.join(', ')})`, () =>
-          kube.apply(applySetParent(namespace, kinds), { fieldManager: FIELD_MANAGER, force: true }),
+          kube.apply(applySetParent(namespace, kinds, applied), { fieldManager: FIELD_MANAGER, force: true }),
         );
-      if (!parent || lookIn.join(',') !== recorded.join(',')) await writeParent(lookIn);
+      if (!parent || lookIn.join(',') !== recorded.join(',') || recordedWorkload(parent) !== applied) await writeParent(lookIn);
       for (const object of objects) if (object.kind !== 'Namespace') await applyOne(object);
 
       if (await prune(namespace, id, lookIn, new Set(objects.map(memberKey)), keepGreen)) changed = true;
@@ -439,52 +448,60 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     },
 
     /**
-     * Blue/green: deploys `workload` (its version and replicas) into `workload.colour`, bound to
-     * `workload.targetGroupArn` (that colour's target group), and waits until the colour's rollout
-     * is settled. Only that colour's own objects are applied (kube-chart colourObjects), as members
-     * of the tenant's ApplySet; the objects both colours share stay provisioning's. Ready means
-     * every pod of the colour is Ready, which its target-health readiness gate allows only once
-     * its target is healthy in the colour's group. A failed rollout is returned with its reason.
-     * Safe to run twice: a second run applies the same objects (nothing changes) and waits again.
+     * Blue/green: deploys `version` into `colour`, scaled to `replicas` and bound to
+     * `targetGroupArn` (that colour's group), and waits until the colour's rollout is settled.
+     * The colour is rendered from the workload the last provisioning apply recorded (its config,
+     * role, port, security groups), as ECS copies the live task definition, and only that colour's
+     * own objects are applied (colourObjects), as members of the tenant's ApplySet; the objects
+     * both colours share stay provisioning's. Ready means every pod of the colour is Ready, which
+     * its target-health readiness gate allows only once its target is healthy in the colour's
+     * group. A failed rollout is returned with its reason. Safe to run twice: a second run applies
+     * the same objects (nothing changes) and waits again.
      */
-    async k8sDeployColour(input: { runtime: KubernetesRuntime; workload: WorkloadSpec & { colour: Colour }; timeoutMs?: number }): Promise<DeployResult & { colour: Colour }> {
-      const { workload, timeoutMs = 15 * 60_000 } = accept(deployColourInputSchema, input, 'k8sDeployColour');
-      const { tenantId, colour } = workload;
+    async k8sDeployColour(input: ColourDeployInput & { runtime: KubernetesRuntime }): Promise<DeployResult> {
+      const { tenantId, image, colour, version, replicas, targetGroupArn, timeoutMs = 15 * 60_000 } = accept(deployColourInputSchema, input, 'k8sDeployColour');
       const namespace = tenantNamespace(tenantId);
-      const objects = await colourObjects(workload);
       const live = await kubeStep(`reading ${describe(namespaceRef(tenantId))} ${where}`, () => kube.get(namespaceRef(tenantId)));
       if (!live || live.metadata.deletionTimestamp) {
         throw permanentFailure(ErrorType.ResourceNotFound, `${describe(namespaceRef(tenantId))} not found ${where}: provision tenant ${tenantId} before deploying its ${colour} colour`);
       }
-      // The parent must list these kinds before they are written, as k8sApplyWorkload does.
       const parent = await kubeStep(`reading the ApplySet of tenant ${tenantId} ${where}`, () => kube.get(applySetParent(namespace, [])));
+      const base = workloadRecordedIn(parent);
+      if (!base) {
+        throw permanentFailure(
+          ErrorType.ResourceNotFound,
+          `tenant ${tenantId} ${where} has no recorded workload (annotation ${APPLYSET.workloadAnnotation} on ConfigMap ${namespace}/${APPLYSET.parentName}: it was last provisioned before blue/green releases existed); provision it once (tenantctl tenant provision ${tenantId}) before its first blue/green release`,
+        );
+      }
+      const objects = await colourObjects({ ...base, tenantId, image, version, replicas, colour, targetGroupArn });
+      // The parent must list these kinds before they are written, as k8sApplyWorkload does.
       const recorded = recordedGroupKinds(parent);
       const kinds = [...new Set([...recorded, ...memberKinds(objects)])].sort();
-      if (!parent || kinds.join(',') !== recorded.join(',')) {
+      if (kinds.join(',') !== recorded.join(',')) {
         await kubeStep(`recording the ApplySet of tenant ${tenantId} ${where} (kinds ${kinds.join(', ')})`, () =>
-          kube.apply(applySetParent(namespace, kinds), { fieldManager: FIELD_MANAGER, force: true }),
+          kube.apply(applySetParent(namespace, kinds, recordedWorkload(parent)), { fieldManager: FIELD_MANAGER, force: true }),
         );
       }
       let changed = false;
       for (const object of objects) if ((await applyObject(object, tenantId)).changed) changed = true;
-      return { ...(await followRollout(tenantId, colour, timeoutMs)), changed, colour };
+      return { ...(await followRollout(tenantId, colour, timeoutMs)), changed };
     },
 
     /**
-     * Blue/green: both colours as they run (a colour without a Deployment is absent): version,
-     * replicas, rollout state and the target group it is bound to. Read-only.
+     * Blue/green: both colours as they run: version, replicas, and (beyond ColourState) rollout
+     * state and the target group each is bound to. A colour without a Deployment does not exist. Read-only.
      */
-    async k8sReadColours(input: { runtime: KubernetesRuntime; tenantId: string }): Promise<Partial<Record<Colour, KubernetesColourState>>> {
+    async k8sReadColours(input: ColourReadInput & { runtime: KubernetesRuntime }): Promise<ColourStates & Record<Colour, KubernetesColourState>> {
       const { tenantId } = accept(tenantInputSchema, input, 'k8sReadColours');
-      const colours: Partial<Record<Colour, KubernetesColourState>> = {};
-      for (const colour of COLOURS) {
+      const read = async (colour: Colour): Promise<KubernetesColourState> => {
         const running = await liveColour(tenantId, colour);
-        if (!running) continue;
+        if (!running) return { colour, exists: false, desiredReplicas: 0, readyReplicas: 0, updatedReplicas: 0, ready: false };
         const { ready, failureReason, updatedReplicas, readyReplicas, desiredReplicas } = judgeRollout(running.deployment);
-        colours[colour] = {
+        return {
           colour,
-          image: running.image,
+          exists: true,
           version: versionOf(running.image),
+          image: running.image,
           revision: revisionOf(running.deployment),
           desiredReplicas,
           readyReplicas,
@@ -493,33 +510,30 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
           ...(failureReason === undefined ? {} : { failureReason }),
           ...(running.targetGroupArn === undefined ? {} : { targetGroupArn: running.targetGroupArn }),
         };
-      }
-      return colours;
+      };
+      const [blue, green] = await Promise.all(COLOURS.map(read));
+      return { blue: blue!, green: green! };
     },
 
     /**
-     * Blue/green: scales a colour to `replicas` (0 retires it) and waits until it has that many
-     * (for 0: until its pods are gone; the Deployment, Service and binding stay, so bringing it
-     * back is a scale, not a deploy). A colour without a Deployment is already at 0. The replica
-     * count is a plain patch by RELEASE_FIELD_MANAGER, as k8sSetVersion's image is: the next
-     * provisioning apply keeps the count it finds (renderWorkload). Safe to run twice.
+     * Blue/green: scales a colour to 0 and waits until its pods are gone. Its Deployment, Service
+     * and binding stay, so deploying it again is a scale-up, not a creation; a colour without a
+     * Deployment is already retired. The count is a plain patch by RELEASE_FIELD_MANAGER, as
+     * k8sSetVersion's image is, and the next provisioning apply keeps the 0 it finds
+     * (renderWorkload). Safe to run twice.
      */
-    async k8sScaleColour(input: { runtime: KubernetesRuntime; tenantId: string; colour: Colour; replicas: number; timeoutMs?: number }): Promise<DeployResult & { colour: Colour }> {
-      const { tenantId, colour, replicas, timeoutMs = 10 * 60_000 } = accept(scaleColourInputSchema, input, 'k8sScaleColour');
+    async k8sRetireColour(input: ColourRetireInput & { runtime: KubernetesRuntime; timeoutMs?: number }): Promise<{ changed: boolean }> {
+      const { tenantId, colour, timeoutMs = 10 * 60_000 } = accept(retireColourInputSchema, input, 'k8sRetireColour');
       const ref = deploymentRef(tenantId, colour);
       const what = `${describe(ref)} ${where}`;
       const current = await readDeployment(tenantId, colour);
-      if (!current) {
-        if (replicas === 0) return { ready: true, updatedReplicas: 0, readyReplicas: 0, desiredReplicas: 0, changed: false, colour };
-        throw permanentFailure(ErrorType.ResourceNotFound, `${what} not found: deploy the ${colour} colour of tenant ${tenantId} before scaling it to ${replicas}`);
-      }
-      const changed = current.spec?.replicas !== replicas;
+      if (!current) return { changed: false };
+      const changed = current.spec?.replicas !== 0;
       if (changed) {
-        await kubeStep(`scaling ${what} from ${current.spec?.replicas ?? 1} to ${replicas} replicas`, () =>
-          kube.patch(ref, { spec: { replicas } }, { type: 'merge', fieldManager: RELEASE_FIELD_MANAGER }),
+        await kubeStep(`scaling ${what} from ${current.spec?.replicas ?? 1} to 0 replicas`, () =>
+          kube.patch(ref, { spec: { replicas: 0 } }, { type: 'merge', fieldManager: RELEASE_FIELD_MANAGER }),
         );
       }
-      if (replicas > 0) return { ...(await followRollout(tenantId, colour, timeoutMs)), changed, colour };
       // Scaled to 0, a Deployment keeps the condition of its last rollout (a broken one's
       // ProgressDeadlineExceeded too): only the count of its pods matters here.
       await kubeStep(`following ${what} down to 0 replicas`, () =>
@@ -533,7 +547,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
           onTimeout: (state) => retryableFailure(ErrorType.Timeout, `${what} still has ${state?.replicas ?? '?'} replicas ${timeoutMs} ms after being scaled to 0`),
         }),
       );
-      return { ready: true, updatedReplicas: 0, readyReplicas: 0, desiredReplicas: 0, changed, colour };
+      return { changed };
     },
 
     /**
@@ -585,14 +599,31 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
 
 export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;
 
-/** One colour of a Kubernetes tenant as k8sReadColours reads it. */
-export interface KubernetesColourState extends RolloutStatus {
-  colour: Colour;
-  image: string;
-  version: string;
-  revision: string;
+/** One colour of a Kubernetes tenant as k8sReadColours reads it: ColourState and its rollout. */
+export interface KubernetesColourState extends ColourState, RolloutStatus {
+  image?: string;
+  revision?: string;
   /** The target group its TargetGroupBinding registers it in. */
   targetGroupArn?: string;
+}
+
+/** The workload a provisioning apply records on the ApplySet's parent: stable JSON, config sorted. */
+function recordable(workload: WorkloadSpec): string {
+  return JSON.stringify({ ...workload, config: Object.fromEntries(Object.entries(workload.config).sort(([a], [b]) => a.localeCompare(b))) });
+}
+
+const recordedWorkload = (parent: KubeObject | undefined) => parent?.metadata.annotations?.[APPLYSET.workloadAnnotation];
+
+/** The recorded workload, if there is one the schema accepts (a hand-edited one is treated as none). */
+function workloadRecordedIn(parent: KubeObject | undefined): WorkloadSpec | undefined {
+  const text = recordedWorkload(parent);
+  if (text === undefined) return undefined;
+  try {
+    const parsed = workloadSpecSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether an apply left the object's intent as it was (kube-client/object-diff.ts). */

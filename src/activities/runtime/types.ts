@@ -28,22 +28,12 @@ export interface WorkloadSpec {
    * groups for pods) gives the pods exactly these through a SecurityGroupPolicy.
    */
   securityGroupIds?: string[];
-  /**
-   * Blue/green: the slot this workload is for (docs/releases.md "Blue/green"); absent means blue,
-   * the slot every tenant had before colours existed. `targetGroupArn` is that colour's group.
-   */
-  colour?: Colour;
   /** ECS: the task execution role and awslogs log group (traffic stack outputs), and the task size. */
   executionRoleArn?: string;
   logGroupName?: string;
   cpu?: number;
   memory?: number;
 }
-
-/** A blue/green slot: blue is today's workload, green the second one a blue/green release adds. */
-export type Colour = 'blue' | 'green';
-export const COLOURS: readonly Colour[] = ['blue', 'green'];
-export const otherColour = (colour: Colour): Colour => (colour === 'blue' ? 'green' : 'blue');
 
 export interface ApplyResult {
   /** False when the live workload already matched: nothing was written. */
