@@ -24,6 +24,7 @@ import {
   type ColourRetireInput,
   type ColourState,
   type ColourStates,
+  type KubernetesColourActivities,
   type ApplyResult,
   type CurrentWorkload,
   type DeployResult,
@@ -598,6 +599,8 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
 }
 
 export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;
+// The workflows call the colour activities through types.ts's KubernetesColourActivities: a drift is a compile error here.
+const _colourActivitiesFit = (activities: KubernetesActivities): KubernetesColourActivities => activities;
 
 /** One colour of a Kubernetes tenant as k8sReadColours reads it: ColourState and its rollout. */
 export interface KubernetesColourState extends ColourState, RolloutStatus {
