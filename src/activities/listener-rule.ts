@@ -1,5 +1,6 @@
 import { DescribeRulesCommand, ModifyRuleCommand, type Action, type Rule } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ErrorType, permanentFailure } from '../shared/errors';
+import { sameRuleActions, writableRuleActions, type RuleAction } from '../shared/release/listener-rule-actions';
 import type { AwsTarget } from '../shared/tenant-spec';
 import type { AwsClients } from './aws/clients';
 import type { Colour, TrafficWeights } from './runtime/types';
@@ -32,8 +33,10 @@ export function weightsOf(rule: Rule, targetGroups: Record<Colour, string>): Tra
 }
 
 /**
- * The forward weights of a tenant's listener rules: exact values, never increments, so a retried
- * step sets what it meant to set (docs/releases.md, "Blue/green"). Each compares before it writes.
+ * The one module that changes a tenant's listener rules: the forward weights of a blue/green
+ * release (docs/releases.md, "Blue/green") and the exact actions of a release in maintenance mode
+ * ("Maintenance mode"). Exact values, never increments, so a retried step sets what it meant to
+ * set; each compares before it writes.
  */
 export function createListenerRuleActivities({ aws }: { aws: AwsClients }) {
   const describe = async ({ target, ruleArn }: Pick<ListenerRuleInput, 'target' | 'ruleArn'>): Promise<Rule> => {
@@ -42,6 +45,8 @@ export function createListenerRuleActivities({ aws }: { aws: AwsClients }) {
     if (!rule) throw permanentFailure(ErrorType.ResourceNotFound, `listener rule ${ruleArn} not found`);
     return rule;
   };
+  const modify = (target: AwsTarget, ruleArn: string, actions: Action[]) =>
+    aws.elbv2(target).send(new ModifyRuleCommand({ RuleArn: ruleArn, Actions: actions }), { abortSignal: abortSignal() });
   const readWeights = async (input: ListenerRuleInput): Promise<TrafficWeights & { forwards: boolean }> => {
     const weights = weightsOf(await describe(input), input.targetGroups);
     return weights ? { ...weights, forwards: true } : { blue: 0, green: 0, forwards: false };
@@ -71,10 +76,26 @@ export function createListenerRuleActivities({ aws }: { aws: AwsClients }) {
           ],
         },
       };
-      await aws.elbv2(input.target).send(new ModifyRuleCommand({ RuleArn: input.ruleArn, Actions: [action] }), { abortSignal: abortSignal() });
+      await modify(input.target, input.ruleArn, [action]);
       return { changed: true, before: { blue: before.blue, green: before.green } };
+    },
+
+    /** The rule's actions as they are now (a forward, possibly weighted), in the form `setListenerRuleActions` takes back. */
+    async readListenerRule(input: Pick<ListenerRuleInput, 'target' | 'ruleArn'>): Promise<{ actions: RuleAction[] }> {
+      return { actions: writableRuleActions(actionsOf(await describe(input))) };
+    },
+
+    /** Makes the rule's actions exactly these: a maintenance page, or the actions read before it (ModifyRule only when they differ). */
+    async setListenerRuleActions(input: Pick<ListenerRuleInput, 'target' | 'ruleArn'> & { actions: RuleAction[] }): Promise<{ changed: boolean }> {
+      if (input.actions.length === 0) throw permanentFailure(ErrorType.InvalidInput, `listener rule ${input.ruleArn}: expected at least one action (got none)`);
+      if (sameRuleActions(actionsOf(await describe(input)), input.actions)) return { changed: false };
+      await modify(input.target, input.ruleArn, writableRuleActions(input.actions) as Action[]);
+      return { changed: true };
     },
   };
 }
+
+/** The SDK's actions as plain JSON (every action AWS answers with has its `Type`). */
+const actionsOf = (rule: Rule): RuleAction[] => (rule.Actions ?? []) as RuleAction[];
 
 export type ListenerRuleActivities = ReturnType<typeof createListenerRuleActivities>;

@@ -162,6 +162,9 @@ export const ACTIVITY_OPTIONS = {
   // Blue/green (src/activities/listener-rule.ts): a rule's forward weights, one ModifyRule at most.
   readTrafficWeights: awsCall,
   setTrafficWeights: awsCall,
+  // Maintenance mode: a rule's exact actions, one ModifyRule at most.
+  readListenerRule: awsCall,
+  setListenerRuleActions: awsCall,
   // Kubernetes (each cluster's own task queue)
   k8sApplyWorkload: kubeCall,
   k8sSetVersion: kubeCall,

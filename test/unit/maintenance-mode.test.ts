@@ -1,0 +1,97 @@
+/* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`. */
+import { DescribeRulesCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { errorsOnlyLogger } from '../support/quiet-runtime';
+import { mockClient } from 'aws-sdk-client-mock';
+import { AwsClients } from '../../src/activities/aws/clients';
+import { createListenerRuleActivities } from '../../src/activities/listener-rule';
+import {
+  isMaintenancePage,
+  MAINTENANCE_PAGE_HTML,
+  maintenancePageActions,
+  sameRuleActions,
+  writableRuleActions,
+  type RuleAction,
+} from '../../src/shared/release/listener-rule-actions';
+import type { AwsTarget } from '../../src/shared/tenant-spec';
+
+describe('listener rule actions', () => {
+  const blue = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/blue/1';
+  const green = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/green/2';
+
+  it('a forward to one group reads the same spelt either way; weights and groups are compared exactly', () => {
+    const plain: RuleAction[] = [{ Type: 'forward', Order: 1, TargetGroupArn: blue }];
+    // DescribeRules answers with both spellings and a stickiness block that is off.
+    const described: RuleAction[] = [
+      { Type: 'forward', Order: 1, TargetGroupArn: blue, ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: 1 }], TargetGroupStickinessConfig: { Enabled: false } } },
+    ];
+    expect(sameRuleActions(plain, described)).toBe(true);
+    const weighted = (b: number, g: number): RuleAction[] => [
+      { Type: 'forward', Order: 1, ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: b }, { TargetGroupArn: green, Weight: g }] } },
+    ];
+    expect(sameRuleActions(weighted(90, 10), weighted(90, 10))).toBe(true);
+    expect(sameRuleActions(weighted(90, 10), weighted(80, 20))).toBe(false);
+    expect(sameRuleActions(weighted(100, 0), plain)).toBe(false);
+    expect(sameRuleActions(plain, maintenancePageActions())).toBe(false);
+  });
+
+  it('what is written back keeps a weighted forward exactly, without what AWS adds on reading', () => {
+    const described: RuleAction[] = [
+      {
+        Type: 'forward',
+        Order: 1,
+        ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: 70 }, { TargetGroupArn: green, Weight: 30 }], TargetGroupStickinessConfig: { Enabled: false } },
+      },
+    ];
+    expect(writableRuleActions(described)).toEqual([{ Type: 'forward', Order: 1, ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: 70 }, { TargetGroupArn: green, Weight: 30 }] } }]);
+  });
+
+  it('the maintenance page is a 503 HTML page within the 1,024 characters a fixed response may carry', () => {
+    const [page] = maintenancePageActions();
+    expect(page).toMatchObject({ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '503', ContentType: 'text/html' } });
+    expect(MAINTENANCE_PAGE_HTML.length).toBeLessThanOrEqual(1024);
+    expect(MAINTENANCE_PAGE_HTML).toMatch(/http-equiv="refresh"/);
+    expect(isMaintenancePage(maintenancePageActions())).toBe(true);
+  });
+});
+
+describe('setListenerRuleActions: exact, and safe to run twice', () => {
+  const target: AwsTarget = { accountId: '123456789012', region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/TenantFleetAccess', externalId: 'ext' };
+  const ruleArn = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/lb/1/2/3';
+  const elbv2 = mockClient(ElasticLoadBalancingV2Client);
+  /** The rule as moto or AWS holds it: ModifyRule replaces its actions. */
+  let actions: Action[];
+  let activities: ReturnType<typeof createListenerRuleActivities>;
+  const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => new MockActivityEnvironment(undefined, { logger: errorsOnlyLogger }).run<A, R, typeof fn>(fn, ...args);
+
+  beforeEach(() => {
+    elbv2.reset();
+    actions = [{ Type: 'forward', Order: 1, TargetGroupArn: 'tg-blue', ForwardConfig: { TargetGroups: [{ TargetGroupArn: 'tg-blue', Weight: 1 }] } }];
+    elbv2.on(DescribeRulesCommand).callsFake(() => ({ Rules: [{ RuleArn: ruleArn, Actions: actions }] }));
+    elbv2.on(ModifyRuleCommand).callsFake((input: { Actions?: Action[] }) => {
+      actions = input.Actions ?? [];
+      return { Rules: [{ RuleArn: ruleArn, Actions: actions }] };
+    });
+    activities = createListenerRuleActivities({ aws: new AwsClients({ baseCredentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'test' } }) });
+  });
+
+  it('puts the page up once and back once, however often each is asked, and reads back exactly what was there', async () => {
+    const { actions: before } = await run(activities.readListenerRule, { target, ruleArn });
+    expect(await run(activities.setListenerRuleActions, { target, ruleArn, actions: maintenancePageActions() })).toEqual({ changed: true });
+    // A retry after a lost completion, or a resumed workflow: the same exact actions, no second write.
+    expect(await run(activities.setListenerRuleActions, { target, ruleArn, actions: maintenancePageActions() })).toEqual({ changed: false });
+    expect(elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(1);
+    expect(isMaintenancePage(actions as RuleAction[])).toBe(true);
+    expect(await run(activities.setListenerRuleActions, { target, ruleArn, actions: before })).toEqual({ changed: true });
+    expect(await run(activities.setListenerRuleActions, { target, ruleArn, actions: before })).toEqual({ changed: false });
+    expect(elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(2);
+    expect(sameRuleActions(actions as RuleAction[], before)).toBe(true);
+    expect(actions).toEqual([{ Type: 'forward', Order: 1, ForwardConfig: { TargetGroups: [{ TargetGroupArn: 'tg-blue', Weight: 1 }] } }]);
+  });
+
+  it('a rule that is gone is a permanent failure naming it; an empty action list is refused', async () => {
+    elbv2.on(DescribeRulesCommand).resolves({ Rules: [] });
+    await expect(run(activities.readListenerRule, { target, ruleArn })).rejects.toMatchObject({ type: 'ResourceNotFound', nonRetryable: true, message: expect.stringContaining(ruleArn) as unknown });
+    await expect(run(activities.setListenerRuleActions, { target, ruleArn, actions: [] })).rejects.toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  });
+});
