@@ -1,12 +1,12 @@
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectClient, temporalSettingsFromEnv } from '../src/client/connection';
 import { startTemporalServer, type TemporalServer } from '../test/sandbox/temporal';
 import { CLUSTER_HISTORY_SHARDS, startTemporalCluster } from '../test/sandbox/temporal-cluster';
 import { repoRoot } from '../test/sandbox/tools';
+import { writeWorkflowBundle } from '../src/workers/bundle';
 import { startBenchWorker, type BenchWorker } from './worker-process';
 import type { WorkerConfig } from './sim/worker-config';
 import type { BenchTarget } from './options';
@@ -40,9 +40,8 @@ export async function startBenchContext(log: (line: string) => void, target: Ben
   const logDir = join(runDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   log('bundling the workflows (product workflows + the trivial one)');
-  const bundlePath = join(runDir, 'workflow-bundle.js');
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./sim/workflows'), logger: quietLogger });
-  writeFileSync(bundlePath, code);
+  // Built as the product's bundle is (the same options), so the bench measures what ships.
+  const bundlePath = await writeWorkflowBundle(join(runDir, 'workflow-bundle.js'), require.resolve('./sim/workflows'));
 
   log(target === 'dev' || target === 'cluster' ? `starting the Temporal ${serverLabel(target)}` : `using the Temporal ${serverLabel(target)}`);
   const server: Pick<TemporalServer, 'address' | 'namespace' | 'stop'> =
@@ -81,6 +80,3 @@ export async function startBenchContext(log: (line: string) => void, target: Ben
     },
   };
 }
-
-const noop = () => undefined;
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error, log: noop };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MIN_WORKER_MEMORY_MIB } from '../../src/workers/workflow-memory';
 
 /** What the bench worker process is told through BENCH_WORKER_CONFIG (JSON). */
 export const workerConfigSchema = z.strictObject({
@@ -7,6 +8,9 @@ export const workerConfigSchema = z.strictObject({
   /** Worker options under test; unset ones keep the production worker's values. */
   tuning: z
     .strictObject({
+      /** TENANT_FLEET_WORKER_MEMORY_MIB: sizes the cache and the workflow heap as the product's worker does. */
+      memoryMiB: z.number().int().min(MIN_WORKER_MEMORY_MIB).optional(),
+      reuseV8Context: z.boolean().optional(),
       maxCachedWorkflows: z.number().int().min(0).optional(),
       maxConcurrentWorkflowTaskExecutions: z.number().int().min(2).optional(),
       maxConcurrentWorkflowTaskPolls: z.number().int().min(2).optional(),

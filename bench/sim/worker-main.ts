@@ -9,6 +9,7 @@ import { temporalSettingsFromEnv } from '../../src/client/connection';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { parseOrThrow } from '../../src/shared/validation';
 import { stepMetricsInterceptor } from '../../src/workers/step-metrics';
+import { DEFAULT_WORKFLOW_MEMORY, workflowWorkerMemoryOptions } from '../../src/workers/workflow-memory';
 import { createSimulatedActivities } from './activities';
 import { WORKER_CONFIG_ENV, workerConfigSchema } from './worker-config';
 
@@ -32,7 +33,12 @@ async function main(): Promise<void> {
     taskQueue: TASK_QUEUES.workflows,
     workflowBundle: { codePath: config.bundlePath },
     activities: { ...createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows }), ...createLockActivities({ client }), ...simulated.fleet },
-    ...(tuning.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: tuning.maxCachedWorkflows } : {}),
+    // The product worker's memory rule and defaults (src/workers/workflow-memory.ts); tuning may override them.
+    ...workflowWorkerMemoryOptions({
+      memoryMiB: tuning.memoryMiB ?? DEFAULT_WORKFLOW_MEMORY.memoryMiB,
+      maxCachedWorkflows: tuning.maxCachedWorkflows,
+      reuseV8Context: tuning.reuseV8Context ?? DEFAULT_WORKFLOW_MEMORY.reuseV8Context,
+    }),
     ...(tuning.maxConcurrentWorkflowTaskExecutions !== undefined ? { maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions } : {}),
     ...(tuning.maxConcurrentWorkflowTaskPolls !== undefined ? { maxConcurrentWorkflowTaskPolls: tuning.maxConcurrentWorkflowTaskPolls } : {}),
     ...(tuning.maxConcurrentActivityTaskPolls !== undefined ? { maxConcurrentActivityTaskPolls: tuning.maxConcurrentActivityTaskPolls } : {}),
@@ -58,6 +64,25 @@ async function main(): Promise<void> {
   while (all.some((worker) => worker.getState() !== 'RUNNING')) await new Promise((resolve) => setTimeout(resolve, 20));
   // The bench waits for this line before it sends work.
   console.log(JSON.stringify({ msg: 'bench worker polling', pid: process.pid }));
+  // Where the memory is, in the worker's log: the V8 heap, what lives outside it, and how many
+  // workflows the cache holds (docs/benchmarks.md, "Worker memory").
+  const MiB = 2 ** 20;
+  const memoryLog = setInterval(() => {
+    const usage = process.memoryUsage();
+    const status = workflows.getStatus();
+    console.log(
+      JSON.stringify({
+        msg: 'bench worker memory',
+        rssMiB: Math.round(usage.rss / MiB),
+        heapUsedMiB: Math.round(usage.heapUsed / MiB),
+        heapTotalMiB: Math.round(usage.heapTotal / MiB),
+        externalMiB: Math.round(usage.external / MiB),
+        cachedWorkflows: status.numCachedWorkflows,
+        inFlightActivations: status.numInFlightWorkflowActivations,
+      }),
+    );
+  }, 2_000);
+  memoryLog.unref();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       for (const worker of all) worker.shutdown();

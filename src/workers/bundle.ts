@@ -1,4 +1,4 @@
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, type BundleOptions } from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FAILURE_CONVERTER_PATH } from '../client/codec';
@@ -6,11 +6,32 @@ import { FAILURE_CONVERTER_PATH } from '../client/codec';
 export const WORKFLOWS_ENTRY = join(__dirname, '..', 'workflows', 'index.ts');
 
 /**
- * Bundles the workflow code once, so workers (and test runs) start without webpack. The bundle
- * carries the failure converter, so failures raised in workflow code are encrypted as well.
+ * Modules the reusable V8 context evaluates once for all workflows instead of once per workflow.
+ * Every other module of the bundle is evaluated again for each workflow the worker creates (its
+ * own module cache): zod and the schemas built from it were most of that, in memory and in CPU
+ * (docs/benchmarks.md, "Worker memory"). Only modules without per-workflow state belong here:
+ * constants, pure functions and zod schemas, and nothing that imports `@temporalio/workflow`
+ * (a shared copy of its API would not be the workflow's own). The SDK deep-freezes them.
  */
-export async function writeWorkflowBundle(outputPath: string): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_ENTRY), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger });
+export const SHARED_WORKFLOW_MODULES = [join(__dirname, '..', 'shared', 'zod-preload')];
+
+/** What every bundle of the workflow code is built with: the product's and the bench's. */
+export const workflowBundleOptions = (workflowsPath: string): BundleOptions => ({
+  workflowsPath,
+  // Failures raised in workflow code are encrypted as well.
+  failureConverterPath: FAILURE_CONVERTER_PATH,
+  preloadModules: SHARED_WORKFLOW_MODULES,
+  logger: quietLogger,
+});
+
+/** The workflow code, bundled (workers given no prebuilt bundle do this at start). */
+export async function bundleWorkflows(workflowsPath = require.resolve(WORKFLOWS_ENTRY)): Promise<string> {
+  return (await bundleWorkflowCode(workflowBundleOptions(workflowsPath))).code;
+}
+
+/** Bundles the workflow code once, so workers (and test runs) start without webpack. */
+export async function writeWorkflowBundle(outputPath: string, workflowsPath?: string): Promise<string> {
+  const code = await bundleWorkflows(workflowsPath);
   mkdirSync(dirname(outputPath), { recursive: true });
   writeFileSync(outputPath, code);
   return outputPath;

@@ -17,6 +17,11 @@ async function main(): Promise<void> {
     fleetConfigPath: env.TENANT_FLEET_CONFIG,
     kubernetes: { clusters: env.TENANT_FLEET_KUBE_CLUSTERS, valuesFile: env.TENANT_FLEET_KUBE_VALUES, helm: env.TENANT_FLEET_HELM },
     shutdownGraceTime: env.TENANT_FLEET_SHUTDOWN_GRACE,
+    workflowMemory: {
+      memoryMiB: env.TENANT_FLEET_WORKER_MEMORY_MIB,
+      maxCachedWorkflows: env.TENANT_FLEET_MAX_CACHED_WORKFLOWS,
+      reuseV8Context: env.TENANT_FLEET_REUSE_V8_CONTEXT,
+    },
   });
   const health = env.TENANT_FLEET_HEALTH_PORT
     ? await startHealthServer({ host: env.TENANT_FLEET_HEALTH_HOST, port: env.TENANT_FLEET_HEALTH_PORT, ready: () => workers.isRunning() })

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { durationSchema } from '../shared/durations';
 import { parseOrThrow } from '../shared/validation';
+import { DEFAULT_WORKFLOW_MEMORY, MIN_WORKER_MEMORY_MIB } from './workflow-memory';
 
 export const workerEnvSchema = z.object({
   TENANT_FLEET_WORKER_ROLES: z
@@ -31,6 +32,27 @@ export const workerEnvSchema = z.object({
    * so it is parsed by the same schema as the fleet config's; `prefault` runs the default through it.
    */
   TENANT_FLEET_SHUTDOWN_GRACE: durationSchema.prefault('30s'),
+  /**
+   * Role workflows: the memory (MiB) the process may use, its container limit. Sizes the workflow
+   * cache and the workflow thread's heap (src/workers/workflow-memory.ts, docs/operators.md).
+   */
+  TENANT_FLEET_WORKER_MEMORY_MIB: z.coerce
+    .number({ error: 'expected a whole number of MiB' })
+    .int('expected a whole number of MiB')
+    .min(MIN_WORKER_MEMORY_MIB, `expected at least ${MIN_WORKER_MEMORY_MIB} MiB`)
+    .max(65_536, 'expected at most 65536 MiB')
+    .default(DEFAULT_WORKFLOW_MEMORY.memoryMiB),
+  /** Role workflows: overrides the cache size the memory rule gives (0 disables the cache: every task replays its history). */
+  TENANT_FLEET_MAX_CACHED_WORKFLOWS: z.coerce
+    .number({ error: 'expected a whole number of workflows' })
+    .int('expected a whole number of workflows')
+    .refine((n) => n === 0 || n >= 2, 'expected 0 (no cache) or at least 2')
+    .optional(),
+  /** Role workflows: one V8 context for all workflows (the SDK's default, far less memory per workflow) or one per workflow. */
+  TENANT_FLEET_REUSE_V8_CONTEXT: z
+    .enum(['true', 'false'], { error: 'expected true or false' })
+    .default('true')
+    .transform((v) => v === 'true'),
 });
 export type WorkerEnv = z.output<typeof workerEnvSchema>;
 

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createAwsActivities } from '../activities';
 import { AwsClients } from '../activities/aws/clients';
 import { createFleetActivities, fleetConfigSource } from '../activities/fleet';
@@ -15,6 +15,8 @@ import type { Duration } from '@temporalio/common';
 import { TASK_QUEUES } from '../shared/task-queues';
 import { createKubernetesWorkers, type KubernetesWorkersOptions } from './kubernetes-role';
 import { stepMetricsInterceptor } from './step-metrics';
+import { bundleWorkflows } from './bundle';
+import { DEFAULT_WORKFLOW_MEMORY, workflowWorkerMemoryOptions, type WorkflowMemorySettings } from './workflow-memory';
 
 export type WorkerRole = 'workflows' | 'aws' | 'kubernetes';
 
@@ -30,6 +32,8 @@ export interface FleetWorkersOptions {
   shutdownGraceTime?: Duration;
   /** Role `kubernetes`: which of the fleet config's clusters to serve, and a values file for the tenant chart. */
   kubernetes?: Omit<KubernetesWorkersOptions, 'fleet'>;
+  /** Role `workflows`: the memory the process may use and the cache it sizes (src/workers/workflow-memory.ts); default 1,024 MiB. */
+  workflowMemory?: WorkflowMemorySettings;
 }
 
 export interface FleetWorkers {
@@ -83,7 +87,9 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
         await Worker.create({
           ...common,
           taskQueue: TASK_QUEUES.workflows,
-          ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: join(__dirname, '..', 'workflows') }),
+          // Without a prebuilt bundle, bundled here with the same options (src/workers/bundle.ts).
+          workflowBundle: bundlePath ? { codePath: bundlePath } : { code: await bundleWorkflows() },
+          ...workflowWorkerMemoryOptions(options.workflowMemory ?? DEFAULT_WORKFLOW_MEMORY),
           activities: {
             ...createTemporalActivities({ client, taskQueue: TASK_QUEUES.workflows, fleetConfig }),
             ...createLockActivities({ client }),

@@ -1,5 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { workflowBundleOptions } from '../../src/workers/bundle';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorsOnlyLogger, installQuietRuntime } from '../support/quiet-runtime';
@@ -15,7 +16,8 @@ const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 let bundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
   installQuietRuntime();
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: errorsOnlyLogger });
+  // The product's bundle options (its shared modules, the failure converter): what workers run.
+  bundle = await bundleWorkflowCode({ ...workflowBundleOptions(require.resolve('../../src/workflows')), logger: errorsOnlyLogger });
 }, 120_000);
 
 describe('recorded histories replay against the current workflow code', () => {

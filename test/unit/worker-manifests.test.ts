@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { workerEnvFrom } from '../../src/workers/settings';
 
 /**
  * The invariants of infra/kubernetes/workers that a reviewer would otherwise have to re-check
@@ -60,6 +61,14 @@ const envOf = (d: Obj) => Object.fromEntries((container(d).env ?? []).map((e) =>
 describe('infra/kubernetes/workers', () => {
   it('has one Deployment per task queue role', () => {
     expect(workerDeployments.map((d) => envOf(d).TENANT_FLEET_WORKER_ROLES).sort()).toEqual(['aws', 'kubernetes', 'workflows']);
+  });
+
+  it('sizes the workflows worker from its memory limit, with room for what V8 keeps outside the capped heap', () => {
+    const workflows = workerDeployments.find((d) => envOf(d).TENANT_FLEET_WORKER_ROLES === 'workflows')!;
+    const limitMiB = /^(\d+)Mi$/.exec(container(workflows).resources.limits?.memory ?? '')?.[1];
+    const setting = workerEnvFrom(envOf(workflows)).TENANT_FLEET_WORKER_MEMORY_MIB;
+    expect(Number(limitMiB)).toBeGreaterThanOrEqual(setting * 1.2);
+    expect(Number(limitMiB)).toBeLessThanOrEqual(setting * 1.5);
   });
 
   it.each(deployments.map((d) => [d.metadata.name, d]))('%s: resources, probes, hardened container, pinned image', (_name, d) => {
