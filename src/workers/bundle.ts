@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FAILURE_CONVERTER_PATH } from '../client/codec';
 
-export const WORKFLOWS_ENTRY = join(__dirname, '..', 'workflows', 'index.ts');
+/** The workflows' folder, so that the compiled worker (dist/, .js) bundles them as well as the sources (.ts). */
+const WORKFLOWS_DIR = join(__dirname, '..', 'workflows');
 
 /**
  * Modules the reusable V8 context evaluates once for all workflows instead of once per workflow.
@@ -25,7 +26,7 @@ export const workflowBundleOptions = (workflowsPath: string): BundleOptions => (
 });
 
 /** The workflow code, bundled (workers given no prebuilt bundle do this at start). */
-export async function bundleWorkflows(workflowsPath = require.resolve(WORKFLOWS_ENTRY)): Promise<string> {
+export async function bundleWorkflows(workflowsPath = WORKFLOWS_DIR): Promise<string> {
   return (await bundleWorkflowCode(workflowBundleOptions(workflowsPath))).code;
 }
 
