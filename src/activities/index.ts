@@ -10,6 +10,7 @@ import { createRdsActivities } from './rds';
 import { createRoute53Activities } from './route53';
 import { createEcsActivities } from './runtime/ecs';
 import { createEcsReleaseActivities } from './runtime/ecs-release';
+import { createEcsColourActivities } from './runtime/ecs-colours';
 import { createSsmActivities } from './ssm';
 import type { TemplateStore } from './templates';
 
@@ -27,6 +28,7 @@ export function createAwsActivities(deps: AwsActivityDependencies) {
     ...createSsmActivities(deps),
     ...createEcsActivities(deps),
     ...createEcsReleaseActivities(deps),
+    ...createEcsColourActivities(deps),
     ...createHealthActivities(deps),
     ...createBakeWatchActivities(deps),
     ...createAcmActivities(deps),

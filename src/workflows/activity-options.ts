@@ -12,6 +12,7 @@ import type { RdsActivities } from '../activities/rds';
 import type { Route53Activities } from '../activities/route53';
 import type { EcsActivities } from '../activities/runtime/ecs';
 import type { EcsReleaseActivities } from '../activities/runtime/ecs-release';
+import type { EcsColourActivities } from '../activities/runtime/types';
 import type { KubernetesActivities } from '../activities/runtime/kubernetes';
 import type { ListenerRuleActivities } from '../activities/listener-rule';
 import type { SsmActivities } from '../activities/ssm';
@@ -89,6 +90,7 @@ type AllActivities = CloudFormationActivities &
   SsmActivities &
   EcsActivities &
   EcsReleaseActivities &
+  EcsColourActivities &
   HealthActivities &
   BakeWatchActivities &
   AcmActivities &
@@ -165,6 +167,10 @@ export const ACTIVITY_OPTIONS = {
   // Maintenance mode: a rule's exact actions, one ModifyRule at most.
   readListenerRule: awsCall,
   setListenerRuleActions: awsCall,
+  // Blue/green colour slots on ECS (runtime/ecs-colours.ts): the deploy waits for its targets' health.
+  ecsDeployColour: awsWait,
+  ecsReadColours: awsCall,
+  ecsRetireColour: awsCall,
   // Kubernetes (each cluster's own task queue)
   k8sApplyWorkload: kubeCall,
   k8sSetVersion: kubeCall,

@@ -7,7 +7,7 @@ import { ErrorType, permanentFailure } from '../shared/errors';
 import { workflowIds } from '../shared/ids';
 import {
   abortInputSchema, abortUpdate, approveInputSchema, approveUpdate, pauseInputSchema, pauseUpdate, progressRequestSchema, releaseProgressQuery, releaseWaveInputSchema,
-  resumeUpdate, skipWindowInputSchema, skipWindowSignal, skipWindowUpdate, stopTenantSignal, tenantWindowSignal, type CompactReleaseState, type ReleaseTenantInput, type SkipWindowResult, type ReleaseState, type ReleaseSummary, type ReleaseWaveInput,
+  resumeUpdate, skipWindowInputSchema, skipWindowSignal, skipWindowUpdate, stopTenantSignal, tenantWindowSignal, type BlueGreenStrategy, type CompactReleaseState, type ReleaseTenantInput, type SkipWindowResult, type ReleaseState, type ReleaseSummary, type ReleaseWaveInput,
 } from '../shared/messages/release';
 import { deliveryMetrics } from '../shared/delivery-metrics';
 import { releaseMetrics } from '../shared/release-metrics';
@@ -83,6 +83,8 @@ class Shell {
   private readonly delivery: ReleaseDeliveryObserver;
   /** Each tenant's windows and freezes, for its deploy; only in releases that have any (and runs since the patch). */
   private readonly maintenance = new Map<string, NonNullable<ReleaseWaveInput['maintenance']>[number]>();
+  /** Tenants released blue/green, and how (docs/releases.md, "Blue/green"). */
+  private readonly blueGreen = new Map<string, BlueGreenStrategy>();
 
   constructor(
     private readonly input: ReleasePlanInput,
@@ -93,6 +95,8 @@ class Shell {
   ) {
     this.delivery = new ReleaseDeliveryObserver(input, deliveryMetrics(metricMeter), workflowInfo().startTime.getTime());
     if (input.maintenance && patched(MAINTENANCE_WINDOWS_PATCH)) for (const group of input.maintenance) for (const id of group.tenants) this.maintenance.set(id, group);
+    // A new input field, set only by releases that release blue/green: no command changes for the others.
+    for (const group of input.blueGreen ?? []) for (const id of group.tenants) this.blueGreen.set(id, group.strategy);
   }
 
   clock(): Clock {
@@ -193,6 +197,7 @@ class Shell {
       ...(patched(DELIVERY_METRICS_PATCH) ? { plan: this.input.plan } : {}),
       ...(maintenance ? { maintenance: { windows: maintenance.windows, freezes: maintenance.freezes } } : {}),
       ...(patched(MERGED_STEPS_PATCH) ? { steps: 'merged' as const } : {}),
+      ...(this.blueGreen.has(tenantId) ? { strategy: this.blueGreen.get(tenantId)! } : {}),
     };
     // Never rejects: every outcome, failures included, becomes an event.
     void startChild(releaseTenant, {

@@ -5,6 +5,7 @@ import { parseFleetConfig } from '../../src/shared/config/load';
 import { resolveTenantSpec } from '../../src/shared/config/resolve';
 import { TENANT_ERROR_ALARM } from '../../src/shared/config/schema';
 import { InputValidationError } from '../../src/shared/validation';
+import { expandReleasePlan } from '../../src/shared/release/plan';
 
 const examplePath = join(__dirname, '..', '..', 'config', 'fleet.example.yaml');
 const exampleText = readFileSync(examplePath, 'utf8');
@@ -182,5 +183,41 @@ describe('the verify window and the alarms', () => {
     expect(Number(/Period: (\d+)/.exec(alarm)?.[1])).toBe(TENANT_ERROR_ALARM.periodSeconds);
     expect(Number(/EvaluationPeriods: (\d+)/.exec(alarm)?.[1])).toBe(TENANT_ERROR_ALARM.evaluationPeriods);
     expect(TENANT_ERROR_ALARM.evaluationMs).toBe(TENANT_ERROR_ALARM.periodSeconds * TENANT_ERROR_ALARM.evaluationPeriods * 1000);
+  });
+});
+
+describe('release plan strategy (blue/green)', () => {
+  type Raw = { releasePlans: Record<string, unknown>[]; loadBalancers: Record<string, unknown>[] };
+  const withStrategy = (edit: (raw: Raw) => void): string => {
+    const raw = parse(exampleText) as Raw;
+    raw.loadBalancers[0]!.testListenerArn = String(raw.loadBalancers[0]!.listenerArn).replace(/[^/]+$/, '0c1d2e3f4a5b6c7d');
+    raw.releasePlans[0]!.strategyByEnvironment = { staging: { type: 'blueGreen', steps: [{ weight: 10, bake: '1m' }, { weight: 50, bake: '2m', approval: true }, { weight: 100, bake: '5m' }], blueRetention: '1h' } };
+    edit(raw);
+    return stringify(raw);
+  };
+  const staging = (raw: Raw) => (raw.releasePlans[0]!.strategyByEnvironment as Record<string, Record<string, unknown>>).staging!;
+
+  it('defaults to rolling, and a per-environment blueGreen becomes the release of those tenants', () => {
+    expect(parseFleetConfig(exampleText).releasePlans[0]!.strategy).toEqual({ type: 'rolling' });
+    const config = parseFleetConfig(withStrategy(() => undefined));
+    const input = expandReleasePlan(config, { releaseId: 'r1', version: '2.0.0', plan: config.releasePlans[0]!.name, requestedBy: 'test' });
+    expect(input.blueGreen).toEqual([
+      {
+        tenants: ['globex'],
+        strategy: { type: 'blueGreen', steps: [{ weight: 10, bakeMs: 60_000 }, { weight: 50, bakeMs: 120_000, approval: true }, { weight: 100, bakeMs: 300_000 }], blueRetentionMs: 3_600_000 },
+      },
+    ]);
+  });
+
+  it.each([
+    ['steps not ending at 100', (raw: Raw) => ((staging(raw).steps as { weight: number }[])[2]!.weight = 90), 'releasePlans[0].strategyByEnvironment.staging.steps[2].weight: expected the last step to put 100 % of the traffic on the new colour (got 90)'],
+    ['a weight over 100', (raw: Raw) => ((staging(raw).steps as { weight: number }[])[2]!.weight = 150), 'releasePlans[0].strategyByEnvironment.staging.steps[2].weight: expected a weight of at most 100 (percent of the traffic) (got 150)'],
+    ['weights not increasing', (raw: Raw) => ((staging(raw).steps as { weight: number }[])[1]!.weight = 10), 'releasePlans[0].strategyByEnvironment.staging.steps[1].weight: expected a weight above the step before\'s 10 (weights only grow) (got 10)'],
+    ['a retention shorter than the last bake', (raw: Raw) => (staging(raw).blueRetention = '2m'), 'releasePlans[0].strategyByEnvironment.staging.blueRetention: expected at least the last step\'s bake, 5m: blue must stay warm while the release can still switch back (got 2m)'],
+    ['blueGreen on a tenant without a load balancer', (raw: Raw) => (raw.releasePlans[0]!.strategy = staging(raw)), 'no load balancer'],
+    ['blueGreen on a load balancer without a test listener', (raw: Raw) => delete raw.loadBalancers[0]!.testListenerArn, 'has no test listener (loadBalancers[name=public-us-east-1].testListenerArn)'],
+  ])('refuses %s, naming field and value', (_, edit, expected) => {
+    const { problems } = refusal(withStrategy(edit));
+    expect(problems.some((p) => p.includes(expected))).toBe(true);
   });
 });

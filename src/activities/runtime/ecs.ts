@@ -18,24 +18,23 @@ import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type Deplo
 
 export type EcsRuntime = Extract<RuntimeSpec, { kind: 'ecs' }>;
 
-const CONTAINER = 'app';
+export const CONTAINER = 'app';
 /** How long ECS ignores a new task's failing load balancer health checks while the app starts. */
-const HEALTH_CHECK_GRACE_SECONDS = 30;
+export const HEALTH_CHECK_GRACE_SECONDS = 30;
 
 const loadBalancersOf = (service: Service | undefined): LoadBalancer[] =>
   (service?.loadBalancers ?? []).map((lb) => ({ targetGroupArn: lb.targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort }));
 const securityGroupsOf = (service: Service | undefined): string[] => service?.networkConfiguration?.awsvpcConfiguration?.securityGroups ?? [];
 const sameGroups = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
-const serviceName = (tenantId: string) => `tenant-${tenantId}`;
+export const serviceName = (tenantId: string) => `tenant-${tenantId}`;
 const family = (tenantId: string) => `tenant-${tenantId}`;
 
-export function createEcsActivities({ aws }: { aws: AwsClients }) {
-  const describeService = async (runtime: EcsRuntime, tenantId: string): Promise<Service | undefined> => {
-    const { services = [] } = await aws
-      .ecs(runtime.aws)
-      .send(new DescribeServicesCommand({ cluster: runtime.clusterName, services: [serviceName(tenantId)] }));
-    const service = services[0];
-    return service && service.status !== 'INACTIVE' ? service : undefined;
+/** Reads and the task definition revision shared by the tenant's service (here) and its blue/green colours (ecs-colours.ts). */
+export function ecsServiceHelpers(aws: AwsClients) {
+  /** The named services that exist (not INACTIVE), by name. */
+  const describeServices = async (runtime: EcsRuntime, names: string[]): Promise<Map<string, Service>> => {
+    const { services = [] } = await aws.ecs(runtime.aws).send(new DescribeServicesCommand({ cluster: runtime.clusterName, services: names }));
+    return new Map(services.filter((s) => s.serviceName && s.status !== 'INACTIVE').map((s) => [s.serviceName!, s]));
   };
 
   const taskDefinitionOf = async (runtime: EcsRuntime, arn: string) => {
@@ -98,6 +97,14 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       desiredReplicas: desired,
     };
   };
+
+  return { describeServices, taskDefinitionOf, revisionWithImage, rolloutOf };
+}
+
+export function createEcsActivities({ aws }: { aws: AwsClients }) {
+  const { describeServices, taskDefinitionOf, revisionWithImage, rolloutOf } = ecsServiceHelpers(aws);
+  const describeService = async (runtime: EcsRuntime, tenantId: string): Promise<Service | undefined> =>
+    (await describeServices(runtime, [serviceName(tenantId)])).get(serviceName(tenantId));
 
   const activities = {
     /** Registers a task definition revision only if the latest differs, then creates or updates the service. */

@@ -270,6 +270,50 @@ export const waveSchema = z
     message: 'give exactly one of "tenants" (a count or "rest") or "percent"',
   });
 
+/** One traffic step of a blue/green release: the new colour's share, how long it bakes there, and whether a person approves it first. */
+export const blueGreenStepSchema = z.strictObject({
+  weight: z.number().int().min(1, 'expected a weight of at least 1 (percent of the traffic)').max(100, 'expected a weight of at most 100 (percent of the traffic)'),
+  bake: durationSchema.default(0),
+  /** The tenant waits at this step, before its weights move, until the release is approved (docs/releases.md, "Blue/green"). */
+  approval: z.boolean().default(false),
+});
+
+/**
+ * How a release puts the new version on a tenant (docs/releases.md): `rolling` replaces the tasks
+ * or pods in place; `blueGreen` deploys it beside the live colour and shifts traffic in steps.
+ */
+export const releaseStrategySchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('rolling') }),
+    z.strictObject({
+      type: z.literal('blueGreen'),
+      steps: z.array(blueGreenStepSchema).min(1),
+      /** How long the formerly live colour stays warm (instant switch back) before it is scaled to 0. */
+      blueRetention: durationSchema,
+    }),
+  ])
+  .superRefine((strategy, ctx) => {
+    if (strategy.type !== 'blueGreen') return;
+    strategy.steps.forEach((step, i) => {
+      const before = strategy.steps[i - 1];
+      if (before && step.weight <= before.weight) {
+        ctx.addIssue({ code: 'custom', path: ['steps', i, 'weight'], message: `expected a weight above the step before's ${before.weight} (weights only grow) (got ${step.weight})` });
+      }
+    });
+    const last = strategy.steps.at(-1)!;
+    if (last.weight !== 100) {
+      ctx.addIssue({ code: 'custom', path: ['steps', strategy.steps.length - 1, 'weight'], message: `expected the last step to put 100 % of the traffic on the new colour (got ${last.weight})` });
+    }
+    if (strategy.blueRetention < last.bake) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['blueRetention'],
+        message: `expected at least the last step's bake, ${formatMs(last.bake)}: blue must stay warm while the release can still switch back (got ${formatMs(strategy.blueRetention)})`,
+      });
+    }
+  });
+export type ReleaseStrategy = z.infer<typeof releaseStrategySchema>;
+
 export const releasePlanSchema = z.strictObject({
   name: nameSchema,
   selector: z
@@ -300,6 +344,10 @@ export const releasePlanSchema = z.strictObject({
    * since would be lost).
    */
   restoreDatabaseOnRevert: z.strictObject({ maxSnapshotAge: durationSchema }).optional(),
+  /** `rolling` (the default) or `blueGreen` (docs/releases.md, "Blue/green"). */
+  strategy: releaseStrategySchema.prefault({ type: 'rolling' }),
+  /** The strategy for the tenants of an environment, instead of `strategy` (blue/green in production, rolling in dev, say). */
+  strategyByEnvironment: z.record(nameSchema, releaseStrategySchema).optional(),
 });
 
 /**
@@ -495,6 +543,14 @@ export const fleetConfigSchema = z
           message: `verify window ${formatMs(plan.verifyWindow)} is shorter than the evaluation time of the tenant stack's error alarm, ${formatMs(TENANT_ERROR_ALARM.evaluationMs)} (period ${TENANT_ERROR_ALARM.periodSeconds} s × ${TENANT_ERROR_ALARM.evaluationPeriods} evaluation periods, infra/cloudformation/tenant.yaml), so a bad deploy could pass before its alarm can fire; lengthen verifyWindow or set verification: metrics`,
         });
       }
+      for (const environment of Object.keys(plan.strategyByEnvironment ?? {})) {
+        if (!environments.has(environment)) {
+          ctx.addIssue({ code: 'custom', path: ['releasePlans', i, 'strategyByEnvironment', environment], message: `unknown environment; expected one of: ${[...environments].join(', ')}` });
+        }
+      }
+      for (const problem of blueGreenProblems(config, plan, planSelects(plan))) {
+        ctx.addIssue({ code: 'custom', path: ['releasePlans', i, ...problem.path], message: problem.message });
+      }
       plan.selector.tenants?.forEach((id, j) => {
         if (!tenantIds.has(id)) {
           ctx.addIssue({ code: 'custom', path: ['releasePlans', i, 'selector', 'tenants', j], message: 'unknown tenant' });
@@ -623,3 +679,42 @@ export type NotificationChannel = FleetConfig['notifications']['channels'][numbe
 
 /** `app/<name>/<id>` of a listener ARN. */
 const loadBalancerOfListener = (listenerArn: string) => /:listener\/(app\/[^/]+\/[^/]+)\//.exec(listenerArn)?.[1] ?? listenerArn;
+
+/** The strategy a plan gives a tenant of `environment`. */
+export const strategyFor = (plan: Pick<ReleasePlan, 'strategy' | 'strategyByEnvironment'>, environment: string): ReleaseStrategy =>
+  plan.strategyByEnvironment?.[environment] ?? plan.strategy;
+
+const planSelects = (plan: Pick<ReleasePlan, 'selector'>) => (t: Tenant) =>
+  (!plan.selector.environments || plan.selector.environments.includes(t.environment)) &&
+  (!plan.selector.tiers || plan.selector.tiers.includes(t.tier)) &&
+  (!plan.selector.regions || plan.selector.regions.includes(t.region)) &&
+  (!plan.selector.tenants || plan.selector.tenants.includes(t.id));
+
+/**
+ * Tenants a plan would release blue/green that cannot be: without a load balancer there are no
+ * weights to shift, and without its test listener no test route. Checked when the config loads
+ * and again for the tenants a release selects (src/shared/release/plan.ts).
+ */
+export function blueGreenProblems(
+  config: Pick<FleetConfig, 'tenants' | 'loadBalancers'>,
+  plan: Pick<ReleasePlan, 'strategy' | 'strategyByEnvironment'>,
+  selects: (tenant: Tenant) => boolean,
+): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  for (const tenant of config.tenants) {
+    if (!selects(tenant) || strategyFor(plan, tenant.environment).type !== 'blueGreen') continue;
+    const where = plan.strategyByEnvironment?.[tenant.environment] ? ['strategyByEnvironment', tenant.environment] : ['strategy'];
+    if (tenant.loadBalancer === undefined) {
+      problems.push({ path: where, message: `blueGreen selects tenant ${tenant.id}, which has no load balancer (tenants[id=${tenant.id}].loadBalancer): blue/green shifts the traffic of a load balancer's rule; expected rolling for it` });
+      continue;
+    }
+    const lb = config.loadBalancers.find((l) => l.name === tenant.loadBalancer);
+    if (lb && !lb.testListenerArn) {
+      problems.push({
+        path: where,
+        message: `blueGreen selects tenant ${tenant.id}, whose load balancer "${lb.name}" has no test listener (loadBalancers[name=${lb.name}].testListenerArn): the new colour is checked through it before it takes traffic; expected a testListenerArn or rolling`,
+      });
+    }
+  }
+  return problems;
+}

@@ -63,6 +63,17 @@ export const releaseMaintenanceSchema = z
   .array(z.strictObject({ tenants: z.array(tenantIdSchema).min(1), windows: z.array(z.string().min(1).max(200)).max(50), freezes: z.array(releaseFreezeSchema).max(100) }))
   .min(1);
 
+/** A blue/green strategy as a release carries it (the plan's, resolved per environment: docs/releases.md, "Blue/green"). */
+export const blueGreenStrategySchema = z.strictObject({
+  type: z.literal('blueGreen'),
+  steps: z
+    .array(z.strictObject({ weight: z.number().int().min(1).max(100), bakeMs: z.number().int().min(0), approval: z.boolean().optional() }))
+    .min(1)
+    .max(20),
+  blueRetentionMs: z.number().int().min(0),
+});
+export type BlueGreenStrategy = z.infer<typeof blueGreenStrategySchema>;
+
 export const releaseWaveInputSchema = z
   .strictObject({
     releaseId: releaseIdSchema,
@@ -75,6 +86,8 @@ export const releaseWaveInputSchema = z
     requestedBy: z.string().min(1).max(200),
     /** Maintenance windows and freezes (docs/releases.md, "Maintenance windows and freezes"); absent when no tenant has any. */
     maintenance: releaseMaintenanceSchema.optional(),
+    /** Tenants released blue/green, grouped by the strategy they share; every other tenant rolls. */
+    blueGreen: z.array(z.strictObject({ tenants: z.array(tenantIdSchema).min(1), strategy: blueGreenStrategySchema })).min(1).optional(),
   })
   .superRefine((input, ctx) => {
     const seen = new Map<string, number>();
@@ -320,6 +333,8 @@ export const releaseTenantInputSchema = z.strictObject({
    * chooses behind its patch and names here, so the child records no patch marker of its own.
    */
   steps: z.literal('merged').optional(),
+  /** For `deploy`: release blue/green (release-tenant.ts hands over to blue-green.ts); absent: rolling. */
+  strategy: blueGreenStrategySchema.optional(),
 });
 export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
 

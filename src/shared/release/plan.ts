@@ -1,4 +1,4 @@
-import type { FleetConfig, ReleasePlan, Tenant } from '../config/schema';
+import { strategyFor, type FleetConfig, type ReleasePlan, type Tenant } from '../config/schema';
 import { tenantIdSchema } from '../ids';
 import type { ReleaseOptions, ReleaseWaveInput, WaveSpec } from '../messages/release';
 import { InputValidationError } from '../validation';
@@ -67,7 +67,27 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
     },
     requestedBy: request.requestedBy,
     ...maintenanceOf(config, selected),
+    ...blueGreenOf(plan, selected),
   };
+}
+
+/** The selected tenants the plan releases blue/green (its strategy for their environment), grouped by strategy. */
+export function blueGreenOf(plan: Pick<ReleasePlan, 'strategy' | 'strategyByEnvironment'>, tenants: Tenant[]): Pick<ReleaseWaveInput, 'blueGreen'> {
+  const groups = new Map<string, NonNullable<ReleaseWaveInput['blueGreen']>[number]>();
+  for (const tenant of tenants) {
+    const strategy = strategyFor(plan, tenant.environment);
+    if (strategy.type !== 'blueGreen') continue;
+    const carried = {
+      type: 'blueGreen' as const,
+      steps: strategy.steps.map((s) => ({ weight: s.weight, bakeMs: s.bake, ...(s.approval ? { approval: true } : {}) })),
+      blueRetentionMs: strategy.blueRetention,
+    };
+    const key = JSON.stringify(carried);
+    const group = groups.get(key);
+    if (group) group.tenants.push(tenant.id);
+    else groups.set(key, { tenants: [tenant.id], strategy: carried });
+  }
+  return groups.size > 0 ? { blueGreen: [...groups.values()] } : {};
 }
 
 /**
