@@ -28,6 +28,11 @@ export interface VerifyInput {
    * during the window are counted from the load balancer's own metrics.
    */
   loadBalancer?: { target: AwsTarget; alarmNames: string[]; loadBalancerFullName: string; targetGroupFullName: string };
+  /**
+   * Epoch ms the metrics are read from instead of the activity's start: a blue/green step bakes
+   * with a durable timer first, then verifies what its colour's group counted since the step began.
+   */
+  sinceMs?: number;
 }
 
 export interface VerifyResult {
@@ -139,8 +144,8 @@ export function createHealthActivities({ aws, fetchImpl = fetch }: { aws: AwsCli
       return inPollLane(async () => {
         // Alarms change state at most once a period (a minute, usually): a long window needs no 2-second checks.
         const interval = input.intervalMs ?? Math.min(30_000, Math.max(2_000, Math.round(input.windowMs / 10)));
-        const started = Date.now();
-        const deadline = started + input.windowMs;
+        const started = input.sinceMs ?? Date.now();
+        const deadline = Date.now() + input.windowMs;
         let httpFailures = 0;
         let lastHttpProblem: string | undefined;
         const lb = input.loadBalancer;

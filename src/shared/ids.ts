@@ -48,6 +48,8 @@ export const workflowIds = {
   release: (releaseId: string) => `release/${releaseId}`,
   releaseTenant: (releaseId: string, tenantId: string) => `release/${releaseId}/tenant/${tenantId}`,
   certificates: (group: string) => `certs/${group}`,
+  /** Blue/green: the formerly live colour's retirement after a release (src/workflows/retire-colour.ts). */
+  retireColour: (tenantId: string, releaseId: string) => `tenant/${tenantId}/retire/${releaseId}`,
   /** A read-only look at a Kubernetes tenant's workload (tenantctl tenant diff / resources); unique per call, never a lock. */
   inspect: (tenantId: string, operation: string, nonce: string) => `inspect/${tenantId}/${operation}/${nonce}`,
 } as const;

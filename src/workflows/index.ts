@@ -4,5 +4,6 @@ export { provisionTenant } from './provision-tenant';
 export { deprovisionTenant } from './deprovision-tenant';
 export { releaseWave } from './release-wave';
 export { releaseTenant } from './release-tenant';
+export { retireColour } from './retire-colour';
 export { certificates } from './certificates';
 export { inspectKubernetesWorkload } from './inspect-kubernetes-workload';

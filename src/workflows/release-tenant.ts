@@ -24,7 +24,9 @@ import {
   type ReleaseTenantProgress,
   type ReleaseTenantResult,
   type ReleaseTenantStep,
+  type ColourProgress,
 } from '../shared/messages/release';
+import { blueGreenDeploy, blueGreenRevert } from './blue-green';
 import { EnvironmentKey, ReleaseIdKey, TenantIdKey } from '../shared/search-attributes';
 import type { TenantSpec } from '../shared/tenant-spec';
 import type { RolloutStatus } from '../activities/runtime/types';
@@ -104,9 +106,13 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
   const input = parseOrFail(releaseTenantInputSchema, rawInput, 'releaseTenant input');
   const { tenantId, releaseId } = input;
   let progress: ReleaseTenantProgress = { tenantId, step: 'lock' };
-  const step = (name: ReleaseTenantStep, detail?: string) => {
-    progress = { tenantId, step: name, detail };
-    setCurrentDetails(`**${input.mode} ${input.version}** on ${tenantId}: ${name}${detail ? ` (${detail})` : ''}`);
+  /** Blue/green tenants' colours and weights, kept across steps (src/workflows/blue-green.ts). */
+  let colours: ColourProgress | undefined;
+  const step = (name: ReleaseTenantStep, detail?: string, nowColours?: ColourProgress) => {
+    colours = nowColours ?? colours;
+    progress = { tenantId, step: name, detail, ...(colours ? { colours } : {}) };
+    const weights = colours ? ` [blue ${colours.weights.blue} % / green ${colours.weights.green} %]` : '';
+    setCurrentDetails(`**${input.mode} ${input.version}** on ${tenantId}: ${name}${detail ? ` (${detail})` : ''}${weights}`);
   };
   setHandler(releaseTenantProgressQuery, () => progress);
   const window = deployWindow(input);
@@ -192,6 +198,9 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     const undo = (to: string, why: string, snapshot?: string, restore: Restore = { database: input.restoreDatabaseOnRollback }) =>
       rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step });
 
+    // Blue/green tenants go back by switching colours (docs/releases.md, "Blue/green"); a field only blue/green releases set.
+    if (input.strategy && input.mode !== 'deploy') return blueGreenRevert({ input: { ...input, strategy: input.strategy }, tenant, runtime, step });
+
     if (input.mode === 'revert') {
       const target = input.revertTo ?? current.version;
       if (current.version === target) return { tenantId, status: 'rolled-back', reason: `already on ${target}`, previousVersion: target, deployed: false };
@@ -214,7 +223,8 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     }
 
     const previousVersion = current.version;
-    if (previousVersion === input.version) return { tenantId, status: 'succeeded', reason: `already on ${input.version}`, previousVersion, deployed: false };
+    // A blue/green tenant's live colour decides (blue-green.ts): the version read here may be the idle one's.
+    if (previousVersion === input.version && !input.strategy) return { tenantId, status: 'succeeded', reason: `already on ${input.version}`, previousVersion, deployed: false };
     const notStarted = (snapshot?: string): ReleaseTenantResult => ({ tenantId, status: 'skipped', reason: `not deployed: ${stopReason}`, previousVersion, snapshot, deployed: false });
     if (prepared) {
       if (prepared.retentionNotApplied !== undefined) step('snapshot', `retention not applied: ${prepared.retentionNotApplied}`);
@@ -236,6 +246,9 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
         ? (await rds.snapshotCluster({ target: tenant.aws, clusterIdentifier: outputs.DatabaseClusterIdentifier, snapshotIdentifier: snapshotId(), tags: snapshotTags })).snapshotIdentifier
         : undefined;
     if (stopReason) return notStarted(snapshot);
+    if (input.strategy) {
+      return blueGreenDeploy({ input: { ...input, strategy: input.strategy }, tenant, runtime, snapshot, step, scope: deployScope, stopReason: () => stopReason });
+    }
 
     let failure: string | undefined;
     let watch: WatchSpec | undefined;

@@ -3,7 +3,7 @@ import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balanc
 import { ErrorType, permanentFailure, retryableFailure } from '../../shared/errors';
 import type { AwsClients } from '../aws/clients';
 import { abortSignal, pollWithHeartbeat } from '../poll';
-import { CONTAINER, ecsServiceHelpers, HEALTH_CHECK_GRACE_SECONDS, serviceName, type EcsRuntime } from './ecs';
+import { CONTAINER, ecsServiceHelpers, greenServiceName, HEALTH_CHECK_GRACE_SECONDS, serviceName, type EcsRuntime } from './ecs';
 import {
   imageRef,
   otherColour,
@@ -19,7 +19,7 @@ import {
 } from './types';
 
 /** Blue is the service every tenant had before blue/green; green is a second one beside it (docs/releases.md, "Blue/green"). */
-export const colourServiceName = (tenantId: string, colour: Colour) => (colour === 'blue' ? serviceName(tenantId) : `${serviceName(tenantId)}-green`);
+export const colourServiceName = (tenantId: string, colour: Colour) => (colour === 'blue' ? serviceName(tenantId) : greenServiceName(tenantId));
 
 class NotHealthyInTime extends Error {}
 

@@ -27,6 +27,20 @@ const loadBalancersOf = (service: Service | undefined): LoadBalancer[] =>
 const securityGroupsOf = (service: Service | undefined): string[] => service?.networkConfiguration?.awsvpcConfiguration?.securityGroups ?? [];
 const sameGroups = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 export const serviceName = (tenantId: string) => `tenant-${tenantId}`;
+/** Blue/green's second colour slot (runtime/ecs-colours.ts); blue is `serviceName`. */
+export const greenServiceName = (tenantId: string) => `${serviceName(tenantId)}-green`;
+const revisionNumber = (arn: string | undefined) => Number(/:(\d+)$/.exec(arn ?? '')?.[1] ?? 0);
+
+/**
+ * Whether the green service is the live colour, from ECS alone (no load balancer read): it runs
+ * while blue is scaled to 0, or both run and green's task definition is the newer revision (a
+ * blue/green release deploys into the idle colour, and blue's is retained for a while after).
+ */
+export function greenIsLive(blue: Service | undefined, green: Service | undefined): boolean {
+  if (!green?.taskDefinition || (green.desiredCount ?? 0) === 0) return false;
+  if (!blue?.taskDefinition || (blue.desiredCount ?? 0) === 0) return true;
+  return revisionNumber(green.taskDefinition) > revisionNumber(blue.taskDefinition);
+}
 const family = (tenantId: string) => `tenant-${tenantId}`;
 
 /** Reads and the task definition revision shared by the tenant's service (here) and its blue/green colours (ecs-colours.ts). */
@@ -209,7 +223,12 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
     async ecsSetVersion({ runtime, tenantId, image, version }: { runtime: EcsRuntime; tenantId: string; image: string; version: string }): Promise<ApplyResult> {
       const ecs = aws.ecs(runtime.aws);
       const wanted = imageRef({ image, version });
-      const service = await describeService(runtime, tenantId);
+      const services = await describeServices(runtime, [serviceName(tenantId), greenServiceName(tenantId)]);
+      const service = services.get(serviceName(tenantId));
+      if (greenIsLive(service, services.get(greenServiceName(tenantId)))) {
+        // A rolling update of blue would change the idle colour and leave users on green's version.
+        throw permanentFailure(ErrorType.InvalidInput, `tenant ${tenantId} runs on its green colour after a blue/green release: release it with a blueGreen plan (docs/releases.md, "Blue/green")`);
+      }
       if (!service?.taskDefinition) {
         throw permanentFailure(ErrorType.ResourceNotFound, `ECS service ${serviceName(tenantId)} not found in cluster ${runtime.clusterName}: provision tenant ${tenantId} first`);
       }
@@ -243,7 +262,11 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
     },
 
     async ecsCurrentWorkload({ runtime, tenantId }: { runtime: EcsRuntime; tenantId: string }): Promise<CurrentWorkload | undefined> {
-      const service = await describeService(runtime, tenantId);
+      const services = await describeServices(runtime, [serviceName(tenantId), greenServiceName(tenantId)]);
+      const blue = services.get(serviceName(tenantId));
+      const green = services.get(greenServiceName(tenantId));
+      // After a blue/green release the green service may be the live one (docs/releases.md, "Blue/green").
+      const service = greenIsLive(blue, green) ? green : blue;
       if (!service?.taskDefinition) return undefined;
       const definition = await taskDefinitionOf(runtime, service.taskDefinition);
       const image = definition?.containerDefinitions?.find((c) => c.name === CONTAINER)?.image;
@@ -253,22 +276,26 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
 
     /** Scales to zero and deletes the service; a missing service counts as deleted. */
     async ecsDeleteWorkload({ runtime, tenantId }: { runtime: EcsRuntime; tenantId: string }): Promise<{ deleted: boolean }> {
-      const service = await describeService(runtime, tenantId);
-      if (!service) return { deleted: false };
-      try {
-        await aws.ecs(runtime.aws).send(new DeleteServiceCommand({ cluster: runtime.clusterName, service: serviceName(tenantId), force: true }));
-      } catch (error) {
-        if ((error as Error).name !== 'ServiceNotFoundException') throw error;
+      // Blue/green's green service goes too: its target group (the traffic stack's) cannot be deleted while it is registered.
+      const names = [serviceName(tenantId), greenServiceName(tenantId)];
+      const existing = [...(await describeServices(runtime, names)).keys()];
+      if (existing.length === 0) return { deleted: false };
+      for (const name of existing) {
+        try {
+          await aws.ecs(runtime.aws).send(new DeleteServiceCommand({ cluster: runtime.clusterName, service: name, force: true }));
+        } catch (error) {
+          if ((error as Error).name !== 'ServiceNotFoundException') throw error;
+        }
       }
       await pollWithHeartbeat({
-        what: `ECS service ${serviceName(tenantId)} to drain`,
-        read: () => describeService(runtime, tenantId),
-        done: (s) => !s || s.status === 'INACTIVE',
+        what: `ECS services ${existing.join(', ')} to drain`,
+        read: () => describeServices(runtime, existing),
+        done: (left) => [...left.values()].every((s) => s.status === 'INACTIVE'),
         intervalMs: 1_000,
         // A rollout takes seconds to minutes, and the release waits on it: ask more often than for a stack.
         maxIntervalMs: 10_000,
         timeoutMs: 10 * 60_000,
-        onTimeout: () => retryableFailure(ErrorType.Timeout, `ECS service ${serviceName(tenantId)} still draining`),
+        onTimeout: () => retryableFailure(ErrorType.Timeout, `ECS services ${existing.join(', ')} still draining`),
       });
       return { deleted: true };
     },

@@ -338,7 +338,35 @@ export const releaseTenantInputSchema = z.strictObject({
 });
 export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
 
-export type ReleaseTenantStep = 'window' | 'lock' | 'inspect' | 'snapshot' | 'deploy' | 'verify' | 'record' | 'rollback' | 'restore-database' | 'done';
+export type ReleaseTenantStep =
+  | 'window'
+  | 'lock'
+  | 'inspect'
+  | 'snapshot'
+  | 'deploy'
+  | 'verify'
+  | 'record'
+  | 'rollback'
+  | 'restore-database'
+  | 'done'
+  // Blue/green (src/workflows/blue-green.ts): the test route, each traffic step's shift, its approval and its bake.
+  | 'test-route'
+  | 'shift'
+  | 'approval'
+  | 'bake';
+
+/** A blue/green tenant's colours as its progress query shows them (docs/releases.md, "Blue/green"). */
+export interface ColourProgress {
+  /** The colour live before the release ("blue" in the issue's words) and the one being released. */
+  from: 'blue' | 'green';
+  to: 'blue' | 'green';
+  /** The listener rule's weights as last set (percent). */
+  weights: { blue: number; green: number };
+  /** The step being shifted or baked (1-based) of how many. */
+  step?: { index: number; of: number };
+  /** Once at 100 %: the formerly live colour is retained until then (ISO 8601) by this workflow, then scaled to 0. */
+  retained?: { colour: 'blue' | 'green'; until: string; workflowId: string };
+}
 
 export interface ReleaseTenantResult {
   tenantId: string;
@@ -358,7 +386,33 @@ export interface ReleaseTenantProgress {
   tenantId: string;
   step: ReleaseTenantStep;
   detail?: string;
+  /** Blue/green tenants only. */
+  colours?: ColourProgress;
 }
+
+/** A blue/green tenant waiting at a step that asks for approval moves on (tenantctl release approve forwards it). */
+export const approveStepUpdate = defineUpdate<void, [{ by: string; comment?: string }]>('approveStep');
+
+/** The retained colour's retirement (src/workflows/retire-colour.ts, ID `tenant/<id>/retire/<releaseId>`). */
+export const retireColourInputSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  releaseId: releaseIdSchema,
+  colour: z.enum(['blue', 'green']),
+  /** The version it runs; a colour running anything else by then (a later release deployed into it) is left alone. */
+  version: imageTagSchema,
+  retainMs: z.number().int().min(0),
+});
+export type RetireColourInput = z.input<typeof retireColourInputSchema>;
+export interface RetireColourProgress {
+  tenantId: string;
+  colour: 'blue' | 'green';
+  version: string;
+  state: 'retained' | 'retiring' | 'retired' | 'kept';
+  /** ISO 8601. */
+  until: string;
+  reason?: string;
+}
+export const retireColourProgressQuery = defineQuery<RetireColourProgress>('retireProgress');
 
 /** Sent by the release to a tenant in flight when the release is aborted with rollback. */
 export const stopTenantSignal = defineSignal<[{ reason: string }]>('stopTenant');
