@@ -10,9 +10,11 @@ import type { FleetConfig } from '../shared/config/schema';
 import { workflowIds } from '../shared/ids';
 import {
   abortUpdate,
+  approveStepUpdate,
   approveUpdate,
   pauseUpdate,
   releaseProgressQuery,
+  releaseTenantProgressQuery,
   releaseWaveInputSchema,
   resumeUpdate,
   skipWindowUpdate,
@@ -20,10 +22,12 @@ import {
   type AbortResult,
   type ApproveInput,
   type ApproveResult,
+  type ColourProgress,
   type PauseInput,
   type ProgressRequest,
   type ReleaseProgress,
   type ReleaseSummary,
+  type ReleaseTenantProgress,
   type ReleaseWaveInput,
   type SkipWindowInput,
   type SkipWindowResult,
@@ -114,6 +118,33 @@ export const skipReleaseWindow = (client: Client, releaseId: string, request: Sk
  * Waits for the release and returns its summary whatever the outcome: a halted or aborted
  * release fails its workflow (red in the UI) and carries the summary in the failure's details.
  */
+/**
+ * Blue/green tenants in flight: each child's step with its colours and weights (its progress
+ * query; docs/releases.md, "Blue/green"). Rolling tenants, and children that no longer answer, are left out.
+ */
+export async function inFlightColours(client: Client, releaseId: string, tenantIds: string[]): Promise<(ReleaseTenantProgress & { colours: ColourProgress })[]> {
+  const answers = await Promise.all(
+    tenantIds.map((id) =>
+      client.workflow
+        .getHandle(workflowIds.releaseTenant(releaseId, id))
+        .query(releaseTenantProgressQuery)
+        .catch(() => undefined),
+    ),
+  );
+  return answers.filter((p): p is ReleaseTenantProgress & { colours: ColourProgress } => p?.colours !== undefined);
+}
+
+/**
+ * Approves the traffic step that blue/green tenants of the release wait at (a plan step with
+ * `approval: true`): the `approveStep` update goes to every tenant in flight that waits at one.
+ * Returns those approved; none waiting is refused by the caller.
+ */
+export async function approveBlueGreenSteps(client: Client, releaseId: string, tenantIds: string[], approval: { by: string; comment?: string }): Promise<string[]> {
+  const waiting = (await inFlightColours(client, releaseId, tenantIds)).filter((p) => p.step === 'approval');
+  await Promise.all(waiting.map((p) => client.workflow.getHandle(workflowIds.releaseTenant(releaseId, p.tenantId)).executeUpdate(approveStepUpdate, { args: [approval] })));
+  return waiting.map((p) => p.tenantId);
+}
+
 export async function releaseOutcome(handle: ReleaseHandle): Promise<ReleaseSummary> {
   try {
     return await handle.result();

@@ -9,12 +9,15 @@ import { PhaseKey } from '../../shared/search-attributes';
 import { InputValidationError } from '../../shared/validation';
 import {
   abortRelease,
+  approveBlueGreenSteps,
   approveRelease,
+  inFlightColours,
   listReleases,
   pauseRelease,
   planRelease,
   releaseHandle,
   releaseOutcome,
+  releaseProgress,
   resumeRelease,
   skipReleaseWindow,
   startRelease,
@@ -162,8 +165,10 @@ const status = defineCommand({
       else ctx.out.line(`release ${args.id}: running, phase ${phase ?? 'unknown'}\n${ctx.out.paint('yellow', problem)}${url ? `\n${url}` : ''}`);
       return EXIT.ok;
     }
-    if (ctx.json) printJson(ctx.out, { ...identity, state: 'running', progress });
-    else for (const line of progressBlock(ctx.out, progress, url)) ctx.out.line(line);
+    // Blue/green tenants in flight: their colours and weights, from their own progress queries.
+    const colours = await inFlightColours(client, args.id, progress.inFlight);
+    if (ctx.json) printJson(ctx.out, { ...identity, state: 'running', progress, ...(colours.length ? { colours } : {}) });
+    else for (const line of [...progressBlock(ctx.out, progress, url), ...colourLines(colours)]) ctx.out.line(line);
     return EXIT.ok;
   },
 });
@@ -201,6 +206,14 @@ function printTenants(ctx: CliContext, identity: Record<string, unknown>, progre
   return EXIT.ok;
 }
 
+/** One line per blue/green tenant in flight: `acme  bake  blue → green  blue 50 % / green 50 %  step 2 of 3`. */
+function colourLines(colours: Awaited<ReturnType<typeof inFlightColours>>): string[] {
+  return colours.map(({ tenantId, step, detail, colours: c }) => {
+    const at = c.step ? `  step ${c.step.index} of ${c.step.of}` : '';
+    return `  ${tenantId}  ${step}  ${c.from} → ${c.to}  blue ${c.weights.blue} % / green ${c.weights.green} %${at}${detail ? `  (${detail})` : ''}`;
+  });
+}
+
 const approve = defineCommand({
   group: 'release',
   name: 'approve',
@@ -209,11 +222,22 @@ const approve = defineCommand({
   options: {
     comment: { type: 'string', value: '<text>', description: 'recorded with the approval' },
     wave: { type: 'string', value: '<name>', description: 'which wave\'s gate (default: the next one without an approval)' },
+    step: { type: 'boolean', description: 'approve the blue/green traffic step its tenants in flight wait at, instead of a wave\'s gate' },
   },
   examples: ['tenantctl release approve 2026-03-01-web --comment "canary looks good"', 'tenantctl release approve ci-812 --wave early --by alice'],
-  schema: z.object({ id: idSchema, comment: z.string().max(1000).optional(), wave: configName.optional() }),
+  schema: z
+    .object({ id: idSchema, comment: z.string().max(1000).optional(), wave: configName.optional(), step: flag })
+    .refine((a) => !(a.step && a.wave !== undefined), { path: ['step'], message: 'approves the tenants waiting at a blue/green step; leave out --wave' }),
   async run(args, ctx) {
     const client = await ctx.client();
+    if (args.step) {
+      const progress = await releaseProgress(client, args.id);
+      const approved = await approveBlueGreenSteps(client, args.id, progress.inFlight, { by: ctx.actor, ...(args.comment ? { comment: args.comment } : {}) });
+      if (approved.length === 0) throw new CliInputError([`--step: no tenant of release ${args.id} waits at a blue/green step's approval (\`tenantctl release status ${args.id}\` shows each one's step)`]);
+      if (ctx.json) printJson(ctx.out, { releaseId: args.id, approvedSteps: approved, by: ctx.actor });
+      else ctx.out.line(`approved the traffic step of ${approved.join(', ')} in release ${args.id}`);
+      return EXIT.ok;
+    }
     const result = await withReleaseRefusals(client, args.id, () => approveRelease(client, args.id, { by: ctx.actor, comment: args.comment, wave: args.wave }));
     if (ctx.json) printJson(ctx.out, { releaseId: args.id, ...result, by: ctx.actor, url: ctx.ui.workflow(releaseHandle(client, args.id).workflowId) });
     else ctx.out.line(`approved wave ${result.wave} of release ${args.id}${result.early ? ' (early: the gate is not open yet; the approval is kept for it)' : ''}`);
