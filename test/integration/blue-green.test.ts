@@ -157,14 +157,13 @@ describe('blue/green on ECS', () => {
     // The progress query shows the colours, and the retained one's deadline.
     const progress = await tenantProgress(input.releaseId, 'acme');
     expect(progress?.colours).toMatchObject({ from: 'blue', to: 'green', weights: { blue: 0, green: 100 }, retained: { colour: 'blue' } });
+    // Blue stays warm for its retention (its own workflow's durable timer), then goes to 0.
+    const retire = h.client.workflow.getHandle(progress!.colours!.retained!.workflowId);
+    expect(await retire.query(retireColourProgressQuery)).toMatchObject({ colour: 'blue', version: '1.0.0', state: 'retained' });
     const [during, after] = (await prober.stop()).phases;
     expect(failedByTenant(during!)).toEqual(none(ECS));
     expect(failedByTenant(after!)).toEqual(none(ECS));
     expect(Object.values(during!.tenants).every((t) => t.requests > 0)).toBe(true);
-
-    // Blue stays warm for its retention (its own workflow's durable timer), then goes to 0.
-    const retire = h.client.workflow.getHandle(progress!.colours!.retained!.workflowId);
-    expect(await retire.query(retireColourProgressQuery)).toMatchObject({ colour: 'blue', version: '1.0.0', state: 'retained' });
     expect(await retire.result()).toMatchObject({ state: 'retired' });
     for (const id of ECS) expect([id, (await coloursOf(id)).blue.desiredReplicas]).toEqual([id, 0]);
 
