@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`. */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -132,6 +133,28 @@ async function expectAllOn(version: string): Promise<Record<string, 'blue' | 'gr
   return live;
 }
 
+/** GET / through a listener with the tenant's Host header (fetch would not send a Host of our own). */
+function getThrough(url: string, host: string): Promise<{ status: number; version?: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/`, { headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        let version: string | undefined;
+        try {
+          version = (JSON.parse(body) as { version?: string }).version;
+        } catch {
+          // the load balancer's own answers are text
+        }
+        resolve({ status: res.statusCode ?? 0, body, ...(version ? { version } : {}) });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 180_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -152,8 +175,7 @@ describe('blue/green on ECS', () => {
     expect(Object.values(live)).toEqual(ECS.map(() => 'green'));
     // The test route reaches the colour the release tested (now live), on the test listener.
     const endpoint = await resolveTenantEndpoint(TEST_SANDBOX_DIR, h.tenant('acme').hostnames[0]!, { port: SANDBOX_TEST_LISTENER_PORT });
-    const answer = (await (await fetch(`${endpoint.url}/`, { headers: { host: endpoint.hostname } })).json()) as { version: string };
-    expect(answer.version).toBe('2.0.0-bg');
+    expect(await getThrough(endpoint.url, endpoint.hostname)).toMatchObject({ status: 200, version: '2.0.0-bg' });
     // The progress query shows the colours, and the retained one's deadline.
     const progress = await tenantProgress(input.releaseId, 'acme');
     expect(progress?.colours).toMatchObject({ from: 'blue', to: 'green', weights: { blue: 0, green: 100 }, retained: { colour: 'blue' } });
