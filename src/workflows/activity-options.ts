@@ -4,6 +4,7 @@ import type { AcmActivities } from '../activities/acm';
 import type { BakeWatchActivities } from '../activities/bake-watch';
 import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { Elbv2Activities } from '../activities/elbv2';
+import type { ListenerRuleActivities } from '../activities/listener-rule';
 import type { FleetActivities } from '../activities/fleet';
 import type { HealthActivities } from '../activities/verify-health';
 import type { LockActivities } from '../activities/lock';
@@ -14,7 +15,6 @@ import type { EcsActivities } from '../activities/runtime/ecs';
 import type { EcsReleaseActivities } from '../activities/runtime/ecs-release';
 import type { EcsColourActivities } from '../activities/runtime/types';
 import type { KubernetesActivities } from '../activities/runtime/kubernetes';
-import type { ListenerRuleActivities } from '../activities/listener-rule';
 import type { SsmActivities } from '../activities/ssm';
 import type { TemporalActivities } from '../activities/temporal';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
@@ -164,7 +164,7 @@ export const ACTIVITY_OPTIONS = {
   // Blue/green (src/activities/listener-rule.ts): a rule's forward weights, one ModifyRule at most.
   readTrafficWeights: awsCall,
   setTrafficWeights: awsCall,
-  // Maintenance mode: a rule's exact actions, one ModifyRule at most.
+  // Maintenance mode (src/workflows/maintenance-mode.ts): a rule's exact actions, one ModifyRule at most.
   readListenerRule: awsCall,
   setListenerRuleActions: awsCall,
   // Blue/green colour slots on ECS (runtime/ecs-colours.ts): the deploy waits for its targets' health.

@@ -38,6 +38,7 @@ import { messageOf } from './steps';
 import { deployWindow, skipNote } from './maintenance-window';
 import { parseOrFail } from '../shared/validation';
 import { withTenantLock, type LockOptions } from './with-tenant-lock';
+import { TenantMaintenance } from './maintenance-mode';
 
 const fleet = activitiesFor<FleetActivities>();
 /** The spec is read from the workflow worker's own fleet config: no need to go through a task queue. */
@@ -169,7 +170,10 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     viaLocalActivities: fewerRoundTrips,
     claimIfFree: lean,
   };
-  const locked = await withTenantLock(tenantId, lock, async (): Promise<ReleaseTenantResult> => {
+  // A release in maintenance mode takes the tenant's traffic away for its deploy and gives it back however the deploy ends.
+  // Never with blue/green (refused when the release is planned): its shifts write the same rule.
+  const maintenance = new TenantMaintenance(input.mode === 'deploy' && !input.strategy ? input.maintenanceMode : undefined, step);
+  const locked = await withTenantLock(tenantId, lock, () => maintenance.around(async (): Promise<ReleaseTenantResult> => {
     const tenant = await tenantSpec;
     const runtime = tenantRuntime(tenant);
     const merged = mergedSteps ? runtime.releaseSteps : undefined;
@@ -181,9 +185,10 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     const retention = tenant.snapshotRetention;
     // Room for the snapshot about to be taken, so the tenant never holds more than `keep`.
     const prune = retention ? { keep: retention.keep - 1, maxAgeMs: retention.maxAgeMs } : undefined;
-    // A deploy's reads, the pruning of older snapshots and its snapshot in one step.
+    // A deploy's reads, the pruning of older snapshots and its snapshot in one step; in maintenance
+    // mode the snapshot waits for the maintenance page, so the reads go alone.
     const prepared =
-      merged && input.mode === 'deploy'
+      merged && input.mode === 'deploy' && !maintenance.asked
         ? await merged.prepare(stack, { version: input.version, snapshot: { identifier: snapshotId(), tags: snapshotTags }, ...(prune ? { prune } : {}) })
         : undefined;
     const [current, stackOutputs] = prepared
@@ -226,6 +231,10 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     // A blue/green tenant's live colour decides (blue-green.ts): the version read here may be the idle one's.
     if (previousVersion === input.version && !input.strategy) return { tenantId, status: 'succeeded', reason: `already on ${input.version}`, previousVersion, deployed: false };
     const notStarted = (snapshot?: string): ReleaseTenantResult => ({ tenantId, status: 'skipped', reason: `not deployed: ${stopReason}`, previousVersion, snapshot, deployed: false });
+    if (maintenance.asked && !stopReason) {
+      const refused = await maintenance.begin(tenant);
+      if (refused) return { tenantId, status: 'skipped', reason: `not deployed: ${refused}`, previousVersion, deployed: false };
+    }
     if (prepared) {
       if (prepared.retentionNotApplied !== undefined) step('snapshot', `retention not applied: ${prepared.retentionNotApplied}`);
     } else {
@@ -269,6 +278,8 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
           failure = `rollout of ${input.version} failed: ${rollout.failureReason ?? 'not ready'}`;
           return;
         }
+        // The new version is ready: users come back before the verification, which judges their requests.
+        await maintenance.end();
         step('verify');
         const loadBalancer = tenant.loadBalancer && follows(VERIFY_TARGET_GROUP_PATCH) ? await targetGroupOf(tenant) : undefined;
         // The stack's own error alarm plus any the fleet config lists.
@@ -306,7 +317,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
       await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters: { 'workload/version': input.version } });
     }
     return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true, ...(watch ? { watch } : {}) };
-  });
+  }));
   const note = opening.window && skipNote(opening.window);
   const result: ReleaseTenantResult = opening.window ? { ...locked, window: opening.window, ...(note ? { reason: locked.reason ? `${note}; ${locked.reason}` : note } : {}) } : locked;
   if (input.mode === 'deploy' && stopReason === undefined) delivery.deployed(await tenantSpec, result);

@@ -1,6 +1,6 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeRulesCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -13,6 +13,7 @@ import type { ReleaseRequest } from '../../src/shared/release/plan';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startHarness, type Harness } from './harness';
@@ -21,6 +22,7 @@ import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
 import { freeLoopbackPort } from '../sandbox/ports';
 import { liveVersion } from '../sandbox/runtime-reads';
 import { startProber, type Prober, type ProbePhase } from '../sandbox/data-plane/prober';
+import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { WebhookReceiver } from '../sandbox/webhook-receiver';
 
 let h: Harness;
@@ -87,6 +89,33 @@ async function servingVersions(id: string): Promise<string[]> {
     }),
   );
   return answers.sort();
+}
+
+/** A tenant's listener rule (its traffic stack's) as the load balancer holds it. */
+async function listenerRuleOf(id: string) {
+  const lb = h.tenant(id).loadBalancer!;
+  const { Stacks } = await h.admin.cloudFormation(lb.aws).send(new DescribeStacksCommand({ StackName: trafficStackNameFor(id) }));
+  const ruleArn = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'ListenerRuleArn')?.OutputValue;
+  const { Rules = [] } = await h.admin.elbv2(lb.aws).send(new DescribeRulesCommand({ RuleArns: [ruleArn!] }));
+  return Rules[0]!;
+}
+
+/** One request to the tenant's first hostname through the load balancer emulator, as a user sends it. */
+async function answerOf(id: string): Promise<{ status: number; contentType?: string; body: string }> {
+  const hostname = h.tenant(id).hostnames[0]!;
+  const { url } = await resolveTenantEndpoint(TEST_SANDBOX_DIR, hostname);
+  return new Promise((resolve) => {
+    const req = httpRequest(`${url}/`, { headers: { host: hostname }, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body }));
+      res.on('error', () => resolve({ status: 0, body }));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.end();
+  });
 }
 
 /**
@@ -396,6 +425,55 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(failedByTenant(after)).toEqual(onlyOn(KUBERNETES, canary.tenantId, 0));
     expect(await versions(KUBERNETES)).toEqual(before);
   });
+
+  it('maintenance mode (docs/releases.md): each tenant answers with the maintenance page while it is backed up and deployed, then with the new version; the outage per tenant is measured, at most 60 s', async () => {
+    // One tenant per runtime, one per wave (the quick plan's canary and early waves).
+    const tenants = ['stark', 'oscorp'];
+    const version = V('1.6.0');
+    const rulesBefore = Object.fromEntries(await Promise.all(tenants.map(async (id) => [id, (await listenerRuleOf(id)).Actions] as const)));
+    const prober = await probe(tenants, 'release');
+    try {
+      const pages = tenants.map((id) => until(`${id} to answer with the maintenance page`, () => answerOf(id), (a) => a.status === 503, 180_000));
+      // The sandbox's requests answer in milliseconds: a 2 s drain instead of the tenants' 30 s deregistration delay.
+      const { handle, input } = await release({ version, tenants, options: { maintenanceMode: { drainMs: 2_000 } } });
+      for (const page of await Promise.all(pages)) {
+        expect(page.contentType).toMatch(/^text\/html/);
+        expect(page.body).toContain('Down for maintenance');
+      }
+      const summary = await releaseOutcome(handle);
+      expect([summary.status, summary.tenants.map((t) => `${t.tenantId}: ${t.reason}`)]).toEqual(['succeeded', []]);
+      prober.phase('after');
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const [during, after] = (await prober.stop()).phases;
+      const rows: string[] = [];
+      for (const wave of input.waves) {
+        for (const id of wave.tenants) {
+          const stats = during!.tenants[id]!;
+          // Users got the page (503) and nothing else that failed: no refused connection, no 502 while tasks and pods were replaced.
+          expect(Object.keys(stats.byOutcome).filter((outcome) => !outcome.startsWith('2'))).toEqual(['503']);
+          expect(stats.outage!.ms).toBeGreaterThan(0);
+          expect(stats.outage!.ms).toBeLessThanOrEqual(60_000);
+          expect(after!.tenants[id]!.failed).toBe(0);
+          expect(after!.tenants[id]!.requests).toBeGreaterThan(0);
+          // Traffic went back to exactly the actions the rule had.
+          expect((await listenerRuleOf(id)).Actions).toEqual(rulesBefore[id]);
+          expect(await servingVersions(id)).toEqual(expect.arrayContaining([version]) as unknown);
+          const result = (await h.client.workflow.getHandle(workflowIds.releaseTenant(summary.releaseId, id)).result()) as { maintenance?: { pageFrom: string; trafficBack?: string } };
+          expect(result.maintenance?.trafficBack).toBeDefined();
+          rows.push(`${wave.name.padEnd(8)} ${id.padEnd(8)} ${h.tenant(id).runtime.kind.padEnd(11)} ${(stats.outage!.ms / 1000).toFixed(1).padStart(6)} s ${String(stats.failed).padStart(6)} of ${stats.requests}`);
+        }
+      }
+      expect(await versions(tenants)).toEqual(Object.fromEntries(tenants.map((id) => [id, version])));
+      // The outage per wave, as the prober measured it (2 requests/s per hostname).
+      process.stdout.write(`maintenance mode, outage per tenant:\nwave     tenant   runtime     outage   failed requests\n${rows.join('\n')}\n`);
+      for (const id of tenants) {
+        const child = await h.client.workflow.getHandle(workflowIds.releaseTenant(summary.releaseId, id)).describe();
+        await replayAndMaybeRecord(h.client, child.workflowId, child.runId, `release-tenant-maintenance-mode-${h.tenant(id).runtime.kind}`);
+      }
+    } finally {
+      await prober.stop();
+    }
+  }, 240_000);
 
   // Last: the canary's 5xx stay in its target group's metrics for the rest of the minute.
   it('a -failing canary (500s behind a passing health check) is caught by the requests that failed, on both runtimes, and fails requests only on its hostnames until its rollback completes', async () => {

@@ -3,8 +3,14 @@ import { DescribeRulesCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand, 
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { errorsOnlyLogger } from '../support/quiet-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { AwsClients } from '../../src/activities/aws/clients';
 import { createListenerRuleActivities } from '../../src/activities/listener-rule';
+import { planRelease } from '../../src/client/releases';
+import { parseFleetConfig } from '../../src/shared/config/load';
+import { childInputOf } from '../../src/shared/release/child-input';
 import {
   isMaintenancePage,
   MAINTENANCE_PAGE_HTML,
@@ -13,7 +19,71 @@ import {
   writableRuleActions,
   type RuleAction,
 } from '../../src/shared/release/listener-rule-actions';
+import { releaseWaveInputSchema } from '../../src/shared/messages/release';
 import type { AwsTarget } from '../../src/shared/tenant-spec';
+import { InputValidationError } from '../../src/shared/validation';
+
+const exampleText = readFileSync(join(__dirname, '..', '..', 'config', 'fleet.example.yaml'), 'utf8');
+const example = parseFleetConfig(exampleText);
+const request = { releaseId: 'r-1', version: '2.0.0', plan: example.releasePlans[0]!.name, requestedBy: 'unit' };
+
+function refusalOf(fn: () => unknown): InputValidationError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputValidationError);
+    return error as InputValidationError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('maintenance mode: asking for it, and its refusals before anything starts', () => {
+  it('the example fleet has a tenant without a load balancer: a release of it in maintenance mode is refused, naming field, tenant and value', () => {
+    expect(example.tenants.find((t) => t.id === 'acme')?.loadBalancer).toBeUndefined();
+    const refused = refusalOf(() => planRelease(example, { ...request, options: { maintenanceMode: {} } }));
+    expect(refused.problems).toEqual([
+      expect.stringMatching(/^maintenanceMode: tenant "acme" has no load balancer, so no listener rule can answer with the maintenance page; .* \(got maintenanceMode \{\} from the request\)$/),
+    ]);
+  });
+
+  it('from the plan, with a drain time: carried in the options in ms, and to each deploy (not to a revert or a rollback)', () => {
+    const raw = parse(exampleText) as { releasePlans: Record<string, unknown>[] };
+    raw.releasePlans[0]!.maintenanceMode = { drain: '20s' };
+    const config = parseFleetConfig(stringify(raw), 'fleet.yaml');
+    const refused = refusalOf(() => planRelease(config, request));
+    expect(refused.problems[0]).toContain(`(got maintenanceMode {"drainMs":20000} from plan "${request.plan}")`);
+    const withLoadBalancers = config.tenants.filter((t) => t.loadBalancer).map((t) => t.id);
+    expect(withLoadBalancers.length).toBeGreaterThan(0);
+    const input = releaseWaveInputSchema.parse(planRelease(config, { ...request, tenants: withLoadBalancers }));
+    expect(input.options.maintenanceMode).toEqual({ drainMs: 20_000 });
+    const start = { type: 'start-child', tenantId: withLoadBalancers[0]!, wave: input.waves[0]!.name } as const;
+    expect(childInputOf(input, { ...start, mode: 'deploy' }).maintenanceMode).toEqual({ drainMs: 20_000 });
+    expect(childInputOf(input, { ...start, mode: 'revert', revertTo: '1.0.0' })).not.toHaveProperty('maintenanceMode');
+    expect(childInputOf(input, { ...start, mode: 'rollback', revertTo: '1.0.0' })).not.toHaveProperty('maintenanceMode');
+    // Without it, nothing in the options or a child's input changes.
+    const plain = releaseWaveInputSchema.parse(planRelease(example, request));
+    expect(plain.options).not.toHaveProperty('maintenanceMode');
+    expect(childInputOf(plain, { ...start, tenantId: 'acme', mode: 'deploy' })).not.toHaveProperty('maintenanceMode');
+  });
+
+  it('is refused for tenants the plan releases blue/green (their shifts write the same rule), naming them', () => {
+    const raw = parse(exampleText) as { releasePlans: Record<string, unknown>[]; loadBalancers: Record<string, unknown>[] };
+    raw.loadBalancers[0]!.testListenerArn = String(raw.loadBalancers[0]!.listenerArn).replace(/[^/]+$/, '0c1d2e3f4a5b6c7d');
+    raw.releasePlans[0]!.strategyByEnvironment = { staging: { type: 'blueGreen', steps: [{ weight: 100, bake: '1m' }], blueRetention: '1h' } };
+    const config = parseFleetConfig(stringify(raw), 'fleet.yaml');
+    const refused = refusalOf(() => planRelease(config, { ...request, tenants: ['globex'], options: { maintenanceMode: {} } }));
+    expect(refused.problems).toEqual([expect.stringMatching(/^maintenanceMode: plan ".*" releases "globex" blue\/green, .* \(got maintenanceMode \{\}\)$/)]);
+    // Without maintenance mode the same release plans fine.
+    expect(planRelease(config, { ...request, tenants: ['globex'] }).blueGreen).toHaveLength(1);
+  });
+
+  it('a plan value that is neither true nor { drain } is refused by the fleet config, naming the field', () => {
+    const raw = parse(exampleText) as { releasePlans: Record<string, unknown>[] };
+    raw.releasePlans[0]!.maintenanceMode = { drain: 'soon' };
+    const refused = refusalOf(() => parseFleetConfig(stringify(raw), 'fleet.yaml'));
+    expect(refused.problems.join('\n')).toMatch(/releasePlans\[0\]\.maintenanceMode/);
+  });
+});
 
 describe('listener rule actions', () => {
   const blue = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/blue/1';

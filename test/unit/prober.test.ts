@@ -22,4 +22,16 @@ describe('prober counts', () => {
       'rest    960       3       40 ms',
     ]);
   });
+
+  it("with outage, adds each tenant's first-to-last failed answer and the phase's longest", () => {
+    const down = (ms: number) => ({ ...stats(40, 8, 30), outage: { from: '2026-12-02T04:00:00.000Z', to: '2026-12-02T04:00:30.000Z', ms } });
+    const phases = [{ name: 'canary', startedAt: '', total: stats(80, 13, 30), tenants: { acme: down(31_200), globex: { ...down(12_000), failed: 5 }, initech: stats(40, 0, 20) } }];
+    expect(probeTable({ phases }, { phaseHeader: 'wave', perTenant: true, outage: true }).split('\n')).toEqual([
+      'wave    tenant   requests  failed  p99    outage',
+      'canary  all      80        13      30 ms  31.2 s',
+      '        acme     40        8       30 ms  31.2 s',
+      '        globex   40        5       30 ms  12.0 s',
+      '        initech  40        0       20 ms  -',
+    ]);
+  });
 });

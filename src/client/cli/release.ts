@@ -45,6 +45,10 @@ const start = defineCommand({
     tenants: { type: 'string', value: '<id,...>', description: 'only these tenants' },
     'release-id': { type: 'string', value: '<id>', description: 'idempotency key: a second start with the same ID attaches instead of starting again (CI: the pipeline run ID)' },
     wait: { type: 'boolean', description: 'follow the release to its end; exit 0 only if every tenant succeeded' },
+    'maintenance-mode': {
+      type: 'boolean',
+      description: 'a consistent backup: each tenant answers with a maintenance page while its requests drain, its snapshot is taken and it deploys (tenants with a load balancer only)',
+    },
     'dry-run': { type: 'boolean', description: 'show the waves the plan would run, start nothing' },
   },
   examples: [
@@ -52,6 +56,7 @@ const start = defineCommand({
     'tenantctl release start --version 2.4.0 --plan standard --env staging --dry-run',
     'tenantctl release start --version "$TAG" --release-id "ci-$GITHUB_RUN_ID" --wait --json   # CI: a retried job attaches',
     'tenantctl release start --version 2.4.1-hotfix --tenants acme,globex --release-id hotfix-acme',
+    'tenantctl release start --version 2.5.0 --env production --maintenance-mode --wait   # a consistent backup per tenant',
   ],
   notes: [
     'The release ID is the idempotency key: starting again with the same ID and the same request attaches',
@@ -66,17 +71,22 @@ const start = defineCommand({
     tenants: commaList(tenantIdSchema).optional(),
     'release-id': releaseIdSchema.optional(),
     wait: flag,
+    'maintenance-mode': flag,
     'dry-run': flag,
   }),
   async run(args, ctx) {
     const config = await ctx.config();
+    const plan = choosePlan(config, args.plan);
+    // A plan that asks for maintenance mode keeps its own drain time; the flag asks for it where the plan does not.
+    const planAsks = !!config.releasePlans.find((p) => p.name === plan)?.maintenanceMode;
     const request: ReleaseRequest = {
       releaseId: args['release-id'] ?? generatedReleaseId(args.version),
       version: args.version,
-      plan: choosePlan(config, args.plan),
+      plan,
       environments: args.env,
       tenants: args.tenants,
       requestedBy: ctx.actor,
+      ...(args['maintenance-mode'] && !planAsks ? { options: { maintenanceMode: {} } } : {}),
     };
     // Refused here, before connecting: unknown tenants, environments or plan; an empty selection.
     const planned = asCliInput(() => planRelease(config, request));
@@ -428,7 +438,8 @@ export function generatedReleaseId(version: string, now = new Date()): string {
 
 function describePlan(input: ReleaseWaveInput): string {
   const tenants = input.waves.reduce((n, w) => n + w.tenants.length, 0);
-  return `${input.version} with plan ${input.plan}, ${tenants} tenants in ${input.waves.length} waves (${input.waves.map((w) => `${w.name}: ${w.tenants.length}`).join(', ')})`;
+  const maintenance = input.options.maintenanceMode ? ', in maintenance mode (a maintenance page per tenant while it is backed up and deployed)' : '';
+  return `${input.version} with plan ${input.plan}, ${tenants} tenants in ${input.waves.length} waves (${input.waves.map((w) => `${w.name}: ${w.tenants.length}`).join(', ')})${maintenance}`;
 }
 
 function planLines(ctx: CliContext, input: ReleaseWaveInput): string[] {

@@ -348,6 +348,13 @@ export const releasePlanSchema = z.strictObject({
   strategy: releaseStrategySchema.prefault({ type: 'rolling' }),
   /** The strategy for the tenants of an environment, instead of `strategy` (blue/green in production, rolling in dev, say). */
   strategyByEnvironment: z.record(nameSchema, releaseStrategySchema).optional(),
+  /**
+   * A consistent backup (docs/releases.md, "Maintenance mode"): each tenant's load balancer answers
+   * with a maintenance page while its requests drain, its snapshot is taken and it deploys. `true`,
+   * or `{ drain }` to wait that long for in-flight requests instead of the tenant's deregistration
+   * delay. Only for tenants with a load balancer.
+   */
+  maintenanceMode: z.union([z.boolean(), z.strictObject({ drain: durationSchema.optional() })]).optional(),
 });
 
 /**

@@ -30,6 +30,10 @@ export type WaveSpec = z.infer<typeof waveSpecSchema>;
 
 export const restoreOnRevertSchema = z.strictObject({ maxSnapshotAgeMs: z.number().int().min(1) });
 
+/** A release in maintenance mode; `drainMs` absent: each tenant's target group deregistration delay. */
+export const maintenanceModeSchema = z.strictObject({ drainMs: z.number().int().min(0).max(3_600_000).optional() });
+export type MaintenanceMode = z.infer<typeof maintenanceModeSchema>;
+
 export const releaseOptionsSchema = z.strictObject({
   /** How long alarms and the health endpoint must stay good after a deploy. */
   verifyWindowMs: z.number().int().min(0),
@@ -46,6 +50,13 @@ export const releaseOptionsSchema = z.strictObject({
   rollbackOnAbort: z.boolean(),
   /** A tenant busy with another operation is retried this often, this far apart, then skipped. */
   busyRetry: z.strictObject({ attempts: z.number().int().min(1).max(100), delayMs: z.number().int().min(0) }),
+  /**
+   * Maintenance mode (docs/releases.md, "Maintenance mode"): per tenant, its listener rule answers
+   * with a maintenance page and its in-flight requests drain (`drainMs`, default the tenant's
+   * deregistration delay) before the snapshot, so the snapshot is a consistent restore point;
+   * traffic returns once the new version (or, on failure, the previous one) is ready.
+   */
+  maintenanceMode: maintenanceModeSchema.optional(),
   /** Continue-as-new (between tenants, with none in flight) once the history has this many events. */
   continueAsNewAfterEvents: z.number().int().min(20).max(40_000).default(10_000),
 });
@@ -335,6 +346,8 @@ export const releaseTenantInputSchema = z.strictObject({
   steps: z.literal('merged').optional(),
   /** For `deploy`: release blue/green (release-tenant.ts hands over to blue-green.ts); absent: rolling. */
   strategy: blueGreenStrategySchema.optional(),
+  /** For `deploy`: the release's maintenance mode (ReleaseOptions), absent without it. */
+  maintenanceMode: maintenanceModeSchema.optional(),
 });
 export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
 
@@ -342,8 +355,11 @@ export type ReleaseTenantStep =
   | 'window'
   | 'lock'
   | 'inspect'
+  // Maintenance mode (src/workflows/maintenance-mode.ts): the maintenance page and its drain, then traffic back.
+  | 'maintenance'
   | 'snapshot'
   | 'deploy'
+  | 'traffic'
   | 'verify'
   | 'record'
   | 'rollback'
@@ -378,6 +394,8 @@ export interface ReleaseTenantResult {
   deployed: boolean;
   /** With a successful deploy: what its wave's bake watches (src/shared/release/bake-watch.ts). */
   watch?: WatchSpec;
+  /** Maintenance mode: when the rule began answering with the maintenance page and when traffic returned (ISO 8601, the workflow's clock). */
+  maintenance?: { pageFrom: string; trafficBack?: string; note?: string };
   /** It waited for its maintenance window (or a freeze's end) until then, or was told to skip the wait. */
   window?: { until: string; waitingFor?: string; skipped?: { by: string; reason: string } };
 }

@@ -15,5 +15,7 @@ export function childInputOf({ releaseId, version, options }: ReleasePlanInput, 
     restoreDatabaseOnRollback: options.restoreDatabaseOnRollback,
     restoreDatabaseOnRevert: mode === 'revert' ? options.restoreDatabaseOnRevert : undefined,
     ...(reason !== undefined ? { reason } : {}),
+    // Only a deploy takes the tenant down: a rollback in the bake or a revert goes back with traffic flowing.
+    ...(mode === 'deploy' && options.maintenanceMode ? { maintenanceMode: options.maintenanceMode } : {}),
   };
 }

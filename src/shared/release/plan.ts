@@ -49,6 +49,33 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
       `tenants: plan "${plan.name}" with these filters selects no tenant (got environments ${JSON.stringify(request.environments ?? 'any')}, tenants ${JSON.stringify(request.tenants ?? 'any')})`,
     ]);
   }
+  const options: ReleaseWaveInput['options'] = {
+    verifyWindowMs: plan.verifyWindow,
+    ...(plan.verification === 'metrics' ? { verifyReadsMetrics: true } : {}),
+    restoreDatabaseOnRollback: plan.restoreDatabaseOnRollback,
+    ...(plan.restoreDatabaseOnRevert ? { restoreDatabaseOnRevert: { maxSnapshotAgeMs: plan.restoreDatabaseOnRevert.maxSnapshotAge } } : {}),
+    rollbackOnAbort: plan.rollbackOnAbort,
+    busyRetry: { ...DEFAULT_BUSY_RETRY },
+    ...maintenanceModeOf(plan),
+    ...request.options,
+  };
+  if (options.maintenanceMode) {
+    // No rule to answer with the page: refused before anything starts rather than deployed without one.
+    const without = selected.filter((t) => t.loadBalancer === undefined).map((t) => t.id);
+    if (without.length > 0) {
+      throw new InputValidationError('release request', [
+        `maintenanceMode: ${without.length === 1 ? 'tenant' : 'tenants'} ${without.map((id) => JSON.stringify(id)).join(', ')} ${without.length === 1 ? 'has' : 'have'} no load balancer, so no listener rule can answer with the maintenance page; expected only tenants with tenants[].loadBalancer, or narrow the release with --tenants/--env (got maintenanceMode ${JSON.stringify(options.maintenanceMode)} from ${request.options?.maintenanceMode ? 'the request' : `plan "${plan.name}"`})`,
+      ]);
+    }
+  }
+  const blueGreen = blueGreenOf(plan, selected);
+  if (options.maintenanceMode && blueGreen.blueGreen) {
+    // Blue/green moves the rule's weights while maintenance mode holds it on the page: one or the other.
+    const ids = blueGreen.blueGreen.flatMap((g) => g.tenants);
+    throw new InputValidationError('release request', [
+      `maintenanceMode: plan "${plan.name}" releases ${ids.map((id) => JSON.stringify(id)).join(', ')} blue/green, which keeps traffic flowing and moves the listener rule itself; expected maintenance mode only for tenants released rolling (got maintenanceMode ${JSON.stringify(options.maintenanceMode)})`,
+    ]);
+  }
   const environments = [...new Set(selected.map((t) => t.environment))];
   return {
     releaseId: request.releaseId,
@@ -56,18 +83,10 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
     plan: plan.name,
     environments,
     waves: cutWaves(plan, selected.map((t) => t.id)),
-    options: {
-      verifyWindowMs: plan.verifyWindow,
-      ...(plan.verification === 'metrics' ? { verifyReadsMetrics: true } : {}),
-      restoreDatabaseOnRollback: plan.restoreDatabaseOnRollback,
-      ...(plan.restoreDatabaseOnRevert ? { restoreDatabaseOnRevert: { maxSnapshotAgeMs: plan.restoreDatabaseOnRevert.maxSnapshotAge } } : {}),
-      rollbackOnAbort: plan.rollbackOnAbort,
-      busyRetry: { ...DEFAULT_BUSY_RETRY },
-      ...request.options,
-    },
+    options,
     requestedBy: request.requestedBy,
     ...maintenanceOf(config, selected),
-    ...blueGreenOf(plan, selected),
+    ...blueGreen,
   };
 }
 
@@ -88,6 +107,13 @@ export function blueGreenOf(plan: Pick<ReleasePlan, 'strategy' | 'strategyByEnvi
     else groups.set(key, { tenants: [tenant.id], strategy: carried });
   }
   return groups.size > 0 ? { blueGreen: [...groups.values()] } : {};
+}
+
+/** The plan's maintenance mode as the release carries it (`drain` in ms), or nothing. */
+function maintenanceModeOf(plan: ReleasePlan): Pick<ReleaseOptions, 'maintenanceMode'> {
+  const mode = plan.maintenanceMode;
+  if (!mode) return {};
+  return { maintenanceMode: typeof mode === 'object' && mode.drain !== undefined ? { drainMs: mode.drain } : {} };
 }
 
 /**

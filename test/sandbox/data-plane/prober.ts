@@ -45,6 +45,11 @@ export interface ProbeStats {
   maxMs: number;
   /** Answers by status code, or `error` / `timeout` / `unresolved`. */
   byOutcome: Record<string, number>;
+  /**
+   * With failures: from the start of the first failed request to the answer of the last one, the
+   * outage users saw (a release in maintenance mode: its maintenance page, docs/releases.md).
+   */
+  outage?: { from: string; to: string; ms: number };
 }
 
 export interface ProbePhase {
@@ -72,6 +77,8 @@ interface Sample {
   outcome: string;
   ok: boolean;
   ms: number;
+  /** Epoch ms when the request was sent. */
+  at: number;
 }
 
 interface Phase {
@@ -90,14 +97,22 @@ function stats(samples: Sample[]): ProbeStats {
   const times = samples.map((s) => s.ms).sort((a, b) => a - b);
   const byOutcome: Record<string, number> = {};
   for (const s of samples) byOutcome[s.outcome] = (byOutcome[s.outcome] ?? 0) + 1;
+  const failed = samples.filter((s) => !s.ok);
   return {
     requests: samples.length,
-    failed: samples.filter((s) => !s.ok).length,
+    failed: failed.length,
     p50Ms: Math.round(percentile(times, 50)),
     p99Ms: Math.round(percentile(times, 99)),
     maxMs: Math.round(times.at(-1) ?? 0),
     byOutcome,
+    ...(failed.length > 0 ? { outage: outageOf(failed) } : {}),
   };
+}
+
+function outageOf(failed: Sample[]): NonNullable<ProbeStats['outage']> {
+  const from = Math.min(...failed.map((s) => s.at));
+  const to = Math.max(...failed.map((s) => s.at + s.ms));
+  return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), ms: Math.round(to - from) };
 }
 
 function summarize(phase: Phase): ProbePhase {
@@ -158,7 +173,7 @@ export async function startProber(options: ProberOptions): Promise<Prober> {
     const logFailure = (outcome: string, ms: number) =>
       appendFileSync(failureLog, `${startedAt.toISOString()} ${phase.name} ${target.hostname} ${outcome} ${Math.round(ms)} ms\n`);
     if (!endpoint) {
-      phase.samples.push({ tenant, outcome: 'unresolved', ok: false, ms: 0 });
+      phase.samples.push({ tenant, outcome: 'unresolved', ok: false, ms: 0, at: startedAt.getTime() });
       logFailure('unresolved', 0);
       return;
     }
@@ -171,7 +186,7 @@ export async function startProber(options: ProberOptions): Promise<Prober> {
         if (recorded) return;
         recorded = true;
         const ms = elapsed();
-        phase.samples.push({ tenant, outcome, ok, ms });
+        phase.samples.push({ tenant, outcome, ok, ms, at: startedAt.getTime() });
         if (!ok) logFailure(outcome, ms);
         resolve();
       };
@@ -221,15 +236,25 @@ export async function startProber(options: ProberOptions): Promise<Prober> {
   };
 }
 
-/** A compact table: one row per phase (and per tenant with `perTenant`): requests, failed, p99. */
-export function probeTable(snapshot: ProbeSnapshot, options: { perTenant?: boolean; phaseHeader?: string } = {}): string {
+/**
+ * A compact table: one row per phase (and per tenant with `perTenant`): requests, failed, p99; with
+ * `outage`, each tenant's outage (first to last failed answer) and a phase's longest.
+ */
+export function probeTable(snapshot: ProbeSnapshot, options: { perTenant?: boolean; phaseHeader?: string; outage?: boolean } = {}): string {
   const plain = { paint: (_colour: unknown, text: string) => text };
   const rows: string[][] = [];
+  const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
+  const outageOfPhase = (phase: ProbePhase) => {
+    const all = Object.values(phase.tenants).flatMap((s) => (s.outage ? [s.outage.ms] : []));
+    return all.length > 0 ? Math.max(...all) : undefined;
+  };
   for (const phase of snapshot.phases) {
-    rows.push([phase.name, options.perTenant ? 'all' : '', String(phase.total.requests), String(phase.total.failed), `${phase.total.p99Ms} ms`]);
-    if (options.perTenant) for (const [tenant, s] of Object.entries(phase.tenants)) rows.push(['', tenant, String(s.requests), String(s.failed), `${s.p99Ms} ms`]);
+    rows.push([phase.name, options.perTenant ? 'all' : '', String(phase.total.requests), String(phase.total.failed), `${phase.total.p99Ms} ms`, ...(options.outage ? [seconds(outageOfPhase(phase))] : [])]);
+    if (options.perTenant) {
+      for (const [tenant, s] of Object.entries(phase.tenants)) rows.push(['', tenant, String(s.requests), String(s.failed), `${s.p99Ms} ms`, ...(options.outage ? [seconds(s.outage?.ms)] : [])]);
+    }
   }
-  const headers = [options.phaseHeader ?? 'phase', 'tenant', 'requests', 'failed', 'p99'];
+  const headers = [options.phaseHeader ?? 'phase', 'tenant', 'requests', 'failed', 'p99', ...(options.outage ? ['outage'] : [])];
   if (!options.perTenant) return renderTable(plain, [headers[0]!, ...headers.slice(2)], rows.map((r) => [r[0]!, ...r.slice(2)])).join('\n');
   return renderTable(plain, headers, rows).join('\n');
 }
