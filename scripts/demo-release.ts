@@ -8,6 +8,7 @@ import type { FleetConfig } from '../src/shared/config/schema';
 import { resolveTenantSpec } from '../src/shared/config/resolve';
 import { workflowIds } from '../src/shared/ids';
 import { certificatesStatusQuery, type CertificatesStatus } from '../src/shared/messages/certificates';
+import { startProber } from '../test/sandbox/data-plane/prober';
 import { probeRelease } from './demo-traffic';
 
 export interface DemoContext {
@@ -67,6 +68,48 @@ export async function demoRelease({ client, config, aws, stateDir, log, uiLink }
     const outcomes = snapshot.phases.flatMap((p) => Object.entries(p.total.byOutcome));
     if (outcomes.length > 0 && outcomes.every(([outcome]) => outcome === '404')) log('  (every request got the load balancer\'s default 404: no tenant has a listener rule)');
     await alarm('OK');
+  }
+}
+
+/** One tenant per runtime behind the load balancer, released in maintenance mode after the fleet release. */
+const MAINTENANCE_TENANTS = ['hooli', 'tyrell'];
+
+/**
+ * A release in maintenance mode (docs/releases.md, "Maintenance mode"): each tenant answers with the
+ * maintenance page while it is snapshotted and deployed; the prober measures how long, per tenant.
+ */
+export async function demoMaintenance({ client, config, stateDir, log, uiLink }: DemoContext): Promise<string[][]> {
+  const releaseId = `demo-mm-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`;
+  const targets = config.tenants.filter((t) => MAINTENANCE_TENANTS.includes(t.id)).flatMap((t) => t.hostnames.map((hostname) => ({ hostname, tenantId: t.id })));
+  const prober = await startProber({ stateDir, targets, ratePerSecond: 2, phase: 'maintenance' });
+  try {
+    // The sandbox's requests answer in milliseconds: a 2 s drain instead of the tenants' 30 s deregistration delay.
+    const { handle, input } = await startRelease(client, config, {
+      releaseId,
+      version: '1.2.0',
+      plan: 'quick',
+      tenants: MAINTENANCE_TENANTS,
+      requestedBy: 'demo',
+      options: { maintenanceMode: { drainMs: 2_000 } },
+    });
+    log(`release ${releaseId} of 1.2.0 in maintenance mode: ${input.waves.map((w) => `${w.name} (${w.tenants.join(', ')})`).join(' → ')}`);
+    const summary = await releaseOutcome(handle);
+    if (summary.status !== 'succeeded') throw new Error(`maintenance-mode release ${releaseId} ${summary.status}: ${JSON.stringify(summary.tenants)}`);
+    const [phase] = (await prober.stop()).phases;
+    const runtimeOf = new Map(config.tenants.map((t) => [t.id, t.runtime]));
+    const rows: string[][] = [];
+    log('  outage per tenant (first to last failed request at 2 requests/s; every failed one was the maintenance page):');
+    for (const wave of input.waves) {
+      for (const id of wave.tenants) {
+        const stats = phase?.tenants[id];
+        const outage = stats?.outage ? `${(stats.outage.ms / 1000).toFixed(1)} s` : 'none seen';
+        log(`    ${wave.name.padEnd(7)} ${id.padEnd(7)} ${(runtimeOf.get(id) ?? '').padEnd(10)} ${outage.padStart(9)}, ${stats?.failed ?? 0} of ${stats?.requests ?? 0} requests answered 503`);
+        rows.push([id, runtimeOf.get(id) ?? '', `maintenance ${wave.name}`, `→ 1.2.0, down ${outage} (maintenance page)`, uiLink(workflowIds.releaseTenant(releaseId, id))]);
+      }
+    }
+    return rows;
+  } finally {
+    await prober.stop();
   }
 }
 

@@ -11,7 +11,7 @@ import { workflowIds } from '../src/shared/ids';
 import { SANDBOX_VALUES_FILE } from '../src/activities/kube-chart/tenant-chart';
 import { sandboxAdminClients } from '../test/sandbox/admin-clients';
 import { createFleetWorkers } from '../src/workers/worker';
-import { demoCertificates, demoRelease } from './demo-release';
+import { demoCertificates, demoMaintenance, demoRelease } from './demo-release';
 import { startSandbox, type Sandbox } from '../test/sandbox';
 import { abortable, interruptOnSignals, untilInterrupted } from '../test/sandbox/interrupt';
 import { logWorkersToFile } from '../test/sandbox/worker-log';
@@ -103,6 +103,8 @@ async function story(sandbox: Sandbox, client: Client, settings: TemporalSetting
   const chapter = { client, config, aws: sandboxAdminClients(sandbox.env), stateDir: sandbox.stateDir, log, uiLink };
   log('release 1.1.0 across the fleet: canary, approval, growing waves; one tenant fails its verification');
   rows.push(...(await demoRelease(chapter)));
+  log('release 1.2.0 to hooli (ECS) and tyrell (Kubernetes) in maintenance mode: a maintenance page while each is snapshotted and deployed');
+  rows.push(...(await demoMaintenance(chapter)));
   rows.push(...(await demoCertificates(chapter)));
 
   log('deprovisioning globex: final snapshot, then workload, DNS, stack');
