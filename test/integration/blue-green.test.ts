@@ -110,8 +110,16 @@ async function weightsOf(id: string, rule: 'ListenerRuleArn' | 'TestListenerRule
 }
 const coloursOf = (id: string): Promise<ColourStates> => colourActivities().ecsReadColours({ runtime: runtimeOf(id), tenantId: id });
 
-const probe = (ids: string[], phase: string): Promise<Prober> =>
-  startProber({ stateDir: TEST_SANDBOX_DIR, targets: ids.flatMap((id) => h.tenant(id).hostnames.map((hostname) => ({ hostname, tenantId: id }))), ratePerSecond: 4, phase });
+/** Every prober started, stopped after each test whatever its outcome (a running one keeps jest from exiting). */
+const probers: Prober[] = [];
+const probe = async (ids: string[], phase: string): Promise<Prober> => {
+  const prober = await startProber({ stateDir: TEST_SANDBOX_DIR, targets: ids.flatMap((id) => h.tenant(id).hostnames.map((hostname) => ({ hostname, tenantId: id }))), ratePerSecond: 4, phase });
+  probers.push(prober);
+  return prober;
+};
+afterEach(async () => {
+  await Promise.all(probers.splice(0).map((p) => p.stop().catch(() => undefined)));
+});
 const failedByTenant = (phase: ProbePhase) => Object.fromEntries(Object.entries(phase.tenants).map(([id, stats]) => [id, stats.failed]));
 const none = (ids: string[]) => Object.fromEntries(ids.map((id) => [id, 0]));
 
