@@ -13,6 +13,7 @@ import { measureControlLatency } from './release/control';
 import { measureCrashRecovery } from './release/crash';
 import { measureReleaseOverhead } from './release/overhead';
 import { SIMULATED_STEPS_PER_TENANT } from './sim/activities';
+import { measureSwitchBack } from './switch-back';
 import { renderTable, writeResults, type BenchResults, type ServerResults } from './report';
 
 const IN_FLIGHT = 50;
@@ -84,6 +85,9 @@ async function main(): Promise<number> {
     if (want.has('provisioning')) {
       // A server someone else runs has no sandbox of ours around it: provisioning then measures the dev server's sandbox, as before.
       server.provisioning = await measureProvisioning({ single: 3, parallel: options.provisioningTenants, bundlePath: ctx.bundlePath, temporal: target === 'cluster' ? 'cluster' : 'dev', log });
+    }
+    if (want.has('switch-back')) {
+      server.switchBack = await measureSwitchBack({ samples: options.switchBackSamples, strategies: ['rolling', 'blueGreen'], bundlePath: ctx.bundlePath, temporal: target === 'cluster' ? 'cluster' : 'dev', log });
     }
   }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { parseOrThrow } from '../src/shared/validation';
 import { workerConfigSchema } from './sim/worker-config';
 
-export const SECTIONS = ['release', 'realistic', 'raw', 'control', 'crash', 'memory', 'provisioning'] as const;
+export const SECTIONS = ['release', 'realistic', 'raw', 'control', 'crash', 'memory', 'provisioning', 'switch-back'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export const USAGE = `npm run bench [-- options]
@@ -15,6 +15,7 @@ export const USAGE = `npm run bench [-- options]
   --realistic-step-ms 5000
   --memory-tenants 1000  tenants all in flight at once in the memory measure
   --provisioning 100   tenants provisioned at once in the provisioning measure
+  --switch-back 3      releases per strategy in the switch-back measure (rolling against blue/green)
   --only a,b           sections: ${SECTIONS.join(', ')}
   --tuning '{...}'     worker options under test, e.g. '{"maxConcurrentWorkflowTaskExecutions":100}'
   --label text         stored with the results (what this run changed)
@@ -30,6 +31,7 @@ const optionsSchema = z.strictObject({
   realisticStepMs: z.number().int().min(0).max(60_000),
   memoryTenants: z.number().int().min(2).max(20_000),
   provisioningTenants: z.number().int().min(1).max(1_000),
+  switchBackSamples: z.number().int().min(1).max(20),
   sections: z.array(z.enum(SECTIONS)).min(1),
   tuning: workerConfigSchema.shape.tuning,
   label: z.string().max(200).optional(),
@@ -54,6 +56,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       'realistic-step-ms': { type: 'string', default: '5000' },
       'memory-tenants': { type: 'string', default: '1000' },
       provisioning: { type: 'string', default: '100' },
+      'switch-back': { type: 'string', default: '3' },
       only: { type: 'string' },
       tuning: { type: 'string', default: '{}' },
       label: { type: 'string' },
@@ -80,6 +83,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       realisticStepMs: Number(values['realistic-step-ms']),
       memoryTenants: Number(values['memory-tenants']),
       provisioningTenants: Number(values.provisioning),
+      switchBackSamples: Number(values['switch-back']),
       sections: values.only ? list(values.only) : [...SECTIONS],
       tuning,
       label: values.label,

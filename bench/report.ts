@@ -7,6 +7,7 @@ import type { ControlLatency } from './release/control';
 import type { CrashRecovery } from './release/crash';
 import type { ReleaseOverhead } from './release/overhead';
 import type { BenchOptions, BenchTarget } from './options';
+import type { SwitchBackBench } from './switch-back';
 
 export interface BenchResults {
   startedAt: string;
@@ -28,6 +29,7 @@ export interface ServerResults {
   crash?: CrashRecovery;
   memory?: ConcurrentMemory;
   provisioning?: ProvisioningBench;
+  switchBack?: SwitchBackBench;
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -76,6 +78,8 @@ function renderComparison(servers: ServerResults[]): string {
   row('provisioning in parallel: tenants/s', (sv) => sv.provisioning?.parallel.tenantsPerSecond, (v) => v.toFixed(2), true);
   row('AWS calls per tenant, provisioning', (sv) => sv.provisioning?.awsCalls?.provisionPerTenant, (v) => v.toFixed(1), false);
   row('AWS calls per tenant, release (ECS)', (sv) => sv.provisioning?.awsCalls?.release.perTenant, (v) => v.toFixed(1), false);
+  row('rolling: decision → old version ready', (sv) => sv.switchBack?.strategies.rolling?.medianMs, s, false);
+  row('blue/green: decision → 100 % on blue', (sv) => sv.switchBack?.strategies.blueGreen?.medianMs, s, false);
   const header = ['measure', ...servers.map((sv) => sv.server), `${last.server} ÷ ${first.server}`];
   const width = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(width[i]!)).join(' │ ').trimEnd();
@@ -151,6 +155,15 @@ function renderServerTable(results: ServerResults): string {
       const { provisionPerTenant, release } = provisioning.awsCalls;
       one('AWS calls per tenant: provisioning / release', `${provisionPerTenant.toFixed(1)} / ${release.perTenant.toFixed(1)} (release of ${release.tenants} ECS tenants, plan quick; Kubernetes calls not counted: no cluster here)`);
     }
+  }
+
+  const switchBack = results.switchBack;
+  if (switchBack) {
+    rows.push([`SWITCH BACK (sandbox: ECS tasks behind the load balancer emulator; a -failing version, verify window ${s(switchBack.verifyWindowMs)})`, []]);
+    const { rolling, blueGreen } = switchBack.strategies;
+    const times = (m: { medianMs: number; maxMs: number; samples: unknown[] }) => `${s(m.medianMs)} median, ${s(m.maxMs)} max (${m.samples.length} releases)`;
+    if (rolling) one('rolling: decision → old version ready', times(rolling));
+    if (blueGreen) one('blue/green: decision → 100 % on blue', times(blueGreen));
   }
 
   const width = [Math.max(...rows.map(([label]) => label.length)), ...columns.map((c, i) => Math.max(c.length, ...rows.filter((r) => !r[2]).map(([, cells]) => (cells[i] ?? '').length)))];
