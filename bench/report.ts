@@ -161,7 +161,11 @@ function renderServerTable(results: ServerResults): string {
   if (switchBack) {
     rows.push([`SWITCH BACK (sandbox: ECS tasks behind the load balancer emulator; a -failing version, verify window ${s(switchBack.verifyWindowMs)})`, []]);
     const { rolling, blueGreen } = switchBack.strategies;
-    const times = (m: { medianMs: number; maxMs: number; samples: unknown[] }) => `${s(m.medianMs)} median, ${s(m.maxMs)} max (${m.samples.length} releases)`;
+    const times = (m: NonNullable<typeof rolling>) => {
+      const failed = m.samples.reduce((n, x) => n + (x.failedRequests ?? 0), 0);
+      const sent = m.samples.reduce((n, x) => n + (x.requests ?? 0), 0);
+      return `${s(m.medianMs)} median, ${s(m.maxMs)} max (${m.samples.length} releases; ${failed} of ${sent} requests failed during them)`;
+    };
     if (rolling) one('rolling: decision → old version ready', times(rolling));
     if (blueGreen) one('blue/green: decision → 100 % on blue', times(blueGreen));
   }

@@ -10,6 +10,7 @@ import { resolveTenantSpec } from '../src/shared/config/resolve';
 import { workflowIds } from '../src/shared/ids';
 import { createFleetWorkers } from '../src/workers/worker';
 import { startSandbox, type TemporalFlavor } from '../test/sandbox';
+import { startProber } from '../test/sandbox/data-plane/prober';
 import { BENCH_STATE_DIR } from './context';
 
 export type Strategy = 'rolling' | 'blueGreen';
@@ -18,6 +19,9 @@ export type Strategy = 'rolling' | 'blueGreen';
 export interface SwitchBackSample {
   tenantId: string;
   decisionToOldMs: number;
+  /** Requests the prober sent to the tenant during its release that failed, and all it sent. */
+  failedRequests?: number;
+  requests?: number;
   /** The activity whose completion ended it (rolling: the old version's rollout; blue/green: the weights back on blue). */
   endedBy: string;
 }
@@ -31,6 +35,8 @@ export interface SwitchBackBench {
 /** The plans the measure adds to the sandbox's fleet config: one tenant, one wave, verified by its load balancer's counts. */
 const PLANS: Record<Strategy, string> = { rolling: 'switch-back-rolling', blueGreen: 'switch-back-blue-green' };
 const VERIFY_WINDOW = '12s';
+/** Per hostname: enough that 10 % of them on a failing colour are seen within the verify window. */
+const PROBES_PER_SECOND = 20;
 
 const toMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
 
@@ -113,23 +119,35 @@ export async function measureSwitchBack(options: {
     const tenants = config.tenants.filter((t) => t.runtime === 'ecs' && t.loadBalancer !== undefined).map((t) => resolveTenantSpec(config, t.id));
     if (tenants.length === 0) throw new Error('the sandbox fleet config has no ECS tenant with a load balancer');
     await Promise.all(tenants.map((tenant) => provisionTenant(client, { tenant, requestedBy: 'bench' })));
+    // Users' requests: the verification can only see a -failing version through the 500s they get.
+    const prober = await startProber({
+      stateDir: sandbox.stateDir,
+      targets: tenants.flatMap((t) => t.hostnames.map((hostname) => ({ hostname, tenantId: t.id }))),
+      ratePerSecond: PROBES_PER_SECOND,
+      phase: 'provisioned',
+    });
     const result: SwitchBackBench = { strategies: {}, verifyWindowMs: 12_000 };
     for (const strategy of options.strategies) {
       const samples: SwitchBackSample[] = [];
       for (let i = 0; i < options.samples; i++) {
         const tenant = tenants[i % tenants.length]!;
         const releaseId = `bench-switch-${strategy.toLowerCase()}-${Date.now().toString(36)}`;
+        const phase = `${strategy} ${i}`;
+        prober.phase(phase);
         const { handle } = await startRelease(client, config, { releaseId, version: `9.${i}.0-failing`, plan: PLANS[strategy], tenants: [tenant.id], requestedBy: 'bench' });
         const summary = await releaseOutcome(handle);
         const outcome = summary.tenants.find((t) => t.tenantId === tenant.id);
         if (outcome?.status !== 'rolled-back') throw new Error(`${strategy} release ${releaseId} of ${tenant.id}: expected rolled-back, got ${outcome?.status}: ${outcome?.reason ?? ''}`);
-        const sample = await switchBackOf(client, releaseId, tenant.id, strategy);
-        options.log(`  ${strategy} ${tenant.id}: ${(sample.decisionToOldMs / 1000).toFixed(2)} s from the decision to every user on the old version (${sample.endedBy})`);
+        const counted = prober.snapshot().phases.find((p) => p.name === phase)?.tenants[tenant.id];
+        const sample = { ...(await switchBackOf(client, releaseId, tenant.id, strategy)), failedRequests: counted?.failed, requests: counted?.requests };
+        options.log(`  ${strategy} ${tenant.id}: ${(sample.decisionToOldMs / 1000).toFixed(2)} s from the decision to every user on the old version (${sample.endedBy}); ${sample.failedRequests ?? '?'} of ${sample.requests ?? '?'} requests failed during the release`);
         samples.push(sample);
       }
+      prober.phase('between');
       const times = samples.map((s) => s.decisionToOldMs);
       result.strategies[strategy] = { samples, medianMs: median(times), maxMs: Math.max(...times) };
     }
+    await prober.stop();
     return result;
   } finally {
     workers.shutdown();
