@@ -229,22 +229,20 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
    */
   async function renderWorkload(workload: WorkloadSpec): Promise<{ objects: KubeObject[]; keepGreen: boolean }> {
     const colour = workload.colour ?? 'blue';
-    const own = await renderMembers(workload);
     const other = otherColour(colour);
     const kept = await liveColour(workload.tenantId, other);
-    if (!kept) return { objects: own, keepGreen: colour !== 'green' };
-    const tag = kept.image.lastIndexOf(':') > kept.image.lastIndexOf('/') ? kept.image.lastIndexOf(':') : kept.image.length;
-    const { targetGroupArn: _ownGroup, ...rest } = workload;
-    const theirs = await renderMembers({
-      ...rest,
-      colour: other,
-      image: kept.image.slice(0, tag),
-      version: versionOf(kept.image),
-      replicas: kept.replicas,
-      ...(kept.targetGroupArn ? { targetGroupArn: kept.targetGroupArn } : {}),
-    });
-    const ownKeys = new Set(own.map(memberKey));
-    return { objects: inApplyOrder([...own, ...theirs.filter((o) => !ownKeys.has(memberKey(o)))]), keepGreen: false };
+    let own = workload;
+    if (workload.colour === undefined && kept && kept.replicas > 0) {
+      // A caller that names no colour means blue; if a release retired blue (0 replicas) while green
+      // serves, the version and size it passes are not blue's to take: blue stays retired as it runs.
+      const blue = await liveColour(workload.tenantId, 'blue');
+      if (blue && blue.replicas === 0) own = asRunning(workload, 'blue', blue);
+    }
+    const ownObjects = await renderMembers(own);
+    if (!kept) return { objects: ownObjects, keepGreen: colour !== 'green' };
+    const theirs = await renderMembers(asRunning(workload, other, kept));
+    const ownKeys = new Set(ownObjects.map(memberKey));
+    return { objects: inApplyOrder([...ownObjects, ...theirs.filter((o) => !ownKeys.has(memberKey(o)))]), keepGreen: false };
   }
 
   /**
@@ -368,10 +366,19 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
       return followRollout(tenantId, undefined, timeoutMs);
     },
 
-    /** The version a colour runs (absent: blue, the Deployment every tenant has); undefined when that colour has no Deployment. */
+    /**
+     * The version a colour runs; undefined when that colour has no Deployment. Without a colour:
+     * the live one as Kubernetes alone shows it, green when it runs while blue is at 0 (a blue/green
+     * release retired blue), else blue, the Deployment every tenant has. While both run (a
+     * retention) that is blue: only the listener rule's weights tell which one users reach.
+     */
     async k8sCurrentWorkload(input: { runtime: KubernetesRuntime; tenantId: string; colour?: Colour }): Promise<CurrentWorkload | undefined> {
       const { tenantId, colour } = accept(currentInputSchema, input, 'k8sCurrentWorkload');
-      const deployment = await readDeployment(tenantId, colour);
+      let deployment = await readDeployment(tenantId, colour);
+      if (colour === undefined && (deployment?.spec?.replicas ?? 1) === 0) {
+        const green = await readDeployment(tenantId, 'green');
+        if ((green?.spec?.replicas ?? 0) > 0) deployment = green;
+      }
       const image = deployment && containerImage(deployment, TENANT_OBJECTS.container);
       if (!deployment || image === undefined) return undefined;
       return { image, version: versionOf(image), revision: revisionOf(deployment) };
@@ -608,6 +615,20 @@ export interface KubernetesColourState extends ColourState, RolloutStatus {
   revision?: string;
   /** The target group its TargetGroupBinding registers it in. */
   targetGroupArn?: string;
+}
+
+/** `workload` for `colour` with the image, replicas and target group that colour runs now (the rest, config and all, from `workload`). */
+function asRunning(workload: WorkloadSpec, colour: Colour, running: { image: string; replicas: number; targetGroupArn?: string }): WorkloadSpec {
+  const tag = running.image.lastIndexOf(':') > running.image.lastIndexOf('/') ? running.image.lastIndexOf(':') : running.image.length;
+  const { targetGroupArn: _workloadGroup, ...rest } = workload;
+  return {
+    ...rest,
+    colour,
+    image: running.image.slice(0, tag),
+    version: versionOf(running.image),
+    replicas: running.replicas,
+    ...(running.targetGroupArn ? { targetGroupArn: running.targetGroupArn } : {}),
+  };
 }
 
 /** The workload a provisioning apply records on the ApplySet's parent: stable JSON, config sorted. */
