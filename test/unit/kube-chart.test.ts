@@ -295,6 +295,12 @@ describe('the ApplySet', () => {
     expect(recordedGroupKinds(undefined)).toEqual([]);
   });
 
+  it('records the applied workload on the parent only when given (a blue/green colour is rendered from it)', () => {
+    const workloadJson = JSON.stringify({ tenantId: 'a', image: 'r/app', version: '1', replicas: 1, config: {} });
+    expect(applySetParent('tenant-a', ['Service'], workloadJson).metadata.annotations?.['tenant-fleet.io/applied-workload']).toBe(workloadJson);
+    expect(Object.keys(applySetParent('tenant-a', ['Service']).metadata.annotations ?? {})).not.toContain('tenant-fleet.io/applied-workload');
+  });
+
   it("prunes only objects the fleet's field manager applied", () => {
     const object = (managedFields: { manager: string; operation: string }[]) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', managedFields } });
     expect(appliedBy(object([{ manager: 'tenant-fleet', operation: 'Apply' }]), 'tenant-fleet')).toBe(true);
