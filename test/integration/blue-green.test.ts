@@ -30,6 +30,8 @@ import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
  */
 
 const ECS = ['acme', 'globex', 'initech'];
+/** The Kubernetes cases' tenant: its pods are tenant app processes too, registered by the sandbox's TargetGroupBinding controller. */
+const KUBE = ['wayne'];
 const STEPS = [
   { weight: 10, bake: '4s' },
   { weight: 50, bake: '4s' },
@@ -72,12 +74,14 @@ beforeAll(async () => {
         plan('bg', { steps: STEPS, blueRetention: '15s' }),
         // A long bake at 50 %, where the abort comes.
         plan('bg-slow', { steps: [{ weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }], blueRetention: '1h' }, { rollbackOnAbort: true }),
+        plan('bg-k8s', { steps: STEPS, blueRetention: '5s' }, { selector: { tenants: KUBE } }),
+        plan('bg-k8s-slow', { steps: [{ weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }], blueRetention: '1h' }, { rollbackOnAbort: true, selector: { tenants: KUBE } }),
       ],
     }),
   );
   h = await startHarness({ workers: false, fleetConfigPath });
   worker = await startWorker('bg-worker-1');
-  await Promise.all(ECS.map((id) => provisionTenant(h.client, { tenant: h.tenant(id), initialVersion: '1.0.0', requestedBy: 'jest' })));
+  await Promise.all([...ECS, ...KUBE].map((id) => provisionTenant(h.client, { tenant: h.tenant(id), initialVersion: '1.0.0', requestedBy: 'jest' })));
 }, 600_000);
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.kill()));
@@ -254,5 +258,84 @@ describe('blue/green on ECS', () => {
     const [during, after] = (await prober.stop()).phases;
     expect(failedByTenant(after!)).toEqual(none(ECS));
     expect(Object.values(during!.tenants).every((t) => t.requests > 0)).toBe(true);
+  }, 600_000);
+});
+
+/*
+ * The same releases on Kubernetes tenants: green is Deployment app-green with its own Service and
+ * TargetGroupBinding to the green target group (docs/helm.md, "Blue/green colours"); each pod is a
+ * tenant app process registered by the sandbox's TargetGroupBinding controller once Ready.
+ */
+describe('blue/green on Kubernetes', () => {
+  /** Each colour's replicas and version, as the cluster runs them (kubectl, not the product's reads). */
+  const kubeColours = (id: string): Record<'blue' | 'green', { replicas: number; version: string } | undefined> => {
+    const lines = h.kubectl(['get', 'deployments', '-n', `tenant-${id}`, '-o', 'jsonpath={range .items[*]}{.metadata.name} {.spec.replicas} {.spec.template.spec.containers[0].image}{"\\n"}{end}']);
+    const byName = new Map(
+      lines
+        .trim()
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => {
+          const [name, replicas, image] = line.split(' ');
+          return [name!, { replicas: Number(replicas), version: image!.slice(image!.lastIndexOf(':') + 1) }] as const;
+        }),
+    );
+    return { blue: byName.get('app'), green: byName.get('app-green') };
+  };
+  const podsOf = (id: string, colour: 'blue' | 'green') =>
+    h.kubectl(['get', 'pods', '-n', `tenant-${id}`, '-l', colour === 'green' ? 'tenant-fleet.io/colour=green' : `app.kubernetes.io/instance=${id}`, '-o', 'name']).trim();
+  const kubeRelease = (version: string, plan: string) => startRelease(h.client, h.config, { releaseId: `jest-bgk-${Date.now()}-${++releases}`, version, plan, tenants: KUBE, requestedBy: 'jest' });
+
+  /** Every tenant on exactly one colour (100/0 weights) running `version`, the other colour at 0 replicas and without pods. */
+  async function expectKubeAllOn(version: string, colour: 'blue' | 'green'): Promise<void> {
+    for (const id of KUBE) {
+      const weights = await weightsOf(id);
+      expect([id, weights]).toEqual([id, colour === 'blue' ? { blue: 100, green: 0 } : { blue: 0, green: 100 }]);
+      const colours = kubeColours(id);
+      expect([id, colours[colour]?.version]).toEqual([id, version]);
+      const idle = colour === 'blue' ? 'green' : 'blue';
+      await waitFor(`${id}: ${idle} at 0 replicas and no pods`, () => Promise.resolve([kubeColours(id)[idle]?.replicas, podsOf(id, idle)] as const), ([replicas, pods]) => replicas === 0 && pods === '', 60_000);
+    }
+  }
+
+  it('a clean release moves every Kubernetes tenant to its green Deployment in steps and fails no request; blue goes to 0 after its retention', async () => {
+    const prober = await probe(KUBE, 'release');
+    const { handle } = await kubeRelease('2.0.0-bgk', 'bg-k8s');
+    const summary = await releaseOutcome(handle).finally(() => prober.phase('after'));
+    expect(summary.status).toBe('succeeded');
+    // Blue is retired once its retention (5 s) is over.
+    await expectKubeAllOn('2.0.0-bgk', 'green');
+    for (const id of KUBE) expect([id, kubeColours(id).blue?.version]).toEqual([id, '1.0.0']);
+    const [during, after] = (await prober.stop()).phases;
+    expect(failedByTenant(during!)).toEqual(none(KUBE));
+    expect(failedByTenant(after!)).toEqual(none(KUBE));
+    expect(Object.values(during!.tenants).every((t) => t.requests > 0)).toBe(true);
+  }, 600_000);
+
+  it('a -broken new colour (blue this time) never takes traffic: every tenant stays on green, blue back at 0', async () => {
+    const prober = await probe(KUBE, 'release');
+    const { handle } = await kubeRelease('3.0.0-broken', 'bg-k8s');
+    const summary = await releaseOutcome(handle).catch((error: { details?: unknown[] }) => error.details?.[0] as Awaited<ReturnType<typeof releaseOutcome>>);
+    prober.phase('after');
+    expect(summary.counts.succeeded).toBe(0);
+    await expectKubeAllOn('2.0.0-bgk', 'green');
+    const [during, after] = (await prober.stop()).phases;
+    expect(failedByTenant(during!)).toEqual(none(KUBE));
+    expect(failedByTenant(after!)).toEqual(none(KUBE));
+  }, 600_000);
+
+  it('an abort at 50 % puts every Kubernetes tenant back on green, and blue goes back to 0', async () => {
+    const prober = await probe(KUBE, 'release');
+    const { handle, input } = await kubeRelease('4.0.0-bgk', 'bg-k8s-slow');
+    for (const id of KUBE) {
+      await waitFor(`${id} baking at 50 %`, () => tenantProgress(input.releaseId, id), (p) => p?.step === 'bake' && p.colours?.weights.blue === 50);
+    }
+    await abortRelease(h.client, input.releaseId, { by: 'jest', reason: 'abort at 50 %' });
+    await releaseOutcome(handle).catch(() => undefined);
+    prober.phase('after');
+    await expectKubeAllOn('2.0.0-bgk', 'green');
+    const [during, after] = (await prober.stop()).phases;
+    expect(failedByTenant(during!)).toEqual(none(KUBE));
+    expect(failedByTenant(after!)).toEqual(none(KUBE));
   }, 600_000);
 });
