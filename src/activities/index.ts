@@ -11,6 +11,7 @@ import { createRoute53Activities } from './route53';
 import { createEcsActivities } from './runtime/ecs';
 import { createEcsReleaseActivities } from './runtime/ecs-release';
 import { createEcsColourActivities } from './runtime/ecs-colours';
+import { createEcsMigrationActivities } from './runtime/ecs-migration';
 import { createSsmActivities } from './ssm';
 import type { TemplateStore } from './templates';
 
@@ -29,6 +30,7 @@ export function createAwsActivities(deps: AwsActivityDependencies) {
     ...createEcsActivities(deps),
     ...createEcsReleaseActivities(deps),
     ...createEcsColourActivities(deps),
+    ...createEcsMigrationActivities(deps),
     ...createHealthActivities(deps),
     ...createBakeWatchActivities(deps),
     ...createAcmActivities(deps),

@@ -46,8 +46,10 @@ export function releaseRequestDifferences(existingInput: unknown, requested: Rel
   diff('options', existing.options, asked.options, differences);
   // A window or freeze changed in the fleet config since is another request.
   diff('maintenance', existing.maintenance, asked.maintenance, differences);
+  // So is a migration asked for (or not), or a command changed.
+  diff('migrations', existing.migrations, asked.migrations, differences);
   // Fields this client does not know (a newer client started the release) count as differences too.
-  const known = new Set(['releaseId', 'version', 'plan', 'environments', 'waves', 'options', 'requestedBy', 'maintenance']);
+  const known = new Set(['releaseId', 'version', 'plan', 'environments', 'waves', 'options', 'requestedBy', 'maintenance', 'migrations']);
   for (const field of Object.keys(existing).filter((f) => !known.has(f)).sort()) diff(field, existing[field], asked[field], differences);
   return differences;
 }

@@ -5,6 +5,7 @@ import { clusterAccess } from '../activities/kube-client/cluster-access';
 import { tenantChartFromConfig } from '../activities/kube-chart/from-config';
 import { findHelm } from '../activities/kube-chart/helm';
 import { createKubernetesActivities } from '../activities/runtime/kubernetes';
+import { createKubernetesMigrationActivities } from '../activities/runtime/kubernetes-migration';
 import { kubernetesTaskQueue } from '../shared/config/resolve';
 import type { FleetConfig } from '../shared/config/schema';
 
@@ -65,7 +66,7 @@ export async function createKubernetesWorkers(
         await Worker.create({
           ...common,
           taskQueue: cluster.taskQueue ?? kubernetesTaskQueue(cluster.name),
-          activities: createKubernetesActivities({ cluster: cluster.name, kube, chart }),
+          activities: { ...createKubernetesActivities({ cluster: cluster.name, kube, chart }), ...createKubernetesMigrationActivities({ cluster: cluster.name, kube }) },
           // Mostly waiting on rollouts and namespace deletions: cheap, so many at once.
           maxConcurrentActivityTaskExecutions: 200,
         }),

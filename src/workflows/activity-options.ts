@@ -14,7 +14,9 @@ import type { Route53Activities } from '../activities/route53';
 import type { EcsActivities } from '../activities/runtime/ecs';
 import type { EcsReleaseActivities } from '../activities/runtime/ecs-release';
 import type { EcsColourActivities } from '../activities/runtime/types';
+import type { EcsMigrationActivities } from '../activities/runtime/ecs-migration';
 import type { KubernetesActivities } from '../activities/runtime/kubernetes';
+import type { KubernetesMigrationActivities } from '../activities/runtime/kubernetes-migration';
 import type { SsmActivities } from '../activities/ssm';
 import type { TemporalActivities } from '../activities/temporal';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
@@ -91,6 +93,8 @@ type AllActivities = CloudFormationActivities &
   EcsActivities &
   EcsReleaseActivities &
   EcsColourActivities &
+  EcsMigrationActivities &
+  KubernetesMigrationActivities &
   HealthActivities &
   BakeWatchActivities &
   AcmActivities &
@@ -146,6 +150,8 @@ export const ACTIVITY_OPTIONS = {
   ecsInspectForRelease: awsCall,
   ecsPrepareRelease: awsWait,
   ecsDeployAndRecord: awsWait,
+  // A release's migration task (runtime/ecs-migration.ts): release-migration.ts stretches it to the migration's timeout.
+  ecsRunMigration: awsWait,
   // Verification: release-tenant.ts stretches the start-to-close to the verify window.
   verifyTenantHealth: awsWait,
   // The active bake's watch of a whole wave: release-wave's bake-watch.ts stretches it to the bake.
@@ -185,6 +191,8 @@ export const ACTIVITY_OPTIONS = {
   k8sDeployColour: kubeWait,
   k8sReadColours: kubeCall,
   k8sRetireColour: kubeWait,
+  // A release's migration Job (runtime/kubernetes-migration.ts): release-migration.ts stretches it to the migration's timeout.
+  k8sRunMigration: kubeWait,
   // Temporal and the fleet config
   requestTenantLock: temporalCall,
   claimTenantLock: temporalCall,

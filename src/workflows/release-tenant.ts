@@ -36,6 +36,8 @@ import { tenantRuntime, type TenantRuntime } from './runtime';
 import { tenantDeliveryMetrics } from './tenant-delivery-metrics';
 import { messageOf } from './steps';
 import { deployWindow, skipNote } from './maintenance-window';
+import { MIGRATION_PATCH, runMigration } from './release-migration';
+import { describeMigration, type MigrationRun } from '../shared/release/migration';
 import { parseOrFail } from '../shared/validation';
 import { withTenantLock, type LockOptions } from './with-tenant-lock';
 import { TenantMaintenance } from './maintenance-mode';
@@ -261,8 +263,19 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
 
     let failure: string | undefined;
     let watch: WatchSpec | undefined;
+    let migration: MigrationRun | undefined;
     try {
       await deployScope.run(async () => {
+        // The new version's schema change before it takes traffic; the old version keeps running meanwhile.
+        if (input.migration && patched(MIGRATION_PATCH)) {
+          step('migrate', `${input.migration.command.join(' ')} with ${input.version}`);
+          migration = await runMigration(tenant, releaseId, input.version, input.migration);
+          step('migrate', describeMigration(migration));
+          if (!migration.succeeded) {
+            failure = `migration failed: ${describeMigration(migration)}`;
+            return;
+          }
+        }
         step('deploy', `${previousVersion} → ${input.version}`);
         let rollout: RolloutStatus;
         if (merged) {
@@ -310,13 +323,13 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
       // A stop is the release's decision, not a failure to restore from.
       const rollBack = () => undo(previousVersion, failure!, snapshot);
       const undone = stopReason === undefined ? await delivery.restoring(tenant, rollBack) : await rollBack();
-      return { ...undone, previousVersion, snapshot, deployed: true };
+      return { ...undone, previousVersion, snapshot, deployed: true, ...(migration ? { migration } : {}) };
     }
     if (!merged) {
       step('record');
       await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters: { 'workload/version': input.version } });
     }
-    return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true, ...(watch ? { watch } : {}) };
+    return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true, ...(watch ? { watch } : {}), ...(migration ? { migration } : {}) };
   }));
   const note = opening.window && skipNote(opening.window);
   const result: ReleaseTenantResult = opening.window ? { ...locked, window: opening.window, ...(note ? { reason: locked.reason ? `${note}; ${locked.reason}` : note } : {}) } : locked;

@@ -85,6 +85,8 @@ class Shell {
   private readonly maintenance = new Map<string, NonNullable<ReleaseWaveInput['maintenance']>[number]>();
   /** Tenants released blue/green, and how (docs/releases.md, "Blue/green"). */
   private readonly blueGreen = new Map<string, BlueGreenStrategy>();
+  /** Each tenant's migration, in releases that run them (docs/releases.md, "Migrations"). */
+  private readonly migrations = new Map<string, NonNullable<ReleaseWaveInput['migrations']>[number]>();
 
   constructor(
     private readonly input: ReleasePlanInput,
@@ -97,6 +99,7 @@ class Shell {
     if (input.maintenance && patched(MAINTENANCE_WINDOWS_PATCH)) for (const group of input.maintenance) for (const id of group.tenants) this.maintenance.set(id, group);
     // A new input field, set only by releases that release blue/green: no command changes for the others.
     for (const group of input.blueGreen ?? []) for (const id of group.tenants) this.blueGreen.set(id, group.strategy);
+    for (const group of input.migrations ?? []) for (const id of group.tenants) this.migrations.set(id, group);
   }
 
   clock(): Clock {
@@ -192,10 +195,12 @@ class Shell {
     const { tenantId, mode, wave } = command;
     const { releaseId, version } = this.input;
     const maintenance = mode === 'deploy' ? this.maintenance.get(tenantId) : undefined;
+    const migration = mode === 'deploy' ? this.migrations.get(tenantId) : undefined;
     const childInput: ReleaseTenantInput = {
       ...childInputOf(this.input, command),
       ...(patched(DELIVERY_METRICS_PATCH) ? { plan: this.input.plan } : {}),
       ...(maintenance ? { maintenance: { windows: maintenance.windows, freezes: maintenance.freezes } } : {}),
+      ...(migration ? { migration: { command: migration.command, timeoutMs: migration.timeoutMs } } : {}),
       ...(patched(MERGED_STEPS_PATCH) ? { steps: 'merged' as const } : {}),
       ...(this.blueGreen.has(tenantId) ? { strategy: this.blueGreen.get(tenantId)! } : {}),
     };

@@ -1,6 +1,7 @@
 import { ACMClient } from '@aws-sdk/client-acm';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { RDSClient } from '@aws-sdk/client-rds';
@@ -42,6 +43,7 @@ const IAM_PREFIX: Record<string, string> = {
   ACMClient: 'acm',
   ElasticLoadBalancingV2Client: 'elasticloadbalancing',
   CloudWatchClient: 'cloudwatch',
+  CloudWatchLogsClient: 'logs',
 };
 
 type ClientConstructor<C> = new (config: {
@@ -75,6 +77,8 @@ export class AwsClients {
   acm = (target: AwsTarget) => this.client(ACMClient, target);
   elbv2 = (target: AwsTarget) => this.client(ElasticLoadBalancingV2Client, target);
   cloudWatch = (target: AwsTarget) => this.client(CloudWatchClient, target);
+  /** A migration's output (runtime/ecs-migration.ts). */
+  logs = (target: AwsTarget) => this.client(CloudWatchLogsClient, target);
 
   /** Credentials for the target's role, for callers that build their own clients. */
   credentialsFor(target: AwsTarget): AwsCredentialIdentityProvider {

@@ -16,6 +16,8 @@ export const DEFAULT_AWS_RATES: Readonly<Record<string, number>> = {
   acm: 8,
   elasticloadbalancing: 8,
   cloudwatch: 8,
+  // GetLogEvents: 10 per second per account and region (a migration's output, read once per run).
+  logs: 8,
   ssm: 20,
 };
 const ACCOUNT_WIDE = new Set(['route53']);

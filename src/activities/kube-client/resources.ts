@@ -30,6 +30,8 @@ const RESOURCE_TYPES: Record<string, ResourceType> = {
   'elbv2.k8s.aws/v1beta1/TargetGroupBinding': { plural: 'targetgroupbindings', namespaced: true },
   'policy/v1/PodDisruptionBudget': { plural: 'poddisruptionbudgets', namespaced: true },
   'v1/Pod': { plural: 'pods', namespaced: true },
+  // A release's migration (runtime/kubernetes-migration.ts); the chart renders none.
+  'batch/v1/Job': { plural: 'jobs', namespaced: true },
 };
 
 const APPLY_ORDER = Object.keys(RESOURCE_TYPES);

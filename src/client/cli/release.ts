@@ -49,6 +49,7 @@ const start = defineCommand({
       type: 'boolean',
       description: 'a consistent backup: each tenant answers with a maintenance page while its requests drain, its snapshot is taken and it deploys (tenants with a load balancer only)',
     },
+    migrations: { type: 'boolean', description: "run each tenant's migration command with the new image before its deploy (default: the plan's `migrations`)" },
     'dry-run': { type: 'boolean', description: 'show the waves the plan would run, start nothing' },
   },
   examples: [
@@ -72,6 +73,7 @@ const start = defineCommand({
     'release-id': releaseIdSchema.optional(),
     wait: flag,
     'maintenance-mode': flag,
+    migrations: flag,
     'dry-run': flag,
   }),
   async run(args, ctx) {
@@ -87,6 +89,7 @@ const start = defineCommand({
       tenants: args.tenants,
       requestedBy: ctx.actor,
       ...(args['maintenance-mode'] && !planAsks ? { options: { maintenanceMode: {} } } : {}),
+      ...(args.migrations ? { migrations: true } : {}),
     };
     // Refused here, before connecting: unknown tenants, environments or plan; an empty selection.
     const planned = asCliInput(() => planRelease(config, request));

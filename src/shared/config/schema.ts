@@ -4,6 +4,7 @@ import { durationSchema } from '../durations';
 import { unreachableDatabase, workloadNetworkOf } from './reachability';
 import { serviceSchema } from './service';
 import { freezeSchema, maintenanceWindowsSchema } from './maintenance';
+import { migrationSchema } from './migration';
 import { NOTIFICATION_EVENTS } from '../notifications/events';
 import {
   awsAccountIdSchema,
@@ -67,6 +68,8 @@ export const environmentSchema = z.strictObject({
   chartValues: chartValuesSchema.optional(),
   /** When releases may start deploying its tenants (a tenant's own list replaces it); none: any time. */
   maintenanceWindows: maintenanceWindowsSchema.optional(),
+  /** The migration command of its tenants' releases (docs/releases.md, "Migrations"); a tenant's own replaces it. */
+  migration: migrationSchema.optional(),
 });
 
 export const accountSchema = z.strictObject({
@@ -209,6 +212,8 @@ export const tenantSchema = z.strictObject({
   alarmNames: z.array(z.string().min(1).max(255)).default([]),
   replicas: z.number().int().min(1).max(100).default(2),
   service: serviceSchema.prefault({}),
+  /** Replaces the environment's migration command for this tenant's releases. */
+  migration: migrationSchema.optional(),
   image: z.string().min(1).regex(/^[^:@\s]+$/, 'expected an image repository without a tag, such as "ghcr.io/acme/app"'),
   /** Kubernetes only: values over the environment's chartValues. */
   chartValues: chartValuesSchema.optional(),
@@ -355,6 +360,12 @@ export const releasePlanSchema = z.strictObject({
    * delay. Only for tenants with a load balancer.
    */
   maintenanceMode: z.union([z.boolean(), z.strictObject({ drain: durationSchema.optional() })]).optional(),
+  /**
+   * Run each tenant's migration command (its own `migration`, else its environment's) with the new
+   * image after the snapshot and before the deploy; a release refuses to start when a selected
+   * tenant has none (docs/releases.md, "Migrations").
+   */
+  migrations: z.boolean().default(false),
 });
 
 /**

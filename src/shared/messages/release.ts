@@ -2,6 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { imageTagSchema, releaseIdSchema, tenantIdSchema } from '../ids';
 import type { WatchSet, WatchSpec } from '../release/bake-watch';
+import type { MigrationRun } from '../release/migration';
 import { PROGRESS_PAGE_SIZE_MAX } from '../release/report';
 
 /**
@@ -84,6 +85,13 @@ export const blueGreenStrategySchema = z.strictObject({
   blueRetentionMs: z.number().int().min(0),
 });
 export type BlueGreenStrategy = z.infer<typeof blueGreenStrategySchema>;
+/** A tenant's migration as a release carries it (docs/releases.md, "Migrations"): resolved from the fleet config at the start. */
+export const releaseMigrationSchema = z.strictObject({
+  command: z.array(z.string().min(1).max(1024)).min(1).max(64),
+  timeoutMs: z.number().int().min(1),
+});
+/** Groups of tenants sharing one migration command and timeout; absent when the release runs no migrations. */
+export const releaseMigrationsSchema = z.array(releaseMigrationSchema.extend({ tenants: z.array(tenantIdSchema).min(1) })).min(1);
 
 export const releaseWaveInputSchema = z
   .strictObject({
@@ -99,6 +107,8 @@ export const releaseWaveInputSchema = z
     maintenance: releaseMaintenanceSchema.optional(),
     /** Tenants released blue/green, grouped by the strategy they share; every other tenant rolls. */
     blueGreen: z.array(z.strictObject({ tenants: z.array(tenantIdSchema).min(1), strategy: blueGreenStrategySchema })).min(1).optional(),
+    /** The migration step of each tenant that has one (docs/releases.md, "Migrations"); absent when the plan runs none. */
+    migrations: releaseMigrationsSchema.optional(),
   })
   .superRefine((input, ctx) => {
     const seen = new Map<string, number>();
@@ -348,6 +358,8 @@ export const releaseTenantInputSchema = z.strictObject({
   strategy: blueGreenStrategySchema.optional(),
   /** For `deploy`: the release's maintenance mode (ReleaseOptions), absent without it. */
   maintenanceMode: maintenanceModeSchema.optional(),
+  /** For `deploy`: run this migration with the new image after the snapshot, before the deploy (release-migration.ts). */
+  migration: releaseMigrationSchema.optional(),
 });
 export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
 
@@ -358,6 +370,7 @@ export type ReleaseTenantStep =
   // Maintenance mode (src/workflows/maintenance-mode.ts): the maintenance page and its drain, then traffic back.
   | 'maintenance'
   | 'snapshot'
+  | 'migrate'
   | 'deploy'
   | 'traffic'
   | 'verify'
@@ -398,6 +411,8 @@ export interface ReleaseTenantResult {
   maintenance?: { pageFrom: string; trafficBack?: string; note?: string };
   /** It waited for its maintenance window (or a freeze's end) until then, or was told to skip the wait. */
   window?: { until: string; waitingFor?: string; skipped?: { by: string; reason: string } };
+  /** Its migration's run: the exit code and the last lines of output (docs/releases.md, "Migrations"). */
+  migration?: MigrationRun;
 }
 
 export interface ReleaseTenantProgress {

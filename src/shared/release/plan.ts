@@ -16,6 +16,8 @@ export interface ReleaseRequest {
   requestedBy: string;
   /** Per-release overrides of the plan's options (a longer verify window, say). */
   options?: Partial<ReleaseOptions>;
+  /** Run the migration step (CLI `--migrations`); default: the plan's `migrations`. */
+  migrations?: boolean;
 }
 
 /** The busy-tenant retry policy when a plan does not say otherwise. */
@@ -76,6 +78,7 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
       `maintenanceMode: plan "${plan.name}" releases ${ids.map((id) => JSON.stringify(id)).join(', ')} blue/green, which keeps traffic flowing and moves the listener rule itself; expected maintenance mode only for tenants released rolling (got maintenanceMode ${JSON.stringify(options.maintenanceMode)})`,
     ]);
   }
+  const migrations = request.migrations ?? plan.migrations ? migrationsOf(config, plan.name, selected) : {};
   const environments = [...new Set(selected.map((t) => t.environment))];
   return {
     releaseId: request.releaseId,
@@ -87,6 +90,7 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
     requestedBy: request.requestedBy,
     ...maintenanceOf(config, selected),
     ...blueGreen,
+    ...migrations,
   };
 }
 
@@ -114,6 +118,33 @@ function maintenanceModeOf(plan: ReleasePlan): Pick<ReleaseOptions, 'maintenance
   const mode = plan.maintenanceMode;
   if (!mode) return {};
   return { maintenanceMode: typeof mode === 'object' && mode.drain !== undefined ? { drainMs: mode.drain } : {} };
+}
+
+/**
+ * Each selected tenant's migration (its own, else its environment's), grouped by what they share.
+ * A release that runs migrations refuses to start while one selected tenant has none: it would
+ * deploy a version whose schema change nobody ran.
+ */
+export function migrationsOf(config: FleetConfig, plan: string, tenants: Tenant[]): Pick<ReleaseWaveInput, 'migrations'> {
+  const environments = new Map(config.environments.map((e) => [e.name, e]));
+  const groups = new Map<string, NonNullable<ReleaseWaveInput['migrations']>[number]>();
+  const problems: string[] = [];
+  for (const tenant of tenants) {
+    const migration = tenant.migration ?? environments.get(tenant.environment)?.migration;
+    if (!migration) {
+      const i = config.tenants.indexOf(tenant);
+      problems.push(
+        `tenants[${i}].migration: release plan "${plan}" runs migrations, but tenant "${tenant.id}" has no migration command; expected tenants[${i}].migration or environments[name=${tenant.environment}].migration with a command (got undefined)`,
+      );
+      continue;
+    }
+    const key = JSON.stringify([migration.command, migration.timeout]);
+    const group = groups.get(key);
+    if (group) group.tenants.push(tenant.id);
+    else groups.set(key, { tenants: [tenant.id], command: [...migration.command], timeoutMs: migration.timeout });
+  }
+  if (problems.length > 0) throw new InputValidationError('release request', problems);
+  return groups.size > 0 ? { migrations: [...groups.values()] } : {};
 }
 
 /**
