@@ -225,6 +225,7 @@ describe('fleet-access-role.yaml', () => {
       'client-acm': 'acm',
       'client-cloudformation': 'cloudformation',
       'client-cloudwatch': 'cloudwatch',
+      'client-cloudwatch-logs': 'logs',
       'client-ecs': 'ecs',
       'client-elastic-load-balancing-v2': 'elasticloadbalancing',
       'client-rds': 'rds',

@@ -144,7 +144,7 @@ describe('ecsRunMigration runs once per release and tenant', () => {
   let clients: AwsClients;
   const aws = { accountId: '123456789012', region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/TenantFleetAccess', externalId: 'ext' };
   const input: EcsMigrationInput = {
-    runtime: { kind: 'ecs', aws, clusterName: 'tenants', subnetIds: ['subnet-1'], securityGroupIds: ['sg-1'] },
+    runtime: { kind: 'ecs', cluster: 'ecs-eu-west-1', aws, clusterName: 'tenants', subnetIds: ['subnet-1'], securityGroupIds: ['sg-1'] },
     tenantId: 'acme',
     releaseId: 'r-1',
     image: 'app',

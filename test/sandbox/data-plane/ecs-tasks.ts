@@ -6,11 +6,13 @@ import {
   DescribeTargetHealthCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { versionOf } from '../../../src/activities/runtime/types';
 import type { SandboxAdminClients } from '../admin-clients';
 import { adminClients, adminTarget } from './elb-config';
+import { startMigrationProcess, type MigrationProcess } from './migration-task';
 import { startTenantApp, type RunningTenantApp } from './tenant-app';
 
 /**
@@ -72,6 +74,17 @@ interface ServiceState {
   /** Nothing in flight: every task of the completed deployment healthy, none starting or draining. */
   settled: boolean;
   healthReadAt: number;
+}
+
+/** A task started by RunTask, as moto lists it for the controller (test/sandbox/moto/patches/ecs_run_task.py). */
+interface OneOffTask {
+  account: string;
+  region: string;
+  cluster: string;
+  taskArn: string;
+  family: string;
+  desiredStatus: string;
+  container: { name: string; image: string; command: string[]; logConfiguration?: { logDriver?: string; options?: Record<string, string> } };
 }
 
 interface Described {
@@ -339,11 +352,81 @@ export async function startEcsTaskController(options: EcsTaskControllerOptions):
     await call('/_sandbox/ecs/deployments', { account, region: options.region, cluster, service: state.name, deployments: [report] });
   };
 
+  /**
+   * One-off tasks (RunTask: a release's migration): each runs its command as a real process
+   * (migration-task.ts), its output goes to the task's awslogs stream as the awslogs driver
+   * writes it, and its exit code to moto once it has ended (or was stopped by StopTask: 137).
+   */
+  const oneOffs = new Map<string, { process?: MigrationProcess; done: boolean }>();
+  const report = (task: OneOffTask, body: Record<string, unknown>) =>
+    call('/_sandbox/ecs/tasks', { account: task.account, region: task.region, cluster: task.cluster, taskArn: task.taskArn, ...body });
+  const writeLogs = async (task: OneOffTask, lines: { at: number; line: string }[]) => {
+    const options = task.container.logConfiguration?.logDriver === 'awslogs' ? task.container.logConfiguration.options ?? {} : undefined;
+    const group = options?.['awslogs-group'];
+    if (!group || lines.length === 0) return;
+    const prefix = options['awslogs-stream-prefix'];
+    const taskId = task.taskArn.split('/').pop()!;
+    const stream = prefix ? `${prefix}/${task.container.name}/${taskId}` : taskId;
+    const logs = clients.cloudWatchLogs(adminTarget(task.account, options['awslogs-region'] ?? task.region));
+    await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: stream })).catch((error: Error) => {
+      if (error.name !== 'ResourceAlreadyExistsException') throw error;
+    });
+    await logs.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: stream, logEvents: lines.map(({ at, line }) => ({ timestamp: at, message: line })) }));
+  };
+  const runOneOff = async (task: OneOffTask, entry: { process?: MigrationProcess; done: boolean }) => {
+    const id = task.taskArn.split('/').pop();
+    if (task.desiredStatus === 'STOPPED') {
+      await report(task, { lastStatus: 'STOPPED', reason: 'stopped before it started' });
+      entry.done = true;
+      return;
+    }
+    const version = versionOf(task.container.image);
+    await report(task, { lastStatus: 'RUNNING' });
+    log(`${task.cluster}: task ${id} of ${task.family} (${version}): ${task.container.command.join(' ')}`);
+    entry.process = startMigrationProcess({ tenantId: task.family.replace(/^tenant-/, ''), version, command: task.container.command });
+    const { exitCode, lines } = await entry.process.exited;
+    try {
+      await writeLogs(task, lines);
+    } catch (error) {
+      log(`${task.cluster}: task ${id}: writing its ${lines.length} lines to CloudWatch Logs: ${(error as Error).message}`);
+    }
+    log(`${task.cluster}: task ${id} of ${task.family} exited with ${exitCode}`);
+    await report(task, { lastStatus: 'STOPPED', exitCode });
+    entry.done = true;
+  };
+  const reconcileOneOffs = async () => {
+    const { tasks } = await call<{ tasks: OneOffTask[] }>('/_sandbox/ecs/tasks');
+    for (const task of tasks) {
+      const known = oneOffs.get(task.taskArn);
+      if (known) {
+        // StopTask: the container runtime kills it (exit code 137).
+        if (task.desiredStatus === 'STOPPED' && !known.done) known.process?.kill();
+        continue;
+      }
+      const entry: { process?: MigrationProcess; done: boolean } = { done: false };
+      oneOffs.set(task.taskArn, entry);
+      void track(
+        runOneOff(task, entry).catch((error: unknown) => {
+          log(`${task.cluster}: task ${task.taskArn}: ${(error as Error).message}; tried again at the next poll`);
+          entry.process?.kill();
+          oneOffs.delete(task.taskArn);
+        }),
+      );
+    }
+  };
+
   let described = new Map<string, Described>();
-  const seen = { ecs: -1, elb: -1, pushes: -1, at: 0 };
+  const seen = { ecs: -1, elb: -1, pushes: -1, at: 0, oneOffs: -1 };
   const reconcileAll = async () => {
     // Read before the state they stand for: a change made while it is read moves them again.
     const now = await counters();
+    // RunTask bumps the ECS counter; while one runs, a StopTask (which does not) must reach it too.
+    if (now.ecs !== seen.oneOffs || [...oneOffs.values()].some((entry) => !entry.done)) {
+      await reconcileOneOffs().then(
+        () => (seen.oneOffs = now.ecs),
+        (error: unknown) => log(`one-off tasks: ${(error as Error).message}`),
+      );
+    }
     const ecsChanged = now.ecs !== seen.ecs || Date.now() - seen.at > FULL_READ_MS;
     const healthMoved = now.elb !== seen.elb || now.pushes !== seen.pushes || dirty;
     const settledDue = [...services.values()].some((state) => state.settled && Date.now() - state.healthReadAt > SETTLED_HEALTH_MS);
@@ -379,7 +462,7 @@ export async function startEcsTaskController(options: EcsTaskControllerOptions):
         for (const task of state.tasks) if (task.state !== 'draining') void track(drain(state, task, 'service deleted'));
         if (state.tasks.length === 0) services.delete(key);
       }
-      Object.assign(seen, now, ecsChanged ? { at: Date.now() } : {});
+      Object.assign(seen, { ecs: now.ecs, elb: now.elb, pushes: now.pushes }, ecsChanged ? { at: Date.now() } : {});
     } catch (error) {
       dirty = true;
       throw error;
@@ -405,6 +488,7 @@ export async function startEcsTaskController(options: EcsTaskControllerOptions):
       stopped = true;
       clearInterval(timer);
       await running;
+      for (const entry of oneOffs.values()) entry.process?.kill();
       await Promise.allSettled([...pending]);
       await Promise.allSettled([...services.values()].flatMap((s) => s.tasks.flatMap((t) => (t.app ? [t.app.stop('SIGKILL', 1_000)] : []))));
     },

@@ -3,6 +3,7 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startKubeApiProxy } from './api-proxy';
+import { MigrationPods } from './migration-pods';
 import { PodApps, type StartTenantApp } from './pod-apps';
 import { TargetGroupBindings } from './target-group-binding';
 
@@ -29,7 +30,8 @@ export interface KubeDataPlane {
  * What the sandbox cluster lacks for traffic (test/sandbox/kube/README.md, "Data plane"): a
  * kubelet for tenant pods (PodApps: a tenant app process per pod, readiness from its probe) and
  * the AWS Load Balancer Controller's TargetGroupBinding reconciler (TargetGroupBindings: Ready
- * endpoints as moto ELBv2 targets). Both poll the API; their lines go to `<workDir>/data-plane.log`.
+ * endpoints as moto ELBv2 targets), and a kubelet for a release's migration pods (MigrationPods).
+ * They poll the API; their lines go to `<workDir>/data-plane.log`.
  */
 export async function startKubeDataPlane(options: KubeDataPlaneOptions): Promise<KubeDataPlane> {
   mkdirSync(options.workDir, { recursive: true });
@@ -61,6 +63,7 @@ export async function startKubeDataPlane(options: KubeDataPlaneOptions): Promise
   const pods = new PodApps({ api, startApp: options.startApp, logDir: join(options.workDir, 'apps'), log, beforeStop: (port) => holder.bindings?.released(port) ?? Promise.resolve() });
   const bindings = new TargetGroupBindings({ api, elbv2For, podPort: (uid) => pods.portOf(uid), log });
   holder.bindings = bindings;
+  const migrations = new MigrationPods({ api, workDir: join(options.workDir, 'migrations'), log });
 
   let running = true;
   const loop = (async () => {
@@ -72,6 +75,7 @@ export async function startKubeDataPlane(options: KubeDataPlaneOptions): Promise
       } catch (error) {
         log(`sync: ${(error as Error).message}`);
       }
+      await migrations.sync().catch((error: unknown) => log(`migration pods: ${(error as Error).message}`));
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 300));
     }
   })();
@@ -85,6 +89,7 @@ export async function startKubeDataPlane(options: KubeDataPlaneOptions): Promise
       await loop;
       bindings.close();
       await pods.stop();
+      await migrations.stop();
       for (const client of clients.values()) (await client).destroy();
       await api.stop();
     },

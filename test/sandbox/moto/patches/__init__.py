@@ -30,6 +30,7 @@ PATCHES = (
     "rds_restore",
     "rds_timing",
     "ecs_deployments",
+    "ecs_run_task",
     "acm_dns_validation",
     "acm_idempotency",
     "acm_in_use",
