@@ -432,6 +432,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     const tenant = h.tenant('stark');
     const activities = createAwsActivities({ aws: h.aws, templates: new TemplateStore() });
     const again = { runtime: tenant.runtime as Extract<typeof tenant.runtime, { kind: 'ecs' }>, tenantId: 'stark', releaseId: good.input.releaseId, image: tenant.image, version: V('2.1.0'), command: ['./migrate', 'up'], timeoutMs: 120_000 };
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`.
     expect(await new MockActivityEnvironment().run(activities.ecsRunMigration, again)).toEqual({ ...migrated, reused: true });
 
     const bad = await release({ version: V('2.2.0-migration-fails'), tenants: ['stark'], migrations: true, options: { restoreDatabaseOnRollback: true } });
