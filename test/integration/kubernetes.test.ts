@@ -17,7 +17,12 @@ import { tenantChartFromConfig } from '../../src/activities/kube-chart/from-conf
 import { findHelm } from '../../src/activities/kube-chart/helm';
 import { SANDBOX_VALUES_FILE, TENANT_CHART_DIR, TenantChart } from '../../src/activities/kube-chart/tenant-chart';
 import { createKubernetesActivities, type KubernetesActivities, type KubernetesRuntime } from '../../src/activities/runtime/kubernetes';
+import { createKubernetesMigrationActivities } from '../../src/activities/runtime/kubernetes-migration';
 import type { WorkloadPreview, WorkloadSpec } from '../../src/activities/runtime/types';
+import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { preReleaseSnapshotId, workflowIds } from '../../src/shared/ids';
+import type { ReleaseTenantResult } from '../../src/shared/messages/release';
+import { migrationKey } from '../../src/shared/release/migration';
 import { releaseOutcome, startRelease } from '../../src/client/releases';
 import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
 import { ErrorType } from '../../src/shared/errors';
@@ -286,7 +291,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(tenant.runtime.podSecurityGroupIds).toBeDefined();
     const policy = JSON.parse(await kubectl('get', 'securitygrouppolicy', 'app', '-n', 'tenant-cyberdyne', '-o', 'json')) as { spec: unknown };
     expect(policy.spec).toEqual({
-      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'tenant-app', 'app.kubernetes.io/instance': 'cyberdyne' } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'cyberdyne' } },
       securityGroups: { groupIds: [workloadGroup, ...tenant.runtime.podSecurityGroupIds!] },
     });
     const sources = await databaseSources(h.admin, tenant, provisioned.outputs);
@@ -359,6 +364,41 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     const gone = await deprovisionTenant(h.client, { tenant, requestedBy: 'jest' });
     expect(gone.stackDeleted).toBe(true);
     expect(await namespaceExists('tenant-cyberdyne')).toBe(false);
+  }, 600_000);
+
+  it("runs a release's migration as a Job of the new image before the deploy, once per release and tenant, and rolls back a -migration-fails one with the database restored", async () => {
+    const tenant = kubernetesTenant('soylent');
+    await provisionTenant(h.client, { tenant, initialVersion: '1.0.0', requestedBy: 'jest' });
+    const release = async (version: string, options: { restoreDatabaseOnRollback?: boolean } = {}) => {
+      const { handle, input } = await startRelease(h.client, h.config, { releaseId: `jest-k8s-migration-${Date.now()}`, plan: 'quick', requestedBy: 'jest', version, tenants: ['soylent'], migrations: true, options });
+      const summary = await releaseOutcome(handle);
+      const result = (await h.client.workflow.getHandle(workflowIds.releaseTenant(input.releaseId, 'soylent')).result()) as ReleaseTenantResult;
+      return { releaseId: input.releaseId, summary, result, job: migrationKey(input.releaseId, 'soylent') };
+    };
+
+    const good = await release('1.1.0');
+    expect(good.summary.status).toBe('succeeded');
+    // On success the termination message is what the command wrote to its terminationMessagePath (no log endpoint is read).
+    expect(good.result.migration).toEqual({ task: `Job tenant-soylent/${good.job}`, exitCode: 0, succeeded: true, output: ['done: 2 migrations applied, schema at 1.1.0'], reused: false });
+    expect(await kubectl('get', 'job', good.job, '-n', 'tenant-soylent', '-o', 'jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].command}')).toBe(`${tenant.image}:1.1.0 ["./migrate","up"]`);
+    // Run as retries would: the Job is found by its name and read again; no second Job or pod.
+    const migrations = createKubernetesMigrationActivities({ cluster: CLUSTER, kube });
+    const input = { runtime: tenant.runtime, tenantId: 'soylent', releaseId: good.releaseId, image: tenant.image, version: '1.1.0', command: ['./migrate', 'up'], timeoutMs: 120_000 };
+    const [first, second] = await twice(migrations.k8sRunMigration, input);
+    expect([first, second]).toEqual([{ ...good.result.migration, reused: true }, { ...good.result.migration, reused: true }]);
+    expect((await kubectl('get', 'pods', '-n', 'tenant-soylent', '-l', `batch.kubernetes.io/job-name=${good.job}`, '-o', 'name')).split('\n')).toHaveLength(1);
+
+    const bad = await release('1.2.0-migration-fails', { restoreDatabaseOnRollback: true });
+    expect(bad.summary.tenants.find((t) => t.tenantId === 'soylent')).toMatchObject({
+      status: 'rolled-back',
+      previousVersion: '1.1.0',
+      reason: expect.stringMatching(/^migration failed: exit code 1; last output: error: relation "orders" already exists/) as unknown,
+    });
+    // FallbackToLogsOnError: a failed container that wrote no message gets the end of its log.
+    expect(bad.result.migration?.output).toEqual(expect.arrayContaining(['applying 0001_create_accounts ... ok', 'applying 0002_add_orders ... FAILED']));
+    expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-soylent', '-o', 'jsonpath={.spec.template.spec.containers[0].image}')).toBe(`${tenant.image}:1.1.0`);
+    const live = (await h.aws.rds(tenant.aws).send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'tenant-soylent' }))).DBClusters?.[0];
+    expect(live?.TagList?.find((t) => t.Key === 'tenant-fleet:restored-from')?.Value).toBe(preReleaseSnapshotId(bad.releaseId, 'soylent'));
   }, 600_000);
 
   it('serves every hostname of its Kubernetes tenants over the load balancer, fails no request in a clean release, and answers 404 once deprovisioned', async () => {

@@ -143,7 +143,8 @@ describeWithHelm(`the tenant chart (infra/helm/tenant), rendered by helm${withHe
     const policy = byKind(withGroups).get('SecurityGroupPolicy/app');
     expect(policy).toMatchObject({ apiVersion: 'vpcresources.k8s.aws/v1beta1', metadata: { namespace: 'tenant-wayne' } });
     expect(at(policy, 'spec')).toEqual({
-      podSelector: { matchLabels: at(byKind(withGroups).get('Deployment/app'), 'spec', 'selector', 'matchLabels') },
+      // The app's pods and a release's migration pods (which the Service does not select).
+      podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'wayne' } },
       securityGroups: { groupIds: ['sg-0a1b2c3d', 'sg-0cafe'] },
     });
     // Pods get their groups when created: the policy goes first, and new groups roll the pods.
