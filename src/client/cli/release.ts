@@ -461,5 +461,7 @@ function planLines(ctx: CliContext, input: ReleaseWaveInput): string[] {
         w.approval ? `required (then ${w.approval.onTimeout} after ${w.approval.timeoutMs / 1000}s)` : '',
       ]),
     ),
+    // What each tenant runs before its deploy (docs/releases.md, "Migrations").
+    ...(input.migrations ?? []).map((m) => `migration (timeout ${m.timeoutMs / 1000}s) ${JSON.stringify(m.command)}: ${m.tenants.join(', ')}`),
   ];
 }
