@@ -696,6 +696,40 @@ def test_ecs_circuit_breaker_rollback(timed_aws: Aws) -> None:
     assert any("rolling back" in m for m in messages)
 
 
+def test_ecs_run_task_waits_for_the_controller_and_reports_its_exit_code() -> None:
+    # Its own launcher: announcing the ECS task controller changes how every later task behaves.
+    proc, url = _start(0, settings=INSTANT)
+    try:
+        aws = Aws(url)
+        ecs, ec2 = aws("ecs"), aws("ec2")
+        subnet = ec2.create_subnet(VpcId=ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"], CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+        ecs.create_cluster(clusterName="jobs")
+        # Fargate: the size is the task's, the container names none (moto failed adding None).
+        td = ecs.register_task_definition(family="tenant-a", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+                                          containerDefinitions=[{"name": "app", "image": "app:2-migration-fails"}])["taskDefinition"]["taskDefinitionArn"]
+        post = lambda path, body: urllib.request.urlopen(urllib.request.Request(f"{url}{path}", data=json.dumps(body).encode(), method="POST",  # noqa: E731
+                                                                                  headers={"content-type": "application/json"}), timeout=10).read()
+        post("/_sandbox/ecs/controller", {})
+        network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": []}}
+        task = ecs.run_task(cluster="jobs", taskDefinition=td, launchType="FARGATE", startedBy="migrate-1", networkConfiguration=network,
+                            overrides={"containerOverrides": [{"name": "app", "command": ["./migrate", "up"]}]})["tasks"][0]
+        arn = task["taskArn"]
+        for _ in range(3):  # it does not move on by being described (moto's tasks did)
+            described = ecs.describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]
+            assert described["lastStatus"] == "PROVISIONING" and "exitCode" not in described["containers"][0]
+        listed = json.loads(urllib.request.urlopen(f"{url}/_sandbox/ecs/tasks", timeout=10).read())["tasks"]
+        assert [(t["taskArn"], t["family"], t["container"]["command"]) for t in listed] == [(arn, "tenant-a", ["./migrate", "up"])]
+        post("/_sandbox/ecs/tasks", {"account": "123456789012", "region": "us-east-1", "cluster": "jobs", "taskArn": arn, "lastStatus": "RUNNING"})
+        assert ecs.describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]["lastStatus"] == "RUNNING"
+        post("/_sandbox/ecs/tasks", {"account": "123456789012", "region": "us-east-1", "cluster": "jobs", "taskArn": arn, "lastStatus": "STOPPED", "exitCode": 1})
+        stopped = ecs.describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]
+        assert (stopped["lastStatus"], stopped["stopCode"], stopped["containers"][0]["exitCode"]) == ("STOPPED", "EssentialContainerExited", 1)
+        assert ecs.list_tasks(cluster="jobs", startedBy="migrate-1", desiredStatus="STOPPED")["taskArns"] == [arn]
+        assert json.loads(urllib.request.urlopen(f"{url}/_sandbox/ecs/tasks", timeout=10).read())["tasks"] == []
+    finally:
+        assert _stop(proc) == 0
+
+
 # ---------------------------------------------------------------- e. ACM
 
 

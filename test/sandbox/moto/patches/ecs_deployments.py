@@ -357,8 +357,8 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
     """The launcher's hook for `/_sandbox/ecs/*`; None for any other path."""
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET")
-    if not path.startswith("/_sandbox/ecs/"):
-        return None
+    if not path.startswith("/_sandbox/ecs/") or path == "/_sandbox/ecs/tasks":
+        return None  # one-off tasks: ecs_run_task.py
     if method == "GET" and path == "/_sandbox/ecs/generation":
         with _generation_lock:
             return _json(start_response, "200 OK", {"generation": _generation["n"]})
