@@ -23,7 +23,7 @@ import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
 import { preReleaseSnapshotId, workflowIds } from '../../src/shared/ids';
 import type { ReleaseTenantResult } from '../../src/shared/messages/release';
 import { migrationKey } from '../../src/shared/release/migration';
-import { releaseOutcome, startRelease } from '../../src/client/releases';
+import { releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
 import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
 import { ErrorType } from '../../src/shared/errors';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
@@ -400,6 +400,30 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     const live = (await h.aws.rds(tenant.aws).send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'tenant-soylent' }))).DBClusters?.[0];
     expect(live?.TagList?.find((t) => t.Key === 'tenant-fleet:restored-from')?.Value).toBe(preReleaseSnapshotId(bad.releaseId, 'soylent'));
   }, 600_000);
+
+  it('waits for a maintenance window that opens later before it deploys a Kubernetes tenant, and says so in the progress', async () => {
+    // The next whole minute at least 15 s away: windows have minute precision, so the wait is 15 to 75 s.
+    const opens = new Date(Math.ceil((Date.now() + 15_000) / 60_000) * 60_000);
+    const hhmm = (at: Date) => at.toISOString().slice(11, 16);
+    const window = `daily ${hhmm(opens)}-${hhmm(new Date(opens.getTime() + 30 * 60_000))} UTC`;
+    // The release resolves windows from the config it is given (tenantctl's): the workers' file stays as it is.
+    const config = structuredClone(h.config);
+    config.tenants.find((t) => t.id === 'soylent')!.maintenanceWindows = [window];
+    const { handle, input } = await startRelease(h.client, config, { releaseId: `jest-k8s-window-${Date.now()}`, plan: 'quick', requestedBy: 'jest', version: '1.3.0', tenants: ['soylent'] });
+    expect(input.maintenance).toEqual([{ tenants: ['soylent'], windows: [window], freezes: [] }]);
+    let waiting: { tenantId: string; until: string }[] | undefined;
+    for (const deadline = Date.now() + 30_000; !waiting && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 250))) {
+      waiting = (await releaseProgress(h.client, input.releaseId)).waitingForWindow;
+    }
+    expect(waiting?.map((w) => [w.tenantId, new Date(w.until).getTime()])).toEqual([['soylent', opens.getTime()]]);
+    expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-soylent', '-o', 'jsonpath={.spec.template.spec.containers[0].image}')).toMatch(/:1\.1\.0$/);
+    const summary = await releaseOutcome(handle);
+    expect(summary.status).toBe('succeeded');
+    expect(Date.now()).toBeGreaterThanOrEqual(opens.getTime());
+    const result = (await h.client.workflow.getHandle(workflowIds.releaseTenant(input.releaseId, 'soylent')).result()) as ReleaseTenantResult;
+    expect(new Date(result.window!.until).getTime()).toBe(opens.getTime());
+    expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-soylent', '-o', 'jsonpath={.spec.template.spec.containers[0].image}')).toMatch(/:1\.3\.0$/);
+  }, 300_000);
 
   it('serves every hostname of its Kubernetes tenants over the load balancer, fails no request in a clean release, and answers 404 once deprovisioned', async () => {
     const tenants = [kubernetesTenant('tyrell'), kubernetesTenant('oscorp')];
