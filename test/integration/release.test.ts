@@ -5,10 +5,6 @@ import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand } from '@a
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { createAwsActivities } from '../../src/activities';
-import { TemplateStore } from '../../src/activities/templates';
-import type { ReleaseTenantResult } from '../../src/shared/messages/release';
 import { abortRelease, approveRelease, releaseOutcome, releaseProgress, releaseTenants, startRelease } from '../../src/client/releases';
 import { provisionTenant } from '../../src/client/tenants';
 import { preReleaseSnapshotId, workflowIds } from '../../src/shared/ids';
@@ -421,30 +417,6 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(canary?.reason).toMatch(new RegExp(`snapshot ${asked.snapshot} was taken .* longer ago than releasePlans\\[\\]\\.restoreDatabaseOnRevert\\.maxSnapshotAge \\(0 min\\)`));
     expect(await restoredFrom(asked.canary)).not.toBe(asked.snapshot);
   }, 300_000);
-  it('runs the migration with the new image before the deploy, its output in the result; a -migration-fails one rolls back with the database restored', async () => {
-    const childResult = (releaseId: string) => h.client.workflow.getHandle(workflowIds.releaseTenant(releaseId, 'stark')).result() as Promise<ReleaseTenantResult>;
-    const good = await release({ version: V('2.1.0'), tenants: ['stark'], migrations: true });
-    expect((await releaseOutcome(good.handle)).status).toBe('succeeded');
-    const migrated = (await childResult(good.input.releaseId)).migration!;
-    expect(migrated).toMatchObject({ exitCode: 0, succeeded: true, reused: false });
-    expect(migrated.output.at(-1)).toBe(`done: 2 migrations applied, schema at ${V('2.1.0')}`);
-    // Run again as a retry would: the same task is found, not another started.
-    const tenant = h.tenant('stark');
-    const activities = createAwsActivities({ aws: h.aws, templates: new TemplateStore() });
-    const again = { runtime: tenant.runtime as Extract<typeof tenant.runtime, { kind: 'ecs' }>, tenantId: 'stark', releaseId: good.input.releaseId, image: tenant.image, version: V('2.1.0'), command: ['./migrate', 'up'], timeoutMs: 120_000 };
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`.
-    expect(await new MockActivityEnvironment().run(activities.ecsRunMigration, again)).toEqual({ ...migrated, reused: true });
-
-    const bad = await release({ version: V('2.2.0-migration-fails'), tenants: ['stark'], migrations: true, options: { restoreDatabaseOnRollback: true } });
-    const stark = (await releaseOutcome(bad.handle)).tenants.find((t) => t.tenantId === 'stark');
-    expect(stark).toMatchObject({ status: 'rolled-back', previousVersion: V('2.1.0') });
-    expect(stark?.reason).toMatch(/^migration failed: exit code 1; last output: error: relation "orders" already exists/);
-    expect((await childResult(bad.input.releaseId)).migration?.output).toContain('applying 0002_add_orders ... FAILED');
-    expect(await liveVersion(h, 'stark')).toBe(V('2.1.0'));
-    const live = (await h.aws.rds(tenant.aws).send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'tenant-stark' }))).DBClusters?.[0];
-    expect(live?.TagList?.find((t) => t.Key === 'tenant-fleet:restored-from')?.Value).toBe(preReleaseSnapshotId(bad.input.releaseId, 'stark'));
-  }, 300_000);
-
   it("a -broken canary on Kubernetes fails no other tenant's requests, and is rolled back", async () => {
     const { summary, canary, before, during, after } = await faultyCanary(V('1.1.1-broken'), KUBERNETES);
     expect(summary.status).toBe('halted');
