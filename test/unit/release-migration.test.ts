@@ -82,6 +82,20 @@ describe('a release plan that runs migrations', () => {
   });
 });
 
+describe('a release plan that runs migrations and releases some tenants blue/green', () => {
+  it('is refused, naming them: the blue/green deploy has no migration step yet', () => {
+    const config = raw() as Raw & { loadBalancers: Record<string, unknown>[] };
+    config.loadBalancers[0]!.testListenerArn = String(config.loadBalancers[0]!.listenerArn).replace(/[^/]+$/, '0c1d2e3f4a5b6c7d');
+    config.releasePlans[0]!.migrations = true;
+    config.releasePlans[0]!.strategyByEnvironment = { staging: { type: 'blueGreen', steps: [{ weight: 100, bake: '1m' }], blueRetention: '1h' } };
+    const parsed = parseFleetConfig(stringify(config));
+    expect(refusal(() => planRelease(parsed, request))).toEqual([
+      'migrations: release plan "standard" releases "globex" blue/green, which runs no migration step yet; expected a rolling strategy for tenants with migrations, or a release without them (got true)',
+    ]);
+    expect(planRelease(parsed, { ...request, environments: ['prod'] }).migrations).toHaveLength(1);
+  });
+});
+
 describe('what a migration leaves in the history', () => {
   it('keeps the last 20 non-empty lines, each cut to 300 characters', () => {
     const lines = lastLines([...Array.from({ length: 30 }, (_, i) => `line ${i}`), '', 'x'.repeat(400)].join('\n'));
@@ -164,7 +178,7 @@ describe('ecsRunMigration runs once per release and tenant', () => {
     ecs.reset();
     logs.reset();
     clients = new AwsClients({ baseCredentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'test' } });
-    ecs.on(DescribeServicesCommand).resolves({ services: [{ status: 'ACTIVE', taskDefinition: 'td:1', networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-1'], securityGroups: ['sg-1', 'sg-tenant'] } } }] });
+    ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'tenant-acme', status: 'ACTIVE', taskDefinition: 'td:1', networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-1'], securityGroups: ['sg-1', 'sg-tenant'] } } }] });
     const container = (image: string) => ({ name: 'app', image, logConfiguration: { logDriver: 'awslogs' as const, options: { 'awslogs-group': '/tenant-fleet/acme/app', 'awslogs-stream-prefix': 'app' } } });
     ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: 'td:1' }).resolves({ taskDefinition: { taskDefinitionArn: 'td:1', containerDefinitions: [container('app:1.0.0')] } });
     ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: 'tenant-acme' }).resolves({ taskDefinition: { taskDefinitionArn: 'td:1', containerDefinitions: [container('app:1.0.0')] } });

@@ -79,6 +79,15 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
     ]);
   }
   const migrations = request.migrations ?? plan.migrations ? migrationsOf(config, plan.name, selected) : {};
+  if (migrations.migrations) {
+    // A blue/green deploy (blue-green.ts) has no migration step yet: refused rather than skipped.
+    const blueGreen = selected.filter((t) => strategyFor(plan, t.environment).type === 'blueGreen');
+    if (blueGreen.length > 0) {
+      throw new InputValidationError('release request', [
+        `migrations: release plan "${plan.name}" releases ${blueGreen.map((t) => `"${t.id}"`).join(', ')} blue/green, which runs no migration step yet; expected a rolling strategy for tenants with migrations, or a release without them (got true)`,
+      ]);
+    }
+  }
   const environments = [...new Set(selected.map((t) => t.environment))];
   return {
     releaseId: request.releaseId,
