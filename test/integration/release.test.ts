@@ -429,7 +429,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
   it('maintenance mode (docs/releases.md): each tenant answers with the maintenance page while it is backed up and deployed, then with the new version; the outage per tenant is measured, at most 60 s', async () => {
     // One tenant per runtime, one per wave (the quick plan's canary and early waves).
     const tenants = ['stark', 'oscorp'];
-    const version = V('1.6.0');
+    const version = V('1.7.0');
     const rulesBefore = Object.fromEntries(await Promise.all(tenants.map(async (id) => [id, (await listenerRuleOf(id)).Actions] as const)));
     const prober = await probe(tenants, 'release');
     try {
