@@ -608,6 +608,20 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       expect(await activities.k8sRetireColour({ ...ref, colour: 'green' })).toEqual({ changed: true });
       expect(await kubectl('get', 'pods', '-n', namespace, '-l', 'tenant-fleet.io/colour=green', '-o', 'name')).toBe('');
 
+      // Green live again and blue retired (the next release's end state): provisioning, naming no
+      // colour, leaves blue retired at its version instead of scaling it back up, and green as it runs.
+      expect((await activities.k8sDeployColour(green)).ready).toBe(true);
+      expect(await activities.k8sRetireColour({ ...ref, colour: 'blue' })).toEqual({ changed: true });
+      await eventually(() => servingVersions(elbv2, blueGroup), []);
+      await activities.k8sApplyWorkload({ runtime, workload: { ...reprovision.workload, version: '1.3.0' } });
+      expect(await activities.k8sReadColours(ref)).toMatchObject({
+        blue: { exists: true, version: '1.0.0', desiredReplicas: 0 },
+        green: { exists: true, version: '1.1.0', desiredReplicas: 1, readyReplicas: 1 },
+      });
+      // With blue retired, the tenant's current version (tenant list, provisioning) is green's.
+      expect(await activities.k8sCurrentWorkload(ref)).toMatchObject({ version: '1.1.0' });
+      expect(await activities.k8sCurrentWorkload({ ...ref, colour: 'blue' })).toMatchObject({ version: '1.0.0' });
+
       // Input naming a colour that does not exist is refused before anything is written.
       const refused = await failureOf(activities.k8sRetireColour({ ...ref, colour: 'purple' as never }));
       expect(refused.type).toBe(ErrorType.InvalidInput);
