@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applySetId, applySetParent, appliedBy, asMember, recordedGroupKinds } from '../../src/activities/kube-chart/applyset';
 import { tenantChartFromConfig } from '../../src/activities/kube-chart/from-config';
@@ -248,18 +248,27 @@ describe('helm runs', () => {
   it(`runs at most ${MAX_CONCURRENT_HELM} helm processes at once, and a cancelled wait gives up its place`, async () => {
     const dir = tempDir('fake-helm-');
     const fake = join(dir, 'helm');
-    writeFileSync(fake, `#!/bin/sh\necho + >> ${dir}/log\nsleep 0.3\necho - >> ${dir}/log\n`);
+    // Each fake helm holds its place until the test lets them all go: how far they overlap then
+    // depends on the limit alone, not on how fast a loaded machine starts processes.
+    writeFileSync(fake, `#!/bin/sh\necho + >> ${dir}/log\nwhile [ ! -e ${dir}/go ]; do sleep 0.05; done\necho - >> ${dir}/log\n`);
     chmodSync(fake, 0o755);
-    const render = (signal?: AbortSignal) => helmTemplate({ helm: fake, chart: { path: '/charts/x' }, releaseName: 'r', namespace: 'n', values: [], timeoutMs: 10_000, signal });
+    const marks = () => (existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8').trim().split('\n') : []);
+    const render = (signal?: AbortSignal) => helmTemplate({ helm: fake, chart: { path: '/charts/x' }, releaseName: 'r', namespace: 'n', values: [], timeoutMs: 30_000, signal });
     const cancelled = new AbortController();
     const runs = [...Array.from({ length: MAX_CONCURRENT_HELM + 2 }, () => render()), render(cancelled.signal)];
+    const settled = Promise.allSettled(runs);
     cancelled.abort(new Error('activity cancelled'));
-    const outcomes = await Promise.allSettled(runs);
+    while (marks().length < MAX_CONCURRENT_HELM) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Room for a process the limit failed to hold back to show up before they are let go.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(marks()).toHaveLength(MAX_CONCURRENT_HELM);
+    writeFileSync(join(dir, 'go'), '');
+    const outcomes = await settled;
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(MAX_CONCURRENT_HELM + 2);
     expect(outcomes.at(-1)).toMatchObject({ status: 'rejected', reason: new Error('activity cancelled') });
     let running = 0;
     let most = 0;
-    for (const mark of readFileSync(join(dir, 'log'), 'utf8').trim().split('\n')) {
+    for (const mark of marks()) {
       running += mark === '+' ? 1 : -1;
       most = Math.max(most, running);
     }
