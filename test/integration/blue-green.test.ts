@@ -198,8 +198,11 @@ describe('blue/green on ECS', () => {
     expect(failedByTenant(during!)).toEqual(none(ECS));
     expect(failedByTenant(after!)).toEqual(none(ECS));
     expect(Object.values(during!.tenants).every((t) => t.requests > 0)).toBe(true);
-    expect(await retire.result()).toMatchObject({ state: 'retired' });
-    for (const id of ECS) expect([id, (await coloursOf(id)).blue.desiredReplicas]).toEqual([id, 0]);
+    // Each tenant's retention ends on its own timer, started when its own shift finished.
+    for (const id of ECS) {
+      expect([id, await h.client.workflow.getHandle(workflowIds.retireColour(id, input.releaseId)).result()]).toMatchObject([id, { state: 'retired' }]);
+      expect([id, (await coloursOf(id)).blue.desiredReplicas]).toEqual([id, 0]);
+    }
 
     // The colour activities run twice as a retry would: the second finds the first's work.
     const acme = { runtime: runtimeOf('acme'), tenantId: 'acme' };
