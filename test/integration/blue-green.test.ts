@@ -124,6 +124,11 @@ const probe = async (ids: string[], phase: string): Promise<Prober> => {
 afterEach(async () => {
   await Promise.all(probers.splice(0).map((p) => p.stop().catch(() => undefined)));
 });
+/** Stops the prober once its last phase has answers from every tenant: a phase that ended before any request did proves nothing. */
+async function stopAnswered(prober: Prober, ids: string[]) {
+  await waitFor('requests in the last phase', () => Promise.resolve(prober.snapshot().phases.at(-1)!), (phase) => ids.every((id) => (phase.tenants[id]?.requests ?? 0) > 0), 30_000);
+  return prober.stop();
+}
 const failedByTenant = (phase: ProbePhase) => Object.fromEntries(Object.entries(phase.tenants).map(([id, stats]) => [id, stats.failed]));
 const none = (ids: string[]) => Object.fromEntries(ids.map((id) => [id, 0]));
 
@@ -194,7 +199,7 @@ describe('blue/green on ECS', () => {
     // Blue stays warm for its retention (its own workflow's durable timer), then goes to 0.
     const retire = h.client.workflow.getHandle(progress!.colours!.retained!.workflowId);
     expect(await retire.query(retireColourProgressQuery)).toMatchObject({ colour: 'blue', version: '1.0.0', state: 'retained' });
-    const [during, after] = (await prober.stop()).phases;
+    const [during, after] = (await stopAnswered(prober, ECS)).phases;
     expect(failedByTenant(during!)).toEqual(none(ECS));
     expect(failedByTenant(after!)).toEqual(none(ECS));
     expect(Object.values(during!.tenants).every((t) => t.requests > 0)).toBe(true);
@@ -223,7 +228,7 @@ describe('blue/green on ECS', () => {
     expect(summary.counts.succeeded).toBe(0);
     await expectAllOn('2.0.0-bg');
     for (const id of ECS) expect([id, (await coloursOf(id)).blue.desiredReplicas]).toEqual([id, 0]);
-    const [during, after] = (await prober.stop()).phases;
+    const [during, after] = (await stopAnswered(prober, ECS)).phases;
     // It failed its deploy before its first step: no user request reached it.
     expect(failedByTenant(during!)).toEqual(none(ECS));
     expect(failedByTenant(after!)).toEqual(none(ECS));
@@ -240,7 +245,7 @@ describe('blue/green on ECS', () => {
     prober.phase('after');
     await expectAllOn('2.0.0-bg');
     for (const id of ECS) expect([id, (await coloursOf(id)).blue.desiredReplicas]).toEqual([id, 0]);
-    const [during, after] = (await prober.stop()).phases;
+    const [during, after] = (await stopAnswered(prober, ECS)).phases;
     expect(failedByTenant(during!)).toEqual(none(ECS));
     expect(failedByTenant(after!)).toEqual(none(ECS));
   }, 600_000);
@@ -258,7 +263,7 @@ describe('blue/green on ECS', () => {
     expect(summary.status).toBe('succeeded');
     const live = await expectAllOn('5.0.0-bg');
     expect(Object.values(live)).toEqual(ECS.map(() => 'blue'));
-    const [during, after] = (await prober.stop()).phases;
+    const [during, after] = (await stopAnswered(prober, ECS)).phases;
     expect(failedByTenant(after!)).toEqual(none(ECS));
     expect(Object.values(during!.tenants).every((t) => t.requests > 0)).toBe(true);
   }, 600_000);
@@ -309,7 +314,7 @@ describe('blue/green on Kubernetes', () => {
     // Blue is retired once its retention (5 s) is over.
     await expectKubeAllOn('2.0.0-bgk', 'green');
     for (const id of KUBE) expect([id, kubeColours(id).blue?.version]).toEqual([id, '1.0.0']);
-    const [during, after] = (await prober.stop()).phases;
+    const [during, after] = (await stopAnswered(prober, KUBE)).phases;
     expect(failedByTenant(during!)).toEqual(none(KUBE));
     expect(failedByTenant(after!)).toEqual(none(KUBE));
     expect(Object.values(during!.tenants).every((t) => t.requests > 0)).toBe(true);
@@ -322,7 +327,7 @@ describe('blue/green on Kubernetes', () => {
     prober.phase('after');
     expect(summary.counts.succeeded).toBe(0);
     await expectKubeAllOn('2.0.0-bgk', 'green');
-    const [during, after] = (await prober.stop()).phases;
+    const [during, after] = (await stopAnswered(prober, KUBE)).phases;
     expect(failedByTenant(during!)).toEqual(none(KUBE));
     expect(failedByTenant(after!)).toEqual(none(KUBE));
   }, 600_000);
@@ -337,7 +342,7 @@ describe('blue/green on Kubernetes', () => {
     await releaseOutcome(handle).catch(() => undefined);
     prober.phase('after');
     await expectKubeAllOn('2.0.0-bgk', 'green');
-    const [during, after] = (await prober.stop()).phases;
+    const [during, after] = (await stopAnswered(prober, KUBE)).phases;
     expect(failedByTenant(during!)).toEqual(none(KUBE));
     expect(failedByTenant(after!)).toEqual(none(KUBE));
   }, 600_000);
