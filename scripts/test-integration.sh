@@ -30,7 +30,7 @@ BLUE_GREEN=" blue-green "
 # a file missing here counts as 60.
 DURATIONS="release:412 chaos:264 kubernetes:232 tenantctl:174 release-crash:149 history-secrets:144
   certificates:127 restore:95 provisioning:67 interrupt:57 activity-idempotency:51 temporal-cluster:43 metrics:40
-  blue-green:175 load-balancer:37 worker-manifests:25 bad-input:21 codec-server:21 sandbox:20 worker-process:20"
+  blue-green:225 load-balancer:37 worker-manifests:25 bad-input:21 codec-server:21 sandbox:20 worker-process:20"
 
 # Runs one file in its own sandbox; its output goes to stdout.
 run_file() {
