@@ -1,7 +1,6 @@
 /* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`. */
 import { DescribeRulesCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand, type Action } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { errorsOnlyLogger } from '../support/quiet-runtime';
+import { quietActivityEnvironment } from '../support/mock-activity';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -132,7 +131,7 @@ describe('setListenerRuleActions: exact, and safe to run twice', () => {
   /** The rule as moto or AWS holds it: ModifyRule replaces its actions. */
   let actions: Action[];
   let activities: ReturnType<typeof createListenerRuleActivities>;
-  const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => new MockActivityEnvironment(undefined, { logger: errorsOnlyLogger }).run<A, R, typeof fn>(fn, ...args);
+  const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => quietActivityEnvironment().run<A, R, typeof fn>(fn, ...args);
 
   beforeEach(() => {
     elbv2.reset();

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { GetLogEventsCommand, CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, DescribeTasksCommand, ECSClient, ListTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parse, stringify } from 'yaml';
 import { AwsClients } from '../../src/activities/aws/clients';
@@ -14,6 +13,7 @@ import { planRelease } from '../../src/client/releases';
 import { parseFleetConfig } from '../../src/shared/config/load';
 import { describeMigration, lastLines, migrationKey } from '../../src/shared/release/migration';
 import { InputValidationError } from '../../src/shared/validation';
+import { quietActivityEnvironment } from '../support/mock-activity';
 
 const EXAMPLE = readFileSync(join(__dirname, '..', '..', 'config', 'fleet.example.yaml'), 'utf8');
 type Raw = { environments: Record<string, unknown>[]; tenants: Record<string, unknown>[]; releasePlans: Record<string, unknown>[] };
@@ -172,7 +172,7 @@ describe('ecsRunMigration runs once per release and tenant', () => {
     { key: 'ReleaseId', value: 'r-1' },
   ];
   const stopped = (exitCode: number): Task => ({ taskArn: arn, taskDefinitionArn: 'td:2', lastStatus: 'STOPPED', stopCode: 'EssentialContainerExited', createdAt: new Date(), tags, containers: [{ name: 'app', exitCode }] });
-  const run = () => new MockActivityEnvironment().run(createEcsMigrationActivities({ aws: clients }).ecsRunMigration, input);
+  const run = () => quietActivityEnvironment().run(createEcsMigrationActivities({ aws: clients }).ecsRunMigration, input);
 
   beforeEach(() => {
     ecs.reset();
