@@ -28,9 +28,9 @@ BLUE_GREEN=" blue-green "
 # Seconds each file took in the last fresh-clone rehearsal (2 December 2026, two lanes on 2 idle
 # cores; test time plus sandbox start-up), to start the longest first so the lanes end together;
 # a file missing here counts as 60.
-DURATIONS="release:412 chaos:264 kubernetes:232 tenantctl:174 release-crash:149 history-secrets:144
-  certificates:127 restore:95 provisioning:67 interrupt:57 activity-idempotency:51 temporal-cluster:43 metrics:40
-  blue-green:225 load-balancer:37 worker-manifests:25 bad-input:21 codec-server:21 sandbox:20 worker-process:20"
+DURATIONS="release:604 kubernetes:423 chaos:262 release-crash:247 blue-green:219 history-secrets:210 tenantctl:208
+  certificates:149 restore:93 provisioning:86 interrupt:64 activity-idempotency:54 temporal-cluster:52 metrics:43
+  load-balancer:40 bad-input:23 codec-server:21 worker-process:18 worker-manifests:17 sandbox:15"
 
 # Runs one file in its own sandbox; its output goes to stdout.
 run_file() {
