@@ -3,7 +3,6 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../sandbox/tools';
 
-const TSX = join(repoRoot, 'node_modules', '.bin', 'tsx');
 
 export interface EntryPointProcess {
   readonly name: string;
@@ -32,13 +31,16 @@ export function startEntryPoint(options: { name: string; entry: string; env: Rec
   mkdirSync(options.logDir, { recursive: true });
   const logPath = join(options.logDir, `${options.name}.log`);
   const log = createWriteStream(logPath, { flags: 'a' });
-  const child = spawn(TSX, [join(repoRoot, options.entry), ...(options.args ?? [])], {
+  // `node --import tsx`, as package.json's scripts run them: the tsx CLI would stand between the
+  // test and the process, and SIGKILLs its child when a signal finds the child's event loop busy
+  // for 60 ms (a loaded machine), so a Ctrl-C test would see tsx's 130 instead of the process's exit.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, options.entry), ...(options.args ?? [])], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  if (child.pid === undefined) throw new Error(`${options.name}: could not start ${TSX}`);
+  if (child.pid === undefined) throw new Error(`${options.name}: could not start node --import tsx ${options.entry}`);
   const pid = child.pid;
   let text = '';
   const listeners = new Set<() => void>();
