@@ -8,7 +8,7 @@ import { parse, stringify } from 'yaml';
 import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-chart/tenant-chart';
 import { createListenerRuleActivities } from '../../src/activities/listener-rule';
 import { createEcsColourActivities } from '../../src/activities/runtime/ecs-colours';
-import type { ColourStates, TrafficWeights } from '../../src/activities/runtime/types';
+import type { Colour, TrafficWeights } from '../../src/activities/runtime/types';
 import { abortRelease, releaseOutcome, startRelease } from '../../src/client/releases';
 import { provisionTenant } from '../../src/client/tenants';
 import { workflowIds } from '../../src/shared/ids';
@@ -17,15 +17,18 @@ import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
 import { SANDBOX_TEST_LISTENER_PORT } from '../sandbox/aws-baseline';
 import { startProber, type Prober, type ProbePhase } from '../sandbox/data-plane/prober';
 import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
+import { installQuietRuntime } from '../support/quiet-runtime';
 import { startHarness, type Harness } from './harness';
+import { replayAndMaybeRecord } from './histories';
 import { startEntryPoint, type EntryPointProcess } from './node-process';
 import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
 
 /*
  * Blue/green releases (docs/releases.md, "Blue/green") under the prober's steady traffic, on the
- * sandbox's data plane: every ECS task is a tenant app process behind the load balancer emulator,
- * which routes by the listener rule's weights. The workers are processes of their own, so one can
- * be killed (SIGKILL) in the middle of a traffic shift. Run with TENANT_FLEET_TEST_BLUE_GREEN=1
+ * sandbox's data plane: every ECS task and Kubernetes pod is a tenant app process behind the load
+ * balancer emulator, which routes by the listener rule's weights. Each scenario runs on each runtime
+ * (RUNTIMES, one after the other). The workers are processes of their own, so one can be killed
+ * (SIGKILL) in the middle of a traffic shift. Run with TENANT_FLEET_TEST_BLUE_GREEN=1
  * (scripts/test-integration.sh): the fleet config names the load balancer's test listener.
  */
 
@@ -54,6 +57,8 @@ const startWorker = async (name: string) => {
 let worker: EntryPointProcess;
 
 beforeAll(async () => {
+  // The replays below are this process's only Temporal workers: without it each prints its state changes.
+  installQuietRuntime();
   const fleet = parse(readFileSync(sandboxEnv().TENANT_FLEET_CONFIG!, 'utf8')) as { releasePlans: Record<string, unknown>[] };
   const plan = (name: string, strategy: Record<string, unknown>, more: Record<string, unknown> = {}) => ({
     name,
@@ -71,10 +76,11 @@ beforeAll(async () => {
       ...fleet,
       releasePlans: [
         ...fleet.releasePlans,
+        // The retention outlasts the checks that read blue as retained right after the release.
         plan('bg', { steps: STEPS, blueRetention: '15s' }),
         // A long bake at 50 %, where the abort comes.
         plan('bg-slow', { steps: [{ weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }], blueRetention: '1h' }, { rollbackOnAbort: true }),
-        plan('bg-k8s', { steps: STEPS, blueRetention: '5s' }, { selector: { tenants: KUBE } }),
+        plan('bg-k8s', { steps: STEPS, blueRetention: '15s' }, { selector: { tenants: KUBE } }),
         plan('bg-k8s-slow', { steps: [{ weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }], blueRetention: '1h' }, { rollbackOnAbort: true, selector: { tenants: KUBE } }),
       ],
     }),
@@ -112,7 +118,6 @@ async function weightsOf(id: string, rule: 'ListenerRuleArn' | 'TestListenerRule
   });
   return { blue, green };
 }
-const coloursOf = (id: string): Promise<ColourStates> => colourActivities().ecsReadColours({ runtime: runtimeOf(id), tenantId: id });
 
 /** Every prober started, stopped after each test whatever its outcome (a running one keeps jest from exiting). */
 const probers: Prober[] = [];
@@ -130,25 +135,12 @@ async function stopAnswered(prober: Prober, ids: string[]) {
   return prober.stop();
 }
 const failedByTenant = (phase: ProbePhase) => Object.fromEntries(Object.entries(phase.tenants).map(([id, stats]) => [id, stats.failed]));
+const requestsByTenant = (phase: ProbePhase) => Object.fromEntries(Object.entries(phase.tenants).map(([id, stats]) => [id, stats.requests]));
 const none = (ids: string[]) => Object.fromEntries(ids.map((id) => [id, 0]));
 
 let releases = 0;
-const release = (version: string, plan = 'bg') => startRelease(h.client, h.config, { releaseId: `jest-bg-${Date.now()}-${++releases}`, version, plan, tenants: ECS, requestedBy: 'jest' });
 const tenantProgress = (releaseId: string, id: string) =>
   h.client.workflow.getHandle(workflowIds.releaseTenant(releaseId, id)).query(releaseTenantProgressQuery).catch(() => undefined as ReleaseTenantProgress | undefined);
-
-/** Every tenant on exactly one colour: 100/0 weights, and that colour runs `version`. */
-async function expectAllOn(version: string): Promise<Record<string, 'blue' | 'green'>> {
-  const live: Record<string, 'blue' | 'green'> = {};
-  for (const id of ECS) {
-    const weights = await weightsOf(id);
-    expect([id, [weights.blue, weights.green].sort()]).toEqual([id, [0, 100]]);
-    const colour = weights.blue === 100 ? 'blue' : 'green';
-    expect([id, (await coloursOf(id))[colour].version]).toEqual([id, version]);
-    live[id] = colour;
-  }
-  return live;
-}
 
 /** GET / through a listener with the tenant's Host header (fetch would not send a Host of our own). */
 function getThrough(url: string, host: string): Promise<{ status: number; version?: string; body: string }> {
@@ -182,168 +174,177 @@ async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T)
   }
 }
 
-describe('blue/green on ECS', () => {
-  it('a clean release moves every tenant to green in steps and fails no request; blue is retired after its retention', async () => {
-    const prober = await probe(ECS, 'release');
-    const { handle, input } = await release('2.0.0-bg');
-    const summary = await releaseOutcome(handle).finally(() => prober.phase('after'));
-    expect(summary.status).toBe('succeeded');
-    const live = await expectAllOn('2.0.0-bg');
-    expect(Object.values(live)).toEqual(ECS.map(() => 'green'));
-    // The test route reaches the colour the release tested (now live), on the test listener.
-    const endpoint = await resolveTenantEndpoint(TEST_SANDBOX_DIR, h.tenant('acme').hostnames[0]!, { port: SANDBOX_TEST_LISTENER_PORT });
-    expect(await getThrough(endpoint.url, endpoint.hostname)).toMatchObject({ status: 200, version: '2.0.0-bg' });
-    // The progress query shows the colours, and the retained one's deadline.
-    const progress = await tenantProgress(input.releaseId, 'acme');
-    expect(progress?.colours).toMatchObject({ from: 'blue', to: 'green', weights: { blue: 0, green: 100 }, retained: { colour: 'blue' } });
-    // Blue stays warm for its retention (its own workflow's durable timer), then goes to 0.
-    const retire = h.client.workflow.getHandle(progress!.colours!.retained!.workflowId);
-    expect(await retire.query(retireColourProgressQuery)).toMatchObject({ colour: 'blue', version: '1.0.0', state: 'retained' });
-    const [during, after] = (await stopAnswered(prober, ECS)).phases;
-    expect(failedByTenant(during!)).toEqual(none(ECS));
-    expect(failedByTenant(after!)).toEqual(none(ECS));
-    expect(Object.values(during!.tenants).every((t) => t.requests > 0)).toBe(true);
-    // Each tenant's retention ends on its own timer, started when its own shift finished.
-    for (const id of ECS) {
-      expect([id, await h.client.workflow.getHandle(workflowIds.retireColour(id, input.releaseId)).result()]).toMatchObject([id, { state: 'retired' }]);
-      expect([id, (await coloursOf(id)).blue.desiredReplicas]).toEqual([id, 0]);
-    }
+/** One colour as the runtime runs it: its version and desired replicas, and (Kubernetes) the names of its pods still there. */
+interface ColourRun {
+  version?: string;
+  replicas: number;
+  pods?: string;
+}
 
-    // The colour activities run twice as a retry would: the second finds the first's work.
-    const acme = { runtime: runtimeOf('acme'), tenantId: 'acme' };
-    const twice = async <I, O>(fn: (input: I) => Promise<O>, arg: I): Promise<[O, O]> => [(await new MockActivityEnvironment().run(fn, arg)), (await new MockActivityEnvironment().run(fn, arg))];
-    const [retired, retiredAgain] = await twice(colourActivities().ecsRetireColour, { ...acme, colour: 'blue' as const });
-    expect([retired.changed, retiredAgain.changed]).toEqual([false, false]);
-    const o = await trafficOutputs('acme');
-    const deploy = { ...acme, image: h.tenant('acme').image, colour: 'green' as const, version: '2.0.0-bg', replicas: h.tenant('acme').replicas, targetGroupArn: o.GreenTargetGroupArn! };
-    const [deployed, deployedAgain] = await twice(colourActivities().ecsDeployColour, deploy);
-    expect([deployed.ready, deployed.changed, deployedAgain.ready, deployedAgain.changed]).toEqual([true, false, true, false]);
-  }, 600_000);
+/** The runtimes every scenario below runs on, one after the other (their tenants and plans differ). */
+interface RuntimeCase {
+  label: string;
+  kind: 'ecs' | 'kubernetes';
+  tenants: string[];
+  plans: { steps: string; slow: string };
+  /** Each colour as the runtime reads it (ECS: the product's ecsReadColours; Kubernetes: kubectl, not the product's reads). */
+  colours(id: string): Promise<Record<Colour, ColourRun>>;
+  /** Checks of the runtime's own, after the clean release. */
+  afterCleanRelease?(): Promise<void>;
+}
 
-  it('a -broken new colour never takes traffic: every tenant stays on its live colour, the broken one goes to 0', async () => {
-    const prober = await probe(ECS, 'release');
-    const { handle } = await release('3.0.0-broken');
-    const summary = await releaseOutcome(handle).catch((error: { details?: unknown[] }) => error.details?.[0] as Awaited<ReturnType<typeof releaseOutcome>>);
-    prober.phase('after');
-    expect(summary.counts.succeeded).toBe(0);
-    await expectAllOn('2.0.0-bg');
-    for (const id of ECS) expect([id, (await coloursOf(id)).blue.desiredReplicas]).toEqual([id, 0]);
-    const [during, after] = (await stopAnswered(prober, ECS)).phases;
-    // It failed its deploy before its first step: no user request reached it.
-    expect(failedByTenant(during!)).toEqual(none(ECS));
-    expect(failedByTenant(after!)).toEqual(none(ECS));
-  }, 600_000);
-
-  it('an abort at 50 % puts every tenant back on its live colour, and the new one goes to 0', async () => {
-    const prober = await probe(ECS, 'release');
-    const { handle, input } = await release('4.0.0-bg', 'bg-slow');
-    for (const id of ECS) {
-      await waitFor(`${id} baking at 50 %`, () => tenantProgress(input.releaseId, id), (p) => p?.step === 'bake' && p.colours?.weights.blue === 50);
-    }
-    await abortRelease(h.client, input.releaseId, { by: 'jest', reason: 'abort at 50 %' });
-    await releaseOutcome(handle).catch(() => undefined);
-    prober.phase('after');
-    await expectAllOn('2.0.0-bg');
-    for (const id of ECS) expect([id, (await coloursOf(id)).blue.desiredReplicas]).toEqual([id, 0]);
-    const [during, after] = (await stopAnswered(prober, ECS)).phases;
-    expect(failedByTenant(during!)).toEqual(none(ECS));
-    expect(failedByTenant(after!)).toEqual(none(ECS));
-  }, 600_000);
-
-  it('a worker killed (SIGKILL) during a shift: the next one finishes, every tenant on one colour with consistent weights', async () => {
-    const prober = await probe(ECS, 'release');
-    const { handle, input } = await release('5.0.0-bg');
-    await waitFor('a tenant in its traffic steps', async () => Promise.all(ECS.map((id) => tenantProgress(input.releaseId, id))), (all) =>
-      all.some((p) => p?.step === 'bake' || p?.step === 'shift'),
-    );
-    await worker.kill();
-    worker = await startWorker('bg-worker-2');
-    const summary = await releaseOutcome(handle);
-    prober.phase('after');
-    expect(summary.status).toBe('succeeded');
-    const live = await expectAllOn('5.0.0-bg');
-    expect(Object.values(live)).toEqual(ECS.map(() => 'blue'));
-    const [during, after] = (await stopAnswered(prober, ECS)).phases;
-    expect(failedByTenant(after!)).toEqual(none(ECS));
-    expect(Object.values(during!.tenants).every((t) => t.requests > 0)).toBe(true);
-  }, 600_000);
-});
-
-/*
- * The same releases on Kubernetes tenants: green is Deployment app-green with its own Service and
- * TargetGroupBinding to the green target group (docs/helm.md, "Blue/green colours"); each pod is a
- * tenant app process registered by the sandbox's TargetGroupBinding controller once Ready.
- */
-describe('blue/green on Kubernetes', () => {
-  /** Each colour's replicas and version, as the cluster runs them (kubectl, not the product's reads). */
-  const kubeColours = (id: string): Record<'blue' | 'green', { replicas: number; version: string } | undefined> => {
-    const lines = h.kubectl(['get', 'deployments', '-n', `tenant-${id}`, '-o', 'jsonpath={range .items[*]}{.metadata.name} {.spec.replicas} {.spec.template.spec.containers[0].image}{"\\n"}{end}']);
-    const byName = new Map(
-      lines
-        .trim()
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => {
-          const [name, replicas, image] = line.split(' ');
-          return [name!, { replicas: Number(replicas), version: image!.slice(image!.lastIndexOf(':') + 1) }] as const;
-        }),
-    );
-    return { blue: byName.get('app'), green: byName.get('app-green') };
-  };
-  const podsOf = (id: string, colour: 'blue' | 'green') =>
+/** Each colour's replicas and version, and its pods, as the cluster runs them. */
+function kubeColours(id: string): Record<Colour, ColourRun> {
+  const lines = h.kubectl(['get', 'deployments', '-n', `tenant-${id}`, '-o', 'jsonpath={range .items[*]}{.metadata.name} {.spec.replicas} {.spec.template.spec.containers[0].image}{"\\n"}{end}']);
+  const byName = new Map(
+    lines
+      .trim()
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => {
+        const [name, replicas, image] = line.split(' ');
+        return [name!, { replicas: Number(replicas), version: image!.slice(image!.lastIndexOf(':') + 1) }] as const;
+      }),
+  );
+  const podsOf = (colour: Colour) =>
     h.kubectl(['get', 'pods', '-n', `tenant-${id}`, '-l', colour === 'green' ? 'tenant-fleet.io/colour=green' : `app.kubernetes.io/instance=${id}`, '-o', 'name']).trim();
-  const kubeRelease = (version: string, plan: string) => startRelease(h.client, h.config, { releaseId: `jest-bgk-${Date.now()}-${++releases}`, version, plan, tenants: KUBE, requestedBy: 'jest' });
+  return {
+    blue: { replicas: 0, ...byName.get('app'), pods: podsOf('blue') },
+    green: { replicas: 0, ...byName.get('app-green'), pods: podsOf('green') },
+  };
+}
 
-  /** Every tenant on exactly one colour (100/0 weights) running `version`, the other colour at 0 replicas and without pods. */
-  async function expectKubeAllOn(version: string, colour: 'blue' | 'green'): Promise<void> {
-    for (const id of KUBE) {
-      const weights = await weightsOf(id);
-      expect([id, weights]).toEqual([id, colour === 'blue' ? { blue: 100, green: 0 } : { blue: 0, green: 100 }]);
-      const colours = kubeColours(id);
-      expect([id, colours[colour]?.version]).toEqual([id, version]);
-      const idle = colour === 'blue' ? 'green' : 'blue';
-      await waitFor(`${id}: ${idle} at 0 replicas and no pods`, () => Promise.resolve([kubeColours(id)[idle]?.replicas, podsOf(id, idle)] as const), ([replicas, pods]) => replicas === 0 && pods === '', 60_000);
+const RUNTIMES: RuntimeCase[] = [
+  {
+    label: 'ECS',
+    kind: 'ecs',
+    tenants: ECS,
+    plans: { steps: 'bg', slow: 'bg-slow' },
+    async colours(id) {
+      const states = await colourActivities().ecsReadColours({ runtime: runtimeOf(id), tenantId: id });
+      const run = (colour: Colour): ColourRun => ({ replicas: states[colour].desiredReplicas, ...(states[colour].version ? { version: states[colour].version } : {}) });
+      return { blue: run('blue'), green: run('green') };
+    },
+    // The colour activities run twice as a retry would: the second finds the first's work (kubernetes.test.ts does this for Kubernetes).
+    async afterCleanRelease() {
+      const acme = { runtime: runtimeOf('acme'), tenantId: 'acme' };
+      const twice = async <I, O>(fn: (input: I) => Promise<O>, arg: I): Promise<[O, O]> => [await new MockActivityEnvironment().run(fn, arg), await new MockActivityEnvironment().run(fn, arg)];
+      const [retired, retiredAgain] = await twice(colourActivities().ecsRetireColour, { ...acme, colour: 'blue' as const });
+      expect([retired.changed, retiredAgain.changed]).toEqual([false, false]);
+      const o = await trafficOutputs('acme');
+      const deploy = { ...acme, image: h.tenant('acme').image, colour: 'green' as const, version: '2.0.0-bg', replicas: h.tenant('acme').replicas, targetGroupArn: o.GreenTargetGroupArn! };
+      const [deployed, deployedAgain] = await twice(colourActivities().ecsDeployColour, deploy);
+      expect([deployed.ready, deployed.changed, deployedAgain.ready, deployedAgain.changed]).toEqual([true, false, true, false]);
+    },
+  },
+  {
+    // Green is Deployment app-green with its own Service and TargetGroupBinding to the green target group
+    // (docs/helm.md, "Blue/green colours"); each pod is a tenant app process registered by the sandbox's
+    // TargetGroupBinding controller once Ready.
+    label: 'Kubernetes',
+    kind: 'kubernetes',
+    tenants: KUBE,
+    plans: { steps: 'bg-k8s', slow: 'bg-k8s-slow' },
+    colours: (id) => Promise.resolve(kubeColours(id)),
+  },
+];
+
+describe.each(RUNTIMES)('blue/green on $label', (rt) => {
+  const release = (version: string, plan: string) =>
+    startRelease(h.client, h.config, { releaseId: `jest-bg-${rt.kind}-${Date.now()}-${++releases}`, version, plan, tenants: rt.tenants, requestedBy: 'jest' });
+
+  /** Every tenant on exactly `colour` (100/0 weights) running `version`; with `idleAtZero`, the other colour scaled to 0 (Kubernetes: its pods gone). */
+  async function expectAllOn(version: string, colour: Colour, { idleAtZero }: { idleAtZero: boolean }): Promise<void> {
+    const idle: Colour = colour === 'blue' ? 'green' : 'blue';
+    for (const id of rt.tenants) {
+      expect([id, await weightsOf(id)]).toEqual([id, colour === 'blue' ? { blue: 100, green: 0 } : { blue: 0, green: 100 }]);
+      expect([id, colour, (await rt.colours(id))[colour].version]).toEqual([id, colour, version]);
+      if (idleAtZero) await waitFor(`${id}: ${idle} at 0 replicas and without pods`, () => rt.colours(id), (c) => c[idle].replicas === 0 && !c[idle].pods, 60_000);
     }
   }
 
-  it('a clean release moves every Kubernetes tenant to its green Deployment in steps and fails no request; blue goes to 0 after its retention', async () => {
-    const prober = await probe(KUBE, 'release');
-    const { handle } = await kubeRelease('2.0.0-bgk', 'bg-k8s');
+  /** Replays the tenant's (last) run of its child now, and with TENANT_FLEET_RECORD_HISTORIES=1 keeps it as a fixture. */
+  async function replayChild(releaseId: string, id: string, name: string) {
+    const child = await h.client.workflow.getHandle(workflowIds.releaseTenant(releaseId, id)).describe();
+    await replayAndMaybeRecord(h.client, child.workflowId, child.runId, `${name}-${rt.kind}`);
+  }
+
+  it('a clean release moves every tenant to green in steps and fails no request; blue is retired after its retention', async () => {
+    const [first] = rt.tenants as [string];
+    const prober = await probe(rt.tenants, 'release');
+    const { handle, input } = await release('2.0.0-bg', rt.plans.steps);
     const summary = await releaseOutcome(handle).finally(() => prober.phase('after'));
-    expect(summary.status).toBe('succeeded');
-    // Blue is retired once its retention (5 s) is over.
-    await expectKubeAllOn('2.0.0-bgk', 'green');
-    for (const id of KUBE) expect([id, kubeColours(id).blue?.version]).toEqual([id, '1.0.0']);
-    const [during, after] = (await stopAnswered(prober, KUBE)).phases;
-    expect(failedByTenant(during!)).toEqual(none(KUBE));
-    expect(failedByTenant(after!)).toEqual(none(KUBE));
-    expect(Object.values(during!.tenants).every((t) => t.requests > 0)).toBe(true);
+    expect([summary.status, summary.tenants.map((t) => `${t.tenantId}: ${t.reason}`)]).toEqual(['succeeded', []]);
+    // The progress query shows the colours, and the retained one's deadline (read first: the retention is 15 s).
+    const progress = await tenantProgress(input.releaseId, first);
+    expect([first, progress?.colours]).toMatchObject([first, { from: 'blue', to: 'green', weights: { blue: 0, green: 100 }, retained: { colour: 'blue' } }]);
+    // Blue stays warm for its retention (its own workflow's durable timer), then goes to 0.
+    const retire = h.client.workflow.getHandle(progress!.colours!.retained!.workflowId);
+    expect([first, await retire.query(retireColourProgressQuery)]).toMatchObject([first, { colour: 'blue', version: '1.0.0', state: 'retained' }]);
+    await expectAllOn('2.0.0-bg', 'green', { idleAtZero: false });
+    // The test route reaches the colour the release tested (now live), on the test listener.
+    const endpoint = await resolveTenantEndpoint(TEST_SANDBOX_DIR, h.tenant(first).hostnames[0]!, { port: SANDBOX_TEST_LISTENER_PORT });
+    expect([first, await getThrough(endpoint.url, endpoint.hostname)]).toMatchObject([first, { status: 200, version: '2.0.0-bg' }]);
+    const [during, after] = (await stopAnswered(prober, rt.tenants)).phases;
+    expect(failedByTenant(during!)).toEqual(none(rt.tenants));
+    expect(failedByTenant(after!)).toEqual(none(rt.tenants));
+    expect(Object.values(requestsByTenant(during!)).every((n) => n > 0)).toBe(true);
+    // Each tenant's retention ends on its own timer, started when its own shift finished; blue keeps its version at 0.
+    for (const id of rt.tenants) {
+      expect([id, await h.client.workflow.getHandle(workflowIds.retireColour(id, input.releaseId)).result()]).toMatchObject([id, { state: 'retired' }]);
+    }
+    await expectAllOn('2.0.0-bg', 'green', { idleAtZero: true });
+    for (const id of rt.tenants) expect([id, (await rt.colours(id)).blue.version]).toEqual([id, '1.0.0']);
+    await rt.afterCleanRelease?.();
+    await replayChild(input.releaseId, first, 'release-tenant-blue-green');
+    const retired = await retire.describe();
+    await replayAndMaybeRecord(h.client, retired.workflowId, retired.runId, `retire-colour-${rt.kind}`);
   }, 600_000);
 
   it('a -broken new colour (blue this time) never takes traffic: every tenant stays on green, blue back at 0', async () => {
-    const prober = await probe(KUBE, 'release');
-    const { handle } = await kubeRelease('3.0.0-broken', 'bg-k8s');
+    const prober = await probe(rt.tenants, 'release');
+    const { handle } = await release('3.0.0-broken', rt.plans.steps);
     const summary = await releaseOutcome(handle).catch((error: { details?: unknown[] }) => error.details?.[0] as Awaited<ReturnType<typeof releaseOutcome>>);
     prober.phase('after');
-    expect(summary.counts.succeeded).toBe(0);
-    await expectKubeAllOn('2.0.0-bgk', 'green');
-    const [during, after] = (await stopAnswered(prober, KUBE)).phases;
-    expect(failedByTenant(during!)).toEqual(none(KUBE));
-    expect(failedByTenant(after!)).toEqual(none(KUBE));
+    // toMatchObject prints the whole summary (each tenant's status and reason) when it fails.
+    expect(summary).toMatchObject({ counts: { succeeded: 0 } });
+    await expectAllOn('2.0.0-bg', 'green', { idleAtZero: true });
+    const [during, after] = (await stopAnswered(prober, rt.tenants)).phases;
+    // It failed its deploy before its first step: no user request reached it.
+    expect(failedByTenant(during!)).toEqual(none(rt.tenants));
+    expect(failedByTenant(after!)).toEqual(none(rt.tenants));
   }, 600_000);
 
-  it('an abort at 50 % puts every Kubernetes tenant back on green, and blue goes back to 0', async () => {
-    const prober = await probe(KUBE, 'release');
-    const { handle, input } = await kubeRelease('4.0.0-bgk', 'bg-k8s-slow');
-    for (const id of KUBE) {
+  it('an abort at 50 % puts every tenant back on its live colour (green), and the new one (blue) goes to 0', async () => {
+    const prober = await probe(rt.tenants, 'release');
+    const { handle, input } = await release('4.0.0-bg', rt.plans.slow);
+    for (const id of rt.tenants) {
       await waitFor(`${id} baking at 50 %`, () => tenantProgress(input.releaseId, id), (p) => p?.step === 'bake' && p.colours?.weights.blue === 50);
     }
     await abortRelease(h.client, input.releaseId, { by: 'jest', reason: 'abort at 50 %' });
     await releaseOutcome(handle).catch(() => undefined);
     prober.phase('after');
-    await expectKubeAllOn('2.0.0-bgk', 'green');
-    const [during, after] = (await stopAnswered(prober, KUBE)).phases;
-    expect(failedByTenant(during!)).toEqual(none(KUBE));
-    expect(failedByTenant(after!)).toEqual(none(KUBE));
+    await expectAllOn('2.0.0-bg', 'green', { idleAtZero: true });
+    const [during, after] = (await stopAnswered(prober, rt.tenants)).phases;
+    expect(failedByTenant(during!)).toEqual(none(rt.tenants));
+    expect(failedByTenant(after!)).toEqual(none(rt.tenants));
+    await replayChild(input.releaseId, rt.tenants[0]!, 'release-tenant-blue-green-switch-back');
+  }, 600_000);
+
+  it('a worker killed (SIGKILL) during a shift: the next one finishes, every tenant on one colour with consistent weights', async () => {
+    const prober = await probe(rt.tenants, 'release');
+    const { handle, input } = await release('5.0.0-bg', rt.plans.steps);
+    await waitFor('a tenant in its traffic steps', async () => Promise.all(rt.tenants.map((id) => tenantProgress(input.releaseId, id))), (all) =>
+      all.some((p) => p?.step === 'bake' || p?.step === 'shift'),
+    );
+    await worker.kill();
+    worker = await startWorker(`bg-worker-${workers.length + 1}`);
+    const summary = await releaseOutcome(handle);
+    prober.phase('after');
+    expect([summary.status, summary.tenants.map((t) => `${t.tenantId}: ${t.reason}`)]).toEqual(['succeeded', []]);
+    await expectAllOn('5.0.0-bg', 'blue', { idleAtZero: false });
+    const [during, after] = (await stopAnswered(prober, rt.tenants)).phases;
+    expect(failedByTenant(after!)).toEqual(none(rt.tenants));
+    expect(Object.values(requestsByTenant(during!)).every((n) => n > 0)).toBe(true);
   }, 600_000);
 });
