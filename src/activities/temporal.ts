@@ -1,10 +1,11 @@
 import { log } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { certificatesInputFromConfig } from '../shared/certificates/from-config';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { workflowIds } from '../shared/ids';
 import { certificatesInputSchema, reconcileRequestSchema, reconcileSignal, type CertificatesInput, type ReconcileRequest } from '../shared/messages/certificates';
+import { abortUpdate, releaseProgressQuery, stopTenantSignal } from '../shared/messages/release';
 import { acquireLockSignal, releaseLockSignal, type LockHolder, type LockRelease, type LockRequest } from '../shared/messages/lock';
 import { parseOrFail } from '../shared/validation';
 import type { FleetConfigSource } from './fleet';
@@ -155,6 +156,68 @@ export function createTemporalActivities({ client, taskQueue, fleetConfig }: Tem
         return description.status.name === 'RUNNING';
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      }
+    },
+
+    /**
+     * A release being rolled back (src/workflows/release-rollback.ts) stops first: no tenant starts
+     * any more (an abort without its own revert, so the rollback's waves do the switching), and each
+     * tenant in flight is stopped, which switches a blue/green one back to its live colour at once.
+     * Safe to repeat: an aborted or finished release is left as it is.
+     */
+    async stopReleaseForRollback({ releaseId, by, reason }: { releaseId: string; by: string; reason: string }): Promise<{ wasRunning: boolean; inFlight: string[] }> {
+      const release = client.workflow.getHandle(workflowIds.release(releaseId));
+      let running: boolean;
+      try {
+        running = (await release.describe()).status.name === 'RUNNING';
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) throw permanentFailure(ErrorType.InvalidInput, `release ${releaseId}: no such release in this namespace`, { cause: error });
+        throw error;
+      }
+      if (!running) return { wasRunning: false, inFlight: [] };
+      try {
+        await release.executeUpdate(abortUpdate, { args: [{ by, reason: `rollback: ${reason}`, rollback: false }] });
+      } catch (error) {
+        // Refused because it is aborted already (or ended meanwhile): stopping its tenants in flight is still this activity's job.
+        if (!(error instanceof WorkflowUpdateFailedError) && !(error instanceof WorkflowNotFoundError)) throw error;
+      }
+      const progress = await release.query(releaseProgressQuery).catch(() => undefined);
+      const inFlight = progress?.inFlight ?? [];
+      await Promise.all(
+        inFlight.map((tenantId) =>
+          client.workflow
+            .getHandle(workflowIds.releaseTenant(releaseId, tenantId))
+            .signal(stopTenantSignal, { reason: `rollback of release ${releaseId}: ${reason}` })
+            .catch((error: unknown) => {
+              // A child that ended a moment ago needs no stop.
+              if (!(error instanceof WorkflowNotFoundError)) throw error;
+            }),
+        ),
+      );
+      return { wasRunning: true, inFlight };
+    },
+
+    /**
+     * Settles a retained colour's retirement (`tenant/<id>/retire/<releaseId>`) once a rollback made
+     * that colour live again: a running one is cancelled (it sleeps, or waits for the lock the
+     * rollback holds), so it never scales the live colour down. Safe to repeat.
+     */
+    async cancelRetireColour({ workflowId, reason }: { workflowId: string; reason: string }): Promise<{ settled: 'cancelled' | 'already-closed' | 'none' }> {
+      const handle = client.workflow.getHandle(workflowId);
+      try {
+        if ((await handle.describe()).status.name !== 'RUNNING') return { settled: 'already-closed' };
+        // The reason goes into the retirement's history (WorkflowExecutionCancelRequested), for the UI.
+        try {
+          await client.workflowService.requestCancelWorkflowExecution({ namespace: client.options.namespace, workflowExecution: { workflowId }, reason, identity: client.options.identity });
+        } catch (error) {
+          // It ended between the two calls (the raw service answers NOT_FOUND for a closed run): nothing left to cancel.
+          if ((await handle.describe()).status.name !== 'RUNNING') return { settled: 'already-closed' };
+          throw error;
+        }
+        return { settled: 'cancelled' };
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return { settled: 'none' };
         throw error;
       }
     },

@@ -48,6 +48,9 @@ export const workflowIds = {
   release: (releaseId: string) => `release/${releaseId}`,
   releaseTenant: (releaseId: string, tenantId: string) => `release/${releaseId}/tenant/${tenantId}`,
   certificates: (group: string) => `certs/${group}`,
+  /** `tenantctl release rollback` (src/workflows/release-rollback.ts): the release's rollback, and each tenant's. */
+  releaseRollback: (releaseId: string) => `release/${releaseId}/rollback`,
+  rollbackTenant: (releaseId: string, tenantId: string) => `release/${releaseId}/rollback/tenant/${tenantId}`,
   /** Blue/green: the formerly live colour's retirement after a release (src/workflows/retire-colour.ts). */
   retireColour: (tenantId: string, releaseId: string) => `tenant/${tenantId}/retire/${releaseId}`,
   /** A read-only look at a Kubernetes tenant's workload (tenantctl tenant diff / resources); unique per call, never a lock. */

@@ -199,6 +199,9 @@ export const ACTIVITY_OPTIONS = {
   releaseClaimedTenantLock: lockLocal,
   signalCertificates: temporalCall,
   isWorkflowRunning: temporalCall,
+  // tenantctl release rollback (src/workflows/release-rollback.ts): an abort update, a query and signals; a cancel request.
+  stopReleaseForRollback: temporalCall,
+  cancelRetireColour: temporalCall,
   loadTenantSpec: fleetCall,
   nextDeployOpening: fleetCall,
   deliverNotification: notifyCall,

@@ -35,7 +35,7 @@ export const allOn = (colour: Colour): TrafficWeights => ({ blue: colour === 'bl
 export const shareOn = (to: Colour, weight: number): TrafficWeights => (to === 'blue' ? { blue: weight, green: 100 - weight } : { blue: 100 - weight, green: weight });
 
 /** What the tenant's traffic stack gives blue/green (infra/cloudformation/tenant-traffic.yaml, BlueGreen). */
-interface TrafficSlots {
+export interface TrafficSlots {
   target: TenantSpec['aws'];
   ruleArn: string;
   testRuleArn: string;
@@ -45,7 +45,7 @@ interface TrafficSlots {
   loadBalancerFullName: string;
 }
 
-async function trafficSlotsOf(tenant: TenantSpec): Promise<TrafficSlots | string> {
+export async function trafficSlotsOf(tenant: TenantSpec): Promise<TrafficSlots | string> {
   const lb = tenant.loadBalancer;
   if (!lb) return `tenant ${tenant.id} has no load balancer: blue/green needs one`;
   const o = (await cfn.getStackOutputs({ target: lb.aws, stackName: trafficStackNameFor(tenant.id) })) ?? {};

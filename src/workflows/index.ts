@@ -7,3 +7,4 @@ export { releaseTenant } from './release-tenant';
 export { retireColour } from './retire-colour';
 export { certificates } from './certificates';
 export { inspectKubernetesWorkload } from './inspect-kubernetes-workload';
+export { releaseRollback, rollbackTenant } from './release-rollback';

@@ -10,6 +10,7 @@ import { createListenerRuleActivities } from '../../src/activities/listener-rule
 import { createEcsColourActivities } from '../../src/activities/runtime/ecs-colours';
 import type { Colour, TrafficWeights } from '../../src/activities/runtime/types';
 import { abortRelease, releaseOutcome, startRelease } from '../../src/client/releases';
+import { startRollback } from '../../src/client/rollback';
 import { provisionTenant } from '../../src/client/tenants';
 import { workflowIds } from '../../src/shared/ids';
 import { releaseTenantProgressQuery, retireColourProgressQuery, type ReleaseTenantProgress } from '../../src/shared/messages/release';
@@ -80,6 +81,8 @@ beforeAll(async () => {
         plan('bg', { steps: STEPS, blueRetention: '15s' }),
         // A long bake at 50 %, where the abort comes.
         plan('bg-slow', { steps: [{ weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }], blueRetention: '1h' }, { rollbackOnAbort: true }),
+        // release rollback: the old colour retained for an hour (the rollback cancels its retirement), a canary wave first.
+        plan('bg-keep', { steps: [{ weight: 100, bake: '1s' }], blueRetention: '1h' }, { waves: [{ name: 'canary', tenants: 1 }, { name: 'rest', tenants: 'rest', maxInFlight: 5 }] }),
         plan('bg-k8s', { steps: STEPS, blueRetention: '15s' }, { selector: { tenants: KUBE } }),
         plan('bg-k8s-slow', { steps: [{ weight: 50, bake: '10m' }, { weight: 100, bake: '1s' }], blueRetention: '1h' }, { rollbackOnAbort: true, selector: { tenants: KUBE } }),
       ],
@@ -346,5 +349,65 @@ describe.each(RUNTIMES)('blue/green on $label', (rt) => {
     const [during, after] = (await stopAnswered(prober, rt.tenants)).phases;
     expect(failedByTenant(after!)).toEqual(none(rt.tenants));
     expect(Object.values(requestsByTenant(during!)).every((n) => n > 0)).toBe(true);
+  }, 600_000);
+});
+
+/*
+ * tenantctl release rollback (docs/releases.md, "Rolling back a blue/green release"), on the ECS
+ * tenants: self-contained, whatever colour each is live on when it starts.
+ */
+describe('release rollback', () => {
+  it('switches every tenant of a clean blue/green release back to its retained colour, canary first, failing no request; the retirements are cancelled', async () => {
+    const ecs = RUNTIMES.find((r) => r.kind === 'ecs')!;
+    const other = (c: Colour): Colour => (c === 'blue' ? 'green' : 'blue');
+    const allOn = (c: Colour) => (c === 'blue' ? { blue: 100, green: 0 } : { blue: 0, green: 100 });
+    // An unknown release is refused by name before anything starts.
+    await expect(startRollback(h.client, { releaseId: 'no-such-release', requestedBy: 'jest', reason: 'x' })).rejects.toThrow(/releaseId: no release with this ID.*"no-such-release"/);
+    const before: Record<string, { colour: Colour; version?: string }> = {};
+    for (const id of ECS) {
+      const weights = await weightsOf(id);
+      const colour: Colour = weights.green > weights.blue ? 'green' : 'blue';
+      before[id] = { colour, version: (await ecs.colours(id))[colour].version };
+    }
+    const { handle, input } = await startRelease(h.client, h.config, { releaseId: `jest-bg-rollback-${Date.now()}`, version: '6.0.0-bg', plan: 'bg-keep', tenants: ECS, requestedBy: 'jest' });
+    const released = await releaseOutcome(handle);
+    expect([released.status, released.tenants.map((t) => `${t.tenantId}: ${t.reason}`)]).toEqual(['succeeded', []]);
+    for (const id of ECS) {
+      const colour = other(before[id]!.colour);
+      expect([id, await weightsOf(id), (await ecs.colours(id))[colour].version]).toEqual([id, allOn(colour), '6.0.0-bg']);
+    }
+
+    const prober = await probe(ECS, 'rollback');
+    const { handle: rollback, input: rolledBack } = await startRollback(h.client, { releaseId: input.releaseId, requestedBy: 'jest', reason: 'rollback under traffic' });
+    const summary = await rollback.result().finally(() => prober.phase('after'));
+    expect([summary.status, Object.fromEntries(summary.tenants.map((t) => [t.tenantId, [t.status, t.colour, t.backTo, t.retire, t.reason]]))]).toEqual([
+      'succeeded',
+      Object.fromEntries(ECS.map((id) => [id, ['rolled-back', before[id]!.colour, before[id]!.version, 'cancelled', undefined]])),
+    ]);
+    for (const id of ECS) {
+      const { colour, version } = before[id]!;
+      const colours = await ecs.colours(id);
+      expect([id, await weightsOf(id), colours[colour].version, colours[colour].replicas, colours[other(colour)].replicas]).toEqual([id, allOn(colour), version, h.tenant(id).replicas, 0]);
+      // The retirement that would have scaled the now-live colour down ends cancelled.
+      const retire = h.client.workflow.getHandle(workflowIds.retireColour(id, input.releaseId));
+      await waitFor(`${id}'s retirement cancelled`, async () => (await retire.describe()).status.name, (s) => s === 'CANCELLED', 30_000);
+    }
+    const [during, after] = (await stopAnswered(prober, ECS)).phases;
+    expect(failedByTenant(during!)).toEqual(none(ECS));
+    expect(failedByTenant(after!)).toEqual(none(ECS));
+
+    // The canary wave switched alone, before the rest started.
+    const children = await Promise.all(rolledBack.waves.flatMap((w) => w.tenants).map((id) => h.client.workflow.getHandle(workflowIds.rollbackTenant(input.releaseId, id)).describe()));
+    const [canary, ...rest] = children;
+    expect(rolledBack.waves.map((w) => w.tenants.length)).toEqual([1, ECS.length - 1]);
+    for (const child of rest) expect([child.workflowId, child.startTime >= canary!.closeTime!]).toEqual([child.workflowId, true]);
+    const firstRunId = (await rollback.describe()).runId;
+
+    // Run again, it finds every tenant back: nothing switches, the retirements are already closed.
+    const again = await startRollback(h.client, { releaseId: input.releaseId, requestedBy: 'jest', reason: 'rollback again' });
+    const second = await again.handle.result();
+    expect([second.status, Object.fromEntries(second.tenants.map((t) => [t.tenantId, [t.status, t.retire]]))]).toEqual(['succeeded', Object.fromEntries(ECS.map((id) => [id, ['rolled-back', 'already-closed']]))]);
+    await replayAndMaybeRecord(h.client, rollback.workflowId, firstRunId, 'release-rollback');
+    await replayAndMaybeRecord(h.client, canary!.workflowId, canary!.runId, 'rollback-tenant');
   }, 600_000);
 });

@@ -30,6 +30,9 @@ import { followRelease, type FollowView } from './follow';
 import { formatTime, printJson, renderTable, type Colour } from './output';
 import { STATUS_COLOUR, progressBlock, summaryLines } from './release-view';
 import { commaList, configName, count, flag, required } from './schemas';
+import { rollbackHandle, startRollback, stopRollback, type RollbackHandle } from '../rollback';
+import type { RollbackSummary, RollbackTenantStatus } from '../../shared/messages/rollback';
+import { parseDuration } from '../../shared/durations';
 
 const idArg = { name: 'id', description: 'the release ID (what `release start` printed, or the --release-id CI passed)' };
 const idSchema = required('the release ID', releaseIdSchema);
@@ -362,7 +365,143 @@ const list = defineCommand({
   },
 });
 
-export const releaseCommands: Command<never>[] = [start, status, approve, abort, pauseOrResume('pause'), pauseOrResume('resume'), skipWindow, list] as unknown as Command<never>[];
+const rollback = defineCommand({
+  group: 'release',
+  name: 'rollback',
+  summary: 'switch every blue/green tenant of a release back to the colour it ran before, while that colour is retained, in waves',
+  positionals: [idArg],
+  options: {
+    reason: { type: 'string', value: '<text>', description: 'why (required to start or --stop; recorded in history)' },
+    wait: { type: 'boolean', description: 'follow the rollback to its end; exit 0 only if no tenant is left on the release\'s version' },
+    bake: { type: 'string', value: '<duration>', description: 'wait this long after each wave before the next (e.g. 2m; default: none)' },
+    stop: { type: 'boolean', description: 'stop a running rollback: no tenant starts switching any more (those switching finish)' },
+  },
+  examples: [
+    'tenantctl release rollback 2026-03-01-web --reason "checkout errors after the release" --wait',
+    'tenantctl release rollback ci-812 --reason "latency" --bake 2m   # 2 minutes between waves',
+    'tenantctl release rollback ci-812 --wait --json   # attach to the running rollback and wait for it',
+    'tenantctl release rollback ci-812 --stop --reason "the canary did not recover on the old version"',
+  ],
+  notes: [
+    'Per tenant, under its lock: 100 % of the traffic back on the colour that ran the previous version',
+    '(exact weights, read back and verified on that colour\'s own target group), its retirement',
+    '(tenant/<id>/retire/<releaseId>) cancelled so it never scales that colour down, the release\'s',
+    'colour scaled to 0, the previous version recorded. Waves are the release\'s own, canary first, with',
+    'their failure thresholds: a wave over its threshold halts the rollback. A release still running is',
+    'aborted first (no tenant starts any more) and its tenants in flight switch back at once.',
+    'Reported, not switched: a tenant whose old colour is already retired (scaled to 0 after its',
+    'blueRetention: go back with `release start --version <previous>`), one released rolling, one a later',
+    'release moved on. Exit 0 (with --wait) only if every tenant ended off the release\'s version; 1 if',
+    'some did not (each listed with its reason); 3 if the rollback was stopped; 2 if refused before',
+    'anything started (unknown release, no blue/green tenant). A rollback already running is joined.',
+  ],
+  schema: z
+    .object({
+      id: idSchema,
+      reason: z.string().trim().min(1, 'expected a reason').max(1000).optional(),
+      wait: flag,
+      bake: z
+        .string()
+        .optional()
+        .transform((text, c) => {
+          if (text === undefined) return undefined;
+          const ms = parseDuration(text);
+          if (ms === undefined || ms > 86_400_000) {
+            c.addIssue({ code: 'custom', message: `expected a duration such as "30s", "2m" or "1h", at most 24h (got ${JSON.stringify(text)})` });
+            return z.NEVER;
+          }
+          return ms;
+        }),
+      stop: flag,
+    })
+    .refine((a) => a.reason !== undefined || a.wait, { path: ['reason'], message: 'required: why the release is rolled back, e.g. --reason "errors after the release" (or --wait alone to follow a running rollback)' })
+    .refine((a) => !a.stop || a.reason !== undefined, { path: ['reason'], message: 'required with --stop: why the rollback stops' })
+    .refine((a) => !(a.stop && (a.wait || a.bake !== undefined)), { path: ['stop'], message: 'stops a running rollback; leave out --wait and --bake' }),
+  async run(args, ctx) {
+    const client = await ctx.client();
+    const handle = rollbackHandle(client, args.id);
+    const url = ctx.ui.workflow(handle.workflowId);
+    if (args.stop) {
+      const stopped = await withRollbackRefusals(args.id, () => stopRollback(client, args.id, { by: ctx.actor, reason: args.reason! }));
+      if (ctx.json) printJson(ctx.out, { releaseId: args.id, stopped: true, ...stopped, by: ctx.actor });
+      else ctx.out.line(`stopped the rollback of release ${args.id}; ${stopped.notStarted} tenants will not switch back`);
+      return EXIT.ok;
+    }
+    let started = false;
+    if (args.reason !== undefined) {
+      const begun = await asCliRollback(() => startRollback(client, { releaseId: args.id, requestedBy: ctx.actor, reason: args.reason!, ...(args.bake !== undefined ? { bakeMs: args.bake } : {}) }));
+      started = begun.started;
+      const tenants = begun.input.waves.reduce((n, w) => n + w.tenants.length, 0);
+      if (started) ctx.note.line(`started the rollback of release ${ctx.note.paint('bold', args.id)} (${begun.input.version}): ${tenants} blue/green tenants in ${begun.input.waves.length} waves (${begun.input.waves.map((w) => `${w.name}: ${w.tenants.length}`).join(', ')})${begun.input.refused.length ? `; ${begun.input.refused.length} rolled tenants refused` : ''}`);
+      else ctx.note.line(`a rollback of release ${ctx.note.paint('bold', args.id)} is already running: attached to it, nothing new started`);
+    } else {
+      await describeRollbackOrRefuse(handle, args.id);
+    }
+    if (url) ctx.note.line(ctx.note.paint('grey', url));
+    if (!args.wait) {
+      if (ctx.json) printJson(ctx.out, { releaseId: args.id, workflowId: handle.workflowId, url, started, attached: !started });
+      else ctx.out.line(`follow it: tenantctl release rollback ${args.id} --wait`);
+      return EXIT.ok;
+    }
+    const summary = await handle.result();
+    if (ctx.json) printJson(ctx.out, { workflowId: handle.workflowId, url, ...summary, exitCode: rollbackExitCode(summary) });
+    else for (const line of rollbackLines(ctx, summary)) ctx.out.line(line);
+    return rollbackExitCode(summary);
+  },
+});
+
+export const releaseCommands: Command<never>[] = [start, status, approve, abort, pauseOrResume('pause'), pauseOrResume('resume'), skipWindow, rollback, list] as unknown as Command<never>[];
+
+/** 0 only when no tenant is left on the release's version; a stop is an abort's 3. */
+function rollbackExitCode(summary: RollbackSummary): number {
+  return summary.status === 'succeeded' ? EXIT.ok : summary.status === 'stopped' ? EXIT.aborted : EXIT.failed;
+}
+
+const ROLLBACK_COLOUR: Record<RollbackTenantStatus, Colour> = { 'rolled-back': 'green', skipped: 'grey', retired: 'yellow', refused: 'yellow', failed: 'red', 'not-started': 'yellow' };
+
+function rollbackLines(ctx: CliContext, summary: RollbackSummary): string[] {
+  const c = summary.counts;
+  return [
+    `rollback of release ${summary.releaseId} (${summary.version}): ${summary.status}${summary.reason ? ` (${summary.reason})` : ''}`,
+    `  ${c['rolled-back']} switched back, ${c.skipped} not on ${summary.version}, ${c.retired} retired, ${c.refused} refused, ${c.failed} failed, ${c['not-started']} not started`,
+    ...(summary.stoppedRelease ? [`  the release was still running: aborted first${summary.stoppedRelease.inFlight.length ? `, its tenants in flight stopped (${summary.stoppedRelease.inFlight.join(', ')})` : ''}`] : []),
+    '',
+    ...renderTable(
+      ctx.out,
+      ['TENANT', 'STATUS', 'NOW ON', 'RETIREMENT', 'REASON'],
+      summary.tenants.map((t) => [t.tenantId, { text: t.status, colour: ROLLBACK_COLOUR[t.status] }, t.colour ? `${t.colour} (${t.backTo ?? '?'})` : '', t.retire ?? '', t.reason ?? '']),
+    ),
+  ];
+}
+
+async function describeRollbackOrRefuse(handle: RollbackHandle, releaseId: string) {
+  try {
+    return await handle.describe();
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new CliInputError([`<id>: release ${releaseId} has no rollback to follow; start one with --reason (got ${JSON.stringify(releaseId)})`]);
+    throw error;
+  }
+}
+
+/** A stop of a rollback that does not exist is refused input, said plainly. */
+async function withRollbackRefusals<T>(releaseId: string, act: () => Promise<T>): Promise<T> {
+  try {
+    return await act();
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new CliInputError([`<id>: release ${releaseId} has no running rollback to stop (got ${JSON.stringify(releaseId)})`]);
+    throw error;
+  }
+}
+
+/** The rollback request's problems name its fields; say `releaseId` as the positional people typed. */
+async function asCliRollback<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if (!(error instanceof InputValidationError)) throw error;
+    throw new CliInputError(error.problems.map((p) => p.replace(/^releaseId:/, '<id>:')));
+  }
+}
 
 // --- helpers ----------------------------------------------------------------------------------
 
