@@ -195,6 +195,8 @@ describe('tenantctl: generated bad arguments exit 2 naming the option, without c
     ['tenant', 'provision'],
     ['release', 'status'],
     ['release', 'skip-window', 'r-1', '--reason', 'ok', '--tenant'],
+    ['release', 'rollback'],
+    ['release', 'rollback', 'r-1', '--reason', 'ok', '--bake'],
     ].map((argv) => [argv.join(' '), argv] as const),
   )('tenantctl %s <generated>', async (_title, argv) => {
     const option = argv[argv.length - 1]!;

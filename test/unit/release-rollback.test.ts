@@ -1,4 +1,6 @@
+import { EXIT } from '../../src/client/cli/exit-codes';
 import type { ReleaseWaveInput } from '../../src/shared/messages/release';
+import { runCliCaptured, OFFLINE_CLI_ENV } from '../support/cli';
 import { decideTenantRollback, planRollback, rollbackStatusOf, thresholdExceeded, type TenantRollbackFacts } from '../../src/shared/release/rollback';
 
 /* The decisions behind `tenantctl release rollback` (docs/releases.md, "Rolling back a blue/green release"). */
@@ -97,5 +99,20 @@ describe('thresholds and the outcome', () => {
     }
     expect(rollbackStatusOf([], { halted: 'wave canary' })).toBe('halted');
     expect(rollbackStatusOf([], { stopped: 'by alice', halted: 'x' })).toBe('stopped');
+  });
+});
+
+describe('tenantctl release rollback: refused before it connects', () => {
+  // Any attempt to connect would end in exit 4 (cannot connect): the offline environment refuses.
+  it.each([
+    [['r-1'], '--reason: required'],
+    [['r-1', '--stop'], '--reason: required'],
+    [['r-1', '--reason', 'x', '--stop', '--wait'], '--stop: stops a running rollback'],
+    [['r-1', '--reason', 'x', '--bake', '90'], '--bake: expected a duration'],
+    [['r-1', '--reason', 'x', '--bake', '25h'], 'at most 24h (got "25h")'],
+    [['no/such id', '--reason', 'x'], '<id>'],
+  ])('%j', async (argv, expected) => {
+    const { code, err } = await runCliCaptured(['release', 'rollback', ...argv], OFFLINE_CLI_ENV);
+    expect([code, err]).toEqual([EXIT.refused, expect.stringContaining(expected)]);
   });
 });
