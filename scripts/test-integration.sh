@@ -3,6 +3,8 @@
 # files provision, release, deprovision and fault the same twelve sandbox tenants, so sharing
 # one sandbox would make each file's outcome depend on which files ran before it.
 # Usage: scripts/test-integration.sh [test/integration/<file>.test.ts ...]  (default: all)
+# TENANT_FLEET_TEST_NAME=<regex> runs only the tests whose names match (jest's --testNamePattern;
+# the file's beforeAll still runs), e.g. to run one flaky test again and again.
 #
 # One file: its output streams to the terminal. Several: they run in TENANT_FLEET_TEST_LANES
 # lanes at once (default 2; most of a file's time is spent waiting on timers, stack delays and
@@ -52,7 +54,8 @@ run_file() {
     echo "[integration] $file (sandbox .sandbox/test-$name, Temporal $temporal, Kubernetes $([ "$kube" = 1 ] && echo on || echo off))"
   fi
   TENANT_FLEET_TEST_SANDBOX=".sandbox/test-$name" TENANT_FLEET_TEST_KUBE="$kube" TENANT_FLEET_TEST_TEMPORAL="$temporal" \
-    TENANT_FLEET_TEST_ECS_TASKS="$ecs_tasks" TENANT_FLEET_TEST_BLUE_GREEN="$blue_green" TENANT_FLEET_TEST_NO_SANDBOX="$sandbox_off" npx jest --selectProjects integration --runTestsByPath "$file"
+    TENANT_FLEET_TEST_ECS_TASKS="$ecs_tasks" TENANT_FLEET_TEST_BLUE_GREEN="$blue_green" TENANT_FLEET_TEST_NO_SANDBOX="$sandbox_off" npx jest --selectProjects integration --runTestsByPath "$file" \
+    ${TENANT_FLEET_TEST_NAME:+--testNamePattern "$TENANT_FLEET_TEST_NAME"}
 }
 
 # One lane's unit of work: runs a file with its output to its log, and prints one line.
@@ -127,6 +130,13 @@ for file in "${failed[@]}"; do
   log=".sandbox/test-$(basename "$file" .test.ts)/output.log"
   printf '\n[integration] ===== %s failed: its full output (%s) =====\n' "$file" "$log"
   cat "$log" 2>/dev/null || echo "(no log)"
+done
+# Once more, last, where a reader (or a CI log cut to its end) looks first: each failed test's name
+# and the start of its error, so a flaky test's assertion and values survive a long log.
+for file in "${failed[@]}"; do
+  log=".sandbox/test-$(basename "$file" .test.ts)/output.log"
+  printf '\n[integration] %s: each failed test and the start of its error\n' "$file"
+  sed 's/\x1b\[[0-9;]*m//g' "$log" 2>/dev/null | awk '/^ *● /{n=40} n>0{print; n--}' | head -n 200
 done
 for file in "${failed[@]}"; do echo "[integration] FAILED: $file"; done
 echo "integration: ${passed} passed, ${#failed[@]} failed in $((SECONDS - started)) s ($lanes lanes)"
