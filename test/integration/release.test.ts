@@ -12,7 +12,7 @@ import { acquireLockSignal, lockStateQuery, lockWorkflowId, releaseLockSignal } 
 import type { ReleaseRequest } from '../../src/shared/release/plan';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -74,6 +74,17 @@ const probe = (ids: string[], phase: string): Promise<Prober> =>
 const failedByTenant = (phase: ProbePhase) => Object.fromEntries(Object.entries(phase.tenants).map(([id, stats]) => [id, stats.failed]));
 /** Failed requests per tenant: `failed` for the canary, none for the others. */
 const onlyOn = (ids: string[], canary: string, failed: number) => Object.fromEntries(ids.map((id) => [id, id === canary ? failed : 0]));
+
+/** The prober's failed requests to a tenant's hostnames since `since` (ISO), from its failure log: when each started, in which phase, with what outcome. */
+function proberFailures(id: string, since: string): { at: string; phase: string; hostname: string; outcome: string; ms: number }[] {
+  const hostnames = new Set(h.tenant(id).hostnames);
+  const log = join(TEST_SANDBOX_DIR, 'data-plane', 'prober-failures.log');
+  if (!existsSync(log)) return [];
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .map((line) => /^(\S+) (.+) (\S+) (\S+) (\d+) ms$/.exec(line))
+    .flatMap((m) => (m && m[1]! >= since && hostnames.has(m[3]!) ? [{ at: m[1]!, phase: m[2]!, hostname: m[3]!, outcome: m[4]!, ms: Number(m[5]) }] : []));
+}
 
 /** The versions the tenant's load balancer sends users to: those of its registered targets that are not draining. */
 async function servingVersions(id: string): Promise<string[]> {
@@ -436,31 +447,45 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
       const pages = tenants.map((id) => until(`${id} to answer with the maintenance page`, () => answerOf(id), (a) => a.status === 503, 180_000));
       // The sandbox's requests answer in milliseconds: a 2 s drain instead of the tenants' 30 s deregistration delay.
       const { handle, input } = await release({ version, tenants, options: { maintenanceMode: { drainMs: 2_000 } } });
-      for (const page of await Promise.all(pages)) {
-        expect(page.contentType).toMatch(/^text\/html/);
-        expect(page.body).toContain('Down for maintenance');
+      for (const [i, page] of (await Promise.all(pages)).entries()) {
+        expect({ id: tenants[i], contentType: page.contentType, page: page.body.includes('Down for maintenance') }).toEqual({ id: tenants[i], contentType: expect.stringMatching(/^text\/html/) as unknown, page: true });
       }
       const summary = await releaseOutcome(handle);
-      expect([summary.status, summary.tenants.map((t) => `${t.tenantId}: ${t.reason}`)]).toEqual(['succeeded', []]);
+      expect([summary.status, summary.reason, summary.tenants.map((t) => `${t.tenantId} (${t.wave}): ${t.status}: ${t.reason}`)]).toEqual(['succeeded', undefined, []]);
       prober.phase('after');
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       const [during, after] = (await prober.stop()).phases;
       const rows: string[] = [];
       for (const wave of input.waves) {
         for (const id of wave.tenants) {
-          const stats = during!.tenants[id]!;
-          // Users got the page (503) and nothing else that failed: no refused connection, no 502 while tasks and pods were replaced.
-          expect(Object.keys(stats.byOutcome).filter((outcome) => !outcome.startsWith('2'))).toEqual(['503']);
-          expect(stats.outage!.ms).toBeGreaterThan(0);
-          expect(stats.outage!.ms).toBeLessThanOrEqual(60_000);
-          expect(after!.tenants[id]!.failed).toBe(0);
-          expect(after!.tenants[id]!.requests).toBeGreaterThan(0);
-          // Traffic went back to exactly the actions the rule had.
-          expect((await listenerRuleOf(id)).Actions).toEqual(rulesBefore[id]);
-          expect(await servingVersions(id)).toEqual(expect.arrayContaining([version]) as unknown);
+          const stats = during!.tenants[id];
           const result = (await h.client.workflow.getHandle(workflowIds.releaseTenant(summary.releaseId, id)).result()) as { maintenance?: { pageFrom: string; trafficBack?: string } };
-          expect(result.maintenance?.trafficBack).toBeDefined();
-          rows.push(`${wave.name.padEnd(8)} ${id.padEnd(8)} ${h.tenant(id).runtime.kind.padEnd(11)} ${(stats.outage!.ms / 1000).toFixed(1).padStart(6)} s ${String(stats.failed).padStart(6)} of ${stats.requests}`);
+          const outageMs = stats?.outage?.ms;
+          // Everything compared, in one object: a CI log then shows which part failed, for which tenant, and when (the prober's failure log).
+          const observed = {
+            id,
+            // Users got the page (503) and nothing else that failed: no refused connection, no 502 while tasks and pods were replaced.
+            failedOutcomes: Object.keys(stats?.byOutcome ?? {}).filter((outcome) => !outcome.startsWith('2')),
+            otherFailures: proberFailures(id, during!.startedAt).filter((f) => f.outcome !== '503' || f.phase !== 'release'),
+            outage: { ms: outageMs, atMost60s: outageMs !== undefined && outageMs > 0 && outageMs <= 60_000 },
+            after: { failed: after!.tenants[id]?.failed, answered: (after!.tenants[id]?.requests ?? 0) > 0 },
+            // Traffic went back to exactly the actions the rule had.
+            rule: (await listenerRuleOf(id)).Actions,
+            serving: await servingVersions(id),
+            // When the page went up and came down, by the workflow's clock, beside the prober's failure times.
+            maintenance: { ...result.maintenance, restored: result.maintenance?.trafficBack !== undefined },
+          };
+          expect(observed).toEqual({
+            id,
+            failedOutcomes: ['503'],
+            otherFailures: [],
+            outage: { ms: outageMs, atMost60s: true },
+            after: { failed: 0, answered: true },
+            rule: rulesBefore[id],
+            serving: expect.arrayContaining([version]) as unknown,
+            maintenance: { ...result.maintenance, restored: true },
+          });
+          rows.push(`${wave.name.padEnd(8)} ${id.padEnd(8)} ${h.tenant(id).runtime.kind.padEnd(11)} ${(outageMs! / 1000).toFixed(1).padStart(6)} s ${String(stats!.failed).padStart(6)} of ${stats!.requests}`);
         }
       }
       expect(await versions(tenants)).toEqual(Object.fromEntries(tenants.map((id) => [id, version])));
@@ -468,7 +493,9 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
       process.stdout.write(`maintenance mode, outage per tenant:\nwave     tenant   runtime     outage   failed requests\n${rows.join('\n')}\n`);
       for (const id of tenants) {
         const child = await h.client.workflow.getHandle(workflowIds.releaseTenant(summary.releaseId, id)).describe();
-        await replayAndMaybeRecord(h.client, child.workflowId, child.runId, `release-tenant-maintenance-mode-${h.tenant(id).runtime.kind}`);
+        await replayAndMaybeRecord(h.client, child.workflowId, child.runId, `release-tenant-maintenance-mode-${h.tenant(id).runtime.kind}`).catch((error: Error) => {
+          throw new Error(`${id}: its release-tenant run ${child.workflowId} (${child.runId}) does not replay: ${error.message}`, { cause: error });
+        });
       }
     } finally {
       await prober.stop();
