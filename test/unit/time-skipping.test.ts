@@ -14,6 +14,7 @@ import { certificatesStatusQuery, type CertificatesInput } from '../../src/share
 import { lockStateQuery, type LockHolder } from '../../src/shared/messages/lock';
 import { abortUpdate, releaseProgressQuery, skipWindowUpdate, type ReleaseProgress, type ReleaseSummary, type ReleaseTenantResult, type ReleaseWaveInput } from '../../src/shared/messages/release';
 import { WEEKDAYS } from '../../src/shared/maintenance/windows';
+import { rollbackProgressQuery, stopRollbackUpdate, type ReleaseRollbackInput, type RollbackSummary } from '../../src/shared/messages/rollback';
 import type { Notification } from '../../src/shared/notifications/events';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { WebhookReceiver } from '../sandbox/webhook-receiver';
@@ -60,6 +61,8 @@ const activities = {
     return Promise.resolve({ delivered: alive.has(requester.workflowId) });
   },
   isWorkflowRunning: ({ workflowId }: { workflowId: string }) => Promise.resolve(alive.has(workflowId)),
+  // A rollback's release has ended (src/activities/temporal.ts stops a running one).
+  stopReleaseForRollback: () => Promise.resolve({ wasRunning: false, inFlight: [] }),
   // Records what the workflows ask to deliver (delivery itself is src/activities/notify.ts's job).
   deliverNotification: (notification: Notification) => {
     notified.push({ ...notification, at: serverNow() });
@@ -315,6 +318,53 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
     const summary = ((error as WorkflowFailedError).cause as ApplicationFailure).details?.[0] as ReleaseSummary;
     expect(summary).toMatchObject({ status: 'aborted', counts: { skipped: 1 } });
     expect(summary.tenants).toEqual([expect.objectContaining({ tenantId: 'acme', status: 'skipped', reason: 'not deployed: release aborted by ops: wrong version' })]);
+  });
+
+  /** A release's rollback (docs/releases.md, "Rolling back a blue/green release"): a canary, then two tenants; one tenant released rolling. */
+  const rollback = (releaseId: string, canary: string, bakeMs: number): ReleaseRollbackInput => ({
+    releaseId,
+    version: '2.0.0',
+    waves: [
+      { name: 'canary', tenants: [canary], maxInFlight: 1, failureThreshold: { count: 0 } },
+      { name: 'rest', tenants: ['globex', 'hooli'], maxInFlight: 2, failureThreshold: { count: 0 } },
+    ],
+    refused: [{ tenantId: 'rolled', reason: 'released rolling' }],
+    bakeMs,
+    requestedBy: 'jest',
+    reason: 'errors',
+  });
+  const outcome = (summary: RollbackSummary) => [summary.status, summary.reason, Object.fromEntries(summary.tenants.map((t) => [t.tenantId, `${t.status}${t.reason ? `: ${t.reason}` : ''}`]))];
+
+  it("a rollback's canary over its failure threshold halts it: the rest never switch, every tenant listed with its reason", async () => {
+    const summary = (await env.client.workflow.execute('releaseRollback', { taskQueue: QUEUE, workflowId: 'release/rb-halt/rollback', args: [rollback('rb-halt', 'fail-acme', 0)] })) as RollbackSummary;
+    const halted = 'halted in wave canary: 1 of 1 tenants failed to switch back (allowed: 0)';
+    expect(outcome(summary)).toEqual([
+      'halted',
+      halted,
+      { rolled: 'refused: released rolling', 'fail-acme': 'failed: verification of blue failed', globex: `not-started: ${halted}`, hooli: `not-started: ${halted}` },
+    ]);
+  });
+
+  it("a rollback waits its bake between waves; stopped during it, the next wave never starts", async () => {
+    const handle = await env.client.workflow.start('releaseRollback', { taskQueue: QUEUE, workflowId: 'release/rb-stop/rollback', args: [rollback('rb-stop', 'acme', DAY / 2)] });
+    // Time stands still until the result is awaited: the canary is back, the bake has not ended.
+    for (let i = 0; ; i++) {
+      const progress = await handle.query(rollbackProgressQuery);
+      if (progress.counts['rolled-back'] === 1) break;
+      if (i > 100) throw new Error(`the canary never switched back: ${JSON.stringify(progress)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await handle.executeUpdate(stopRollbackUpdate, { args: [{ by: 'ops', reason: 'blue is no better' }] })).toEqual({ notStarted: 2 });
+    const stopped = 'stopped by ops: blue is no better';
+    expect(outcome((await handle.result()) as RollbackSummary)).toEqual(['stopped', stopped, { rolled: 'refused: released rolling', acme: 'rolled-back', globex: `not-started: ${stopped}`, hooli: `not-started: ${stopped}` }]);
+  });
+
+  it('a rollback with a bake switches the next wave once the bake is over', async () => {
+    const before = await env.currentTimeMs();
+    const summary = (await env.client.workflow.execute('releaseRollback', { taskQueue: QUEUE, workflowId: 'release/rb-bake/rollback', args: [rollback('rb-bake', 'acme', DAY / 2)] })) as RollbackSummary;
+    expect(outcome(summary)).toEqual(['completed-with-failures', undefined, { rolled: 'refused: released rolling', acme: 'rolled-back', globex: 'rolled-back', hooli: 'rolled-back' }]);
+    const rest = await env.client.workflow.getHandle('release/rb-bake/rollback/tenant/globex').describe();
+    expect(rest.startTime.getTime() - before).toBeGreaterThanOrEqual(DAY / 2);
   });
 
   it('a lock whose holder died is freed at the next holder check and granted to the next in line', async () => {

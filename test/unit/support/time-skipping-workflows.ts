@@ -8,8 +8,9 @@ import { stopTenantSignal, type ReleaseTenantInput, type ReleaseTenantResult } f
 import type { Notification } from '../../../src/shared/notifications/events';
 import { notifyCall } from '../../../src/workflows/activity-options';
 import { deployWindow, skipNote } from '../../../src/workflows/maintenance-window';
+import type { RollbackTenantInput, RollbackTenantResult } from '../../../src/shared/messages/rollback';
 
-export { certificates, releaseWave, tenantLock } from '../../../src/workflows';
+export { certificates, releaseRollback, releaseWave, tenantLock } from '../../../src/workflows';
 
 export async function releaseTenant(input: ReleaseTenantInput): Promise<ReleaseTenantResult> {
   let stopped: string | undefined;
@@ -25,4 +26,10 @@ export async function releaseTenant(input: ReleaseTenantInput): Promise<ReleaseT
 /** One delivery with the product's retry options, on a queue whose worker runs the real delivery activity. */
 export async function deliverOnce(notification: Notification, taskQueue: string): Promise<{ delivered: string[] }> {
   return proxyActivities<NotificationActivities>({ ...notifyCall, taskQueue }).deliverNotification(notification);
+}
+
+/** tenantctl release rollback's child, in place of the real one (src/workflows/release-rollback.ts): `fail-*` tenants fail their switch, the others are back at once. */
+export function rollbackTenant(input: RollbackTenantInput): Promise<RollbackTenantResult> {
+  if (input.tenantId.startsWith('fail-')) return Promise.resolve({ tenantId: input.tenantId, status: 'failed', reason: 'verification of blue failed' });
+  return Promise.resolve({ tenantId: input.tenantId, status: 'rolled-back', colour: 'blue', backTo: '1.0.0', retire: 'cancelled' });
 }
