@@ -6,6 +6,7 @@ import {
   DescribeStackEventsCommand,
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
+  GetTemplateCommand,
   type CloudFormationClient,
   type DescribeChangeSetCommandOutput,
   type ResourceChange,
@@ -18,7 +19,8 @@ import { ErrorType, permanentFailure, retryableFailure } from '../shared/errors'
 import type { AwsTarget } from '../shared/tenant-spec';
 import type { AwsClients } from './aws/clients';
 import { abortSignal, pollWithHeartbeat } from './poll';
-import type { TemplateStore } from './templates';
+import { describeRefusal, refusedChanges, type StackChangeRecord } from '../shared/release/stack-change';
+import { templateRevision, type TemplateStore } from './templates';
 
 /** Explicit state sets: anything not listed as stable is waited on, never guessed at. */
 export const STACK_SUCCESS_STATES = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'IMPORT_COMPLETE']);
@@ -60,6 +62,28 @@ export interface DeployStackInput {
    * (ignored when the stack has no such parameter yet): for callers that do not know them.
    */
   keepParameters?: string[];
+  /** The template's text instead of the store's `template` (a rollback to the stack's previous template). */
+  templateBody?: string;
+}
+
+/** A release's change of the tenant stack (docs/releases.md, "Infrastructure changes"). */
+export interface PrepareStackChangeInput {
+  target: AwsTarget;
+  stackName: string;
+  /** The revision of the worker's template the release was planned with: any other text is refused. */
+  revision: string;
+  /** One per release and tenant (shared/release/stack-change.ts), so a retry finds the first attempt's. */
+  changeSetName: string;
+  parameters: Record<string, string>;
+  tags: Record<string, string>;
+  keepParameters?: string[];
+  /** Logical IDs of stateful resources the release allows to be replaced or removed. */
+  allowReplacement?: string[];
+}
+
+export interface PreparedStackChange extends StackChangeRecord {
+  /** What a rollback puts back: the stack's template and parameters before the change. */
+  previous: { templateBody: string; parameters: Record<string, string> };
 }
 
 export interface DeployStackResult {
@@ -196,7 +220,7 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
         );
       }
 
-      const templateBody = templates.cloudFormation(input.template);
+      const templateBody = input.templateBody ?? templates.cloudFormation(input.template);
       const request = changeSetType === 'UPDATE' ? withKeptParameters(input, stack) : input;
       const changeSetName = `tenant-fleet-${contentHash(changeSetType, templateBody, request.parameters, request.tags)}`;
       const changeSet = await createOrFindChangeSet(cfn, changeSetRequest(request, changeSetType, changeSetName));
@@ -277,6 +301,85 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
       }
     },
 
+    /**
+     * Creates the release's change set of an existing tenant stack with the worker's tenant
+     * template (which must be the revision the release names) and reads what it would change;
+     * executes nothing. A change that replaces or removes a stateful resource the release does not
+     * allow by name is refused (nonRetryable, naming the resource); the change set stays for people
+     * to inspect. Safe to retry: the change set's name is the release's and tenant's.
+     */
+    async prepareStackChange(input: PrepareStackChangeInput): Promise<PreparedStackChange> {
+      const cfn = aws.cloudFormation(input.target);
+      const body = templates.cloudFormation('tenant');
+      const revision = templateRevision(body);
+      if (revision !== input.revision) {
+        throw permanentFailure(
+          ErrorType.InvalidInput,
+          `template.revision: the worker's tenant template is revision ${revision.slice(0, 12)}, the release carries ${input.revision.slice(0, 12)}; deploy the workers with the release's template (or start a release of theirs) (got ${JSON.stringify(input.revision)})`,
+        );
+      }
+      let stack = await describeStack(cfn, input.stackName);
+      if (stack && STACK_IN_PROGRESS_STATES.has(stack.StackStatus ?? '')) stack = await waitWhileInProgress(cfn, input.stackName);
+      if (!stack) throw permanentFailure(ErrorType.ResourceNotFound, `stack ${input.stackName} does not exist in account ${input.target.accountId} ${input.target.region}: provision the tenant first`);
+      if (!UPDATABLE_STATES.has(stack.StackStatus ?? '')) {
+        throw permanentFailure(ErrorType.StackInUnrecoverableState, `stack ${input.stackName} is ${stack.StackStatus}; CloudFormation cannot update it from this state`);
+      }
+      const { TemplateBody: previousBody } = await cfn.send(new GetTemplateCommand({ StackName: input.stackName, TemplateStage: 'Original' }), { abortSignal: abortSignal() });
+      const previous = {
+        templateBody: previousBody ?? '',
+        parameters: Object.fromEntries((stack.Parameters ?? []).filter((p) => p.ParameterKey).map((p) => [p.ParameterKey!, p.ParameterValue ?? ''])),
+      };
+      const request = withKeptParameters({ ...input, template: 'tenant', templateBody: body }, stack);
+      const changeSet = await createOrFindChangeSet(cfn, changeSetRequest(request, 'UPDATE', input.changeSetName));
+      const base = { changeSet: input.changeSetName, revision, previous };
+      if (changeSet.Status === 'FAILED') {
+        if (NO_CHANGES.test(changeSet.StatusReason ?? '')) return { ...base, state: 'unchanged', changes: [] };
+        throw permanentFailure(ErrorType.StackFailed, `change set ${input.changeSetName} for stack ${input.stackName} failed: ${changeSet.StatusReason}`);
+      }
+      const all = [...(changeSet.Changes ?? [])];
+      for (let token = changeSet.NextToken; token; ) {
+        const page = await cfn.send(new DescribeChangeSetCommand({ StackName: input.stackName, ChangeSetName: input.changeSetName, NextToken: token }));
+        all.push(...(page.Changes ?? []));
+        token = page.NextToken;
+      }
+      const changes = all.flatMap((c) => (c.ResourceChange ? [stackChangeOf(c.ResourceChange)] : [])).map(({ logicalId, resourceType, action, replacement }) => ({
+        logicalId,
+        resourceType,
+        action,
+        ...(replacement ? { replacement } : {}),
+      }));
+      const refused = refusedChanges(changes, input.allowReplacement);
+      if (refused.length > 0) {
+        throw permanentFailure(ErrorType.StatefulReplacementRefused, describeRefusal(input.stackName, input.changeSetName, refused), {
+          details: [{ stackName: input.stackName, changeSet: input.changeSetName, refused, changes }],
+        });
+      }
+      return { ...base, state: 'changes', changes };
+    },
+
+    /**
+     * Executes a change set `prepareStackChange` created and returns once it runs; `waitForStack`
+     * follows it. A retry finds it executing or executed: CloudFormation deletes a stack's change
+     * sets once one is executed, so a missing one (the tenant's lock keeps any other operation
+     * off the stack) is this one, already executed.
+     */
+    async executeStackChange(input: { target: AwsTarget; stackName: string; changeSetName: string }): Promise<{ executed: boolean }> {
+      const cfn = aws.cloudFormation(input.target);
+      let changeSet: DescribeChangeSetCommandOutput;
+      try {
+        changeSet = await cfn.send(new DescribeChangeSetCommand({ StackName: input.stackName, ChangeSetName: input.changeSetName }), { abortSignal: abortSignal() });
+      } catch (error) {
+        if (isChangeSetMissing(error)) return { executed: false };
+        throw error;
+      }
+      if (changeSet.ExecutionStatus === 'AVAILABLE') {
+        await cfn.send(new ExecuteChangeSetCommand({ StackName: input.stackName, ChangeSetName: input.changeSetName, ClientRequestToken: input.changeSetName }));
+        return { executed: true };
+      }
+      if (['EXECUTE_IN_PROGRESS', 'EXECUTE_COMPLETE', 'EXECUTE_FAILED'].includes(changeSet.ExecutionStatus ?? '')) return { executed: false };
+      throw retryableFailure(ErrorType.StackFailed, `change set ${input.changeSetName} of stack ${input.stackName} is ${changeSet.ExecutionStatus}; retrying`);
+    },
+
     /** Waits for a terminal state; on failure the error lists each failed resource and its reason. */
     async waitForStack(input: WaitForStackInput): Promise<StackState> {
       const cfn = aws.cloudFormation(input.target);
@@ -352,7 +455,7 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
       StackName: input.stackName,
       ChangeSetName: changeSetName,
       ChangeSetType: changeSetType,
-      TemplateBody: templates.cloudFormation(input.template),
+      TemplateBody: input.templateBody ?? templates.cloudFormation(input.template),
       Parameters: Object.entries(input.parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
       Tags: Object.entries(input.tags).map(([Key, Value]) => ({ Key, Value })),
       Capabilities: ['CAPABILITY_NAMED_IAM' as const],

@@ -12,6 +12,8 @@ export enum ErrorType {
   AccessDenied = 'AccessDenied',
   StackFailed = 'StackFailed',
   StackInUnrecoverableState = 'StackInUnrecoverableState',
+  /** A release's change set would replace or remove a stateful resource it does not allow by name (docs/releases.md, "Infrastructure changes"). */
+  StatefulReplacementRefused = 'StatefulReplacementRefused',
   SnapshotFailed = 'SnapshotFailed',
   RolloutFailed = 'RolloutFailed',
   VerificationFailed = 'VerificationFailed',

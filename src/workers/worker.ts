@@ -32,6 +32,8 @@ export interface FleetWorkersOptions {
   shutdownGraceTime?: Duration;
   /** Role `kubernetes`: which of the fleet config's clusters to serve, and a values file for the tenant chart. */
   kubernetes?: Omit<KubernetesWorkersOptions, 'fleet'>;
+  /** Role `aws`: the CloudFormation templates' directory (default infra/cloudformation of this installation). */
+  templatesDir?: string;
   /** Role `workflows`: the memory the process may use and the cache it sizes (src/workers/workflow-memory.ts); default 1,024 MiB. */
   workflowMemory?: WorkflowMemorySettings;
 }
@@ -107,7 +109,7 @@ export async function createFleetWorkers(options: FleetWorkersOptions): Promise<
       workers.push(...kube.workers);
       closers.push(kube.close);
     } else {
-      const activities = createAwsActivities({ aws, templates: new TemplateStore() });
+      const activities = createAwsActivities({ aws, templates: new TemplateStore(options.templatesDir) });
       // Quick calls and waits on queues of their own (src/shared/task-queues.ts). A wait mostly sleeps
       // between reads, so a worker holds many; the per-account rate budget bounds what they ask AWS.
       workers.push(

@@ -121,6 +121,9 @@ export const ACTIVITY_OPTIONS = {
   getStackOutputs: awsCall,
   // What a deployment would change (tenantctl tenant diff calls it directly; no workflow schedules it yet).
   previewStack: awsWait,
+  // Creating a change set polls until CloudFormation has computed it; executing one is a quick call.
+  prepareStackChange: awsWait,
+  executeStackChange: awsCall,
   // RDS
   snapshotCluster: awsWait,
   restoreClusterFromSnapshot: awsWait,

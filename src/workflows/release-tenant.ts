@@ -37,6 +37,8 @@ import { tenantDeliveryMetrics } from './tenant-delivery-metrics';
 import { messageOf } from './steps';
 import { deployWindow, skipNote } from './maintenance-window';
 import { MIGRATION_PATCH, runMigration } from './release-migration';
+import { changeTenantStack, restoreTenantStack, TEMPLATE_PATCH, type PreviousStack } from './release-template';
+import { describeChanges, type StackChangeRecord } from '../shared/release/stack-change';
 import { describeMigration, type MigrationRun } from '../shared/release/migration';
 import { parseOrFail } from '../shared/validation';
 import { withTenantLock, type LockOptions } from './with-tenant-lock';
@@ -202,8 +204,10 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
           : [await runtime.current(), undefined];
     if (!current) return { tenantId, status: 'skipped', reason: `tenant ${tenantId} has no workload: provision it first`, deployed: false };
     const outputs = stackOutputs ?? (await readOutputs());
+    /** The stack before this release changed it (a release carrying the template), once its change set was sent to execute. */
+    let stackBefore: PreviousStack | undefined;
     const undo = (to: string, why: string, snapshot?: string, restore: Restore = { database: input.restoreDatabaseOnRollback }) =>
-      rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step });
+      rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step, stackBefore });
 
     // Blue/green tenants go back by switching colours (docs/releases.md, "Blue/green"); a field only blue/green releases set.
     if (input.strategy && input.mode !== 'deploy') return blueGreenRevert({ input: { ...input, strategy: input.strategy }, tenant, runtime, step });
@@ -231,7 +235,9 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
 
     const previousVersion = current.version;
     // A blue/green tenant's live colour decides (blue-green.ts): the version read here may be the idle one's.
-    if (previousVersion === input.version && !input.strategy) return { tenantId, status: 'succeeded', reason: `already on ${input.version}`, previousVersion, deployed: false };
+    // A release carrying the template changes the stack of a tenant already on the version too.
+    const template = input.template;
+    if (previousVersion === input.version && !input.strategy && !template) return { tenantId, status: 'succeeded', reason: `already on ${input.version}`, previousVersion, deployed: false };
     const notStarted = (snapshot?: string): ReleaseTenantResult => ({ tenantId, status: 'skipped', reason: `not deployed: ${stopReason}`, previousVersion, snapshot, deployed: false });
     if (maintenance.asked && !stopReason) {
       const refused = await maintenance.begin(tenant);
@@ -264,8 +270,20 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     let failure: string | undefined;
     let watch: WatchSpec | undefined;
     let migration: MigrationRun | undefined;
+    let stackChange: StackChangeRecord | undefined;
     try {
       await deployScope.run(async () => {
+        // The infrastructure first: the new version may need what the template adds.
+        if (template && patched(TEMPLATE_PATCH)) {
+          try {
+            const changed = await changeTenantStack(tenant, releaseId, template, (detail) => step('infrastructure', detail), (previous) => (stackBefore = previous));
+            stackChange = changed.record;
+          } catch (error) {
+            if (isCancellation(error)) throw error;
+            failure = `stack change failed: ${messageOf(error)}`;
+            return;
+          }
+        }
         // The new version's schema change before it takes traffic; the old version keeps running meanwhile.
         if (input.migration && patched(MIGRATION_PATCH)) {
           step('migrate', `${input.migration.command.join(' ')} with ${input.version}`);
@@ -276,9 +294,12 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
             return;
           }
         }
-        step('deploy', `${previousVersion} → ${input.version}`);
-        let rollout: RolloutStatus;
-        if (merged) {
+        step('deploy', previousVersion === input.version ? `already on ${input.version}` : `${previousVersion} → ${input.version}`);
+        let rollout: Pick<RolloutStatus, 'ready' | 'failureReason'>;
+        if (previousVersion === input.version) {
+          // Only the stack changed (a release carrying the template): the workload stays as it is, and is verified.
+          rollout = { ready: true };
+        } else if (merged) {
           // Also records the version once it is ready (the record step of the other paths).
           rollout = await merged.deployAndRecord(input.version, { target: tenant.aws });
         } else if (lean) {
@@ -323,13 +344,15 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
       // A stop is the release's decision, not a failure to restore from.
       const rollBack = () => undo(previousVersion, failure!, snapshot);
       const undone = stopReason === undefined ? await delivery.restoring(tenant, rollBack) : await rollBack();
-      return { ...undone, previousVersion, snapshot, deployed: true, ...(migration ? { migration } : {}) };
+      return { ...undone, previousVersion, snapshot, deployed: true, ...(migration ? { migration } : {}), ...(stackChange ? { infrastructure: stackChange } : {}) };
     }
     if (!merged) {
       step('record');
       await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters: { 'workload/version': input.version } });
     }
-    return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true, ...(watch ? { watch } : {}), ...(migration ? { migration } : {}) };
+    // The stack's changes in the reason, so `tenantctl release status --tenant` shows them.
+    const stackNote = stackChange ? { reason: `stack: ${describeChanges(stackChange.changes)} (change set ${stackChange.changeSet})`, infrastructure: stackChange } : {};
+    return { tenantId, status: 'succeeded', previousVersion, snapshot, deployed: true, ...(watch ? { watch } : {}), ...(migration ? { migration } : {}), ...stackNote };
   }));
   const note = opening.window && skipNote(opening.window);
   const result: ReleaseTenantResult = opening.window ? { ...locked, window: opening.window, ...(note ? { reason: locked.reason ? `${note}; ${locked.reason}` : note } : {}) } : locked;
@@ -353,10 +376,12 @@ interface RollBackArgs {
   snapshot?: string;
   restore: Restore;
   step: (name: ReleaseTenantStep, detail?: string) => void;
+  /** The stack as it was before the release changed it: put back after the database, before the workload. */
+  stackBefore?: PreviousStack;
 }
 
 /** Back to `to`; never interrupted by a stop or a cancellation, so nothing is left half-way. */
-function rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step }: RollBackArgs): Promise<Pick<ReleaseTenantResult, 'tenantId' | 'status' | 'reason'>> {
+function rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step, stackBefore }: RollBackArgs): Promise<Pick<ReleaseTenantResult, 'tenantId' | 'status' | 'reason'>> {
   return CancellationScope.nonCancellable(async () => {
     step('rollback', `to ${to}: ${why}`);
     try {
@@ -366,6 +391,10 @@ function rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step }
         step('restore-database', snapshot);
         restored = await restoreDatabase({ tenant, outputs, snapshot, maxSnapshotAgeMs: restore.maxSnapshotAgeMs });
         step('rollback', `to ${to}: ${why}`);
+      }
+      if (stackBefore) {
+        step('rollback', `to ${to}: ${why}; stack back to its previous template and parameters`);
+        await restoreTenantStack(tenant, stackBefore);
       }
       await redeploy(runtime, tenant, to, restored);
       const rollout = await runtime.waitForRollout();

@@ -30,8 +30,9 @@ export interface Harness {
 /**
  * Workers and a client against the run's shared sandbox, as a test file's beforeAll.
  * `fleetConfigPath`: a fleet config of the test's own (a variant of the sandbox's) for the workers and `config`.
+ * `templatesDir`: CloudFormation templates of the test's own for the AWS workers (a copy it edits).
  */
-export async function startHarness({ workers = true, fleetConfigPath }: { workers?: boolean; fleetConfigPath?: string } = {}): Promise<Harness> {
+export async function startHarness({ workers = true, fleetConfigPath, templatesDir }: { workers?: boolean; fleetConfigPath?: string; templatesDir?: string } = {}): Promise<Harness> {
   const env = sandboxEnv();
   if (fleetConfigPath) env.TENANT_FLEET_CONFIG = fleetConfigPath;
   Object.assign(process.env, env);
@@ -50,6 +51,7 @@ export async function startHarness({ workers = true, fleetConfigPath }: { worker
       awsEndpoint: env.AWS_ENDPOINT_URL,
       workflowBundlePath: env.TENANT_FLEET_WORKFLOW_BUNDLE,
       fleetConfigPath: env.TENANT_FLEET_CONFIG,
+      ...(templatesDir ? { templatesDir } : {}),
     });
     running = { workers: fleetWorkers, done: fleetWorkers.run() };
   }

@@ -29,6 +29,7 @@ import { CliInputError, EXIT, exitCodeForSummary } from './exit-codes';
 import { followRelease, type FollowView } from './follow';
 import { formatTime, printJson, renderTable, type Colour } from './output';
 import { STATUS_COLOUR, progressBlock, summaryLines } from './release-view';
+import { releaseTemplateOption } from '../release-template';
 import { commaList, configName, count, flag, required } from './schemas';
 import { rollbackHandle, startRollback, stopRollback, type RollbackHandle } from '../rollback';
 import type { RollbackSummary, RollbackTenantStatus } from '../../shared/messages/rollback';
@@ -53,6 +54,15 @@ const start = defineCommand({
       description: 'a consistent backup: each tenant answers with a maintenance page while its requests drain, its snapshot is taken and it deploys (tenants with a load balancer only)',
     },
     migrations: { type: 'boolean', description: "run each tenant's migration command with the new image before its deploy (default: the plan's `migrations`)" },
+    template: {
+      type: 'boolean',
+      description: "also change each tenant's stack to this installation's tenant template and parameters, through a change set shown before it executes",
+    },
+    'allow-replacement': {
+      type: 'string',
+      value: '<logical id,...>',
+      description: 'with --template: stateful resources (logical IDs, e.g. DatabaseCluster) its change sets may replace or remove; any other such change is refused',
+    },
     'dry-run': { type: 'boolean', description: 'show the waves the plan would run, start nothing' },
   },
   examples: [
@@ -61,6 +71,7 @@ const start = defineCommand({
     'tenantctl release start --version "$TAG" --release-id "ci-$GITHUB_RUN_ID" --wait --json   # CI: a retried job attaches',
     'tenantctl release start --version 2.4.1-hotfix --tenants acme,globex --release-id hotfix-acme',
     'tenantctl release start --version 2.5.0 --env production --maintenance-mode --wait   # a consistent backup per tenant',
+    'tenantctl release start --version 2.5.0 --template --wait   # the tenant template too, canary first',
   ],
   notes: [
     'The release ID is the idempotency key: starting again with the same ID and the same request attaches',
@@ -77,8 +88,10 @@ const start = defineCommand({
     wait: flag,
     'maintenance-mode': flag,
     migrations: flag,
+    template: flag,
+    'allow-replacement': commaList(z.string().regex(/^[A-Za-z0-9]{1,255}$/, 'expected a logical ID (letters and digits)')).optional(),
     'dry-run': flag,
-  }),
+  }).refine((a) => a['allow-replacement'] === undefined || a.template, { path: ['allow-replacement'], message: 'goes with --template' }),
   async run(args, ctx) {
     const config = await ctx.config();
     const plan = choosePlan(config, args.plan);
@@ -91,7 +104,14 @@ const start = defineCommand({
       environments: args.env,
       tenants: args.tenants,
       requestedBy: ctx.actor,
-      ...(args['maintenance-mode'] && !planAsks ? { options: { maintenanceMode: {} } } : {}),
+      ...(args['maintenance-mode'] || args.template
+        ? {
+            options: {
+              ...(args['maintenance-mode'] && !planAsks ? { maintenanceMode: {} } : {}),
+              ...(args.template ? { template: asCliInput(() => releaseTemplateOption(args['allow-replacement'])) } : {}),
+            },
+          }
+        : {}),
       ...(args.migrations ? { migrations: true } : {}),
     };
     // Refused here, before connecting: unknown tenants, environments or plan; an empty selection.
@@ -600,6 +620,9 @@ function planLines(ctx: CliContext, input: ReleaseWaveInput): string[] {
         w.approval ? `required (then ${w.approval.onTimeout} after ${w.approval.timeoutMs / 1000}s)` : '',
       ]),
     ),
+    ...(input.options.template
+      ? [`tenant template ${input.options.template.revision.slice(0, 12)} (a change set per tenant, shown before it executes); may replace: ${input.options.template.allowReplacement?.join(', ') ?? 'no stateful resource'}`]
+      : []),
     // What each tenant runs before its deploy (docs/releases.md, "Migrations").
     ...(input.migrations ?? []).map((m) => `migration (timeout ${m.timeoutMs / 1000}s) ${JSON.stringify(m.command)}: ${m.tenants.join(', ')}`),
   ];

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { imageTagSchema, releaseIdSchema, tenantIdSchema } from '../ids';
 import type { WatchSet, WatchSpec } from '../release/bake-watch';
 import type { MigrationRun } from '../release/migration';
+import type { StackChangeRecord } from '../release/stack-change';
 import { PROGRESS_PAGE_SIZE_MAX } from '../release/report';
 
 /**
@@ -31,6 +32,20 @@ export type WaveSpec = z.infer<typeof waveSpecSchema>;
 
 export const restoreOnRevertSchema = z.strictObject({ maxSnapshotAgeMs: z.number().int().min(1) });
 
+/**
+ * A release that carries the tenant template (docs/releases.md, "Infrastructure changes"): the
+ * revision (SHA-256 of its text) the workers must hold, and the stateful resources (logical IDs)
+ * it may replace or remove.
+ */
+export const releaseTemplateSchema = z.strictObject({
+  revision: z.string().regex(/^[0-9a-f]{64}$/, 'expected the SHA-256 of the tenant template, 64 lowercase hex digits'),
+  allowReplacement: z
+    .array(z.string().regex(/^[A-Za-z0-9]{1,255}$/, "expected a logical ID of the tenant template's resources (letters and digits)"))
+    .max(50)
+    .optional(),
+});
+export type ReleaseTemplate = z.infer<typeof releaseTemplateSchema>;
+
 /** A release in maintenance mode; `drainMs` absent: each tenant's target group deregistration delay. */
 export const maintenanceModeSchema = z.strictObject({ drainMs: z.number().int().min(0).max(3_600_000).optional() });
 export type MaintenanceMode = z.infer<typeof maintenanceModeSchema>;
@@ -58,6 +73,8 @@ export const releaseOptionsSchema = z.strictObject({
    * traffic returns once the new version (or, on failure, the previous one) is ready.
    */
   maintenanceMode: maintenanceModeSchema.optional(),
+  /** Each tenant's stack gets the workers' tenant template and parameters through a change set before its deploy. */
+  template: releaseTemplateSchema.optional(),
   /** Continue-as-new (between tenants, with none in flight) once the history has this many events. */
   continueAsNewAfterEvents: z.number().int().min(20).max(40_000).default(10_000),
 });
@@ -360,6 +377,8 @@ export const releaseTenantInputSchema = z.strictObject({
   maintenanceMode: maintenanceModeSchema.optional(),
   /** For `deploy`: run this migration with the new image after the snapshot, before the deploy (release-migration.ts). */
   migration: releaseMigrationSchema.optional(),
+  /** For `deploy`: change the tenant stack to the release's template after the snapshot (release-template.ts). */
+  template: releaseTemplateSchema.optional(),
 });
 export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
 
@@ -370,6 +389,7 @@ export type ReleaseTenantStep =
   // Maintenance mode (src/workflows/maintenance-mode.ts): the maintenance page and its drain, then traffic back.
   | 'maintenance'
   | 'snapshot'
+  | 'infrastructure'
   | 'migrate'
   | 'deploy'
   | 'traffic'
@@ -413,6 +433,8 @@ export interface ReleaseTenantResult {
   window?: { until: string; waitingFor?: string; skipped?: { by: string; reason: string } };
   /** Its migration's run: the exit code and the last lines of output (docs/releases.md, "Migrations"). */
   migration?: MigrationRun;
+  /** Its stack's change set: each resource change (docs/releases.md, "Infrastructure changes"). */
+  infrastructure?: StackChangeRecord;
 }
 
 export interface ReleaseTenantProgress {

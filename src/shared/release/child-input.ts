@@ -17,5 +17,7 @@ export function childInputOf({ releaseId, version, options }: ReleasePlanInput, 
     ...(reason !== undefined ? { reason } : {}),
     // Only a deploy takes the tenant down: a rollback in the bake or a revert goes back with traffic flowing.
     ...(mode === 'deploy' && options.maintenanceMode ? { maintenanceMode: options.maintenanceMode } : {}),
+    // Only a deploy changes the stack; going back after it is that child's own rollback.
+    ...(mode === 'deploy' && options.template ? { template: options.template } : {}),
   };
 }

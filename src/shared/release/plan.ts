@@ -78,6 +78,13 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
       `maintenanceMode: plan "${plan.name}" releases ${ids.map((id) => JSON.stringify(id)).join(', ')} blue/green, which keeps traffic flowing and moves the listener rule itself; expected maintenance mode only for tenants released rolling (got maintenanceMode ${JSON.stringify(options.maintenanceMode)})`,
     ]);
   }
+  if (options.template && blueGreen.blueGreen) {
+    // A blue/green deploy (blue-green.ts) has no stack step: refused rather than deployed without the change.
+    const ids = blueGreen.blueGreen.flatMap((g) => g.tenants);
+    throw new InputValidationError('release request', [
+      `template: plan "${plan.name}" releases ${ids.map((id) => JSON.stringify(id)).join(', ')} blue/green, which changes no stack yet; expected a rolling strategy for a release carrying the tenant template, or narrow it with --tenants/--env (got template revision ${options.template.revision.slice(0, 12)})`,
+    ]);
+  }
   const migrations = request.migrations ?? plan.migrations ? migrationsOf(config, plan.name, selected) : {};
   if (migrations.migrations) {
     // A blue/green deploy (blue-green.ts) has no migration step yet: refused rather than skipped.
