@@ -2,7 +2,7 @@ import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand, DescribeD
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { DescribeRulesCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, GetParametersByPathCommand, ParameterNotFound } from '@aws-sdk/client-ssm';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
@@ -16,6 +16,14 @@ import { TASK_QUEUES } from '../../src/shared/task-queues';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
 import { request } from 'node:http';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { INFRA_DIR, TemplateStore } from '../../src/activities/templates';
+import { releaseTemplateOption } from '../../src/client/release-template';
+import { approveRelease, releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
+import type { ReleaseTenantResult } from '../../src/shared/messages/release';
+import { runCliCaptured } from '../support/cli';
+import { tempDir } from '../support/temp-dir';
 import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { startHarness, type Harness } from './harness';
 import { TEST_SANDBOX_DIR } from './sandbox-env';
@@ -23,8 +31,11 @@ import { replayAndMaybeRecord } from './histories';
 import { databaseSources } from './database-reach';
 
 let h: Harness;
+/** The AWS workers' templates: a copy the template release test edits, as a new checkout of the repo would bring. */
+const templatesDir = tempDir('tenant-fleet-templates-');
+cpSync(join(INFRA_DIR, 'cloudformation'), templatesDir, { recursive: true });
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ templatesDir });
 });
 afterAll(async () => {
   await h?.stop();
@@ -85,6 +96,16 @@ function get(url: string, host: string): Promise<{ status: number; body: string 
     req.on('error', reject);
     req.end();
   });
+}
+
+async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -261,4 +282,76 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     const history = await handle.fetchHistory();
     expect(history.events?.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
   });
+
+  it('a release carrying the tenant template changes the canary first, its change set shown, refuses replacing the bucket, naming it, and rolls a failed one back to the previous template', async () => {
+    const ids = ['umbrella', 'stark'];
+    await Promise.all(ids.map((id) => provision(h.tenant(id))));
+    const file = join(templatesDir, 'tenant.yaml');
+    const original = readFileSync(file, 'utf8');
+    const store = new TemplateStore(templatesDir);
+    const marker = async (id: string) => {
+      const ssm = h.admin.ssm(h.tenant(id).aws);
+      return ssm.send(new GetParameterCommand({ Name: `/tenant-fleet/${id}/template/marker` })).then(
+        (r) => r.Parameter?.Value,
+        (error: unknown) => {
+          if (error instanceof ParameterNotFound) return undefined;
+          throw error;
+        },
+      );
+    };
+    try {
+      // The template change: one more parameter for the app (an added resource).
+      const added = ['  TemplateMarkerParameter:', '    Type: AWS::SSM::Parameter', '    Properties:', '      Name: !Sub "/tenant-fleet/${TenantId}/template/marker"', '      Type: String', '      Value: "2"', '      Tags: { TenantId: !Ref TenantId }', '', ''].join('\n');
+      const changed = original.replace('  BucketNameParameter:\n', `${added}  BucketNameParameter:\n`);
+      expect(changed).not.toBe(original);
+      writeFileSync(file, changed);
+      const first = await startRelease(h.client, h.config, { releaseId: 'template-1', version: '1.0.0', plan: 'gated', tenants: ids, requestedBy: 'jest', options: { template: releaseTemplateOption([], store) } });
+      const canary = first.input.waves[0]!.tenants[0]!;
+      const other = first.input.waves[1]!.tenants[0]!;
+      await until('the canary gate', () => releaseProgress(h.client, 'template-1'), (p) => p.phase === 'wave-2/awaiting-approval');
+      // Canary first: its stack has the change, the other tenant's not yet.
+      expect({ canary, markers: { [canary]: await marker(canary), [other]: await marker(other) } }).toEqual({ canary, markers: { [canary]: '2', [other]: undefined } });
+      const shown = await runCliCaptured(['release', 'status', 'template-1', '--tenant', canary, '--json'], { ...h.env, USER: 'jest' });
+      expect({ code: shown.code, err: shown.err, tenant: (JSON.parse(shown.out || '{}') as { tenants?: unknown[] }).tenants?.[0] }).toMatchObject({
+        code: 0,
+        tenant: { tenantId: canary, status: 'succeeded', reason: expect.stringContaining('add TemplateMarkerParameter (AWS::SSM::Parameter)') as unknown },
+      });
+      await approveRelease(h.client, 'template-1', { by: 'jest' });
+      const done = await releaseOutcome(first.handle);
+      expect({ status: done.status, tenants: done.tenants, marker: await marker(other) }).toEqual({ status: 'succeeded', tenants: [], marker: '2' });
+      const child = h.client.workflow.getHandle(workflowIds.releaseTenant('template-1', canary));
+      // The sandbox's change sets also list some modifications CloudFormation might not (docs/sandbox.md); none replaces anything.
+      const { infrastructure } = (await child.result()) as ReleaseTenantResult;
+      expect({ canary, infrastructure }).toMatchObject({
+        infrastructure: { state: 'changes', changes: expect.arrayContaining([{ logicalId: 'TemplateMarkerParameter', resourceType: 'AWS::SSM::Parameter', action: 'add' }]) as unknown },
+      });
+      expect({ canary, replaced: infrastructure?.changes.filter((c) => c.action !== 'add' && c.action !== 'modify') }).toEqual({ canary, replaced: [] });
+      const described = await child.describe();
+      await replayAndMaybeRecord(h.client, described.workflowId, described.runId, 'release-tenant-template');
+
+      // A new bucket name replaces the bucket: the canary refuses it, naming it, and the release halts with no stack changed.
+      writeFileSync(file, changed.replace('BucketName: !Sub "tenant-${TenantId}-${AWS::AccountId}"', 'BucketName: !Sub "tenant-${TenantId}-v2-${AWS::AccountId}"'));
+      const second = await startRelease(h.client, h.config, { releaseId: 'template-2', version: '1.0.0', plan: 'gated', tenants: ids, requestedBy: 'jest', options: { template: releaseTemplateOption([], store) } });
+      const refused = await releaseOutcome(second.handle);
+      expect({ status: refused.status, tenants: refused.tenants }).toMatchObject({
+        status: 'halted',
+        tenants: [{ tenantId: canary, status: 'rolled-back', reason: expect.stringMatching(/StatefulReplacementRefused|replaces stateful resources: DataBucket \(AWS::S3::Bucket\) would be replaced/) as unknown }],
+      });
+      expect(refused.tenants[0]?.reason).toContain('DataBucket (AWS::S3::Bucket) would be replaced');
+      expect(await Promise.all(ids.map((id) => stackStatus(h.tenant(id))))).toEqual(['UPDATE_COMPLETE', 'UPDATE_COMPLETE']);
+
+      // A change that ran, then a version that never becomes healthy: the rollback puts the stack's previous template back too.
+      writeFileSync(file, changed.replace('      Value: "2"\n', '      Value: "3"\n'));
+      const third = await startRelease(h.client, h.config, { releaseId: 'template-3', version: '1.0.0-broken', plan: 'quick', tenants: [canary], requestedBy: 'jest', options: { template: releaseTemplateOption([], store) } });
+      const rolledBack = await releaseOutcome(third.handle);
+      expect({ status: rolledBack.status, tenants: rolledBack.tenants, marker: await marker(canary), stack: await stackStatus(h.tenant(canary)) }).toMatchObject({
+        status: 'halted',
+        tenants: [{ tenantId: canary, status: 'rolled-back', reason: expect.stringContaining('rollout of 1.0.0-broken failed') as unknown }],
+        marker: '2',
+        stack: 'UPDATE_COMPLETE',
+      });
+    } finally {
+      writeFileSync(file, original);
+    }
+  }, 300_000);
 });

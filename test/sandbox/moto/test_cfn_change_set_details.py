@@ -94,3 +94,20 @@ def test_a_tag_change_is_scoped_to_tags_and_an_unknown_type_is_conditional(aws: 
     assert _targets(database) == [("Tags", None, "Never", "ParameterReference", "Tenant")]
     key = changes["Key"]
     assert (key["Replacement"], _targets(key)) == ("Conditional", [("Properties", "Description", "Conditionally", "DirectModification", None)])
+
+
+def test_a_new_bucket_name_replaces_the_bucket(aws: Aws) -> None:
+    # What a release carrying the tenant template refuses unless it allows the bucket by name
+    # (src/shared/release/stack-change.ts): moto alone says Replacement "False" here.
+    bucket = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": {"Fn::Sub": "tenant-${Tenant}-data"}}}
+    cfn = aws("cloudformation")
+    name = _name("bucket")
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps({"Parameters": {"Tenant": {"Type": "String"}}, "Resources": {"Data": bucket}}),
+                     Parameters=[{"ParameterKey": "Tenant", "ParameterValue": "acme"}])
+    assert _stack(cfn, name)["StackStatus"] == "CREATE_COMPLETE"
+    renamed = {**bucket, "Properties": {"BucketName": {"Fn::Sub": "tenant-${Tenant}-data-v2"}}}
+    changes = _changes(cfn, name, json.dumps({"Parameters": {"Tenant": {"Type": "String"}}, "Resources": {"Data": renamed}}),
+                       [{"ParameterKey": "Tenant", "ParameterValue": "acme"}])
+    data = changes["Data"]
+    assert (data["Action"], data["Replacement"], data["ResourceType"]) == ("Modify", "True", "AWS::S3::Bucket")
+    assert _targets(data) == [("Properties", "BucketName", "Always", "DirectModification", None)]

@@ -15,7 +15,8 @@ Why the product relies on it
 ----------------------------
 `tenantctl tenant diff` (src/client/tenant-diff.ts) shows a re-provision's change
 set before anything runs, with replacements flagged: a replaced database is a new,
-empty database.
+empty database. A release carrying the tenant template (src/shared/release/stack-change.ts)
+refuses a change set that replaces a stateful resource, from its `Replacement`.
 
 How it hooks into moto
 ----------------------
