@@ -1,13 +1,15 @@
 import { patched } from '@temporalio/workflow';
+import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { RdsActivities } from '../activities/rds';
 import type { TenantSpec } from '../shared/tenant-spec';
 import { activitiesFor } from './activity-options';
-import { workloadConfigFrom } from './tenant-footprint';
+import { trafficStackNameFor, workloadConfigFrom, workloadSpecFor } from './tenant-footprint';
 import { redeployTenantStack } from './tenant-stack';
 import type { TenantRuntime } from './runtime';
 import { messageOf } from './steps';
 
 const rds = activitiesFor<RdsActivities>();
+const cfn = activitiesFor<CloudFormationActivities>();
 
 /**
  * After a restore the stack follows the restored cluster's own master secret (RDS restores none:
@@ -16,6 +18,14 @@ const rds = activitiesFor<RdsActivities>();
  * DATABASE_SECRET_ARN and the app role naming the replaced cluster's secret, and that cluster running.
  */
 export const RESTORE_FOLLOWS_SECRET_PATCH = 'release-tenant-restore-follows-secret';
+
+/**
+ * The workload applied after a restore is the one provisioning applies, traffic stack included
+ * (target group, workload security group, ECS log group, execution role and task size). Runs before
+ * it applied the configuration alone, which took an ECS service out of its target group (its tasks
+ * deregistered, the tenant's users answered with errors) and its tasks out of the group the database admits.
+ */
+export const RESTORE_KEEPS_TRAFFIC_PATCH = 'release-tenant-restore-keeps-traffic';
 
 export interface RestoreDatabaseArgs {
   tenant: TenantSpec;
@@ -49,8 +59,13 @@ export async function restoreDatabase({ tenant, outputs, snapshot, maxSnapshotAg
 }
 
 /** The workload back on `version`, with the stack's current references when a restore changed them. */
-export function redeploy(runtime: TenantRuntime, tenant: TenantSpec, version: string, restored?: RestoredDatabase) {
+export async function redeploy(runtime: TenantRuntime, tenant: TenantSpec, version: string, restored?: RestoredDatabase) {
   if (!restored?.changed) return runtime.setVersion(version);
+  if (patched(RESTORE_KEEPS_TRAFFIC_PATCH)) {
+    const lb = tenant.loadBalancer;
+    const trafficOutputs = lb ? ((await cfn.getStackOutputs({ target: lb.aws, stackName: trafficStackNameFor(tenant.id) })) ?? {}) : {};
+    return runtime.apply(workloadSpecFor(tenant, { version, stackOutputs: restored.outputs, trafficOutputs }));
+  }
   return runtime.apply({
     tenantId: tenant.id,
     image: tenant.image,
