@@ -5,6 +5,10 @@ import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand } from '@a
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createAwsActivities } from '../../src/activities';
+import { TemplateStore } from '../../src/activities/templates';
+import type { ReleaseTenantResult } from '../../src/shared/messages/release';
 import { abortRelease, approveRelease, releaseOutcome, releaseProgress, releaseTenants, startRelease } from '../../src/client/releases';
 import { provisionTenant } from '../../src/client/tenants';
 import { preReleaseSnapshotId, workflowIds } from '../../src/shared/ids';
@@ -428,6 +432,45 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(canary?.reason).toMatch(new RegExp(`snapshot ${asked.snapshot} was taken .* longer ago than releasePlans\\[\\]\\.restoreDatabaseOnRevert\\.maxSnapshotAge \\(0 min\\)`));
     expect(await restoredFrom(asked.canary)).not.toBe(asked.snapshot);
   }, 300_000);
+  it('runs the migration with the new image before the deploy, once per release and tenant, its output in the result; a -migration-fails one rolls back with the database restored, users served throughout', async () => {
+    // initech: no later test of this file releases it alone, so what this case leaves it on is only its "before".
+    const id = 'initech';
+    const childResult = (releaseId: string) => h.client.workflow.getHandle(workflowIds.releaseTenant(releaseId, id)).result() as Promise<ReleaseTenantResult>;
+    const prober = await probe([id], 'release');
+    try {
+      const good = await release({ version: V('2.1.0'), tenants: [id], migrations: true });
+      expect([id, (await releaseOutcome(good.handle)).status]).toEqual([id, 'succeeded']);
+      const migrated = (await childResult(good.input.releaseId)).migration!;
+      expect(migrated).toMatchObject({ exitCode: 0, succeeded: true, reused: false });
+      expect(migrated.output.at(-1)).toBe(`done: 2 migrations applied, schema at ${V('2.1.0')}`);
+      // Run again as a retry would: the same task is found, not another started.
+      const tenant = h.tenant(id);
+      const activities = createAwsActivities({ aws: h.aws, templates: new TemplateStore() });
+      const again = { runtime: tenant.runtime as Extract<typeof tenant.runtime, { kind: 'ecs' }>, tenantId: id, releaseId: good.input.releaseId, image: tenant.image, version: V('2.1.0'), command: ['./migrate', 'up'], timeoutMs: 120_000 };
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`.
+      expect(await new MockActivityEnvironment().run(activities.ecsRunMigration, again)).toEqual({ ...migrated, reused: true });
+
+      const bad = await release({ version: V('2.2.0-migration-fails'), tenants: [id], migrations: true, options: { restoreDatabaseOnRollback: true } });
+      const row = (await releaseOutcome(bad.handle)).tenants.find((t) => t.tenantId === id);
+      expect(row).toMatchObject({ tenantId: id, status: 'rolled-back', previousVersion: V('2.1.0') });
+      expect(row?.reason).toMatch(/^migration failed: exit code 1; last output: error: relation "orders" already exists/);
+      const failed = (await childResult(bad.input.releaseId)).migration;
+      expect([failed?.exitCode, failed?.succeeded, failed?.output]).toEqual([1, false, expect.arrayContaining(['applying 0002_add_orders ... FAILED'])]);
+      expect([id, await liveVersion(h, id)]).toEqual([id, V('2.1.0')]);
+      const live = (await h.aws.rds(tenant.aws).send(new DescribeDBClustersCommand({ DBClusterIdentifier: `tenant-${id}` }))).DBClusters?.[0];
+      expect([id, live?.TagList?.find((t) => t.Key === 'tenant-fleet:restored-from')?.Value]).toEqual([id, preReleaseSnapshotId(bad.input.releaseId, id)]);
+      // The restore's redeploy keeps the service in its target group: its users are answered by 2.1.0 alone, and none of their requests failed.
+      await until(`${id} to serve ${V('2.1.0')} only`, () => servingVersions(id), (v) => v.length > 0 && v.every((x) => x === V('2.1.0')));
+      prober.phase('after rollback');
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const [during, after] = (await prober.stop()).phases;
+      const outcomes = (phase: ProbePhase) => [phase.tenants[id]!.failed, Object.keys(phase.tenants[id]!.byOutcome).sort()];
+      expect([id, outcomes(during!), outcomes(after!)]).toEqual([id, [0, ['200']], [0, ['200']]]);
+    } finally {
+      await prober.stop();
+    }
+  }, 300_000);
+
   it("a -broken canary on Kubernetes fails no other tenant's requests, and is rolled back", async () => {
     const { summary, canary, before, during, after } = await faultyCanary(V('1.1.1-broken'), KUBERNETES);
     expect(summary.status).toBe('halted');
