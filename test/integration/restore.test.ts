@@ -66,6 +66,21 @@ const secretReferences = async (tenantId: string) => {
   const workload = taskDefinition?.containerDefinitions?.[0]?.environment?.find((e) => e.name === 'DATABASE_SECRET_ARN')?.value;
   return { parameter: Parameter?.Value, output, workload };
 };
+/** The ECS service's target groups, whether its tasks are in the traffic stack's workload group, and its container's log group. */
+const workloadWiring = async (tenantId: string) => {
+  const tenant = h.tenant(tenantId);
+  if (tenant.runtime.kind !== 'ecs') throw new Error('ECS tenants only');
+  const ecs = h.admin.ecs(tenant.runtime.aws);
+  const { services = [] } = await ecs.send(new DescribeServicesCommand({ cluster: tenant.runtime.clusterName, services: [`tenant-${tenantId}`] }));
+  const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: services[0]?.taskDefinition }));
+  const { Stacks = [] } = await h.admin.cloudFormation(tenant.loadBalancer!.aws).send(new DescribeStacksCommand({ StackName: trafficStackNameFor(tenantId) }));
+  const workloadGroup = Stacks[0]?.Outputs?.find((o) => o.OutputKey === 'WorkloadSecurityGroupId')?.OutputValue;
+  return {
+    targetGroups: (services[0]?.loadBalancers ?? []).map((lb) => lb.targetGroupArn),
+    inWorkloadGroup: !!workloadGroup && (services[0]?.networkConfiguration?.awsvpcConfiguration?.securityGroups ?? []).includes(workloadGroup),
+    logGroup: taskDefinition?.containerDefinitions?.[0]?.logConfiguration?.options?.['awslogs-group'],
+  };
+};
 const recordChild = async (id: string, tenantId: string, name: string) => {
   const { runId } = await h.client.workflow.getHandle(workflowIds.releaseTenant(id, tenantId)).describe();
   await replayAndMaybeRecord(h.client, workflowIds.releaseTenant(id, tenantId), runId, name);
@@ -104,6 +119,12 @@ describe('database restores against the sandbox', () => {
     expect(tenantStack?.Parameters?.find((p) => p.ParameterKey === 'WorkloadSecurityGroupId')?.ParameterValue).toBe(workloadGroup);
     const outputs = Object.fromEntries((tenantStack?.Outputs ?? []).map((o) => [o.OutputKey!, o.OutputValue!]));
     expect((await databaseSources(h.admin, tenant, outputs)).map((s) => s.groupId)).toContain(workloadGroup);
+    // The workload the rollback applied is provisioning's whole: still in its target group (its users' traffic), its tasks in the workload group, logging.
+    expect(await workloadWiring(tenantId)).toEqual({
+      targetGroups: [trafficStack?.Outputs?.find((o) => o.OutputKey === 'TargetGroupArn')?.OutputValue],
+      inWorkloadGroup: true,
+      logGroup: trafficStack?.Outputs?.find((o) => o.OutputKey === 'LogGroupName')?.OutputValue,
+    });
     const suffix = createHash('sha256').update(snapshot).digest('hex').slice(0, 8);
     const finals = await rdsOf(tenantId).send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: `tenant-${tenantId}-o${suffix}-final` }));
     expect(finals.DBClusterSnapshots?.[0]?.DBClusterIdentifier).toBe(`tenant-${tenantId}-o${suffix}`);
