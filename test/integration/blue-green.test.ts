@@ -1,6 +1,5 @@
 /* eslint-disable @typescript-eslint/unbound-method -- the activity factories return plain closures that never use `this`. */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -17,7 +16,7 @@ import { releaseTenantProgressQuery, retireColourProgressQuery, type ReleaseTena
 import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
 import { SANDBOX_TEST_LISTENER_PORT } from '../sandbox/aws-baseline';
 import { startProber, type Prober, type ProbePhase } from '../sandbox/data-plane/prober';
-import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
+import { getThrough, resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { installQuietRuntime } from '../support/quiet-runtime';
 import { startHarness, type Harness } from './harness';
 import { replayAndMaybeRecord } from './histories';
@@ -144,28 +143,6 @@ const none = (ids: string[]) => Object.fromEntries(ids.map((id) => [id, 0]));
 let releases = 0;
 const tenantProgress = (releaseId: string, id: string) =>
   h.client.workflow.getHandle(workflowIds.releaseTenant(releaseId, id)).query(releaseTenantProgressQuery).catch(() => undefined as ReleaseTenantProgress | undefined);
-
-/** GET / through a listener with the tenant's Host header (fetch would not send a Host of our own). */
-function getThrough(url: string, host: string): Promise<{ status: number; version?: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}/`, { headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        let version: string | undefined;
-        try {
-          version = (JSON.parse(body) as { version?: string }).version;
-        } catch {
-          // the load balancer's own answers are text
-        }
-        resolve({ status: res.statusCode ?? 0, body, ...(version ? { version } : {}) });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 180_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

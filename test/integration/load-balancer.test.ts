@@ -18,13 +18,12 @@ import {
   type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ChangeResourceRecordSetsCommand, ListHostedZonesByNameCommand } from '@aws-sdk/client-route-53';
-import { request } from 'node:http';
 import { sandboxAdminClients, type SandboxAdminClients } from '../sandbox/admin-clients';
 import { PLATFORM_ACCOUNT_ID, SANDBOX_REGION } from '../sandbox/aws-baseline';
 import { adminTarget } from '../sandbox/data-plane/elb-config';
 import { loadBalancerDimension, targetGroupDimension } from '../sandbox/data-plane/elb-metrics';
 import { probeTable, startProber } from '../sandbox/data-plane/prober';
-import { readLoadBalancers, resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
+import { getThrough, readLoadBalancers, resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { startTenantApp, type RunningTenantApp } from '../sandbox/data-plane/tenant-app';
 import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
 
@@ -53,34 +52,8 @@ async function app(version: string): Promise<RunningTenantApp> {
   return started;
 }
 
-interface Answer {
-  status: number;
-  body: string;
-  version?: string;
-  ms: number;
-}
-
-function get(host: string, path = '/', headers: Record<string, string> = {}): Promise<Answer> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const req = request(`${localUrl}${path}`, { headers: { host, ...headers }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        let version: string | undefined;
-        try {
-          version = (JSON.parse(body) as { version?: string }).version;
-        } catch {
-          // the load balancer's own answers are text
-        }
-        resolve({ status: res.statusCode ?? 0, body, version, ms: Date.now() - started });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** One request through the listener under test, as a user's with this Host. */
+const get = (host: string, path = '/', headers: Record<string, string> = {}) => getThrough(localUrl, host, { path, headers });
 
 async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { ListHostedZonesCommand, ListResourceRecordSetsCommand, type ResourceRecordSet } from '@aws-sdk/client-route-53';
 import type { SandboxAdminClients } from '../admin-clients';
@@ -100,4 +101,42 @@ export async function resolveTenantEndpoint(stateDir: string, hostname: string, 
   } finally {
     if (!options.clients) clients.destroy();
   }
+}
+
+/** An answer through the load balancer emulator; `version` is the tenant app's (its JSON body names it), absent from the load balancer's own text answers. */
+export interface ThroughAnswer {
+  status: number;
+  body: string;
+  version?: string;
+  contentType?: string;
+  ms: number;
+}
+
+/**
+ * One request to a listener the emulator serves (`url`: a TenantEndpoint's) with the tenant's Host
+ * header, as a user's would arrive (fetch would not send a Host of our own), on a connection of its
+ * own, so no kept-alive socket outlives a listener or a target. Rejects when no answer arrives.
+ */
+export function getThrough(url: string, host: string, options: { path?: string; headers?: Record<string, string> } = {}): Promise<ThroughAnswer> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${options.path ?? '/'}`, { headers: { host, ...options.headers }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        let version: string | undefined;
+        try {
+          version = (JSON.parse(body) as { version?: string }).version;
+        } catch {
+          // the load balancer's own answers are text
+        }
+        const contentType = res.headers['content-type'];
+        resolve({ status: res.statusCode ?? 0, body, ...(version ? { version } : {}), ...(contentType ? { contentType } : {}), ms: Date.now() - started });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
