@@ -388,6 +388,11 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect([first, second]).toEqual([{ ...good.result.migration, reused: true }, { ...good.result.migration, reused: true }]);
     expect((await kubectl('get', 'pods', '-n', 'tenant-soylent', '-l', `batch.kubernetes.io/job-name=${good.job}`, '-o', 'name')).split('\n')).toHaveLength(1);
 
+    // The tenant's TargetGroupBinding (its pods in the load balancer's target group), which the rollback's redeploy after the restore keeps.
+    const binding = () => kubectl('get', 'targetgroupbinding', 'app', '-n', 'tenant-soylent', '-o', 'jsonpath={.spec.targetGroupARN}');
+    const bound = await binding();
+    expect(bound).toMatch(/^arn:aws:elasticloadbalancing:/);
+
     const bad = await release('1.2.0-migration-fails', { restoreDatabaseOnRollback: true });
     expect(bad.summary.tenants.find((t) => t.tenantId === 'soylent')).toMatchObject({
       status: 'rolled-back',
@@ -399,6 +404,7 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-soylent', '-o', 'jsonpath={.spec.template.spec.containers[0].image}')).toBe(`${tenant.image}:1.1.0`);
     const live = (await h.aws.rds(tenant.aws).send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'tenant-soylent' }))).DBClusters?.[0];
     expect(live?.TagList?.find((t) => t.Key === 'tenant-fleet:restored-from')?.Value).toBe(preReleaseSnapshotId(bad.releaseId, 'soylent'));
+    expect(['soylent', await binding().catch((error: Error) => error.message)]).toEqual(['soylent', bound]);
   }, 600_000);
 
   it('waits for a maintenance window that opens later before it deploys a Kubernetes tenant, and says so in the progress', async () => {
