@@ -324,10 +324,15 @@ describe.each(RUNTIMES)('blue/green on $label', (rt) => {
   it('a worker killed (SIGKILL) during a shift: the next one finishes, every tenant on one colour with consistent weights', async () => {
     const prober = await probe(rt.tenants, 'release');
     const { handle, input } = await release('5.0.0-bg', rt.plans.steps);
-    await waitFor('a tenant in its traffic steps', async () => Promise.all(rt.tenants.map((id) => tenantProgress(input.releaseId, id))), (all) =>
-      all.some((p) => p?.step === 'bake' || p?.step === 'shift'),
+    // Killed while a tenant bakes at a share of its traffic (set before its bake starts), so its weights are mixed when the worker dies.
+    const mixed = (w: TrafficWeights | undefined) => !!w && w.blue > 0 && w.green > 0;
+    const progress = await waitFor('a tenant baking with traffic on both colours', async () => Promise.all(rt.tenants.map((id) => tenantProgress(input.releaseId, id))), (all) =>
+      all.some((p) => p?.step === 'bake' && mixed(p.colours?.weights)),
     );
+    const shifting = rt.tenants[progress.findIndex((p) => p?.step === 'bake' && mixed(p.colours?.weights))]!;
     await worker.kill();
+    const atKill = await weightsOf(shifting);
+    expect([shifting, mixed(atKill), atKill]).toEqual([shifting, true, atKill]);
     worker = await startWorker(`bg-worker-${workers.length + 1}`);
     const summary = await releaseOutcome(handle);
     prober.phase('after');
