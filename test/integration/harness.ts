@@ -11,7 +11,11 @@ import { SANDBOX_VALUES_FILE } from '../../src/activities/kube-chart/tenant-char
 import { createFleetWorkers, type FleetWorkers } from '../../src/workers/worker';
 import { sandboxAdminClients, type SandboxAdminClients } from '../sandbox/admin-clients';
 import { toolsDir } from '../sandbox/tools';
-import { sandboxEnv } from './sandbox-env';
+import { logWorkersToFile } from '../sandbox/worker-log';
+import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
+
+/** Set once this process's Temporal runtime logs to the run's workers.log (it can be installed only once). */
+let workerLog: string | undefined;
 
 export interface Harness {
   env: Record<string, string>;
@@ -43,6 +47,12 @@ export async function startHarness({ workers = true, fleetConfigPath, templatesD
   const admin = sandboxAdminClients(env);
   let running: { workers: FleetWorkers; done: Promise<void> } | undefined;
   if (workers) {
+    // The workers' log (state changes, the failures tests provoke on purpose) goes to a file of the
+    // run's sandbox folder, as the demo's does: in the test output it buried the assertions.
+    if (!workerLog) {
+      workerLog = logWorkersToFile(join(TEST_SANDBOX_DIR, 'logs', 'workers.log'));
+      process.stdout.write(`[harness] the workers log to ${workerLog}\n`);
+    }
     const fleetWorkers = await createFleetWorkers({
       temporal: settings,
       // The Kubernetes role only when the run started the cluster (TENANT_FLEET_TEST_KUBE=0 leaves it out).
