@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { AwsClients } from '../../src/activities/aws/clients';
 import { createListenerRuleActivities } from '../../src/activities/listener-rule';
+import { describeMaintenanceOutage, maintenanceOutageOf, outagesOf } from '../../src/client/release-maintenance';
 import { planRelease } from '../../src/client/releases';
 import { parseFleetConfig } from '../../src/shared/config/load';
 import { childInputOf } from '../../src/shared/release/child-input';
@@ -162,5 +163,31 @@ describe('setListenerRuleActions: exact, and safe to run twice', () => {
     elbv2.on(DescribeRulesCommand).resolves({ Rules: [] });
     await expect(run(activities.readListenerRule, { target, ruleArn })).rejects.toMatchObject({ type: 'ResourceNotFound', nonRetryable: true, message: expect.stringContaining(ruleArn) as unknown });
     await expect(run(activities.setListenerRuleActions, { target, ruleArn, actions: [] })).rejects.toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  });
+});
+
+describe('tenantctl release status: the time each tenant spent on the maintenance page', () => {
+  const result = (pageFrom: string, trafficBack?: string) => ({ maintenance: { pageFrom, ...(trafficBack ? { trafficBack } : {}) } });
+
+  it('is traffic back minus page up, from the tenant workflow result; a page traffic never left is told as such', () => {
+    const outage = maintenanceOutageOf(result('2026-12-02T07:00:00.000Z', '2026-12-02T07:00:12.345Z'));
+    expect(outage).toEqual({ pageFrom: '2026-12-02T07:00:00.000Z', trafficBack: '2026-12-02T07:00:12.345Z', ms: 12_345 });
+    expect(describeMaintenanceOutage(outage)).toBe('maintenance page 12.3 s');
+    expect(describeMaintenanceOutage(maintenanceOutageOf(result('2026-12-02T07:00:00.000Z')))).toBe('maintenance page since 2026-12-02T07:00:00.000Z, traffic not back');
+    // A tenant released without the page (already on the version) has nothing to show.
+    expect(describeMaintenanceOutage(maintenanceOutageOf({}))).toBe('');
+  });
+
+  it("reads only finished tenants' results (a running tenant's would wait for it to end)", async () => {
+    const asked: string[] = [];
+    const outages = await outagesOf(
+      { acme: { status: 'succeeded' }, globex: { status: 'running' }, hooli: { status: 'rolled-back' }, initech: { status: 'pending' }, umbrella: { status: 'skipped' } },
+      (tenantId) => {
+        asked.push(tenantId);
+        return Promise.resolve(tenantId === 'acme' ? result('2026-12-02T07:00:00.000Z', '2026-12-02T07:00:09.100Z') : undefined);
+      },
+    );
+    expect(asked.sort()).toEqual(['acme', 'hooli']);
+    expect(Object.fromEntries(Object.entries(outages).map(([id, o]) => [id, describeMaintenanceOutage(o)]))).toEqual({ acme: 'maintenance page 9.1 s', hooli: '' });
   });
 });

@@ -23,6 +23,7 @@ import {
   startRelease,
   type ReleaseHandle,
 } from '../releases';
+import { describeMaintenanceOutage, maintenanceOutages, type MaintenanceOutage } from '../release-maintenance';
 import { defineCommand, type Command } from './command';
 import type { CliContext } from './context';
 import { CliInputError, EXIT, exitCodeForSummary } from './exit-codes';
@@ -150,7 +151,7 @@ const status = defineCommand({
   positionals: [idArg],
   options: {
     watch: { type: 'boolean', short: 'w', description: 'follow until the release ends; then exit like `release start --wait`' },
-    tenant: { type: 'string', value: '<id>', description: "one tenant's place in the release: wave, status, attempts, version before, reason" },
+    tenant: { type: 'string', value: '<id>', description: "one tenant's place in the release: wave, status, attempts, version before, reason (and its time on the maintenance page, in maintenance mode)" },
     page: { type: 'string', value: '<n>', description: `every tenant in plan order, page by page (${PROGRESS_PAGE_SIZE} a page)` },
     'page-size': { type: 'string', value: '<n>', description: `tenants on a --page (1 to ${PROGRESS_PAGE_SIZE_MAX})` },
   },
@@ -181,7 +182,8 @@ const status = defineCommand({
     if (args.tenant !== undefined || args.page !== undefined) {
       const ask = args.tenant !== undefined ? { tenant: args.tenant } : { page: args.page, pageSize: args['page-size'] };
       const progress = await queryOrExplain(client, handle, ask, described.taskQueue);
-      return printTenants(ctx, { ...identity, state }, progress, args);
+      const outages = await maintenanceOutages(client, args.id, progress.tenants);
+      return printTenants(ctx, { ...identity, state }, progress, args, outages);
     }
 
     if (state === 'closed') {
@@ -218,9 +220,16 @@ async function queryOrExplain(client: Client, handle: ReleaseHandle, ask: Progre
   }
 }
 
-function printTenants(ctx: CliContext, identity: Record<string, unknown>, progress: ReleaseProgress, args: { id: string; tenant?: string; page?: number }): number {
+/** `outages`: a release in maintenance mode (release-maintenance.ts): each tenant's time on the maintenance page, a column of its own. */
+function printTenants(
+  ctx: CliContext,
+  identity: Record<string, unknown>,
+  progress: ReleaseProgress,
+  args: { id: string; tenant?: string; page?: number },
+  outages?: Record<string, MaintenanceOutage | undefined>,
+): number {
   const waveOf = (t: TenantReleaseRecord) => progress.waves[t.wave]?.name ?? String(t.wave);
-  const rows = Object.entries(progress.tenants).map(([tenantId, t]) => ({ tenantId, ...t, wave: waveOf(t) }));
+  const rows = Object.entries(progress.tenants).map(([tenantId, t]) => ({ tenantId, ...t, wave: waveOf(t), ...(outages?.[tenantId] ? { maintenance: outages[tenantId] } : {}) }));
   if (args.tenant !== undefined && rows.length === 0) {
     throw new CliInputError([`--tenant: release ${args.id} has no tenant with this ID; \`tenantctl release status ${args.id} --page 1\` lists them (got ${JSON.stringify(args.tenant)})`]);
   }
@@ -233,10 +242,11 @@ function printTenants(ctx: CliContext, identity: Record<string, unknown>, progre
     return EXIT.ok;
   }
   if (page) ctx.out.line(`release ${args.id}: tenants ${(page.page - 1) * page.pageSize + 1}-${(page.page - 1) * page.pageSize + rows.length} of ${page.total} (page ${page.page} of ${page.pages}), ${progress.status}`);
+  const maintenance = (t: (typeof rows)[number]) => (outages ? [describeMaintenanceOutage(t.maintenance)] : []);
   for (const line of renderTable(
     ctx.out,
-    ['TENANT', 'WAVE', 'STATUS', 'ATTEMPTS', 'FROM', 'REASON'],
-    rows.map((t) => [t.tenantId, t.wave, { text: t.status, colour: STATUS_COLOUR[t.status] }, String(t.attempts), t.previousVersion ?? '', t.reason ?? '']),
+    ['TENANT', 'WAVE', 'STATUS', 'ATTEMPTS', 'FROM', ...(outages ? ['MAINTENANCE'] : []), 'REASON'],
+    rows.map((t) => [t.tenantId, t.wave, { text: t.status, colour: STATUS_COLOUR[t.status] }, String(t.attempts), t.previousVersion ?? '', ...maintenance(t), t.reason ?? '']),
   ))
     ctx.out.line(line);
   return EXIT.ok;
