@@ -45,6 +45,22 @@ export interface TrafficSlots {
   loadBalancerFullName: string;
 }
 
+/**
+ * A colour judged by its own target group's metrics and alarms since `sinceMs`, never by the
+ * tenant's totals, which mix in the other colour's requests.
+ */
+export function verifyColour(tenantId: string, tenant: TenantSpec, slots: TrafficSlots, colour: Colour, sinceMs: number) {
+  return health.verifyTenantHealth({
+    tenantId,
+    target: tenant.aws,
+    alarmNames: [],
+    windowMs: 0,
+    readMetrics: true,
+    sinceMs,
+    loadBalancer: { target: slots.target, alarmNames: slots.alarms[colour], loadBalancerFullName: slots.loadBalancerFullName, targetGroupFullName: slots.groupFullNames[colour] },
+  });
+}
+
 export async function trafficSlotsOf(tenant: TenantSpec): Promise<TrafficSlots | string> {
   const lb = tenant.loadBalancer;
   if (!lb) return `tenant ${tenant.id} has no load balancer: blue/green needs one`;
@@ -153,15 +169,7 @@ export async function blueGreenDeploy(ctx: BlueGreenContext): Promise<ReleaseTen
         report('bake', `${s.weight} % on ${to} for ${Math.round(s.bakeMs / 1000)} s`, at);
         if (s.bakeMs > 0) await sleep(s.bakeMs);
         report('verify', `${to}'s own target group at ${s.weight} %`, at);
-        const verdict = await health.verifyTenantHealth({
-          tenantId,
-          target: tenant.aws,
-          alarmNames: [],
-          windowMs: 0,
-          readMetrics: true,
-          sinceMs: since,
-          loadBalancer: { target: slots.target, alarmNames: slots.alarms[to], loadBalancerFullName: slots.loadBalancerFullName, targetGroupFullName: slots.groupFullNames[to] },
-        });
+        const verdict = await verifyColour(tenantId, tenant, slots, to, since);
         if (!verdict.healthy) {
           failure = `verification of ${to} at ${s.weight} % failed: ${verdict.reason ?? 'unhealthy'}`;
           return;

@@ -5,7 +5,6 @@ import type { FleetActivities } from '../activities/fleet';
 import type { ListenerRuleActivities } from '../activities/listener-rule';
 import type { SsmActivities } from '../activities/ssm';
 import type { TemporalActivities } from '../activities/temporal';
-import type { HealthActivities } from '../activities/verify-health';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { workflowIds } from '../shared/ids';
 import {
@@ -16,7 +15,7 @@ import { countRollback, decideTenantRollback, rollbackStatusOf, thresholdExceede
 import { ReleaseIdKey, TenantIdKey } from '../shared/search-attributes';
 import { describeIssues, parseOrFail } from '../shared/validation';
 import { activitiesFor, fleetCall } from './activity-options';
-import { allOn, trafficSlotsOf } from './blue-green';
+import { allOn, trafficSlotsOf, verifyColour } from './blue-green';
 import { tenantRuntime } from './runtime';
 import { messageOf } from './steps';
 import { withTenantLock } from './with-tenant-lock';
@@ -25,7 +24,6 @@ const fleetLocal = proxyLocalActivities<FleetActivities>(fleetCall);
 const rules = activitiesFor<ListenerRuleActivities>();
 const ssm = activitiesFor<SsmActivities>();
 const temporal = activitiesFor<TemporalActivities>();
-const health = activitiesFor<HealthActivities>({ startToCloseTimeout: '5 minutes', scheduleToCloseTimeout: '15 minutes' });
 
 /**
  * `tenantctl release rollback <releaseId>` (ID `release/<releaseId>/rollback`; docs/releases.md,
@@ -177,15 +175,7 @@ export async function rollbackTenant(rawInput: RollbackTenantInput): Promise<Rol
           const now = await rules.readTrafficWeights(rule);
           if (!now.forwards || now[to] !== 100) return { tenantId, status: 'failed', reason: `set 100 % on ${to}, but the rule reads blue ${now.blue} % / green ${now.green} %${now.forwards ? '' : ' and does not forward'}` };
           details(`verifying ${to}'s own target group`);
-          const verdict = await health.verifyTenantHealth({
-            tenantId,
-            target: tenant.aws,
-            alarmNames: [],
-            windowMs: 0,
-            readMetrics: true,
-            sinceMs: since,
-            loadBalancer: { target: slots.target, alarmNames: slots.alarms[to], loadBalancerFullName: slots.loadBalancerFullName, targetGroupFullName: slots.groupFullNames[to] },
-          });
+          const verdict = await verifyColour(tenantId, tenant, slots, to, since);
           if (!verdict.healthy) {
             // Traffic stays where the operator asked for it; the release's colour stays warm for a switch forward.
             const retire = await temporal.cancelRetireColour({ workflowId: workflowIds.retireColour(tenantId, releaseId), reason: `${to} is live again (rollback)` });

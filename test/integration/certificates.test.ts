@@ -20,6 +20,7 @@ import { startHarness, type Harness } from './harness';
 import { decodePayloads, replayAndMaybeRecord } from './histories';
 import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
 import { WebhookReceiver } from '../sandbox/webhook-receiver';
+import { until } from './until';
 
 const GROUP = 'sandbox-alb';
 /**
@@ -49,17 +50,6 @@ afterAll(async () => {
 });
 
 const lb = () => h.tenant('hooli').loadBalancer!;
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read();
-    if (ok(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 /** The names each certificate on the listener serves, read from ACM (cached: a certificate's names never change). */
 const namesCache = new Map<string, string[]>();

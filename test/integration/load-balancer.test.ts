@@ -26,6 +26,7 @@ import { probeTable, startProber } from '../sandbox/data-plane/prober';
 import { getThrough, readLoadBalancers, resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { startTenantApp, type RunningTenantApp } from '../sandbox/data-plane/tenant-app';
 import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
+import { until as untilWithin } from './until';
 
 /**
  * The sandbox's load balancer emulator on its own, against AWS's documented ALB behaviour: load
@@ -55,16 +56,8 @@ async function app(version: string): Promise<RunningTenantApp> {
 /** One request through the listener under test, as a user's with this Host. */
 const get = (host: string, path = '/', headers: Record<string, string> = {}) => getThrough(localUrl, host, { path, headers });
 
-async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read();
-    if (ok(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
+/** The emulator reacts within seconds: polled every 100 ms, for 20 s at the most. */
+const until = <T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000) => untilWithin(what, read, ok, timeoutMs, 100);
 
 /** Until the emulator has applied every ELBv2 write made so far (patches/elbv2_target_health.py's counter). */
 async function emulatorCaughtUp(): Promise<void> {

@@ -10,6 +10,7 @@ import { checkSelectors, labelValues, parseExposition, evaluateQueries, substitu
 import { startHarness, type Harness } from './harness';
 import { startWorkerProcess, type EntryPointProcess } from './node-process';
 import { TEST_SANDBOX_DIR } from './sandbox-env';
+import { until } from './until';
 
 /**
  * The dashboard (infra/grafana/tenant-fleet.json) and the alert rules (infra/prometheus/)
@@ -33,16 +34,6 @@ let scrapeText: string;
 
 async function setAlarm(tenantId: string, state: 'ALARM' | 'OK'): Promise<void> {
   await h.admin.cloudWatch(h.tenant(tenantId).aws).send(new SetAlarmStateCommand({ AlarmName: `tenant-${tenantId}-5xx`, StateValue: state, StateReason: `jest: ${state}` }));
-}
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 beforeAll(async () => {

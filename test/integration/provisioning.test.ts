@@ -29,6 +29,7 @@ import { startHarness, type Harness } from './harness';
 import { TEST_SANDBOX_DIR } from './sandbox-env';
 import { replayAndMaybeRecord } from './histories';
 import { databaseSources } from './database-reach';
+import { until } from './until';
 
 let h: Harness;
 /** The AWS workers' templates: a copy the template release test edits, as a new checkout of the repo would bring. */
@@ -96,16 +97,6 @@ function get(url: string, host: string): Promise<{ status: number; body: string 
     req.on('error', reject);
     req.end();
   });
-}
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {

@@ -28,6 +28,7 @@ import { liveVersion } from '../sandbox/runtime-reads';
 import { startProber, type Prober, type ProbePhase } from '../sandbox/data-plane/prober';
 import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { WebhookReceiver } from '../sandbox/webhook-receiver';
+import { until } from './until';
 
 let h: Harness;
 /** Versions only this file releases, so other files' releases on the shared sandbox cannot collide with them. */
@@ -163,16 +164,6 @@ async function refusalOf(promise: Promise<unknown>): Promise<string> {
   const cause = (error as WorkflowUpdateFailedError).cause;
   expect(cause).toBeInstanceOf(ApplicationFailure);
   return (cause as ApplicationFailure).message;
-}
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 describe('release waves against the sandbox (ECS and Kubernetes tenants)', () => {
