@@ -27,12 +27,12 @@ ON_CLUSTER=" temporal-cluster "
 ECS_TASKS=" provisioning release blue-green "
 # These files' fleet config names the load balancer's test listener: tenants get blue/green's green slot.
 BLUE_GREEN=" blue-green "
-# Seconds each file took in the last fresh-clone rehearsal (2 December 2026, two lanes on 2 idle
-# cores; test time plus sandbox start-up), to start the longest first so the lanes end together;
-# a file missing here counts as 60.
-DURATIONS="release:604 kubernetes:423 chaos:262 release-crash:247 blue-green:219 history-secrets:210 tenantctl:208
-  certificates:149 restore:93 provisioning:86 interrupt:64 activity-idempotency:54 temporal-cluster:52 metrics:43
-  load-balancer:40 bad-input:23 codec-server:21 worker-process:18 worker-manifests:17 sandbox:15"
+# Seconds each file took in the last fresh-clone rehearsal (2 December 2026, second session, two
+# lanes on 2 cores; test time plus sandbox start-up), to start the longest first so the lanes end
+# together; a file missing here counts as 60.
+DURATIONS="release:498 kubernetes:445 blue-green:274 chaos:250 tenantctl:167 history-secrets:165 release-crash:153
+  certificates:133 provisioning:115 restore:94 activity-idempotency:56 interrupt:55 temporal-cluster:44 metrics:38
+  load-balancer:38 sandbox:16 codec-server:16 bad-input:16 worker-process:15 worker-manifests:14"
 
 # Runs one file in its own sandbox; its output goes to stdout.
 run_file() {
