@@ -12,21 +12,12 @@ import { migrationJob } from '../../src/activities/runtime/kubernetes-migration'
 import { planRelease } from '../../src/client/releases';
 import { parseFleetConfig } from '../../src/shared/config/load';
 import { describeMigration, lastLines, migrationKey } from '../../src/shared/release/migration';
-import { InputValidationError } from '../../src/shared/validation';
 import { quietActivityEnvironment } from '../support/mock-activity';
+import { refusal } from '../support/refusal';
 
 const EXAMPLE = readFileSync(join(__dirname, '..', '..', 'config', 'fleet.example.yaml'), 'utf8');
 type Raw = { environments: Record<string, unknown>[]; tenants: Record<string, unknown>[]; releasePlans: Record<string, unknown>[] };
 const raw = (): Raw => parse(EXAMPLE) as Raw;
-const refusal = (run: () => unknown): string[] => {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InputValidationError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-};
 const request = { releaseId: 'r-1', version: '2.0.0', plan: 'standard', requestedBy: 'unit' };
 
 describe('migration config', () => {

@@ -21,8 +21,8 @@ import { parseFleetConfig } from '../../src/shared/config/load';
 import { ErrorType } from '../../src/shared/errors';
 import { describeChanges, describeRefusal, refusedChanges, releaseChangeSetName, type StackChangeLine } from '../../src/shared/release/stack-change';
 import type { AwsTarget } from '../../src/shared/tenant-spec';
-import { InputValidationError } from '../../src/shared/validation';
 import { quietActivityEnvironment } from '../support/mock-activity';
+import { refusal } from '../support/refusal';
 
 const database: StackChangeLine = { logicalId: 'Database', resourceType: 'AWS::RDS::DBCluster', action: 'replace', replacement: 'True' };
 const bucket: StackChangeLine = { logicalId: 'Bucket', resourceType: 'AWS::S3::Bucket', action: 'modify', replacement: 'False' };
@@ -55,15 +55,6 @@ describe('refusing replacements of stateful resources', () => {
 
 const EXAMPLE = readFileSync(join(__dirname, '..', '..', 'config', 'fleet.example.yaml'), 'utf8');
 const request = { releaseId: 'r-1', version: '2.0.0', plan: 'standard', requestedBy: 'unit' };
-const refusal = (run: () => unknown): string[] => {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InputValidationError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-};
 
 describe('a release carrying the tenant template: its input', () => {
   const tenantTemplate = new TemplateStore().cloudFormation('tenant');
