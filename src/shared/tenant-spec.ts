@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { resolvedServiceSchema } from './config/services';
 import { awsAccountIdSchema, awsRegionSchema, hostnameSchema, iamRoleArnSchema, tenantIdSchema } from './ids';
 
 /** Where an AWS call goes: the account's fleet access role and a region. No credentials, ever. */
@@ -95,6 +96,12 @@ export const tenantSpecSchema = z.strictObject({
       logRetentionDays: z.number().int(),
     })
     .optional(),
+  /**
+   * The tenant's named services (docs/services.md), the primary first (config/services.ts
+   * `primaryServiceOf`); absent for a tenant that runs its one default service from `image`,
+   * `replicas` and `service`, and in histories recorded before services existed.
+   */
+  services: z.array(resolvedServiceSchema).optional(),
   healthCheckUrl: z.string().optional(),
   alarmNames: z.array(z.string()),
   /** How many pre-release snapshots of this tenant to keep, and for how long (fleet config `snapshots.preRelease`). */

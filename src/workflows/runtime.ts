@@ -2,8 +2,9 @@ import type { EcsActivities } from '../activities/runtime/ecs';
 import type { EcsReleaseActivities, EcsReleaseInspection, EcsReleasePreparation } from '../activities/runtime/ecs-release';
 import type { KubernetesActivities } from '../activities/runtime/kubernetes';
 import type {
-  ApplyResult, Colour, ColourStates, CurrentWorkload, DeployResult, EcsColourActivities, KubernetesColourActivities, RolloutStatus, WorkloadSpec,
+  ApplyResult, Colour, ColourStates, CurrentWorkload, DeployResult, EcsColourActivities, KubernetesColourActivities, ReleaseTarget, RolloutStatus, WorkloadSpec,
 } from '../activities/runtime/types';
+import { primaryServiceOf } from '../shared/config/services';
 import type { AwsTarget, TenantSpec } from '../shared/tenant-spec';
 import { activitiesFor } from './activity-options';
 
@@ -11,10 +12,14 @@ import { activitiesFor } from './activity-options';
 export interface TenantRuntime {
   /** Creates or updates the whole workload (provisioning). */
   apply(workload: WorkloadSpec): Promise<ApplyResult>;
-  /** Changes only the image tag, keeping everything else (release deploy and rollback). */
-  setVersion(version: string): Promise<ApplyResult>;
+  /**
+   * Changes only the image tag, keeping everything else (release deploy and rollback); with a
+   * target (a tenant with services, a manifest: shared/release/manifest.ts) every service's image
+   * and the manifest's variables.
+   */
+  setVersion(version: string, target?: ReleaseTarget): Promise<ApplyResult>;
   /** setVersion and waitForRollout in one activity: one round trip fewer for a release's deploy. */
-  deploy(version: string): Promise<DeployResult>;
+  deploy(version: string, target?: ReleaseTarget): Promise<DeployResult>;
   /** Waits until the latest change is rolled out or can no longer succeed; a failed rollout is returned, not thrown. */
   waitForRollout(): Promise<RolloutStatus>;
   current(): Promise<CurrentWorkload | undefined>;
@@ -39,23 +44,26 @@ export interface TenantRuntime {
       stack: { target: AwsTarget; stackName: string },
       deploy: { version: string; snapshot: { identifier: string; tags: Record<string, string> }; prune?: { keep: number; maxAgeMs: number } },
     ): Promise<EcsReleasePreparation>;
-    deployAndRecord(version: string, record: { target: AwsTarget }): Promise<DeployResult>;
+    deployAndRecord(version: string, record: { target: AwsTarget }, release?: ReleaseTarget): Promise<DeployResult>;
   };
 }
 
 export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
   const runtime = tenant.runtime;
   const tenantId = tenant.id;
+  // The services beside the primary, whose objects the activities wait for, read and delete too (docs/services.md).
+  const services = tenant.services ? { services: tenant.services.filter((s) => s !== primaryServiceOf(tenant.services!)).map((s) => s.name) } : {};
+  const withTarget = (target: ReleaseTarget | undefined) => (target ? { target } : {});
   if (runtime.kind === 'ecs') {
     const ecs = activitiesFor<EcsActivities>();
     const ecsRelease = activitiesFor<EcsReleaseActivities>();
     const ecsColours = activitiesFor<EcsColourActivities>();
     return {
       apply: (workload) => ecs.ecsApplyWorkload({ runtime, workload }),
-      setVersion: (version) => ecs.ecsSetVersion({ runtime, tenantId, image: tenant.image, version }),
-      deploy: (version) => ecs.ecsDeployVersion({ runtime, tenantId, image: tenant.image, version }),
-      waitForRollout: () => ecs.ecsWaitForRollout({ runtime, tenantId }),
-      current: () => ecs.ecsCurrentWorkload({ runtime, tenantId }),
+      setVersion: (version, target) => ecs.ecsSetVersion({ runtime, tenantId, image: tenant.image, version, ...withTarget(target) }),
+      deploy: (version, target) => ecs.ecsDeployVersion({ runtime, tenantId, image: tenant.image, version, ...withTarget(target) }),
+      waitForRollout: () => ecs.ecsWaitForRollout({ runtime, tenantId, ...services }),
+      current: () => ecs.ecsCurrentWorkload({ runtime, tenantId, ...services }),
       remove: () => ecs.ecsDeleteWorkload({ runtime, tenantId }),
       colours: {
         deploy: (colour, version, targetGroupArn) =>
@@ -66,7 +74,7 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
       releaseSteps: {
         inspect: ({ target, stackName }) => ecsRelease.ecsInspectForRelease({ runtime, tenantId, target, stackName }),
         prepare: ({ target, stackName }, deploy) => ecsRelease.ecsPrepareRelease({ runtime, tenantId, target, stackName, ...deploy }),
-        deployAndRecord: (version, { target }) => ecsRelease.ecsDeployAndRecord({ runtime, tenantId, image: tenant.image, version, target }),
+        deployAndRecord: (version, { target }, release) => ecsRelease.ecsDeployAndRecord({ runtime, tenantId, image: tenant.image, version, target, ...(release ? { release } : {}) }),
       },
     };
   }
@@ -75,10 +83,10 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
   const k8sColours = activitiesFor<KubernetesColourActivities>({ taskQueue: runtime.taskQueue });
   return {
     apply: (workload) => k8s.k8sApplyWorkload({ runtime, workload }),
-    setVersion: (version) => k8s.k8sSetVersion({ runtime, tenantId, image: tenant.image, version }),
-    deploy: (version) => k8s.k8sDeployVersion({ runtime, tenantId, image: tenant.image, version }),
-    waitForRollout: () => k8s.k8sWaitForRollout({ runtime, tenantId }),
-    current: () => k8s.k8sCurrentWorkload({ runtime, tenantId }),
+    setVersion: (version, target) => k8s.k8sSetVersion({ runtime, tenantId, image: tenant.image, version, ...withTarget(target) }),
+    deploy: (version, target) => k8s.k8sDeployVersion({ runtime, tenantId, image: tenant.image, version, ...withTarget(target) }),
+    waitForRollout: () => k8s.k8sWaitForRollout({ runtime, tenantId, ...services }),
+    current: () => k8s.k8sCurrentWorkload({ runtime, tenantId, ...services }),
     remove: () => k8s.k8sDeleteWorkload({ runtime, tenantId }),
     colours: {
       deploy: (colour, version, targetGroupArn) =>

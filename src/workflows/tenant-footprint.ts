@@ -1,6 +1,8 @@
 import type { DnsRecordsInput } from '../activities/route53';
-import type { TrafficWeights, WorkloadSpec } from '../activities/runtime/types';
+import type { ReleaseTarget, ServiceWorkload, TrafficWeights, WorkloadSpec } from '../activities/runtime/types';
+import { splitImageReference } from '../shared/release/manifest';
 import { serviceSchema } from '../shared/config/service';
+import { DEFAULT_SERVICE_NAME, primaryServiceOf, type ResolvedService } from '../shared/config/services';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { loadBalancerFullName } from '../shared/rule-priority';
 import type { TenantSpec } from '../shared/tenant-spec';
@@ -136,19 +138,61 @@ export function trafficStackParametersFor(
  * The workload provisioning applies: the tenant's image at `version`, its configuration from the
  * tenant stack's outputs, and, once it has a traffic stack, that stack's target group (and for ECS
  * the execution role, log group and task size). Also what `tenantctl tenant diff` compares against.
+ * A tenant with services (docs/services.md), or one whose recorded release came with a manifest
+ * (`release`), gets each service's image, command, variables and secrets too.
  */
 export function workloadSpecFor(
   tenant: TenantSpec,
-  { version, stackOutputs, trafficOutputs }: { version: string; stackOutputs: Record<string, string>; trafficOutputs: Record<string, string> },
+  { version, stackOutputs, trafficOutputs, release }: { version: string; stackOutputs: Record<string, string>; trafficOutputs: Record<string, string>; release?: ReleaseTarget },
 ): WorkloadSpec {
-  return {
+  const config = workloadConfigFrom(tenant, stackOutputs);
+  const workload: WorkloadSpec = {
     tenantId: tenant.id,
     image: tenant.image,
     version,
     replicas: tenant.replicas,
-    config: workloadConfigFrom(tenant, stackOutputs),
+    config,
     appRoleArn: stackOutputs.AppRoleArn,
     ...(trafficOutputs.TargetGroupArn ? trafficWorkloadFields(tenant, trafficOutputs) : {}),
+  };
+  if (!tenant.services && !release) return workload;
+  const services: ResolvedService[] = tenant.services ?? [
+    { name: DEFAULT_SERVICE_NAME, image: tenant.image, environment: {}, secrets: {}, cpu: serviceOf(tenant).cpu, memory: serviceOf(tenant).memory, replicas: tenant.replicas, traffic: true },
+  ];
+  const primary = primaryServiceOf(services);
+  const running = (service: ResolvedService) => {
+    const target = release?.services.find((s) => s.name === service.name);
+    const running = target ? splitImageReference(target.image) : { image: service.image, version };
+    const environment: Record<string, string> = { ...config, ...service.environment };
+    for (const [variable, value] of Object.entries(target?.environment ?? {})) {
+      if (value === null) delete environment[variable];
+      else environment[variable] = value;
+    }
+    return { ...running, config: environment };
+  };
+  const others = services.filter((s) => s !== primary).map(
+    (service): ServiceWorkload => ({
+      name: service.name,
+      ...running(service),
+      ...(service.command ? { command: service.command } : {}),
+      secrets: service.secrets,
+      replicas: service.replicas,
+      cpu: service.cpu,
+      memory: service.memory,
+      ...(service.healthCheck ? { healthCheck: service.healthCheck } : {}),
+    }),
+  );
+  return {
+    ...workload,
+    ...running(primary),
+    replicas: primary.replicas,
+    serviceName: primary.name,
+    ...(primary.command ? { command: primary.command } : {}),
+    ...(Object.keys(primary.secrets).length > 0 ? { secrets: primary.secrets } : {}),
+    ...(primary.healthCheck ? { healthCheck: primary.healthCheck } : {}),
+    ...(tenant.runtime.kind === 'ecs' ? { cpu: primary.cpu, memory: primary.memory } : {}),
+    ...(others.length > 0 ? { services: others } : {}),
+    releaseVersion: release?.version ?? version,
   };
 }
 

@@ -6,7 +6,7 @@ import { createRdsActivities } from '../rds';
 import { createSsmActivities } from '../ssm';
 import type { TemplateStore } from '../templates';
 import { createEcsActivities, type EcsRuntime } from './ecs';
-import type { CurrentWorkload, DeployResult } from './types';
+import type { CurrentWorkload, DeployResult, ReleaseTarget } from './types';
 
 export interface EcsReleaseInspection {
   /** Absent when the tenant has no service yet. */
@@ -89,7 +89,7 @@ export function createEcsReleaseActivities(deps: { aws: AwsClients; templates: T
      * the set and the write compare before they change anything, and the wait of a finished
      * rollout returns at once. A rollout that is not ready records nothing.
      */
-    async ecsDeployAndRecord(input: { runtime: EcsRuntime; tenantId: string; image: string; version: string; target: AwsTarget; timeoutMs?: number }): Promise<DeployResult> {
+    async ecsDeployAndRecord(input: { runtime: EcsRuntime; tenantId: string; image: string; version: string; target: AwsTarget; release?: ReleaseTarget; timeoutMs?: number }): Promise<DeployResult> {
       const { target, ...deploy } = input;
       // The rollout's wait heartbeats from here on (awsWait: a heartbeat timeout).
       heartbeat({ step: 'deploy' });

@@ -14,7 +14,7 @@ import { ErrorType, permanentFailure, retryableFailure } from '../../shared/erro
 import type { RuntimeSpec } from '../../shared/tenant-spec';
 import type { AwsClients } from '../aws/clients';
 import { pollWithHeartbeat } from '../poll';
-import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type DeployResult, type RolloutStatus, type WorkloadChange, type WorkloadPreview, type WorkloadSpec } from './types';
+import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type DeployResult, type ReleaseTarget, type RolloutStatus, type WorkloadChange, type WorkloadPreview, type WorkloadSpec } from './types';
 
 export type EcsRuntime = Extract<RuntimeSpec, { kind: 'ecs' }>;
 
@@ -220,7 +220,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
      * copied from the running one. A retry reuses the family's latest revision when it already
      * carries the wanted image (the first attempt registered it but did not update the service).
      */
-    async ecsSetVersion({ runtime, tenantId, image, version }: { runtime: EcsRuntime; tenantId: string; image: string; version: string }): Promise<ApplyResult> {
+    async ecsSetVersion({ runtime, tenantId, image, version }: { runtime: EcsRuntime; tenantId: string; image: string; version: string; target?: ReleaseTarget }): Promise<ApplyResult> {
       const ecs = aws.ecs(runtime.aws);
       const wanted = imageRef({ image, version });
       const services = await describeServices(runtime, [serviceName(tenantId), greenServiceName(tenantId)]);
@@ -245,7 +245,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
     },
 
     /** Waits until the primary deployment completes; a failed rollout is returned, not thrown, so the caller can roll back. */
-    async ecsWaitForRollout({ runtime, tenantId, timeoutMs }: { runtime: EcsRuntime; tenantId: string; timeoutMs?: number }): Promise<RolloutStatus> {
+    async ecsWaitForRollout({ runtime, tenantId, timeoutMs }: { runtime: EcsRuntime; tenantId: string; services?: string[]; timeoutMs?: number }): Promise<RolloutStatus> {
       const service = await pollWithHeartbeat({
         what: `ECS service ${serviceName(tenantId)} rollout`,
         read: () => describeService(runtime, tenantId),
@@ -261,7 +261,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       return rolloutOf(service);
     },
 
-    async ecsCurrentWorkload({ runtime, tenantId }: { runtime: EcsRuntime; tenantId: string }): Promise<CurrentWorkload | undefined> {
+    async ecsCurrentWorkload({ runtime, tenantId }: { runtime: EcsRuntime; tenantId: string; services?: string[] }): Promise<CurrentWorkload | undefined> {
       const services = await describeServices(runtime, [serviceName(tenantId), greenServiceName(tenantId)]);
       const blue = services.get(serviceName(tenantId));
       const green = services.get(greenServiceName(tenantId));
@@ -306,7 +306,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
      * A release's deploy in one activity: set the version, then wait for its rollout. Safe to
      * retry as a whole: the set compares before it writes, so a retry only waits again.
      */
-    async ecsDeployVersion(input: { runtime: EcsRuntime; tenantId: string; image: string; version: string; timeoutMs?: number }): Promise<DeployResult> {
+    async ecsDeployVersion(input: { runtime: EcsRuntime; tenantId: string; image: string; version: string; target?: ReleaseTarget; timeoutMs?: number }): Promise<DeployResult> {
       const { changed } = await activities.ecsSetVersion(input);
       return { ...(await activities.ecsWaitForRollout(input)), changed };
     },

@@ -28,6 +28,7 @@ import {
   type ApplyResult,
   type CurrentWorkload,
   type DeployResult,
+  type ReleaseTarget,
   type RolloutStatus,
   type WorkloadChange,
   type WorkloadObjectPreview,
@@ -334,7 +335,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     },
 
     /** Moves the app container to `image:version` and touches nothing else; no write when it already runs that image. */
-    async k8sSetVersion(input: { runtime: KubernetesRuntime; tenantId: string; image: string; version: string }): Promise<ApplyResult> {
+    async k8sSetVersion(input: { runtime: KubernetesRuntime; tenantId: string; image: string; version: string; target?: ReleaseTarget }): Promise<ApplyResult> {
       const { tenantId, image, version } = accept(setVersionInputSchema, input, 'k8sSetVersion');
       const ref = deploymentRef(tenantId);
       const current = await readDeployment(tenantId);
@@ -361,7 +362,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
      * exceeded its progress deadline. A failed rollout is returned (with the reason) so the
      * caller can roll back; only a wait that outlives `timeoutMs` throws.
      */
-    async k8sWaitForRollout(input: { runtime: KubernetesRuntime; tenantId: string; timeoutMs?: number }): Promise<RolloutStatus> {
+    async k8sWaitForRollout(input: { runtime: KubernetesRuntime; tenantId: string; services?: string[]; timeoutMs?: number }): Promise<RolloutStatus> {
       const { tenantId, timeoutMs = 15 * 60_000 } = accept(waitInputSchema, input, 'k8sWaitForRollout');
       return followRollout(tenantId, undefined, timeoutMs);
     },
@@ -372,7 +373,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
      * release retired blue), else blue, the Deployment every tenant has. While both run (a
      * retention) that is blue: only the listener rule's weights tell which one users reach.
      */
-    async k8sCurrentWorkload(input: { runtime: KubernetesRuntime; tenantId: string; colour?: Colour }): Promise<CurrentWorkload | undefined> {
+    async k8sCurrentWorkload(input: { runtime: KubernetesRuntime; tenantId: string; colour?: Colour; services?: string[] }): Promise<CurrentWorkload | undefined> {
       const { tenantId, colour } = accept(currentInputSchema, input, 'k8sCurrentWorkload');
       let deployment = await readDeployment(tenantId, colour);
       if (colour === undefined && (deployment?.spec?.replicas ?? 1) === 0) {
@@ -597,7 +598,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
      * A release's deploy in one activity: set the version, then follow its rollout. Safe to
      * retry as a whole: the set writes only when the image differs, so a retry only waits again.
      */
-    async k8sDeployVersion(input: { runtime: KubernetesRuntime; tenantId: string; image: string; version: string; timeoutMs?: number }): Promise<DeployResult> {
+    async k8sDeployVersion(input: { runtime: KubernetesRuntime; tenantId: string; image: string; version: string; target?: ReleaseTarget; timeoutMs?: number }): Promise<DeployResult> {
       const { runtime, tenantId, image, version, timeoutMs } = input;
       const { changed } = await activities.k8sSetVersion({ runtime, tenantId, image, version });
       return { ...(await activities.k8sWaitForRollout({ runtime, tenantId, ...(timeoutMs !== undefined ? { timeoutMs } : {}) })), changed };

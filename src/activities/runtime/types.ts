@@ -33,6 +33,70 @@ export interface WorkloadSpec {
   logGroupName?: string;
   cpu?: number;
   memory?: number;
+  /**
+   * Services (docs/services.md), set only for a tenant whose config declares them: this workload
+   * is the primary service (`serviceName`), with its own command, secrets and container health
+   * check; `services` are the others, each its own ECS service (`tenant-<id>-<name>`) or
+   * Kubernetes Deployment (`<name>`), sharing the tenant's role, groups and configuration.
+   */
+  serviceName?: string;
+  command?: string[];
+  /** Environment variable → ARN of an SSM parameter or a Secrets Manager secret: the runtime resolves it when a container starts; the worker never reads a value. */
+  secrets?: Record<string, string>;
+  healthCheck?: ContainerHealthCheck;
+  services?: ServiceWorkload[];
+  /**
+   * The release version when it is not the primary's image tag (a manifest's images carry their own
+   * tags): the containers get it as TENANT_FLEET_VERSION, which `current()` reads before the tag.
+   */
+  releaseVersion?: string;
+}
+
+/** A service's container-level health check (config/services.ts `containerHealthCheckSchema`). */
+export interface ContainerHealthCheck {
+  command: string[];
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  retries: number;
+  startPeriodSeconds: number;
+}
+
+/** One of a tenant's services other than the primary: no load balancer, no colours. */
+export interface ServiceWorkload {
+  name: string;
+  /** Repository without tag, and the tag it runs (from the release's manifest, else the version). */
+  image: string;
+  version: string;
+  command?: string[];
+  /** The tenant's configuration with the service's own environment over it. */
+  config: Record<string, string>;
+  secrets: Record<string, string>;
+  replicas: number;
+  cpu: number;
+  memory: number;
+  healthCheck?: ContainerHealthCheck;
+}
+
+/** Where a release's version is recorded on each container when the primary's tag is not it. */
+export const VERSION_VARIABLE = 'TENANT_FLEET_VERSION';
+
+/** What a release sets on one service: its image and the manifest's configuration changes. */
+export interface ServiceTarget {
+  name: string;
+  /** `repo:tag`. */
+  image: string;
+  /** Variables the manifest sets for this service, or removes (null), over its configuration. */
+  environment?: Record<string, string | null>;
+}
+
+/**
+ * A release on a tenant with services or from a manifest (docs/services.md): every service's
+ * target, the primary first. A runtime given one sets each service's image and variables, and
+ * VERSION_VARIABLE to `version` on every container; without one it sets the primary's tag only.
+ */
+export interface ReleaseTarget {
+  version: string;
+  services: ServiceTarget[];
 }
 
 export interface ApplyResult {
@@ -55,8 +119,11 @@ export type DeployResult = RolloutStatus & { changed: boolean };
 
 export interface CurrentWorkload {
   image: string;
+  /** The primary's VERSION_VARIABLE when set, else its image tag. */
   version: string;
   revision: string;
+  /** On a tenant with services: each service's running `repo:tag`, by name (absent for one not created yet). */
+  services?: Record<string, string>;
 }
 
 /** One difference between the live workload and what provisioning would apply. */

@@ -1,6 +1,7 @@
 import { ErrorType } from '../errors';
 import type { AwsTarget, TenantSpec } from '../tenant-spec';
 import { workloadNetworkOf } from './reachability';
+import { resolveServices } from './services';
 import type { Account, FleetConfig } from './schema';
 
 /** Thrown for requests about tenants the fleet config does not know. */
@@ -66,6 +67,13 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
     };
   }
 
+  const services = resolveServices(
+    environment.services,
+    tenant.services,
+    { image: tenant.image, replicas: tenant.replicas, cpu: tenant.service.cpu, memory: tenant.service.memory },
+    { tenantId: tenant.id, accountId: account.accountId, region: tenant.region },
+  );
+
   // Only a tenant with a traffic stack gets a workload group: the stack makes it.
   const workloadVpcId = loadBalancer ? workloadNetworkOf(config, tenant)?.vpcId : undefined;
 
@@ -85,6 +93,7 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
     loadBalancer,
     ...(workloadVpcId ? { workloadVpcId } : {}),
     service: tenant.service,
+    ...(services ? { services } : {}),
     healthCheckUrl: tenant.healthCheckUrl,
     alarmNames: tenant.alarmNames,
     snapshotRetention: retentionFor(config, environment.production),

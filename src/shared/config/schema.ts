@@ -5,6 +5,7 @@ import { unreachableDatabase, workloadNetworkOf } from './reachability';
 import { serviceSchema } from './service';
 import { freezeSchema, maintenanceWindowsSchema } from './maintenance';
 import { migrationSchema } from './migration';
+import { resolveServices, servicesProblems, servicesSchema } from './services';
 import { NOTIFICATION_EVENTS } from '../notifications/events';
 import {
   awsAccountIdSchema,
@@ -70,6 +71,8 @@ export const environmentSchema = z.strictObject({
   maintenanceWindows: maintenanceWindowsSchema.optional(),
   /** The migration command of its tenants' releases (docs/releases.md, "Migrations"); a tenant's own replaces it. */
   migration: migrationSchema.optional(),
+  /** The services its tenants run, with defaults (docs/services.md); a tenant's entry of the same name overrides them field by field. */
+  services: servicesSchema.optional(),
 });
 
 export const accountSchema = z.strictObject({
@@ -214,6 +217,9 @@ export const tenantSchema = z.strictObject({
   service: serviceSchema.prefault({}),
   /** Replaces the environment's migration command for this tenant's releases. */
   migration: migrationSchema.optional(),
+  /** Its services beside (and over) its environment's (docs/services.md); none declared anywhere: one service, "web", taking the traffic. */
+  services: servicesSchema.optional(),
+  /** The repository of every service that names no image of its own. */
   image: z.string().min(1).regex(/^[^:@\s]+$/, 'expected an image repository without a tag, such as "ghcr.io/acme/app"'),
   /** Kubernetes only: values over the environment's chartValues. */
   chartValues: chartValuesSchema.optional(),
@@ -511,6 +517,16 @@ export const fleetConfigSchema = z
         });
       }
       checkWorkloadNetwork(ctx, config, tenant, i, lb);
+      const environment = config.environments.find((e) => e.name === tenant.environment);
+      const services = resolveServices(
+        environment?.services,
+        tenant.services,
+        { image: tenant.image, replicas: tenant.replicas, cpu: tenant.service.cpu, memory: tenant.service.memory },
+        { tenantId: tenant.id, accountId: account?.accountId ?? '000000000000', region: tenant.region },
+      );
+      for (const [path, message] of services ? servicesProblems(services, tenant.loadBalancer !== undefined) : []) {
+        ctx.addIssue({ code: 'custom', path: ['tenants', i, ...path], message });
+      }
       tenant.hostnames.forEach((hostname, j) => {
         const owner = hostnameOwners.get(hostname);
         if (owner !== undefined) {
