@@ -524,7 +524,7 @@ export const fleetConfigSchema = z
         { image: tenant.image, replicas: tenant.replicas, cpu: tenant.service.cpu, memory: tenant.service.memory },
         { tenantId: tenant.id, accountId: account?.accountId ?? '000000000000', region: tenant.region },
       );
-      for (const [path, message] of services ? servicesProblems(services, tenant.loadBalancer !== undefined) : []) {
+      for (const [path, message] of services ? servicesProblems(services, tenant.loadBalancer !== undefined, tenant.service) : []) {
         ctx.addIssue({ code: 'custom', path: ['tenants', i, ...path], message });
       }
       tenant.hostnames.forEach((hostname, j) => {

@@ -191,7 +191,7 @@ export function resolveServices(
  * Problems with a tenant's resolved services, as [path within `tenants[i]`, message]: the fleet
  * schema reports them with the tenant's path. `hasLoadBalancer`: exactly one service must take traffic.
  */
-export function servicesProblems(services: ResolvedService[], hasLoadBalancer: boolean): [PropertyKey[], string][] {
+export function servicesProblems(services: ResolvedService[], hasLoadBalancer: boolean, defaults?: Pick<ServiceDefaults, 'cpu' | 'memory'>): [PropertyKey[], string][] {
   const problems: [PropertyKey[], string][] = [];
   const traffic = services.filter((s) => s.traffic).map((s) => s.name);
   if (hasLoadBalancer && traffic.length !== 1) {
@@ -199,7 +199,9 @@ export function servicesProblems(services: ResolvedService[], hasLoadBalancer: b
   }
   if (!hasLoadBalancer && traffic.length > 1) problems.push([['services'], `expected at most one service with "traffic: true"; ${traffic.join(', ')} have it`]);
   for (const service of services) {
-    const size = fargateSizeProblem(service.cpu, service.memory);
+    // A size inherited from the tenant's `service` is reported there.
+    const inherited = defaults !== undefined && service.traffic && service.cpu === defaults.cpu && service.memory === defaults.memory;
+    const size = inherited ? undefined : fargateSizeProblem(service.cpu, service.memory);
     if (size) problems.push([['services', service.name, 'memory'], size]);
     const both = Object.keys(service.secrets).filter((variable) => Object.hasOwn(service.environment, variable));
     if (both.length > 0) problems.push([['services', service.name, 'secrets'], `${both.join(', ')} also set in "environment"; a variable comes from one or the other`]);
