@@ -1,5 +1,8 @@
 import { DeleteParametersCommand, GetParametersCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { ErrorType, permanentFailure } from '../shared/errors';
+import { PREVIOUS_RELEASE_PARAMETER, RELEASE_PARAMETER, releaseTargetSchema, type ReleaseRecord } from '../shared/release/record';
 import type { AwsTarget } from '../shared/tenant-spec';
+import { describeIssues } from '../shared/validation';
 import type { AwsClients } from './aws/clients';
 
 export interface PutParametersInput {
@@ -35,6 +38,32 @@ export function createSsmActivities({ aws }: { aws: AwsClients }) {
         written.push(fullName);
       }
       return { written, unchanged };
+    },
+
+    /**
+     * The tenant's recorded release targets (shared/release/record.ts); either absent when never
+     * written. A record that does not parse is refused naming the parameter: a rollback must not
+     * guess what the tenant ran.
+     */
+    async readReleaseRecord(input: { target: AwsTarget; tenantId: string }): Promise<ReleaseRecord> {
+      const prefix = parameterPrefix(input.tenantId);
+      const { Parameters = [] } = await aws.ssm(input.target).send(new GetParametersCommand({ Names: [prefix + RELEASE_PARAMETER, prefix + PREVIOUS_RELEASE_PARAMETER] }));
+      const parse = (name: string) => {
+        const value = Parameters.find((p) => p.Name === prefix + name)?.Value;
+        if (value === undefined) return undefined;
+        let json: unknown;
+        try {
+          json = JSON.parse(value);
+        } catch (error) {
+          throw permanentFailure(ErrorType.InvalidInput, `${prefix + name}: expected a release target as JSON (got ${JSON.stringify(value.slice(0, 80))})`, { cause: error });
+        }
+        const parsed = releaseTargetSchema.safeParse(json);
+        if (!parsed.success) throw permanentFailure(ErrorType.InvalidInput, `${prefix + name} is not a release target: ${describeIssues(parsed.error.issues, json).join('; ')}`);
+        return parsed.data;
+      };
+      const release = parse(RELEASE_PARAMETER);
+      const previous = parse(PREVIOUS_RELEASE_PARAMETER);
+      return { ...(release ? { release } : {}), ...(previous ? { previous } : {}) };
     },
 
     async deleteTenantParameters(input: { target: AwsTarget; tenantId: string; names: string[] }): Promise<{ deleted: string[] }> {

@@ -139,6 +139,7 @@ export const ACTIVITY_OPTIONS = {
   // SSM
   putTenantParameters: awsCall,
   deleteTenantParameters: awsCall,
+  readReleaseRecord: awsCall,
   // ECS
   ecsApplyWorkload: awsCall,
   ecsSetVersion: awsCall,

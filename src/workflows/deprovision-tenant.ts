@@ -6,6 +6,7 @@ import type { SsmActivities } from '../activities/ssm';
 import type { TemporalActivities } from '../activities/temporal';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import { stackNameFor } from '../shared/ids';
+import { PREVIOUS_RELEASE_PARAMETER, RELEASE_PARAMETER } from '../shared/release/record';
 import { reconcileForTenant } from '../shared/messages/certificates';
 import {
   deprovisionTenantInputSchema,
@@ -116,7 +117,7 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
     if (trafficLast) await deleteTraffic();
 
     await steps.run('parameters', () =>
-      ssm.deleteTenantParameters({ target: tenant.aws, tenantId: tenant.id, names: ['workload/version', 'workload/runtime', 'hostnames'] }),
+      ssm.deleteTenantParameters({ target: tenant.aws, tenantId: tenant.id, names: ['workload/version', 'workload/runtime', 'hostnames', RELEASE_PARAMETER, PREVIOUS_RELEASE_PARAMETER] }),
     );
     // Last: the certificates workflow retires the tenant's names (replacement attached before anything is removed).
     const certificates = reconcileForTenant(tenant, true);

@@ -40,6 +40,13 @@ const temporal = activitiesFor<TemporalActivities>();
 const elb = activitiesFor<Elbv2Activities>();
 const listenerRule = activitiesFor<ListenerRuleActivities>();
 
+/**
+ * Re-provisioning a running tenant keeps what its last release set (docs/releases.md, "Release
+ * manifests"): the recorded target's images and variables, when it names the version the tenant
+ * runs. Runs before it applied each service's repository at the version.
+ */
+export const PROVISION_KEEPS_RELEASE_PATCH = 'provision-keeps-release';
+
 const STEPS = ['lock', 'traffic', 'stack', 'parameters', 'workload', 'dns', 'certificates'];
 
 /**
@@ -139,6 +146,8 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
 
       const current = await runtime.current();
       const version = current?.version ?? input.initialVersion;
+      const record = current && !fresh && patched(PROVISION_KEEPS_RELEASE_PATCH) ? await ssm.readReleaseRecord({ target: tenant.aws, tenantId: tenant.id }) : undefined;
+      const release = record?.release?.version === version ? record.release : undefined;
       await steps.run(
         'parameters',
         async () => {
@@ -153,7 +162,7 @@ export async function provisionTenant(rawInput: ProvisionTenantInput): Promise<P
         'workload',
         async () => {
           if (fresh) steps.onCompensate('workload', () => runtime.remove());
-          const applied = await runtime.apply(workloadSpecFor(tenant, { version, stackOutputs: deployed.outputs, trafficOutputs: traffic }));
+          const applied = await runtime.apply(workloadSpecFor(tenant, { version, stackOutputs: deployed.outputs, trafficOutputs: traffic, ...(release ? { release } : {}) }));
           const rollout = await runtime.waitForRollout();
           if (!rollout.ready) {
             throw permanentFailure(ErrorType.RolloutFailed, `workload of tenant ${tenant.id} (${tenant.runtime.kind} ${tenant.runtime.cluster}) did not become ready: ${rollout.failureReason ?? 'unknown reason'}`);

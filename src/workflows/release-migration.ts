@@ -18,10 +18,17 @@ export const MIGRATION_PATCH = 'release-tenant-migration';
  * leaves room for the task to start and its output to be read after the timeout; the
  * schedule-to-close, for one retry after a lost worker (which waits for the same run).
  */
-export function runMigration(tenant: TenantSpec, releaseId: string, version: string, migration: NonNullable<ReleaseTenantInput['migration']>): Promise<MigrationRun> {
+export function runMigration(
+  tenant: TenantSpec,
+  releaseId: string,
+  version: string,
+  migration: NonNullable<ReleaseTenantInput['migration']>,
+  /** With a release target: the primary service's repository and tag from it (the tag need not be `version`). */
+  primary?: { image: string; version: string },
+): Promise<MigrationRun> {
   const { command, timeoutMs } = migration;
   const options = { startToCloseTimeout: timeoutMs + 10 * 60_000, scheduleToCloseTimeout: 2 * timeoutMs + 30 * 60_000 };
-  const run = { tenantId: tenant.id, releaseId, image: tenant.image, version, command, timeoutMs };
+  const run = { tenantId: tenant.id, releaseId, image: primary?.image ?? tenant.image, version: primary?.version ?? version, command, timeoutMs };
   const runtime = tenant.runtime;
   if (runtime.kind === 'ecs') return activitiesFor<EcsMigrationActivities>(options).ecsRunMigration({ runtime, ...run });
   return activitiesFor<KubernetesMigrationActivities>({ taskQueue: runtime.taskQueue, ...options }).k8sRunMigration({ runtime, ...run });

@@ -29,7 +29,10 @@ import {
 import { blueGreenDeploy, blueGreenRevert } from './blue-green';
 import { EnvironmentKey, ReleaseIdKey, TenantIdKey } from '../shared/search-attributes';
 import type { TenantSpec } from '../shared/tenant-spec';
-import type { RolloutStatus } from '../activities/runtime/types';
+import type { ReleaseTarget, RolloutStatus } from '../activities/runtime/types';
+import { ErrorType, permanentFailure } from '../shared/errors';
+import { manifestProblems, releaseTargetFor, splitImageReference, uniformTargetFor } from '../shared/release/manifest';
+import { recordedTargetFor, releaseRecordParameters, type ReleaseRecord } from '../shared/release/record';
 import { activitiesFor, fleetCall } from './activity-options';
 import { trafficStackNameFor } from './tenant-footprint';
 import { tenantRuntime, type TenantRuntime } from './runtime';
@@ -100,6 +103,15 @@ export const LEAN_PATCH = 'release-tenant-lean';
  * without it (by releases recorded before it) replay the lean path.
  */
 export const MERGED_STEPS_PATCH = 'release-tenant-merged-steps';
+/**
+ * A release with a target (docs/releases.md, "Release manifests"): a tenant with services, or a
+ * release with a manifest. It reads the tenant's recorded targets with the workload, deploys every
+ * service's image and variables, records its target beside the version, and goes back to the
+ * previous target whole. Asked only by such runs, so every history without one replays unchanged.
+ */
+export const SERVICES_PATCH = 'release-tenant-services';
+/** Colours exist for the primary service only (docs/releases.md, "Release manifests"). */
+export const BLUE_GREEN_TARGET_REFUSAL = 'blue/green releases switch the primary service only: a tenant with services, or a release with a manifest, rolls';
 
 /**
  * One tenant in one release (ID `release/<releaseId>/tenant/<id>`), holding the tenant's lock:
@@ -181,6 +193,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     const tenant = await tenantSpec;
     const runtime = tenantRuntime(tenant);
     const merged = mergedSteps ? runtime.releaseSteps : undefined;
+    const release = releaseTargetOf(tenant, input);
     step('inspect');
     const stack = { target: tenant.aws, stackName: stackNameFor(tenantId) };
     const readOutputs = async () => (await cfn.getStackOutputs(stack)) ?? {};
@@ -191,24 +204,30 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     const prune = retention ? { keep: retention.keep - 1, maxAgeMs: retention.maxAgeMs } : undefined;
     // A deploy's reads, the pruning of older snapshots and its snapshot in one step; in maintenance
     // mode the snapshot waits for the maintenance page, so the reads go alone.
+    // With a target, the tenant's recorded targets come with the workload: what a rollback goes back to.
+    const readRelease = release ? { readRelease: true } : {};
+    const readRecord = (): Promise<ReleaseRecord | undefined> => (release ? ssm.readReleaseRecord({ target: tenant.aws, tenantId }) : Promise.resolve(undefined));
     const prepared =
       merged && input.mode === 'deploy' && !maintenance.asked
-        ? await merged.prepare(stack, { version: input.version, snapshot: { identifier: snapshotId(), tags: snapshotTags }, ...(prune ? { prune } : {}) })
+        ? await merged.prepare({ ...stack, ...readRelease }, { version: input.version, snapshot: { identifier: snapshotId(), tags: snapshotTags }, ...(prune ? { prune } : {}) })
         : undefined;
-    const [current, stackOutputs] = prepared
-      ? [prepared.current, prepared.outputs ?? {}]
+    const [current, stackOutputs, record] = prepared
+      ? ([prepared.current, prepared.outputs ?? {}, prepared.record] as const)
       : merged
-        ? await merged.inspect(stack).then(({ current, outputs }) => [current, outputs ?? {}] as const)
+        ? await merged.inspect({ ...stack, ...readRelease }).then(({ current, outputs, record }) => [current, outputs ?? {}, record] as const)
         : fewerRoundTrips
-          ? await Promise.all([runtime.current(), readOutputs()])
-          : [await runtime.current(), undefined];
+          ? await Promise.all([runtime.current(), readOutputs(), readRecord()])
+          : [await runtime.current(), undefined, await readRecord()];
+    /** What going back to `to` sets: the target recorded for that version, else each service's repository at it. */
+    const targetBack = (to: string): ReleaseTarget | undefined => (release ? (recordedTargetFor(record, to) ?? uniformTargetFor(tenant, to, release)) : undefined);
     if (!current) return { tenantId, status: 'skipped', reason: `tenant ${tenantId} has no workload: provision it first`, deployed: false };
     const outputs = stackOutputs ?? (await readOutputs());
     /** The stack before this release changed it (a release carrying the template), once its change set was sent to execute. */
     let stackBefore: PreviousStack | undefined;
     const undo = (to: string, why: string, snapshot?: string, restore: Restore = { database: input.restoreDatabaseOnRollback }) =>
-      rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step, stackBefore });
+      rollBack({ runtime, tenant, outputs, to, toTarget: targetBack(to), why, snapshot, restore, step, stackBefore });
 
+    if (input.strategy && release) return { tenantId, status: 'skipped', reason: `not deployed: ${BLUE_GREEN_TARGET_REFUSAL}`, deployed: false };
     // Blue/green tenants go back by switching colours (docs/releases.md, "Blue/green"); a field only blue/green releases set.
     if (input.strategy && input.mode !== 'deploy') return blueGreenRevert({ input: { ...input, strategy: input.strategy }, tenant, runtime, step });
 
@@ -234,6 +253,7 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     }
 
     const previousVersion = current.version;
+    const previousTarget = targetBack(previousVersion);
     // A blue/green tenant's live colour decides (blue-green.ts): the version read here may be the idle one's.
     // A release carrying the template changes the stack of a tenant already on the version too.
     const template = input.template;
@@ -287,7 +307,8 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
         // The new version's schema change before it takes traffic; the old version keeps running meanwhile.
         if (input.migration && patched(MIGRATION_PATCH)) {
           step('migrate', `${input.migration.command.join(' ')} with ${input.version}`);
-          migration = await runMigration(tenant, releaseId, input.version, input.migration);
+          // With a target, the primary service's image from it: its tag need not be the version.
+          migration = await runMigration(tenant, releaseId, input.version, input.migration, release ? splitImageReference(release.services[0]!.image) : undefined);
           step('migrate', describeMigration(migration));
           if (!migration.succeeded) {
             failure = `migration failed: ${describeMigration(migration)}`;
@@ -301,11 +322,11 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
           rollout = { ready: true };
         } else if (merged) {
           // Also records the version once it is ready (the record step of the other paths).
-          rollout = await merged.deployAndRecord(input.version, { target: tenant.aws });
+          rollout = await merged.deployAndRecord(input.version, { target: tenant.aws, ...(previousTarget ? { previous: previousTarget } : {}) }, release);
         } else if (lean) {
-          rollout = await runtime.deploy(input.version);
+          rollout = await runtime.deploy(input.version, release);
         } else {
-          await runtime.setVersion(input.version);
+          await runtime.setVersion(input.version, release);
           rollout = await runtime.waitForRollout();
         }
         if (!rollout.ready) {
@@ -348,7 +369,8 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     }
     if (!merged) {
       step('record');
-      await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters: { 'workload/version': input.version } });
+      const parameters = release ? releaseRecordParameters(release, previousTarget) : { 'workload/version': input.version };
+      await ssm.putTenantParameters({ target: tenant.aws, tenantId, parameters });
     }
     // The stack's changes in the reason, so `tenantctl release status --tenant` shows them.
     const stackNote = stackChange ? { reason: `stack: ${describeChanges(stackChange.changes)} (change set ${stackChange.changeSet})`, infrastructure: stackChange } : {};
@@ -372,6 +394,8 @@ interface RollBackArgs {
   tenant: TenantSpec;
   outputs: Record<string, string>;
   to: string;
+  /** With a target (SERVICES_PATCH): every service's image and variables at `to`, recorded beside it. */
+  toTarget?: ReleaseTarget;
   why: string;
   snapshot?: string;
   restore: Restore;
@@ -381,7 +405,7 @@ interface RollBackArgs {
 }
 
 /** Back to `to`; never interrupted by a stop or a cancellation, so nothing is left half-way. */
-function rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step, stackBefore }: RollBackArgs): Promise<Pick<ReleaseTenantResult, 'tenantId' | 'status' | 'reason'>> {
+function rollBack({ runtime, tenant, outputs, to, toTarget, why, snapshot, restore, step, stackBefore }: RollBackArgs): Promise<Pick<ReleaseTenantResult, 'tenantId' | 'status' | 'reason'>> {
   return CancellationScope.nonCancellable(async () => {
     step('rollback', `to ${to}: ${why}`);
     try {
@@ -396,7 +420,7 @@ function rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step, 
         step('rollback', `to ${to}: ${why}; stack back to its previous template and parameters`);
         await restoreTenantStack(tenant, stackBefore);
       }
-      await redeploy(runtime, tenant, to, restored);
+      await redeploy(runtime, tenant, to, restored, toTarget);
       const rollout = await runtime.waitForRollout();
       // Whatever the rollout did, the tenant's data and stack are the restored cluster's now.
       const leftOver = await retireReplaced(tenant, restored);
@@ -404,7 +428,8 @@ function rollBack({ runtime, tenant, outputs, to, why, snapshot, restore, step, 
       if (!rollout.ready) {
         return { tenantId: tenant.id, status: 'rollback-failed', reason: `${why}; rollback to ${to} did not become ready: ${rollout.failureReason ?? 'not ready'}${also}` } as const;
       }
-      await ssm.putTenantParameters({ target: tenant.aws, tenantId: tenant.id, parameters: { 'workload/version': to } });
+      const parameters = toTarget ? releaseRecordParameters(toTarget) : { 'workload/version': to };
+      await ssm.putTenantParameters({ target: tenant.aws, tenantId: tenant.id, parameters });
       return { tenantId: tenant.id, status: 'rolled-back', reason: `${why}${also}` } as const;
     } catch (error) {
       return { tenantId: tenant.id, status: 'rollback-failed', reason: `${why}; rollback to ${to} failed: ${messageOf(error)}` } as const;
@@ -419,4 +444,19 @@ async function targetGroupOf(tenant: TenantSpec) {
   if (!outputs?.TargetGroupFullName || !outputs.LoadBalancerFullName) return undefined;
   const alarmNames = [outputs.TargetErrorsAlarmName, outputs.UnhealthyHostsAlarmName].filter((n): n is string => !!n);
   return { target: lb.aws, alarmNames, loadBalancerFullName: outputs.LoadBalancerFullName, targetGroupFullName: outputs.TargetGroupFullName };
+}
+
+/**
+ * The release's target on `tenant` (shared/release/manifest.ts), or undefined on the path every
+ * release took before services and manifests: a tenant without services released without one. A
+ * manifest that does not fit the tenant was refused by tenantctl; a run started by hand is refused here.
+ */
+function releaseTargetOf(tenant: TenantSpec, input: ReturnType<typeof releaseTenantInputSchema.parse>): ReleaseTarget | undefined {
+  if (!tenant.services && !input.manifest) return undefined;
+  const problems = input.manifest ? manifestProblems(input.manifest, tenant) : [];
+  if (problems.length > 0) {
+    throw permanentFailure(ErrorType.InvalidInput, `release ${input.releaseId}: manifest ${input.manifest!.version} does not fit tenant ${tenant.id}: ${problems.join('; ')}`, { details: problems });
+  }
+  const target = releaseTargetFor(tenant, input.version, input.manifest);
+  return target && patched(SERVICES_PATCH) ? target : undefined;
 }

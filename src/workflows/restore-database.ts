@@ -1,6 +1,7 @@
 import { patched } from '@temporalio/workflow';
 import type { CloudFormationActivities } from '../activities/cloudformation';
 import type { RdsActivities } from '../activities/rds';
+import type { ReleaseTarget } from '../activities/runtime/types';
 import type { TenantSpec } from '../shared/tenant-spec';
 import { activitiesFor } from './activity-options';
 import { trafficStackNameFor, workloadConfigFrom, workloadSpecFor } from './tenant-footprint';
@@ -58,13 +59,16 @@ export async function restoreDatabase({ tenant, outputs, snapshot, maxSnapshotAg
   return { outputs: state.outputs, changed: true, retired: restored.retiredClusterIdentifier };
 }
 
-/** The workload back on `version`, with the stack's current references when a restore changed them. */
-export async function redeploy(runtime: TenantRuntime, tenant: TenantSpec, version: string, restored?: RestoredDatabase) {
-  if (!restored?.changed) return runtime.setVersion(version);
+/**
+ * The workload back on `version` (with its release target when it has one: every service's image
+ * and variables), with the stack's current references when a restore changed them.
+ */
+export async function redeploy(runtime: TenantRuntime, tenant: TenantSpec, version: string, restored?: RestoredDatabase, target?: ReleaseTarget) {
+  if (!restored?.changed) return runtime.setVersion(version, target);
   if (patched(RESTORE_KEEPS_TRAFFIC_PATCH)) {
     const lb = tenant.loadBalancer;
     const trafficOutputs = lb ? ((await cfn.getStackOutputs({ target: lb.aws, stackName: trafficStackNameFor(tenant.id) })) ?? {}) : {};
-    return runtime.apply(workloadSpecFor(tenant, { version, stackOutputs: restored.outputs, trafficOutputs }));
+    return runtime.apply(workloadSpecFor(tenant, { version, stackOutputs: restored.outputs, trafficOutputs, ...(target ? { release: target } : {}) }));
   }
   return runtime.apply({
     tenantId: tenant.id,

@@ -38,13 +38,15 @@ export interface TenantRuntime {
    * a queue of its own.
    */
   releaseSteps?: {
-    inspect(stack: { target: AwsTarget; stackName: string }): Promise<EcsReleaseInspection>;
+    /** With `readRelease` (a release with a target only), the tenant's recorded release targets too. */
+    inspect(stack: { target: AwsTarget; stackName: string; readRelease?: boolean }): Promise<EcsReleaseInspection>;
     /** The reads of `inspect` and, when the deploy is to go ahead on a tenant with a database, its snapshot (after pruning older ones with `prune`). */
     prepare(
-      stack: { target: AwsTarget; stackName: string },
+      stack: { target: AwsTarget; stackName: string; readRelease?: boolean },
       deploy: { version: string; snapshot: { identifier: string; tags: Record<string, string> }; prune?: { keep: number; maxAgeMs: number } },
     ): Promise<EcsReleasePreparation>;
-    deployAndRecord(version: string, record: { target: AwsTarget }, release?: ReleaseTarget): Promise<DeployResult>;
+    /** With `release`, records it (and `record.previous`, the target it replaces) beside the version (shared/release/record.ts). */
+    deployAndRecord(version: string, record: { target: AwsTarget; previous?: ReleaseTarget }, release?: ReleaseTarget): Promise<DeployResult>;
   };
 }
 
@@ -72,9 +74,11 @@ export function tenantRuntime(tenant: TenantSpec): TenantRuntime {
         retire: (colour) => ecsColours.ecsRetireColour({ runtime, tenantId, colour }),
       },
       releaseSteps: {
-        inspect: ({ target, stackName }) => ecsRelease.ecsInspectForRelease({ runtime, tenantId, target, stackName }),
-        prepare: ({ target, stackName }, deploy) => ecsRelease.ecsPrepareRelease({ runtime, tenantId, target, stackName, ...deploy }),
-        deployAndRecord: (version, { target }, release) => ecsRelease.ecsDeployAndRecord({ runtime, tenantId, image: tenant.image, version, target, ...(release ? { release } : {}) }),
+        inspect: ({ target, stackName, readRelease }) => ecsRelease.ecsInspectForRelease({ runtime, tenantId, target, stackName, ...services, ...(readRelease ? { readRelease } : {}) }),
+        prepare: ({ target, stackName, readRelease }, deploy) =>
+          ecsRelease.ecsPrepareRelease({ runtime, tenantId, target, stackName, ...services, ...(readRelease ? { readRelease } : {}), ...deploy }),
+        deployAndRecord: (version, { target, previous }, release) =>
+          ecsRelease.ecsDeployAndRecord({ runtime, tenantId, image: tenant.image, version, target, ...services, ...(release ? { release } : {}), ...(release && previous ? { previousRelease: previous } : {}) }),
       },
     };
   }

@@ -1,3 +1,4 @@
+import { releaseRecordParameters, type ReleaseRecord } from '../../shared/release/record';
 import type { AwsTarget } from '../../shared/tenant-spec';
 import type { AwsClients } from '../aws/clients';
 import { abortSignal, heartbeat } from '../poll';
@@ -13,6 +14,8 @@ export interface EcsReleaseInspection {
   current?: CurrentWorkload;
   /** Absent when the tenant's stack does not exist. */
   outputs?: Record<string, string>;
+  /** With `readRelease`: the tenant's recorded release targets (shared/release/record.ts). */
+  record?: ReleaseRecord;
 }
 
 export interface EcsReleasePreparation extends EcsReleaseInspection {
@@ -34,12 +37,13 @@ export function createEcsReleaseActivities(deps: { aws: AwsClients; templates: T
   const cfn = createCloudFormationActivities(deps);
   const ssm = createSsmActivities(deps);
   const rds = createRdsActivities(deps);
-  const inspect = async (input: { runtime: EcsRuntime; tenantId: string; target: AwsTarget; stackName: string }): Promise<EcsReleaseInspection> => {
-    const [current, outputs] = await Promise.all([
-      ecs.ecsCurrentWorkload({ runtime: input.runtime, tenantId: input.tenantId }),
+  const inspect = async (input: { runtime: EcsRuntime; tenantId: string; target: AwsTarget; stackName: string; services?: string[]; readRelease?: boolean }): Promise<EcsReleaseInspection> => {
+    const [current, outputs, record] = await Promise.all([
+      ecs.ecsCurrentWorkload({ runtime: input.runtime, tenantId: input.tenantId, ...(input.services ? { services: input.services } : {}) }),
       cfn.getStackOutputs({ target: input.target, stackName: input.stackName }),
+      input.readRelease ? ssm.readReleaseRecord({ target: input.target, tenantId: input.tenantId }) : undefined,
     ]);
-    return { ...(current ? { current } : {}), ...(outputs ? { outputs } : {}) };
+    return { ...(current ? { current } : {}), ...(outputs ? { outputs } : {}), ...(record ? { record } : {}) };
   };
   return {
     /** The workload the tenant runs and its stack's outputs, read side by side: reads only, so a retry repeats both. */
@@ -58,6 +62,8 @@ export function createEcsReleaseActivities(deps: { aws: AwsClients; templates: T
       tenantId: string;
       target: AwsTarget;
       stackName: string;
+      services?: string[];
+      readRelease?: boolean;
       version: string;
       snapshot: { identifier: string; tags: Record<string, string> };
       prune?: { keep: number; maxAgeMs: number };
@@ -89,12 +95,25 @@ export function createEcsReleaseActivities(deps: { aws: AwsClients; templates: T
      * the set and the write compare before they change anything, and the wait of a finished
      * rollout returns at once. A rollout that is not ready records nothing.
      */
-    async ecsDeployAndRecord(input: { runtime: EcsRuntime; tenantId: string; image: string; version: string; target: AwsTarget; release?: ReleaseTarget; timeoutMs?: number }): Promise<DeployResult> {
-      const { target, ...deploy } = input;
+    async ecsDeployAndRecord(input: {
+      runtime: EcsRuntime;
+      tenantId: string;
+      image: string;
+      version: string;
+      target: AwsTarget;
+      /** The release's target (shared/release/manifest.ts), recorded as `workload/release` with the version. */
+      release?: ReleaseTarget;
+      /** The target it replaces, recorded as `workload/release-previous` for a later revert. */
+      previousRelease?: ReleaseTarget;
+      services?: string[];
+      timeoutMs?: number;
+    }): Promise<DeployResult> {
+      const { target, release, previousRelease, ...deploy } = input;
       // The rollout's wait heartbeats from here on (awsWait: a heartbeat timeout).
       heartbeat({ step: 'deploy' });
-      const rollout = await ecs.ecsDeployVersion(deploy);
-      if (rollout.ready) await ssm.putTenantParameters({ target, tenantId: input.tenantId, parameters: { 'workload/version': input.version } });
+      const rollout = await ecs.ecsDeployVersion({ ...deploy, ...(release ? { target: release } : {}) });
+      const parameters = release ? releaseRecordParameters(release, previousRelease) : { 'workload/version': input.version };
+      if (rollout.ready) await ssm.putTenantParameters({ target, tenantId: input.tenantId, parameters });
       return rollout;
     },
   };

@@ -2,6 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { imageTagSchema, releaseIdSchema, tenantIdSchema } from '../ids';
 import type { WatchSet, WatchSpec } from '../release/bake-watch';
+import { releaseManifestSchema } from '../release/manifest';
 import type { MigrationRun } from '../release/migration';
 import type { StackChangeRecord } from '../release/stack-change';
 import { PROGRESS_PAGE_SIZE_MAX } from '../release/report';
@@ -126,6 +127,8 @@ export const releaseWaveInputSchema = z
     blueGreen: z.array(z.strictObject({ tenants: z.array(tenantIdSchema).min(1), strategy: blueGreenStrategySchema })).min(1).optional(),
     /** The migration step of each tenant that has one (docs/releases.md, "Migrations"); absent when the plan runs none. */
     migrations: releaseMigrationsSchema.optional(),
+    /** The release's manifest (docs/releases.md, "Release manifests"), carried whole to every child; absent: the version is each service's tag. */
+    manifest: releaseManifestSchema.optional(),
   })
   .superRefine((input, ctx) => {
     const seen = new Map<string, number>();
@@ -140,6 +143,9 @@ export const releaseWaveInputSchema = z
       }),
     );
     if (seen.size === 0) ctx.addIssue({ code: 'custom', path: ['waves'], message: 'expected at least one tenant in some wave' });
+    if (input.manifest && input.manifest.version !== input.version) {
+      ctx.addIssue({ code: 'custom', path: ['manifest', 'version'], message: `expected the release's version ${input.version}` });
+    }
   });
 export type ReleaseWaveInput = z.input<typeof releaseWaveInputSchema>;
 
@@ -379,7 +385,9 @@ export const releaseTenantInputSchema = z.strictObject({
   migration: releaseMigrationSchema.optional(),
   /** For `deploy`: change the tenant stack to the release's template after the snapshot (release-template.ts). */
   template: releaseTemplateSchema.optional(),
-});
+  /** The release's manifest, in every mode: a deploy sets its target, a revert or rollback undoes it (docs/releases.md, "Release manifests"). */
+  manifest: releaseManifestSchema.optional(),
+}).refine((input) => !input.manifest || input.manifest.version === input.version, { path: ['manifest', 'version'], message: "expected the release's version" });
 export type ReleaseTenantInput = z.input<typeof releaseTenantInputSchema>;
 
 export type ReleaseTenantStep =

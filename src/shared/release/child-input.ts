@@ -3,7 +3,7 @@ import type { ReleaseCommand, ReleasePlanInput } from './machine-types';
 export type StartChildCommand = Extract<ReleaseCommand, { type: 'start-child' }>;
 
 /** What a tenant's child workflow starts with: the machine's start command plus the release's options. */
-export function childInputOf({ releaseId, version, options }: ReleasePlanInput, { tenantId, mode, revertTo, reason }: StartChildCommand) {
+export function childInputOf({ releaseId, version, options, manifest }: ReleasePlanInput, { tenantId, mode, revertTo, reason }: StartChildCommand) {
   return {
     releaseId,
     tenantId,
@@ -19,5 +19,7 @@ export function childInputOf({ releaseId, version, options }: ReleasePlanInput, 
     ...(mode === 'deploy' && options.maintenanceMode ? { maintenanceMode: options.maintenanceMode } : {}),
     // Only a deploy changes the stack; going back after it is that child's own rollback.
     ...(mode === 'deploy' && options.template ? { template: options.template } : {}),
+    // Every mode: a revert or rollback computes the target it undoes from it.
+    ...(manifest ? { manifest } : {}),
   };
 }
