@@ -10,6 +10,14 @@ import { startHarness, type Harness } from './harness';
 import { deploysOf, liveVersion } from '../sandbox/runtime-reads';
 import { startEntryPoint, type EntryPointProcess } from './node-process';
 import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
+import { temporal } from '@temporalio/proto';
+import { maintenanceOutages } from '../../src/client/release-maintenance';
+import { workflowIds } from '../../src/shared/ids';
+import type { ReleaseTenantResult } from '../../src/shared/messages/release';
+import { isMaintenancePage, type RuleAction } from '../../src/shared/release/listener-rule-actions';
+import { startProber } from '../sandbox/data-plane/prober';
+import { answerOf, listenerRuleOf, versionIn } from './tenant-traffic';
+import { until } from './until';
 
 // Its own tenants: this file's worker processes share the sandbox with other files' in-process workers.
 const TENANTS = ['hooli', 'umbrella', 'initech', 'wonka', 'soylent', 'tyrell'];
@@ -154,6 +162,82 @@ describe('workers killed in the middle of a wave', () => {
     expect(ofThisRelease('approval-awaited')[0]!.body).toMatchObject({ command: `tenantctl release approve ${input.releaseId} --wave canary` });
   }, 600_000);
 });
+
+describe('a worker killed while a tenant is on its maintenance page (docs/releases.md, "Maintenance mode")', () => {
+  it('the next worker finishes the deploy and gives the traffic back to exactly the rule it had; the outage is measured and reported', async () => {
+    // A Kubernetes tenant: its pods are tenant app processes behind the load balancer in this file's sandbox (its ECS tasks are not).
+    const id = 'wonka';
+    const version = '3.3.0-crash';
+    const hostname = h.tenant(id).hostnames[0]!;
+    // After the tests above one worker polls; run alone (TENANT_FLEET_TEST_NAME), this test starts one and provisions its tenant.
+    const running = workers.filter((w) => {
+      try {
+        process.kill(w.pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    for (const w of running.length ? running : [startWorker('worker-maintenance-1')]) await w.waitForOutput(/workers started/, 120_000);
+    if ((await liveVersion(h, id)) === undefined) await provisionTenant(h.client, { tenant: h.tenant(id), initialVersion: '1.0.0', requestedBy: 'jest' });
+    await until(`${id} to answer with its app`, () => answerOf(hostname), (a) => versionIn(a) !== undefined, 60_000);
+    const ruleBefore = (await listenerRuleOf(h, id)).Actions;
+    const prober = await startProber({ stateDir: TEST_SANDBOX_DIR, targets: h.tenant(id).hostnames.map((name) => ({ hostname: name, tenantId: id })), ratePerSecond: 2, phase: 'release' });
+    try {
+      const { handle, input } = await startRelease(h.client, h.config, {
+        releaseId: `jest-crash-maintenance-${Date.now()}`,
+        version,
+        plan: 'quick',
+        tenants: [id],
+        requestedBy: 'jest',
+        options: { verifyWindowMs: 2_000, maintenanceMode: { drainMs: 5_000 } },
+      });
+      // Killed (SIGKILL, every worker) once the rule answers with the page and the drain's durable timer runs.
+      const child = h.client.workflow.getHandle(workflowIds.releaseTenant(input.releaseId, id));
+      await until('the drain after the maintenance page', async () => ((await child.fetchHistory().catch(() => undefined))?.events ?? []).map(eventName), (names) => /setListenerRuleActions,.*TimerStarted/.test(names.join(',')), 120_000, 100);
+      await Promise.all(workers.map((w) => w.kill()));
+      const killedAt = new Date().toISOString();
+      // No worker lives: what users get now is what the dead worker left.
+      const page = await until(`${id} to answer with the maintenance page`, () => answerOf(hostname), (a) => a.status === 503, 30_000);
+      expect({ page: page.body.includes('Down for maintenance'), rule: isMaintenancePage((await listenerRuleOf(h, id)).Actions as RuleAction[]) }).toEqual({ page: true, rule: true });
+
+      const next = startWorker('worker-maintenance-2');
+      await next.waitForOutput(/workers started/, 120_000);
+      const summary = await releaseOutcome(handle);
+      expect([summary.status, summary.tenants.map((t) => `${t.tenantId}: ${t.status}: ${t.reason}`)]).toEqual(['succeeded', []]);
+      prober.phase('after');
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const [during, after] = (await prober.stop()).phases;
+      const stats = during!.tenants[id];
+      const result = (await child.result()) as ReleaseTenantResult;
+      const reported = (await maintenanceOutages(h.client, input.releaseId, { [id]: { status: 'succeeded' } }))?.[id];
+      const observed = {
+        // The page went up before the kill and came down after it, by the workflow's clock.
+        pageUpAtKill: !!result.maintenance && result.maintenance.pageFrom <= killedAt && (result.maintenance.trafficBack ?? '') >= killedAt,
+        rule: (await listenerRuleOf(h, id)).Actions,
+        serving: versionIn(await answerOf(hostname)),
+        live: await liveVersion(h, id),
+        deploys: await deploysOf(h, id, version),
+        // Users got the page and nothing else that failed; none failed once traffic was back.
+        failedOutcomes: Object.keys(stats?.byOutcome ?? {}).filter((outcome) => !outcome.startsWith('2')),
+        outageMeasured: (stats?.outage?.ms ?? 0) > 0,
+        after: after!.tenants[id]?.failed,
+        reported: reported?.ms !== undefined,
+      };
+      expect(observed).toEqual({ pageUpAtKill: true, rule: ruleBefore, serving: version, live: version, deploys: 1, failedOutcomes: ['503'], outageMeasured: true, after: 0, reported: true });
+      process.stdout.write(
+        `maintenance mode, worker killed while ${id} was on its page: outage ${((stats?.outage?.ms ?? 0) / 1000).toFixed(1)} s (prober, ${stats?.failed} of ${stats?.requests} requests failed), maintenance page ${((reported?.ms ?? 0) / 1000).toFixed(1)} s (workflow)\n`,
+      );
+    } finally {
+      await prober.stop();
+    }
+  }, 300_000);
+});
+
+/** An event's type without its prefix (`TimerStarted`), or an activity's type name when it schedules one. */
+function eventName(event: temporal.api.history.v1.IHistoryEvent): string {
+  return event.activityTaskScheduledEventAttributes?.activityType?.name ?? String(temporal.api.enums.v1.EventType[event.eventType ?? 0]).replace(/^EVENT_TYPE_/, '').toLowerCase().replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase());
+}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

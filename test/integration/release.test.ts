@@ -1,6 +1,6 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeRulesCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -17,7 +17,6 @@ import type { ReleaseRequest } from '../../src/shared/release/plan';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startHarness, type Harness } from './harness';
@@ -26,8 +25,8 @@ import { sandboxEnv, TEST_SANDBOX_DIR } from './sandbox-env';
 import { freeLoopbackPort } from '../sandbox/ports';
 import { liveVersion } from '../sandbox/runtime-reads';
 import { startProber, type Prober, type ProbePhase } from '../sandbox/data-plane/prober';
-import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { WebhookReceiver } from '../sandbox/webhook-receiver';
+import { answerOf as answerAt, listenerRuleOf as ruleOf } from './tenant-traffic';
 import { until } from './until';
 
 let h: Harness;
@@ -107,32 +106,9 @@ async function servingVersions(id: string): Promise<string[]> {
   return answers.sort();
 }
 
-/** A tenant's listener rule (its traffic stack's) as the load balancer holds it. */
-async function listenerRuleOf(id: string) {
-  const lb = h.tenant(id).loadBalancer!;
-  const { Stacks } = await h.admin.cloudFormation(lb.aws).send(new DescribeStacksCommand({ StackName: trafficStackNameFor(id) }));
-  const ruleArn = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'ListenerRuleArn')?.OutputValue;
-  const { Rules = [] } = await h.admin.elbv2(lb.aws).send(new DescribeRulesCommand({ RuleArns: [ruleArn!] }));
-  return Rules[0]!;
-}
-
-/** One request to the tenant's first hostname through the load balancer emulator, as a user sends it. */
-async function answerOf(id: string): Promise<{ status: number; contentType?: string; body: string }> {
-  const hostname = h.tenant(id).hostnames[0]!;
-  const { url } = await resolveTenantEndpoint(TEST_SANDBOX_DIR, hostname);
-  return new Promise((resolve) => {
-    const req = httpRequest(`${url}/`, { headers: { host: hostname }, timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body }));
-      res.on('error', () => resolve({ status: 0, body }));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve({ status: 0, body: '' }));
-    req.end();
-  });
-}
+/** A tenant's listener rule, and one request to its first hostname as a user sends it (tenant-traffic.ts). */
+const listenerRuleOf = (id: string) => ruleOf(h, id);
+const answerOf = (id: string) => answerAt(h.tenant(id).hostnames[0]!);
 
 /**
  * A release of a faulty version to `tenants` under steady traffic: the prober's phase `release`
