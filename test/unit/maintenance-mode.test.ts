@@ -21,6 +21,13 @@ import {
 } from '../../src/shared/release/listener-rule-actions';
 import { releaseWaveInputSchema } from '../../src/shared/messages/release';
 import type { AwsTarget } from '../../src/shared/tenant-spec';
+import { progressBlock, summaryLines } from '../../src/client/cli/release-view';
+import type { CompactReleaseState, ReleaseTenantResult } from '../../src/shared/messages/release';
+import { compactState, expandState } from '../../src/shared/release/compact';
+import { openRun, step } from '../../src/shared/release/machine';
+import type { ReleaseCommand, ReleaseEvent } from '../../src/shared/release/machine-types';
+import { addWaveMaintenance, describeWaveMaintenance, progressOf } from '../../src/shared/release/report';
+import { planInput } from '../support/release-sim';
 import { InputValidationError } from '../../src/shared/validation';
 
 const exampleText = readFileSync(join(__dirname, '..', '..', 'config', 'fleet.example.yaml'), 'utf8');
@@ -189,5 +196,74 @@ describe('tenantctl release status: the time each tenant spent on the maintenanc
     );
     expect(asked.sort()).toEqual(['acme', 'hooli']);
     expect(Object.fromEntries(Object.entries(outages).map(([id, o]) => [id, describeMaintenanceOutage(o)]))).toEqual({ acme: 'maintenance page 9.1 s', hooli: '' });
+  });
+});
+
+describe('the outage per wave (the release summary, the progress query, tenantctl release status)', () => {
+  const t0 = Date.parse('2026-12-02T10:00:00.000Z');
+  const at = (ms: number) => new Date(t0 + ms).toISOString();
+  const result = (tenantId: string, pageMs: number | undefined, status: ReleaseTenantResult['status'] = 'succeeded'): ReleaseTenantResult => ({
+    tenantId,
+    status,
+    deployed: true,
+    previousVersion: '1.0.0',
+    maintenance: { pageFrom: at(0), ...(pageMs !== undefined ? { trafficBack: at(pageMs) } : {}) },
+  });
+  const run = (events: ReleaseEvent[], input = planInput([{ name: 'canary', maxInFlight: 1, failureThreshold: { count: 1 }, bakeMs: 0 }, { name: 'rest', maxInFlight: 3, failureThreshold: { count: 1 }, bakeMs: 0 }], [1, 3])) => {
+    let state = openRun(input, undefined);
+    const clock = { now: t0, historyLong: false };
+    let commands: ReleaseCommand[] = [];
+    for (const event of [{ type: 'run-started', first: true } as const, ...events]) ({ state, commands } = step(input, state, event, clock));
+    return { input, state, commands };
+  };
+
+  it('adds each finished tenant of a wave: max with the tenant, total, count; a page traffic never left counts apart', () => {
+    let wave = addWaveMaintenance(undefined, 'acme', { pageFrom: at(0), trafficBack: at(12_300) });
+    wave = addWaveMaintenance(wave, 'globex', { pageFrom: at(0), trafficBack: at(20_000) });
+    wave = addWaveMaintenance(wave, 'initech', { pageFrom: at(0), trafficBack: at(20_000) });
+    expect(wave).toEqual({ tenants: 3, totalMs: 52_300, maxMs: 20_000, longest: 'globex' });
+    expect(describeWaveMaintenance(wave)).toBe('maintenance page max 20.0 s (globex), total 52.3 s over 3 tenants');
+    const stuck = addWaveMaintenance(wave, 'hooli', { pageFrom: at(0) });
+    expect(stuck).toEqual({ ...wave, notBack: 1 });
+    expect(describeWaveMaintenance(stuck)).toBe('maintenance page max 20.0 s (globex), total 52.3 s over 3 tenants; 1 tenant still on it');
+    expect(describeWaveMaintenance(addWaveMaintenance(undefined, 'hooli', { pageFrom: at(0) }))).toBe('maintenance page 1 tenant still on it');
+  });
+
+  it('the release keeps it per wave as its tenants finish (in the progress query), carries it across continue-as-new, and ends with it in its summary', () => {
+    const { input, state, commands } = run([
+      { type: 'child-finished', tenantId: 't0', result: result('t0', 13_900) },
+      { type: 'child-finished', tenantId: 't1', result: result('t1', 9_100) },
+      { type: 'child-finished', tenantId: 't2', result: result('t2', 11_000, 'rolled-back') },
+      { type: 'child-finished', tenantId: 't3', result: result('t3', undefined, 'rollback-failed') },
+    ]);
+    const canary = { tenants: 1, totalMs: 13_900, maxMs: 13_900, longest: 't0' };
+    const rest = { tenants: 2, totalMs: 20_100, maxMs: 11_000, longest: 't2', notBack: 1 };
+    expect(progressOf(input, state).waves.map((w) => w.maintenance)).toEqual([canary, rest]);
+    expect(expandState(input, JSON.parse(JSON.stringify(compactState(input, state))) as CompactReleaseState).waves.map((w) => w.maintenance)).toEqual([canary, rest]);
+    const finish = commands.at(-1) as Extract<ReleaseCommand, { type: 'finish' }>;
+    expect(finish.summary.maintenanceByWave).toEqual([
+      { wave: 'canary', ...canary },
+      { wave: 'rest', ...rest },
+    ]);
+    const lines = summaryLines({ paint: (_colour, text) => text }, finish.summary);
+    expect(lines.slice(lines.indexOf('outage per wave (maintenance mode):'))).toEqual([
+      'outage per wave (maintenance mode):',
+      '  canary  maintenance page max 13.9 s (t0), total 13.9 s over 1 tenant',
+      '  rest    maintenance page max 11.0 s (t2), total 20.1 s over 2 tenants; 1 tenant still on it',
+    ]);
+    // Under its wave, in the wave's status column.
+    expect(progressBlock({ paint: (_colour, text) => text }, progressOf(input, state)).slice(2, 6)).toEqual([
+      '  ✓ canary  done               1 tenants: 1 succeeded',
+      '            maintenance page max 13.9 s (t0), total 13.9 s over 1 tenant',
+      '  ✗ rest    halted             3 tenants: 1 succeeded, 1 rolled-back, 1 rollback-failed',
+      '            maintenance page max 11.0 s (t2), total 20.1 s over 2 tenants; 1 tenant still on it',
+    ]);
+  });
+
+  it('a release without maintenance mode has none, and a rollback during the bake adds nothing', () => {
+    const plain = run([{ type: 'child-finished', tenantId: 't0', result: { tenantId: 't0', status: 'succeeded', deployed: true } }]);
+    expect(plain.state.waves.map((w) => w.maintenance)).toEqual([undefined, undefined]);
+    const finish = run(['t0', 't1', 't2', 't3'].map((id) => ({ type: 'child-finished', tenantId: id, result: { tenantId: id, status: 'succeeded', deployed: true } }) as const)).commands.at(-1) as Extract<ReleaseCommand, { type: 'finish' }>;
+    expect(finish.summary).not.toHaveProperty('maintenanceByWave');
   });
 });

@@ -1,4 +1,5 @@
 import type { ReleaseProgress, ReleaseSummary, TenantReleaseStatus, TenantReport, TenantWindowWait } from '../../shared/messages/release';
+import { describeWaveMaintenance } from '../../shared/release/report';
 import { renderTable, type Colour, type Output } from './output';
 
 /** How each tenant status looks on a terminal. */
@@ -65,6 +66,7 @@ export function progressBlock(out: Pick<Output, 'paint'>, progress: ReleaseProgr
   for (const wave of progress.waves) {
     const approval = wave.approval ? `  approved by ${wave.approval.by}` : '';
     lines.push(`  ${WAVE_MARK[wave.status] ?? ' '} ${wave.name.padEnd(width)}  ${wave.status.padEnd(17)}  ${wave.size} tenants: ${describeCounts(wave.counts) || '-'}${approval}`);
+    if (wave.maintenance) lines.push(`    ${' '.repeat(width)}  ${out.paint(wave.maintenance.notBack ? 'red' : 'grey', describeWaveMaintenance(wave.maintenance))}`);
   }
   if (progress.inFlight.length) lines.push(`  in flight: ${progress.inFlight.map((id) => out.paint('cyan', id)).join(', ')}`);
   for (const w of progress.waitingForWindow ?? []) {
@@ -142,6 +144,10 @@ export function summaryLines(out: Pick<Output, 'paint'>, summary: ReleaseSummary
   if (summary.notStarted) lines.push(out.paint('yellow', `${summary.notStarted.count} not started: ${summary.notStarted.reason}`));
   const listedAll = summary.tenants.length === Object.values(summary.counts).reduce((a, b) => a + b, 0);
   if (!listedAll) lines.push(out.paint('grey', `every tenant, page by page: tenantctl release status ${summary.releaseId} --page 1`));
+  if (summary.maintenanceByWave) {
+    const width = Math.max(...summary.maintenanceByWave.map((m) => m.wave.length));
+    lines.push('', 'outage per wave (maintenance mode):', ...summary.maintenanceByWave.map((m) => `  ${m.wave.padEnd(width)}  ${out.paint(m.notBack ? 'red' : 'grey', describeWaveMaintenance(m))}`));
+  }
   if (url) lines.push('', out.paint('grey', url));
   return lines;
 }

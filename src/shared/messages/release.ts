@@ -186,6 +186,24 @@ export interface WaveRecord {
   startedAt?: string;
   finishedAt?: string;
   approval?: ApprovalRecord;
+  /** A release in maintenance mode: the wave's outage so far, from its finished tenants' results. */
+  maintenance?: WaveMaintenance;
+}
+
+/**
+ * A wave's time on the maintenance page (docs/releases.md, "Maintenance mode"): each finished
+ * tenant's, from its result's `pageFrom` to `trafficBack` (the tenant workflow's clock). A tenant
+ * whose traffic did not come back has no time: it is counted in `notBack`.
+ */
+export interface WaveMaintenance {
+  /** Tenants whose page came down, whose times the figures add up. */
+  tenants: number;
+  totalMs: number;
+  maxMs: number;
+  /** The tenant that was on the page longest. */
+  longest?: string;
+  /** Tenants still on the page when their workflow ended (a restore that failed: `rollback-failed`). */
+  notBack?: number;
 }
 
 export interface ApprovalRecord {
@@ -291,6 +309,8 @@ export interface ReleaseSummary {
   notListed?: number;
   /** Tenants skipped without ever starting (after a halt or an abort), counted with the reason they share. */
   notStarted?: { count: number; reason: string };
+  /** A release in maintenance mode: the outage of each wave that put a tenant on the maintenance page, in wave order. */
+  maintenanceByWave?: (WaveMaintenance & { wave: string })[];
 }
 
 // --- messages ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import { compactState, expandState } from './compact';
 import type { ChildMode, Clock, MachineState, ReleaseCommand, ReleaseEvent, ReleaseMetric, ReleasePlanInput, StepReply, StepResult, TimerName } from './machine-types';
 import { thresholdExceeded } from './plan';
 import { approvalGate, refusalOf, skipWindowRefusal, stopping } from './refusals';
-import { describeCounts, phaseDetails, summaryOf } from './report';
+import { addWaveMaintenance, describeCounts, phaseDetails, summaryOf } from './report';
 
 /**
  * The release as a state machine: `(state, event) → (state, commands)`, with no Temporal in
@@ -394,6 +394,11 @@ class Step {
 
   private recordResult(tenantId: string, mode: ChildMode, result: ReleaseTenantResult): void {
     const record = this.state.tenants[tenantId]!;
+    // Only a deploy puts a tenant on the maintenance page (a rollback or revert goes back with traffic flowing).
+    if (mode === 'deploy' && result.maintenance) {
+      const wave = this.state.waves[record.wave]!;
+      wave.maintenance = addWaveMaintenance(wave.maintenance, tenantId, result.maintenance);
+    }
     if (result.status === 'succeeded' && result.deployed && mode === 'deploy') this.count('tenantDeployed');
     if (result.status === 'rolled-back' && result.deployed) this.count('tenantRolledBack');
     if (mode === 'rollback') {

@@ -1,4 +1,4 @@
-import type { AbortResult, ReleaseProgress, ReleaseStatus, ReleaseSummary, TenantReleaseRecord, TenantReleaseStatus, TenantReport } from '../messages/release';
+import type { AbortResult, ReleaseProgress, ReleaseStatus, ReleaseSummary, ReleaseTenantResult, TenantReleaseRecord, TenantReleaseStatus, TenantReport, WaveMaintenance } from '../messages/release';
 import type { MachineState, ReleasePlanInput } from './machine-types';
 
 /** What people read about a release: counts, the progress query's answer, the final summary. */
@@ -141,7 +141,33 @@ export function summaryOf(input: ReleasePlanInput, state: MachineState): Release
     tenants: listed.map(({ tenantId, wave, status: s, reason: why, previousVersion }) => ({ tenantId, wave, status: s, reason: why, previousVersion })),
     ...(notListed > 0 ? { notListed } : {}),
     ...(neverStarted.length > 0 ? { notStarted: { count: neverStarted.length, reason: neverStarted[0]!.reason ?? 'not started' } } : {}),
+    ...maintenanceByWave(state),
   };
+}
+
+function maintenanceByWave(state: MachineState): Pick<ReleaseSummary, 'maintenanceByWave'> {
+  const waves = state.waves.flatMap((w) => (w.maintenance ? [{ wave: w.name, ...w.maintenance }] : []));
+  return waves.length > 0 ? { maintenanceByWave: waves } : {};
+}
+
+/**
+ * A wave's outage with one more finished tenant's time on the maintenance page (its result's
+ * `maintenance`): what `tenantctl release status` and the summary report per wave.
+ */
+export function addWaveMaintenance(wave: WaveMaintenance | undefined, tenantId: string, maintenance: NonNullable<ReleaseTenantResult['maintenance']>): WaveMaintenance {
+  const sum: WaveMaintenance = wave ? { ...wave } : { tenants: 0, totalMs: 0, maxMs: 0 };
+  const ms = maintenance.trafficBack ? Date.parse(maintenance.trafficBack) - Date.parse(maintenance.pageFrom) : NaN;
+  if (!Number.isFinite(ms)) return { ...sum, notBack: (sum.notBack ?? 0) + 1 };
+  const longest = sum.longest === undefined || ms > sum.maxMs ? { maxMs: ms, longest: tenantId } : {};
+  return { ...sum, tenants: sum.tenants + 1, totalMs: sum.totalMs + ms, ...longest };
+}
+
+/** `maintenance page max 13.9 s (oscorp), total 23.0 s over 2 tenants`, and how many never got their traffic back. */
+export function describeWaveMaintenance(m: WaveMaintenance): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const times = m.tenants > 0 ? `max ${s(m.maxMs)} (${m.longest}), total ${s(m.totalMs)} over ${m.tenants} tenant${m.tenants === 1 ? '' : 's'}` : '';
+  const notBack = m.notBack ? `${m.notBack} tenant${m.notBack === 1 ? '' : 's'} still on it` : '';
+  return `maintenance page ${[times, notBack].filter(Boolean).join('; ')}`;
 }
 
 /** The result as runs before the compact format gave it (a row per tenant): what their recorded histories hold. */
