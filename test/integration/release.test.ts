@@ -447,7 +447,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     expect(await versions(KUBERNETES)).toEqual(before);
   });
 
-  it('maintenance mode (docs/releases.md): each tenant answers with the maintenance page while it is backed up and deployed, then with the new version; the outage per tenant is measured, at most 60 s', async () => {
+  it('maintenance mode (docs/releases.md), on both runtimes (stark on ECS, oscorp on Kubernetes): each tenant answers with the maintenance page while it is backed up and deployed, then with the new version; the outage per tenant is measured, at most 60 s', async () => {
     // One tenant per runtime, one per wave (the quick plan's canary and early waves).
     const tenants = ['stark', 'oscorp'];
     const version = V('1.7.0');
