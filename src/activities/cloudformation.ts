@@ -13,7 +13,9 @@ import {
   type Stack,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
+import { GetParametersCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import { ErrorType, permanentFailure, retryableFailure } from '../shared/errors';
 import type { AwsTarget } from '../shared/tenant-spec';
@@ -85,6 +87,49 @@ export interface PreparedStackChange extends StackChangeRecord {
   /** What a rollback puts back: the stack's template and parameters before the change. */
   previous: { templateBody: string; parameters: Record<string, string> };
 }
+
+/**
+ * Where a release's stack change keeps the stack's template and parameters before it, in the
+ * tenant's account, for a revert or rollback started later by another child (docs/releases.md,
+ * "Infrastructure changes"): SSM parameters under `/tenant-fleet/StackBefore/<stack>/`, one slot per
+ * stack that the next release carrying a template overwrites. Tenant IDs are lowercase, so the
+ * capital S never meets a tenant's own prefix (which its app reads by path); the access role may
+ * write `/tenant-fleet/*`. Gzipped and base64 in parts of STACK_BEFORE_PART characters: standard
+ * parameters hold 4 KB each, and the template is 13 KB (about 5 KB so).
+ */
+export const stackBeforePrefix = (stackName: string) => `/tenant-fleet/StackBefore/${stackName}/`;
+export const STACK_BEFORE_PART = 4_000;
+
+/** What the slot's manifest says: whose change it was, and the parts that hold the stack before it. */
+interface StackBeforeManifest {
+  changeSet: string;
+  parts: number;
+  /** SHA-256 of the parts joined, so a slot half overwritten is never deployed. */
+  sha256: string;
+}
+
+export interface PreviousStackInput {
+  target: AwsTarget;
+  stackName: string;
+  /** The release's change set of this stack (shared/release/stack-change.ts). */
+  changeSetName: string;
+  /** The template revision the release carried. */
+  revision: string;
+  /** Parameters a restore leaves at the stack's values: not compared. */
+  keepParameters?: string[];
+}
+
+/**
+ * - `changed`: the stack has the release's template and not its previous parameters: `previous` goes back;
+ * - `back`: it has the template and parameters it had before the release (a retried restore, or a change
+ *   that never ran);
+ * - `none`: this release changed nothing on the stack (no change of it recorded);
+ * - `moved-on`: something else changed the stack since (`reason`), which a revert must not undo.
+ */
+export type PreviousStackResult =
+  | { state: 'changed'; previous: PreparedStackChange['previous'] }
+  | { state: 'back' | 'none' }
+  | { state: 'moved-on'; reason: string };
 
 export interface DeployStackResult {
   stackName: string;
@@ -354,7 +399,41 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
           details: [{ stackName: input.stackName, changeSet: input.changeSetName, refused, changes }],
         });
       }
+      // Before the change set can run (the workflow executes it after this returns): a later revert finds it there.
+      await keepStackBefore(input.target, input.stackName, input.changeSetName, previous);
       return { ...base, state: 'changes', changes };
+    },
+
+    /**
+     * The stack before a release's change, kept by `prepareStackChange`, if the stack still has that
+     * release's change: what a revert after an abort or a rollback after the bake puts back. Reads
+     * only; a second call after the restore answers `back`.
+     */
+    async previousStack(input: PreviousStackInput): Promise<PreviousStackResult> {
+      const cfn = aws.cloudFormation(input.target);
+      const kept = await readStackBefore(input.target, input.stackName);
+      if (!kept) return { state: 'none' };
+      if (kept.changeSet !== input.changeSetName) {
+        return {
+          state: 'moved-on',
+          reason: `a later release's change set ${kept.changeSet} of stack ${input.stackName} was prepared since (this release's is ${input.changeSetName}); the stack is left as it is`,
+        };
+      }
+      const stack = await describeStack(cfn, input.stackName);
+      if (!stack) throw permanentFailure(ErrorType.ResourceNotFound, `stack ${input.stackName} does not exist in account ${input.target.accountId} ${input.target.region}`);
+      const { TemplateBody: body = '' } = await cfn.send(new GetTemplateCommand({ StackName: input.stackName, TemplateStage: 'Original' }), { abortSignal: abortSignal() });
+      const current = templateRevision(body);
+      const keep = new Set(input.keepParameters ?? []);
+      const parameters = Object.fromEntries((stack.Parameters ?? []).filter((p) => p.ParameterKey && !keep.has(p.ParameterKey)).map((p) => [p.ParameterKey!, p.ParameterValue ?? '']));
+      const before = Object.fromEntries(Object.entries(kept.previous.parameters).filter(([key]) => !keep.has(key)));
+      if (current === templateRevision(kept.previous.templateBody) && sameParameters(parameters, before)) return { state: 'back' };
+      if (current !== input.revision) {
+        return {
+          state: 'moved-on',
+          reason: `stack ${input.stackName} has template revision ${current.slice(0, 12)}, neither the release's ${input.revision.slice(0, 12)} nor the one before it; the stack is left as it is`,
+        };
+      }
+      return { state: 'changed', previous: kept.previous };
     },
 
     /**
@@ -431,6 +510,40 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
     },
   };
 
+  /** Writes the parts first and the manifest last; a retry writes the same values again. */
+  async function keepStackBefore(target: AwsTarget, stackName: string, changeSet: string, previous: PreparedStackChange['previous']): Promise<void> {
+    const ssm = aws.ssm(target);
+    const prefix = stackBeforePrefix(stackName);
+    const packed = gzipSync(JSON.stringify(previous)).toString('base64');
+    const parts: string[] = [];
+    for (let at = 0; at < packed.length; at += STACK_BEFORE_PART) parts.push(packed.slice(at, at + STACK_BEFORE_PART));
+    for (const [i, value] of parts.entries()) {
+      await ssm.send(new PutParameterCommand({ Name: `${prefix}part-${i}`, Value: value, Type: 'String', Overwrite: true }), { abortSignal: abortSignal() });
+    }
+    const manifest: StackBeforeManifest = { changeSet, parts: parts.length, sha256: createHash('sha256').update(packed).digest('hex') };
+    await ssm.send(new PutParameterCommand({ Name: `${prefix}manifest`, Value: JSON.stringify(manifest), Type: 'String', Overwrite: true }), { abortSignal: abortSignal() });
+  }
+
+  async function readStackBefore(target: AwsTarget, stackName: string): Promise<{ changeSet: string; previous: PreparedStackChange['previous'] } | undefined> {
+    const ssm = aws.ssm(target);
+    const prefix = stackBeforePrefix(stackName);
+    const { Parameters: [found] = [] } = await ssm.send(new GetParametersCommand({ Names: [`${prefix}manifest`] }), { abortSignal: abortSignal() });
+    if (!found?.Value) return undefined;
+    const manifest = JSON.parse(found.Value) as StackBeforeManifest;
+    const names = Array.from({ length: manifest.parts }, (_, i) => `${prefix}part-${i}`);
+    const values = new Map<string, string>();
+    for (let i = 0; i < names.length; i += 10) {
+      const { Parameters = [] } = await ssm.send(new GetParametersCommand({ Names: names.slice(i, i + 10) }), { abortSignal: abortSignal() });
+      for (const p of Parameters) if (p.Name) values.set(p.Name, p.Value ?? '');
+    }
+    const packed = names.map((name) => values.get(name) ?? '').join('');
+    if (createHash('sha256').update(packed).digest('hex') !== manifest.sha256) {
+      // Another release writing the slot right now: its manifest comes last, so trying again reads one whole slot.
+      throw retryableFailure(ErrorType.StackFailed, `the stack before change set ${manifest.changeSet} under ${prefix} does not match its manifest (being overwritten?); retrying`);
+    }
+    return { changeSet: manifest.changeSet, previous: JSON.parse(gunzipSync(Buffer.from(packed, 'base64')).toString('utf8')) as PreparedStackChange['previous'] };
+  }
+
   /** What CreateChangeSet is sent, the same for a deployment and for a preview of one. */
   /** The input with each of its `keepParameters` that it does not give set to the stack's current value. */
   function withKeptParameters(input: DeployStackInput, stack: Stack | undefined): DeployStackInput {
@@ -506,6 +619,11 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
 async function latestEventId(cfn: CloudFormationClient, stackName: string): Promise<string> {
   const { StackEvents = [] } = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName }));
   return StackEvents[0]?.EventId ?? 'none';
+}
+
+function sameParameters(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((key) => a[key] === b[key]);
 }
 
 function outputsOf(stack: Stack): Record<string, string> {

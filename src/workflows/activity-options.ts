@@ -124,6 +124,8 @@ export const ACTIVITY_OPTIONS = {
   // Creating a change set polls until CloudFormation has computed it; executing one is a quick call.
   prepareStackChange: awsWait,
   executeStackChange: awsCall,
+  // Reads a few SSM parameters and the stack's template.
+  previousStack: awsCall,
   // RDS
   snapshotCluster: awsWait,
   restoreClusterFromSnapshot: awsWait,

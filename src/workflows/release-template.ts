@@ -22,6 +22,13 @@ export const TEMPLATE_PATCH = 'release-tenant-template';
  */
 const KEPT = [...KEPT_STACK_PARAMETERS, 'DatabaseRestoredFrom'];
 
+/**
+ * A revert after an abort, or a rollback after a regression in the bake, puts the stack of a tenant
+ * whose deploy changed it back too (they are children of their own, started after the deploy's
+ * child ended). Asked only by children whose input carries a template.
+ */
+export const TEMPLATE_BACK_PATCH = 'release-tenant-template-back';
+
 export type PreviousStack = PreparedStackChange['previous'];
 
 export interface StackChangeOutcome {
@@ -65,6 +72,24 @@ export async function changeTenantStack(
   await cfn.waitForStack({ target: tenant.aws, stackName });
   show(`change set ${changeSetName} executed: ${describeChanges(record.changes)}`);
   return { record, previous };
+}
+
+/**
+ * The stack before this release's change of it, as the deploy kept it (`prepareStackChange`), when the
+ * stack still has that change; otherwise why it is left alone (`note`), or nothing when there is
+ * nothing to put back (no change ran, or a retried restore already put it back).
+ */
+export async function stackBeforeRelease(tenant: TenantSpec, releaseId: string, template: ReleaseTemplate): Promise<{ previous?: PreviousStack; note?: string }> {
+  const found = await cfn.previousStack({
+    target: tenant.aws,
+    stackName: stackNameFor(tenant.id),
+    changeSetName: releaseChangeSetName(releaseId, tenant.id),
+    revision: template.revision,
+    keepParameters: KEPT,
+  });
+  if (found.state === 'changed') return { previous: found.previous };
+  if (found.state === 'moved-on') return { note: `stack not restored: ${found.reason}` };
+  return {};
 }
 
 /** Back to the stack's template and parameters before the release (a rollback's first step after the database). */

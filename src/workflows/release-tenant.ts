@@ -40,7 +40,7 @@ import { tenantDeliveryMetrics } from './tenant-delivery-metrics';
 import { messageOf } from './steps';
 import { deployWindow, skipNote } from './maintenance-window';
 import { MIGRATION_PATCH, runMigration } from './release-migration';
-import { changeTenantStack, restoreTenantStack, TEMPLATE_PATCH, type PreviousStack } from './release-template';
+import { changeTenantStack, restoreTenantStack, stackBeforeRelease, TEMPLATE_BACK_PATCH, TEMPLATE_PATCH, type PreviousStack } from './release-template';
 import { describeChanges, type StackChangeRecord } from '../shared/release/stack-change';
 import { describeMigration, type MigrationRun } from '../shared/release/migration';
 import { parseOrFail } from '../shared/validation';
@@ -231,25 +231,32 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
     // Blue/green tenants go back by switching colours (docs/releases.md, "Blue/green"); a field only blue/green releases set.
     if (input.strategy && input.mode !== 'deploy') return blueGreenRevert({ input: { ...input, strategy: input.strategy }, tenant, runtime, step });
 
-    if (input.mode === 'revert') {
+    if (input.mode === 'revert' || input.mode === 'rollback') {
       const target = input.revertTo ?? current.version;
-      if (current.version === target) return { tenantId, status: 'rolled-back', reason: `already on ${target}`, previousVersion: target, deployed: false };
+      // A release carrying the template changed the stack too: it goes back with the version, kept by the deploy's child.
+      const stackBack = input.template && patched(TEMPLATE_BACK_PATCH) ? await stackBeforeRelease(tenant, releaseId, input.template) : {};
+      stackBefore = stackBack.previous;
+      const note = (reason: string) => (stackBack.note ? `${reason}; ${stackBack.note}` : reason);
+      if (current.version === target && !stackBefore) return { tenantId, status: 'rolled-back', reason: note(`already on ${target}`), previousVersion: target, deployed: false };
       // Another release may have moved the tenant on since: only this release's version is undone.
-      if (current.version !== input.version) return { tenantId, status: 'skipped', reason: `not reverted: runs ${current.version}, not ${input.version}`, previousVersion: target, deployed: false };
+      if (current.version !== target && current.version !== input.version) {
+        const reason = input.mode === 'revert' ? `not reverted: runs ${current.version}, not ${input.version}` : `runs ${current.version}, not ${input.version}`;
+        return { tenantId, status: 'skipped', reason, previousVersion: target, deployed: false };
+      }
       const snapshot = outputs.DatabaseClusterIdentifier ? snapshotId() : undefined;
-      const restore: Restore = follows(REVERT_KEEPS_DATA_PATCH)
-        ? { database: input.restoreDatabaseOnRevert !== undefined, maxSnapshotAgeMs: input.restoreDatabaseOnRevert?.maxSnapshotAgeMs }
-        : { database: input.restoreDatabaseOnRollback };
-      return { ...(await undo(target, 'release aborted', snapshot, restore)), previousVersion: target, snapshot, deployed: true };
-    }
-
-    if (input.mode === 'rollback') {
-      // The same rollback a failed verification makes (docs/releases.md, "Active bake"), once the tenant is on this release's version.
-      const target = input.revertTo ?? current.version;
-      if (current.version === target) return { tenantId, status: 'rolled-back', reason: `already on ${target}`, previousVersion: target, deployed: false };
-      if (current.version !== input.version) return { tenantId, status: 'skipped', reason: `runs ${current.version}, not ${input.version}`, previousVersion: target, deployed: false };
-      const snapshot = outputs.DatabaseClusterIdentifier ? snapshotId() : undefined;
-      return { ...(await undo(target, input.reason ?? 'regressed during the bake', snapshot)), previousVersion: target, snapshot, deployed: true };
+      const undone =
+        input.mode === 'revert'
+          ? await undo(
+              target,
+              'release aborted',
+              snapshot,
+              follows(REVERT_KEEPS_DATA_PATCH)
+                ? { database: input.restoreDatabaseOnRevert !== undefined, maxSnapshotAgeMs: input.restoreDatabaseOnRevert?.maxSnapshotAgeMs }
+                : { database: input.restoreDatabaseOnRollback },
+            )
+          : // The same rollback a failed verification makes (docs/releases.md, "Active bake"), once the tenant is on this release's version.
+            await undo(target, input.reason ?? 'regressed during the bake', snapshot);
+      return { ...undone, ...(stackBack.note ? { reason: note(undone.reason ?? '') } : {}), previousVersion: target, snapshot, deployed: true };
     }
 
     const previousVersion = current.version;

@@ -9,16 +9,19 @@ import {
   ExecuteChangeSetCommand,
   GetTemplateCommand,
 } from '@aws-sdk/client-cloudformation';
+import { GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ApplicationFailure } from '@temporalio/common';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parse, stringify } from 'yaml';
 import { createAwsActivities } from '../../src/activities';
 import { AwsClients } from '../../src/activities/aws/clients';
+import { STACK_BEFORE_PART, stackBeforePrefix } from '../../src/activities/cloudformation';
 import { TemplateStore, templateRevision } from '../../src/activities/templates';
 import { releaseTemplateOption } from '../../src/client/release-template';
 import { planRelease } from '../../src/client/releases';
 import { parseFleetConfig } from '../../src/shared/config/load';
 import { ErrorType } from '../../src/shared/errors';
+import { childInputOf } from '../../src/shared/release/child-input';
 import { describeChanges, describeRefusal, refusedChanges, releaseChangeSetName, type StackChangeLine } from '../../src/shared/release/stack-change';
 import type { AwsTarget } from '../../src/shared/tenant-spec';
 import { quietActivityEnvironment } from '../support/mock-activity';
@@ -89,6 +92,9 @@ describe('a release carrying the tenant template: its input', () => {
 describe('prepareStackChange', () => {
   const target: AwsTarget = { accountId: '123456789012', region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/TenantFleetAccess', externalId: 'ext', stackRoleArn: 'arn:aws:iam::123456789012:role/stacks' };
   const cfn = mockClient(CloudFormationClient);
+  const ssm = mockClient(SSMClient);
+  /** The tenant account's parameters, as SSM keeps them. */
+  const parameters = new Map<string, string>();
   let clients: AwsClients;
   let activities: ReturnType<typeof createAwsActivities>;
   const revision = templateRevision(new TemplateStore().cloudFormation('tenant'));
@@ -101,6 +107,17 @@ describe('prepareStackChange', () => {
 
   beforeEach(() => {
     cfn.reset();
+    ssm.reset();
+    parameters.clear();
+    ssm.on(PutParameterCommand).callsFake((put: { Name: string; Value: string }) => {
+      // Standard parameters: 4 KB at most.
+      if (put.Value.length > 4096) throw new Error(`value of ${put.Name} too long: ${put.Value.length}`);
+      parameters.set(put.Name, put.Value);
+      return {};
+    });
+    ssm.on(GetParametersCommand).callsFake(({ Names = [] }: { Names?: string[] }) => ({
+      Parameters: Names.filter((n) => parameters.has(n)).map((Name) => ({ Name, Value: parameters.get(Name) })),
+    }));
     clients = new AwsClients({ baseCredentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'test' } });
     activities = createAwsActivities({ aws: clients, templates: new TemplateStore() });
     cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'tenant-acme', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Parameters: [{ ParameterKey: 'TenantId', ParameterValue: 'acme' }] }] });
@@ -148,5 +165,65 @@ describe('prepareStackChange', () => {
     expect({ type: failure?.type, nonRetryable: failure?.nonRetryable }).toEqual({ type: ErrorType.InvalidInput, nonRetryable: true });
     expect(failure?.message).toMatch(/^template\.revision: the worker's tenant template is revision [0-9a-f]{12}, the release carries ffffffffffff/);
     expect(cfn.commandCalls(CreateChangeSetCommand)).toHaveLength(0);
+  });
+
+  it('keeps the stack before the change in the tenant account before it can run, and a revert finds it there while the stack has the change', async () => {
+    // Hashes compress badly: the slot needs several parts.
+    const previousBody = `previous: template\n${Array.from({ length: 300 }, (_, i) => `# ${templateRevision(String(i))}`).join('\n')}`;
+    cfn.on(GetTemplateCommand).resolves({ TemplateBody: previousBody });
+    await quietActivityEnvironment().run(activities.prepareStackChange, { ...input, allowReplacement: ['Database'] });
+    const prefix = stackBeforePrefix('tenant-acme');
+    expect(prefix).toBe('/tenant-fleet/StackBefore/tenant-acme/');
+    const manifest = JSON.parse(parameters.get(`${prefix}manifest`)!) as { changeSet: string; parts: number };
+    expect({ changeSet: manifest.changeSet, several: manifest.parts > 1 }).toEqual({ changeSet: input.changeSetName, several: true });
+    expect([...parameters.values()].every((v) => v.length <= STACK_BEFORE_PART)).toBe(true);
+    // A retried prepare writes the same slot again.
+    const written = new Map(parameters);
+    await quietActivityEnvironment().run(activities.prepareStackChange, { ...input, allowReplacement: ['Database'] });
+    expect(parameters).toEqual(written);
+
+    // The change ran: the stack has the release's template and a new parameter.
+    const release = new TemplateStore().cloudFormation('tenant');
+    cfn.on(GetTemplateCommand).resolves({ TemplateBody: release });
+    cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'tenant-acme', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Parameters: [{ ParameterKey: 'TenantId', ParameterValue: 'acme' }, { ParameterKey: 'Added', ParameterValue: 'x' }] }] });
+    const ask = { target, stackName: 'tenant-acme', changeSetName: input.changeSetName, revision };
+    expect(await quietActivityEnvironment().run(activities.previousStack, ask)).toEqual({ state: 'changed', previous: { templateBody: previousBody, parameters: { TenantId: 'acme' } } });
+
+    // Put back (a retried restore asks again): nothing left to do.
+    cfn.on(GetTemplateCommand).resolves({ TemplateBody: previousBody });
+    cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'tenant-acme', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Parameters: [{ ParameterKey: 'TenantId', ParameterValue: 'acme' }] }] });
+    expect(await quietActivityEnvironment().run(activities.previousStack, ask)).toEqual({ state: 'back' });
+
+    // Another template since: left alone, saying why.
+    cfn.on(GetTemplateCommand).resolves({ TemplateBody: 'another: template' });
+    const movedOn = await quietActivityEnvironment().run(activities.previousStack, ask);
+    expect(movedOn).toMatchObject({ state: 'moved-on', reason: expect.stringContaining("neither the release's") as unknown });
+    // Another release's change set of the stack prepared since: this release's revert leaves it.
+    const later = await quietActivityEnvironment().run(activities.previousStack, { ...ask, changeSetName: 'tenant-fleet-release-ffffffff' });
+    expect(later).toMatchObject({ state: 'moved-on', reason: expect.stringContaining(`a later release's change set ${input.changeSetName}`) as unknown });
+  });
+
+  it('keeps nothing for a refused change, and a revert of a release that changed nothing has nothing to put back', async () => {
+    await failureOf(quietActivityEnvironment().run(activities.prepareStackChange, input));
+    expect(parameters.size).toBe(0);
+    expect(await quietActivityEnvironment().run(activities.previousStack, { target, stackName: 'tenant-acme', changeSetName: input.changeSetName, revision })).toEqual({ state: 'none' });
+  });
+
+  it('refuses, to be retried, a slot whose parts do not match its manifest (another release writing it)', async () => {
+    await quietActivityEnvironment().run(activities.prepareStackChange, { ...input, allowReplacement: ['Database'] });
+    const prefix = stackBeforePrefix('tenant-acme');
+    parameters.set(`${prefix}part-0`, 'H4sIAAAAAAAAA0tMSk5JTQEAAAD');
+    const failure = await failureOf(quietActivityEnvironment().run(activities.previousStack, { target, stackName: 'tenant-acme', changeSetName: input.changeSetName, revision }));
+    expect({ nonRetryable: failure?.nonRetryable, message: failure?.message }).toMatchObject({ nonRetryable: false, message: expect.stringContaining('does not match its manifest') as unknown });
+  });
+});
+
+describe('a revert or a rollback of a release carrying the template', () => {
+  it('gets the template too, so its child puts back the stack the deploy changed', () => {
+    const plan = { releaseId: 'r-1', version: '2.0.0', options: { verifyWindowMs: 0, restoreDatabaseOnRollback: false, template: { revision: 'a'.repeat(64) } } };
+    for (const mode of ['deploy', 'revert', 'rollback'] as const) {
+      const child = childInputOf(plan as unknown as Parameters<typeof childInputOf>[0], { type: 'start-child', tenantId: 'acme', mode, wave: 'canary', revertTo: mode === 'deploy' ? undefined : '1.0.0' });
+      expect({ mode, template: child.template }).toEqual({ mode, template: { revision: 'a'.repeat(64) } });
+    }
   });
 });

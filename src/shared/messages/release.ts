@@ -403,7 +403,10 @@ export const releaseTenantInputSchema = z.strictObject({
   maintenanceMode: maintenanceModeSchema.optional(),
   /** For `deploy`: run this migration with the new image after the snapshot, before the deploy (release-migration.ts). */
   migration: releaseMigrationSchema.optional(),
-  /** For `deploy`: change the tenant stack to the release's template after the snapshot (release-template.ts). */
+  /**
+   * For `deploy`: change the tenant stack to the release's template after the snapshot; for `revert`
+   * and `rollback`: put back the stack that deploy changed (release-template.ts).
+   */
   template: releaseTemplateSchema.optional(),
   /** The release's manifest, in every mode: a deploy sets its target, a revert or rollback undoes it (docs/releases.md, "Release manifests"). */
   manifest: releaseManifestSchema.optional(),

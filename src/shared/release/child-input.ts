@@ -17,8 +17,8 @@ export function childInputOf({ releaseId, version, options, manifest }: ReleaseP
     ...(reason !== undefined ? { reason } : {}),
     // Only a deploy takes the tenant down: a rollback in the bake or a revert goes back with traffic flowing.
     ...(mode === 'deploy' && options.maintenanceMode ? { maintenanceMode: options.maintenanceMode } : {}),
-    // Only a deploy changes the stack; going back after it is that child's own rollback.
-    ...(mode === 'deploy' && options.template ? { template: options.template } : {}),
+    // A deploy changes the stack; a revert or a rollback puts back what that deploy's child kept (release-template.ts).
+    ...(options.template ? { template: options.template } : {}),
     // Every mode: a revert or rollback computes the target it undoes from it.
     ...(manifest ? { manifest } : {}),
   };
