@@ -111,3 +111,16 @@ def test_a_new_bucket_name_replaces_the_bucket(aws: Aws) -> None:
     data = changes["Data"]
     assert (data["Action"], data["Replacement"], data["ResourceType"]) == ("Modify", "True", "AWS::S3::Bucket")
     assert _targets(data) == [("Properties", "BucketName", "Always", "DirectModification", None)]
+
+
+def test_a_parameter_passed_with_its_default_changes_nothing(aws: Aws) -> None:
+    # The stack took InstanceClass's default; a release passes it explicitly with that value (as it keeps
+    # DatabaseRestoredFrom ""), and adds a resource. CloudFormation lists the added resource alone; moto
+    # alone also lists the Writer, which refers to InstanceClass, as modified.
+    cfn, name = _created(aws)
+    extra = {**_endpoint_parameter(), "Marker": {"Type": "AWS::SSM::Parameter", "Properties": {
+        "Name": {"Fn::Sub": "/${AWS::StackName}/marker"}, "Type": "String", "Value": "1"}}}
+    changes = _changes(cfn, name, _aurora_template(extra=extra),
+                       [{"ParameterKey": "Tenant", "ParameterValue": "acme"},
+                        {"ParameterKey": "InstanceClass", "ParameterValue": "db.r6g.large"}])
+    assert {k: (c["Action"], c.get("Replacement")) for k, c in changes.items()} == {"Marker": ("Add", None)}

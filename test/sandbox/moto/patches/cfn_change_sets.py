@@ -19,7 +19,10 @@ moto gaps closed
 * ExecuteChangeSet(CREATE) never re-parses the template into the stack: the
   stack keeps an empty resource/output map (no Outputs), and executions can never
   fail or roll back (see cfn_engine).
-* The change list ignores parameter-only changes.
+* The change list ignores parameter-only changes; and once it sees them, it
+  counts a parameter passed with the value the stack took as its default as
+  changed (it compares with the parameters the stack was given, not their
+  effective values), listing every resource that refers to it as modified.
 
 Why the product relies on it
 ----------------------------
@@ -48,6 +51,7 @@ from moto.core.responses import ActionResult
 
 from . import cfn_engine
 from ._common import request_context
+from .cfn_templates import effective_parameters
 
 NO_CHANGES_REASON = (
     "The submitted information didn't contain changes. Submit different information to create a change set."
@@ -223,10 +227,21 @@ def execute_change_set(self: Any, change_set_name: str, stack_name: str | None =
             self.change_sets.pop(cs_id)
 
 
+def changed_parameters(stack: Any, template: dict[str, Any], given: dict[str, Any]) -> dict[str, str]:
+    """The parameters whose effective value (given, else the template's default) differs from the stack's.
+
+    moto's `build_resource_diff` compares the given parameters with those the stack was given,
+    so a parameter passed with the value the stack took as its default counts as changed.
+    """
+    before = effective_parameters(stack.template_dict or {}, stack.parameters or {})
+    after = effective_parameters(template, given)
+    return {key: value for key, value in after.items() if before.get(key) != value}
+
+
 def change_set_diff(self: Any) -> list[Any]:  # replaces ChangeSet.diff (parameter-aware)
     rm = self.stack.resource_map
     template = cfn_engine.normalize_template(self.template_dict)
-    actions = rm.build_resource_diff(template, self.parameters or {}) if self.change_set_type == "UPDATE" else {
+    actions = rm.build_resource_diff(template, changed_parameters(self.stack, template, self.parameters or {})) if self.change_set_type == "UPDATE" else {
         "Add": list((template.get("Resources") or {}).keys()), "Modify": [], "Remove": []}
     changes = []
     for action in ("Add", "Modify", "Remove"):
