@@ -241,21 +241,15 @@ export async function releaseTenant(rawInput: ReleaseTenantInput): Promise<Relea
       // Another release may have moved the tenant on since: only this release's version is undone.
       if (current.version !== target && current.version !== input.version) {
         const reason = input.mode === 'revert' ? `not reverted: runs ${current.version}, not ${input.version}` : `runs ${current.version}, not ${input.version}`;
-        return { tenantId, status: 'skipped', reason, previousVersion: target, deployed: false };
+        return { tenantId, status: 'skipped', reason: note(reason), previousVersion: target, deployed: false };
       }
       const snapshot = outputs.DatabaseClusterIdentifier ? snapshotId() : undefined;
-      const undone =
-        input.mode === 'revert'
-          ? await undo(
-              target,
-              'release aborted',
-              snapshot,
-              follows(REVERT_KEEPS_DATA_PATCH)
-                ? { database: input.restoreDatabaseOnRevert !== undefined, maxSnapshotAgeMs: input.restoreDatabaseOnRevert?.maxSnapshotAgeMs }
-                : { database: input.restoreDatabaseOnRollback },
-            )
-          : // The same rollback a failed verification makes (docs/releases.md, "Active bake"), once the tenant is on this release's version.
-            await undo(target, input.reason ?? 'regressed during the bake', snapshot);
+      const revertRestore = (): Restore =>
+        follows(REVERT_KEEPS_DATA_PATCH)
+          ? { database: input.restoreDatabaseOnRevert !== undefined, maxSnapshotAgeMs: input.restoreDatabaseOnRevert?.maxSnapshotAgeMs }
+          : { database: input.restoreDatabaseOnRollback };
+      // A rollback is the same one a failed verification makes (docs/releases.md, "Active bake"), once the tenant is on this release's version.
+      const undone = input.mode === 'revert' ? await undo(target, 'release aborted', snapshot, revertRestore()) : await undo(target, input.reason ?? 'regressed during the bake', snapshot);
       return { ...undone, ...(stackBack.note ? { reason: note(undone.reason ?? '') } : {}), previousVersion: target, snapshot, deployed: true };
     }
 
