@@ -29,6 +29,9 @@ import { ErrorType } from '../../src/shared/errors';
 import type { TenantSpec } from '../../src/shared/tenant-spec';
 import { trafficStackNameFor } from '../../src/workflows/tenant-footprint';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetParameterCommand, ParameterNotFound } from '@aws-sdk/client-ssm';
+import { INFRA_DIR, TemplateStore } from '../../src/activities/templates';
+import { releaseTemplateOption } from '../../src/client/release-template';
 import { databaseSources } from './database-reach';
 import { startProber } from '../sandbox/data-plane/prober';
 import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
@@ -43,9 +46,12 @@ let activities: KubernetesActivities;
 let kubeconfig: string;
 let helm: string;
 let scratch: string;
+/** The AWS workers' templates: a copy the template release case edits (and puts back). */
+const templatesDir = mkdtempSync(join(tmpdir(), 'kubernetes-test-templates-'));
+cpSync(join(INFRA_DIR, 'cloudformation'), templatesDir, { recursive: true });
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ templatesDir });
   const cluster = h.config.kubernetesClusters.find((c) => c.name === CLUSTER);
   if (!cluster?.kubeconfig) throw new Error(`the sandbox fleet config has no cluster ${CLUSTER} with a kubeconfig`);
   kubeconfig = cluster.kubeconfig;
@@ -57,6 +63,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
+  rmSync(templatesDir, { recursive: true, force: true });
   kube?.close();
   await h?.stop();
 });
@@ -429,6 +436,65 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     const result = (await h.client.workflow.getHandle(workflowIds.releaseTenant(input.releaseId, 'soylent')).result()) as ReleaseTenantResult;
     expect(new Date(result.window!.until).getTime()).toBe(opens.getTime());
     expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-soylent', '-o', 'jsonpath={.spec.template.spec.containers[0].image}')).toMatch(/:1\.3\.0$/);
+  }, 300_000);
+
+  it('releases a template change to a Kubernetes tenant, its change set shown, and refuses one that replaces its bucket, naming it', async () => {
+    // The tenant stack is the runtime's own (infra/cloudformation/tenant.yaml); soylent is provisioned by the migration case.
+    const tenant = kubernetesTenant('soylent');
+    const stack = async () => (await h.admin.cloudFormation(tenant.aws).send(new DescribeStacksCommand({ StackName: `tenant-${tenant.id}` })).catch(() => ({ Stacks: [] }))).Stacks?.[0]?.StackStatus;
+    if (!(await stack())) await provisionTenant(h.client, { tenant, initialVersion: '1.0.0', requestedBy: 'jest' });
+    const version = (await kubectl('get', 'deployment', 'app', '-n', 'tenant-soylent', '-o', 'jsonpath={.spec.template.spec.containers[0].image}')).split(':').pop()!;
+    const marker = () =>
+      h.admin
+        .ssm(tenant.aws)
+        .send(new GetParameterCommand({ Name: '/tenant-fleet/soylent/template/marker' }))
+        .then(
+          (r) => r.Parameter?.Value,
+          (error: unknown) => {
+            if (error instanceof ParameterNotFound) return undefined;
+            throw error;
+          },
+        );
+    const file = join(templatesDir, 'tenant.yaml');
+    const original = readFileSync(file, 'utf8');
+    const store = new TemplateStore(templatesDir);
+    // The version it runs: only the stack changes, no rollout.
+    const release = async (name: string) => {
+      const { handle, input } = await startRelease(h.client, h.config, { releaseId: `jest-k8s-${name}-${Date.now()}`, plan: 'quick', requestedBy: 'jest', version, tenants: ['soylent'], options: { template: releaseTemplateOption([], store) } });
+      const summary = await releaseOutcome(handle);
+      const result = (await h.client.workflow.getHandle(workflowIds.releaseTenant(input.releaseId, 'soylent')).result()) as ReleaseTenantResult;
+      return { summary, result };
+    };
+    try {
+      const added = ['  TemplateMarkerParameter:', '    Type: AWS::SSM::Parameter', '    Properties:', '      Name: !Sub "/tenant-fleet/${TenantId}/template/marker"', '      Type: String', '      Value: "k8s"', '', ''].join('\n');
+      const changed = original.replace('  BucketNameParameter:\n', `${added}  BucketNameParameter:\n`);
+      expect(changed).not.toBe(original);
+      writeFileSync(file, changed);
+      const applied = await release('template');
+      // What `tenantctl release status --tenant` shows: the change set's one change, then executed.
+      expect({ status: applied.summary.status, result: applied.result, marker: await marker(), stack: await stack() }).toMatchObject({
+        status: 'succeeded',
+        result: {
+          status: 'succeeded',
+          reason: expect.stringMatching(/^stack: add TemplateMarkerParameter \(AWS::SSM::Parameter\) \(change set tenant-fleet-release-[0-9a-f]{8}\)$/) as unknown,
+          infrastructure: { state: 'changes', changes: [{ logicalId: 'TemplateMarkerParameter', resourceType: 'AWS::SSM::Parameter', action: 'add' }] },
+        },
+        marker: 'k8s',
+        stack: 'UPDATE_COMPLETE',
+      });
+
+      writeFileSync(file, changed.replace('BucketName: !Sub "tenant-${TenantId}-${AWS::AccountId}"', 'BucketName: !Sub "tenant-${TenantId}-v2-${AWS::AccountId}"'));
+      const refused = await release('template-refused');
+      expect({ status: refused.summary.status, tenants: refused.summary.tenants, stack: await stack(), marker: await marker() }).toMatchObject({
+        status: 'halted',
+        tenants: [{ tenantId: 'soylent', status: 'rolled-back', reason: expect.stringContaining('DataBucket (AWS::S3::Bucket) would be replaced') as unknown }],
+        stack: 'UPDATE_COMPLETE',
+        marker: 'k8s',
+      });
+      expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-soylent', '-o', 'jsonpath={.spec.template.spec.containers[0].image}')).toBe(`${tenant.image}:${version}`);
+    } finally {
+      writeFileSync(file, original);
+    }
   }, 300_000);
 
   it('serves every hostname of its Kubernetes tenants over the load balancer, fails no request in a clean release, and answers 404 once deprovisioned', async () => {
