@@ -228,6 +228,92 @@ describeWithHelm(`the tenant chart (infra/helm/tenant), rendered by helm${withHe
   });
 });
 
+describeWithHelm(`the tenant chart with services (docs/services.md)${withHelm}`, () => {
+  const ssm = 'arn:aws:ssm:eu-west-1:111111111111:parameter/tenant-fleet/wayne/stripe/key';
+  const secret = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:tenant-fleet/wayne/token';
+  const healthCheck = { command: ['CMD', 'worker', 'check'], intervalSeconds: 20, timeoutSeconds: 4, retries: 2, startPeriodSeconds: 10 };
+  const withServices: WorkloadSpec = {
+    ...workload,
+    securityGroupIds: ['sg-0abc123'],
+    targetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:111111111111:targetgroup/tenant-wayne/0123456789abcdef',
+    serviceName: 'web',
+    command: ['serve'],
+    secrets: { STRIPE_KEY: ssm },
+    healthCheck,
+    releaseVersion: '1.2.3',
+    services: [
+      { name: 'worker', image: 'registry.sandbox.test/worker', version: '7', command: ['work', '--queue', 'jobs'], config: { TENANT_ID: 'wayne', QUEUE: 'jobs' }, secrets: { API_TOKEN: secret }, replicas: 3, cpu: 512, memory: 1024, healthCheck },
+      { name: 'api', image: 'registry.sandbox.test/tenant-app', version: '1.2.3', config: { TENANT_ID: 'wayne' }, secrets: {}, replicas: 1, cpu: 256, memory: 512 },
+    ],
+  };
+  let objects: Map<string, Json>;
+  beforeAll(async () => {
+    objects = byKind(await chartWith().render(withServices));
+  });
+  const get = (key: string) => {
+    const object = objects.get(key);
+    if (!object) throw new Error(`rendered no ${key}; got ${[...objects.keys()].join(', ')}`);
+    return object;
+  };
+
+  it('renders exactly the objects of before for a tenant without services, whatever the new fields left out', async () => {
+    const plain = await chartWith().render(workload);
+    expect(await chartWith().render({ ...workload, services: [] })).toEqual(plain);
+    expect(plain.some((o) => o.metadata.labels?.['tenant-fleet.io/service'] !== undefined)).toBe(false);
+  });
+
+  it('gives every other service its own Deployment: image, args, env with secret references and the version, probe, requests, replicas', () => {
+    const worker = get('Deployment/worker');
+    const container = at(worker, 'spec', 'template', 'spec', 'containers', 0) as Json;
+    expect(container.name).toBe('worker');
+    expect(container.image).toBe('registry.sandbox.test/worker:7');
+    expect(container.args).toEqual(['work', '--queue', 'jobs']);
+    expect(container.env).toEqual([
+      { name: 'QUEUE', value: 'jobs' },
+      { name: 'TENANT_ID', value: 'wayne' },
+      { name: 'API_TOKEN_SECRET_ARN', value: secret },
+      { name: 'TENANT_FLEET_VERSION', value: '1.2.3' },
+    ]);
+    expect(container.livenessProbe).toEqual({ exec: { command: healthCheck.command }, periodSeconds: 20, timeoutSeconds: 4, failureThreshold: 2, initialDelaySeconds: 10 });
+    expect(container.resources).toEqual({ requests: { cpu: '500m', memory: '1024Mi' }, limits: { memory: '1024Mi' } });
+    expect(container.readinessProbe).toBeUndefined();
+    expect(at(worker, 'spec', 'replicas')).toBe(3);
+    expect(at(worker, 'spec', 'template', 'spec', 'serviceAccountName')).toBe('app');
+    expect(at(worker, 'spec', 'template', 'spec', 'readinessGates')).toBeUndefined();
+    expect(at(get('Deployment/api'), 'spec', 'template', 'spec', 'containers', 0, 'args')).toBeUndefined();
+    expect(at(get('Deployment/api'), 'spec', 'template', 'spec', 'containers', 0, 'resources', 'requests')).toEqual({ cpu: '250m', memory: '512Mi' });
+  });
+
+  it('keeps service pods out of the primary Service, binding and Deployment selectors, inside the tenant policies', () => {
+    const podLabels = at(get('Deployment/worker'), 'spec', 'template', 'metadata', 'labels') as Record<string, string>;
+    expect(podLabels).toEqual({ 'app.kubernetes.io/name': 'tenant-service', 'app.kubernetes.io/instance': 'wayne', 'tenant-fleet.io/service': 'worker' });
+    const matches = (selector: unknown) => Object.entries(selector as Record<string, string>).every(([k, v]) => podLabels[k] === v);
+    expect(matches(at(get('Service/app'), 'spec', 'selector'))).toBe(false);
+    expect(matches(at(get('Deployment/app'), 'spec', 'selector', 'matchLabels'))).toBe(false);
+    expect(matches(at(get('PodDisruptionBudget/app'), 'spec', 'selector', 'matchLabels'))).toBe(false);
+    expect(at(get('TargetGroupBinding/app'), 'spec', 'serviceRef', 'name')).toBe('app');
+    // Covered like a migration Job's pods: the security group policy selects the instance, the network policy every pod.
+    expect(matches(at(get('SecurityGroupPolicy/app'), 'spec', 'podSelector', 'matchLabels'))).toBe(true);
+    expect(at(get('NetworkPolicy/isolate-tenant'), 'spec', 'podSelector')).toEqual({});
+    expect(at(get('Deployment/worker'), 'spec', 'template', 'metadata', 'annotations')).toEqual({ 'tenant-fleet.io/security-groups': 'sg-0abc123' });
+    expect(at(get('PodDisruptionBudget/worker'), 'spec', 'selector', 'matchLabels')).toEqual(podLabels);
+  });
+
+  it('gives the primary its command, secret references, exec probe and version', () => {
+    const container = at(get('Deployment/app'), 'spec', 'template', 'spec', 'containers', 0) as Json;
+    expect(container.args).toEqual(['serve']);
+    expect(container.envFrom).toEqual([{ configMapRef: { name: 'app-config' } }]);
+    expect(container.env).toEqual([{ name: 'STRIPE_KEY_SECRET_ARN', value: ssm }, { name: 'TENANT_FLEET_VERSION', value: '1.2.3' }]);
+    expect(at(container, 'livenessProbe', 'exec', 'command')).toEqual(healthCheck.command);
+    expect(at(container, 'readinessProbe', 'httpGet')).toEqual({ path: '/healthz', port: 'http' });
+  });
+
+  it("leaves the quota room for the services' pods (their replicas and a surge each)", () => {
+    // worker: 4 x 500m / 1024Mi, api: 2 x 250m / 512Mi on top of the defaults.
+    expect(at(get('ResourceQuota/tenant'), 'spec', 'hard')).toEqual({ pods: '116', 'requests.cpu': '14500m', 'requests.memory': '21504Mi', 'limits.memory': '66560Mi' });
+  });
+});
+
 describe('helm runs', () => {
   it('passes values in private files, never on the command line, and removes them afterwards', async () => {
     const dir = tempDir('fake-helm-');

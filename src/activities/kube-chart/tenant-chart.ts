@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { imageRef, type Colour, type WorkloadSpec } from '../runtime/types';
+import { imageRef, type Colour, type ContainerHealthCheck, type ServiceWorkload, type WorkloadSpec } from '../runtime/types';
 import { INFRA_DIR } from '../templates';
 import type { KubeObject } from '../kube-client/client';
 import { inApplyOrder } from '../kube-client/resources';
@@ -38,7 +38,36 @@ export interface TenantValues {
   targetGroupArn?: string;
   securityGroupIds?: string[];
   colour?: Colour;
+  /** Services (docs/services.md, docs/helm.md): set only for a tenant whose config declares them. */
+  command?: string[];
+  /** Variable → ARN; the chart sets `<NAME>_SECRET_ARN` to the ARN. */
+  secrets?: Record<string, string>;
+  healthCheck?: ContainerHealthCheck;
+  /** TENANT_FLEET_VERSION on every container. */
+  releaseVersion?: string;
+  services?: ServiceValues[];
 }
+
+/** One non-primary service as the chart sees it (`.Values.tenant.services[]`). */
+export interface ServiceValues {
+  name: string;
+  /** `repo:tag`. */
+  image: string;
+  command?: string[];
+  /** The tenant's configuration with the service's own variables over it, sorted. */
+  config: Record<string, string>;
+  secrets: Record<string, string>;
+  replicas: number;
+  /** Kubernetes quantities: cpu in millicores ("250m" for ECS's 256 units), memory in "Mi". */
+  requests: { cpu: string; memory: string };
+  healthCheck?: ContainerHealthCheck;
+}
+
+/** The label every non-primary service's objects and pods carry (infra/helm/tenant/templates/_helpers.tpl). */
+export const SERVICE_LABEL = 'tenant-fleet.io/service';
+/** A non-primary service's pods (its Deployment's selector). */
+export const servicePodSelector = (tenantId: string, service: string) =>
+  `app.kubernetes.io/name=tenant-service,app.kubernetes.io/instance=${tenantId},${SERVICE_LABEL}=${service}`;
 
 export interface TenantChartOptions {
   helm: string;
@@ -102,15 +131,36 @@ export function tenantValues(workload: WorkloadSpec): TenantValues {
     id: workload.tenantId,
     image: imageRef(workload),
     replicas: workload.replicas,
-    config: Object.fromEntries(Object.entries(workload.config).sort(([a], [b]) => a.localeCompare(b))),
+    config: sorted(workload.config),
     ...(workload.appRoleArn === undefined ? {} : { appRoleArn: workload.appRoleArn }),
     ...(workload.port === undefined ? {} : { port: workload.port }),
     ...(workload.targetGroupArn === undefined ? {} : { targetGroupArn: workload.targetGroupArn }),
     ...(workload.securityGroupIds === undefined ? {} : { securityGroupIds: workload.securityGroupIds }),
     // Blue renders with no colour at all, so a fleet's own chart without colours renders as before.
     ...(workload.colour === 'green' ? { colour: 'green' as const } : {}),
+    ...(workload.command === undefined ? {} : { command: workload.command }),
+    ...(workload.secrets === undefined || Object.keys(workload.secrets).length === 0 ? {} : { secrets: sorted(workload.secrets) }),
+    ...(workload.healthCheck === undefined ? {} : { healthCheck: workload.healthCheck }),
+    ...(workload.releaseVersion === undefined ? {} : { releaseVersion: workload.releaseVersion }),
+    ...(workload.services === undefined || workload.services.length === 0 ? {} : { services: workload.services.map(serviceValues) }),
   };
 }
+
+function serviceValues(service: ServiceWorkload): ServiceValues {
+  return {
+    name: service.name,
+    image: imageRef(service),
+    ...(service.command === undefined ? {} : { command: service.command }),
+    config: sorted(service.config),
+    secrets: sorted(service.secrets),
+    replicas: service.replicas,
+    // ECS counts 1,024 units to a vCPU; Kubernetes 1,000 millicores.
+    requests: { cpu: `${Math.round((service.cpu * 1000) / 1024)}m`, memory: `${service.memory}Mi` },
+    ...(service.healthCheck === undefined ? {} : { healthCheck: service.healthCheck }),
+  };
+}
+
+const sorted = (record: Record<string, string>) => Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
 
 /** helm's output, one object per document; a namespaced object without a namespace gets the tenant's, as `helm install` would do. */
 export function parseRendered(output: string, source: string, namespace: string): KubeObject[] {
