@@ -4,7 +4,7 @@ import type { KubeObject } from './client';
 export interface Deployment extends KubeObject {
   spec?: {
     replicas?: number;
-    template?: { spec?: { containers?: { name: string; image?: string }[] } };
+    template?: { spec?: { containers?: { name: string; image?: string; env?: { name: string; value?: string }[] }[] } };
   };
   status?: {
     observedGeneration?: number;

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ErrorType, permanentFailure, retryableFailure } from '../../shared/errors';
+import { containerHealthCheckSchema, envVarNameSchema, serviceNameSchema } from '../../shared/config/services';
 import { iamRoleArnSchema, imageTagSchema, targetGroupArnSchema, tenantIdSchema } from '../../shared/ids';
+import { imageReferenceSchema } from '../../shared/release/manifest';
 import { runtimeSpecSchema, type RuntimeSpec } from '../../shared/tenant-spec';
 import { parseOrFail } from '../../shared/validation';
 import type { KubeClient, KubeObject } from '../kube-client/client';
@@ -10,7 +12,9 @@ import { objectChanges, intentOf } from '../kube-client/object-diff';
 import { apiVersionOf, describe, inApplyOrder, objectPath, type ObjectRef } from '../kube-client/resources';
 import { containerImage, judgeRollout, type Deployment, type RolloutJudgement } from '../kube-client/rollout';
 import { APPLYSET, appliedBy, applySetId, applySetParent, asMember, memberKey, memberKinds, recordedGroupKinds } from '../kube-chart/applyset';
-import { COLOUR_LABEL, ChartRenderError, TENANT_OBJECTS, colourDeployment, colourPodSelector, tenantNamespace, tenantPodSelector, type TenantChart } from '../kube-chart/tenant-chart';
+import {
+  COLOUR_LABEL, ChartRenderError, SERVICE_LABEL, TENANT_OBJECTS, colourDeployment, colourPodSelector, servicePodSelector, tenantNamespace, tenantPodSelector, type TenantChart,
+} from '../kube-chart/tenant-chart';
 import { abortSignal } from '../poll';
 import { objectStatus } from './kubernetes-objects';
 import {
@@ -30,6 +34,7 @@ import {
   type DeployResult,
   type ReleaseTarget,
   type RolloutStatus,
+  VERSION_VARIABLE,
   type WorkloadChange,
   type WorkloadObjectPreview,
   type WorkloadObjectStatus,
@@ -64,13 +69,46 @@ const workloadSpecSchema = z.strictObject({
   targetGroupArn: targetGroupArnSchema.optional(),
   securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'expected a security group ID such as "sg-0abc123"')).min(1).max(5).optional(),
   colour: z.enum(['blue', 'green']).optional(),
+  // Services (docs/services.md): absent for a tenant without them, whose workload is as before.
+  serviceName: z.string().optional(),
+  command: z.array(z.string().min(1)).min(1).optional(),
+  secrets: z.record(envVarNameSchema, z.string().regex(/^arn:aws[a-z-]*:(ssm|secretsmanager):/, 'expected the ARN of an SSM parameter or a Secrets Manager secret')).optional(),
+  healthCheck: containerHealthCheckSchema.optional(),
+  services: z
+    .array(
+      z.strictObject({
+        name: serviceNameSchema,
+        image: z.string().regex(/^[^\s@]+$/, 'expected an image repository without a tag, such as "ghcr.io/acme/worker"'),
+        version: imageTagSchema,
+        command: z.array(z.string().min(1)).min(1).optional(),
+        config: z.record(z.string(), z.string()),
+        secrets: z.record(envVarNameSchema, z.string()),
+        replicas: z.number().int().min(0).max(1000),
+        cpu: z.number().int().min(1),
+        memory: z.number().int().min(1),
+        healthCheck: containerHealthCheckSchema.optional(),
+      }),
+    )
+    .optional(),
+  releaseVersion: imageTagSchema.optional(),
+  // ECS's fields, which a workload built for either runtime may carry; the chart ignores them.
+  cpu: z.number().int().optional(),
+  memory: z.number().int().optional(),
 });
+/** A release's target (types.ts ReleaseTarget): the primary first, each service's `repo:tag` and variable changes. */
+const releaseTargetSchema = z.strictObject({
+  version: imageTagSchema,
+  services: z
+    .array(z.strictObject({ name: serviceNameSchema, image: imageReferenceSchema, environment: z.record(envVarNameSchema, z.string().nullable()).optional() }))
+    .min(1, 'expected at least the primary service'),
+});
+const serviceNamesSchema = z.array(serviceNameSchema).optional();
 const tenantInputSchema = z.object({ runtime: kubernetesRuntimeSchema, tenantId: tenantIdSchema });
 const applyInputSchema = z.object({ runtime: kubernetesRuntimeSchema, workload: workloadSpecSchema });
-const setVersionInputSchema = tenantInputSchema.extend({ image: workloadSpecSchema.shape.image, version: imageTagSchema });
-const waitInputSchema = tenantInputSchema.extend({ timeoutMs: z.number().int().min(1).optional() });
+const setVersionInputSchema = tenantInputSchema.extend({ image: workloadSpecSchema.shape.image, version: imageTagSchema, target: releaseTargetSchema.optional() });
+const waitInputSchema = tenantInputSchema.extend({ services: serviceNamesSchema, timeoutMs: z.number().int().min(1).optional() });
 const colourSchema = z.enum(['blue', 'green']);
-const currentInputSchema = tenantInputSchema.extend({ colour: colourSchema.optional() });
+const currentInputSchema = tenantInputSchema.extend({ colour: colourSchema.optional(), services: serviceNamesSchema });
 const deployColourInputSchema = tenantInputSchema.extend({
   image: workloadSpecSchema.shape.image,
   colour: colourSchema,
@@ -116,6 +154,12 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     kind: 'TargetGroupBinding',
     metadata: { name: colourDeployment(colour), namespace: tenantNamespace(tenantId) },
   });
+  /** A non-primary service's Deployment (docs/services.md): named after the service, as its container. */
+  const serviceDeploymentRef = (tenantId: string, service: string) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: service, namespace: tenantNamespace(tenantId) },
+  });
   const namespaceRef = (tenantId: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: tenantNamespace(tenantId) } });
 
   const readDeployment = (tenantId: string, colour?: Colour) => {
@@ -126,10 +170,12 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
   const revisionOf = (deployment: KubeObject) => `${describe(deployment)} generation ${deployment.metadata.generation ?? 0}`;
 
   /** Distinct reasons the tenant's containers are waiting (CrashLoopBackOff, ImagePullBackOff), for a failed rollout's message. */
-  async function podProblems(tenantId: string, colour?: Colour): Promise<string[]> {
-    const pods = await kubeStep(`listing the pods of tenant ${tenantId}${colour === 'green' ? ' (green)' : ''} ${where}`, () =>
+  async function podProblems(tenantId: string, colour?: Colour, service?: string): Promise<string[]> {
+    const whose = service !== undefined ? ` (service ${service})` : colour === 'green' ? ' (green)' : '';
+    const pods = await kubeStep(`listing the pods of tenant ${tenantId}${whose} ${where}`, () =>
       kube.list<KubeObject & { status?: { containerStatuses?: { name: string; state?: { waiting?: { reason?: string } } }[] } }>('v1', 'Pod', tenantNamespace(tenantId), {
-        labelSelector: colourPodSelector(tenantId, colour),
+        // Blue's selector is the tenant's instance, which its services' pods carry too: only the primary's here.
+        labelSelector: service !== undefined ? servicePodSelector(tenantId, service) : colour === 'green' ? colourPodSelector(tenantId, colour) : `${colourPodSelector(tenantId)},!${SERVICE_LABEL}`,
       }),
     );
     const reasons = pods.items.flatMap((pod) =>
@@ -268,9 +314,12 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     return { changed: !before || !sameIntent(before, after), after };
   }
 
-  /** Follows a colour's rollout until it is settled (ready, or failed for good); a failure carries its pods' reasons. */
-  async function followRollout(tenantId: string, colour: Colour | undefined, timeoutMs: number): Promise<RolloutStatus> {
-    const ref = deploymentRef(tenantId, colour);
+  /**
+   * Follows a colour's rollout (or a non-primary service's, docs/services.md) until it is settled
+   * (ready, or failed for good); a failure carries its pods' reasons.
+   */
+  async function followRollout(tenantId: string, colour: Colour | undefined, timeoutMs: number, service?: string): Promise<RolloutStatus> {
+    const ref = service === undefined ? deploymentRef(tenantId, colour) : serviceDeploymentRef(tenantId, service);
     const what = `${describe(ref)} ${where}`;
     const judged = await kubeStep(`following the rollout of ${what}`, () =>
       followObject<Deployment, RolloutJudgement | undefined>(kube, {
@@ -285,9 +334,75 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
     if (!judged) throw permanentFailure(ErrorType.ResourceNotFound, `${what} not found: provision tenant ${tenantId} before waiting for its rollout`);
     const { ready, updatedReplicas, readyReplicas, desiredReplicas } = judged;
     if (judged.failureReason === undefined) return { ready, updatedReplicas, readyReplicas, desiredReplicas };
-    const problems = await podProblems(tenantId, colour);
+    const problems = await podProblems(tenantId, colour, service);
     const failureReason = problems.length === 0 ? judged.failureReason : `${judged.failureReason} (${problems.join(', ')})`;
     return { ready, failureReason, updatedReplicas, readyReplicas, desiredReplicas };
+  }
+
+  /**
+   * A release's target (docs/services.md): each service's Deployment (the primary's is "app") gets
+   * its image, the target's variables (set as container env, which outranks the primary's
+   * ConfigMap; a removed one is deleted from the env and from that ConfigMap) and
+   * TENANT_FLEET_VERSION = target.version. Every Deployment is read before any is written, so a
+   * service not provisioned yet fails the release with nothing moved. Each Deployment is patched
+   * only where it differs, so a second run, or a retry after some were patched, writes only what
+   * is still missing.
+   */
+  async function setTarget(tenantId: string, target: ReleaseTarget): Promise<ApplyResult> {
+    const plans: { ref: ReturnType<typeof deploymentRef>; current: Deployment; container: string; service: string; image?: string; env: Record<string, unknown>[]; dropFromConfig: string[] }[] = [];
+    for (const [index, service] of target.services.entries()) {
+      const primary = index === 0;
+      const ref = primary ? deploymentRef(tenantId) : serviceDeploymentRef(tenantId, service.name);
+      const container = primary ? TENANT_OBJECTS.container : service.name;
+      const current = await kubeStep(`reading ${describe(ref)} ${where}`, () => kube.get<Deployment>(ref));
+      const running = current && containerImage(current, container);
+      if (!current || running === undefined) {
+        throw permanentFailure(
+          ErrorType.ResourceNotFound,
+          `tenant ${tenantId} has no ${current ? `container "${container}" in ${describe(ref)}` : describe(ref)} ${where} for its service ${service.name}: provision it first (tenantctl tenant provision ${tenantId}), then release`,
+        );
+      }
+      const live = new Map(containerEnv(current, container).map((e) => [e.name, e]));
+      const env: Record<string, unknown>[] = [];
+      const variables: [string, string | null][] = [...Object.entries(service.environment ?? {}), [VERSION_VARIABLE, target.version]];
+      for (const [name, value] of variables.sort(([a], [b]) => a.localeCompare(b))) {
+        const entry = live.get(name);
+        if (value === null) {
+          if (entry) env.push({ name, $patch: 'delete' });
+        } else if (!entry || entry.value !== value) {
+          env.push({ name, value });
+        }
+      }
+      const removed = variables.flatMap(([name, value]) => (value === null ? [name] : []));
+      plans.push({ ref, current, container, service: service.name, ...(running !== service.image ? { image: service.image } : {}), env, dropFromConfig: primary ? removed : [] });
+    }
+    let changed = false;
+    let revision = revisionOf(plans[0]!.current);
+    for (const [index, plan] of plans.entries()) {
+      if (plan.dropFromConfig.length > 0) {
+        const configRef = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: TENANT_OBJECTS.configMap, namespace: tenantNamespace(tenantId) } };
+        const config = await kubeStep(`reading ${describe(configRef)} ${where}`, () => kube.get<KubeObject & { data?: Record<string, string> }>(configRef));
+        const present = plan.dropFromConfig.filter((name) => config?.data?.[name] !== undefined);
+        if (present.length > 0) {
+          await kubeStep(`removing ${present.join(', ')} from ${describe(configRef)} ${where} (the release removes them)`, () =>
+            kube.patch(configRef, { data: Object.fromEntries(present.map((name) => [name, null])) }, { type: 'merge', fieldManager: RELEASE_FIELD_MANAGER }),
+          );
+          changed = true;
+        }
+      }
+      if (plan.image === undefined && plan.env.length === 0) continue;
+      const patch = {
+        metadata: { resourceVersion: plan.current.metadata.resourceVersion },
+        spec: { template: { spec: { containers: [{ name: plan.container, ...(plan.image ? { image: plan.image } : {}), ...(plan.env.length > 0 ? { env: plan.env } : {}) }] } } },
+      };
+      const what = [plan.image ? `image ${plan.image}` : '', plan.env.length > 0 ? `variables ${plan.env.map((e) => e.name as string).join(', ')}` : ''].filter(Boolean).join(' and ');
+      const patched = await kubeStep(`setting the ${what} of ${describe(plan.ref)} (service ${plan.service}) ${where}`, () =>
+        kube.patch(plan.ref, patch, { type: 'strategic-merge', fieldManager: RELEASE_FIELD_MANAGER }),
+      );
+      changed = true;
+      if (index === 0) revision = revisionOf(patched);
+    }
+    return { changed, revision };
   }
 
   const activities = {
@@ -334,9 +449,15 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
       return { changed, revision: revisionOf(deployment) };
     },
 
-    /** Moves the app container to `image:version` and touches nothing else; no write when it already runs that image. */
+    /**
+     * Moves the app container to `image:version` and touches nothing else (but a TENANT_FLEET_VERSION
+     * a release with a target left on it, which would outrank the tag in current()); no write when it
+     * already runs that image. With a `target` (docs/services.md): every service's image and the
+     * target's variables, and TENANT_FLEET_VERSION on every container (setTarget).
+     */
     async k8sSetVersion(input: { runtime: KubernetesRuntime; tenantId: string; image: string; version: string; target?: ReleaseTarget }): Promise<ApplyResult> {
-      const { tenantId, image, version } = accept(setVersionInputSchema, input, 'k8sSetVersion');
+      const { tenantId, image, version, target } = accept(setVersionInputSchema, input, 'k8sSetVersion');
+      if (target) return setTarget(tenantId, target);
       const ref = deploymentRef(tenantId);
       const current = await readDeployment(tenantId);
       if (!current) throw permanentFailure(ErrorType.ResourceNotFound, `${describe(ref)} not found ${where}: provision tenant ${tenantId} before releasing to it`);
@@ -345,13 +466,14 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
         throw permanentFailure(ErrorType.ResourceNotFound, `${describe(ref)} ${where} has no container "${TENANT_OBJECTS.container}"; expected the one from the tenant template`);
       }
       const wanted = imageRef({ image, version });
-      if (running === wanted) return { changed: false, revision: revisionOf(current) };
+      const stale = containerEnv(current, TENANT_OBJECTS.container).some((e) => e.name === VERSION_VARIABLE);
+      if (running === wanted && !stale) return { changed: false, revision: revisionOf(current) };
       const patch = {
         // A precondition: if someone changed the Deployment since we read it, the server answers 409 and the retry reads again.
         metadata: { resourceVersion: current.metadata.resourceVersion },
-        spec: { template: { spec: { containers: [{ name: TENANT_OBJECTS.container, image: wanted }] } } },
+        spec: { template: { spec: { containers: [{ name: TENANT_OBJECTS.container, image: wanted, ...(stale ? { env: [{ name: VERSION_VARIABLE, $patch: 'delete' }] } : {}) }] } } },
       };
-      const patched = await kubeStep(`setting the image of ${describe(ref)} ${where} from ${running} to ${wanted}`, () =>
+      const patched = await kubeStep(`setting the image of ${describe(ref)} ${where} from ${running} to ${wanted}${stale ? ` (removing ${VERSION_VARIABLE})` : ''}`, () =>
         kube.patch(ref, patch, { type: 'strategic-merge', fieldManager: RELEASE_FIELD_MANAGER }),
       );
       return { changed: true, revision: revisionOf(patched) };
@@ -363,8 +485,23 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
      * caller can roll back; only a wait that outlives `timeoutMs` throws.
      */
     async k8sWaitForRollout(input: { runtime: KubernetesRuntime; tenantId: string; services?: string[]; timeoutMs?: number }): Promise<RolloutStatus> {
-      const { tenantId, timeoutMs = 15 * 60_000 } = accept(waitInputSchema, input, 'k8sWaitForRollout');
-      return followRollout(tenantId, undefined, timeoutMs);
+      const { tenantId, services = [], timeoutMs = 15 * 60_000 } = accept(waitInputSchema, input, 'k8sWaitForRollout');
+      const primary = await followRollout(tenantId, undefined, timeoutMs);
+      if (services.length === 0) return primary;
+      // Every service's Deployment too (docs/services.md): the first failure, named, fails the whole.
+      const deadline = Date.now() + timeoutMs;
+      const total = { ...primary };
+      let failureReason = primary.failureReason;
+      for (const service of services) {
+        const status = await followRollout(tenantId, undefined, Math.max(1, deadline - Date.now()), service);
+        total.ready &&= status.ready;
+        total.updatedReplicas += status.updatedReplicas;
+        total.readyReplicas += status.readyReplicas;
+        total.desiredReplicas += status.desiredReplicas;
+        if (failureReason === undefined && status.failureReason !== undefined) failureReason = `service ${service}: ${status.failureReason}`;
+      }
+      const { failureReason: _primary, ...counts } = total;
+      return { ...counts, ...(failureReason === undefined ? {} : { failureReason }) };
     },
 
     /**
@@ -374,7 +511,7 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
      * retention) that is blue: only the listener rule's weights tell which one users reach.
      */
     async k8sCurrentWorkload(input: { runtime: KubernetesRuntime; tenantId: string; colour?: Colour; services?: string[] }): Promise<CurrentWorkload | undefined> {
-      const { tenantId, colour } = accept(currentInputSchema, input, 'k8sCurrentWorkload');
+      const { tenantId, colour, services } = accept(currentInputSchema, input, 'k8sCurrentWorkload');
       let deployment = await readDeployment(tenantId, colour);
       if (colour === undefined && (deployment?.spec?.replicas ?? 1) === 0) {
         const green = await readDeployment(tenantId, 'green');
@@ -382,7 +519,18 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
       }
       const image = deployment && containerImage(deployment, TENANT_OBJECTS.container);
       if (!deployment || image === undefined) return undefined;
-      return { image, version: versionOf(image), revision: revisionOf(deployment) };
+      // A release with a target records its version on every container: a manifest's images carry their own tags.
+      const recorded = containerEnv(deployment, TENANT_OBJECTS.container).find((e) => e.name === VERSION_VARIABLE)?.value;
+      const current: CurrentWorkload = { image, version: recorded ?? versionOf(image), revision: revisionOf(deployment) };
+      if (services === undefined) return current;
+      const running: Record<string, string> = {};
+      for (const service of services) {
+        const ref = serviceDeploymentRef(tenantId, service);
+        const live = await kubeStep(`reading ${describe(ref)} ${where}`, () => kube.get<Deployment>(ref));
+        const serviceImage = live && containerImage(live, service);
+        if (serviceImage !== undefined) running[service] = serviceImage;
+      }
+      return { ...current, services: running };
     },
 
     /**
@@ -449,10 +597,10 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
         const listed = await kubeStep(`listing the ${groupKind.kind} objects of ${namespace} ${where}`, () =>
           kube.list(groupKind.apiVersion, groupKind.kind, namespace, { labelSelector: `${APPLYSET.partOfLabel}=${applySetId(namespace)}` }),
         );
-        for (const item of listed.items) objects.push(objectStatus({ ...item, apiVersion: groupKind.apiVersion, kind: groupKind.kind }, TENANT_OBJECTS.container));
+        for (const item of listed.items) objects.push(objectStatus({ ...item, apiVersion: groupKind.apiVersion, kind: groupKind.kind }, containerOf(item)));
       }
       const pods = await kubeStep(`listing the pods of tenant ${tenantId} ${where}`, () => kube.list('v1', 'Pod', namespace, { labelSelector: tenantPodSelector(tenantId) }));
-      for (const pod of pods.items) objects.push(objectStatus({ ...pod, apiVersion: 'v1', kind: 'Pod' }, TENANT_OBJECTS.container));
+      for (const pod of pods.items) objects.push(objectStatus({ ...pod, apiVersion: 'v1', kind: 'Pod' }, containerOf(pod)));
       return { namespace, exists: true, objects };
     },
 
@@ -599,9 +747,11 @@ export function createKubernetesActivities({ cluster, kube, chart }: KubernetesA
      * retry as a whole: the set writes only when the image differs, so a retry only waits again.
      */
     async k8sDeployVersion(input: { runtime: KubernetesRuntime; tenantId: string; image: string; version: string; target?: ReleaseTarget; timeoutMs?: number }): Promise<DeployResult> {
-      const { runtime, tenantId, image, version, timeoutMs } = input;
-      const { changed } = await activities.k8sSetVersion({ runtime, tenantId, image, version });
-      return { ...(await activities.k8sWaitForRollout({ runtime, tenantId, ...(timeoutMs !== undefined ? { timeoutMs } : {}) })), changed };
+      const { runtime, tenantId, image, version, target, timeoutMs } = input;
+      const { changed } = await activities.k8sSetVersion({ runtime, tenantId, image, version, ...(target ? { target } : {}) });
+      // The target names every service, the primary first: the others' rollouts are waited for too.
+      const services = target && target.services.length > 1 ? { services: target.services.slice(1).map((s) => s.name) } : {};
+      return { ...(await activities.k8sWaitForRollout({ runtime, tenantId, ...services, ...(timeoutMs !== undefined ? { timeoutMs } : {}) })), changed };
     },
   };
 }
@@ -650,6 +800,14 @@ function workloadRecordedIn(parent: KubeObject | undefined): WorkloadSpec | unde
     return undefined;
   }
 }
+
+/** A container's env as the Deployment runs it (the chart's, and a release's patches). */
+function containerEnv(deployment: Deployment, container: string): { name: string; value?: string }[] {
+  return deployment.spec?.template?.spec?.containers?.find((c) => c.name === container)?.env ?? [];
+}
+
+/** The container `tenantctl tenant resources` shows for an object: a service's own (docs/services.md), else the app's. */
+const containerOf = (object: KubeObject) => object.metadata.labels?.[SERVICE_LABEL] ?? TENANT_OBJECTS.container;
 
 /** Whether an apply left the object's intent as it was (kube-client/object-diff.ts). */
 const sameIntent = (before: KubeObject, after: KubeObject) => JSON.stringify(intentOf(before)) === JSON.stringify(intentOf(after));
