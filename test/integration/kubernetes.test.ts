@@ -21,7 +21,11 @@ import { createKubernetesMigrationActivities } from '../../src/activities/runtim
 import type { WorkloadPreview, WorkloadSpec } from '../../src/activities/runtime/types';
 import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
 import { preReleaseSnapshotId, workflowIds } from '../../src/shared/ids';
-import type { ReleaseTenantResult } from '../../src/shared/messages/release';
+import { releaseWaveInputSchema, type ReleaseSummary, type ReleaseTenantResult } from '../../src/shared/messages/release';
+import type { ReleaseManifest } from '../../src/shared/release/manifest';
+import { expandReleasePlan } from '../../src/shared/release/plan';
+import { TASK_QUEUES } from '../../src/shared/task-queues';
+import { parseOrThrow } from '../../src/shared/validation';
 import { migrationKey } from '../../src/shared/release/migration';
 import { releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
 import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
@@ -760,6 +764,111 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       await userActivities.k8sDeleteWorkload(ref);
     }
   }, 300_000);
+});
+
+describe('a tenant with services on Kubernetes (docs/services.md)', () => {
+  type Container = { name: string; image: string; args?: string[]; env?: { name: string; value?: string }[]; resources?: { requests?: Record<string, string> }; livenessProbe?: { exec?: { command: string[] } } };
+  type Deployed = { spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { spec: { serviceAccountName: string; containers: Container[] } } }; status?: { readyReplicas?: number } };
+  const deployed = async (name: string) => JSON.parse(await kubectl('get', 'deployment', name, '-n', 'tenant-oscorp', '-o', 'json')) as Deployed;
+  const envOf = (deployment: Deployed) => Object.fromEntries((deployment.spec.template.spec.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+  const running = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        ['app', 'worker', 'api'].map(async (name) => {
+          const d = await deployed(name);
+          const env = envOf(d);
+          return [name, `${d.spec.template.spec.containers[0]!.image} ${env.TENANT_FLEET_VERSION ?? '-'}${env.WORKER_CONCURRENCY ? ` ${env.WORKER_CONCURRENCY}` : ''}`] as const;
+        }),
+      ),
+    );
+  /** A one-tenant quick release, with a manifest when given (carried whole in the release's input, docs/releases.md). */
+  async function release(version: string, manifest?: ReleaseManifest): Promise<ReleaseSummary> {
+    const releaseId = `jest-k8s-services-${version}-${Date.now()}`;
+    const input = parseOrThrow(
+      releaseWaveInputSchema,
+      { ...expandReleasePlan(h.config, { releaseId, plan: 'quick', requestedBy: 'jest', version, tenants: ['oscorp'] }), ...(manifest ? { manifest } : {}) },
+      'release request',
+    );
+    const handle = await h.client.workflow.start('releaseWave', { workflowId: workflowIds.release(releaseId), taskQueue: TASK_QUEUES.workflows, args: [input] });
+    return releaseOutcome(handle as Parameters<typeof releaseOutcome>[0]);
+  }
+
+  it('a three-service tenant is provisioned and released, each service getting its own configuration', async () => {
+    const tenant = kubernetesTenant('oscorp');
+    const { runtime } = tenant;
+    const account = tenant.aws.accountId;
+    await provisionTenant(h.client, { tenant, initialVersion: '1.0.0', requestedBy: 'jest' });
+    try {
+      // Each service its own Deployment: image, arguments, variables, secret references (ARNs, never values), size.
+      const [web, worker, api] = await Promise.all(['app', 'worker', 'api'].map(deployed));
+      expect(web!.spec.template.spec.containers[0]!.image).toBe('registry.sandbox.test/tenant-app:1.0.0');
+      expect(web!.spec.template.spec.containers[0]!.args).toBeUndefined();
+      expect(envOf(web!)).toEqual({ TENANT_FLEET_VERSION: '1.0.0' });
+      expect(await kubectl('get', 'configmap', 'app-config', '-n', 'tenant-oscorp', '-o', 'jsonpath={.data.SERVICE_ROLE}')).toBe('web');
+      expect(worker!.spec.template.spec.containers[0]).toMatchObject({
+        name: 'worker',
+        image: 'registry.sandbox.test/tenant-worker:1.0.0',
+        args: ['worker', '--queue', 'default'],
+        resources: { requests: { cpu: '500m', memory: '1Gi' } },
+        livenessProbe: { exec: { command: ['CMD', 'worker', 'ping'] } },
+      });
+      expect(envOf(worker!)).toMatchObject({
+        SERVICE_ROLE: 'worker',
+        WORKER_CONCURRENCY: '8',
+        TENANT_ID: 'oscorp',
+        STRIPE_API_KEY_SECRET_ARN: `arn:aws:ssm:us-east-1:${account}:parameter/tenant-fleet/oscorp/billing/stripe-api-key`,
+        TENANT_FLEET_VERSION: '1.0.0',
+      });
+      expect(envOf(worker!).PARTNER_TOKEN_SECRET_ARN).toBeUndefined();
+      expect(api!.spec.template.spec.containers[0]).toMatchObject({ name: 'api', image: 'registry.sandbox.test/tenant-app:1.0.0', args: ['api', '--port', '9090'], resources: { requests: { cpu: '250m', memory: '512Mi' } } });
+      expect(envOf(api!)).toMatchObject({ SERVICE_ROLE: 'api', PARTNER_TOKEN_SECRET_ARN: `arn:aws:secretsmanager:us-east-1:${account}:secret:tenant-fleet/oscorp/partner-token` });
+      expect([web, worker, api].map((d) => [d!.spec.replicas, d!.status?.readyReplicas, d!.spec.template.spec.serviceAccountName])).toEqual([
+        [tenant.replicas, tenant.replicas, 'app'],
+        [2, 2, 'app'],
+        [1, 1, 'app'],
+      ]);
+      // The primary's Service (and so its target group) selects the web pods only.
+      const selector = (JSON.parse(await kubectl('get', 'service', 'app', '-n', 'tenant-oscorp', '-o', 'jsonpath={.spec.selector}')) as Record<string, string>);
+      const selected = (await kubectl('get', 'pods', '-n', 'tenant-oscorp', '-l', Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(','), '-o', 'name')).split('\n');
+      expect(selected).toHaveLength(tenant.replicas);
+      for (const pod of selected) expect(pod).toMatch(/^pod\/app-/);
+      expect((await kubectl('get', 'pods', '-n', 'tenant-oscorp', '-l', 'tenant-fleet.io/service', '-o', 'name')).split('\n')).toHaveLength(3);
+
+      // Released by version: every service to the new tag.
+      expect((await release('1.1.0')).status).toBe('succeeded');
+      expect(await running()).toEqual({
+        app: 'registry.sandbox.test/tenant-app:1.1.0 1.1.0',
+        worker: 'registry.sandbox.test/tenant-worker:1.1.0 1.1.0 8',
+        api: 'registry.sandbox.test/tenant-app:1.1.0 1.1.0',
+      });
+
+      // Released from a manifest: images of their own and a variable changed.
+      const manifest = (version: string, worker: string): ReleaseManifest => ({
+        version,
+        services: { web: `registry.sandbox.test/tenant-app:${version}`, worker: `registry.sandbox.test/tenant-worker:${worker}`, api: `registry.sandbox.test/tenant-api:${version}-api` },
+        environment: { worker: { WORKER_CONCURRENCY: version === '1.2.0' ? '16' : '32' } },
+      });
+      expect((await release('1.2.0', manifest('1.2.0', 'w-77'))).status).toBe('succeeded');
+      const good = {
+        app: 'registry.sandbox.test/tenant-app:1.2.0 1.2.0',
+        worker: 'registry.sandbox.test/tenant-worker:w-77 1.2.0 16',
+        api: 'registry.sandbox.test/tenant-api:1.2.0-api 1.2.0',
+      };
+      expect(await running()).toEqual(good);
+      expect(await activities.k8sCurrentWorkload({ runtime, tenantId: 'oscorp', services: ['api', 'worker'] })).toMatchObject({
+        version: '1.2.0',
+        services: { worker: 'registry.sandbox.test/tenant-worker:w-77', api: 'registry.sandbox.test/tenant-api:1.2.0-api' },
+      });
+
+      // A manifest whose worker never becomes ready: the release fails on that service and every service goes back.
+      const broken = await release('1.3.0', manifest('1.3.0', '1.3.0-broken'));
+      expect(broken.status).not.toBe('succeeded');
+      expect(broken.tenants).toEqual([expect.objectContaining({ tenantId: 'oscorp', status: 'rolled-back', reason: expect.stringContaining('worker') as unknown })]);
+      expect(await running()).toEqual(good);
+    } finally {
+      await deprovisionTenant(h.client, { tenant, requestedBy: 'jest', confirmProduction: 'oscorp' });
+    }
+  }, 900_000);
 });
 
 describe('the official client authenticates the way EKS users do', () => {
