@@ -865,6 +865,11 @@ describe('a tenant with services on Kubernetes (docs/services.md)', () => {
       expect(broken.status).not.toBe('succeeded');
       expect(broken.tenants).toEqual([expect.objectContaining({ tenantId: 'oscorp', status: 'rolled-back', reason: expect.stringContaining('worker') as unknown })]);
       expect(await running()).toEqual(good);
+
+      // A service no longer declared: the next provisioning's apply prunes its objects (the tenant's ApplySet), and only those.
+      await provisionTenant(h.client, { tenant: { ...tenant, services: tenant.services!.filter((s) => s.name !== 'api') }, requestedBy: 'jest' });
+      expect(await kubectl('get', 'deployment,pdb', '-n', 'tenant-oscorp', '-l', 'tenant-fleet.io/service', '-o', 'name')).toBe('deployment.apps/worker\npoddisruptionbudget.policy/worker');
+      expect(await kubectl('get', 'deployment', 'app', '-n', 'tenant-oscorp', '-o', 'name')).toBe('deployment.apps/app');
     } finally {
       await deprovisionTenant(h.client, { tenant, requestedBy: 'jest', confirmProduction: 'oscorp' });
     }
