@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
 import {
   CreateServiceCommand,
   DeleteServiceCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
+  ListServicesCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   type ContainerDefinition,
+  type HealthCheck,
   type LoadBalancer,
   type Service,
   type TaskDefinition,
@@ -14,7 +17,22 @@ import { ErrorType, permanentFailure, retryableFailure } from '../../shared/erro
 import type { RuntimeSpec } from '../../shared/tenant-spec';
 import type { AwsClients } from '../aws/clients';
 import { pollWithHeartbeat } from '../poll';
-import { imageRef, versionOf, type ApplyResult, type CurrentWorkload, type DeployResult, type ReleaseTarget, type RolloutStatus, type WorkloadChange, type WorkloadPreview, type WorkloadSpec } from './types';
+import {
+  imageRef,
+  VERSION_VARIABLE,
+  versionOf,
+  type ApplyResult,
+  type ContainerHealthCheck,
+  type CurrentWorkload,
+  type DeployResult,
+  type ReleaseTarget,
+  type RolloutStatus,
+  type ServiceTarget,
+  type ServiceWorkload,
+  type WorkloadChange,
+  type WorkloadPreview,
+  type WorkloadSpec,
+} from './types';
 
 export type EcsRuntime = Extract<RuntimeSpec, { kind: 'ecs' }>;
 
@@ -43,12 +61,55 @@ export function greenIsLive(blue: Service | undefined, green: Service | undefine
 }
 const family = (tenantId: string) => `tenant-${tenantId}`;
 
+/**
+ * The ECS service, and task definition family, of a tenant's service other than the primary
+ * (docs/services.md, "ECS"): a double hyphen, which no tenant ID contains, so it can never be
+ * another tenant's primary (`tenant-acme-worker` is tenant `acme-worker`'s).
+ */
+export const otherServiceName = (tenantId: string, name: string) => `${serviceName(tenantId)}--${name}`;
+const otherServicesPrefix = (tenantId: string) => `${serviceName(tenantId)}--`;
+
+/** A task's variables sorted by name, as apply registers them (and so a set-version keeps them). */
+const sortedVariables = (variables: Record<string, string>) =>
+  Object.entries(variables)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => ({ name, value }));
+
+/** ECS's container health check: the config's command runs as `CMD` unless it names `CMD`/`CMD-SHELL` itself. */
+function ecsHealthCheck(check: ContainerHealthCheck): HealthCheck {
+  const command = check.command[0] === 'CMD' || check.command[0] === 'CMD-SHELL' ? check.command : ['CMD', ...check.command];
+  return { command, interval: check.intervalSeconds, timeout: check.timeoutSeconds, retries: check.retries, startPeriod: check.startPeriodSeconds };
+}
+
+/** Fields a container registered without them may read back as empty (and as absent): the same to a comparison. */
+const orNull = (value: unknown) => (value === undefined || (Array.isArray(value) && value.length === 0) ? null : value);
+
 /** Reads and the task definition revision shared by the tenant's service (here) and its blue/green colours (ecs-colours.ts). */
 export function ecsServiceHelpers(aws: AwsClients) {
   /** The named services that exist (not INACTIVE), by name. */
   const describeServices = async (runtime: EcsRuntime, names: string[]): Promise<Map<string, Service>> => {
-    const { services = [] } = await aws.ecs(runtime.aws).send(new DescribeServicesCommand({ cluster: runtime.clusterName, services: names }));
-    return new Map(services.filter((s) => s.serviceName && s.status !== 'INACTIVE').map((s) => [s.serviceName!, s]));
+    const found = new Map<string, Service>();
+    // DescribeServices takes ten names at most (a tenant with services may have more).
+    for (let i = 0; i < names.length; i += 10) {
+      const { services = [] } = await aws.ecs(runtime.aws).send(new DescribeServicesCommand({ cluster: runtime.clusterName, services: names.slice(i, i + 10) }));
+      for (const s of services) if (s.serviceName && s.status !== 'INACTIVE') found.set(s.serviceName, s);
+    }
+    return found;
+  };
+
+  /** The names of the tenant's services other than the primary that exist in the cluster, declared or not (ListServices knows no prefix: it pages the cluster). */
+  const listOtherServices = async (runtime: EcsRuntime, tenantId: string): Promise<string[]> => {
+    const names: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await aws.ecs(runtime.aws).send(new ListServicesCommand({ cluster: runtime.clusterName, maxResults: 100, nextToken }));
+      for (const arn of page.serviceArns ?? []) {
+        const name = arn.split('/').pop() ?? '';
+        if (name.startsWith(otherServicesPrefix(tenantId))) names.push(name);
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return names.sort();
   };
 
   const taskDefinitionOf = async (runtime: EcsRuntime, arn: string) => {
@@ -60,21 +121,37 @@ export function ecsServiceHelpers(aws: AwsClients) {
    * A revision of the tenant's family that is `running` with only the image changed: the family's
    * latest when it already is (an earlier attempt registered it), else a new one.
    */
-  const revisionWithImage = async (runtime: EcsRuntime, tenantId: string, running: TaskDefinition, wanted: string): Promise<string> => {
-    const withImage = (definitions: ContainerDefinition[]) => definitions.map((c) => (c.name === CONTAINER ? { ...c, image: wanted } : c));
-    const latest = await taskDefinitionOf(runtime, family(tenantId));
+  const revisionWithImage = async (runtime: EcsRuntime, tenantId: string, running: TaskDefinition, wanted: string): Promise<string> =>
+    revisionWith(runtime, tenantId, family(tenantId), running, CONTAINER, (c) => ({ ...c, image: wanted }));
+
+  /**
+   * A revision of `familyName` that is `running` with only `container` changed by `change` (a
+   * release's image and variables): the family's latest when it already is (an earlier attempt
+   * registered it), else a new one.
+   */
+  const revisionWith = async (
+    runtime: EcsRuntime,
+    tenantId: string,
+    familyName: string,
+    running: TaskDefinition,
+    container: string,
+    change: (definition: ContainerDefinition) => ContainerDefinition,
+  ): Promise<string> => {
+    const changed = (definitions: ContainerDefinition[]) => definitions.map((c) => (c.name === container ? change(c) : c));
+    const wanted = changed(running.containerDefinitions ?? []).find((c) => c.name === container)?.image;
+    const latest = await taskDefinitionOf(runtime, familyName);
     let revision: string | undefined;
     if (
       latest?.taskDefinitionArn &&
-      latest.containerDefinitions?.find((c) => c.name === CONTAINER)?.image === wanted &&
-      JSON.stringify(latest.containerDefinitions) === JSON.stringify(withImage(running.containerDefinitions ?? []))
+      latest.containerDefinitions?.find((c) => c.name === container)?.image === wanted &&
+      JSON.stringify(latest.containerDefinitions) === JSON.stringify(changed(running.containerDefinitions ?? []))
     ) {
       revision = latest.taskDefinitionArn;
     } else {
       // Everything the running revision registered with, so only the image changes (volumes, platform, storage...).
       const { taskDefinition } = await aws.ecs(runtime.aws).send(
         new RegisterTaskDefinitionCommand({
-          family: family(tenantId),
+          family: familyName,
           networkMode: running.networkMode,
           requiresCompatibilities: running.requiresCompatibilities,
           cpu: running.cpu,
@@ -89,13 +166,13 @@ export function ecsServiceHelpers(aws: AwsClients) {
           ipcMode: running.ipcMode,
           proxyConfiguration: running.proxyConfiguration,
           inferenceAccelerators: running.inferenceAccelerators,
-          containerDefinitions: withImage(running.containerDefinitions ?? []),
+          containerDefinitions: changed(running.containerDefinitions ?? []),
           tags: [{ key: 'TenantId', value: tenantId }],
         }),
       );
       revision = taskDefinition?.taskDefinitionArn;
     }
-    if (!revision) throw retryableFailure(ErrorType.RolloutFailed, `ECS registered no task definition revision for ${family(tenantId)} with image ${wanted}`);
+    if (!revision) throw retryableFailure(ErrorType.RolloutFailed, `ECS registered no task definition revision for ${familyName} with image ${wanted}`);
     return revision;
   };
 
@@ -112,20 +189,130 @@ export function ecsServiceHelpers(aws: AwsClients) {
     };
   };
 
-  return { describeServices, taskDefinitionOf, revisionWithImage, rolloutOf };
+  return { describeServices, listOtherServices, taskDefinitionOf, revisionWithImage, revisionWith, rolloutOf };
 }
 
 export function createEcsActivities({ aws }: { aws: AwsClients }) {
-  const { describeServices, taskDefinitionOf, revisionWithImage, rolloutOf } = ecsServiceHelpers(aws);
+  const { describeServices, listOtherServices, taskDefinitionOf, revisionWithImage, revisionWith, rolloutOf } = ecsServiceHelpers(aws);
   const describeService = async (runtime: EcsRuntime, tenantId: string): Promise<Service | undefined> =>
     (await describeServices(runtime, [serviceName(tenantId)])).get(serviceName(tenantId));
 
+  /** Registers the service's task definition when it differs, then creates or updates its ECS service (no load balancer, its own size and replicas). */
+  const applyService = async (runtime: EcsRuntime, workload: WorkloadSpec, service: ServiceWorkload, existing: Service | undefined): Promise<boolean> => {
+    const ecs = aws.ecs(runtime.aws);
+    const desired = desiredServiceDefinition(runtime, workload, service);
+    const { networkConfiguration } = desiredWorkload(runtime, workload);
+    const name = otherServiceName(workload.tenantId, service.name);
+    // A service not created yet: the family's latest revision, which an attempt that failed before the create registered.
+    const latest = async () => {
+      try {
+        return await taskDefinitionOf(runtime, name);
+      } catch (error) {
+        if ((error as Error).name === 'ClientException') return undefined;
+        throw error;
+      }
+    };
+    const current = existing?.taskDefinition ? await taskDefinitionOf(runtime, existing.taskDefinition) : await latest();
+    let taskDefinitionArn = existing?.taskDefinition ?? current?.taskDefinitionArn;
+    const sameDefinition = current !== undefined && definitionDifferences(current, desired).length === 0;
+    const sameNetwork = sameGroups(securityGroupsOf(existing), networkConfiguration.awsvpcConfiguration.securityGroups);
+    let changed = false;
+    if (!sameDefinition) {
+      const { taskDefinition } = await ecs.send(
+        new RegisterTaskDefinitionCommand({
+          family: name,
+          networkMode: 'awsvpc',
+          requiresCompatibilities: ['FARGATE'],
+          cpu: desired.cpu,
+          memory: desired.memory,
+          taskRoleArn: workload.appRoleArn,
+          ...(workload.executionRoleArn ? { executionRoleArn: workload.executionRoleArn } : {}),
+          containerDefinitions: [desired.container],
+          tags: [{ key: 'TenantId', value: workload.tenantId }, { key: 'Service', value: service.name }],
+        }),
+      );
+      taskDefinitionArn = taskDefinition?.taskDefinitionArn;
+      changed = true;
+    }
+    if (!existing) {
+      await ecs.send(
+        new CreateServiceCommand({
+          cluster: runtime.clusterName,
+          serviceName: name,
+          taskDefinition: taskDefinitionArn,
+          desiredCount: service.replicas,
+          launchType: 'FARGATE',
+          networkConfiguration,
+          deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: false }, minimumHealthyPercent: 100, maximumPercent: 200 },
+          tags: [{ key: 'TenantId', value: workload.tenantId }, { key: 'Service', value: service.name }],
+          propagateTags: 'SERVICE',
+          // A retried create after a lost response gets the same service; the hash keeps the services of one tenant apart within the token's 36 characters.
+          clientToken: `tf-${createHash('sha256').update(`${name}/${service.version}`).digest('hex').slice(0, 33)}`,
+        }),
+      );
+      changed = true;
+    } else if (changed || existing.desiredCount !== service.replicas || !sameNetwork) {
+      await ecs.send(
+        new UpdateServiceCommand({
+          cluster: runtime.clusterName,
+          service: name,
+          taskDefinition: taskDefinitionArn,
+          desiredCount: service.replicas,
+          ...(sameNetwork ? {} : { networkConfiguration }),
+        }),
+      );
+      changed = true;
+    }
+    return changed;
+  };
+
+  /** Scales a service the tenant no longer declares to 0 and deletes it (DeleteService with force does both; the scale first stops its tasks even if the delete is retried). */
+  const removeService = async (runtime: EcsRuntime, name: string, service: Service) => {
+    const ecs = aws.ecs(runtime.aws);
+    if ((service.desiredCount ?? 0) > 0) await ecs.send(new UpdateServiceCommand({ cluster: runtime.clusterName, service: name, desiredCount: 0 }));
+    try {
+      await ecs.send(new DeleteServiceCommand({ cluster: runtime.clusterName, service: name, force: true }));
+    } catch (error) {
+      if ((error as Error).name !== 'ServiceNotFoundException') throw error;
+    }
+  };
+
+  /** The tenant's services the workload no longer declares, still active in the cluster (only looked for when it declares services: docs/services.md). */
+  const undeclaredServices = async (runtime: EcsRuntime, workload: WorkloadSpec): Promise<Map<string, Service>> => {
+    if (workload.serviceName === undefined) return new Map();
+    const declared = new Set((workload.services ?? []).map((s) => otherServiceName(workload.tenantId, s.name)));
+    const names = (await listOtherServices(runtime, workload.tenantId)).filter((n) => !declared.has(n));
+    if (names.length === 0) return new Map();
+    return new Map([...(await describeServices(runtime, names))].filter(([, s]) => s.status === 'ACTIVE'));
+  };
+
+  /**
+   * The revision `service` gets for `target`: its container's image and the target's variables,
+   * VERSION_VARIABLE included; unchanged (no registration) when it already runs them.
+   */
+  const targetRevision = async (runtime: EcsRuntime, tenantId: string, familyName: string, container: string, service: Service, target: ServiceTarget, version: string) => {
+    const running = await taskDefinitionOf(runtime, service.taskDefinition!);
+    const current = running?.containerDefinitions?.find((c) => c.name === container);
+    if (!running || !current) throw permanentFailure(ErrorType.ResourceNotFound, `task definition ${service.taskDefinition} of tenant ${tenantId} has no container "${container}"`);
+    const change = (definition: ContainerDefinition): ContainerDefinition => ({ ...definition, image: target.image, environment: withVariables(definition.environment, { ...target.environment, [VERSION_VARIABLE]: version }) });
+    // Only the image and the variables change: compared as values (ECS may read a definition back with its keys in another order).
+    const moving = (c: ContainerDefinition) => JSON.stringify([c.image, (c.environment ?? []).map((e) => [e.name, e.value])]);
+    if (moving(change(current)) === moving(current)) return { changed: false, revision: service.taskDefinition! };
+    return { changed: true, revision: await revisionWith(runtime, tenantId, familyName, running, container, change) };
+  };
+
   const activities = {
-    /** Registers a task definition revision only if the latest differs, then creates or updates the service. */
+    /**
+     * Registers a task definition revision only if the latest differs, then creates or updates the
+     * service; a tenant with services (docs/services.md) gets each of the others the same way, and
+     * loses those it no longer declares.
+     */
     async ecsApplyWorkload({ runtime, workload }: { runtime: EcsRuntime; workload: WorkloadSpec }): Promise<ApplyResult> {
       const ecs = aws.ecs(runtime.aws);
       const { container, cpu, memory, loadBalancers, networkConfiguration } = desiredWorkload(runtime, workload);
-      const service = await describeService(runtime, workload.tenantId);
+      const others = workload.services ?? [];
+      const described = await describeServices(runtime, [serviceName(workload.tenantId), ...others.map((s) => otherServiceName(workload.tenantId, s.name))]);
+      const service = described.get(serviceName(workload.tenantId));
       let taskDefinitionArn = service?.taskDefinition;
       const current = taskDefinitionArn ? await taskDefinitionOf(runtime, taskDefinitionArn) : undefined;
       const sameDefinition = current !== undefined && taskDefinitionDifferences(current, runtime, workload).length === 0;
@@ -185,33 +372,71 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
         );
         changed = true;
       }
+      // One service at a time: a retry after a partial success finds the ones done unchanged.
+      for (const other of others) {
+        if (await applyService(runtime, workload, other, described.get(otherServiceName(workload.tenantId, other.name)))) changed = true;
+      }
+      for (const [name, undeclared] of await undeclaredServices(runtime, workload)) {
+        await removeService(runtime, name, undeclared);
+        changed = true;
+      }
       return { changed, revision: taskDefinitionArn ?? '' };
     },
 
     /**
      * What `ecsApplyWorkload` with this workload would change, without changing anything: each
      * field of the task definition that would make it register a new revision (image, size,
-     * roles, environment, logs), and the service's desired count and load balancers.
+     * roles, environment, logs), and the service's desired count and load balancers; on a tenant
+     * with services, the same for each of them, and the services it would delete.
      */
     async ecsPreviewWorkload({ runtime, workload }: { runtime: EcsRuntime; workload: WorkloadSpec }): Promise<WorkloadPreview> {
-      const service = await describeService(runtime, workload.tenantId);
+      const others = workload.services ?? [];
+      const described = await describeServices(runtime, [serviceName(workload.tenantId), ...others.map((s) => otherServiceName(workload.tenantId, s.name))]);
+      const service = described.get(serviceName(workload.tenantId));
       const { loadBalancers, networkConfiguration } = desiredWorkload(runtime, workload);
       const where = { kind: 'ecs' as const, cluster: runtime.clusterName, service: serviceName(workload.tenantId) };
-      if (!service?.taskDefinition) return { ...where, state: 'absent', changes: [{ object: `service ${serviceName(workload.tenantId)}`, field: '(service)', action: 'add' }] };
-      const current = await taskDefinitionOf(runtime, service.taskDefinition);
-      const changes: WorkloadChange[] = (current ? taskDefinitionDifferences(current, runtime, workload) : [{ field: '(task definition)', action: 'add' as const }]).map((c) => ({
-        object: `task definition ${service.taskDefinition?.split('/').pop() ?? ''}`,
-        ...c,
-      }));
-      const serviceObject = `service ${serviceName(workload.tenantId)}`;
-      if (service.desiredCount !== workload.replicas) changes.push({ object: serviceObject, field: 'desiredCount', action: 'modify', before: service.desiredCount, after: workload.replicas });
-      if (JSON.stringify(loadBalancersOf(service)) !== JSON.stringify(loadBalancers)) {
-        changes.push({ object: serviceObject, field: 'loadBalancers', action: 'modify', before: loadBalancersOf(service), after: loadBalancers });
-      }
       const groups = networkConfiguration.awsvpcConfiguration.securityGroups;
-      if (!sameGroups(securityGroupsOf(service), groups)) {
-        changes.push({ object: serviceObject, field: 'networkConfiguration.awsvpcConfiguration.securityGroups', action: 'modify', before: securityGroupsOf(service), after: groups });
+      const changes: WorkloadChange[] = [];
+      if (!service?.taskDefinition) {
+        changes.push({ object: `service ${serviceName(workload.tenantId)}`, field: '(service)', action: 'add' });
+      } else {
+        const current = await taskDefinitionOf(runtime, service.taskDefinition);
+        changes.push(
+          ...(current ? taskDefinitionDifferences(current, runtime, workload) : [{ field: '(task definition)', action: 'add' as const }]).map((c) => ({
+            object: `task definition ${service.taskDefinition?.split('/').pop() ?? ''}`,
+            ...c,
+          })),
+        );
+        const serviceObject = `service ${serviceName(workload.tenantId)}`;
+        if (service.desiredCount !== workload.replicas) changes.push({ object: serviceObject, field: 'desiredCount', action: 'modify', before: service.desiredCount, after: workload.replicas });
+        if (JSON.stringify(loadBalancersOf(service)) !== JSON.stringify(loadBalancers)) {
+          changes.push({ object: serviceObject, field: 'loadBalancers', action: 'modify', before: loadBalancersOf(service), after: loadBalancers });
+        }
+        if (!sameGroups(securityGroupsOf(service), groups)) {
+          changes.push({ object: serviceObject, field: 'networkConfiguration.awsvpcConfiguration.securityGroups', action: 'modify', before: securityGroupsOf(service), after: groups });
+        }
       }
+      for (const other of others) {
+        const name = otherServiceName(workload.tenantId, other.name);
+        const existing = described.get(name);
+        if (!existing?.taskDefinition) {
+          changes.push({ object: `service ${name}`, field: '(service)', action: 'add' });
+          continue;
+        }
+        const current = await taskDefinitionOf(runtime, existing.taskDefinition);
+        changes.push(
+          ...(current ? definitionDifferences(current, desiredServiceDefinition(runtime, workload, other)) : [{ field: '(task definition)', action: 'add' as const }]).map((c) => ({
+            object: `task definition ${existing.taskDefinition?.split('/').pop() ?? ''}`,
+            ...c,
+          })),
+        );
+        if (existing.desiredCount !== other.replicas) changes.push({ object: `service ${name}`, field: 'desiredCount', action: 'modify', before: existing.desiredCount, after: other.replicas });
+        if (!sameGroups(securityGroupsOf(existing), groups)) {
+          changes.push({ object: `service ${name}`, field: 'networkConfiguration.awsvpcConfiguration.securityGroups', action: 'modify', before: securityGroupsOf(existing), after: groups });
+        }
+      }
+      for (const name of (await undeclaredServices(runtime, workload)).keys()) changes.push({ object: `service ${name}`, field: '(service)', action: 'remove' });
+      if (!service?.taskDefinition) return { ...where, state: 'absent', changes };
       return { ...where, state: changes.length === 0 ? 'unchanged' : 'changes', revision: service.taskDefinition, changes };
     },
 
@@ -219,11 +444,15 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
      * Moves the service to another image tag and nothing else: a new task definition revision
      * copied from the running one. A retry reuses the family's latest revision when it already
      * carries the wanted image (the first attempt registered it but did not update the service).
+     * With a target (docs/services.md): every service of the target gets its image and variables,
+     * and VERSION_VARIABLE, the same way; without one, a VERSION_VARIABLE the primary still
+     * carries from such a release goes.
      */
-    async ecsSetVersion({ runtime, tenantId, image, version }: { runtime: EcsRuntime; tenantId: string; image: string; version: string; target?: ReleaseTarget }): Promise<ApplyResult> {
+    async ecsSetVersion({ runtime, tenantId, image, version, target }: { runtime: EcsRuntime; tenantId: string; image: string; version: string; target?: ReleaseTarget }): Promise<ApplyResult> {
       const ecs = aws.ecs(runtime.aws);
-      const wanted = imageRef({ image, version });
-      const services = await describeServices(runtime, [serviceName(tenantId), greenServiceName(tenantId)]);
+      const wanted = target ? target.services[0]!.image : imageRef({ image, version });
+      const others = target?.services.slice(1) ?? [];
+      const services = await describeServices(runtime, [serviceName(tenantId), greenServiceName(tenantId), ...others.map((s) => otherServiceName(tenantId, s.name))]);
       const service = services.get(serviceName(tenantId));
       if (greenIsLive(service, services.get(greenServiceName(tenantId)))) {
         // A rolling update of blue would change the idle colour and leave users on green's version.
@@ -232,52 +461,121 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       if (!service?.taskDefinition) {
         throw permanentFailure(ErrorType.ResourceNotFound, `ECS service ${serviceName(tenantId)} not found in cluster ${runtime.clusterName}: provision tenant ${tenantId} first`);
       }
+      const missing = others.filter((s) => !services.get(otherServiceName(tenantId, s.name))?.taskDefinition);
+      if (missing.length > 0) {
+        throw permanentFailure(
+          ErrorType.ResourceNotFound,
+          `tenant ${tenantId} has no ECS service ${missing.map((s) => `${otherServiceName(tenantId, s.name)} (service "${s.name}")`).join(', ')} in cluster ${runtime.clusterName}: provision it first`,
+        );
+      }
+      if (target) {
+        // Each service moves on its own; a retry after a partial success finds the ones done unchanged.
+        let changed = false;
+        let revision = service.taskDefinition;
+        for (const [index, serviceTarget] of target.services.entries()) {
+          const primary = index === 0;
+          const name = primary ? serviceName(tenantId) : otherServiceName(tenantId, serviceTarget.name);
+          const current = services.get(name)!;
+          const moved = await targetRevision(runtime, tenantId, primary ? family(tenantId) : name, primary ? CONTAINER : serviceTarget.name, current, serviceTarget, target.version);
+          if (primary) revision = moved.revision;
+          if (!moved.changed && current.taskDefinition === moved.revision) continue;
+          await ecs.send(new UpdateServiceCommand({ cluster: runtime.clusterName, service: name, taskDefinition: moved.revision }));
+          changed = true;
+        }
+        return { changed, revision };
+      }
       const running = await taskDefinitionOf(runtime, service.taskDefinition);
       if (!running?.containerDefinitions?.some((c) => c.name === CONTAINER)) {
         throw permanentFailure(ErrorType.ResourceNotFound, `task definition ${service.taskDefinition} has no container "${CONTAINER}"`);
       }
-      if (running.containerDefinitions.find((c) => c.name === CONTAINER)?.image === wanted) {
+      const container = running.containerDefinitions.find((c) => c.name === CONTAINER)!;
+      const stale = container.environment?.some((e) => e.name === VERSION_VARIABLE) ?? false;
+      if (container.image === wanted && !stale) {
         return { changed: false, revision: service.taskDefinition };
       }
-      const revision = await revisionWithImage(runtime, tenantId, running, wanted);
+      const revision = stale
+        ? await revisionWith(runtime, tenantId, family(tenantId), running, CONTAINER, (c) => ({ ...c, image: wanted, environment: withVariables(c.environment, { [VERSION_VARIABLE]: null }) }))
+        : await revisionWithImage(runtime, tenantId, running, wanted);
       await ecs.send(new UpdateServiceCommand({ cluster: runtime.clusterName, service: serviceName(tenantId), taskDefinition: revision }));
       return { changed: true, revision };
     },
 
-    /** Waits until the primary deployment completes; a failed rollout is returned, not thrown, so the caller can roll back. */
-    async ecsWaitForRollout({ runtime, tenantId, timeoutMs }: { runtime: EcsRuntime; tenantId: string; services?: string[]; timeoutMs?: number }): Promise<RolloutStatus> {
-      const service = await pollWithHeartbeat({
-        what: `ECS service ${serviceName(tenantId)} rollout`,
-        read: () => describeService(runtime, tenantId),
-        done: (s) => !s || rolloutOf(s).ready || rolloutOf(s).failureReason !== undefined,
+    /**
+     * Waits until the primary deployment completes (on a tenant with services, each service's); a
+     * failed rollout is returned, not thrown, so the caller can roll back, its reason naming the service.
+     */
+    async ecsWaitForRollout({ runtime, tenantId, services, timeoutMs }: { runtime: EcsRuntime; tenantId: string; services?: string[]; timeoutMs?: number }): Promise<RolloutStatus> {
+      if (!services?.length) {
+        const service = await pollWithHeartbeat({
+          what: `ECS service ${serviceName(tenantId)} rollout`,
+          read: () => describeService(runtime, tenantId),
+          done: (s) => !s || rolloutOf(s).ready || rolloutOf(s).failureReason !== undefined,
+          intervalMs: 1_000,
+          // A rollout takes seconds to minutes, and the release waits on it: ask more often than for a stack.
+          maxIntervalMs: 10_000,
+          timeoutMs: timeoutMs ?? 15 * 60_000,
+          onTimeout: (s) =>
+            retryableFailure(ErrorType.Timeout, `ECS service ${serviceName(tenantId)} rollout not finished: ${JSON.stringify(s ? rolloutOf(s) : 'missing')}`),
+        });
+        if (!service) throw permanentFailure(ErrorType.ResourceNotFound, `ECS service ${serviceName(tenantId)} disappeared during its rollout`);
+        return rolloutOf(service);
+      }
+      const names = [serviceName(tenantId), ...services.map((s) => otherServiceName(tenantId, s))];
+      const label = (name: string) => (name === serviceName(tenantId) ? `ECS service ${name}` : `ECS service ${name} (service "${name.slice(otherServicesPrefix(tenantId).length)}")`);
+      const finished = (found: Map<string, Service>) => names.every((n) => !found.get(n) || rolloutOf(found.get(n)!).ready) || names.some((n) => !found.get(n) || rolloutOf(found.get(n)!).failureReason !== undefined);
+      const found = await pollWithHeartbeat({
+        what: `ECS services ${names.join(', ')} rollout`,
+        read: () => describeServices(runtime, names),
+        done: finished,
         intervalMs: 1_000,
-        // A rollout takes seconds to minutes, and the release waits on it: ask more often than for a stack.
         maxIntervalMs: 10_000,
         timeoutMs: timeoutMs ?? 15 * 60_000,
         onTimeout: (s) =>
-          retryableFailure(ErrorType.Timeout, `ECS service ${serviceName(tenantId)} rollout not finished: ${JSON.stringify(s ? rolloutOf(s) : 'missing')}`),
+          retryableFailure(ErrorType.Timeout, `ECS services of tenant ${tenantId} rollout not finished: ${JSON.stringify(Object.fromEntries(names.map((n) => [n, s?.get(n) ? rolloutOf(s.get(n)!) : 'missing'])))}`),
       });
-      if (!service) throw permanentFailure(ErrorType.ResourceNotFound, `ECS service ${serviceName(tenantId)} disappeared during its rollout`);
-      return rolloutOf(service);
+      const gone = names.find((n) => !found.get(n));
+      if (gone) throw permanentFailure(ErrorType.ResourceNotFound, `${label(gone)} of tenant ${tenantId} disappeared during its rollout`);
+      const primary = rolloutOf(found.get(names[0]!)!);
+      const failed = names.find((n) => rolloutOf(found.get(n)!).failureReason !== undefined);
+      return {
+        ...primary,
+        ready: names.every((n) => rolloutOf(found.get(n)!).ready),
+        failureReason: failed ? `${label(failed)}: ${rolloutOf(found.get(failed)!).failureReason}` : undefined,
+      };
     },
 
-    async ecsCurrentWorkload({ runtime, tenantId }: { runtime: EcsRuntime; tenantId: string; services?: string[] }): Promise<CurrentWorkload | undefined> {
-      const services = await describeServices(runtime, [serviceName(tenantId), greenServiceName(tenantId)]);
+    /** The primary's image and version (VERSION_VARIABLE when set, else its tag) and, given `services`, each one's running image. */
+    async ecsCurrentWorkload({ runtime, tenantId, services: others }: { runtime: EcsRuntime; tenantId: string; services?: string[] }): Promise<CurrentWorkload | undefined> {
+      const services = await describeServices(runtime, [serviceName(tenantId), greenServiceName(tenantId), ...(others ?? []).map((s) => otherServiceName(tenantId, s))]);
       const blue = services.get(serviceName(tenantId));
       const green = services.get(greenServiceName(tenantId));
       // After a blue/green release the green service may be the live one (docs/releases.md, "Blue/green").
       const service = greenIsLive(blue, green) ? green : blue;
       if (!service?.taskDefinition) return undefined;
       const definition = await taskDefinitionOf(runtime, service.taskDefinition);
-      const image = definition?.containerDefinitions?.find((c) => c.name === CONTAINER)?.image;
+      const container = definition?.containerDefinitions?.find((c) => c.name === CONTAINER);
+      const image = container?.image;
       if (!image) return undefined;
-      return { image, version: versionOf(image), revision: service.taskDefinition };
+      const recorded = container.environment?.find((e) => e.name === VERSION_VARIABLE)?.value;
+      const current: CurrentWorkload = { image, version: recorded ?? versionOf(image), revision: service.taskDefinition };
+      if (others === undefined) return current;
+      const images: Record<string, string> = {};
+      for (const name of others) {
+        const arn = services.get(otherServiceName(tenantId, name))?.taskDefinition;
+        const running = arn ? (await taskDefinitionOf(runtime, arn))?.containerDefinitions?.find((c) => c.name === name)?.image : undefined;
+        if (running) images[name] = running;
+      }
+      return { ...current, services: images };
     },
 
-    /** Scales to zero and deletes the service; a missing service counts as deleted. */
+    /**
+     * Scales to zero and deletes the service, and every other service of the tenant (found by
+     * listing, so also the ones its config no longer declares); a missing service counts as deleted.
+     */
     async ecsDeleteWorkload({ runtime, tenantId }: { runtime: EcsRuntime; tenantId: string }): Promise<{ deleted: boolean }> {
       // Blue/green's green service goes too: its target group (the traffic stack's) cannot be deleted while it is registered.
-      const names = [serviceName(tenantId), greenServiceName(tenantId)];
+      // The other services' tasks run in the traffic stack's workload security group, which cannot be deleted while they do.
+      const names = [serviceName(tenantId), greenServiceName(tenantId), ...(await listOtherServices(runtime, tenantId))];
       const existing = [...(await describeServices(runtime, names)).keys()];
       if (existing.length === 0) return { deleted: false };
       for (const name of existing) {
@@ -308,32 +606,57 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
      */
     async ecsDeployVersion(input: { runtime: EcsRuntime; tenantId: string; image: string; version: string; target?: ReleaseTarget; timeoutMs?: number }): Promise<DeployResult> {
       const { changed } = await activities.ecsSetVersion(input);
-      return { ...(await activities.ecsWaitForRollout(input)), changed };
+      // The target's services are the ones whose rollouts it started.
+      const services = input.target && input.target.services.length > 1 ? { services: input.target.services.slice(1).map((s) => s.name) } : {};
+      return { ...(await activities.ecsWaitForRollout({ ...input, ...services })), changed };
     },
   };
 }
 
 export type EcsActivities = ReturnType<typeof createEcsActivities>;
 
+/** `environment` with `changes` applied (a value set, null removed), sorted by name as apply registers it. */
+function withVariables(environment: ContainerDefinition['environment'], changes: Record<string, string | null>) {
+  const variables = new Map((environment ?? []).map((e) => [e.name ?? '', e.value ?? '']));
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === null) variables.delete(name);
+    else variables.set(name, value);
+  }
+  return sortedVariables(Object.fromEntries(variables));
+}
+
+/** The variables, secrets and checks a container of the workload (the primary or another service) carries. */
+function containerSettings(runtime: EcsRuntime, workload: WorkloadSpec, own: { config: Record<string, string>; command?: string[]; secrets?: Record<string, string>; healthCheck?: ContainerHealthCheck }, logPrefix: string) {
+  const secrets = Object.entries(own.secrets ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  return {
+    ...(own.command ? { command: own.command } : {}),
+    environment: sortedVariables({ ...own.config, ...(workload.releaseVersion !== undefined ? { [VERSION_VARIABLE]: workload.releaseVersion } : {}) }),
+    // The execution role reads them when the task starts (docs/services.md, "ECS"); the worker never sees a value.
+    ...(secrets.length > 0 ? { secrets: secrets.map(([name, valueFrom]) => ({ name, valueFrom })) } : {}),
+    ...(own.healthCheck ? { healthCheck: ecsHealthCheck(own.healthCheck) } : {}),
+    ...(workload.logGroupName
+      ? {
+          logConfiguration: {
+            logDriver: 'awslogs' as const,
+            options: { 'awslogs-group': workload.logGroupName, 'awslogs-region': runtime.aws.region, 'awslogs-stream-prefix': logPrefix },
+          },
+        }
+      : {}),
+  };
+}
+
 /** The task definition and service settings a workload asks for. */
 function desiredWorkload(runtime: EcsRuntime, workload: WorkloadSpec) {
   const port = workload.port ?? 8080;
+  const { environment, logConfiguration, ...settings } = containerSettings(runtime, workload, workload, CONTAINER);
   const container: ContainerDefinition = {
     name: CONTAINER,
     image: imageRef(workload),
     essential: true,
     portMappings: [{ containerPort: port, protocol: 'tcp' }],
-    environment: Object.entries(workload.config)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, value]) => ({ name, value })),
-    ...(workload.logGroupName
-      ? {
-          logConfiguration: {
-            logDriver: 'awslogs',
-            options: { 'awslogs-group': workload.logGroupName, 'awslogs-region': runtime.aws.region, 'awslogs-stream-prefix': CONTAINER },
-          },
-        }
-      : {}),
+    environment,
+    ...(logConfiguration ? { logConfiguration } : {}),
+    ...settings,
   };
   const loadBalancers: LoadBalancer[] = workload.targetGroupArn ? [{ targetGroupArn: workload.targetGroupArn, containerName: CONTAINER, containerPort: port }] : [];
   // The cluster's groups (what every task needs: the load balancer's health checks, egress) and the
@@ -343,6 +666,26 @@ function desiredWorkload(runtime: EcsRuntime, workload: WorkloadSpec) {
   return { container, cpu: String(workload.cpu ?? 256), memory: String(workload.memory ?? 512), loadBalancers, networkConfiguration };
 }
 
+interface DesiredDefinition {
+  container: ContainerDefinition;
+  cpu: string;
+  memory: string;
+  taskRoleArn?: string;
+  executionRoleArn?: string;
+}
+
+/** A service other than the primary: its own container (named after it, no port: nothing routes to it), size and log stream prefix; the tenant's roles. */
+function desiredServiceDefinition(runtime: EcsRuntime, workload: WorkloadSpec, service: ServiceWorkload): DesiredDefinition {
+  const { environment, logConfiguration, ...settings } = containerSettings(runtime, workload, service, service.name);
+  return {
+    container: { name: service.name, image: imageRef(service), essential: true, environment, ...(logConfiguration ? { logConfiguration } : {}), ...settings },
+    cpu: String(service.cpu),
+    memory: String(service.memory),
+    ...(workload.appRoleArn ? { taskRoleArn: workload.appRoleArn } : {}),
+    ...(workload.executionRoleArn ? { executionRoleArn: workload.executionRoleArn } : {}),
+  };
+}
+
 /**
  * Each field in which the registered task definition differs from the workload's: any one of them
  * makes `ecsApplyWorkload` register a new revision. Environment variables are compared one by one
@@ -350,7 +693,11 @@ function desiredWorkload(runtime: EcsRuntime, workload: WorkloadSpec) {
  */
 export function taskDefinitionDifferences(current: TaskDefinition, runtime: EcsRuntime, workload: WorkloadSpec): Omit<WorkloadChange, 'object'>[] {
   const { container, cpu, memory } = desiredWorkload(runtime, workload);
-  const running = current.containerDefinitions?.find((c) => c.name === CONTAINER);
+  return definitionDifferences(current, { container, cpu, memory, ...(workload.appRoleArn ? { taskRoleArn: workload.appRoleArn } : {}), ...(workload.executionRoleArn ? { executionRoleArn: workload.executionRoleArn } : {}) });
+}
+
+function definitionDifferences(current: TaskDefinition, { container, cpu, memory, taskRoleArn, executionRoleArn }: DesiredDefinition): Omit<WorkloadChange, 'object'>[] {
+  const running = current.containerDefinitions?.find((c) => c.name === container.name);
   const changes: Omit<WorkloadChange, 'object'>[] = [];
   const compare = (field: string, before: unknown, after: unknown) => {
     if (JSON.stringify(before ?? null) !== JSON.stringify(after ?? null)) {
@@ -360,8 +707,8 @@ export function taskDefinitionDifferences(current: TaskDefinition, runtime: EcsR
   compare('image', running?.image, container.image);
   compare('cpu', current.cpu, cpu);
   compare('memory', current.memory, memory);
-  compare('taskRoleArn', current.taskRoleArn, workload.appRoleArn);
-  compare('executionRoleArn', current.executionRoleArn, workload.executionRoleArn);
+  compare('taskRoleArn', current.taskRoleArn, taskRoleArn);
+  compare('executionRoleArn', current.executionRoleArn, executionRoleArn);
   const before = new Map((running?.environment ?? []).map((e) => [e.name ?? '', e.value]));
   const after = new Map((container.environment ?? []).map((e) => [e.name ?? '', e.value]));
   const names = [...new Set([...before.keys(), ...after.keys()])].sort();
@@ -370,5 +717,9 @@ export function taskDefinitionDifferences(current: TaskDefinition, runtime: EcsR
     changes.push({ field: 'environment', action: 'modify', before: 'registered in another order', after: 'sorted by name' });
   }
   compare('logConfiguration', running?.logConfiguration, container.logConfiguration);
+  // Absent on every container registered before services (docs/services.md): an empty read-back is the same.
+  compare('command', orNull(running?.command), orNull(container.command));
+  compare('secrets', orNull(running?.secrets), orNull(container.secrets));
+  compare('healthCheck', orNull(running?.healthCheck), orNull(container.healthCheck));
   return changes;
 }
