@@ -1,10 +1,10 @@
 import { DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DescribeServicesCommand, DescribeTasksCommand, ListTasksCommand } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, DescribeTasksCommand, ListServicesCommand, ListTasksCommand } from '@aws-sdk/client-ecs';
 import { createAcmActivities } from '../activities/acm';
 import type { AwsClients } from '../activities/aws/clients';
 import { asActivityFailure, withAwsFailures } from '../activities/aws/errors';
 import { createElbv2Activities } from '../activities/elbv2';
-import type { EcsRuntime } from '../activities/runtime/ecs';
+import { otherServiceName, serviceName, type EcsRuntime } from '../activities/runtime/ecs';
 import type { WorkloadObjectStatus } from '../activities/runtime/types';
 import { nameCovers } from '../shared/certificates/hostnames';
 import { stackNameFor } from '../shared/ids';
@@ -120,12 +120,26 @@ async function stackResources(aws: AwsClients, target: AwsTarget, stackName: str
 }
 
 async function ecsResources(aws: AwsClients, runtime: EcsRuntime, tenantId: string): Promise<RuntimeResources> {
+  const base = { kind: 'ecs' as const, cluster: runtime.clusterName, accountId: runtime.aws.accountId, region: runtime.aws.region };
+  // The primary, then each of the tenant's other services (docs/services.md, "ECS"), found by listing: declared or not.
+  const others: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await classified(() => aws.ecs(runtime.aws).send(new ListServicesCommand({ cluster: runtime.clusterName, maxResults: 100, nextToken })));
+    others.push(...(page.serviceArns ?? []).map((arn) => arn.split('/').pop() ?? '').filter((name) => name.startsWith(`${otherServiceName(tenantId, '')}`)));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  const objects: RuntimeObject[] = [];
+  for (const name of [serviceName(tenantId), ...others.sort()]) objects.push(...(await ecsServiceObjects(aws, runtime, name)));
+  return { ...base, objects };
+}
+
+/** One ECS service as `tenantctl tenant resources` lists it: the service, its deployments and its tasks. */
+async function ecsServiceObjects(aws: AwsClients, runtime: EcsRuntime, serviceName: string): Promise<RuntimeObject[]> {
   const ecs = aws.ecs(runtime.aws);
   const { region } = runtime.aws;
-  const serviceName = `tenant-${tenantId}`;
-  const base = { kind: 'ecs' as const, cluster: runtime.clusterName, accountId: runtime.aws.accountId, region };
   const service = (await classified(() => ecs.send(new DescribeServicesCommand({ cluster: runtime.clusterName, services: [serviceName] })))).services?.find((s) => s.status !== 'INACTIVE');
-  if (!service) return { ...base, objects: [] };
+  if (!service) return [];
   const objects: RuntimeObject[] = [
     {
       kind: 'service',
@@ -155,7 +169,7 @@ async function ecsResources(aws: AwsClients, runtime: EcsRuntime, tenantId: stri
       });
     }
   }
-  return { ...base, objects };
+  return objects;
 }
 
 /**
