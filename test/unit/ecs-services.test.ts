@@ -361,7 +361,7 @@ describe('ECS workload of a tenant with services', () => {
       const deploy = { runtime, tenantId: 'acme', image: plain.image, version: '2.0.0', target: aws, release: target };
       expect(await run(release.ecsDeployAndRecord, deploy)).toMatchObject({ ready: true, changed: true });
       expect(fake.container('tenant-acme--worker', 'worker').image).toBe('ghcr.io/acme/worker:2.0.0-rc1');
-      expect(ssm.commandCalls(PutParameterCommand).map((c) => c.args[0].input)).toEqual([{ Name: '/tenant-fleet/acme/workload/version', Value: '2.0.0', Type: 'String', Overwrite: true }]);
+      expect(ssm.commandCalls(PutParameterCommand).map((c) => c.args[0].input)).toContainEqual({ Name: '/tenant-fleet/acme/workload/version', Value: '2.0.0', Type: 'String', Overwrite: true });
       fake.ecs.resetHistory();
       expect(await run(release.ecsDeployAndRecord, deploy)).toMatchObject({ ready: true, changed: false });
       expect(fake.writes()).toEqual([]);
