@@ -3,6 +3,7 @@ import { ModifyDBClusterCommand } from '@aws-sdk/client-rds';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createAwsActivities } from '../../src/activities';
+import type { WorkloadSpec } from '../../src/activities/runtime/types';
 import { TemplateStore } from '../../src/activities/templates';
 import { stackNameFor } from '../../src/shared/ids';
 import {
@@ -150,5 +151,63 @@ describe('every provisioning activity is safe to run twice', () => {
     // CloudFormation only accepts another delete from DELETE_FAILED: lift protection on the cluster itself, as an operator would.
     await h.admin.rds(tenant.aws).send(new ModifyDBClusterCommand({ DBClusterIdentifier: `tenant-${tenant.id}`, DeletionProtection: false, ApplyImmediately: true }));
     expect(await activities.deleteStack({ target: tenant.aws, stackName })).toEqual({ deleted: true });
+  });
+  it("a tenant's services on ECS: apply, a release target and deletion each give the same outcome on a second run", async () => {
+    const activities = createAwsActivities({ aws: h.aws, templates: new TemplateStore() });
+    const base = h.tenant('initech');
+    if (base.runtime.kind !== 'ecs') throw new Error('initech is an ECS tenant');
+    const runtime = base.runtime;
+    // A tenant of its own (no stacks needed: ECS keeps roles and groups as given), so initech's objects stay untouched.
+    const tenantId = 'svcinitech';
+    const arn = (kind: string, rest: string) => `arn:aws:${kind}:${base.aws.region}:${base.aws.accountId}:${rest}`;
+    const workload: WorkloadSpec = {
+      tenantId,
+      image: base.image,
+      version: '1.0.0',
+      replicas: 1,
+      config: { TENANT_ID: tenantId },
+      appRoleArn: `arn:aws:iam::${base.aws.accountId}:role/tenant-${tenantId}-app`,
+      serviceName: 'web',
+      command: ['serve'],
+      releaseVersion: '1.0.0',
+      services: [
+        { name: 'worker', image: `${base.image}-worker`, version: '1.0.0', command: ['work'], config: { TENANT_ID: tenantId, QUEUE: 'jobs' }, secrets: { API_TOKEN: arn('secretsmanager', `secret:tenant-fleet/${tenantId}/api`) }, replicas: 2, cpu: 512, memory: 1024 },
+        { name: 'api', image: base.image, version: '1.0.0', config: { TENANT_ID: tenantId }, secrets: { KEY: arn('ssm', `parameter/tenant-fleet/${tenantId}/key`) }, replicas: 1, cpu: 256, memory: 512 },
+      ],
+    };
+    const [applied, reapplied] = await twice(activities.ecsApplyWorkload, { runtime, workload });
+    expect(applied.changed).toBe(true);
+    expect(reapplied).toEqual({ changed: false, revision: applied.revision });
+    const preview = await new MockActivityEnvironment().run(activities.ecsPreviewWorkload, { runtime, workload });
+    expect(preview).toMatchObject({ state: 'unchanged', changes: [] });
+    const services = ['worker', 'api'];
+    const [rollout, rolloutAgain] = await twice(activities.ecsWaitForRollout, { runtime, tenantId, services });
+    expect(rollout.ready).toBe(true);
+    expect(rolloutAgain.ready).toBe(true);
+
+    const target = {
+      version: '1.1.0',
+      services: [
+        { name: 'web', image: `${base.image}:1.1.0` },
+        { name: 'worker', image: `${base.image}-worker:1.1.0-rc1`, environment: { QUEUE: 'jobs-v2' } },
+        { name: 'api', image: `${base.image}:1.1.0` },
+      ],
+    };
+    const deploy = { runtime, tenantId, image: base.image, version: '1.1.0', target };
+    const [deployed, deployedAgain] = await twice(activities.ecsDeployVersion, deploy);
+    expect(deployed).toMatchObject({ ready: true, changed: true });
+    expect(deployedAgain).toMatchObject({ ready: true, changed: false });
+    const [current, currentAgain] = await twice(activities.ecsCurrentWorkload, { runtime, tenantId, services });
+    expect(current).toMatchObject({ version: '1.1.0', services: { worker: `${base.image}-worker:1.1.0-rc1`, api: `${base.image}:1.1.0` } });
+    expect(currentAgain).toEqual(current);
+
+    // Provisioning again without `api` deletes its service; a second apply finds nothing to do.
+    const fewer = { ...workload, services: workload.services!.slice(0, 1) };
+    const [pruned, prunedAgain] = await twice(activities.ecsApplyWorkload, { runtime, workload: fewer });
+    expect(pruned.changed).toBe(true);
+    expect(prunedAgain.changed).toBe(false);
+
+    const [removed, removedAgain] = await twice(activities.ecsDeleteWorkload, { runtime, tenantId });
+    expect([removed.deleted, removedAgain.deleted]).toEqual([true, false]);
   });
 });
