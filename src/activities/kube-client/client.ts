@@ -226,7 +226,7 @@ export class KubeClient {
   private translate(method: string, path: string, error: unknown): unknown {
     if (error instanceof ApiException) {
       const status = statusOf(error.body);
-      return new KubeApiError(method, path, error.code, status.reason, status.message);
+      return new KubeApiError(method, path, error.code, status.reason, status.message, retryAfterMs(error.headers, status.retryAfterSeconds));
     }
     const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
     if (typeof statusCode === 'number') return new KubeApiError(method, path, statusCode, undefined, (error as Error).message);
@@ -238,7 +238,7 @@ export class KubeClient {
 }
 
 /** The API server answers errors with a `Status` object; anything else (a proxy's HTML page) is quoted as text. */
-export function statusOf(body: unknown): { reason?: string; message: string } {
+export function statusOf(body: unknown): { reason?: string; message: string; retryAfterSeconds?: number } {
   let parsed: unknown = body;
   if (typeof body === 'string') {
     try {
@@ -248,7 +248,29 @@ export function statusOf(body: unknown): { reason?: string; message: string } {
       return { message: trimmed.length > 300 ? `${trimmed.slice(0, 297)}...` : trimmed || '(empty answer)' };
     }
   }
-  const status = parsed as { kind?: string; reason?: string; message?: string } | null;
-  if (status?.kind === 'Status') return { reason: status.reason || undefined, message: status.message ?? JSON.stringify(status) };
+  const status = parsed as { kind?: string; reason?: string; message?: string; details?: { retryAfterSeconds?: unknown } } | null;
+  if (status?.kind === 'Status') {
+    const retryAfterSeconds = status.details?.retryAfterSeconds;
+    return {
+      reason: status.reason || undefined,
+      message: status.message ?? JSON.stringify(status),
+      ...(typeof retryAfterSeconds === 'number' && Number.isFinite(retryAfterSeconds) && retryAfterSeconds >= 0 ? { retryAfterSeconds } : {}),
+    };
+  }
   return { message: JSON.stringify(parsed) ?? '(empty answer)' };
+}
+
+/**
+ * The wait an answer asks for: its `Retry-After` header (seconds, or an HTTP date), else the
+ * Status's `details.retryAfterSeconds` (the API server sends both with a 429); undefined when
+ * neither says. `headers` as the official client hands them over, names in lower case.
+ */
+export function retryAfterMs(headers: Record<string, string> | undefined, retryAfterSeconds?: number, now: number = Date.now()): number | undefined {
+  const header = headers?.['retry-after']?.trim();
+  if (header) {
+    if (/^\d+$/.test(header)) return Number(header) * 1000;
+    const at = Date.parse(header);
+    if (!Number.isNaN(at)) return Math.max(0, at - now);
+  }
+  return retryAfterSeconds === undefined ? undefined : retryAfterSeconds * 1000;
 }

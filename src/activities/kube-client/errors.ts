@@ -15,8 +15,13 @@ export class KubeApiError extends Error {
     /** The Status object's `reason` (NotFound, AlreadyExists, Conflict, Invalid, ...), when it sent one. */
     readonly reason: string | undefined,
     readonly serverMessage: string,
+    /**
+     * How long the server asked the client to wait before trying again (its `Retry-After`, or
+     * the Status's `details.retryAfterSeconds`): API Priority and Fairness sends one with a 429.
+     */
+    readonly retryAfterMs?: number,
   ) {
-    super(`${method} ${path}: HTTP ${status}${reason ? ` ${reason}` : ''}: ${serverMessage}`);
+    super(`${method} ${path}: HTTP ${status}${reason ? ` ${reason}` : ''}: ${serverMessage}${retryAfterMs === undefined ? '' : ` (retry after ${retryAfterMs / 1000} s)`}`);
     this.name = 'KubeApiError';
     this.kind = kindOf(status);
   }
@@ -35,6 +40,14 @@ export class KubeConnectionError extends Error {
 }
 
 export const isNotFound = (error: unknown): boolean => error instanceof KubeApiError && error.kind === 'NotFound';
+
+/**
+ * Whether a read may simply be sent again: the server throttled it, failed, or never answered.
+ * Only for reads (a GET, a list, a watch): a write that met a 5xx or a lost connection may have
+ * been carried out.
+ */
+export const isTransientRead = (error: unknown): error is KubeApiError | KubeConnectionError =>
+  (error instanceof KubeApiError && error.kind === 'Unavailable') || error instanceof KubeConnectionError;
 
 function kindOf(status: number): KubeErrorKind {
   if (status === 404 || status === 410) return 'NotFound';

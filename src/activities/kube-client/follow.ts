@@ -1,6 +1,7 @@
-import { activityContext } from '../poll';
+import type { Context } from '@temporalio/activity';
+import { activityContext, pollDelay } from '../poll';
 import type { KubeClient, KubeObject } from './client';
-import { KubeApiError } from './errors';
+import { KubeApiError, KubeTransientError, isTransientRead } from './errors';
 import { describe, type ObjectRef } from './resources';
 
 export interface FollowOptions<T extends KubeObject, S> {
@@ -16,10 +17,32 @@ export interface FollowOptions<T extends KubeObject, S> {
   onTimeout: (last: S) => Error;
   /** How long one watch request stays open before it is renewed from the last resourceVersion. Default 5 minutes. */
   watchSeconds?: number;
+  /** Overrides of FOLLOW_RETRY. */
+  retry?: Partial<typeof FOLLOW_RETRY>;
 }
 
 /** Heartbeats go out at least this often while a watch is quiet (the heartbeat timeouts are 30 s). */
 const HEARTBEAT_EVERY_MS = 10_000;
+
+/**
+ * How a follow rides out a throttled or failing API server. Its list and watch are reads, so one
+ * that meets a 429, a 5xx or a lost connection is sent again in place, after the server's
+ * Retry-After when it gives one, as client-go does. Failing the activity attempt instead would
+ * cost Temporal's back-off (doubling up to a minute) and a fresh start of the activity for one
+ * throttled request. A server that keeps failing still fails the attempt, with the last error as
+ * the cause: after `maxConsecutive` failures in a row (about a minute of back-off), or when the
+ * next pause would end past the follow's own deadline or within `deadlineMarginMs` of the
+ * activity attempt's (a timeout would report nothing of why).
+ */
+export const FOLLOW_RETRY = {
+  maxConsecutive: 10,
+  /** The pause without a Retry-After: the first one, and the cap of its growth (jittered, poll.ts pollDelay). */
+  intervalMs: 1_000,
+  maxIntervalMs: 15_000,
+  /** A longer Retry-After is cut to this. */
+  maxRetryAfterMs: 30_000,
+  deadlineMarginMs: 30_000,
+};
 
 /**
  * Follows one object until `done`: a list (one item, by field selector) gives its state and the
@@ -37,12 +60,25 @@ export async function followObject<T extends KubeObject, S>(kube: KubeClient, op
   const deadline = Date.now() + options.timeoutMs;
   const context = activityContext();
   let last: S;
-  const beat = () => context?.heartbeat({ waitingFor: options.what, state: last });
+  // While reads are being retried, the heartbeat says so (the Temporal UI shows it as the activity's details).
+  let retrying: string | undefined;
+  const beat = () => context?.heartbeat({ waitingFor: options.what, state: last, ...(retrying === undefined ? {} : { retrying }) });
+  const transient = transientReads(options, deadline, context, (note) => {
+    retrying = note;
+    if (note !== undefined) beat();
+  });
 
   const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
   try {
     for (;;) {
-      const listed = await kube.list<T>(apiVersion, kind, namespace, { fieldSelector });
+      let listed: { items: T[]; resourceVersion?: string };
+      try {
+        listed = await kube.list<T>(apiVersion, kind, namespace, { fieldSelector });
+      } catch (error) {
+        await transient.pause(error, 'list');
+        continue;
+      }
+      transient.succeeded();
       last = judge(listed.items[0]);
       beat();
       if (done(last)) return last;
@@ -66,6 +102,7 @@ export async function followObject<T extends KubeObject, S>(kube: KubeClient, op
                 }
                 throw new KubeApiError('WATCH', `${describe(ref)}`, status.code ?? 500, status.reason, status.message ?? JSON.stringify(status));
               }
+              transient.succeeded();
               resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
               if (event.type === 'BOOKMARK') return false;
               last = judge(event.type === 'DELETED' ? undefined : event.object);
@@ -74,9 +111,15 @@ export async function followObject<T extends KubeObject, S>(kube: KubeClient, op
               return finished;
             },
           );
+          if (!expired) transient.succeeded();
         } catch (error) {
-          if (!(error instanceof KubeApiError && error.status === 410)) throw error;
-          expired = true;
+          if (error instanceof KubeApiError && error.status === 410) {
+            expired = true;
+          } else {
+            // Watched from the same resourceVersion again; should it have expired meanwhile, the 410 re-lists.
+            await transient.pause(error, 'watch');
+            continue;
+          }
         }
         if (finished) return last;
         if (expired) break;
@@ -85,4 +128,55 @@ export async function followObject<T extends KubeObject, S>(kube: KubeClient, op
   } finally {
     clearInterval(timer);
   }
+}
+
+/**
+ * The in-place retries of one follow (FOLLOW_RETRY). `pause` rethrows an error that is not a
+ * transient read failure as it is, and throws a KubeTransientError (the error as its cause) once
+ * it gives up; otherwise it waits. `note` tells the follow what to heartbeat while retrying.
+ */
+function transientReads(options: { what: string; retry?: Partial<typeof FOLLOW_RETRY> }, followDeadline: number, context: Context | undefined, note: (retrying: string | undefined) => void) {
+  const limits = { ...FOLLOW_RETRY, ...options.retry };
+  let failures = 0;
+  let since = 0;
+  return {
+    succeeded() {
+      if (failures === 0) return;
+      failures = 0;
+      note(undefined);
+    },
+    async pause(error: unknown, read: 'list' | 'watch'): Promise<void> {
+      if (!isTransientRead(error)) throw error;
+      if (failures === 0) since = Date.now();
+      failures += 1;
+      const serverAsked = error instanceof KubeApiError ? error.retryAfterMs : undefined;
+      const delay =
+        serverAsked === undefined
+          ? pollDelay(failures - 1, limits.intervalMs, limits.maxIntervalMs)
+          : // A little jitter on top, so followers the server throttled together do not come back together.
+            Math.round(Math.min(serverAsked, limits.maxRetryAfterMs) * (1 + 0.2 * Math.random()));
+      const activityDeadline = attemptDeadline(context) - limits.deadlineMarginMs;
+      const resumeAt = Date.now() + delay;
+      const inARow = `${failures} ${failures === 1 ? 'read' : 'reads in a row'} failed${failures > 1 ? ` over ${Math.round((Date.now() - since) / 1000)} s` : ''}`;
+      let givingUp: string | undefined;
+      if (failures >= limits.maxConsecutive) givingUp = `${inARow}, the most retried in place (the activity's retry takes over)`;
+      else if (resumeAt > followDeadline) givingUp = `${inARow} and the wait's deadline comes before the next try (in ${delay} ms)`;
+      else if (resumeAt > activityDeadline) givingUp = `${inARow} and the activity attempt's deadline is too close for another try (in ${delay} ms)`;
+      if (givingUp !== undefined) throw new KubeTransientError(`following ${options.what}: ${givingUp}; the last ${read}: ${error.message}`, error);
+      note(`${read} failed (${failures} in a row): ${error.message}; trying again in ${delay} ms`);
+      if (context) await context.sleep(delay);
+      else await new Promise((resolve) => setTimeout(resolve, delay));
+    },
+  };
+}
+
+/** When the current attempt must have finished: the earlier of its start-to-close and the activity's schedule-to-close. */
+function attemptDeadline(context: Context | undefined): number {
+  if (!context) return Infinity;
+  const { info } = context;
+  let deadline = Infinity;
+  // Measured from when the attempt was scheduled (it started later): errs towards giving up early.
+  if (info.startToCloseTimeoutMs > 0) deadline = Math.min(deadline, info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs);
+  if (info.scheduleToCloseTimeoutMs > 0) deadline = Math.min(deadline, info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs);
+  return deadline;
 }
