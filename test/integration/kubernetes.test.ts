@@ -339,19 +339,29 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       ].join('\n');
     const untouched = await versions();
     expect(untouched).toContain('TargetGroupBinding/app=');
-    const same = await tenantctlJson<{ changes: boolean; version: string; workload: WorkloadPreview }>(['tenant', 'diff', 'cyberdyne']);
-    expect(same).toMatchObject({ changes: false, version: '1.0.0', workload: { kind: 'kubernetes', state: 'unchanged', namespace: 'tenant-cyberdyne', changes: [] } });
-    expect(same.workload.objects!.map((o) => o.action)).toEqual(same.workload.objects!.map(() => 'unchanged'));
-    expect(same.workload.objects!.map((o) => o.object)).toEqual(expect.arrayContaining(['Namespace tenant-cyberdyne', 'Deployment tenant-cyberdyne/app', 'TargetGroupBinding tenant-cyberdyne/app']));
     const fleet = parse(readFileSync(h.env.TENANT_FLEET_CONFIG!, 'utf8')) as { tenants: { id: string; replicas?: number }[] };
     fleet.tenants = fleet.tenants.map((t) => (t.id === 'cyberdyne' ? { ...t, replicas: tenant.replicas + 1 } : t));
     const moreReplicas = join(scratch, 'fleet-cyberdyne-replicas.yaml');
     writeFileSync(moreReplicas, stringify(fleet));
-    const changed = await tenantctlJson<{ changes: boolean; workload: WorkloadPreview }>(['tenant', 'diff', 'cyberdyne'], { TENANT_FLEET_CONFIG: moreReplicas });
+    // The CLI runs only read. The diffs one after another (each makes and deletes the stack's one preview
+    // change set); the two resources runs beside them, each a process of its own that mostly waits.
+    const diffs = async () => {
+      const same = await tenantctlJson<{ changes: boolean; version: string; workload: WorkloadPreview }>(['tenant', 'diff', 'cyberdyne']);
+      const changed = await tenantctlJson<{ changes: boolean; workload: WorkloadPreview }>(['tenant', 'diff', 'cyberdyne'], { TENANT_FLEET_CONFIG: moreReplicas });
+      const table = await tenantctl(['tenant', 'diff', 'cyberdyne'], { TENANT_FLEET_CONFIG: moreReplicas });
+      return { same, changed, table };
+    };
+    const [{ same, changed, table }, resources, resourcesTable] = await Promise.all([
+      diffs(),
+      tenantctlJson<{ runtime: { kind: string; namespace: string; objects: { kind: string; name: string; status: string; detail?: string }[] } }>(['tenant', 'resources', 'cyberdyne']),
+      tenantctl(['tenant', 'resources', 'cyberdyne']),
+    ]);
+    expect(same).toMatchObject({ changes: false, version: '1.0.0', workload: { kind: 'kubernetes', state: 'unchanged', namespace: 'tenant-cyberdyne', changes: [] } });
+    expect(same.workload.objects!.map((o) => o.action)).toEqual(same.workload.objects!.map(() => 'unchanged'));
+    expect(same.workload.objects!.map((o) => o.object)).toEqual(expect.arrayContaining(['Namespace tenant-cyberdyne', 'Deployment tenant-cyberdyne/app', 'TargetGroupBinding tenant-cyberdyne/app']));
     expect(changed.changes).toBe(true);
     expect(changed.workload.changes).toEqual([{ object: 'Deployment tenant-cyberdyne/app', field: 'spec.replicas', action: 'modify', before: tenant.replicas, after: tenant.replicas + 1 }]);
     expect(changed.workload.objects!.filter((o) => o.action !== 'unchanged')).toEqual([{ object: 'Deployment tenant-cyberdyne/app', action: 'modify', fields: ['spec.replicas'] }]);
-    const table = await tenantctl(['tenant', 'diff', 'cyberdyne'], { TENANT_FLEET_CONFIG: moreReplicas });
     expect(table).toMatch(/modify\s+Deployment tenant-cyberdyne\/app\s+spec\.replicas/);
     expect(table).toContain('compared by a server-side dry run');
     mkdirSync(join(TEST_SANDBOX_DIR, 'cli-output'), { recursive: true });
@@ -360,7 +370,6 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(await versions()).toBe(untouched);
 
     // tenantctl tenant resources: the runtime objects as the cluster's worker reads them, pods with their readiness.
-    const resources = await tenantctlJson<{ runtime: { kind: string; namespace: string; objects: { kind: string; name: string; status: string; detail?: string }[] } }>(['tenant', 'resources', 'cyberdyne']);
     expect(resources.runtime).toMatchObject({ kind: 'kubernetes', namespace: 'tenant-cyberdyne' });
     const byKind = (kind: string) => resources.runtime.objects.filter((o) => o.kind === kind);
     expect(byKind('Deployment')).toEqual([{ kind: 'Deployment', name: 'app', status: `${tenant.replicas}/${tenant.replicas} ready, ${tenant.replicas} updated, rolled out`, detail: `${tenant.image}:1.0.0` }]);
@@ -368,7 +377,6 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
     expect(byKind('TargetGroupBinding')).toEqual([expect.objectContaining({ name: 'app', detail: expect.stringMatching(/^arn:aws:elasticloadbalancing:.*:targetgroup\//) as unknown })]);
     expect(byKind('Pod')).toHaveLength(tenant.replicas);
     for (const pod of byKind('Pod')) expect(pod.status).toMatch(/^running, ready/);
-    const resourcesTable = await tenantctl(['tenant', 'resources', 'cyberdyne']);
     expect(resourcesTable).toMatch(/Deployment\s+app\s+\d+\/\d+ ready/);
     writeFileSync(join(TEST_SANDBOX_DIR, 'cli-output', 'tenant-resources-kubernetes.txt'), resourcesTable);
 
@@ -518,8 +526,6 @@ describe('Kubernetes tenant runtime against the sandbox cluster', () => {
       const { handle } = await startRelease(h.client, h.config, { releaseId: `jest-k8s-traffic-${Date.now()}`, plan: 'quick', requestedBy: 'jest', version: '1.1.0', tenants: tenants.map((t) => t.id) });
       const summary = await releaseOutcome(handle);
       expect(summary.status).toBe('succeeded');
-      prober.phase('after');
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
     } finally {
       snapshot = await prober.stop();
     }
