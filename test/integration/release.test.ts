@@ -290,13 +290,14 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
 
   describe('an active bake (docs/releases.md, "Active bake")', () => {
     // The quick plan with a short bake after its canary: the config is the test's own, the workers need no plan.
-    const baked = () => {
+    // 12 s: time for the alarm test to see the canary bake and raise its alarm; a clean bake has nothing to wait for.
+    const baked = (bakeMs: number) => {
       const quick = h.config.releasePlans.find((p) => p.name === 'quick')!;
-      const plan = { ...quick, name: 'baked', waves: [{ ...quick.waves[0]!, bake: 12_000 }, { ...quick.waves[2]! }] };
+      const plan = { ...quick, name: 'baked', waves: [{ ...quick.waves[0]!, bake: bakeMs }, { ...quick.waves[2]! }] };
       return { ...h.config, releasePlans: [...h.config.releasePlans, plan] };
     };
-    const releaseBaked = (version: string) =>
-      startRelease(h.client, baked(), { releaseId: `jest-${Date.now()}-${++releaseCounter}`, plan: 'baked', tenants: ['wonka', 'tyrell'], requestedBy: 'jest', version });
+    const releaseBaked = (version: string, bakeMs = 12_000) =>
+      startRelease(h.client, baked(bakeMs), { releaseId: `jest-${Date.now()}-${++releaseCounter}`, plan: 'baked', tenants: ['wonka', 'tyrell'], requestedBy: 'jest', version });
     const watches = async (workflowId: string) =>
       (await h.client.workflow.getHandle(workflowId).fetchHistory()).events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'watchBake').length;
 
@@ -328,7 +329,7 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
     }, 600_000);
 
     it('a clean bake watches and changes nothing', async () => {
-      const { handle, input } = await releaseBaked(V('1.6.1'));
+      const { handle, input } = await releaseBaked(V('1.6.1'), 4_000);
       const summary = await releaseOutcome(handle);
       expect(summary.status).toBe('succeeded');
       expect(summary.counts.succeeded).toBe(2);
