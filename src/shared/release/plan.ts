@@ -1,5 +1,8 @@
 import { strategyFor, type FleetConfig, type ReleasePlan, type Tenant } from '../config/schema';
+import { resolveTenantSpec } from '../config/resolve';
 import { tenantIdSchema } from '../ids';
+import { manifestProblems, releaseTargetFor, type ReleaseManifest } from './manifest';
+import { RELEASE_RECORD_MAX_CHARS } from './record';
 import type { ReleaseOptions, ReleaseWaveInput, WaveSpec } from '../messages/release';
 import { InputValidationError } from '../validation';
 
@@ -18,6 +21,8 @@ export interface ReleaseRequest {
   options?: Partial<ReleaseOptions>;
   /** Run the migration step (CLI `--migrations`); default: the plan's `migrations`. */
   migrations?: boolean;
+  /** The release's manifest (CLI `--manifest`; docs/releases.md, "Release manifests"); its version is `version`. */
+  manifest?: ReleaseManifest;
 }
 
 /** The busy-tenant retry policy when a plan does not say otherwise. */
@@ -85,6 +90,7 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
       `template: plan "${plan.name}" releases ${ids.map((id) => JSON.stringify(id)).join(', ')} blue/green, which changes no stack yet; expected a rolling strategy for a release carrying the tenant template, or narrow it with --tenants/--env (got template revision ${options.template.revision.slice(0, 12)})`,
     ]);
   }
+  targetProblems(config, plan.name, selected, request, new Set(blueGreen.blueGreen?.flatMap((g) => g.tenants)));
   const migrations = request.migrations ?? plan.migrations ? migrationsOf(config, plan.name, selected) : {};
   if (migrations.migrations) {
     // A blue/green deploy (blue-green.ts) has no migration step yet: refused rather than skipped.
@@ -107,7 +113,38 @@ export function expandReleasePlan(config: FleetConfig, request: ReleaseRequest):
     ...maintenanceOf(config, selected),
     ...blueGreen,
     ...migrations,
+    ...(request.manifest ? { manifest: request.manifest } : {}),
   };
+}
+
+/**
+ * Refuses, before anything starts, a manifest that does not fit a selected tenant (each of its
+ * services needs an image; configuration only for services it runs), a target too large to record
+ * beside the version, and a release with a target on a tenant released blue/green: colours exist
+ * for the primary service only (docs/releases.md, "Release manifests").
+ */
+function targetProblems(config: FleetConfig, planName: string, selected: Tenant[], request: ReleaseRequest, blueGreen: Set<string>): void {
+  const problems: string[] = [];
+  const manifest = request.manifest;
+  if (manifest && manifest.version !== request.version) problems.push(`manifest.version: expected the release's version ${request.version} (got ${JSON.stringify(manifest.version)})`);
+  for (const tenant of selected) {
+    const spec = resolveTenantSpec(config, tenant.id);
+    if (blueGreen.has(tenant.id) && (spec.services || manifest)) {
+      problems.push(
+        `${manifest ? 'manifest' : `tenants[id=${tenant.id}].services`}: release plan "${planName}" releases "${tenant.id}" blue/green, whose colours switch the primary service only; expected a rolling strategy for a tenant with services or a release with a manifest, or narrow it with --tenants/--env (got ${manifest ? `manifest ${manifest.version}` : `services ${spec.services!.map((s) => s.name).join(', ')}`})`,
+      );
+      continue;
+    }
+    if (!manifest) continue;
+    const fits = manifestProblems(manifest, spec);
+    problems.push(...fits);
+    if (fits.length > 0) continue;
+    const recorded = JSON.stringify(releaseTargetFor(spec, request.version, manifest)).length;
+    if (recorded > RELEASE_RECORD_MAX_CHARS) {
+      problems.push(`manifest: tenant ${tenant.id}'s release target takes ${recorded} characters, more than the ${RELEASE_RECORD_MAX_CHARS} its record (SSM workload/release) holds; expected fewer or shorter variables (got ${recorded})`);
+    }
+  }
+  if (problems.length > 0) throw new InputValidationError('release request', problems);
 }
 
 /** The selected tenants the plan releases blue/green (its strategy for their environment), grouped by strategy. */
