@@ -1,8 +1,12 @@
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadReleaseManifest } from '../../src/client/release-manifest';
+import { planRelease } from '../../src/client/releases';
+import { InputValidationError } from '../../src/shared/validation';
 import { parse, stringify } from 'yaml';
 import type { ReleaseTarget } from '../../src/activities/runtime/types';
 import { parseFleetConfig } from '../../src/shared/config/load';
@@ -206,4 +210,44 @@ describeWithServer('a release with a target (services, a manifest), on the time-
     expect(failure).toContain('manifest.services.worker: tenant globex runs a service "worker"');
     expect(asked('k8sDeployVersion')).toEqual([]);
   }, 60_000);
+});
+
+describe('a release request with a manifest (tenantctl release start --manifest)', () => {
+  const request = { releaseId: 'r-m', version: '2.0.0', plan: 'standard', requestedBy: 'unit' };
+  const problems = (fn: () => unknown): string[] => {
+    try {
+      fn();
+    } catch (error) {
+      if (error instanceof InputValidationError) return error.problems;
+      throw error;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  it('carries the manifest whole to the release', () => {
+    const planned = planRelease(config, { ...request, manifest: manifest('2.0.0', { services: { web: `${REPO}:2.0.0`, worker: `${REPO}:2.0.0` } }) });
+    expect(planned.manifest?.services).toEqual({ web: `${REPO}:2.0.0`, worker: `${REPO}:2.0.0` });
+  });
+
+  it("is refused before anything starts when it misses a selected tenant's service, names one it does not run, or has another version", () => {
+    expect(problems(() => planRelease(config, { ...request, manifest: { version: '2.0.1', services: { web: `${REPO}:2.0.0`, cron: 'x/cron:1' } } }))).toEqual([
+      'manifest.version: expected the release\'s version 2.0.0 (got "2.0.1")',
+      'manifest.services.worker: tenant globex runs a service "worker"; expected an image for it (got none)',
+    ]);
+    expect(problems(() => planRelease(config, { ...request, manifest: { version: '2.0.0', services: { web: `${REPO}:2.0.0`, worker: 'w:1' }, environment: { cron: { A: '1' } } } }))).toEqual([
+      'manifest.environment.cron: tenant globex runs no service "cron"; expected one of: web, worker',
+      'manifest.environment.cron: tenant acme runs no service "cron"; expected one of: web',
+    ]);
+  });
+
+  it('reads a file and refuses an image without a tag, naming the file, the field and the value', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'manifest-'));
+    const path = join(dir, 'release.yaml');
+    writeFileSync(path, stringify({ version: '2.0.0', services: { web: `${REPO}:2.0.0`, worker: 'ghcr.io/acme/worker' } }));
+    await expect(loadReleaseManifest(path).catch((error: InputValidationError) => error.problems)).resolves.toEqual([
+      expect.stringMatching(new RegExp(`^manifest ${path}: services.worker: expected an image reference with a tag.* \\(got "ghcr.io/acme/worker"\\)$`)),
+    ]);
+    writeFileSync(path, stringify({ version: '2.0.0', services: { web: `${REPO}:2.0.0` } }));
+    await expect(loadReleaseManifest(path)).resolves.toEqual({ version: '2.0.0', services: { web: `${REPO}:2.0.0` } });
+  });
 });

@@ -30,6 +30,7 @@ import { CliInputError, EXIT, exitCodeForSummary } from './exit-codes';
 import { followRelease, type FollowView } from './follow';
 import { formatTime, printJson, renderTable, type Colour } from './output';
 import { STATUS_COLOUR, progressBlock, summaryLines } from './release-view';
+import { loadReleaseManifest } from '../release-manifest';
 import { releaseTemplateOption } from '../release-template';
 import { commaList, configName, count, flag, required } from './schemas';
 import { rollbackHandle, startRollback, stopRollback, type RollbackHandle } from '../rollback';
@@ -44,7 +45,12 @@ const start = defineCommand({
   name: 'start',
   summary: 'start a release of a version across the fleet in waves (or attach to the one with this --release-id)',
   options: {
-    version: { type: 'string', value: '<tag>', description: 'image tag to release (required)' },
+    version: { type: 'string', value: '<tag>', description: 'image tag to release (required, unless --manifest gives it)' },
+    manifest: {
+      type: 'string',
+      value: '<path | s3://bucket/key>',
+      description: "a release manifest (each service's image, the template revision, configuration changes); its version is the release's",
+    },
     plan: { type: 'string', value: '<name>', description: 'release plan from the fleet config (default: the only plan, or the one named "default")' },
     env: { type: 'string', value: '<env,...>', description: 'only tenants in these environments' },
     tenants: { type: 'string', value: '<id,...>', description: 'only these tenants' },
@@ -73,6 +79,7 @@ const start = defineCommand({
     'tenantctl release start --version 2.4.1-hotfix --tenants acme,globex --release-id hotfix-acme',
     'tenantctl release start --version 2.5.0 --env production --maintenance-mode --wait   # a consistent backup per tenant',
     'tenantctl release start --version 2.5.0 --template --wait   # the tenant template too, canary first',
+    'tenantctl release start --manifest s3://acme-artifacts/releases/2.6.0.yaml --wait   # each service\'s image from the manifest',
   ],
   notes: [
     'The release ID is the idempotency key: starting again with the same ID and the same request attaches',
@@ -81,7 +88,8 @@ const start = defineCommand({
     'Without --release-id a new ID is generated.',
   ],
   schema: z.object({
-    version: required('the image tag to release, e.g. --version 2.4.0', imageTagSchema),
+    version: imageTagSchema.optional(),
+    manifest: z.string().min(1).optional(),
     plan: configName.optional(),
     env: commaList(configName).optional(),
     tenants: commaList(tenantIdSchema).optional(),
@@ -92,28 +100,43 @@ const start = defineCommand({
     template: flag,
     'allow-replacement': commaList(z.string().regex(/^[A-Za-z0-9]{1,255}$/, 'expected a logical ID (letters and digits)')).optional(),
     'dry-run': flag,
-  }).refine((a) => a['allow-replacement'] === undefined || a.template, { path: ['allow-replacement'], message: 'goes with --template' }),
+  })
+    .refine((a) => a['allow-replacement'] === undefined || a.template, { path: ['allow-replacement'], message: 'goes with --template' })
+    .refine((a) => a.version !== undefined || a.manifest !== undefined, { path: ['version'], message: 'required: the image tag to release, e.g. --version 2.4.0 (or --manifest)' })
+    .refine((a) => !(a.manifest && (a.template || a['allow-replacement'])), { path: ['template'], message: "goes without --manifest: the manifest's template field asks for it" }),
   async run(args, ctx) {
     const config = await ctx.config();
+    const manifest = args.manifest === undefined ? undefined : await loadReleaseManifest(args.manifest, ctx.env);
+    if (manifest && args.version !== undefined && args.version !== manifest.version) {
+      throw new CliInputError([`--version: expected the manifest's version ${manifest.version} (got ${JSON.stringify(args.version)})`]);
+    }
+    const version = manifest?.version ?? args.version!;
+    // The manifest's template revision is checked against the workers' template as --template's is (release-template.ts).
+    const template = manifest?.template
+      ? { ...asCliInput(() => releaseTemplateOption(manifest.template!.allowReplacement)), revision: manifest.template.revision }
+      : args.template
+        ? asCliInput(() => releaseTemplateOption(args['allow-replacement']))
+        : undefined;
     const plan = choosePlan(config, args.plan);
     // A plan that asks for maintenance mode keeps its own drain time; the flag asks for it where the plan does not.
     const planAsks = !!config.releasePlans.find((p) => p.name === plan)?.maintenanceMode;
     const request: ReleaseRequest = {
-      releaseId: args['release-id'] ?? generatedReleaseId(args.version),
-      version: args.version,
+      releaseId: args['release-id'] ?? generatedReleaseId(version),
+      version,
       plan,
       environments: args.env,
       tenants: args.tenants,
       requestedBy: ctx.actor,
-      ...(args['maintenance-mode'] || args.template
+      ...(args['maintenance-mode'] || template
         ? {
             options: {
               ...(args['maintenance-mode'] && !planAsks ? { maintenanceMode: {} } : {}),
-              ...(args.template ? { template: asCliInput(() => releaseTemplateOption(args['allow-replacement'])) } : {}),
+              ...(template ? { template } : {}),
             },
           }
         : {}),
       ...(args.migrations ? { migrations: true } : {}),
+      ...(manifest ? { manifest } : {}),
     };
     // Refused here, before connecting: unknown tenants, environments or plan; an empty selection.
     const planned = asCliInput(() => planRelease(config, request));
