@@ -34,6 +34,8 @@ type Raw = { environments: Record<string, unknown>[]; tenants: Record<string, un
 const example = readFileSync(join(__dirname, '..', '..', 'config', 'fleet.example.yaml'), 'utf8');
 const raw = parse(example) as Raw;
 // globex (Kubernetes, behind a load balancer) runs a web and a worker service; acme (ECS) none.
+// The example's own services are dropped, so acme is a tenant without any.
+for (const t of [...raw.tenants, ...raw.environments]) delete t.services;
 raw.tenants.find((t) => t.id === 'globex')!.services = { web: { traffic: true }, worker: { environment: { QUEUE: 'jobs' } } };
 const config = parseFleetConfig(stringify(raw));
 const globex = resolveTenantSpec(config, 'globex');
