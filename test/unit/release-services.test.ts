@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadReleaseManifest } from '../../src/client/release-manifest';
 import { planRelease } from '../../src/client/releases';
-import { InputValidationError } from '../../src/shared/validation';
 import { parse, stringify } from 'yaml';
 import type { ReleaseTarget } from '../../src/activities/runtime/types';
 import { parseFleetConfig } from '../../src/shared/config/load';
@@ -14,9 +13,11 @@ import { resolveTenantSpec } from '../../src/shared/config/resolve';
 import type { ReleaseTenantInput, ReleaseTenantResult } from '../../src/shared/messages/release';
 import { releaseTargetFor, uniformTargetFor, type ReleaseManifest } from '../../src/shared/release/manifest';
 import type { ReleaseRecord } from '../../src/shared/release/record';
+import type { InputValidationError } from '../../src/shared/validation';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { workflowBundleOptions } from '../../src/workers/bundle';
 import { errorsOnlyLogger, installQuietRuntime } from '../support/quiet-runtime';
+import { refusal } from '../support/refusal';
 
 /**
  * The release side of services and manifests (docs/releases.md, "Release manifests"): the real
@@ -216,15 +217,7 @@ describeWithServer('a release with a target (services, a manifest), on the time-
 
 describe('a release request with a manifest (tenantctl release start --manifest)', () => {
   const request = { releaseId: 'r-m', version: '2.0.0', plan: 'standard', requestedBy: 'unit' };
-  const problems = (fn: () => unknown): string[] => {
-    try {
-      fn();
-    } catch (error) {
-      if (error instanceof InputValidationError) return error.problems;
-      throw error;
-    }
-    throw new Error('expected a refusal');
-  };
+  const problems = refusal;
 
   it('carries the manifest whole to the release', () => {
     const planned = planRelease(config, { ...request, manifest: manifest('2.0.0', { services: { web: `${REPO}:2.0.0`, worker: `${REPO}:2.0.0` } }) });

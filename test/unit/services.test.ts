@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { parseFleetConfig } from '../../src/shared/config/load';
 import { resolveTenantSpec } from '../../src/shared/config/resolve';
-import { InputValidationError } from '../../src/shared/validation';
+import { refusal } from '../support/refusal';
 import { manifestProblems, releaseManifestSchema, releaseTargetFor, uniformTargetFor } from '../../src/shared/release/manifest';
 import { workloadSpecFor } from '../../src/workflows/tenant-footprint';
 
@@ -16,15 +16,7 @@ function configWith(edit: (raw: Raw) => void) {
   return parseFleetConfig(stringify(raw));
 }
 
-function problemsOf(edit: (raw: Raw) => void): string[] {
-  try {
-    configWith(edit);
-  } catch (error) {
-    if (error instanceof InputValidationError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected the config to be refused');
-}
+const problemsOf = (edit: (raw: Raw) => void): string[] => refusal(() => configWith(edit));
 
 /** acme (the example's first tenant) with a web, worker and api service; its environment gives the worker's command. */
 const threeServices = (raw: Raw) => {
