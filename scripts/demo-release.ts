@@ -8,6 +8,7 @@ import type { FleetConfig } from '../src/shared/config/schema';
 import { resolveTenantSpec } from '../src/shared/config/resolve';
 import { workflowIds } from '../src/shared/ids';
 import { certificatesStatusQuery, type CertificatesStatus } from '../src/shared/messages/certificates';
+import { releaseManifestSchema } from '../src/shared/release/manifest';
 import { startProber } from '../test/sandbox/data-plane/prober';
 import { probeRelease } from './demo-traffic';
 
@@ -111,6 +112,35 @@ export async function demoMaintenance({ client, config, stateDir, log, uiLink }:
   } finally {
     await prober.stop();
   }
+}
+
+/** The sandbox's tenant with three services (docs/services.md), released from a manifest. */
+const SERVICES_TENANT = 'oscorp';
+
+/**
+ * A release from a manifest (docs/releases.md, "Release manifests"): each of the tenant's services
+ * gets its own image and the worker a changed variable, in one release; a rollback would return
+ * all of it.
+ */
+export async function demoManifest({ client, config, log, uiLink }: DemoContext): Promise<string[][]> {
+  const tenant = resolveTenantSpec(config, SERVICES_TENANT);
+  const services = tenant.services ?? [];
+  if (services.length < 2) throw new Error(`the sandbox's ${SERVICES_TENANT} should run several services (config/fleet.sandbox.yaml)`);
+  const releaseId = `demo-manifest-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`;
+  const worker = services.find((s) => s.name === 'worker') ?? services.find((s) => !s.traffic)!;
+  const manifest = releaseManifestSchema.parse({
+    version: '1.3.0',
+    services: Object.fromEntries(services.map((s) => [s.name, `${s.image}:1.3.0`])),
+    environment: { [worker.name]: { DEMO_RELEASE_NOTE: 'set by the 1.3.0 manifest' } },
+  });
+  const { handle } = await startRelease(client, config, { releaseId, version: manifest.version, plan: 'quick', tenants: [SERVICES_TENANT], requestedBy: 'demo', manifest });
+  for (const [name, image] of Object.entries(manifest.services)) log(`  ${name.padEnd(8)} → ${image}`);
+  log(`  ${worker.name.padEnd(8)} + DEMO_RELEASE_NOTE`);
+  const summary = await releaseOutcome(handle);
+  if (summary.status !== 'succeeded') throw new Error(`manifest release ${releaseId} ${summary.status}: ${JSON.stringify(summary.tenants)}`);
+  log(`release ${releaseId}: ${summary.status}; every service of ${SERVICES_TENANT} rolled out its manifest image`);
+  const outcome = `${services.length} services → manifest ${manifest.version} (${services.map((s) => s.name).join(', ')})`;
+  return [[SERVICES_TENANT, tenant.runtime.kind, 'release manifest', outcome, uiLink(workflowIds.releaseTenant(releaseId, SERVICES_TENANT))]];
 }
 
 /** Provisioning signalled the certificate workflow of each load balancer; wait until it has covered every hostname. */

@@ -11,7 +11,7 @@ import { workflowIds } from '../src/shared/ids';
 import { SANDBOX_VALUES_FILE } from '../src/activities/kube-chart/tenant-chart';
 import { sandboxAdminClients } from '../test/sandbox/admin-clients';
 import { createFleetWorkers } from '../src/workers/worker';
-import { demoCertificates, demoMaintenance, demoRelease } from './demo-release';
+import { demoCertificates, demoMaintenance, demoManifest, demoRelease } from './demo-release';
 import { startSandbox, type Sandbox } from '../test/sandbox';
 import { abortable, interruptOnSignals, untilInterrupted } from '../test/sandbox/interrupt';
 import { logWorkersToFile } from '../test/sandbox/worker-log';
@@ -73,12 +73,15 @@ async function story(sandbox: Sandbox, client: Client, settings: TemporalSetting
   const rows: string[][] = [];
   const uiLink = (id: string) => `${sandbox.temporal.uiUrl}/namespaces/${settings.namespace}/workflows/${encodeURIComponent(id)}`;
 
-  log(`provisioning ${config.tenants.length} tenants in parallel`);
+  const withServices = config.tenants.filter((t) => resolveTenantSpec(config, t.id).services);
+  log(`provisioning ${config.tenants.length} tenants in parallel${withServices.length ? ` (${withServices.map((t) => t.id).join(', ')} with several services: docs/services.md)` : ''}`);
   await Promise.all(
     config.tenants.map(async (t) => {
       const tenant = resolveTenantSpec(config, t.id);
       const result = await provisionTenant(client, { tenant, requestedBy: 'demo' });
-      rows.push([t.id, t.runtime, 'provision', `stack ${result.stackOperation}, version ${result.version}`, uiLink(workflowIds.provision(t.id))]);
+      // A tenant with services (docs/services.md) shows them: each is its own ECS service or Deployment.
+      const services = tenant.services ? `; services ${tenant.services.map((s) => (s.traffic ? `${s.name} (traffic)` : s.name)).join(', ')}` : '';
+      rows.push([t.id, t.runtime, 'provision', `stack ${result.stackOperation}, version ${result.version}${services}`, uiLink(workflowIds.provision(t.id))]);
     }),
   );
 
@@ -105,6 +108,8 @@ async function story(sandbox: Sandbox, client: Client, settings: TemporalSetting
   rows.push(...(await demoRelease(chapter)));
   log('release 1.2.0 to hooli (ECS) and tyrell (Kubernetes) in maintenance mode: a maintenance page while each is snapshotted and deployed');
   rows.push(...(await demoMaintenance(chapter)));
+  log('release 1.3.0 of oscorp from a manifest: its web, worker and api services each get their own image, the worker a new variable');
+  rows.push(...(await demoManifest(chapter)));
   rows.push(...(await demoCertificates(chapter)));
 
   log('deprovisioning globex: final snapshot, then workload, DNS, stack');
