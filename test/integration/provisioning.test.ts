@@ -1,6 +1,6 @@
 import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
-import { DescribeRulesCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeRulesCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetParameterCommand, GetParametersByPathCommand, ParameterNotFound } from '@aws-sdk/client-ssm';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
@@ -21,7 +21,11 @@ import { join } from 'node:path';
 import { INFRA_DIR, TemplateStore } from '../../src/activities/templates';
 import { releaseTemplateOption } from '../../src/client/release-template';
 import { abortRelease, approveRelease, releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
-import type { ReleaseTenantResult } from '../../src/shared/messages/release';
+import { releaseWaveInputSchema, type ReleaseSummary, type ReleaseTenantResult } from '../../src/shared/messages/release';
+import type { ReleaseManifest } from '../../src/shared/release/manifest';
+import type { ReleaseTarget } from '../../src/activities/runtime/types';
+import { expandReleasePlan } from '../../src/shared/release/plan';
+import { parseOrThrow } from '../../src/shared/validation';
 import { runCliCaptured } from '../support/cli';
 import { tempDir } from '../support/temp-dir';
 import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
@@ -360,5 +364,136 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     } finally {
       writeFileSync(file, original);
     }
+  }, 300_000);
+  it('a three-service tenant (stark) is provisioned and released, each service its own ECS service and configuration; a broken manifest goes back whole', async () => {
+    const tenant = h.tenant('stark');
+    if (tenant.runtime.kind !== 'ecs') throw new Error('stark is an ECS tenant in the sandbox fleet');
+    const { runtime } = tenant;
+    const ecs = h.admin.ecs(runtime.aws);
+    const region = tenant.aws.region;
+    const account = tenant.aws.accountId;
+    const names = { web: 'tenant-stark', worker: 'tenant-stark--worker', api: 'tenant-stark--api' } as const;
+    /** Each service with the one container of the task definition it runs. */
+    const described = async () => {
+      const { services = [] } = await ecs.send(new DescribeServicesCommand({ cluster: runtime.clusterName, services: Object.values(names) }));
+      return Promise.all(
+        Object.entries(names).map(async ([name, serviceName]) => {
+          const service = services.find((s) => s.serviceName === serviceName);
+          if (service?.status !== 'ACTIVE') throw new Error(`ECS service ${serviceName} (service "${name}") is not active`);
+          const definition = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: service.taskDefinition! }))).taskDefinition!;
+          const container = definition.containerDefinitions![0]!;
+          const env = Object.fromEntries((container.environment ?? []).map((e) => [e.name!, e.value!]));
+          return { name, service, definition, container, env };
+        }),
+      );
+    };
+    type Described = Awaited<ReturnType<typeof described>>[number];
+    /** What each service runs: image, TENANT_FLEET_VERSION and (the worker) its concurrency. */
+    const running = async () => Object.fromEntries((await described()).map(({ name, container, env }) => [name, `${container.image} ${env.TENANT_FLEET_VERSION ?? '-'}${env.WORKER_CONCURRENCY ? ` ${env.WORKER_CONCURRENCY}` : ''}`]));
+    const recorded = async (name: string) => (await h.admin.ssm(tenant.aws).send(new GetParameterCommand({ Name: `/tenant-fleet/stark/${name}` }))).Parameter?.Value;
+    /** A one-tenant quick release, with a manifest when given (carried whole in the release's input, docs/releases.md). */
+    async function release(version: string, manifest?: ReleaseManifest): Promise<ReleaseSummary> {
+      const releaseId = `jest-ecs-services-${version}-${Date.now()}`;
+      const input = parseOrThrow(
+        releaseWaveInputSchema,
+        { ...expandReleasePlan(h.config, { releaseId, plan: 'quick', requestedBy: 'jest', version, tenants: ['stark'] }), ...(manifest ? { manifest } : {}) },
+        'release request',
+      );
+      const handle = await h.client.workflow.start('releaseWave', { workflowId: workflowIds.release(releaseId), taskQueue: TASK_QUEUES.workflows, args: [input] });
+      return releaseOutcome(handle as Parameters<typeof releaseOutcome>[0]);
+    }
+
+    // The template test above leaves stark provisioned (run alone, this provisions it fresh): either way the services are applied.
+    const result = await provision(tenant);
+    try {
+      const traffic = (await trafficOutputs(tenant))!;
+      const size = tenant.service!;
+      const [web, worker, api] = (await described()) as [Described, Described, Described];
+      // Each service its own ECS service and task definition family: image, command, variables, secret references (ARNs, never values), size.
+      expect(web.container).toMatchObject({ name: 'app', image: 'registry.sandbox.test/tenant-app:1.0.0' });
+      expect(web.container.command).toBeUndefined();
+      expect(web.container.secrets).toBeUndefined();
+      expect(web.env).toMatchObject({ SERVICE_ROLE: 'web', TENANT_FLEET_VERSION: '1.0.0' });
+      expect(worker.container).toMatchObject({
+        name: 'worker',
+        image: 'registry.sandbox.test/tenant-worker:1.0.0',
+        command: ['worker', '--queue', 'default'],
+        secrets: [{ name: 'STRIPE_API_KEY', valueFrom: `arn:aws:ssm:${region}:${account}:parameter/tenant-fleet/stark/billing/stripe-api-key` }],
+        healthCheck: { command: ['CMD', 'worker', 'ping'] },
+        logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': traffic.LogGroupName, 'awslogs-stream-prefix': 'worker' } },
+      });
+      expect(worker.container.portMappings ?? []).toEqual([]);
+      expect(worker.env).toMatchObject({ SERVICE_ROLE: 'worker', WORKER_CONCURRENCY: '8', TENANT_ID: 'stark', TENANT_FLEET_VERSION: '1.0.0' });
+      expect(api.container).toMatchObject({
+        name: 'api',
+        image: 'registry.sandbox.test/tenant-app:1.0.0',
+        command: ['api', '--port', '9090'],
+        secrets: [{ name: 'PARTNER_TOKEN', valueFrom: `arn:aws:secretsmanager:${region}:${account}:secret:tenant-fleet/stark/partner-token` }],
+      });
+      expect(api.env).toMatchObject({ SERVICE_ROLE: 'api', TENANT_FLEET_VERSION: '1.0.0' });
+      expect(api.env.WORKER_CONCURRENCY).toBeUndefined();
+      expect([web, worker, api].map(({ service, definition }) => [definition.cpu, definition.memory, service.desiredCount, definition.taskRoleArn, definition.executionRoleArn])).toEqual([
+        [String(size.cpu), String(size.memory), tenant.replicas, result.outputs.AppRoleArn, traffic.ExecutionRoleArn],
+        ['512', '1024', 2, result.outputs.AppRoleArn, traffic.ExecutionRoleArn],
+        [String(size.cpu), String(size.memory), 1, result.outputs.AppRoleArn, traffic.ExecutionRoleArn],
+      ]);
+      // Only the primary is in the target group: the others have no load balancer, and the group's targets are the primary's tasks.
+      expect([web, worker, api].map(({ service }) => service.loadBalancers)).toEqual([[{ targetGroupArn: traffic.TargetGroupArn, containerName: 'app', containerPort: size.port }], [], []]);
+      for (const { service } of [worker, api]) expect(service.networkConfiguration?.awsvpcConfiguration?.securityGroups).toEqual(web.service.networkConfiguration?.awsvpcConfiguration?.securityGroups);
+      const targets = (await h.admin.elbv2(tenant.loadBalancer!.aws).send(new DescribeTargetHealthCommand({ TargetGroupArn: traffic.TargetGroupArn! }))).TargetHealthDescriptions ?? [];
+      expect(targets.filter((t) => t.TargetHealth?.State === 'healthy')).toHaveLength(tenant.replicas);
+
+      // Released by version: every service to the new tag, the version in every container and recorded with its target.
+      expect((await release('1.1.0')).status).toBe('succeeded');
+      expect(await running()).toEqual({
+        web: 'registry.sandbox.test/tenant-app:1.1.0 1.1.0',
+        worker: 'registry.sandbox.test/tenant-worker:1.1.0 1.1.0 8',
+        api: 'registry.sandbox.test/tenant-app:1.1.0 1.1.0',
+      });
+      expect(await recorded('workload/version')).toBe('1.1.0');
+      const target = JSON.parse((await recorded('workload/release'))!) as ReleaseTarget;
+      expect({ version: target.version, images: Object.fromEntries(target.services.map((s) => [s.name, s.image])) }).toEqual({
+        version: '1.1.0',
+        images: { web: 'registry.sandbox.test/tenant-app:1.1.0', worker: 'registry.sandbox.test/tenant-worker:1.1.0', api: 'registry.sandbox.test/tenant-app:1.1.0' },
+      });
+
+      // Released from a manifest: images of their own and a variable changed on the worker only.
+      const manifest = (version: string, workerTag: string): ReleaseManifest => ({
+        version,
+        services: { web: `registry.sandbox.test/tenant-app:${version}`, worker: `registry.sandbox.test/tenant-worker:${workerTag}`, api: `registry.sandbox.test/tenant-api:${version}-api` },
+        environment: { worker: { WORKER_CONCURRENCY: version === '1.2.0' ? '16' : '32' } },
+      });
+      expect((await release('1.2.0', manifest('1.2.0', 'w-77'))).status).toBe('succeeded');
+      const good = {
+        web: 'registry.sandbox.test/tenant-app:1.2.0 1.2.0',
+        worker: 'registry.sandbox.test/tenant-worker:w-77 1.2.0 16',
+        api: 'registry.sandbox.test/tenant-api:1.2.0-api 1.2.0',
+      };
+      expect(await running()).toEqual(good);
+      const settled = await described();
+      // Each rollout finished: one COMPLETED deployment per service, at its desired count.
+      expect(settled.map(({ service }) => service.deployments?.map((d) => [d.status, d.rolloutState, d.runningCount]))).toEqual([
+        [['PRIMARY', 'COMPLETED', tenant.replicas]],
+        [['PRIMARY', 'COMPLETED', 2]],
+        [['PRIMARY', 'COMPLETED', 1]],
+      ]);
+
+      // A manifest whose worker never becomes healthy (the sandbox's -broken tag): the release fails on that service and every service goes back.
+      const broken = await release('1.3.0', manifest('1.3.0', '1.3.0-broken'));
+      expect(broken.status).not.toBe('succeeded');
+      expect(broken.tenants).toEqual([expect.objectContaining({ tenantId: 'stark', status: 'rolled-back', reason: expect.stringContaining('worker') as unknown })]);
+      expect(await running()).toEqual(good);
+      expect(await recorded('workload/version')).toBe('1.2.0');
+      // The primary's users never saw it: the hostname answers with 1.2.0 through the load balancer.
+      const endpoint = await resolveTenantEndpoint(TEST_SANDBOX_DIR, tenant.hostnames[0]!);
+      const answer = await get(endpoint.url, endpoint.hostname);
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body)).toMatchObject({ tenant: 'stark', version: '1.2.0' });
+    } finally {
+      await deprovision(tenant, { confirmProduction: 'stark' });
+    }
+    // Deprovisioning deletes every service of the tenant.
+    const { services: left = [] } = await ecs.send(new DescribeServicesCommand({ cluster: runtime.clusterName, services: Object.values(names) }));
+    expect(left.filter((s) => s.status === 'ACTIVE')).toEqual([]);
   }, 300_000);
 });
