@@ -1,4 +1,5 @@
 import { CreateChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ListChangeSetsCommand, waitUntilChangeSetCreateComplete } from '@aws-sdk/client-cloudformation';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -651,6 +652,41 @@ describe('tenantctl against the sandbox', () => {
     const unknown = await tenantctl(['tenant', 'resources', 'nobody']);
     expectExit(unknown, 2);
     expect(unknown.stderr).toContain('<tenant>: unknown tenant; the fleet config has: ');
+  });
+
+  it('release start --manifest s3://… reads the manifest an artifact store published: planned whole; one missing a service\'s image, or no object, exit 2 naming it', async () => {
+    // The CI job's own credentials read its artifact bucket (here the sandbox administrator's), not the fleet's.
+    const credentials = { accessKeyId: env.TENANT_FLEET_SANDBOX_ADMIN_ACCESS_KEY_ID!, secretAccessKey: env.TENANT_FLEET_SANDBOX_ADMIN_SECRET_ACCESS_KEY! };
+    const ci = { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey };
+    const s3 = new S3Client({ region: env.AWS_REGION ?? 'us-east-1', endpoint: env.AWS_ENDPOINT_URL, forcePathStyle: true, credentials });
+    const bucket = `tenant-fleet-artifacts-${RUN}`;
+    const manifest = {
+      version: '3.0.0',
+      services: { web: 'registry.sandbox.test/tenant-app:3.0.0', worker: 'registry.sandbox.test/tenant-worker:3.0.0', api: 'registry.sandbox.test/tenant-app:3.0.0' },
+      environment: { worker: { WORKER_CONCURRENCY: '16' } },
+    };
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'releases/3.0.0.yaml', Body: toYaml(manifest) }));
+      const { worker: _worker, ...withoutWorker } = manifest.services;
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'releases/3.0.1.yaml', Body: toYaml({ version: '3.0.1', services: withoutWorker }) }));
+    } finally {
+      s3.destroy();
+    }
+    const start = (key: string) => ['release', 'start', '--manifest', `s3://${bucket}/${key}`, '--plan', 'cli-quick', '--tenants', 'oscorp', '--dry-run'];
+
+    const planned = await tenantctlJson<{ dryRun: boolean; release: { version: string; manifest?: unknown } }>(start('releases/3.0.0.yaml'), ci);
+    expectExit(planned, 0);
+    expect(planned.json.release.version).toBe('3.0.0');
+    expect(planned.json.release.manifest).toEqual(manifest);
+
+    const missing = await tenantctl(start('releases/3.0.1.yaml'), ci);
+    expectExit(missing, 2);
+    expect(missing.stderr).toContain('manifest.services.worker: tenant oscorp runs a service "worker"; expected an image for it (got none)');
+
+    const absent = await tenantctl(start('releases/9.9.9.yaml'), ci);
+    expectExit(absent, 2);
+    expect(absent.stderr).toMatch(/manifest: cannot read the object; expected a readable s3:\/\/bucket\/key \(got "s3:\/\/tenant-fleet-artifacts-[a-z0-9]+\/releases\/9\.9\.9\.yaml": NoSuchKey/);
   });
 
   it('release list shows the releases with their version, plan and outcome', async () => {
