@@ -26,7 +26,7 @@ import { freeLoopbackPort } from '../sandbox/ports';
 import { liveVersion } from '../sandbox/runtime-reads';
 import { startProber, type Prober, type ProbePhase } from '../sandbox/data-plane/prober';
 import { WebhookReceiver } from '../sandbox/webhook-receiver';
-import { answerOf as answerAt, listenerRuleOf as ruleOf } from './tenant-traffic';
+import { answerOf as answerAt, listenerRuleOf as ruleOf, versionIn } from './tenant-traffic';
 import { until } from './until';
 
 let h: Harness;
@@ -463,6 +463,12 @@ describe('release waves against the sandbox (ECS and Kubernetes tenants)', () =>
       }
       const summary = await releaseOutcome(handle);
       expect([summary.status, summary.reason, summary.tenants.map((t) => `${t.tenantId} (${t.wave}): ${t.status}: ${t.reason}`)]).toEqual(['succeeded', undefined, []]);
+      // A load balancer applies a rule change a moment after ModifyRule returns (ALB within seconds,
+      // the emulator at its next read of moto, every 500 ms): the last tenant's page may still answer
+      // then. That moment is the outage's end, which the prober counts in `release`; `after` starts
+      // once every hostname answers with the new version.
+      const hostnames = tenants.flatMap((id) => h.tenant(id).hostnames);
+      await Promise.all(hostnames.map((hostname) => until(`${hostname} to answer with ${version}`, () => answerAt(hostname), (a) => versionIn(a) === version, 30_000)));
       prober.phase('after');
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       const [during, after] = (await prober.stop()).phases;
