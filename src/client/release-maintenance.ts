@@ -34,16 +34,23 @@ export function describeMaintenanceOutage(outage: MaintenanceOutage | undefined)
 /** Statuses whose tenant workflow has ended with a result (a skipped tenant may have none). */
 const FINISHED: readonly TenantReleaseRecord['status'][] = ['succeeded', 'rolled-back', 'rollback-failed'];
 
+/** The release's input as it started (one read of its start event): its options, version and manifest. */
+export async function releaseInputOf(client: Client, releaseId: string): Promise<Partial<ReleaseWaveInput> | undefined> {
+  return (await existingWorkflowInput(client, workflowIds.release(releaseId))) as Partial<ReleaseWaveInput> | undefined;
+}
+
 /**
  * Each listed tenant's outage, for a release started in maintenance mode; undefined for any
- * other release (one read of its start event says which).
+ * other release (its input, `releaseInputOf`, says which).
  */
 export async function maintenanceOutages(
   client: Client,
   releaseId: string,
   tenants: Record<string, Pick<TenantReleaseRecord, 'status'>>,
+  /** The release's input when the caller has read it already; read here otherwise. */
+  given?: Partial<ReleaseWaveInput>,
 ): Promise<Record<string, MaintenanceOutage | undefined> | undefined> {
-  const input = (await existingWorkflowInput(client, workflowIds.release(releaseId))) as Partial<ReleaseWaveInput> | undefined;
+  const input = given ?? (await releaseInputOf(client, releaseId));
   if (!input?.options?.maintenanceMode) return undefined;
   return outagesOf(tenants, async (tenantId) => {
     const handle = client.workflow.getHandle(workflowIds.releaseTenant(releaseId, tenantId));

@@ -1,5 +1,7 @@
-import type { ReleaseProgress, ReleaseSummary, TenantReleaseStatus, TenantReport, TenantWindowWait } from '../../shared/messages/release';
+import type { ReleaseProgress, ReleaseSummary, TenantReleaseRecord, TenantReleaseStatus, TenantReport, TenantWindowWait } from '../../shared/messages/release';
 import { describeWaveMaintenance } from '../../shared/release/report';
+import { describeMaintenanceOutage, type MaintenanceOutage } from '../release-maintenance';
+import { describeTenantTargets, type TenantReleaseTargets } from '../release-targets';
 import { renderTable, type Colour, type Output } from './output';
 
 /** How each tenant status looks on a terminal. */
@@ -149,5 +151,32 @@ export function summaryLines(out: Pick<Output, 'paint'>, summary: ReleaseSummary
     lines.push('', 'outage per wave (maintenance mode):', ...summary.maintenanceByWave.map((m) => `  ${m.wave.padEnd(width)}  ${out.paint(m.notBack ? 'red' : 'grey', describeWaveMaintenance(m))}`));
   }
   if (url) lines.push('', out.paint('grey', url));
+  return lines;
+}
+
+/** A row of `release status --tenant` / `--page` (and of its --json `tenants[]`): the tenant's record, its wave by name, and what was read beside it. */
+export type TenantRow = Omit<TenantReleaseRecord, 'wave'> & { tenantId: string; wave: string; maintenance?: MaintenanceOutage } & Partial<TenantReleaseTargets>;
+
+/**
+ * The rows of `progress`'s tenants. `outages`: a release in maintenance mode, each tenant's time on the
+ * maintenance page; `targets`: one tenant's (--tenant) release target and the one it replaced.
+ */
+export function tenantRows(progress: ReleaseProgress, outages?: Record<string, MaintenanceOutage | undefined>, targets?: TenantReleaseTargets): TenantRow[] {
+  const waveOf = (t: TenantReleaseRecord) => progress.waves[t.wave]?.name ?? String(t.wave);
+  return Object.entries(progress.tenants).map(([tenantId, t]) => ({ tenantId, ...t, wave: waveOf(t), ...(outages?.[tenantId] ? { maintenance: outages[tenantId] } : {}), ...(targets ?? {}) }));
+}
+
+/** The rows as a table (a MAINTENANCE column in maintenance mode); below it, a row's release target and the one it replaced when they were read. */
+export function tenantLines(out: Pick<Output, 'paint'>, rows: TenantRow[], maintenanceMode: boolean): string[] {
+  const maintenance = (t: TenantRow) => (maintenanceMode ? [describeMaintenanceOutage(t.maintenance)] : []);
+  const lines = renderTable(
+    out,
+    ['TENANT', 'WAVE', 'STATUS', 'ATTEMPTS', 'FROM', ...(maintenanceMode ? ['MAINTENANCE'] : []), 'REASON'],
+    rows.map((t) => [t.tenantId, t.wave, { text: t.status, colour: STATUS_COLOUR[t.status] }, String(t.attempts), t.previousVersion ?? '', ...maintenance(t), t.reason ?? '']),
+  );
+  for (const t of rows) {
+    if (t.target === undefined) continue;
+    lines.push(...describeTenantTargets({ target: t.target, replaced: t.replaced ?? null, ...(t.targetError ? { targetError: t.targetError } : {}) }, t.previousVersion));
+  }
   return lines;
 }

@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { FleetConfig } from '../../shared/config/schema';
 import { imageTagSchema, releaseIdSchema, tenantIdSchema } from '../../shared/ids';
-import { releaseProgressQuery, type ProgressRequest, type ReleaseProgress, type ReleaseSummary, type ReleaseWaveInput, type TenantReleaseRecord } from '../../shared/messages/release';
+import { releaseProgressQuery, type ProgressRequest, type ReleaseProgress, type ReleaseSummary, type ReleaseWaveInput } from '../../shared/messages/release';
 import { PROGRESS_PAGE_SIZE, PROGRESS_PAGE_SIZE_MAX } from '../../shared/release/report';
 import type { ReleaseRequest } from '../../shared/release/plan';
 import { PhaseKey } from '../../shared/search-attributes';
@@ -23,13 +23,16 @@ import {
   startRelease,
   type ReleaseHandle,
 } from '../releases';
-import { describeMaintenanceOutage, maintenanceOutages, type MaintenanceOutage } from '../release-maintenance';
+import { maintenanceOutages, releaseInputOf, type MaintenanceOutage } from '../release-maintenance';
+import { releaseRecordReader, tenantReleaseTargets, type TargetSources, type TenantReleaseTargets } from '../release-targets';
+import { AwsClients } from '../../activities/aws/clients';
+import { resolveTenantSpec } from '../../shared/config/resolve';
 import { defineCommand, type Command } from './command';
 import type { CliContext } from './context';
 import { CliInputError, EXIT, exitCodeForSummary } from './exit-codes';
 import { followRelease, type FollowView } from './follow';
 import { formatTime, printJson, renderTable, type Colour } from './output';
-import { STATUS_COLOUR, progressBlock, summaryLines } from './release-view';
+import { progressBlock, summaryLines, tenantLines, tenantRows } from './release-view';
 import { loadReleaseManifest } from '../release-manifest';
 import { releaseTemplateOption } from '../release-template';
 import { commaList, configName, count, flag, required } from './schemas';
@@ -174,7 +177,7 @@ const status = defineCommand({
   positionals: [idArg],
   options: {
     watch: { type: 'boolean', short: 'w', description: 'follow until the release ends; then exit like `release start --wait`' },
-    tenant: { type: 'string', value: '<id>', description: "one tenant's place in the release: wave, status, attempts, version before, reason (and its time on the maintenance page, in maintenance mode)" },
+    tenant: { type: 'string', value: '<id>', description: "one tenant's place in the release: wave, status, attempts, version before, reason (and its time on the maintenance page, in maintenance mode); with services or a manifest, each service's image and changed variables, and the target it replaced" },
     page: { type: 'string', value: '<n>', description: `every tenant in plan order, page by page (${PROGRESS_PAGE_SIZE} a page)` },
     'page-size': { type: 'string', value: '<n>', description: `tenants on a --page (1 to ${PROGRESS_PAGE_SIZE_MAX})` },
   },
@@ -205,8 +208,10 @@ const status = defineCommand({
     if (args.tenant !== undefined || args.page !== undefined) {
       const ask = args.tenant !== undefined ? { tenant: args.tenant } : { page: args.page, pageSize: args['page-size'] };
       const progress = await queryOrExplain(client, handle, ask, described.taskQueue);
-      const outages = await maintenanceOutages(client, args.id, progress.tenants);
-      return printTenants(ctx, { ...identity, state }, progress, args, outages);
+      const input = await releaseInputOf(client, args.id);
+      const outages = await maintenanceOutages(client, args.id, progress.tenants, input);
+      const targets = args.tenant !== undefined && input?.version ? await targetsOf(ctx, { version: input.version, manifest: input.manifest }, args.tenant, progress) : undefined;
+      return printTenants(ctx, { ...identity, state }, progress, args, outages, targets);
     }
 
     if (state === 'closed') {
@@ -243,16 +248,36 @@ async function queryOrExplain(client: Client, handle: ReleaseHandle, ask: Progre
   }
 }
 
-/** `outages`: a release in maintenance mode (release-maintenance.ts): each tenant's time on the maintenance page, a column of its own. */
+/**
+ * One tenant's release target and the one it replaced (release-targets.ts): from the release's input
+ * and this fleet config, and the tenant's SSM record read as `tenant list` reads its version.
+ * Undefined for a tenant the release does not have (refused by printTenants).
+ */
+async function targetsOf(ctx: CliContext, release: TargetSources['release'], tenantId: string, progress: ReleaseProgress): Promise<TenantReleaseTargets | undefined> {
+  const record = progress.tenants[tenantId];
+  if (!record) return undefined;
+  const aws = new AwsClients({ endpoint: ctx.env.AWS_ENDPOINT_URL || undefined, maxAttempts: 2 });
+  return tenantReleaseTargets({
+    release,
+    tenant: async () => resolveTenantSpec(await ctx.config(), tenantId),
+    previousVersion: record.previousVersion,
+    readRecord: releaseRecordReader(aws),
+  });
+}
+
+/**
+ * `outages`: a release in maintenance mode (release-maintenance.ts): each tenant's time on the maintenance page, a column of its own.
+ * `targets`: --tenant's release target and the one it replaced, below the table (in --json, fields of its row).
+ */
 function printTenants(
   ctx: CliContext,
   identity: Record<string, unknown>,
   progress: ReleaseProgress,
   args: { id: string; tenant?: string; page?: number },
   outages?: Record<string, MaintenanceOutage | undefined>,
+  targets?: TenantReleaseTargets,
 ): number {
-  const waveOf = (t: TenantReleaseRecord) => progress.waves[t.wave]?.name ?? String(t.wave);
-  const rows = Object.entries(progress.tenants).map(([tenantId, t]) => ({ tenantId, ...t, wave: waveOf(t), ...(outages?.[tenantId] ? { maintenance: outages[tenantId] } : {}) }));
+  const rows = tenantRows(progress, outages, targets);
   if (args.tenant !== undefined && rows.length === 0) {
     throw new CliInputError([`--tenant: release ${args.id} has no tenant with this ID; \`tenantctl release status ${args.id} --page 1\` lists them (got ${JSON.stringify(args.tenant)})`]);
   }
@@ -265,13 +290,7 @@ function printTenants(
     return EXIT.ok;
   }
   if (page) ctx.out.line(`release ${args.id}: tenants ${(page.page - 1) * page.pageSize + 1}-${(page.page - 1) * page.pageSize + rows.length} of ${page.total} (page ${page.page} of ${page.pages}), ${progress.status}`);
-  const maintenance = (t: (typeof rows)[number]) => (outages ? [describeMaintenanceOutage(t.maintenance)] : []);
-  for (const line of renderTable(
-    ctx.out,
-    ['TENANT', 'WAVE', 'STATUS', 'ATTEMPTS', 'FROM', ...(outages ? ['MAINTENANCE'] : []), 'REASON'],
-    rows.map((t) => [t.tenantId, t.wave, { text: t.status, colour: STATUS_COLOUR[t.status] }, String(t.attempts), t.previousVersion ?? '', ...maintenance(t), t.reason ?? '']),
-  ))
-    ctx.out.line(line);
+  for (const line of tenantLines(ctx.out, rows, outages !== undefined)) ctx.out.line(line);
   return EXIT.ok;
 }
 
