@@ -13,7 +13,7 @@ import {
   type Stack,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
-import { GetParametersCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { DeleteParametersCommand, GetParametersCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
@@ -99,6 +99,49 @@ export interface PreparedStackChange extends StackChangeRecord {
  */
 export const stackBeforePrefix = (stackName: string) => `/tenant-fleet/StackBefore/${stackName}/`;
 export const STACK_BEFORE_PART = 4_000;
+
+/** A slot holds far fewer parts (the 13 KB template takes two); the bound only ends a search that something else keeps feeding. */
+const STACK_BEFORE_MAX_PARTS = 1_000;
+
+/**
+ * Deletes the stack's slot, when its tenant is deprovisioned (the slot is not under the tenant's own
+ * prefix, so nothing else removes it). Safe twice and after a delete cut short: parts are written
+ * from `part-0` up (a larger slot before leaves more parts than its manifest names), so they are
+ * found by reading ten names at a time from `part-0` until ten are missing past the manifest's count,
+ * deleted from the last batch back (what a delete cut short leaves is still a run from `part-0`), and
+ * the manifest last (a slot without its parts never reads as whole: readStackBefore checks the
+ * SHA-256). Missing parameters are simply not deleted again. Returns the names it deleted.
+ */
+export async function deleteStackBefore(ssm: SSMClient, stackName: string, signal?: AbortSignal): Promise<string[]> {
+  const prefix = stackBeforePrefix(stackName);
+  const manifestName = `${prefix}manifest`;
+  const { Parameters: [found] = [] } = await ssm.send(new GetParametersCommand({ Names: [manifestName] }), { abortSignal: signal });
+  const declared = found?.Value ? partsNamedBy(found.Value) : 0;
+  const batches: string[][] = [];
+  for (let from = 0; from < STACK_BEFORE_MAX_PARTS; from += 10) {
+    const names = Array.from({ length: 10 }, (_, i) => `${prefix}part-${from + i}`);
+    const { Parameters = [] } = await ssm.send(new GetParametersCommand({ Names: names }), { abortSignal: signal });
+    const existing = Parameters.map((p) => p.Name).filter((name): name is string => !!name);
+    if (existing.length > 0) batches.push(existing);
+    else if (from + 10 >= declared) break;
+  }
+  const deleted: string[] = [];
+  for (const names of [...batches.reverse(), ...(found ? [[manifestName]] : [])]) {
+    const { DeletedParameters = [] } = await ssm.send(new DeleteParametersCommand({ Names: names }), { abortSignal: signal });
+    deleted.push(...DeletedParameters);
+  }
+  return deleted;
+}
+
+/** The part count a slot's manifest names; 0 for one that does not parse (its parts are still found from `part-0`). */
+function partsNamedBy(manifest: string): number {
+  try {
+    const parts = (JSON.parse(manifest) as Partial<StackBeforeManifest>).parts;
+    return typeof parts === 'number' && Number.isInteger(parts) && parts > 0 ? Math.min(parts, STACK_BEFORE_MAX_PARTS) : 0;
+  } catch {
+    return 0;
+  }
+}
 
 /** What the slot's manifest says: whose change it was, and the parts that hold the stack before it. */
 interface StackBeforeManifest {

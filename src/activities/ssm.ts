@@ -4,6 +4,7 @@ import { PREVIOUS_RELEASE_PARAMETER, RELEASE_PARAMETER, releaseTargetSchema, typ
 import type { AwsTarget } from '../shared/tenant-spec';
 import { describeIssues } from '../shared/validation';
 import type { AwsClients } from './aws/clients';
+import { deleteStackBefore } from './cloudformation';
 
 export interface PutParametersInput {
   target: AwsTarget;
@@ -66,13 +67,23 @@ export function createSsmActivities({ aws }: { aws: AwsClients }) {
       return { ...(release ? { release } : {}), ...(previous ? { previous } : {}) };
     },
 
-    async deleteTenantParameters(input: { target: AwsTarget; tenantId: string; names: string[] }): Promise<{ deleted: string[] }> {
-      if (input.names.length === 0) return { deleted: [] };
-      const prefix = parameterPrefix(input.tenantId);
-      const { DeletedParameters = [] } = await aws
-        .ssm(input.target)
-        .send(new DeleteParametersCommand({ Names: input.names.map((n) => prefix + n) }));
-      return { deleted: DeletedParameters };
+    /**
+     * `stackBefore` (deprovisioning): also the slot where a release carrying the template keeps that
+     * stack before its change (cloudformation.ts, `deleteStackBefore`). An input field rather than an
+     * activity of its own, so deprovisioning makes the same commands as before and every recorded
+     * history replays.
+     */
+    async deleteTenantParameters(input: { target: AwsTarget; tenantId: string; names: string[]; stackBefore?: string }): Promise<{ deleted: string[] }> {
+      const deleted: string[] = [];
+      if (input.names.length > 0) {
+        const prefix = parameterPrefix(input.tenantId);
+        const { DeletedParameters = [] } = await aws
+          .ssm(input.target)
+          .send(new DeleteParametersCommand({ Names: input.names.map((n) => prefix + n) }));
+        deleted.push(...DeletedParameters);
+      }
+      if (input.stackBefore) deleted.push(...(await deleteStackBefore(aws.ssm(input.target), input.stackBefore)));
+      return { deleted };
     },
   };
 }

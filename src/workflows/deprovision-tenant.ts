@@ -116,8 +116,14 @@ export async function deprovisionTenant(rawInput: DeprovisionTenantInput): Promi
     }
     if (trafficLast) await deleteTraffic();
 
+    // With the stack's kept slot (docs/releases.md, "Infrastructure changes"): an input field of the same activity, no new command.
     await steps.run('parameters', () =>
-      ssm.deleteTenantParameters({ target: tenant.aws, tenantId: tenant.id, names: ['workload/version', 'workload/runtime', 'hostnames', RELEASE_PARAMETER, PREVIOUS_RELEASE_PARAMETER] }),
+      ssm.deleteTenantParameters({
+        target: tenant.aws,
+        tenantId: tenant.id,
+        names: ['workload/version', 'workload/runtime', 'hostnames', RELEASE_PARAMETER, PREVIOUS_RELEASE_PARAMETER],
+        stackBefore: stackName,
+      }),
     );
     // Last: the certificates workflow retires the tenant's names (replacement attached before anything is removed).
     const certificates = reconcileForTenant(tenant, true);

@@ -9,7 +9,7 @@ import {
   ExecuteChangeSetCommand,
   GetTemplateCommand,
 } from '@aws-sdk/client-cloudformation';
-import { GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteParametersCommand, GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ApplicationFailure } from '@temporalio/common';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parse, stringify } from 'yaml';
@@ -215,6 +215,76 @@ describe('prepareStackChange', () => {
     parameters.set(`${prefix}part-0`, 'H4sIAAAAAAAAA0tMSk5JTQEAAAD');
     const failure = await failureOf(quietActivityEnvironment().run(activities.previousStack, { target, stackName: 'tenant-acme', changeSetName: input.changeSetName, revision }));
     expect({ nonRetryable: failure?.nonRetryable, message: failure?.message }).toMatchObject({ nonRetryable: false, message: expect.stringContaining('does not match its manifest') as unknown });
+  });
+
+  describe("deprovisioning deletes the slot (deleteTenantParameters' stackBefore)", () => {
+    const prefix = stackBeforePrefix('tenant-acme');
+    /** DeleteParameters as SSM answers it: the names it deleted, the missing ones as invalid. `failAfter` calls: throttled from then on. */
+    const deletes = (failAfter = Infinity) => {
+      let calls = 0;
+      ssm.on(DeleteParametersCommand).callsFake(({ Names = [] }: { Names?: string[] }) => {
+        if (++calls > failAfter) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+        const DeletedParameters = Names.filter((n) => parameters.delete(n));
+        return { DeletedParameters, InvalidParameters: Names.filter((n) => !DeletedParameters.includes(n)) };
+      });
+    };
+    const deprovision = async (): Promise<{ deleted: string[] }> =>
+      quietActivityEnvironment().run(activities.deleteTenantParameters, { target, tenantId: 'acme', names: ['workload/version', 'workload/release'], stackBefore: 'tenant-acme' });
+    const slot = () => [...parameters.keys()].filter((n) => n.startsWith(prefix)).sort();
+    /** A slot as prepareStackChange keeps it, several parts long. */
+    const keepSlot = async () => {
+      cfn.on(GetTemplateCommand).resolves({ TemplateBody: `previous: template\n${Array.from({ length: 300 }, (_, i) => `# ${templateRevision(String(i))}`).join('\n')}` });
+      await quietActivityEnvironment().run(activities.prepareStackChange, { ...input, allowReplacement: ['Database'] });
+      expect(slot().length).toBeGreaterThan(2);
+    };
+
+    it("deletes every part and the manifest with the tenant's parameters, leaves other stacks' slots, and a second run finds nothing to do", async () => {
+      deletes();
+      await keepSlot();
+      parameters.set('/tenant-fleet/acme/workload/version', '2.0.0');
+      parameters.set('/tenant-fleet/StackBefore/tenant-acme-2/manifest', '{}');
+      const first = await deprovision();
+      expect(slot()).toEqual([]);
+      expect(first.deleted).toContain('/tenant-fleet/acme/workload/version');
+      expect(first.deleted).toContain(`${prefix}manifest`);
+      expect([...parameters.keys()]).toEqual(['/tenant-fleet/StackBefore/tenant-acme-2/manifest']);
+      // The manifest goes last: a delete cut short never leaves a manifest without its first parts.
+      const deleteCalls = ssm.commandCalls(DeleteParametersCommand).map((c) => c.args[0].input.Names ?? []);
+      expect(deleteCalls.at(-1)).toEqual([`${prefix}manifest`]);
+      expect(await deprovision()).toEqual({ deleted: [] });
+    });
+
+    it('finishes a delete cut short, and on a tenant that never had a slot only reads', async () => {
+      await keepSlot();
+      const kept = slot();
+      // The tenant's own parameters went, then the first batch of parts; the manifest is still there.
+      deletes(2);
+      await expect(deprovision()).rejects.toThrow(/Rate exceeded/);
+      expect(slot()).toContain(`${prefix}manifest`);
+      expect(slot().length).toBeLessThan(kept.length);
+      deletes();
+      await deprovision();
+      expect(slot()).toEqual([]);
+      ssm.resetHistory();
+      expect(await deprovision()).toEqual({ deleted: [] });
+      expect(ssm.commandCalls(DeleteParametersCommand).map((c) => c.args[0].input.Names)).toEqual([['/tenant-fleet/acme/workload/version', '/tenant-fleet/acme/workload/release']]);
+    });
+
+    it('finds parts its manifest does not name: left by a larger slot before it, or written by a prepare cut short before its manifest', async () => {
+      deletes();
+      for (let i = 0; i < 13; i++) parameters.set(`${prefix}part-${i}`, 'x');
+      parameters.set(`${prefix}manifest`, JSON.stringify({ changeSet: 'c', parts: 2, sha256: 'y' }));
+      await deprovision();
+      expect(slot()).toEqual([]);
+      for (let i = 0; i < 3; i++) parameters.set(`${prefix}part-${i}`, 'x');
+      await deprovision();
+      expect(slot()).toEqual([]);
+      // A manifest naming more parts than remain (the delete before was cut short after the last batch).
+      parameters.set(`${prefix}manifest`, JSON.stringify({ changeSet: 'c', parts: 25, sha256: 'y' }));
+      parameters.set(`${prefix}part-3`, 'x');
+      await deprovision();
+      expect(slot()).toEqual([]);
+    });
   });
 });
 
