@@ -391,6 +391,10 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     /** What each service runs: image, TENANT_FLEET_VERSION and (the worker) its concurrency. */
     const running = async () => Object.fromEntries((await described()).map(({ name, container, env }) => [name, `${container.image} ${env.TENANT_FLEET_VERSION ?? '-'}${env.WORKER_CONCURRENCY ? ` ${env.WORKER_CONCURRENCY}` : ''}`]));
     const recorded = async (name: string) => (await h.admin.ssm(tenant.aws).send(new GetParameterCommand({ Name: `/tenant-fleet/stark/${name}` }))).Parameter?.Value;
+    /** The parameters of the slot where a release carrying the template keeps the stack before its change (docs/releases.md, "Infrastructure changes"). */
+    const stackBeforeSlot = async (t: TenantSpec) =>
+      ((await h.admin.ssm(t.aws).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/StackBefore/tenant-stark/', Recursive: true }))).Parameters ?? []).map((p) => p.Name!).sort();
+    let slotBefore: string[] = [];
     /** A one-tenant quick release, with a manifest when given (carried whole in the release's input, docs/releases.md). */
     async function release(version: string, manifest?: ReleaseManifest): Promise<ReleaseSummary> {
       const releaseId = `jest-ecs-services-${version}-${Date.now()}`;
@@ -463,7 +467,25 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
         services: { web: `registry.sandbox.test/tenant-app:${version}`, worker: `registry.sandbox.test/tenant-worker:${workerTag}`, api: `registry.sandbox.test/tenant-api:${version}-api` },
         environment: { worker: { WORKER_CONCURRENCY: version === '1.2.0' ? '16' : '32' } },
       });
-      expect((await release('1.2.0', manifest('1.2.0', 'w-77'))).status).toBe('succeeded');
+      const fromManifest = await release('1.2.0', manifest('1.2.0', 'w-77'));
+      expect(fromManifest.status).toBe('succeeded');
+      // `tenantctl release status --tenant` shows the target (the manifest's images, the worker's variable) and the 1.1.0 target it replaced, from stark's record.
+      const shown = await runCliCaptured(['release', 'status', fromManifest.releaseId, '--tenant', 'stark', '--json'], { ...h.env, USER: 'jest' });
+      const row = (JSON.parse(shown.out || '{}') as { tenants?: { target?: ReleaseTarget; replaced?: ReleaseTarget }[] }).tenants?.[0];
+      const byName = (t: ReleaseTarget | undefined) => t && { version: t.version, services: Object.fromEntries(t.services.map((s) => [s.name, [s.image, s.environment ?? {}]])) };
+      expect({ code: shown.code, err: shown.err, target: byName(row?.target), replaced: byName(row?.replaced) }).toEqual({
+        code: 0,
+        err: '',
+        target: {
+          version: '1.2.0',
+          services: {
+            web: ['registry.sandbox.test/tenant-app:1.2.0', {}],
+            worker: ['registry.sandbox.test/tenant-worker:w-77', { WORKER_CONCURRENCY: '16' }],
+            api: ['registry.sandbox.test/tenant-api:1.2.0-api', {}],
+          },
+        },
+        replaced: { version: '1.1.0', services: { web: ['registry.sandbox.test/tenant-app:1.1.0', {}], worker: ['registry.sandbox.test/tenant-worker:1.1.0', {}], api: ['registry.sandbox.test/tenant-app:1.1.0', {}] } },
+      });
       const good = {
         web: 'registry.sandbox.test/tenant-app:1.2.0 1.2.0',
         worker: 'registry.sandbox.test/tenant-worker:w-77 1.2.0 16',
@@ -490,10 +512,13 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
       expect(answer.status).toBe(200);
       expect(JSON.parse(answer.body)).toMatchObject({ tenant: 'stark', version: '1.2.0' });
     } finally {
+      // The template test above changed stark's stack: the slot keeping the stack before it is there until deprovisioning.
+      slotBefore = await stackBeforeSlot(tenant);
       await deprovision(tenant, { confirmProduction: 'stark' });
     }
-    // Deprovisioning deletes every service of the tenant.
+    // Deprovisioning deletes every service of the tenant, and its stack's kept slot.
     const { services: left = [] } = await ecs.send(new DescribeServicesCommand({ cluster: runtime.clusterName, services: Object.values(names) }));
     expect(left.filter((s) => s.status === 'ACTIVE')).toEqual([]);
+    expect({ kept: process.env.TENANT_FLEET_TEST_NAME ? true : slotBefore.includes('/tenant-fleet/StackBefore/tenant-stark/manifest'), after: await stackBeforeSlot(tenant) }).toEqual({ kept: true, after: [] });
   }, 300_000);
 });
