@@ -257,12 +257,16 @@ async function targetsOf(ctx: CliContext, release: TargetSources['release'], ten
   const record = progress.tenants[tenantId];
   if (!record) return undefined;
   const aws = new AwsClients({ endpoint: ctx.env.AWS_ENDPOINT_URL || undefined, maxAttempts: 2 });
-  return tenantReleaseTargets({
-    release,
-    tenant: async () => resolveTenantSpec(await ctx.config(), tenantId),
-    previousVersion: record.previousVersion,
-    readRecord: releaseRecordReader(aws),
-  });
+  try {
+    return await tenantReleaseTargets({
+      release,
+      tenant: async () => resolveTenantSpec(await ctx.config(), tenantId),
+      previousVersion: record.previousVersion,
+      readRecord: releaseRecordReader(aws),
+    });
+  } finally {
+    aws.destroy();
+  }
 }
 
 /**
