@@ -100,6 +100,7 @@ def world() -> Iterator[World]:
                                            "cloudformation:DescribeStackEvents", "cloudformation:DeleteStack"],
              "Resource": f"arn:aws:cloudformation:*:{MEMBER}:stack/tenant-*/*"},
             {"Effect": "Allow", "Action": ["rds:DescribeDBClusters", "ssm:GetParameter", "cloudwatch:DescribeAlarms"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::tenant-*"},
             {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{MEMBER}:role/Exec",
              "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}}))
         for name in ("Exec", "NotPassable"):
@@ -112,6 +113,8 @@ def world() -> Iterator[World]:
                  "Resource": f"arn:aws:iam::{MEMBER}:role/tenant-*",
                  "Condition": {"StringEquals": {"iam:PermissionsBoundary": BOUNDARY}}},
                 {"Effect": "Allow", "Action": ["iam:DeleteRole", "iam:GetRole"], "Resource": f"arn:aws:iam::{MEMBER}:role/tenant-*"}))
+        for bucket in ("tenant-heads", "other-heads"):
+            _client(url, "s3", member).create_bucket(Bucket=bucket)
         # A role made by CloudFormation keeps its policies as dicts in moto.
         _client(url, "cloudformation", member).create_stack(StackName="roles", TemplateBody=_template({"Role": {
             "Type": "AWS::IAM::Role", "Properties": {
@@ -180,6 +183,18 @@ def test_a_call_outside_the_role_policy_is_refused_naming_the_action(world: Worl
     assert refused == {**refused, "service": "rds", "account": MEMBER, "region": "us-east-1", "allowed": False,
                        "principalArn": f"arn:aws:sts::{MEMBER}:assumed-role/Access/worker"}
     assert any(c["action"] == "DescribeDBClusters" and c["allowed"] for c in calls)
+
+
+def test_head_bucket_is_authorized_as_list_bucket(world: World) -> None:
+    s3 = _client(world.url, "s3", world.access())
+    assert s3.head_bucket(Bucket="tenant-heads")["ResponseMetadata"]["HTTPStatusCode"] == 200
+    with pytest.raises(ClientError) as exc:  # not under the granted tenant-*
+        s3.head_bucket(Bucket="other-heads")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    calls = [json.loads(line) for line in open(world.call_log, encoding="utf-8")]
+    heads = [(c["action"], c.get("resource"), c["allowed"]) for c in calls if c["service"] == "s3"]
+    assert ("ListBucket", "arn:aws:s3:::tenant-heads", True) in heads
+    assert ("ListBucket", "arn:aws:s3:::other-heads", False) in heads
 
 
 def test_roles_made_by_cloudformation_are_evaluated(world: World) -> None:

@@ -18,6 +18,7 @@ PATCHES = (
     "cfn_resource_status",
     "cfn_change_sets",
     "cfn_change_set_details",
+    "cfn_import",
     "cfn_client_request_token",
     "cfn_timing",
     "cfn_iam",

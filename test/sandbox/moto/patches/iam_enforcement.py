@@ -17,7 +17,8 @@ have passed, or after `POST /moto-api/reset-auth` with `0`) is basic
 * a role created through CloudFormation keeps its policies as dicts, which the
   evaluator cannot read (every call of its sessions fails with a KeyError, HTTP 500);
 * the action's prefix is the request's signing name, which is not the IAM prefix for
-  CloudWatch (`monitoring:DescribeAlarms` instead of `cloudwatch:DescribeAlarms`);
+  CloudWatch (`monitoring:DescribeAlarms` instead of `cloudwatch:DescribeAlarms`), and S3's
+  HeadBucket is asked for as `s3:HeadBucket` (AWS authorizes it as `s3:ListBucket`);
 * JSON-protocol services (ECS, SSM, ACM, ...) get an XML `AccessDenied` body that the
   AWS SDKs cannot parse, and the message does not say which resource.
 
@@ -60,6 +61,9 @@ from moto.utilities.utils import get_partition
 _local = threading.local()
 
 SIGNING_NAME_TO_IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
+# Operations AWS authorizes as another action than their own name (moto asks for `s3:HeadBucket`,
+# which no policy can grant): the S3 API reference's "Permissions" of each.
+AUTHORIZED_AS = {"s3:HeadBucket": "s3:ListBucket"}
 _log_lock = threading.Lock()
 
 # Keys the sandbox can fill in; a key the sandbox never sees is not evaluated (the
@@ -350,6 +354,7 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
     # their IAM prefix (CloudWatch signs as "monitoring").
     service = SIGNING_NAME_TO_IAM_PREFIX.get(iam_request._service, iam_request._service)
     iam_request._action = f"{service}:{iam_request._action.split(':', 1)[1]}"
+    iam_request._action = AUTHORIZED_AS.get(iam_request._action, iam_request._action)
     principal = _principal_of(iam_request._access_key, self.current_account, get_partition(iam_request._region))
     iam_request._sandbox_resource = resource
     entry = {
