@@ -23,6 +23,7 @@ import type { AwsClients } from './aws/clients';
 import { abortSignal, pollWithHeartbeat } from './poll';
 import { describeRefusal, refusedChanges, type StackChangeRecord } from '../shared/release/stack-change';
 import { templateRevision, type TemplateStore } from './templates';
+import { foreignBucketFailure, importTemplate, inspectBucket, retainedBuckets } from './cloudformation-import';
 
 /** Explicit state sets: anything not listed as stable is waited on, never guessed at. */
 export const STACK_SUCCESS_STATES = new Set(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'IMPORT_COMPLETE']);
@@ -180,6 +181,8 @@ export interface DeployStackResult {
   /** `none` when the stack already matched: nothing was executed. */
   operation: 'create' | 'update' | 'none';
   changeSetName?: string;
+  /** Buckets the stack adopted (an IMPORT before its creation) in this attempt: what an earlier deletion of the stack kept. */
+  imported?: string[];
 }
 
 export interface StackFailureReason {
@@ -299,6 +302,14 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
         await cfn.send(new DeleteStackCommand({ StackName: input.stackName }));
         stack = await waitWhileInProgress(cfn, input.stackName);
       }
+      const templateBody = input.templateBody ?? templates.cloudFormation(input.template);
+      let imported: string[] | undefined;
+      if (!stack || stack.StackStatus === 'REVIEW_IN_PROGRESS') {
+        const adopted = await importRetained(cfn, input, templateBody);
+        if (adopted) ({ stack, imported } = adopted);
+      }
+      // A stack that only holds what an import adopted is still being created (a retry after the import).
+      const creating = imported !== undefined || stack?.StackStatus === 'IMPORT_COMPLETE';
       const status = stack?.StackStatus;
       const changeSetType = !stack || status === 'REVIEW_IN_PROGRESS' ? 'CREATE' : 'UPDATE';
       if (changeSetType === 'UPDATE' && !UPDATABLE_STATES.has(status ?? '')) {
@@ -308,7 +319,6 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
         );
       }
 
-      const templateBody = input.templateBody ?? templates.cloudFormation(input.template);
       const request = changeSetType === 'UPDATE' ? withKeptParameters(input, stack) : input;
       const changeSetName = `tenant-fleet-${contentHash(changeSetType, templateBody, request.parameters, request.tags)}`;
       const changeSet = await createOrFindChangeSet(cfn, changeSetRequest(request, changeSetType, changeSetName));
@@ -316,7 +326,7 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
       if (changeSet.Status === 'FAILED') {
         if (NO_CHANGES.test(changeSet.StatusReason ?? '')) {
           await cfn.send(new DeleteChangeSetCommand({ StackName: input.stackName, ChangeSetName: changeSetName }));
-          return { stackName: input.stackName, stackId: stack?.StackId ?? changeSet.StackId ?? '', operation: 'none' };
+          return { stackName: input.stackName, stackId: stack?.StackId ?? changeSet.StackId ?? '', operation: creating ? 'create' : 'none', ...(imported ? { imported } : {}) };
         }
         throw permanentFailure(ErrorType.StackFailed, `change set ${changeSetName} for stack ${input.stackName} failed: ${changeSet.StatusReason}`);
       }
@@ -330,8 +340,9 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
       return {
         stackName: input.stackName,
         stackId: changeSet.StackId ?? stack?.StackId ?? '',
-        operation: changeSetType === 'CREATE' ? 'create' : 'update',
+        operation: changeSetType === 'CREATE' || creating ? 'create' : 'update',
         changeSetName,
+        ...(imported ? { imported } : {}),
       };
     },
 
@@ -587,6 +598,55 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
     return { changeSet: manifest.changeSet, previous: JSON.parse(gunzipSync(Buffer.from(packed, 'base64')).toString('utf8')) as PreparedStackChange['previous'] };
   }
 
+  /**
+   * Before a stack is created: the template's retained buckets (cloudformation-import.ts) that
+   * exist in the tenant's account are imported into a new stack first, with an IMPORT change set
+   * named after its content (a retry finds it, created or executing), and the stack is followed
+   * to IMPORT_COMPLETE. Every bucket is judged before anything is created: one that is not the
+   * tenant's refuses the deployment. Undefined when there is nothing to import.
+   */
+  async function importRetained(cfn: CloudFormationClient, input: DeployStackInput, templateBody: string): Promise<{ stack: Stack; imported: string[] } | undefined> {
+    const candidates = retainedBuckets(templateBody, input.parameters, input.target);
+    if (candidates.length === 0) return undefined;
+    const tenantId = input.parameters.TenantId ?? input.tags.TenantId ?? '';
+    const s3 = aws.s3(input.target);
+    const existing = [];
+    for (const bucket of candidates) {
+      const finding = await inspectBucket(s3, bucket.bucketName, input.target.accountId, tenantId);
+      if (finding.state === 'foreign') throw foreignBucketFailure(input.stackName, bucket, finding.reason);
+      if (finding.state === 'ours') existing.push(bucket);
+    }
+    if (existing.length === 0) return undefined;
+
+    const body = importTemplate(templateBody, existing.map((b) => b.logicalId));
+    const resourcesToImport = existing.map((b) => ({ ResourceType: 'AWS::S3::Bucket', LogicalResourceId: b.logicalId, ResourceIdentifier: { BucketName: b.bucketName } }));
+    const name = `tenant-fleet-import-${contentHash('IMPORT', body, input.parameters, input.tags, resourcesToImport)}`;
+    const changeSet = await createOrFindChangeSet(cfn, { ...changeSetRequest({ ...input, templateBody: body }, 'IMPORT', name), ResourcesToImport: resourcesToImport });
+    if (changeSet.Status === 'FAILED') {
+      throw permanentFailure(ErrorType.StackFailed, `import change set ${name} for stack ${input.stackName} (${existing.map((b) => b.bucketName).join(', ')}) failed: ${changeSet.StatusReason}`);
+    }
+    if (changeSet.ExecutionStatus === 'AVAILABLE') {
+      await cfn.send(new ExecuteChangeSetCommand({ StackName: input.stackName, ChangeSetName: name, ClientRequestToken: name }));
+    } else if (!['EXECUTE_IN_PROGRESS', 'EXECUTE_COMPLETE', 'EXECUTE_FAILED'].includes(changeSet.ExecutionStatus ?? '')) {
+      throw retryableFailure(ErrorType.StackFailed, `import change set ${name} is ${changeSet.ExecutionStatus}; retrying`);
+    }
+    const stack = await waitWhileInProgress(cfn, input.stackName);
+    if (stack?.StackStatus !== 'IMPORT_COMPLETE') {
+      const reasons = stack ? await failureReasons(cfn, input.stackName) : [];
+      if (stack) {
+        // An import that rolled back holds nothing (the buckets stay, Retain): the stack goes, so the next attempt starts afresh.
+        await cfn.send(new DeleteStackCommand({ StackName: input.stackName }));
+        await waitWhileInProgress(cfn, input.stackName);
+      }
+      throw permanentFailure(
+        ErrorType.StackFailed,
+        `stack ${input.stackName} ended ${stack?.StackStatus ?? 'missing'} importing ${existing.map((b) => b.bucketName).join(', ')}: ${reasons.map((r) => `${r.logicalResourceId} (${r.resourceType}) ${r.status}: ${r.reason}`).join('; ') || stack?.StackStatusReason || 'no reason given'}`,
+        { details: [{ stackName: input.stackName, status: stack?.StackStatus, reasons }] },
+      );
+    }
+    return { stack, imported: existing.map((b) => b.bucketName) };
+  }
+
   /** What CreateChangeSet is sent, the same for a deployment and for a preview of one. */
   /** The input with each of its `keepParameters` that it does not give set to the stack's current value. */
   function withKeptParameters(input: DeployStackInput, stack: Stack | undefined): DeployStackInput {
@@ -598,7 +658,7 @@ export function createCloudFormationActivities({ aws, templates }: { aws: AwsCli
     return { ...input, parameters: { ...input.parameters, ...kept } };
   }
 
-  function changeSetRequest(input: DeployStackInput, changeSetType: 'CREATE' | 'UPDATE', changeSetName: string) {
+  function changeSetRequest(input: DeployStackInput, changeSetType: 'CREATE' | 'UPDATE' | 'IMPORT', changeSetName: string) {
     const roleArn = input.target.stackRoleArn;
     if (!roleArn) {
       // Without it CloudFormation would act with the access role, which may not create the stack's resources.

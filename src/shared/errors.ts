@@ -21,6 +21,8 @@ export enum ErrorType {
   CertificateValidationStuck = 'CertificateValidationStuck',
   CertificateInUse = 'CertificateInUse',
   ResourceNotFound = 'ResourceNotFound',
+  /** A resource a stack would create exists but is not the tenant's (another owner, not tagged with the tenant): it is not adopted. */
+  ResourceNotOwned = 'ResourceNotOwned',
   /** AWS refused the request's parameters (ValidationError, InvalidParameterValue, ...). */
   AwsRequestInvalid = 'AwsRequestInvalid',
   /** An AWS service quota (LimitExceeded, SnapshotQuotaExceeded, TooManyCertificates, ...). */
@@ -77,6 +79,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorType[] = [
   ErrorType.AwsRequestInvalid,
   ErrorType.QuotaExceeded,
   ErrorType.ResourceNotFound,
+  ErrorType.ResourceNotOwned,
   ErrorType.StackInUnrecoverableState,
   ErrorType.CertificateInUse,
 ];

@@ -6,6 +6,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -52,6 +53,7 @@ type ClientConstructor<C> = new (config: {
   credentials: AwsCredentialIdentityProvider;
   maxAttempts?: number;
   requestHandler: typeof HTTP_TIMEOUTS;
+  forcePathStyle?: boolean;
 }) => C;
 
 /**
@@ -79,6 +81,8 @@ export class AwsClients {
   cloudWatch = (target: AwsTarget) => this.client(CloudWatchClient, target);
   /** A migration's output (runtime/ecs-migration.ts). */
   logs = (target: AwsTarget) => this.client(CloudWatchLogsClient, target);
+  /** A tenant's retained bucket before its stack is created again (cloudformation-import.ts); path-style against an endpoint such as the sandbox's. */
+  s3 = (target: AwsTarget) => this.client(S3Client, target, this.options.endpoint ? { forcePathStyle: true } : {});
 
   /** Credentials for the target's role, for callers that build their own clients. */
   credentialsFor(target: AwsTarget): AwsCredentialIdentityProvider {
@@ -97,7 +101,7 @@ export class AwsClients {
     this.clients.clear();
   }
 
-  protected client<C>(ctor: ClientConstructor<C>, target: AwsTarget): C {
+  protected client<C>(ctor: ClientConstructor<C>, target: AwsTarget, extra: { forcePathStyle?: boolean } = {}): C {
     const key = `${ctor.name}|${target.roleArn}|${target.region}`;
     let client = this.clients.get(key) as C | undefined;
     if (!client) {
@@ -107,6 +111,7 @@ export class AwsClients {
         credentials: this.credentialsFor(target),
         maxAttempts: this.options.maxAttempts ?? 5,
         requestHandler: HTTP_TIMEOUTS,
+        ...extra,
       });
       instrument(client as SendingClient, ctor, target, this.limiter);
       this.clients.set(key, client);
