@@ -4,7 +4,8 @@ import { DescribeRulesCommand, DescribeTargetGroupAttributesCommand, DescribeTar
 import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetParameterCommand, GetParametersByPathCommand, ParameterNotFound } from '@aws-sdk/client-ssm';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
-import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeStackResourceCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -217,7 +218,9 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     expect((await databaseSources(h.admin, tenant, result.outputs)).map((s) => s.groupId)).toContain(workloadGroup);
     const update = await h.client.workflow.getHandle(workflowIds.provision('globex')).describe();
 
-    // Deprovisioning leaves a final snapshot and no stack.
+    // Deprovisioning leaves a final snapshot and no stack, and keeps the bucket with what it holds.
+    const bucket = result.outputs.BucketName!;
+    await h.admin.s3(tenant.aws).send(new PutObjectCommand({ Bucket: bucket, Key: 'kept/by-deprovisioning.txt', Body: 'globex data' }));
     const gone = await deprovision(bigger);
     expect(gone.stackDeleted).toBe(true);
     expect(gone.finalSnapshot).toMatch(/^final-globex-\d{12}$/);
@@ -237,6 +240,16 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     await replayAndMaybeRecord(h.client, fresh.workflowId, fresh.runId, 'provision-tenant-fresh');
     await replayAndMaybeRecord(h.client, update.workflowId, update.runId, 'provision-tenant-update');
     await replayAndMaybeRecord(h.client, removal.workflowId, removal.runId, 'deprovision-tenant');
+
+    // Provisioning it again adopts the retained bucket (an IMPORT before the stack's creation): the
+    // stack is complete, its DataBucket is that bucket, and the object is still in it.
+    const back = await provision(tenant);
+    expect(back).toMatchObject({ fresh: true, stackOperation: 'create', outputs: { BucketName: bucket } });
+    expect(await stackStatus(tenant)).toBe('UPDATE_COMPLETE');
+    const { StackResourceDetail: adopted } = await h.admin.cloudFormation(tenant.aws).send(new DescribeStackResourceCommand({ StackName: stackNameFor('globex'), LogicalResourceId: 'DataBucket' }));
+    expect(adopted?.PhysicalResourceId).toBe(bucket);
+    const kept = await h.admin.s3(tenant.aws).send(new GetObjectCommand({ Bucket: bucket, Key: 'kept/by-deprovisioning.txt' }));
+    expect(await kept.Body?.transformToString()).toBe('globex data');
   });
 
   it('compensates a fresh provisioning that fails half-way and names the failing step', async () => {
