@@ -32,6 +32,7 @@ PATCHES = (
     "rds_timing",
     "ecs_deployments",
     "ecs_run_task",
+    "ecs_secrets",
     "acm_dns_validation",
     "acm_idempotency",
     "acm_in_use",

@@ -36,11 +36,13 @@ Behaviour
   deployment's task definition is started (and completes as above).
 * Service `events` carry ECS-style messages (newest first).
 * A desiredCount-only change updates the PRIMARY deployment (no new deployment).
-* A service with `loadBalancers` is run by the sandbox's ECS task controller
-  (test/sandbox/data-plane/ecs-tasks.ts) once it has announced itself: its deployments
-  leave IN_PROGRESS only when the controller reports it, which it does from real tenant app
-  processes and the target health the load balancer emulator decided (new tasks healthy in
-  the target group, old ones drained). The timer above stays for services without one:
+* ListTasks with `serviceName` lists that service's tasks only (moto listed every task of the
+  cluster): those recorded below, in the group `service:<name>`.
+* Every service is run by the sandbox's ECS task controller (test/sandbox/data-plane/ecs-tasks.ts)
+  once it has announced itself: its deployments leave IN_PROGRESS only when the controller
+  reports it, which it does from real tenant app processes (with a load balancer: and the
+  target health the load balancer emulator decided, new tasks healthy in the target group,
+  old ones drained). The timer above stays for sandboxes without the controller:
 
       POST /_sandbox/ecs/controller   {}   (the controller runs: stop timing services with load balancers)
       GET  /_sandbox/ecs/generation   -> {"generation": n}: bumped by every ECS write (clusters, services,
@@ -49,6 +51,11 @@ Behaviour
       {"account": "123456789012", "region": "us-east-1", "cluster": "<name>", "service": "<name>",
        "deployments": [{"id": "ecs-svc/...", "runningCount": 2, "pendingCount": 0, "failedTasks": 0,
                         "rolloutState": "COMPLETED" | "FAILED" | "IN_PROGRESS", "rolloutStateReason": "..."}]}
+      POST /_sandbox/ecs/stopped-tasks
+      {"account", "region", "cluster", "service", "deploymentId": "ecs-svc/...", "taskDefinition": "<ARN>",
+       "stoppedReason": "ResourceInitializationError: ..."}: a task of the deployment that stopped before
+       its containers ran (its secrets, ecs_secrets.py): STOPPED, stopCode TaskFailedToStart,
+       startedBy the deployment's ID as ECS sets it, listed by ListTasks and DescribeTasks
 
 How it hooks into moto
 ----------------------
@@ -66,6 +73,7 @@ import time
 from typing import Any, Callable
 
 from moto.core.utils import utcnow
+from moto.ec2.models import ec2_backends
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.moto_api._internal import mock_random
@@ -173,8 +181,8 @@ def _circuit_breaker_rollback(service: Any) -> bool:
     return bool(breaker.get("enable")) and bool(breaker.get("rollback"))
 
 
-# Set once the sandbox's ECS task controller announced itself: from then on it decides the
-# rollouts of services with load balancers (from real processes and target health), not a timer.
+# Set once the sandbox's ECS task controller announced itself: from then on it decides every
+# service's rollouts (from real processes and, behind a load balancer, target health), not a timer.
 _controller = {"running": False}
 
 
@@ -201,7 +209,7 @@ def _wrap_write(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def controlled(service: Any) -> bool:
-    return _controller["running"] and bool(getattr(service, "load_balancers", None))
+    return _controller["running"]
 
 
 def advance(service: Any, backend: Any) -> None:
@@ -347,6 +355,48 @@ def report(service: Any, reports: list[dict[str, Any]]) -> None:
     _refresh_counts(service)
 
 
+def record_stopped_task(backend: Any, service: Any, deployment_id: str, task_definition_ref: str, reason: str) -> Any:
+    """A service task that stopped before its containers ran, as DescribeTasks shows it (ECS keeps it listed an hour at least)."""
+    cluster = backend._get_cluster(service.cluster_name)
+    definition = backend.describe_task_definition(task_definition_ref)
+    network = service.network_configuration or None
+    task = ecs_models.Task(cluster, definition, None, None, backend, group=f"service:{service.name}", launch_type=service.launch_type or "FARGATE",
+                           started_by=deployment_id, networking_configuration=network)
+    # ECS releases a stopped task's network interface: it must not keep the service's security groups in use.
+    ec2 = ec2_backends[backend.account_id][cluster.region_name]
+    for attachment in task.attachments:
+        for detail in attachment.get("details", []):
+            if detail.get("name") == "networkInterfaceId":
+                ec2.delete_network_interface(detail["value"])
+        attachment["status"] = "DELETED"
+    now = utcnow()
+    task._sandbox_status = "STOPPED"  # ecs_run_task.py: a status of the sandbox's, not moto's state machine
+    task._sandbox_reported = True
+    task.desired_status = "STOPPED"
+    task.created_at = task.stopping_at = task.stopped_at = now
+    task.stopped_reason = reason
+    task.stop_code = "TaskFailedToStart"
+    for container in task.containers:
+        container.last_status = "STOPPED"
+    backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+    return task
+
+
+def _wrap_list_tasks(original: Callable[..., Any]) -> Callable[..., Any]:
+    # moto ignores `serviceName` (it lists every task of the cluster, migrations included); ECS lists
+    # the service's own, which are in its group `service:<name>` (record_stopped_task).
+    def list_tasks(self: Any, *args: Any, **kwargs: Any) -> Any:
+        names = ("cluster_str", "container_instance", "family", "started_by", "service_name", "desiredStatus")
+        bound = {**dict(zip(names, args)), **kwargs}
+        tasks = original(self, *args, **kwargs)
+        service_name = bound.get("service_name")
+        if not service_name:
+            return tasks
+        return [t for t in tasks if getattr(t, "group", None) == f"service:{str(service_name).split('/')[-1]}"]
+
+    return list_tasks
+
+
 def _json(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:
     data = json.dumps(body).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
@@ -357,12 +407,12 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
     """The launcher's hook for `/_sandbox/ecs/*`; None for any other path."""
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET")
-    if not path.startswith("/_sandbox/ecs/") or path == "/_sandbox/ecs/tasks":
-        return None  # one-off tasks: ecs_run_task.py
+    if not path.startswith("/_sandbox/ecs/") or path in ("/_sandbox/ecs/tasks", "/_sandbox/ecs/secrets"):
+        return None  # one-off tasks: ecs_run_task.py; secrets: ecs_secrets.py
     if method == "GET" and path == "/_sandbox/ecs/generation":
         with _generation_lock:
             return _json(start_response, "200 OK", {"generation": _generation["n"]})
-    if method != "POST" or path not in ("/_sandbox/ecs/controller", "/_sandbox/ecs/deployments"):
+    if method != "POST" or path not in ("/_sandbox/ecs/controller", "/_sandbox/ecs/deployments", "/_sandbox/ecs/stopped-tasks"):
         return _json(start_response, "404 Not Found", {"error": f"no route {method} {path}"})
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -372,10 +422,15 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
     if path == "/_sandbox/ecs/controller":
         _controller["running"] = True
         return _json(start_response, "200 OK", {"running": True})
+    if path == "/_sandbox/ecs/stopped-tasks" and not all(k in body for k in ("deploymentId", "taskDefinition", "stoppedReason")):
+        return _json(start_response, "400 Bad Request", {"error": "expected account, region, cluster, service, deploymentId, taskDefinition and stoppedReason"})
     try:
         backend = ecs_models.ecs_backends[body["account"]][body["region"]]
         service = backend._get_service(body["cluster"], body["service"])
-        report(service, list(body["deployments"]))
+        if path == "/_sandbox/ecs/stopped-tasks":
+            record_stopped_task(backend, service, body["deploymentId"], body["taskDefinition"], body["stoppedReason"])
+        else:
+            report(service, list(body["deployments"]))
         _bump()
     except KeyError as exc:
         return _json(start_response, "400 Bad Request", {"error": f"expected account, region, cluster, service and deployments: missing {exc}"})
@@ -389,6 +444,7 @@ def apply() -> None:
     wrap_once(backend, "create_service", _wrap_create_service, __name__)
     wrap_once(backend, "update_service", _wrap_update_service, __name__)
     wrap_once(backend, "describe_services", _wrap_describe_services, __name__)
+    wrap_once(backend, "list_tasks", _wrap_list_tasks, __name__)
     wrap_once(ecs_responses.EC2ContainerServiceResponse, "create_service", _wrap_response_create_service, __name__)
     for name in _WRITES:
         wrap_once(backend, name, _wrap_write, f"{__name__}.generation")
