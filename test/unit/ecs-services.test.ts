@@ -5,8 +5,10 @@ import {
   DeleteServiceCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
   ECSClient,
   ListServicesCommand,
+  ListTasksCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   type ContainerDefinition,
@@ -97,6 +99,8 @@ function fakeEcs() {
   const deployed = (name: string, taskDefinition: string, desiredCount: number): Service['deployments'] => [
     { id: `ecs-svc/${name}`, status: 'PRIMARY', taskDefinition, desiredCount, runningCount: desiredCount, rolloutState: 'COMPLETED' },
   ];
+  // No stopped tasks unless a test says so (a failed rollout reads them for its reason).
+  ecs.on(ListTasksCommand).resolves({ taskArns: [] });
   ecs.on(DescribeServicesCommand).callsFake((input: { services: string[] }) => ({ services: input.services.flatMap((n) => (services.has(n) ? [structuredClone(services.get(n)!)] : [])) }));
   ecs.on(DescribeTaskDefinitionCommand).callsFake((input: { taskDefinition: string }) => {
     const found = find(input.taskDefinition);
@@ -334,6 +338,19 @@ describe('ECS workload of a tenant with services', () => {
     expect(await run(activities.ecsWaitForRollout, { runtime, tenantId: 'acme', services: ['worker', 'api'] })).toMatchObject({
       ready: false,
       failureReason: 'ECS service tenant-acme--api (service "api"): ECS deployment circuit breaker: tasks failed to start.',
+    });
+    expect(fake.ecs.commandCalls(ListTasksCommand).map((c) => c.args[0].input)).toContainEqual({ cluster: runtime.clusterName, serviceName: 'tenant-acme--api', desiredStatus: 'STOPPED' });
+
+    // Why its tasks stopped is on them, not in the rollout's reason: the newest of the failed deployment's (an older deployment's are not its).
+    const secret = 'ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: invalid parameters: /tenant-fleet/acme/partner';
+    const task = (id: string, startedBy: string, stoppedReason: string, at: number) => ({ taskArn: `arn:aws:ecs:eu-west-1:123456789012:task/tenants/${id}`, startedBy, stoppedReason, stoppedAt: new Date(at) });
+    fake.ecs.on(ListTasksCommand).resolves({ taskArns: ['a', 'b', 'c'] });
+    fake.ecs.on(DescribeTasksCommand).resolves({
+      tasks: [task('old', 'ecs-svc/before', 'Essential container in task exited', 3_000), task('t1', 'ecs-svc/tenant-acme--api', secret, 1_000), task('t2', 'ecs-svc/tenant-acme--api', secret, 2_000)],
+    });
+    expect(await run(activities.ecsWaitForRollout, { runtime, tenantId: 'acme', services: ['worker', 'api'] })).toMatchObject({
+      ready: false,
+      failureReason: `ECS service tenant-acme--api (service "api"): ECS deployment circuit breaker: tasks failed to start. Task t2 stopped: ${secret}`,
     });
   });
 

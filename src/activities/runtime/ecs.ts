@@ -4,7 +4,9 @@ import {
   DeleteServiceCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
   ListServicesCommand,
+  ListTasksCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   type ContainerDefinition,
@@ -189,11 +191,32 @@ export function ecsServiceHelpers(aws: AwsClients) {
     };
   };
 
-  return { describeServices, listOtherServices, taskDefinitionOf, revisionWithImage, revisionWith, rolloutOf };
+  /**
+   * A failed rollout's reason with why its tasks stopped: ECS's rolloutStateReason says only that tasks
+   * failed ("ECS deployment circuit breaker: tasks failed to start."), the cause (a secret the execution
+   * role cannot read: `ResourceInitializationError: unable to pull secrets or registry auth: ...`) is
+   * on the failed deployment's stopped tasks (their startedBy is the deployment's ID). The newest one's.
+   */
+  const failedRolloutOf = async (runtime: EcsRuntime, service: Service): Promise<RolloutStatus> => {
+    const status = rolloutOf(service);
+    const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
+    if (status.failureReason === undefined || !primary?.id || !service.serviceName) return status;
+    const ecs = aws.ecs(runtime.aws);
+    const { taskArns = [] } = await ecs.send(new ListTasksCommand({ cluster: runtime.clusterName, serviceName: service.serviceName, desiredStatus: 'STOPPED' }));
+    if (taskArns.length === 0) return status;
+    const { tasks = [] } = await ecs.send(new DescribeTasksCommand({ cluster: runtime.clusterName, tasks: taskArns.slice(0, 100) }));
+    const stopped = tasks
+      .filter((t) => t.startedBy === primary.id && t.stoppedReason)
+      .sort((a, b) => (b.stoppedAt?.getTime() ?? 0) - (a.stoppedAt?.getTime() ?? 0))[0];
+    if (!stopped) return status;
+    return { ...status, failureReason: `${status.failureReason} Task ${stopped.taskArn?.split('/').pop() ?? '?'} stopped: ${stopped.stoppedReason}` };
+  };
+
+  return { describeServices, listOtherServices, taskDefinitionOf, revisionWithImage, revisionWith, rolloutOf, failedRolloutOf };
 }
 
 export function createEcsActivities({ aws }: { aws: AwsClients }) {
-  const { describeServices, listOtherServices, taskDefinitionOf, revisionWithImage, revisionWith, rolloutOf } = ecsServiceHelpers(aws);
+  const { describeServices, listOtherServices, taskDefinitionOf, revisionWithImage, revisionWith, rolloutOf, failedRolloutOf } = ecsServiceHelpers(aws);
   const describeService = async (runtime: EcsRuntime, tenantId: string): Promise<Service | undefined> =>
     (await describeServices(runtime, [serviceName(tenantId)])).get(serviceName(tenantId));
 
@@ -518,7 +541,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
             retryableFailure(ErrorType.Timeout, `ECS service ${serviceName(tenantId)} rollout not finished: ${JSON.stringify(s ? rolloutOf(s) : 'missing')}`),
         });
         if (!service) throw permanentFailure(ErrorType.ResourceNotFound, `ECS service ${serviceName(tenantId)} disappeared during its rollout`);
-        return rolloutOf(service);
+        return failedRolloutOf(runtime, service);
       }
       const names = [serviceName(tenantId), ...services.map((s) => otherServiceName(tenantId, s))];
       const label = (name: string) => (name === serviceName(tenantId) ? `ECS service ${name}` : `ECS service ${name} (service "${name.slice(otherServicesPrefix(tenantId).length)}")`);
@@ -540,7 +563,7 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       return {
         ...primary,
         ready: names.every((n) => rolloutOf(found.get(n)!).ready),
-        failureReason: failed ? `${label(failed)}: ${rolloutOf(found.get(failed)!).failureReason}` : undefined,
+        failureReason: failed ? `${label(failed)}: ${(await failedRolloutOf(runtime, found.get(failed)!)).failureReason}` : undefined,
       };
     },
 
