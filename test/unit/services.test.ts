@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { parseFleetConfig } from '../../src/shared/config/load';
-import { resolveTenantSpec } from '../../src/shared/config/resolve';
+import { resolveTenantSpec, secretScope } from '../../src/shared/config/resolve';
 import { refusal } from '../support/refusal';
 import { manifestProblems, releaseManifestSchema, releaseTargetFor, uniformTargetFor } from '../../src/shared/release/manifest';
 import { workloadSpecFor } from '../../src/workflows/tenant-footprint';
@@ -42,6 +42,14 @@ describe('services in the fleet config', () => {
     expect(spec.services!.find((s) => s.name === 'api')).toMatchObject({ image: 'ghcr.io/acme/api', cpu: 512, memory: 1024, healthCheck: { command: ['CMD', 'true'], intervalSeconds: 30 } });
     // Tenants whose config declares none keep the spec they always had.
     expect(resolveTenantSpec(config, 'globex').services).toBeUndefined();
+  });
+
+  it("puts an ECS tenant's secrets where its task execution role reads them (the cluster's account and region), a Kubernetes tenant's in its own", () => {
+    const tenantAws = { accountId: '222222222222', region: 'eu-west-1', roleArn: 'arn:aws:iam::222222222222:role/Access', externalId: 'x' };
+    const cluster = { accountId: '123456789012', region: 'us-east-1', roleArn: 'arn:aws:iam::123456789012:role/Access', externalId: 'x' };
+    const ecs = { kind: 'ecs' as const, cluster: 'main', clusterName: 'main', aws: cluster, subnetIds: [], securityGroupIds: [] };
+    expect(secretScope('stark', ecs, tenantAws)).toEqual({ tenantId: 'stark', accountId: '123456789012', region: 'us-east-1' });
+    expect(secretScope('stark', { kind: 'kubernetes', cluster: 'k', taskQueue: 'k', oidcIssuer: 'https://oidc.example' }, tenantAws)).toEqual({ tenantId: 'stark', accountId: '222222222222', region: 'eu-west-1' });
   });
 
   it('refuses bad services naming the field and the value', () => {

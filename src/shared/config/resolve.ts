@@ -1,7 +1,7 @@
 import { ErrorType } from '../errors';
 import type { AwsTarget, TenantSpec } from '../tenant-spec';
 import { workloadNetworkOf } from './reachability';
-import { resolveServices } from './services';
+import { resolveServices, type SecretScope } from './services';
 import type { Account, FleetConfig } from './schema';
 
 /** Thrown for requests about tenants the fleet config does not know. */
@@ -15,6 +15,17 @@ export class UnknownTenantError extends Error {
 
 export function awsTargetFor(account: Account, region: string): AwsTarget {
   return { accountId: account.accountId, roleArn: account.roleArn, externalId: account.externalId, region, stackRoleArn: account.stackRoleArn };
+}
+
+/**
+ * Where a tenant's service secrets live (docs/services.md "Secrets"): on ECS the agent reads them with
+ * the task execution role, which the traffic stack makes in the cluster's account and region and may
+ * read only its own account's and region's (ECS reads no SSM parameter of another account); on
+ * Kubernetes the app reads them with its own role, in the tenant's account and region.
+ */
+export function secretScope(tenantId: string, runtime: TenantSpec['runtime'], tenantAws: AwsTarget): SecretScope {
+  const where = runtime.kind === 'ecs' ? runtime.aws : tenantAws;
+  return { tenantId, accountId: where.accountId, region: where.region };
 }
 
 /** Resolves a tenant's references (account, cluster, load balancer) into a self-contained spec. */
@@ -71,7 +82,7 @@ export function resolveTenantSpec(config: FleetConfig, tenantId: string): Tenant
     environment.services,
     tenant.services,
     { image: tenant.image, replicas: tenant.replicas, cpu: tenant.service.cpu, memory: tenant.service.memory },
-    { tenantId: tenant.id, accountId: account.accountId, region: tenant.region },
+    secretScope(tenant.id, runtime, awsTargetFor(account, tenant.region)),
   );
 
   // Only a tenant with a traffic stack gets a workload group: the stack makes it.
