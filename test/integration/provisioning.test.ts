@@ -2,7 +2,7 @@ import { DescribeDBClustersCommand, DescribeDBClusterSnapshotsCommand, DescribeD
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { DescribeRulesCommand, DescribeTargetGroupAttributesCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { GetParameterCommand, GetParametersByPathCommand, ParameterNotFound } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, GetParametersByPathCommand, ParameterNotFound, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { DescribeStackResourceCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -51,6 +51,13 @@ const provision = (tenant: TenantSpec, extra: Partial<ProvisionTenantInput> = {}
   provisionTenant(h.client, { tenant, requestedBy: 'jest', ...extra });
 const deprovision = (tenant: TenantSpec, extra: Partial<DeprovisionTenantInput> = {}) =>
   deprovisionTenant(h.client, { tenant, requestedBy: 'jest', ...extra });
+
+/** A failure's message with its causes' (a failed workflow's reason is its cause's). */
+const causesOf = (error: unknown): string => {
+  const messages: string[] = [];
+  for (let e = error as Error | undefined; e; e = e.cause as Error | undefined) messages.push(e.message);
+  return messages.join(' <- ');
+};
 
 async function stackStatus(tenant: TenantSpec): Promise<string | undefined> {
   try {
@@ -383,8 +390,6 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
     if (tenant.runtime.kind !== 'ecs') throw new Error('stark is an ECS tenant in the sandbox fleet');
     const { runtime } = tenant;
     const ecs = h.admin.ecs(runtime.aws);
-    const region = tenant.aws.region;
-    const account = tenant.aws.accountId;
     const names = { web: 'tenant-stark', worker: 'tenant-stark--worker', api: 'tenant-stark--api' } as const;
     /** Each service with the one container of the task definition it runs. */
     const described = async () => {
@@ -435,7 +440,8 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
         name: 'worker',
         image: 'registry.sandbox.test/tenant-worker:1.0.0',
         command: ['worker', '--queue', 'default'],
-        secrets: [{ name: 'STRIPE_API_KEY', valueFrom: `arn:aws:ssm:${region}:${account}:parameter/tenant-fleet/stark/billing/stripe-api-key` }],
+        // Where the task execution role reads them: the cluster's account and region (stark's own account is another).
+        secrets: [{ name: 'STRIPE_API_KEY', valueFrom: `arn:aws:ssm:${runtime.aws.region}:${runtime.aws.accountId}:parameter/tenant-fleet/stark/billing/stripe-api-key` }],
         healthCheck: { command: ['CMD', 'worker', 'ping'] },
         logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': traffic.LogGroupName, 'awslogs-stream-prefix': 'worker' } },
       });
@@ -445,7 +451,7 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
         name: 'api',
         image: 'registry.sandbox.test/tenant-app:1.0.0',
         command: ['api', '--port', '9090'],
-        secrets: [{ name: 'PARTNER_TOKEN', valueFrom: `arn:aws:secretsmanager:${region}:${account}:secret:tenant-fleet/stark/partner-token` }],
+        secrets: [{ name: 'PARTNER_TOKEN', valueFrom: `arn:aws:secretsmanager:${runtime.aws.region}:${runtime.aws.accountId}:secret:tenant-fleet/stark/partner-token` }],
       });
       expect(api.env).toMatchObject({ SERVICE_ROLE: 'api', TENANT_FLEET_VERSION: '1.0.0' });
       expect(api.env.WORKER_CONCURRENCY).toBeUndefined();
@@ -459,6 +465,13 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
       for (const { service } of [worker, api]) expect(service.networkConfiguration?.awsvpcConfiguration?.securityGroups).toEqual(web.service.networkConfiguration?.awsvpcConfiguration?.securityGroups);
       const targets = (await h.admin.elbv2(tenant.loadBalancer!.aws).send(new DescribeTargetHealthCommand({ TargetGroupArn: traffic.TargetGroupArn! }))).TargetHealthDescriptions ?? [];
       expect(targets.filter((t) => t.TargetHealth?.State === 'healthy')).toHaveLength(tenant.replicas);
+      // The worker's and api's tasks are processes too (the ECS task controller, docs/sandbox.md "ECS tasks"): their
+      // secrets resolved (the sandbox seeds them), as many running as desired, each given its container's command.
+      expect([worker, api].map(({ service }) => [service.deployments?.map((d) => d.rolloutState), service.runningCount])).toEqual([
+        [['COMPLETED'], 2],
+        [['COMPLETED'], 1],
+      ]);
+      expect(readFileSync(join(TEST_SANDBOX_DIR, 'data-plane', 'apps', 'tenant-stark--worker.log'), 'utf8')).toContain('command ["worker","--queue","default"]');
 
       // Released by version: every service to the new tag, the version in every container and recorded with its target.
       expect((await release('1.1.0')).status).toBe('succeeded');
@@ -524,6 +537,19 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
       const answer = await get(endpoint.url, endpoint.hostname);
       expect(answer.status).toBe(200);
       expect(JSON.parse(answer.body)).toMatchObject({ tenant: 'stark', version: '1.2.0' });
+
+      // A secret the execution role may not read (outside the tenant's prefix): ECS stops each new worker task before its
+      // container starts, the circuit breaker fails the worker's rollout, and the provisioning says why.
+      const shared = '/shared/stark-partner-key';
+      await h.admin.ssm(runtime.aws).send(new PutParameterCommand({ Name: shared, Type: 'SecureString', Value: 'not-for-stark', Overwrite: true }));
+      const sharedArn = `arn:aws:ssm:${runtime.aws.region}:${runtime.aws.accountId}:parameter${shared}`;
+      const unreadable: TenantSpec = { ...tenant, services: tenant.services!.map((s) => (s.name === 'worker' ? { ...s, secrets: { ...s.secrets, SHARED_KEY: sharedArn } } : s)) };
+      const refused = await provision(unreadable).then(
+        () => 'provisioned',
+        (error: unknown) => causesOf(error),
+      );
+      expect(refused).toContain('ECS service tenant-stark--worker (service "worker"): ECS deployment circuit breaker: tasks failed to start. Task ');
+      expect(refused).toMatch(/stopped: ResourceInitializationError: unable to pull secrets or registry auth: .* is not authorized to perform: ssm:GetParameters on resource: \S+:parameter\/shared\/stark-partner-key because no identity-based policy allows/);
     } finally {
       // The template test above changed stark's stack: the slot keeping the stack before it is there until deprovisioning.
       slotBefore = await stackBeforeSlot(tenant);

@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminCredentials, SANDBOX_ACCOUNTS, SANDBOX_REGION, seedAwsBaseline } from './aws-baseline';
+import { seedServiceSecrets } from './service-secrets';
 import { startSandboxCodec, type SandboxCodec } from './codec-server';
 import { startKubeCluster, type KubeCluster } from './kube/cluster';
 import { startEksAuthenticator } from './kube/eks-authenticator';
@@ -228,6 +229,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (dataPlaneStart.status === 'rejected') throw dataPlaneStart.reason;
     if (loadBalancerStart.status === 'rejected') throw loadBalancerStart.reason;
     const loadBalancer = loadBalancerStart.value;
+    if (options.ecsTasks) {
+      // The controller resolves a task's secrets as ECS does: those the fleet's services declare exist, as an operator puts them there.
+      const seeded = await seedServiceSecrets(aws.endpoint, baseline.identities.admin, fleetConfigPath);
+      if (seeded.length > 0) log(`ECS service secrets seeded: ${seeded.length} (placeholder values)`);
+    }
     const ecsTasks = options.ecsTasks
       ? track(
           await startEcsTaskController(dataPlaneAws),

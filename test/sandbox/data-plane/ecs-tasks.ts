@@ -16,14 +16,18 @@ import { startMigrationProcess, type MigrationProcess } from './migration-task';
 import { startTenantApp, type RunningTenantApp } from './tenant-app';
 
 /**
- * The ECS service scheduler of the sandbox, for services with `loadBalancers` (docs/sandbox.md
- * "ECS tasks"): every task is a real tenant app process, registered in the service's target
- * group as `127.0.0.1:<port>`. A deployment starts new tasks up to `maximumPercent`, stops an old
- * task only while enough tasks stay healthy in the target group (`minimumHealthyPercent`),
- * deregisters it and stops its process only once the load balancer has finished draining it, and
- * counts a task that exits or turns unhealthy as failed (the circuit breaker's threshold fails the
- * deployment). The health is the load balancer emulator's (moto's DescribeTargetHealth answers what
- * it pushes); the outcome is reported to moto's ECS (test/sandbox/moto/patches/ecs_deployments.py).
+ * The ECS service scheduler of the sandbox (docs/sandbox.md "ECS tasks"): every task is a real
+ * tenant app process, given its container's command and variables; a service with `loadBalancers`
+ * registers it in its target group as `127.0.0.1:<port>`. Before a task starts its container
+ * `secrets` are resolved as the ECS agent does (they exist, the execution role may read them);
+ * one that cannot be is stopped with ECS's StoppedReason. A deployment starts new tasks up to
+ * `maximumPercent`, stops an old task only while enough tasks stay healthy (`minimumHealthyPercent`;
+ * behind a load balancer healthy in its target group, and the task is stopped only once the load
+ * balancer has drained it; without one a task whose process stays up), and counts a task that
+ * exits, fails to start or turns unhealthy as failed (the circuit breaker's threshold fails the
+ * deployment). The health behind a load balancer is the emulator's (moto's DescribeTargetHealth
+ * answers what it pushes); the outcome is reported to moto's ECS
+ * (test/sandbox/moto/patches/ecs_deployments.py).
  *
  * moto serves one request at a time for every test, worker and controller of a sandbox, so the
  * controller asks it only when something changed: two unsigned counters (ECS writes, ELBv2 writes
@@ -59,12 +63,23 @@ interface Task {
   state: TaskState;
   app?: RunningTenantApp;
   exited: boolean;
+  /** When its process reported its port (a service without a load balancer counts it healthy once it stayed up STABLE_MS). */
+  startedAt?: number;
+}
+
+/** What a task's container runs, from its task definition (read once per revision). */
+interface Definition {
+  version: string;
+  command?: string[];
+  environment: Record<string, string>;
+  hasSecrets: boolean;
 }
 
 interface ServiceState {
   account: string;
   cluster: string;
   name: string;
+  /** The service's target group; none for a service without a load balancer (a tenant's service other than its primary). */
   groupArn?: string;
   tasks: Task[];
   failed: Map<string, number>;
@@ -102,6 +117,12 @@ const DRAIN_SLACK_MS = 30_000;
 const FULL_READ_MS = 30_000;
 /** A settled service's target health is read this often (a task may turn unhealthy); an unsettled one's whenever it may have changed. */
 const SETTLED_HEALTH_MS = 5_000;
+/**
+ * Without a load balancer ECS counts a RUNNING task healthy (its container health check, when it has
+ * one, cannot run here: the app is not the image). A process must stay up this long first, so that a
+ * `-broken` app, which exits right after binding its port, is seen to exit rather than counted healthy.
+ */
+const STABLE_MS = 1_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -154,7 +175,7 @@ export async function startEcsTaskController(options: EcsTaskControllerOptions):
         for (let i = 0; i < arns.length; i += 10) {
           const { services: described = [] } = await ecs.send(new DescribeServicesCommand({ cluster: clusterArn, services: arns.slice(i, i + 10) }));
           for (const service of described) {
-            if (!service.loadBalancers?.length || service.status !== 'ACTIVE') continue;
+            if (service.status !== 'ACTIVE') continue;
             found.set(`${account}/${cluster}/${service.serviceName}`, { account, cluster, service });
           }
         }
@@ -188,16 +209,30 @@ export async function startEcsTaskController(options: EcsTaskControllerOptions):
     return (arn: string) => new Map(Object.entries(targetGroups[arn] ?? {}).map(([key, health]) => [key, health.State ?? 'unavailable']));
   };
 
-  const versions = new Map<string, string>();
-  const versionOfDefinition = async (account: string, arn: string) => {
-    let version = versions.get(arn);
-    if (version === undefined) {
+  const definitions = new Map<string, Definition>();
+  const definitionOf = async (account: string, arn: string) => {
+    let definition = definitions.get(arn);
+    if (definition === undefined) {
       const { taskDefinition } = await clients.ecs(adminTarget(account, options.region)).send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }));
-      version = versionOf(taskDefinition?.containerDefinitions?.[0]?.image ?? 'unknown:unknown');
-      versions.set(arn, version);
+      const container = taskDefinition?.containerDefinitions?.[0];
+      definition = {
+        version: versionOf(container?.image ?? 'unknown:unknown'),
+        ...(container?.command?.length ? { command: container.command } : {}),
+        environment: Object.fromEntries((container?.environment ?? []).flatMap((e) => (e.name ? [[e.name, e.value ?? '']] : []))),
+        hasSecrets: (taskDefinition?.containerDefinitions ?? []).some((c) => (c.secrets ?? []).length > 0),
+      };
+      definitions.set(arn, definition);
     }
-    return version;
+    return definition;
   };
+
+  /**
+   * The ECS agent resolves the task's secrets before its containers start, with the execution role:
+   * moto answers whether they exist and the role may read them (test/sandbox/moto/patches/ecs_secrets.py,
+   * the sandbox's IAM evaluator). Null when they resolve, else the task's StoppedReason. No value is read.
+   */
+  const secretsRefusal = async (account: string, taskDefinition: string) =>
+    (await call<{ stoppedReason: string | null }>('/_sandbox/ecs/secrets', { account, region: options.region, taskDefinition })).stoppedReason;
 
   /**
    * Waits until the load balancer no longer reports the target `draining`: moto keeps a
@@ -244,17 +279,41 @@ export async function startEcsTaskController(options: EcsTaskControllerOptions):
     }
   };
 
-  const startTask = async (state: ServiceState, task: Task, tenantId: string, healthPath: string, groupArn: string) => {
+  const startTask = async (state: ServiceState, task: Task, start: { tenantId: string; healthPath: string; taskDefinition: string; definition: Definition }) => {
+    const { groupArn } = state;
     try {
+      const refused = start.definition.hasSecrets ? await secretsRefusal(state.account, start.taskDefinition) : null;
+      if (refused) {
+        // ECS stops the task before its containers start; the deployment counts it as failed.
+        log(`${state.name}: task of ${task.version} stopped before it started: ${refused}`);
+        await call('/_sandbox/ecs/stopped-tasks', { account: state.account, region: options.region, cluster: state.cluster, service: state.name, deploymentId: task.deploymentId, taskDefinition: start.taskDefinition, stoppedReason: refused });
+        task.exited = true;
+        task.state = task.state === 'starting' ? 'running' : task.state;
+        dirty = true;
+        return;
+      }
       const app = await startTenantApp({
-        tenantId,
+        tenantId: start.tenantId,
         service: state.name,
         version: task.version,
         hostnames: [],
-        healthPath,
+        healthPath: start.healthPath,
+        ...(start.definition.command ? { command: start.definition.command } : {}),
+        environment: start.definition.environment,
         logFile: join(options.stateDir, 'apps', `${state.name}.log`),
       });
       task.app = app;
+      task.startedAt = Date.now();
+      if (!groupArn) {
+        task.state = task.state === 'starting' ? 'running' : task.state;
+        // Healthy once it stayed up: look again then.
+        setTimeout(() => (dirty = true), STABLE_MS + 50).unref();
+        void app.exited.then(() => {
+          task.exited = true;
+          dirty = true;
+        });
+        return;
+      }
       const target = { TargetGroupArn: groupArn, Targets: [{ Id: TARGET_IP, Port: app.port }] };
       const elb = elbOf(state.account);
       await elb.send(new RegisterTargetsCommand(target));
@@ -277,14 +336,19 @@ export async function startEcsTaskController(options: EcsTaskControllerOptions):
   const reconcile = async (key: string, { account, cluster, service }: Described, health: Map<string, string>) => {
     let state = services.get(key);
     if (!state) services.set(key, (state = { account, cluster, name: service.serviceName!, tasks: [], failed: new Map(), reported: new Map(), settled: false, healthReadAt: 0 }));
-    const groupArn = service.loadBalancers![0]!.targetGroupArn!;
+    const groupArn = service.loadBalancers?.[0]?.targetGroupArn;
     state.groupArn = groupArn;
-    const group = await groupOf(account, groupArn);
+    const group = groupArn ? await groupOf(account, groupArn) : undefined;
     const deployments = service.deployments ?? [];
     const primary = deployments.find((d) => d.status === 'PRIMARY');
     const known = new Set(deployments.map((d) => d.id));
-    const tenantId = service.serviceName!.replace(/^tenant-/, '');
-    const healthOf = (task: Task) => (task.app ? health.get(`${TARGET_IP}:${task.app.port}`) : undefined);
+    // `tenant-<id>` and a tenant's other services `tenant-<id>--<name>` (docs/services.md "ECS").
+    const tenantId = service.serviceName!.replace(/^tenant-/, '').split('--')[0]!;
+    const healthOf = (task: Task) => {
+      if (!task.app) return undefined;
+      if (groupArn) return health.get(`${TARGET_IP}:${task.app.port}`);
+      return !task.exited && task.startedAt !== undefined && Date.now() - task.startedAt >= STABLE_MS ? 'healthy' : undefined;
+    };
 
     // Tasks that died or that the health check marks unhealthy are stopped and replaced; the deployment counts them as failed.
     for (const task of [...state.tasks]) {
@@ -314,14 +378,15 @@ export async function startEcsTaskController(options: EcsTaskControllerOptions):
       for (const task of live(true)) void track(drain(state, task, 'deployment failed'));
       outcome = 'FAILED';
     } else {
-      const version = await versionOfDefinition(account, primary.taskDefinition!);
+      const definition = await definitionOf(account, primary.taskDefinition!);
+      const { version } = definition;
       let fresh = live(true);
       const old = live(false);
       for (let n = fresh.length + old.length; fresh.length < desired && n < maxTotal; n++) {
         const task: Task = { deploymentId: primary.id, version, state: 'starting', exited: false };
         state.tasks.push(task);
         fresh = [...fresh, task];
-        void track(startTask(state, task, tenantId, group.healthPath, groupArn));
+        void track(startTask(state, task, { tenantId, healthPath: group?.healthPath ?? '/', taskDefinition: primary.taskDefinition!, definition }));
       }
       for (const extra of fresh.slice(desired)) void track(drain(state, extra, 'scaled in'));
       const healthy = fresh.slice(0, desired).filter((t) => healthOf(t) === 'healthy').length;
@@ -443,7 +508,8 @@ export async function startEcsTaskController(options: EcsTaskControllerOptions):
         const due = !state || state.signature !== signature || (state.settled ? Date.now() - state.healthReadAt > SETTLED_HEALTH_MS : healthMoved);
         if (!due) continue;
         if (state) state.healthReadAt = Date.now();
-        const health = healthOf(service.service.loadBalancers![0]!.targetGroupArn!);
+        const groupArn = service.service.loadBalancers?.[0]?.targetGroupArn;
+        const health = groupArn ? healthOf(groupArn) : new Map<string, string>();
         const done = await reconcile(key, service, health).then(
           () => true,
           (error: unknown) => log(`${key}: ${(error as Error).message}`),

@@ -4,7 +4,7 @@
 import { createServer } from 'node:http';
 
 const options = JSON.parse(process.argv[2] ?? '{}');
-const { tenantId, service, version, healthPath } = options;
+const { tenantId, service, version, healthPath, command } = options;
 const broken = version.endsWith('-broken');
 const failing = version.endsWith('-failing');
 
@@ -14,7 +14,7 @@ function answer(path, request, response) {
   if (draining) response.setHeader('connection', 'close');
   const healthy = path === healthPath;
   const status = failing && !healthy ? 500 : 200;
-  const body = healthy ? { status: 'ok', version } : { tenant: tenantId, service, version, host: request.headers.host ?? '' };
+  const body = healthy ? { status: 'ok', version } : { tenant: tenantId, service, version, host: request.headers.host ?? '', ...(command ? { command } : {}) };
   const text = JSON.stringify(failing && !healthy ? { ...body, error: 'failing build' } : body);
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   response.end(text);
@@ -32,7 +32,9 @@ server.keepAliveTimeout = 2_000;
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
   process.stdout.write(`listening ${port}\n`);
-  console.error(`${new Date().toISOString()} ${tenantId}/${service} ${version} listening on 127.0.0.1:${port}`);
+  // The container's command: the app runs the same whatever it says, so the log shows what ECS would have run.
+  const started = command ? ` command ${JSON.stringify(command)}` : '';
+  console.error(`${new Date().toISOString()} ${tenantId}/${service} ${version} listening on 127.0.0.1:${port}${started}`);
   // The `-broken` convention: a crash loop that never gets healthy.
   if (broken) {
     console.error(`${new Date().toISOString()} ${version}: broken build, exiting`);

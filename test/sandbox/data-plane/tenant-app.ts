@@ -15,6 +15,10 @@ export const tenantAppOptionsSchema = z.object({
   version: z.string().min(1),
   hostnames: z.array(z.string().min(1)),
   healthPath: z.string().startsWith('/'),
+  /** The container's command (ECS `command`): the app logs it and answers it on `/`; it runs the same whatever it says. */
+  command: z.array(z.string()).optional(),
+  /** The container's variables, set in the process's environment over the sandbox's. */
+  environment: z.record(z.string(), z.string()).optional(),
   /** Where the app's own lines go; none are kept when unset. */
   logFile: z.string().min(1).optional(),
 });
@@ -39,9 +43,12 @@ export async function startTenantApp(options: TenantAppOptions): Promise<Running
     const issue = parsed.error.issues[0];
     throw new Error(`startTenantApp: ${issue ? `${issue.path.join('.')}: ${issue.message}` : parsed.error.message}`);
   }
-  const { logFile, ...appOptions } = parsed.data;
+  const { logFile, environment, ...appOptions } = parsed.data;
   // Its own process group is not wanted: the app must die with the sandbox's node process.
-  const child = spawn(process.execPath, [SERVER_SCRIPT, JSON.stringify(appOptions)], { stdio: ['ignore', 'pipe', logFile ? 'pipe' : 'ignore'] });
+  const child = spawn(process.execPath, [SERVER_SCRIPT, JSON.stringify(appOptions)], {
+    stdio: ['ignore', 'pipe', logFile ? 'pipe' : 'ignore'],
+    ...(environment ? { env: { ...process.env, ...environment } } : {}),
+  });
   if (logFile) {
     mkdirSync(dirname(logFile), { recursive: true });
     const log = createWriteStream(logFile, { flags: 'a' });
