@@ -37,6 +37,13 @@ describe('tenant app', () => {
     await expect(get(app.port, '/orders?x=1', 'b.example.test')).resolves.toEqual({ status: 200, body: { tenant: 't-1', service: 'web', version: '1.2.3', host: 'b.example.test' } });
   });
 
+  it("given its container's command (an ECS task's), answers it on any path but the health path", async () => {
+    const app = await startTenantApp({ ...base, service: 'tenant-t-1--worker', version: '1.2.3', command: ['worker', '--queue', 'default'], environment: { SERVICE_ROLE: 'worker' } });
+    apps.push(app);
+    await expect(get(app.port, '/')).resolves.toMatchObject({ status: 200, body: { service: 'tenant-t-1--worker', command: ['worker', '--queue', 'default'] } });
+    await expect(get(app.port, '/healthz')).resolves.toEqual({ status: 200, body: { status: 'ok', version: '1.2.3' } });
+  });
+
   it('a -broken tag exits 1 right after start, so nothing ever answers', async () => {
     const app = await start('1.2.4-broken');
     await expect(app.exited).resolves.toBe(1);
