@@ -220,38 +220,45 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
   const describeService = async (runtime: EcsRuntime, tenantId: string): Promise<Service | undefined> =>
     (await describeServices(runtime, [serviceName(tenantId)])).get(serviceName(tenantId));
 
-  /** Registers the service's task definition when it differs, then creates or updates its ECS service (no load balancer, its own size and replicas). */
-  const applyService = async (runtime: EcsRuntime, workload: WorkloadSpec, service: ServiceWorkload, existing: Service | undefined): Promise<boolean> => {
+  /**
+   * Registers an ECS service's task definition when it differs from `desired`, then creates the
+   * service or updates what differs (task definition, replicas, load balancers, security groups):
+   * the primary (`ecsApplyWorkload`) and each other service of a tenant alike. Nothing is written
+   * when everything already matches.
+   */
+  const applyEcsService = async (runtime: EcsRuntime, workload: WorkloadSpec, spec: EcsServiceSpec, existing: Service | undefined): Promise<{ changed: boolean; taskDefinitionArn: string | undefined }> => {
     const ecs = aws.ecs(runtime.aws);
-    const desired = desiredServiceDefinition(runtime, workload, service);
-    const { networkConfiguration } = desiredWorkload(runtime, workload);
-    const name = otherServiceName(workload.tenantId, service.name);
+    const { desired, networkConfiguration, loadBalancers } = spec;
     // A service not created yet: the family's latest revision, which an attempt that failed before the create registered.
     const latest = async () => {
       try {
-        return await taskDefinitionOf(runtime, name);
+        return await taskDefinitionOf(runtime, spec.family);
       } catch (error) {
         if ((error as Error).name === 'ClientException') return undefined;
         throw error;
       }
     };
-    const current = existing?.taskDefinition ? await taskDefinitionOf(runtime, existing.taskDefinition) : await latest();
+    const current = existing?.taskDefinition ? await taskDefinitionOf(runtime, existing.taskDefinition) : spec.reuseLatestRevision ? await latest() : undefined;
     let taskDefinitionArn = existing?.taskDefinition ?? current?.taskDefinitionArn;
     const sameDefinition = current !== undefined && definitionDifferences(current, desired).length === 0;
+    // Without load balancers of its own (a service other than the primary), none are compared or sent.
+    const sameLoadBalancers = loadBalancers === undefined || JSON.stringify(loadBalancersOf(existing)) === JSON.stringify(loadBalancers);
     const sameNetwork = sameGroups(securityGroupsOf(existing), networkConfiguration.awsvpcConfiguration.securityGroups);
+    const withLoadBalancers = loadBalancers !== undefined && loadBalancers.length > 0;
     let changed = false;
     if (!sameDefinition) {
       const { taskDefinition } = await ecs.send(
         new RegisterTaskDefinitionCommand({
-          family: name,
+          family: spec.family,
           networkMode: 'awsvpc',
           requiresCompatibilities: ['FARGATE'],
           cpu: desired.cpu,
           memory: desired.memory,
           taskRoleArn: workload.appRoleArn,
+          // Fargate pulls the image and ships the logs with it (the tenant's traffic stack creates it).
           ...(workload.executionRoleArn ? { executionRoleArn: workload.executionRoleArn } : {}),
           containerDefinitions: [desired.container],
-          tags: [{ key: 'TenantId', value: workload.tenantId }, { key: 'Service', value: service.name }],
+          tags: spec.tags,
         }),
       );
       taskDefinitionArn = taskDefinition?.taskDefinitionArn;
@@ -261,31 +268,60 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
       await ecs.send(
         new CreateServiceCommand({
           cluster: runtime.clusterName,
-          serviceName: name,
+          serviceName: spec.name,
           taskDefinition: taskDefinitionArn,
-          desiredCount: service.replicas,
+          desiredCount: spec.replicas,
           launchType: 'FARGATE',
+          // ECS registers each task with the target group once it runs, and drains it before stopping it.
+          ...(withLoadBalancers ? { loadBalancers, healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_SECONDS } : {}),
           networkConfiguration,
+          // We roll back ourselves (to the recorded previous version); the breaker only stops a bad rollout early.
           deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: false }, minimumHealthyPercent: 100, maximumPercent: 200 },
-          tags: [{ key: 'TenantId', value: workload.tenantId }, { key: 'Service', value: service.name }],
+          tags: spec.tags,
           propagateTags: 'SERVICE',
-          // A retried create after a lost response gets the same service; the hash keeps the services of one tenant apart within the token's 36 characters.
-          clientToken: `tf-${createHash('sha256').update(`${name}/${service.version}`).digest('hex').slice(0, 33)}`,
+          // A retried create after a lost response gets the same service, not a second one.
+          clientToken: spec.clientToken,
         }),
       );
       changed = true;
-    } else if (changed || existing.desiredCount !== service.replicas || !sameNetwork) {
+    } else if (changed || existing.desiredCount !== spec.replicas || !sameLoadBalancers || !sameNetwork) {
       await ecs.send(
         new UpdateServiceCommand({
           cluster: runtime.clusterName,
-          service: name,
+          service: spec.name,
           taskDefinition: taskDefinitionArn,
-          desiredCount: service.replicas,
+          desiredCount: spec.replicas,
+          // A tenant provisioned before it had a target group joins it in a rolling deployment.
+          ...(sameLoadBalancers ? {} : { loadBalancers, ...(withLoadBalancers ? { healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_SECONDS } : {}) }),
+          // A tenant provisioned before it had a workload security group moves its tasks into it.
           ...(sameNetwork ? {} : { networkConfiguration }),
         }),
       );
       changed = true;
     }
+    return { changed, taskDefinitionArn };
+  };
+
+  /** A service other than the primary (docs/services.md, "ECS"): no load balancer, its own family, size and replicas. */
+  const applyService = async (runtime: EcsRuntime, workload: WorkloadSpec, service: ServiceWorkload, existing: Service | undefined): Promise<boolean> => {
+    const name = otherServiceName(workload.tenantId, service.name);
+    const tags = [{ key: 'TenantId', value: workload.tenantId }, { key: 'Service', value: service.name }];
+    const { changed } = await applyEcsService(
+      runtime,
+      workload,
+      {
+        name,
+        family: name,
+        desired: desiredServiceDefinition(runtime, workload, service),
+        replicas: service.replicas,
+        networkConfiguration: desiredWorkload(runtime, workload).networkConfiguration,
+        tags,
+        // The hash keeps the services of one tenant apart within the token's 36 characters.
+        clientToken: `tf-${createHash('sha256').update(`${name}/${service.version}`).digest('hex').slice(0, 33)}`,
+        reuseLatestRevision: true,
+      },
+      existing,
+    );
     return changed;
   };
 
@@ -331,70 +367,28 @@ export function createEcsActivities({ aws }: { aws: AwsClients }) {
      * loses those it no longer declares.
      */
     async ecsApplyWorkload({ runtime, workload }: { runtime: EcsRuntime; workload: WorkloadSpec }): Promise<ApplyResult> {
-      const ecs = aws.ecs(runtime.aws);
-      const { container, cpu, memory, loadBalancers, networkConfiguration } = desiredWorkload(runtime, workload);
+      const { loadBalancers, networkConfiguration } = desiredWorkload(runtime, workload);
       const others = workload.services ?? [];
       const described = await describeServices(runtime, [serviceName(workload.tenantId), ...others.map((s) => otherServiceName(workload.tenantId, s.name))]);
-      const service = described.get(serviceName(workload.tenantId));
-      let taskDefinitionArn = service?.taskDefinition;
-      const current = taskDefinitionArn ? await taskDefinitionOf(runtime, taskDefinitionArn) : undefined;
-      const sameDefinition = current !== undefined && taskDefinitionDifferences(current, runtime, workload).length === 0;
-      const sameLoadBalancers = JSON.stringify(loadBalancersOf(service)) === JSON.stringify(loadBalancers);
-      const sameNetwork = sameGroups(securityGroupsOf(service), networkConfiguration.awsvpcConfiguration.securityGroups);
-      let changed = false;
-      if (!sameDefinition) {
-        const { taskDefinition } = await ecs.send(
-          new RegisterTaskDefinitionCommand({
-            family: family(workload.tenantId),
-            networkMode: 'awsvpc',
-            requiresCompatibilities: ['FARGATE'],
-            cpu,
-            memory,
-            taskRoleArn: workload.appRoleArn,
-            // Fargate pulls the image and ships the logs with it (the tenant's traffic stack creates it).
-            ...(workload.executionRoleArn ? { executionRoleArn: workload.executionRoleArn } : {}),
-            containerDefinitions: [container],
-            tags: [{ key: 'TenantId', value: workload.tenantId }],
-          }),
-        );
-        taskDefinitionArn = taskDefinition?.taskDefinitionArn;
-        changed = true;
-      }
-      if (!service) {
-        await ecs.send(
-          new CreateServiceCommand({
-            cluster: runtime.clusterName,
-            serviceName: serviceName(workload.tenantId),
-            taskDefinition: taskDefinitionArn,
-            desiredCount: workload.replicas,
-            launchType: 'FARGATE',
-            // ECS registers each task with the target group once it runs, and drains it before stopping it.
-            ...(loadBalancers.length > 0 ? { loadBalancers, healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_SECONDS } : {}),
-            networkConfiguration,
-            // We roll back ourselves (to the recorded previous version); the breaker only stops a bad rollout early.
-            deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: false }, minimumHealthyPercent: 100, maximumPercent: 200 },
-            tags: [{ key: 'TenantId', value: workload.tenantId }],
-            propagateTags: 'SERVICE',
-            // A retried create after a lost response gets the same service, not a second one.
-            clientToken: `tf-${workload.tenantId}-${workload.version}`.slice(0, 36),
-          }),
-        );
-        changed = true;
-      } else if (changed || service.desiredCount !== workload.replicas || !sameLoadBalancers || !sameNetwork) {
-        await ecs.send(
-          new UpdateServiceCommand({
-            cluster: runtime.clusterName,
-            service: serviceName(workload.tenantId),
-            taskDefinition: taskDefinitionArn,
-            desiredCount: workload.replicas,
-            // A tenant provisioned before it had a target group joins it in a rolling deployment.
-            ...(sameLoadBalancers ? {} : { loadBalancers, ...(loadBalancers.length > 0 ? { healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_SECONDS } : {}) }),
-            // A tenant provisioned before it had a workload security group moves its tasks into it.
-            ...(sameNetwork ? {} : { networkConfiguration }),
-          }),
-        );
-        changed = true;
-      }
+      const applied = await applyEcsService(
+        runtime,
+        workload,
+        {
+          name: serviceName(workload.tenantId),
+          family: family(workload.tenantId),
+          desired: desiredDefinition(runtime, workload),
+          replicas: workload.replicas,
+          networkConfiguration,
+          loadBalancers,
+          tags: [{ key: 'TenantId', value: workload.tenantId }],
+          clientToken: `tf-${workload.tenantId}-${workload.version}`.slice(0, 36),
+          // The primary's family is registered anew when its service is missing, as it always was.
+          reuseLatestRevision: false,
+        },
+        described.get(serviceName(workload.tenantId)),
+      );
+      let changed = applied.changed;
+      const taskDefinitionArn = applied.taskDefinitionArn;
       // One service at a time: a retry after a partial success finds the ones done unchanged.
       for (const other of others) {
         if (await applyService(runtime, workload, other, described.get(otherServiceName(workload.tenantId, other.name)))) changed = true;
@@ -697,6 +691,30 @@ interface DesiredDefinition {
   executionRoleArn?: string;
 }
 
+/** One ECS service as `applyEcsService` makes it: the primary or another service of a tenant. */
+interface EcsServiceSpec {
+  name: string;
+  family: string;
+  desired: DesiredDefinition;
+  replicas: number;
+  networkConfiguration: ReturnType<typeof desiredWorkload>['networkConfiguration'];
+  /** The primary's target group binding; undefined for a service that has none to keep in step. */
+  loadBalancers?: LoadBalancer[];
+  tags: { key: string; value: string }[];
+  clientToken: string;
+  /**
+   * Whether a service not created yet may take its family's latest revision when it matches (one an
+   * attempt that failed before the create registered) instead of registering another.
+   */
+  reuseLatestRevision: boolean;
+}
+
+/** The primary's task definition as the workload asks for it. */
+function desiredDefinition(runtime: EcsRuntime, workload: WorkloadSpec): DesiredDefinition {
+  const { container, cpu, memory } = desiredWorkload(runtime, workload);
+  return { container, cpu, memory, ...(workload.appRoleArn ? { taskRoleArn: workload.appRoleArn } : {}), ...(workload.executionRoleArn ? { executionRoleArn: workload.executionRoleArn } : {}) };
+}
+
 /** A service other than the primary: its own container (named after it, no port: nothing routes to it), size and log stream prefix; the tenant's roles. */
 function desiredServiceDefinition(runtime: EcsRuntime, workload: WorkloadSpec, service: ServiceWorkload): DesiredDefinition {
   const { environment, logConfiguration, ...settings } = containerSettings(runtime, workload, service, service.name);
@@ -715,8 +733,7 @@ function desiredServiceDefinition(runtime: EcsRuntime, workload: WorkloadSpec, s
  * (an order that alone differs is one change of `environment`).
  */
 export function taskDefinitionDifferences(current: TaskDefinition, runtime: EcsRuntime, workload: WorkloadSpec): Omit<WorkloadChange, 'object'>[] {
-  const { container, cpu, memory } = desiredWorkload(runtime, workload);
-  return definitionDifferences(current, { container, cpu, memory, ...(workload.appRoleArn ? { taskRoleArn: workload.appRoleArn } : {}), ...(workload.executionRoleArn ? { executionRoleArn: workload.executionRoleArn } : {}) });
+  return definitionDifferences(current, desiredDefinition(runtime, workload));
 }
 
 function definitionDifferences(current: TaskDefinition, { container, cpu, memory, taskRoleArn, executionRoleArn }: DesiredDefinition): Omit<WorkloadChange, 'object'>[] {
