@@ -48,20 +48,17 @@ export interface TenantValues {
   services?: ServiceValues[];
 }
 
-/** One non-primary service as the chart sees it (`.Values.tenant.services[]`). */
-export interface ServiceValues {
-  name: string;
+/**
+ * One non-primary service as the chart sees it (`.Values.tenant.services[]`): the workload's
+ * fields (config and secrets sorted), except that the image carries its tag and the size is
+ * Kubernetes requests.
+ */
+export type ServiceValues = Pick<ServiceWorkload, 'name' | 'command' | 'config' | 'secrets' | 'replicas' | 'healthCheck'> & {
   /** `repo:tag`. */
   image: string;
-  command?: string[];
-  /** The tenant's configuration with the service's own variables over it, sorted. */
-  config: Record<string, string>;
-  secrets: Record<string, string>;
-  replicas: number;
   /** Kubernetes quantities: cpu in millicores ("250m" for ECS's 256 units), memory in "Mi". */
   requests: { cpu: string; memory: string };
-  healthCheck?: ContainerHealthCheck;
-}
+};
 
 /** The label every non-primary service's objects and pods carry (infra/helm/tenant/templates/_helpers.tpl). */
 export const SERVICE_LABEL = 'tenant-fleet.io/service';
