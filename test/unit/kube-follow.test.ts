@@ -235,7 +235,8 @@ describe('Retry-After', () => {
         currentContext: 'x',
       });
       const kube = new KubeClient({ config, source: 'test' });
-      const error = await kube.list('v1', 'ConfigMap', 'n').catch((e: unknown) => e);
+      // Sent once: the client's in-place retry is kube-call-retry.test.ts's.
+      const error = await kube.list('v1', 'ConfigMap', 'n', { retry: false }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(KubeApiError);
       expect(error).toMatchObject({ status: 429, reason: 'TooManyRequests', kind: 'Unavailable', retryAfterMs: 2_000 });
     } finally {

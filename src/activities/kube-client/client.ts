@@ -11,10 +11,11 @@ import {
   type ResponseContext,
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
-import { abortSignal } from '../poll';
-import { KubeApiError, KubeConnectionError, isNotFound } from './errors';
+import { abortSignal, activityContext } from '../poll';
+import { KubeApiError, KubeConnectionError, isNotFound, isRefused, isRetryableWrite, isTransientRead } from './errors';
 import type { KubeAccess } from './kubeconfig';
 import { collectionPath, objectPath, type ObjectRef } from './resources';
+import { inPlaceRetries, type RetryLimits } from './retry';
 
 /**
  * Any Kubernetes object this project reads, with the official client's metadata type; the rest is
@@ -41,7 +42,20 @@ export interface KubeClientOptions {
   requestTimeoutMs?: number;
   /** Items per page when listing; the server hands out a `continue` token for the rest. Default 500. */
   pageSize?: number;
+  /** Overrides of CALL_RETRY. */
+  retry?: Partial<RetryLimits>;
 }
+
+/**
+ * How a one-shot call (a get, a page of a list, an apply, a patch, a delete) rides out a throttled
+ * or failing API server: sent again in place, as a follow's reads are (follow.ts FOLLOW_RETRY),
+ * but at most 5 times (a few seconds of back-off, or the server's Retry-After) and never starting
+ * a try that could not finish within the activity attempt (the margin is the request timeout).
+ * Reads are retried on a 429, a 5xx or a lost connection; writes only when refused (429, 503) or
+ * their connection was refused or reset (errors.ts isRetryableWrite), deletes only when refused.
+ * Once it gives up, the last error is thrown with `gaveUp` set, which toKubeFailure names.
+ */
+export const CALL_RETRY: Omit<RetryLimits, 'deadlineMarginMs'> = { maxConsecutive: 5, intervalMs: 1_000, maxIntervalMs: 15_000, maxRetryAfterMs: 30_000 };
 
 /** One event of a watch, as the API server streams it. */
 export interface WatchEvent<T> {
@@ -62,6 +76,7 @@ export class KubeClient {
   private readonly timeoutMs: number;
   private readonly pageSize: number;
   private readonly server: string;
+  private readonly retry: RetryLimits;
   /** Open watches, so close() can end them. */
   private readonly watches = new Set<AbortController>();
 
@@ -75,6 +90,7 @@ export class KubeClient {
     this.server = cluster.server.replace(/\/+$/, '');
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.pageSize = options.pageSize ?? 500;
+    this.retry = { ...CALL_RETRY, deadlineMarginMs: this.timeoutMs, ...options.retry };
     const timeoutMs = this.timeoutMs;
     this.objects = new KubernetesObjectApi(
       createConfiguration({
@@ -100,22 +116,33 @@ export class KubeClient {
   /** The object, or undefined when the server answers 404. */
   async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined> {
     try {
-      return await this.call('GET', objectPath(ref), () => this.objects.read<T>(ref));
+      return await this.call('GET', objectPath(ref), () => this.objects.read<T>(ref), isTransientRead);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
     }
   }
 
-  /** Every object of a kind in a namespace, page by page (`limit` and `continue`). */
-  async list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, namespace: string | undefined, { labelSelector, fieldSelector }: { labelSelector?: string; fieldSelector?: string } = {}): Promise<{ items: T[]; resourceVersion?: string }> {
+  /**
+   * Every object of a kind in a namespace, page by page (`limit` and `continue`). `retry: false`
+   * for a caller that retries the list itself (a follow), so one count bounds its failures.
+   */
+  async list<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    { labelSelector, fieldSelector, retry = true }: { labelSelector?: string; fieldSelector?: string; retry?: boolean } = {},
+  ): Promise<{ items: T[]; resourceVersion?: string }> {
     const path = collectionPath(apiVersion, kind, namespace);
     const items: T[] = [];
     let continueToken: string | undefined;
     let resourceVersion: string | undefined;
     do {
-      const page = await this.call('GET', path, () =>
-        this.objects.list<T>(apiVersion, kind, namespace, undefined, undefined, undefined, fieldSelector, labelSelector, this.pageSize, continueToken),
+      const page = await this.call(
+        'GET',
+        path,
+        () => this.objects.list<T>(apiVersion, kind, namespace, undefined, undefined, undefined, fieldSelector, labelSelector, this.pageSize, continueToken),
+        retry ? isTransientRead : undefined,
       );
       items.push(...page.items);
       continueToken = page.metadata?._continue || undefined;
@@ -132,21 +159,35 @@ export class KubeClient {
    * with the object it would have stored, persisting nothing (`dryRun=All`).
    */
   apply<T extends KubeObject = KubeObject>(manifest: KubeObject, { fieldManager, force, dryRun = false }: { fieldManager: string; force: boolean; dryRun?: boolean }): Promise<T> {
-    return this.call('PATCH', objectPath(manifest), () =>
-      this.objects.patch<T>(manifest as T, undefined, dryRun ? 'All' : undefined, fieldManager, force, PatchStrategy.ServerSideApply),
+    return this.call(
+      'PATCH',
+      objectPath(manifest),
+      () => this.objects.patch<T>(manifest as T, undefined, dryRun ? 'All' : undefined, fieldManager, force, PatchStrategy.ServerSideApply),
+      isRetryableWrite,
     );
   }
 
-  /** A patch of `ref` by `body` (which also names the object, as the official client sends the object it is given). */
+  /**
+   * A patch of `ref` by `body` (which also names the object, as the official client sends the
+   * object it is given). Retried in place like an apply, so `body` must be safe to send twice:
+   * fixed values, or a resourceVersion precondition; a JSON patch only when refused.
+   */
   patch<T extends KubeObject = KubeObject>(ref: ObjectRef, body: Record<string, unknown>, { type, fieldManager }: { type: PatchType; fieldManager: string }): Promise<T> {
     const spec = { ...body, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...(body.metadata as object | undefined), name: ref.metadata.name, namespace: ref.metadata.namespace } };
-    return this.call('PATCH', objectPath(ref), () => this.objects.patch<T>(spec as unknown as T, undefined, undefined, fieldManager, undefined, PATCH_STRATEGIES[type]));
+    return this.call(
+      'PATCH',
+      objectPath(ref),
+      () => this.objects.patch<T>(spec as unknown as T, undefined, undefined, fieldManager, undefined, PATCH_STRATEGIES[type]),
+      // A JSON patch (an array append, say) may not be one a replay leaves as it was.
+      type === 'json' ? isRefused : isRetryableWrite,
+    );
   }
 
   /** Deletes the object; false when it was already gone. */
   async delete(ref: ObjectRef, { propagationPolicy }: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' } = {}): Promise<boolean> {
     try {
-      await this.call('DELETE', objectPath(ref), () => this.objects.delete(ref, undefined, undefined, undefined, undefined, propagationPolicy));
+      // Only when refused: a replay of a delete carried out would answer 404 and report the object as already gone.
+      await this.call('DELETE', objectPath(ref), () => this.objects.delete(ref, undefined, undefined, undefined, undefined, propagationPolicy), isRefused);
       return true;
     } catch (error) {
       if (isNotFound(error)) return false;
@@ -214,11 +255,33 @@ export class KubeClient {
     this.watches.clear();
   }
 
-  private async call<T>(method: string, path: string, send: () => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (error) {
-      throw this.translate(method, path, error);
+  /** One call, sent again in place (CALL_RETRY) while it fails in a way `retryable` accepts. */
+  private async call<T>(method: string, path: string, send: () => Promise<T>, retryable?: (error: unknown) => error is KubeApiError | KubeConnectionError): Promise<T> {
+    const context = activityContext();
+    const retries =
+      retryable &&
+      inPlaceRetries({
+        limits: this.retry,
+        retryable,
+        noun: 'call',
+        context,
+        // The activity's heartbeat says so while a call waits to be sent again (the Temporal UI shows it as its details).
+        note: (retrying) => {
+          if (retrying !== undefined) context?.heartbeat({ retrying });
+        },
+        giveUp: (error, why) => {
+          error.gaveUp = why;
+          return error;
+        },
+      });
+    for (;;) {
+      try {
+        return await send();
+      } catch (error) {
+        const translated = this.translate(method, path, error);
+        if (!retries) throw translated;
+        await retries.pause(translated, method);
+      }
     }
   }
 

@@ -7,6 +7,8 @@ export type KubeErrorKind = 'NotFound' | 'Conflict' | 'Invalid' | 'Forbidden' | 
 /** A non-2xx answer from the API server, with the server's own Status message and reason. */
 export class KubeApiError extends Error {
   readonly kind: KubeErrorKind;
+  /** Set when KubeClient retried the call in place and gave up: how many tries failed and why it stopped. */
+  gaveUp?: string;
 
   constructor(
     readonly method: string,
@@ -29,6 +31,9 @@ export class KubeApiError extends Error {
 
 /** The request never got an answer: refused, reset, timed out, TLS failure. */
 export class KubeConnectionError extends Error {
+  /** As KubeApiError's. */
+  gaveUp?: string;
+
   constructor(
     readonly method: string,
     readonly url: string,
@@ -48,6 +53,24 @@ export const isNotFound = (error: unknown): boolean => error instanceof KubeApiE
  */
 export const isTransientRead = (error: unknown): error is KubeApiError | KubeConnectionError =>
   (error instanceof KubeApiError && error.kind === 'Unavailable') || error instanceof KubeConnectionError;
+
+/**
+ * Whether the server turned a call away before acting on it: throttled (429, API Priority and
+ * Fairness) or unavailable (503). Safe to send again, a write too.
+ */
+export const isRefused = (error: unknown): error is KubeApiError => error instanceof KubeApiError && (error.status === 429 || error.status === 503);
+
+/** Connection failures after which a replayed write is harmless (see isRetryableWrite); a timeout is not one of them. */
+const RESET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE']);
+
+/**
+ * Whether a write may be sent again in place: refused (isRefused), or its connection was refused
+ * or reset. A reset write may have been carried out, so this is only for writes whose replay
+ * changes nothing more: server-side apply, and the patches KubeClient sends (fixed values, or a
+ * resourceVersion precondition that answers a replay with 409).
+ */
+export const isRetryableWrite = (error: unknown): error is KubeApiError | KubeConnectionError =>
+  isRefused(error) || (error instanceof KubeConnectionError && RESET_CODES.has(String((error.cause as { code?: unknown } | undefined)?.code)));
 
 function kindOf(status: number): KubeErrorKind {
   if (status === 404 || status === 410) return 'NotFound';
@@ -80,7 +103,7 @@ export class KubeTransientError extends Error {
 export function toKubeFailure(error: unknown, doing: string): unknown {
   if (error instanceof ApplicationFailure) return error;
   if (error instanceof KubeApiError) {
-    const message = `${doing}: ${error.message}`;
+    const message = `${doing}: ${error.message}${error.gaveUp === undefined ? '' : ` (${error.gaveUp})`}`;
     const details = [{ status: error.status, reason: error.reason ?? null }];
     switch (error.kind) {
       case 'NotFound':
@@ -95,7 +118,7 @@ export function toKubeFailure(error: unknown, doing: string): unknown {
         return permanentFailure(ErrorType.InvalidInput, message, { cause: error, details });
     }
   }
-  if (error instanceof KubeConnectionError) return new KubeTransientError(`${doing}: ${error.message}`, error);
+  if (error instanceof KubeConnectionError) return new KubeTransientError(`${doing}: ${error.message}${error.gaveUp === undefined ? '' : ` (${error.gaveUp})`}`, error);
   // Cancellation and our own programming errors pass through untouched.
   return error;
 }

@@ -1,8 +1,9 @@
 import type { Context } from '@temporalio/activity';
-import { activityContext, pollDelay } from '../poll';
+import { activityContext } from '../poll';
 import type { KubeClient, KubeObject } from './client';
 import { KubeApiError, KubeTransientError, isTransientRead } from './errors';
 import { describe, type ObjectRef } from './resources';
+import { inPlaceRetries, type RetryLimits } from './retry';
 
 export interface FollowOptions<T extends KubeObject, S> {
   /** The one object to follow. */
@@ -34,7 +35,7 @@ const HEARTBEAT_EVERY_MS = 10_000;
  * next pause would end past the follow's own deadline or within `deadlineMarginMs` of the
  * activity attempt's (a timeout would report nothing of why).
  */
-export const FOLLOW_RETRY = {
+export const FOLLOW_RETRY: RetryLimits = {
   maxConsecutive: 10,
   /** The pause without a Retry-After: the first one, and the cap of its growth (jittered, poll.ts pollDelay). */
   intervalMs: 1_000,
@@ -73,7 +74,8 @@ export async function followObject<T extends KubeObject, S>(kube: KubeClient, op
     for (;;) {
       let listed: { items: T[]; resourceVersion?: string };
       try {
-        listed = await kube.list<T>(apiVersion, kind, namespace, { fieldSelector });
+        // The client's own in-place retry is off: this loop retries the list with the watch, under one count.
+        listed = await kube.list<T>(apiVersion, kind, namespace, { fieldSelector, retry: false });
       } catch (error) {
         await transient.pause(error, 'list');
         continue;
@@ -130,53 +132,15 @@ export async function followObject<T extends KubeObject, S>(kube: KubeClient, op
   }
 }
 
-/**
- * The in-place retries of one follow (FOLLOW_RETRY). `pause` rethrows an error that is not a
- * transient read failure as it is, and throws a KubeTransientError (the error as its cause) once
- * it gives up; otherwise it waits. `note` tells the follow what to heartbeat while retrying.
- */
+/** The in-place retries of one follow (FOLLOW_RETRY): a KubeTransientError, the last error as its cause, once they give up. */
 function transientReads(options: { what: string; retry?: Partial<typeof FOLLOW_RETRY> }, followDeadline: number, context: Context | undefined, note: (retrying: string | undefined) => void) {
-  const limits = { ...FOLLOW_RETRY, ...options.retry };
-  let failures = 0;
-  let since = 0;
-  return {
-    succeeded() {
-      if (failures === 0) return;
-      failures = 0;
-      note(undefined);
-    },
-    async pause(error: unknown, read: 'list' | 'watch'): Promise<void> {
-      if (!isTransientRead(error)) throw error;
-      if (failures === 0) since = Date.now();
-      failures += 1;
-      const serverAsked = error instanceof KubeApiError ? error.retryAfterMs : undefined;
-      const delay =
-        serverAsked === undefined
-          ? pollDelay(failures - 1, limits.intervalMs, limits.maxIntervalMs)
-          : // A little jitter on top, so followers the server throttled together do not come back together.
-            Math.round(Math.min(serverAsked, limits.maxRetryAfterMs) * (1 + 0.2 * Math.random()));
-      const activityDeadline = attemptDeadline(context) - limits.deadlineMarginMs;
-      const resumeAt = Date.now() + delay;
-      const inARow = `${failures} ${failures === 1 ? 'read' : 'reads in a row'} failed${failures > 1 ? ` over ${Math.round((Date.now() - since) / 1000)} s` : ''}`;
-      let givingUp: string | undefined;
-      if (failures >= limits.maxConsecutive) givingUp = `${inARow}, the most retried in place (the activity's retry takes over)`;
-      else if (resumeAt > followDeadline) givingUp = `${inARow} and the wait's deadline comes before the next try (in ${delay} ms)`;
-      else if (resumeAt > activityDeadline) givingUp = `${inARow} and the activity attempt's deadline is too close for another try (in ${delay} ms)`;
-      if (givingUp !== undefined) throw new KubeTransientError(`following ${options.what}: ${givingUp}; the last ${read}: ${error.message}`, error);
-      note(`${read} failed (${failures} in a row): ${error.message}; trying again in ${delay} ms`);
-      if (context) await context.sleep(delay);
-      else await new Promise((resolve) => setTimeout(resolve, delay));
-    },
-  };
-}
-
-/** When the current attempt must have finished: the earlier of its start-to-close and the activity's schedule-to-close. */
-function attemptDeadline(context: Context | undefined): number {
-  if (!context) return Infinity;
-  const { info } = context;
-  let deadline = Infinity;
-  // Measured from when the attempt was scheduled (it started later): errs towards giving up early.
-  if (info.startToCloseTimeoutMs > 0) deadline = Math.min(deadline, info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs);
-  if (info.scheduleToCloseTimeoutMs > 0) deadline = Math.min(deadline, info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs);
-  return deadline;
+  return inPlaceRetries({
+    limits: { ...FOLLOW_RETRY, ...options.retry },
+    retryable: isTransientRead,
+    deadline: followDeadline,
+    noun: 'read',
+    context,
+    note,
+    giveUp: (error, why, read) => new KubeTransientError(`following ${options.what}: ${why}; the last ${read}: ${error.message}`, error),
+  });
 }
