@@ -21,11 +21,8 @@ import { createKubernetesMigrationActivities } from '../../src/activities/runtim
 import type { WorkloadPreview, WorkloadSpec } from '../../src/activities/runtime/types';
 import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
 import { preReleaseSnapshotId, workflowIds } from '../../src/shared/ids';
-import { releaseWaveInputSchema, type ReleaseSummary, type ReleaseTenantResult } from '../../src/shared/messages/release';
+import type { ReleaseTenantResult } from '../../src/shared/messages/release';
 import type { ReleaseManifest } from '../../src/shared/release/manifest';
-import { expandReleasePlan } from '../../src/shared/release/plan';
-import { TASK_QUEUES } from '../../src/shared/task-queues';
-import { parseOrThrow } from '../../src/shared/validation';
 import { migrationKey } from '../../src/shared/release/migration';
 import { releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
 import { deprovisionTenant, provisionTenant } from '../../src/client/tenants';
@@ -42,6 +39,7 @@ import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
 import { repoRoot } from '../sandbox/tools';
 import { startHarness, type Harness } from './harness';
 import { TEST_SANDBOX_DIR } from './sandbox-env';
+import { releaseOneTenant, runningLine, threeServiceManifest } from './three-services';
 
 const CLUSTER = 'sandbox-k8s';
 let h: Harness;
@@ -784,21 +782,11 @@ describe('a tenant with services on Kubernetes (docs/services.md)', () => {
         ['app', 'worker', 'api'].map(async (name) => {
           const d = await deployed(name);
           const env = envOf(d);
-          return [name, `${d.spec.template.spec.containers[0]!.image} ${env.TENANT_FLEET_VERSION ?? '-'}${env.WORKER_CONCURRENCY ? ` ${env.WORKER_CONCURRENCY}` : ''}`] as const;
+          return [name, runningLine(d.spec.template.spec.containers[0]!.image, env)] as const;
         }),
       ),
     );
-  /** A one-tenant quick release, with a manifest when given (carried whole in the release's input, docs/releases.md). */
-  async function release(version: string, manifest?: ReleaseManifest): Promise<ReleaseSummary> {
-    const releaseId = `jest-k8s-services-${version}-${Date.now()}`;
-    const input = parseOrThrow(
-      releaseWaveInputSchema,
-      { ...expandReleasePlan(h.config, { releaseId, plan: 'quick', requestedBy: 'jest', version, tenants: ['oscorp'] }), ...(manifest ? { manifest } : {}) },
-      'release request',
-    );
-    const handle = await h.client.workflow.start('releaseWave', { workflowId: workflowIds.release(releaseId), taskQueue: TASK_QUEUES.workflows, args: [input] });
-    return releaseOutcome(handle as Parameters<typeof releaseOutcome>[0]);
-  }
+  const release = (version: string, manifest?: ReleaseManifest) => releaseOneTenant(h, { tenantId: 'oscorp', releaseIdPrefix: 'jest-k8s-services', version, manifest });
 
   it('a three-service tenant is provisioned and released, each service getting its own configuration', async () => {
     const tenant = kubernetesTenant('oscorp');
@@ -851,12 +839,7 @@ describe('a tenant with services on Kubernetes (docs/services.md)', () => {
       });
 
       // Released from a manifest: images of their own and a variable changed.
-      const manifest = (version: string, worker: string): ReleaseManifest => ({
-        version,
-        services: { web: `registry.sandbox.test/tenant-app:${version}`, worker: `registry.sandbox.test/tenant-worker:${worker}`, api: `registry.sandbox.test/tenant-api:${version}-api` },
-        environment: { worker: { WORKER_CONCURRENCY: version === '1.2.0' ? '16' : '32' } },
-      });
-      expect((await release('1.2.0', manifest('1.2.0', 'w-77'))).status).toBe('succeeded');
+      expect((await release('1.2.0', threeServiceManifest('1.2.0', 'w-77'))).status).toBe('succeeded');
       const good = {
         app: 'registry.sandbox.test/tenant-app:1.2.0 1.2.0',
         worker: 'registry.sandbox.test/tenant-worker:w-77 1.2.0 16',
@@ -869,7 +852,7 @@ describe('a tenant with services on Kubernetes (docs/services.md)', () => {
       });
 
       // A manifest whose worker never becomes ready: the release fails on that service and every service goes back.
-      const broken = await release('1.3.0', manifest('1.3.0', '1.3.0-broken'));
+      const broken = await release('1.3.0', threeServiceManifest('1.3.0', '1.3.0-broken'));
       expect(broken.status).not.toBe('succeeded');
       expect(broken.tenants).toEqual([expect.objectContaining({ tenantId: 'oscorp', status: 'rolled-back', reason: expect.stringContaining('worker') as unknown })]);
       expect(await running()).toEqual(good);

@@ -22,11 +22,9 @@ import { join } from 'node:path';
 import { INFRA_DIR, TemplateStore } from '../../src/activities/templates';
 import { releaseTemplateOption } from '../../src/client/release-template';
 import { abortRelease, approveRelease, releaseOutcome, releaseProgress, startRelease } from '../../src/client/releases';
-import { releaseWaveInputSchema, type ReleaseSummary, type ReleaseTenantResult } from '../../src/shared/messages/release';
+import type { ReleaseTenantResult } from '../../src/shared/messages/release';
 import type { ReleaseManifest } from '../../src/shared/release/manifest';
 import type { ReleaseTarget } from '../../src/activities/runtime/types';
-import { expandReleasePlan } from '../../src/shared/release/plan';
-import { parseOrThrow } from '../../src/shared/validation';
 import { runCliCaptured } from '../support/cli';
 import { tempDir } from '../support/temp-dir';
 import { resolveTenantEndpoint } from '../sandbox/data-plane/resolve';
@@ -34,6 +32,7 @@ import { startHarness, type Harness } from './harness';
 import { TEST_SANDBOX_DIR } from './sandbox-env';
 import { replayAndMaybeRecord } from './histories';
 import { databaseSources } from './database-reach';
+import { releaseOneTenant, runningLine, threeServiceManifest } from './three-services';
 import { until } from './until';
 
 let h: Harness;
@@ -406,24 +405,13 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
       );
     };
     type Described = Awaited<ReturnType<typeof described>>[number];
-    /** What each service runs: image, TENANT_FLEET_VERSION and (the worker) its concurrency. */
-    const running = async () => Object.fromEntries((await described()).map(({ name, container, env }) => [name, `${container.image} ${env.TENANT_FLEET_VERSION ?? '-'}${env.WORKER_CONCURRENCY ? ` ${env.WORKER_CONCURRENCY}` : ''}`]));
+    const running = async () => Object.fromEntries((await described()).map(({ name, container, env }) => [name, runningLine(container.image, env)]));
     const recorded = async (name: string) => (await h.admin.ssm(tenant.aws).send(new GetParameterCommand({ Name: `/tenant-fleet/stark/${name}` }))).Parameter?.Value;
     /** The parameters of the slot where a release carrying the template keeps the stack before its change (docs/releases.md, "Infrastructure changes"). */
     const stackBeforeSlot = async (t: TenantSpec) =>
       ((await h.admin.ssm(t.aws).send(new GetParametersByPathCommand({ Path: '/tenant-fleet/StackBefore/tenant-stark/', Recursive: true }))).Parameters ?? []).map((p) => p.Name!).sort();
     let slotBefore: string[] = [];
-    /** A one-tenant quick release, with a manifest when given (carried whole in the release's input, docs/releases.md). */
-    async function release(version: string, manifest?: ReleaseManifest): Promise<ReleaseSummary> {
-      const releaseId = `jest-ecs-services-${version}-${Date.now()}`;
-      const input = parseOrThrow(
-        releaseWaveInputSchema,
-        { ...expandReleasePlan(h.config, { releaseId, plan: 'quick', requestedBy: 'jest', version, tenants: ['stark'] }), ...(manifest ? { manifest } : {}) },
-        'release request',
-      );
-      const handle = await h.client.workflow.start('releaseWave', { workflowId: workflowIds.release(releaseId), taskQueue: TASK_QUEUES.workflows, args: [input] });
-      return releaseOutcome(handle as Parameters<typeof releaseOutcome>[0]);
-    }
+    const release = (version: string, manifest?: ReleaseManifest) => releaseOneTenant(h, { tenantId: 'stark', releaseIdPrefix: 'jest-ecs-services', version, manifest });
 
     // The template test above leaves stark provisioned (run alone, this provisions it fresh): either way the services are applied.
     const result = await provision(tenant);
@@ -488,12 +476,7 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
       });
 
       // Released from a manifest: images of their own and a variable changed on the worker only.
-      const manifest = (version: string, workerTag: string): ReleaseManifest => ({
-        version,
-        services: { web: `registry.sandbox.test/tenant-app:${version}`, worker: `registry.sandbox.test/tenant-worker:${workerTag}`, api: `registry.sandbox.test/tenant-api:${version}-api` },
-        environment: { worker: { WORKER_CONCURRENCY: version === '1.2.0' ? '16' : '32' } },
-      });
-      const fromManifest = await release('1.2.0', manifest('1.2.0', 'w-77'));
+      const fromManifest = await release('1.2.0', threeServiceManifest('1.2.0', 'w-77'));
       expect(fromManifest.status).toBe('succeeded');
       // `tenantctl release status --tenant` shows the target (the manifest's images, the worker's variable) and the 1.1.0 target it replaced, from stark's record.
       const shown = await runCliCaptured(['release', 'status', fromManifest.releaseId, '--tenant', 'stark', '--json'], { ...h.env, USER: 'jest' });
@@ -527,7 +510,7 @@ describe('provisioning against the sandbox (Temporal + moto)', () => {
       ]);
 
       // A manifest whose worker never becomes healthy (the sandbox's -broken tag): the release fails on that service and every service goes back.
-      const broken = await release('1.3.0', manifest('1.3.0', '1.3.0-broken'));
+      const broken = await release('1.3.0', threeServiceManifest('1.3.0', '1.3.0-broken'));
       expect(broken.status).not.toBe('succeeded');
       expect(broken.tenants).toEqual([expect.objectContaining({ tenantId: 'stark', status: 'rolled-back', reason: expect.stringContaining('worker') as unknown })]);
       expect(await running()).toEqual(good);
