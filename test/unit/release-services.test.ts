@@ -1,7 +1,6 @@
 import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadReleaseManifest } from '../../src/client/release-manifest';
@@ -16,7 +15,7 @@ import type { ReleaseRecord } from '../../src/shared/release/record';
 import type { InputValidationError } from '../../src/shared/validation';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { workflowBundleOptions } from '../../src/workers/bundle';
-import { errorsOnlyLogger, installQuietRuntime } from '../support/quiet-runtime';
+import { describeWithTestServer, startTimeSkippingWorkers, type TimeSkippingWorkers } from '../support/time-skipping';
 import { refusal } from '../support/refusal';
 
 /**
@@ -26,10 +25,8 @@ import { refusal } from '../support/refusal';
  * version, and that a release without a target asks no new patch. With
  * TENANT_FLEET_RECORD_HISTORIES=1 the first test saves its history as a replay fixture.
  */
-const SERVER = join(__dirname, '..', '..', '.tools', 'bin', 'temporal-test-server');
 const QUEUE = 'release-services';
 const K8S_QUEUE = 'tenant-fleet-k8s-eks-us-east-1';
-const describeWithServer = existsSync(SERVER) || process.env.CI === 'true' ? describe : describe.skip;
 
 type Raw = { environments: Record<string, unknown>[]; tenants: Record<string, unknown>[] };
 const example = readFileSync(join(__dirname, '..', '..', 'config', 'fleet.example.yaml'), 'utf8');
@@ -99,30 +96,20 @@ const patchesOf = (history: temporal.api.history.v1.IHistory) =>
     .map((p) => JSON.parse(Buffer.from(p.data!).toString('utf8')) as unknown)
     .flatMap((d) => (typeof d === 'object' && d !== null && 'id' in d ? [String(d.id)] : []));
 
-describeWithServer('a release with a target (services, a manifest), on the time-skipping test server', () => {
+describeWithTestServer('a release with a target (services, a manifest), on the time-skipping test server', () => {
   let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
-  let workers: Worker[];
-  let running: Promise<unknown>;
+  let server: TimeSkippingWorkers | undefined;
 
   beforeAll(async () => {
-    installQuietRuntime();
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: SERVER } } });
-    bundle = await bundleWorkflowCode({ ...workflowBundleOptions(require.resolve('../../src/workflows')), logger: errorsOnlyLogger });
-    await env.connection.operatorService.addSearchAttributes({
-      namespace: env.namespace ?? 'default',
-      searchAttributes: { TenantId: 2, ReleaseId: 2, Environment: 2, Phase: 2 },
+    server = await startTimeSkippingWorkers({
+      workflows: workflowBundleOptions(require.resolve('../../src/workflows')),
+      queues: [QUEUE, TASK_QUEUES.aws, TASK_QUEUES.awsWait, K8S_QUEUE].map((taskQueue) => ({ taskQueue, activities })),
     });
-    const worker = (taskQueue: string, withBundle = false) =>
-      Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue, activities, ...(withBundle ? { workflowBundle: bundle } : {}) });
-    workers = await Promise.all([worker(QUEUE, true), worker(TASK_QUEUES.aws), worker(TASK_QUEUES.awsWait), worker(K8S_QUEUE)]);
-    running = Promise.all(workers.map((w) => w.run()));
+    env = server.env;
   }, 180_000);
 
   afterAll(async () => {
-    workers?.forEach((w) => w.shutdown());
-    await running;
-    await env?.teardown();
+    await server?.stop();
   });
 
   beforeEach(() => {

@@ -1,8 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CertificateInfo } from '../../src/activities/acm';
@@ -18,7 +17,7 @@ import { rollbackProgressQuery, stopRollbackUpdate, type ReleaseRollbackInput, t
 import type { Notification } from '../../src/shared/notifications/events';
 import { TASK_QUEUES } from '../../src/shared/task-queues';
 import { WebhookReceiver } from '../sandbox/webhook-receiver';
-import { errorsOnlyLogger, installQuietRuntime } from '../support/quiet-runtime';
+import { describeWithTestServer, startTimeSkippingWorkers, type TimeSkippingWorkers } from '../support/time-skipping';
 import { listeningAddresses } from './support/listeners';
 
 /**
@@ -29,7 +28,6 @@ import { listeningAddresses } from './support/listeners';
  * (.tools/bin/temporal-test-server, on 127.0.0.1 only); without a JDK and Maven it is not
  * installed and these skip.
  */
-const SERVER = join(__dirname, '..', '..', '.tools', 'bin', 'temporal-test-server');
 const QUEUE = 'time-skipping';
 /** Where the real notification delivery activity runs, against local webhook receivers. */
 const NOTIFY_QUEUE = 'time-skipping-notify';
@@ -105,26 +103,9 @@ const activities = {
   },
 };
 
-// Without a JDK setup installs no test server and these tests skip; in CI (CI=true) that would
-// hide them, so there a missing server fails the run instead.
-const describeWithServer = existsSync(SERVER) || process.env.CI === 'true' ? describe : describe.skip;
-
-/** The test server on a free loopback port; a second try if the first start was too slow (a loaded machine). */
-async function startTestServer(): Promise<TestWorkflowEnvironment> {
-  const start = () => TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: SERVER } } });
-  try {
-    return await start();
-  } catch (error) {
-    if (!/did not start within/.test((error as Error).message)) throw error;
-    return start();
-  }
-}
-
-describeWithServer('timers that fire after days, on the time-skipping test server', () => {
+describeWithTestServer('timers that fire after days, on the time-skipping test server', () => {
   let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
-  let workers: Worker[];
-  let running: Promise<unknown>;
+  let server: TimeSkippingWorkers | undefined;
   let healthy: WebhookReceiver;
   let flaky: WebhookReceiver;
 
@@ -141,30 +122,21 @@ describeWithServer('timers that fire after days, on the time-skipping test serve
       subscriptions: [{ events: ['release-ended'], environments: ['prod'] }],
     };
     const notifications = createNotificationActivities({ config: () => Promise.resolve(config), webhookTimeoutMs: 2_000 });
-    // Core's own log lines (a capability warning about this server) go to the logger, which keeps only errors.
-    installQuietRuntime();
-    // One after the other: the SDK gives the server 5 s to listen, and a JVM starting beside webpack on a busy machine can miss that.
-    env = await startTestServer();
-    bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./support/time-skipping-workflows'), logger: errorsOnlyLogger });
-    // The workflows set these; a server that does not know them refuses the upsert.
-    await env.connection.operatorService.addSearchAttributes({
-      namespace: env.namespace ?? 'default',
-      searchAttributes: { TenantId: 2, ReleaseId: 2, Environment: 2, Phase: 2 }, // KEYWORD
-    });
     // The workflows and the activities that stay on their queue (the lock's); AWS activities run on the AWS workers' two queues.
-    workers = [
-      await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: QUEUE, workflowBundle: bundle, activities }),
-      await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: TASK_QUEUES.aws, activities }),
-      await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: TASK_QUEUES.awsWait, activities }),
-      await Worker.create({ connection: env.nativeConnection, namespace: env.namespace, taskQueue: NOTIFY_QUEUE, activities: notifications }),
-    ];
-    running = Promise.all(workers.map((w) => w.run()));
+    server = await startTimeSkippingWorkers({
+      workflows: { workflowsPath: require.resolve('./support/time-skipping-workflows') },
+      queues: [
+        { taskQueue: QUEUE, activities },
+        { taskQueue: TASK_QUEUES.aws, activities },
+        { taskQueue: TASK_QUEUES.awsWait, activities },
+        { taskQueue: NOTIFY_QUEUE, activities: notifications },
+      ],
+    });
+    env = server.env;
   }, 180_000);
 
   afterAll(async () => {
-    workers?.forEach((w) => w.shutdown());
-    await running;
-    await env?.teardown();
+    await server?.stop();
     await healthy?.stop();
     await flaky?.stop();
   });
