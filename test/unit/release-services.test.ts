@@ -38,6 +38,8 @@ raw.tenants.find((t) => t.id === 'globex')!.services = { web: { traffic: true },
 const config = parseFleetConfig(stringify(raw));
 const globex = resolveTenantSpec(config, 'globex');
 const acme = resolveTenantSpec(config, 'acme');
+// globex without its services: a Kubernetes tenant without any, released on the lean path.
+const { services: _services, ...globexPlain } = { ...globex, id: 'globex-plain' };
 const REPO = globex.image;
 
 const manifest = (version: string, extra: Partial<ReleaseManifest> = {}): ReleaseManifest => ({
@@ -63,7 +65,7 @@ const deployed = (input: Record<string, unknown>) => {
   return { ready: true, changed: true };
 };
 const activities = {
-  loadTenantSpec: call('loadTenantSpec', ({ tenantId }) => (tenantId === 'acme' ? acme : globex)),
+  loadTenantSpec: call('loadTenantSpec', ({ tenantId }) => (tenantId === 'acme' ? acme : tenantId === 'globex-plain' ? globexPlain : globex)),
   claimTenantLock: call('claimTenantLock', () => ({ claimed: true })),
   releaseClaimedTenantLock: call('releaseClaimedTenantLock', () => undefined),
   getStackOutputs: call('getStackOutputs', () => ({ AppRoleArn: 'arn:aws:iam::123456789012:role/app' })),
@@ -179,6 +181,15 @@ describeWithTestServer('a release with a target (services, a manifest), on the t
       expect.objectContaining({ release: { version: '2.0.0', services: [{ name: 'web', image: `${acme.image}:2.0.0-rc` }] }, previousRelease: uniformTargetFor(acme, '1.0.0') }),
     ]);
     expect(patchesOf(history)).toEqual(['release-tenant-services']);
+  }, 60_000);
+
+  it('on Kubernetes (the lean steps), a release without a target reads no release record and asks no services patch', async () => {
+    const { result, history } = await run('release/r-services/tenant/globex-plain', input({ tenantId: 'globex-plain', version: '2.0.0' }));
+    expect(result).toMatchObject({ status: 'succeeded', previousVersion: '1.0.0', deployed: true });
+    expect(asked('k8sDeployVersion')).toEqual([expect.not.objectContaining({ target: expect.anything() as unknown })]);
+    expect(asked('readReleaseRecord')).toEqual([]);
+    // The lean steps' own patch only.
+    expect(patchesOf(history)).not.toContain('release-tenant-services');
   }, 60_000);
 
   it('a release without a target (no services, no manifest) asks no new patch and passes nothing new', async () => {
