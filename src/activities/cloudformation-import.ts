@@ -1,5 +1,5 @@
 import { GetBucketTaggingCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { YAMLMap, YAMLSeq, parse, type CollectionTag, type ScalarTag } from 'yaml';
+import { parseCloudFormationYaml } from '../shared/cloudformation-yaml';
 import { ErrorType, permanentFailure } from '../shared/errors';
 import type { AwsTarget } from '../shared/tenant-spec';
 import { abortSignal } from './poll';
@@ -21,14 +21,6 @@ export interface RetainedBucket {
 /** What the bucket of a `RetainedBucket` is in the tenant's account. */
 export type BucketFinding = { state: 'absent' } | { state: 'ours' } | { state: 'foreign'; reason: string };
 
-const FUNCTIONS = ['Sub', 'Ref', 'GetAtt', 'Join', 'If', 'Select', 'Split', 'Equals', 'Not', 'And', 'Or', 'FindInMap', 'ImportValue', 'Base64', 'GetAZs', 'Condition', 'Cidr'];
-const longForm = (name: string) => (name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`);
-/** CloudFormation's short forms read as their long form (`!Sub x` -> `{ "Fn::Sub": "x" }`), so a part of the template can be sent as JSON. */
-const CFN_TAGS: (ScalarTag | CollectionTag)[] = FUNCTIONS.flatMap((name) => [
-  { tag: `!${name}`, resolve: (text: string) => ({ [longForm(name)]: name === 'GetAtt' ? text.split('.') : text }) },
-  { tag: `!${name}`, collection: 'seq', nodeClass: YAMLSeq, resolve: (seq: YAMLSeq) => ({ [longForm(name)]: seq.toJSON() as unknown }) } as unknown as CollectionTag,
-  { tag: `!${name}`, collection: 'map', nodeClass: YAMLMap, resolve: (map: YAMLMap) => ({ [longForm(name)]: map.toJSON() as unknown }) } as unknown as CollectionTag,
-]);
 
 interface TemplateResource {
   Type?: string;
@@ -43,7 +35,7 @@ interface Template {
   Resources?: Record<string, TemplateResource>;
 }
 
-const parseTemplate = (body: string): Template => parse(body, { customTags: CFN_TAGS }) as Template;
+const parseTemplate = (body: string): Template => parseCloudFormationYaml(body) as Template;
 
 /** `${Name}` of a `Fn::Sub` string from the parameters and pseudo parameters; undefined when anything else is referenced. */
 function substitute(text: string, values: Record<string, string>): string | undefined {

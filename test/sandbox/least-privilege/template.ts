@@ -1,4 +1,4 @@
-import { YAMLMap, YAMLSeq, parse, type CollectionTag, type ScalarTag } from 'yaml';
+import { parseCloudFormationYaml } from '../../../src/shared/cloudformation-yaml';
 
 /**
  * The IAM roles a CloudFormation template declares, with the policies they would have once
@@ -37,19 +37,10 @@ export interface DeployTarget {
   parameters?: Record<string, string>;
 }
 
-const FUNCTIONS = ['Sub', 'Ref', 'GetAtt', 'Join', 'If', 'Select', 'Split', 'Equals', 'Not', 'And', 'Or', 'FindInMap', 'ImportValue', 'Base64', 'GetAZs', 'Condition', 'Cidr'];
-const longForm = (name: string) => (name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`);
-
-/** CloudFormation's short-form tags, read as their long form (`!Sub x` -> `{ "Fn::Sub": "x" }`). */
-const CFN_TAGS: (ScalarTag | CollectionTag)[] = FUNCTIONS.flatMap((name) => [
-  { tag: `!${name}`, resolve: (text: string) => ({ [longForm(name)]: name === 'GetAtt' ? text.split('.') : text }) },
-  { tag: `!${name}`, collection: 'seq', nodeClass: YAMLSeq, resolve: (seq: YAMLSeq) => ({ [longForm(name)]: seq.toJSON() as unknown }) } as unknown as CollectionTag,
-  { tag: `!${name}`, collection: 'map', nodeClass: YAMLMap, resolve: (map: YAMLMap) => ({ [longForm(name)]: map.toJSON() as unknown }) } as unknown as CollectionTag,
-]);
 
 export function parseTemplate(text: string, source: string): Record<string, unknown> {
   try {
-    return parse(text, { customTags: CFN_TAGS }) as Record<string, unknown>;
+    return parseCloudFormationYaml(text) as Record<string, unknown>;
   } catch (cause) {
     throw new Error(`${source}: not a readable CloudFormation template: ${(cause as Error).message}`, { cause });
   }
