@@ -90,15 +90,20 @@ function proberFailures(id: string, since: string): { at: string; phase: string;
     .flatMap((m) => (m && m[1]! >= since && hostnames.has(m[3]!) ? [{ at: m[1]!, phase: m[2]!, hostname: m[3]!, outcome: m[4]!, ms: Number(m[5]) }] : []));
 }
 
-/** The versions the tenant's load balancer sends users to: those of its registered targets that are not draining. */
+/**
+ * The versions the tenant's load balancer sends users to: those of its registered targets that are
+ * not draining, and `draining` for each that still is. moto reports a deregistered target draining
+ * at once, the load balancer emulator stops sending it requests at its next read of moto, and moto
+ * drops the target only once the emulator has drained it: until then it may still get a request.
+ */
 async function servingVersions(id: string): Promise<string[]> {
   const lb = h.tenant(id).loadBalancer!;
   const { Stacks } = await h.admin.cloudFormation(lb.aws).send(new DescribeStacksCommand({ StackName: trafficStackNameFor(id) }));
   const targetGroupArn = Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'TargetGroupArn')?.OutputValue;
   const { TargetHealthDescriptions = [] } = await h.admin.elbv2(lb.aws).send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
-  const active = TargetHealthDescriptions.filter((d) => d.TargetHealth?.State !== 'draining');
   const answers = await Promise.all(
-    active.map(async ({ Target }) => {
+    TargetHealthDescriptions.map(async ({ Target, TargetHealth }) => {
+      if (TargetHealth?.State === 'draining') return 'draining';
       const response = await fetch(`http://${Target?.Id}:${Target?.Port}/`, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
       return ((await response?.json().catch(() => undefined)) as { version?: string } | undefined)?.version ?? 'none';
     }),
@@ -115,7 +120,7 @@ const answerOf = (id: string) => answerAt(h.tenant(id).hostnames[0]!);
  * lasts until the rollback is complete for users (the canary's load balancer sends them only to
  * its previous version: ECS drains the bad tasks before it reports the rollback's deployment done,
  * a Kubernetes rollout is done as its last bad pod goes, whose target leaves the group a moment
- * later), then `after rollback` counts two more seconds.
+ * later, and is drained by the load balancer after that), then `after rollback` counts two more seconds.
  */
 async function faultyCanary(version: string, tenants: string[], options?: ReleaseRequest['options']) {
   const before = await versions(tenants);
